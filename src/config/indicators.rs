@@ -1,0 +1,621 @@
+//! `indicators.yaml`: the analysts' file of named term lists and indicators.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_saphyr::{Location, Spanned};
+use sha2::{Digest, Sha256};
+
+use super::error::{ConfigError, Problem};
+use crate::matcher::query::{self, Expr, QueryError, Term};
+use crate::matcher::{ItemText, ListEntry, Matcher, MatcherBuilder};
+
+/// How much an indicator's hit matters; sets the alert's subject tag and ordering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An example item in the file: a string (the title) or a map of fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Example {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub summary: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub content: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub category: String,
+    /// Line of the example in the file.
+    #[serde(skip)]
+    pub line: u64,
+}
+
+impl Example {
+    pub fn item_text(&self) -> ItemText<'_> {
+        ItemText {
+            title: &self.title,
+            summary: &self.summary,
+            content: &self.content,
+            category: &self.category,
+            ..ItemText::default()
+        }
+    }
+
+    /// The example in one line, for reports.
+    pub fn describe(&self) -> String {
+        [&self.title, &self.summary, &self.content]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+}
+
+/// A validated, compiled indicator.
+#[derive(Clone, Debug)]
+pub struct Indicator {
+    pub id: String,
+    pub title: String,
+    pub insight: String,
+    pub severity: Severity,
+    pub query: String,
+    /// Boost clauses as written, with their weights.
+    pub boosts: Vec<(String, f64)>,
+    pub min_score: f64,
+    pub examples_match: Vec<Example>,
+    pub examples_no_match: Vec<Example>,
+    /// SHA-256 of everything that decides what the indicator matches (query, boosts,
+    /// min_score and the lists it uses), in hex. Hits record it, so a reviewer can tell which
+    /// version of a rule produced them.
+    pub definition_hash: String,
+    /// Line of the indicator's `id` in the file.
+    pub line: u64,
+}
+
+/// The validated file: indicators in file order and the matcher compiled from them.
+#[derive(Debug)]
+pub struct Indicators {
+    pub path: PathBuf,
+    pub indicators: Vec<Indicator>,
+    pub matcher: Matcher,
+    /// Problems that do not stop the file from loading (an indicator without examples).
+    pub warnings: Vec<Problem>,
+}
+
+impl Indicators {
+    /// Reads, validates and compiles a file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| ConfigError::Invalid {
+            problems: vec![Problem {
+                path: path.to_owned(),
+                line: 0,
+                column: 0,
+                context: None,
+                message: format!(
+                    "not UTF-8 text (invalid byte at offset {}); is this the right file?",
+                    e.utf8_error().valid_up_to()
+                ),
+                detail: None,
+            }],
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validates and compiles file contents; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        Loader {
+            text,
+            path,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+        }
+        .load()
+    }
+
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.indicators.iter().position(|i| i.id == id)
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Indicator> {
+        self.indicators.iter().find(|i| i.id == id)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    lists: HashMap<Spanned<String>, Vec<Spanned<String>>>,
+    #[serde(default)]
+    indicators: Vec<RawIndicator>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIndicator {
+    id: Spanned<String>,
+    title: String,
+    insight: String,
+    severity: Severity,
+    query: Spanned<String>,
+    #[serde(default)]
+    boost: Vec<RawBoost>,
+    min_score: Option<f64>,
+    #[serde(default)]
+    examples: RawExamples,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBoost {
+    query: Spanned<String>,
+    weight: f64,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExamples {
+    #[serde(default, rename = "match")]
+    matches: Vec<Spanned<Example>>,
+    #[serde(default)]
+    no_match: Vec<Spanned<Example>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExampleFields {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    category: String,
+}
+
+impl<'de> Deserialize<'de> for Example {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ExampleVisitor;
+        impl<'de> Visitor<'de> for ExampleVisitor {
+            type Value = Example;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a headline, or a map with title, summary, content or category")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Example, E> {
+                Ok(Example {
+                    title: v.to_owned(),
+                    ..Example::default()
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Example, A::Error> {
+                let f = ExampleFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Example {
+                    title: f.title,
+                    summary: f.summary,
+                    content: f.content,
+                    category: f.category,
+                    line: 0,
+                })
+            }
+        }
+        deserializer.deserialize_any(ExampleVisitor)
+    }
+}
+
+/// What goes into an indicator's definition hash.
+#[derive(Serialize)]
+struct Definition<'a> {
+    query: &'a str,
+    boosts: &'a [(String, f64)],
+    min_score: f64,
+    lists: BTreeMap<&'a str, &'a [String]>,
+}
+
+struct Loader<'a> {
+    text: &'a str,
+    path: &'a Path,
+    problems: Vec<Problem>,
+    warnings: Vec<Problem>,
+}
+
+impl Loader<'_> {
+    fn load(mut self) -> Result<Indicators, ConfigError> {
+        if self
+            .text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        {
+            return Err(self.fail_whole("file is empty: it defines no lists and no indicators"));
+        }
+        let raw: RawFile = match serde_saphyr::from_str(self.text) {
+            Ok(raw) => raw,
+            Err(e) => return Err(self.yaml_error(&e)),
+        };
+
+        let mut builder = MatcherBuilder::new();
+        let list_words = self.lists(&raw, &mut builder);
+        let mut indicators = Vec::new();
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        for raw_indicator in &raw.indicators {
+            if let Some(indicator) =
+                self.indicator(raw_indicator, &mut builder, &list_words, &mut seen)
+            {
+                indicators.push(indicator);
+            }
+        }
+        if raw.indicators.is_empty() {
+            self.warnings.push(self.problem_at(
+                None,
+                None,
+                "no indicators are defined: nothing will ever match".into(),
+            ));
+        }
+        if !self.problems.is_empty() {
+            return Err(ConfigError::Invalid {
+                problems: self.problems,
+            });
+        }
+        Ok(Indicators {
+            path: self.path.to_owned(),
+            indicators,
+            matcher: builder.build(),
+            warnings: self.warnings,
+        })
+    }
+
+    /// Parses every list into the builder; returns each list's entries as written.
+    fn lists(
+        &mut self,
+        raw: &RawFile,
+        builder: &mut MatcherBuilder,
+    ) -> HashMap<String, Vec<String>> {
+        let mut lists: Vec<_> = raw.lists.iter().collect();
+        lists.sort_by_key(|(name, _)| name.defined.line());
+        let mut words = HashMap::new();
+        for (name, entries) in lists {
+            let context = Some(format!("list '{}'", name.value));
+            let valid_name = !name.value.is_empty()
+                && name
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid_name {
+                self.problems.push(self.problem_at(
+                    Some(&name.defined),
+                    context.clone(),
+                    "list names use letters, digits, '_' and '-'".into(),
+                ));
+                continue;
+            }
+            if entries.is_empty() {
+                self.problems.push(self.problem_at(
+                    Some(&name.defined),
+                    context.clone(),
+                    "list is empty".into(),
+                ));
+                continue;
+            }
+            let mut parsed = Vec::new();
+            for entry in entries {
+                match query::parse_list_entry(&entry.value) {
+                    Ok(entry_words) => parsed.push(ListEntry {
+                        label: entry.value.trim().to_owned(),
+                        words: entry_words,
+                    }),
+                    Err(error) => {
+                        let problem = self.query_problem(entry, context.clone(), &error);
+                        self.problems.push(problem);
+                    }
+                }
+            }
+            words.insert(
+                name.value.clone(),
+                entries.iter().map(|e| e.value.trim().to_owned()).collect(),
+            );
+            builder.add_list(&name.value, parsed);
+        }
+        words
+    }
+
+    fn indicator(
+        &mut self,
+        raw: &RawIndicator,
+        builder: &mut MatcherBuilder,
+        list_words: &HashMap<String, Vec<String>>,
+        seen: &mut HashMap<String, u64>,
+    ) -> Option<Indicator> {
+        let id = raw.id.value.trim().to_owned();
+        let context = Some(format!("indicator '{id}'"));
+        let at_id = Some(&raw.id.defined);
+        let problems_before = self.problems.len();
+        let valid_id = id.starts_with(|c: char| c.is_ascii_lowercase())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid_id {
+            self.problems.push(self.problem_at(
+                at_id,
+                context.clone(),
+                "ids are snake_case: lowercase letters, digits and '_', starting with a letter"
+                    .into(),
+            ));
+        }
+        if let Some(first) = seen.insert(id.clone(), raw.id.defined.line()) {
+            self.problems.push(self.problem_at(
+                at_id,
+                context.clone(),
+                format!("duplicate id: already defined at line {first}"),
+            ));
+        }
+        for (name, value) in [("title", &raw.title), ("insight", &raw.insight)] {
+            if value.trim().is_empty() {
+                self.problems.push(self.problem_at(
+                    at_id,
+                    context.clone(),
+                    format!("'{name}' is empty"),
+                ));
+            }
+        }
+        let min_score = raw.min_score.unwrap_or(1.0);
+        let weights = raw.boost.iter().map(|b| b.weight);
+        if !min_score.is_finite() || weights.clone().any(|w| !w.is_finite()) {
+            self.problems.push(self.problem_at(
+                at_id,
+                context.clone(),
+                "min_score and boost weights must be finite numbers".into(),
+            ));
+        }
+
+        let query = self.parse_clause(&raw.query, &context);
+        let boosts: Vec<Option<Expr>> = raw
+            .boost
+            .iter()
+            .map(|b| self.parse_clause(&b.query, &context))
+            .collect();
+        if self.problems.len() > problems_before {
+            return None;
+        }
+        let query = query?;
+        let boosts: Vec<(Expr, f64)> = boosts
+            .into_iter()
+            .zip(&raw.boost)
+            .map(|(expr, b)| (expr.expect("parsed without problems"), b.weight))
+            .collect();
+        if let Err(e) = builder.add_indicator(&query, &boosts, min_score) {
+            let clause = match e.boost {
+                None => &raw.query,
+                Some(i) => &raw.boost[i].query,
+            };
+            let problem = self.query_problem(clause, context, &e.error);
+            self.problems.push(problem);
+            return None;
+        }
+
+        let examples_match = examples(&raw.examples.matches);
+        let examples_no_match = examples(&raw.examples.no_match);
+        if examples_match.is_empty() {
+            self.warnings.push(self.problem_at(
+                at_id,
+                context,
+                "no 'match' examples: `watchfloor check` cannot test this indicator".into(),
+            ));
+        }
+
+        let boosts_written: Vec<(String, f64)> = raw
+            .boost
+            .iter()
+            .map(|b| (b.query.value.clone(), b.weight))
+            .collect();
+        let mut used_lists = BTreeMap::new();
+        collect_lists(&query, &mut used_lists, list_words);
+        for (expr, _) in &boosts {
+            collect_lists(expr, &mut used_lists, list_words);
+        }
+        let definition = Definition {
+            query: &raw.query.value,
+            boosts: &boosts_written,
+            min_score,
+            lists: used_lists,
+        };
+        let canonical = serde_json::to_vec(&definition).expect("definition serialises");
+        let definition_hash = hex(&Sha256::digest(&canonical));
+
+        Some(Indicator {
+            id,
+            title: raw.title.trim().to_owned(),
+            insight: raw.insight.trim().to_owned(),
+            severity: raw.severity,
+            query: raw.query.value.clone(),
+            boosts: boosts_written,
+            min_score,
+            examples_match,
+            examples_no_match,
+            definition_hash,
+            line: raw.id.defined.line(),
+        })
+    }
+
+    fn parse_clause(&mut self, clause: &Spanned<String>, context: &Option<String>) -> Option<Expr> {
+        match query::parse(&clause.value) {
+            Ok(expr) => Some(expr),
+            Err(error) => {
+                let problem = self.query_problem(clause, context.clone(), &error);
+                self.problems.push(problem);
+                None
+            }
+        }
+    }
+
+    fn query_problem(
+        &self,
+        clause: &Spanned<String>,
+        context: Option<String>,
+        error: &QueryError,
+    ) -> Problem {
+        let (line, column) = locate(self.text, &clause.defined, &clause.value, error.span.start);
+        Problem {
+            path: self.path.to_owned(),
+            line,
+            column,
+            context,
+            message: error.message.clone(),
+            detail: Some(error.pointer(&clause.value)),
+        }
+    }
+
+    fn problem_at(
+        &self,
+        location: Option<&Location>,
+        context: Option<String>,
+        message: String,
+    ) -> Problem {
+        Problem {
+            path: self.path.to_owned(),
+            line: location.map_or(0, Location::line),
+            column: location.map_or(0, Location::column),
+            context,
+            message,
+            detail: None,
+        }
+    }
+
+    fn fail_whole(&self, message: &str) -> ConfigError {
+        ConfigError::Invalid {
+            problems: vec![self.problem_at(None, None, message.to_owned())],
+        }
+    }
+
+    fn yaml_error(&self, error: &serde_saphyr::Error) -> ConfigError {
+        let rendered = error.to_string();
+        let mut lines = rendered.lines();
+        let first = lines.next().unwrap_or("invalid YAML");
+        // The library's first line repeats the location we print ourselves.
+        let message = match first.find(": ") {
+            Some(i) if first.starts_with("error: line ") => &first[i + 2..],
+            _ => first,
+        };
+        let detail: Vec<String> = lines
+            .map(|l| l.replace("<input>", &self.path.display().to_string()))
+            .collect();
+        let location = error.location();
+        ConfigError::Invalid {
+            problems: vec![Problem {
+                path: self.path.to_owned(),
+                line: location.map_or(0, |l| l.line()),
+                column: location.map_or(0, |l| l.column()),
+                context: None,
+                message: message.to_owned(),
+                detail: (!detail.is_empty()).then(|| detail.join("\n")),
+            }],
+        }
+    }
+}
+
+fn examples(raw: &[Spanned<Example>]) -> Vec<Example> {
+    raw.iter()
+        .map(|e| Example {
+            line: e.defined.line(),
+            ..e.value.clone()
+        })
+        .collect()
+}
+
+fn collect_lists<'a>(
+    expr: &Expr,
+    out: &mut BTreeMap<&'a str, &'a [String]>,
+    lists: &'a HashMap<String, Vec<String>>,
+) {
+    match expr {
+        Expr::Term {
+            term: Term::List(name),
+            ..
+        } => {
+            if let Some((key, entries)) = lists.get_key_value(name) {
+                out.insert(key.as_str(), entries.as_slice());
+            }
+        }
+        Expr::Term { .. } => {}
+        Expr::And(items) | Expr::Or(items) => {
+            for item in items {
+                collect_lists(item, out, lists);
+            }
+        }
+        Expr::Not(inner, _) | Expr::Field { inner, .. } => collect_lists(inner, out, lists),
+        Expr::Near { left, right, .. } => {
+            collect_lists(left, out, lists);
+            collect_lists(right, out, lists);
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Finds the file line and column of byte `offset` of a scalar's value.
+///
+/// The value may differ from the file text: quotes, escapes, and in block scalars the line
+/// breaks and indentation. Walking both texts side by side, skipping what the value does not
+/// hold, lands on the right place for every scalar style.
+fn locate(text: &str, scalar: &Location, value: &str, offset: usize) -> (u64, u64) {
+    let Some(start) = scalar.span().byte_offset().map(|o| o as usize) else {
+        return (scalar.line(), scalar.column() + offset as u64);
+    };
+    let raw = &text[start.min(text.len())..];
+    let mut raw_chars = raw.char_indices().peekable();
+    if matches!(raw_chars.peek(), Some((_, '"' | '\''))) {
+        raw_chars.next();
+    }
+    for wanted in value[..offset.min(value.len())].chars() {
+        while let Some(&(_, found)) = raw_chars.peek() {
+            raw_chars.next();
+            if found == wanted {
+                break;
+            }
+        }
+    }
+    // Land on the token itself, not on whitespace before it.
+    while let Some(&(_, found)) = raw_chars.peek() {
+        if !found.is_whitespace() {
+            break;
+        }
+        raw_chars.next();
+    }
+    let at = start + raw_chars.peek().map_or(raw.len(), |&(i, _)| i);
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() as u64 + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..].chars().count() as u64 + 1;
+    (line, column)
+}

@@ -1,0 +1,341 @@
+//! Compiling parsed queries into the [`Matcher`]'s automaton, terms and trees.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex::{Regex, RegexBuilder};
+
+use super::query::{Expr, QueryError, Term, Word};
+use super::{Boost, CompiledIndicator, Matcher, Node, Pattern, TermDef, TermKind};
+use crate::text::FieldMask;
+
+/// One entry of a named list, already parsed.
+#[derive(Clone, Debug)]
+pub struct ListEntry {
+    /// The entry as written, for evidence labels.
+    pub label: String,
+    pub words: Vec<Word>,
+}
+
+/// A query or boost clause that does not compile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileError {
+    /// `None` for the main query, `Some(i)` for the i-th boost clause.
+    pub boost: Option<usize>,
+    pub error: QueryError,
+}
+
+/// A regex term may not compile to more than this many bytes: regexes run on every item.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Collects lists and indicators, then builds one [`Matcher`].
+#[derive(Debug, Default)]
+pub struct MatcherBuilder {
+    pattern_ids: HashMap<(String, bool), u32>,
+    pattern_texts: Vec<String>,
+    patterns: Vec<Pattern>,
+    regex_ids: HashMap<String, u32>,
+    regexes: Vec<Regex>,
+    term_ids: HashMap<(String, u8), u32>,
+    terms: Vec<TermDef>,
+    lists: HashMap<String, Vec<ListEntry>>,
+    indicators: Vec<CompiledIndicator>,
+    /// Per indicator, every term its query uses (either polarity): what makes it a candidate.
+    query_terms: Vec<Vec<u32>>,
+}
+
+/// What compiling one clause collects besides its tree.
+#[derive(Default)]
+struct ClauseTerms {
+    all: Vec<u32>,
+    positive: Vec<u32>,
+}
+
+impl MatcherBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add_list(&mut self, name: &str, entries: Vec<ListEntry>) {
+        self.lists.insert(name.to_owned(), entries);
+    }
+
+    /// Compiles an indicator's query and boost clauses (each a parsed clause and its weight).
+    pub fn add_indicator(
+        &mut self,
+        query: &Expr,
+        boosts: &[(Expr, f64)],
+        min_score: f64,
+    ) -> Result<(), CompileError> {
+        let mut query_terms = ClauseTerms::default();
+        let node = self
+            .compile(query, FieldMask::DEFAULT, false, true, &mut query_terms)
+            .map_err(|error| CompileError { boost: None, error })?;
+        if static_eval(&node) {
+            return Err(CompileError {
+                boost: None,
+                error: QueryError::new(
+                    query.span(),
+                    "this query would match items that contain none of its terms; \
+                     give it a term that must be present",
+                ),
+            });
+        }
+        let mut compiled_boosts = Vec::with_capacity(boosts.len());
+        for (index, (expr, weight)) in boosts.iter().enumerate() {
+            let mut terms = ClauseTerms::default();
+            let node = self
+                .compile(expr, FieldMask::DEFAULT, false, true, &mut terms)
+                .map_err(|error| CompileError {
+                    boost: Some(index),
+                    error,
+                })?;
+            compiled_boosts.push(Boost {
+                node,
+                weight: *weight,
+                evidence_terms: terms.positive,
+            });
+        }
+        dedup(&mut query_terms.positive);
+        dedup(&mut query_terms.all);
+        self.indicators.push(CompiledIndicator {
+            query: node,
+            boosts: compiled_boosts,
+            min_score,
+            evidence_terms: query_terms.positive,
+        });
+        self.query_terms.push(query_terms.all);
+        Ok(())
+    }
+
+    pub fn build(self) -> Matcher {
+        let automaton = (!self.pattern_texts.is_empty()).then(|| {
+            // A DFA scans several times faster than the automaton's own choice for a few
+            // hundred terms; if the term set is too large for one, fall back.
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&self.pattern_texts)
+                .or_else(|_| {
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::Standard)
+                        .build(&self.pattern_texts)
+                })
+                .expect("the automaton accepts any set of non-empty patterns")
+        });
+        let mut pattern_users = vec![Vec::new(); self.patterns.len()];
+        let mut regex_users = vec![Vec::new(); self.regexes.len()];
+        for (indicator, terms) in self.query_terms.iter().enumerate() {
+            for &term in terms {
+                match &self.terms[term as usize].kind {
+                    TermKind::Segments(segments) => {
+                        pattern_users[segments[0] as usize].push(indicator as u32)
+                    }
+                    TermKind::Regex(r) => regex_users[*r as usize].push(indicator as u32),
+                }
+            }
+        }
+        for users in pattern_users.iter_mut().chain(regex_users.iter_mut()) {
+            dedup(users);
+        }
+        Matcher {
+            automaton,
+            patterns: self.patterns,
+            regexes: self.regexes,
+            terms: self.terms,
+            indicators: self.indicators,
+            pattern_users,
+            regex_users,
+        }
+    }
+
+    fn compile(
+        &mut self,
+        expr: &Expr,
+        fields: FieldMask,
+        in_near: bool,
+        positive: bool,
+        terms: &mut ClauseTerms,
+    ) -> Result<Node, QueryError> {
+        Ok(match expr {
+            Expr::Term { term, source, span } => {
+                let ids = match term {
+                    Term::Words(words) => vec![self.words_term(words, fields, source)],
+                    Term::Regex(pattern) => vec![self.regex_term(pattern, fields, source, *span)?],
+                    Term::List(name) => self.list_terms(name, fields, *span)?,
+                };
+                terms.all.extend(&ids);
+                if positive {
+                    terms.positive.extend(&ids);
+                }
+                match ids.as_slice() {
+                    [one] => Node::Term(*one),
+                    _ => Node::Or(ids.into_iter().map(Node::Term).collect()),
+                }
+            }
+            Expr::And(items) => Node::And(
+                items
+                    .iter()
+                    .map(|e| self.compile(e, fields, in_near, positive, terms))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Or(items) => Node::Or(
+                items
+                    .iter()
+                    .map(|e| self.compile(e, fields, in_near, positive, terms))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Not(inner, span) => {
+                if in_near {
+                    return Err(QueryError::new(*span, "NOT cannot be used inside NEAR"));
+                }
+                Node::Not(Box::new(self.compile(inner, fields, false, !positive, terms)?))
+            }
+            Expr::Near {
+                distance,
+                left,
+                right,
+                ..
+            } => Node::Near(
+                *distance,
+                Box::new(self.compile(left, fields, true, positive, terms)?),
+                Box::new(self.compile(right, fields, true, positive, terms)?),
+            ),
+            Expr::Field { field, inner, .. } => {
+                self.compile(inner, field.bit(), in_near, positive, terms)?
+            }
+        })
+    }
+
+    fn words_term(&mut self, words: &[Word], fields: FieldMask, label: &str) -> u32 {
+        // A wildcard ends a pattern: the next word must start a new one, checked for adjacency
+        // when the term is evaluated.
+        let mut segments = Vec::new();
+        let mut current: Vec<&str> = Vec::new();
+        for (i, word) in words.iter().enumerate() {
+            current.push(&word.text);
+            if word.prefix || i == words.len() - 1 {
+                segments.push(self.pattern(&current.join(" "), word.prefix, current.len()));
+                current.clear();
+            }
+        }
+        let key = segments
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        self.term(format!("w{key}"), fields, TermKind::Segments(segments), label)
+    }
+
+    fn pattern(&mut self, text: &str, prefix: bool, words: usize) -> u32 {
+        if let Some(&id) = self.pattern_ids.get(&(text.to_owned(), prefix)) {
+            return id;
+        }
+        let id = self.patterns.len() as u32;
+        self.pattern_ids.insert((text.to_owned(), prefix), id);
+        self.pattern_texts.push(text.to_owned());
+        self.patterns.push(Pattern {
+            prefix,
+            extra_tokens: words as u32 - 1,
+        });
+        id
+    }
+
+    fn regex_term(
+        &mut self,
+        pattern: &str,
+        fields: FieldMask,
+        label: &str,
+        span: super::query::Span,
+    ) -> Result<u32, QueryError> {
+        let id = match self.regex_ids.get(pattern) {
+            Some(&id) => id,
+            None => {
+                let regex = RegexBuilder::new(pattern)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| QueryError::new(span, format!("invalid regex: {}", flatten(&e))))?;
+                let id = self.regexes.len() as u32;
+                self.regexes.push(regex);
+                self.regex_ids.insert(pattern.to_owned(), id);
+                id
+            }
+        };
+        Ok(self.term(format!("r{id}"), fields, TermKind::Regex(id), label))
+    }
+
+    fn list_terms(
+        &mut self,
+        name: &str,
+        fields: FieldMask,
+        span: super::query::Span,
+    ) -> Result<Vec<u32>, QueryError> {
+        let Some(entries) = self.lists.get(name).cloned() else {
+            let mut known: Vec<&String> = self.lists.keys().collect();
+            known.sort();
+            let known = if known.is_empty() {
+                "no lists are defined".to_owned()
+            } else {
+                format!(
+                    "lists: {}",
+                    known
+                        .iter()
+                        .map(|k| format!("@{k}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(QueryError::new(
+                span,
+                format!("unknown list '@{name}' ({known})"),
+            ));
+        };
+        Ok(entries
+            .iter()
+            .map(|entry| self.words_term(&entry.words, fields, &format!("@{name}: {}", entry.label)))
+            .collect())
+    }
+
+    fn term(&mut self, key: String, fields: FieldMask, kind: TermKind, label: &str) -> u32 {
+        // The label is part of the key: the same words reached through a list and written
+        // directly are one pattern but two terms, so evidence names how each was asked for.
+        let key = (format!("{key}\u{0}{label}"), fields.0);
+        if let Some(&id) = self.term_ids.get(&key) {
+            return id;
+        }
+        let id = self.terms.len() as u32;
+        self.terms.push(TermDef {
+            kind,
+            fields,
+            label: label.to_owned(),
+        });
+        self.term_ids.insert(key, id);
+        id
+    }
+}
+
+/// The value of a tree when none of its terms occur.
+fn static_eval(node: &Node) -> bool {
+    match node {
+        Node::Term(_) | Node::Near(..) => false,
+        Node::And(items) => items.iter().all(static_eval),
+        Node::Or(items) => items.iter().any(static_eval),
+        Node::Not(inner) => !static_eval(inner),
+    }
+}
+
+fn dedup(ids: &mut Vec<u32>) {
+    ids.sort_unstable();
+    ids.dedup();
+}
+
+/// The regex crate's messages span several lines with a drawing of the pattern; keep the
+/// last line, which says what is wrong.
+fn flatten(error: &regex::Error) -> String {
+    let text = error.to_string();
+    text.lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("error:"))
+        .map(|l| l.trim_start().trim_start_matches("error:").trim().to_owned())
+        .unwrap_or_else(|| text.lines().last().unwrap_or("").trim().to_owned())
+}

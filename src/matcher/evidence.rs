@@ -1,0 +1,153 @@
+//! Evidence: why an indicator fired, in terms a reviewer can check.
+//!
+//! Offsets are byte offsets into the display text of the field named beside them (the text after
+//! HTML stripping and entity decoding, before any folding), so `&text[start..end]` is exactly
+//! the matched text.
+
+use serde::Serialize;
+
+use super::ItemText;
+use crate::text::Field;
+
+/// One occurrence of a matched term.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MatchedTerm {
+    /// The term as written in the query or list (`launch*`, `@dprk: 북한*`).
+    pub term: String,
+    pub field: Field,
+    pub start: usize,
+    pub end: usize,
+    /// The display text at `start..end`.
+    pub text: String,
+}
+
+/// About 200 characters of display text around the best match, for mail and the hit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Snippet {
+    pub field: Field,
+    /// Byte range of the excerpt in the field's display text.
+    pub start: usize,
+    pub end: usize,
+    /// The excerpt, with `…` where it cuts the text.
+    pub text: String,
+    /// Byte ranges of matched terms within `text`.
+    pub highlights: Vec<(usize, usize)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evidence {
+    pub terms: Vec<MatchedTerm>,
+    pub snippet: Option<Snippet>,
+}
+
+/// Characters of context in a snippet.
+const SNIPPET_CHARS: usize = 200;
+/// Characters shown before the anchor match, when the text allows.
+const LEAD_CHARS: usize = 60;
+const ELLIPSIS: &str = "…";
+
+impl Evidence {
+    pub fn new(mut terms: Vec<MatchedTerm>, item: &ItemText<'_>) -> Self {
+        terms.sort_by(|a, b| {
+            (a.field, a.start, a.end, &a.term).cmp(&(b.field, b.start, b.end, &b.term))
+        });
+        terms.dedup();
+        let snippet = best_anchor(&terms).map(|anchor| snippet(item, &terms, anchor));
+        Evidence { terms, snippet }
+    }
+}
+
+/// Reading order of fields when choosing where the snippet comes from: the summary says most.
+fn field_preference(field: Field) -> u8 {
+    match field {
+        Field::Summary => 0,
+        Field::Content => 1,
+        Field::Title => 2,
+        Field::Category => 3,
+        Field::Author => 4,
+        Field::Link => 5,
+    }
+}
+
+/// The match with the most distinct terms around it (within half a snippet).
+fn best_anchor(terms: &[MatchedTerm]) -> Option<&MatchedTerm> {
+    let reach = SNIPPET_CHARS / 2;
+    terms.iter().max_by_key(|anchor| {
+        let mut nearby: Vec<&str> = terms
+            .iter()
+            .filter(|t| {
+                t.field == anchor.field
+                    && t.end + reach >= anchor.start
+                    && t.start <= anchor.end + reach
+            })
+            .map(|t| t.term.as_str())
+            .collect();
+        nearby.sort_unstable();
+        nearby.dedup();
+        (
+            nearby.len(),
+            u8::MAX - field_preference(anchor.field),
+            usize::MAX - anchor.start,
+        )
+    })
+}
+
+fn snippet(item: &ItemText<'_>, terms: &[MatchedTerm], anchor: &MatchedTerm) -> Snippet {
+    let text = item.get(anchor.field);
+    let (start, end) = window(text, anchor.start);
+    let mut excerpt = String::new();
+    if start > 0 {
+        excerpt.push_str(ELLIPSIS);
+    }
+    let shift = excerpt.len();
+    excerpt.push_str(&text[start..end]);
+    if end < text.len() {
+        excerpt.push_str(ELLIPSIS);
+    }
+    let highlights = terms
+        .iter()
+        .filter(|t| t.field == anchor.field && t.start >= start && t.end <= end)
+        .map(|t| (t.start - start + shift, t.end - start + shift))
+        .collect();
+    Snippet {
+        field: anchor.field,
+        start,
+        end,
+        text: excerpt,
+        highlights,
+    }
+}
+
+/// A byte range of about [`SNIPPET_CHARS`] characters around `at`, cut at spaces where one is
+/// close, never inside a character.
+fn window(text: &str, at: usize) -> (usize, usize) {
+    let total = text.chars().count();
+    if total <= SNIPPET_CHARS {
+        return (0, text.len());
+    }
+    let before = text[..at].chars().count();
+    let first_char = before
+        .saturating_sub(LEAD_CHARS)
+        .min(total - SNIPPET_CHARS);
+    let boundaries: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(text.len()))
+        .collect();
+    let mut start = boundaries[first_char];
+    let mut end = boundaries[(first_char + SNIPPET_CHARS).min(total)];
+    // Prefer whole words at both ends when a space is near (within 20 bytes).
+    if start > 0
+        && let Some(space) = text[start..at].find(' ')
+        && space < 20
+    {
+        start += space + 1;
+    }
+    if end < text.len()
+        && let Some(space) = text[at.max(start)..end].rfind(' ')
+        && end - (at.max(start) + space) < 20
+    {
+        end = at.max(start) + space;
+    }
+    (start, end)
+}

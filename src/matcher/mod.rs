@@ -1,0 +1,474 @@
+//! The match stage: compiled indicator queries run over an item's text.
+//!
+//! Key design decision: one pass over the item serves every indicator. All literal terms of
+//! all indicators (words, phrases, prefixes, list entries) are compiled into one Aho-Corasick
+//! automaton over the normalised word stream (see [`crate::text::normalize`]). A single
+//! overlapping scan finds every occurrence of every term; word boundaries are checked on the
+//! normalised text, where words are separated by exactly one space, so no Unicode-aware regex
+//! runs on the hot path. Only the indicators that use a term found in the item have their
+//! boolean trees evaluated, so the cost of an item does not grow with the number of indicators
+//! that cannot fire. Regex terms, the escape hatch, run separately over the display text.
+//!
+//! The matcher does no IO.
+
+mod compile;
+pub mod evidence;
+pub mod query;
+
+use aho_corasick::AhoCorasick;
+use regex::Regex;
+
+pub use compile::{CompileError, ListEntry, MatcherBuilder};
+pub use evidence::{Evidence, MatchedTerm, Snippet};
+
+use crate::text::{Analyzed, Field, FieldMask};
+
+/// The text of one item, as display text per field (HTML already stripped).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ItemText<'a> {
+    pub title: &'a str,
+    pub summary: &'a str,
+    pub content: &'a str,
+    /// Authors, one per line.
+    pub author: &'a str,
+    /// Categories, one per line.
+    pub category: &'a str,
+    pub link: &'a str,
+}
+
+impl<'a> ItemText<'a> {
+    pub fn get(&self, field: Field) -> &'a str {
+        match field {
+            Field::Title => self.title,
+            Field::Summary => self.summary,
+            Field::Content => self.content,
+            Field::Author => self.author,
+            Field::Category => self.category,
+            Field::Link => self.link,
+        }
+    }
+}
+
+/// One indicator that fired on an item.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Hit {
+    /// Index of the indicator in the order it was added to the [`MatcherBuilder`].
+    #[serde(skip)]
+    pub indicator: usize,
+    pub score: f64,
+    pub evidence: Evidence,
+}
+
+/// An occurrence of a term: where in the word stream and in the display text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Occurrence {
+    field: Field,
+    first_token: u32,
+    last_token: u32,
+    disp_start: u32,
+    disp_end: u32,
+}
+
+impl Occurrence {
+    /// Words between two occurrences in the same field; 0 when they overlap.
+    fn distance(&self, other: &Occurrence) -> Option<u32> {
+        if self.field != other.field {
+            return None;
+        }
+        Some(if self.last_token < other.first_token {
+            other.first_token - self.last_token
+        } else if other.last_token < self.first_token {
+            self.first_token - other.last_token
+        } else {
+            0
+        })
+    }
+}
+
+/// A pattern of the automaton: one or more normalised words.
+#[derive(Clone, Debug)]
+struct Pattern {
+    /// The last word may be followed by more letters (`launch*`).
+    prefix: bool,
+    /// Words in the pattern after the first.
+    extra_tokens: u32,
+}
+
+#[derive(Clone, Debug)]
+enum TermKind {
+    /// Patterns that must occur on consecutive words, in order. More than one only when a
+    /// phrase has a wildcard before its last word (`"Северн* Коре*"`).
+    Segments(Vec<u32>),
+    Regex(u32),
+}
+
+#[derive(Clone, Debug)]
+struct TermDef {
+    kind: TermKind,
+    fields: FieldMask,
+    /// The term as the analyst wrote it, shown in evidence.
+    label: String,
+}
+
+#[derive(Clone, Debug)]
+enum Node {
+    Term(u32),
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Near(u32, Box<Node>, Box<Node>),
+}
+
+#[derive(Clone, Debug)]
+struct Boost {
+    node: Node,
+    weight: f64,
+    evidence_terms: Vec<u32>,
+}
+
+#[derive(Clone, Debug)]
+struct CompiledIndicator {
+    query: Node,
+    boosts: Vec<Boost>,
+    min_score: f64,
+    /// Terms in positive position in the query: the ones evidence reports.
+    evidence_terms: Vec<u32>,
+}
+
+/// All compiled indicators. Cheap to share between threads; per-thread state is a [`Scratch`].
+#[derive(Debug)]
+pub struct Matcher {
+    automaton: Option<AhoCorasick>,
+    patterns: Vec<Pattern>,
+    regexes: Vec<Regex>,
+    terms: Vec<TermDef>,
+    indicators: Vec<CompiledIndicator>,
+    /// For each pattern, the indicators whose query uses it.
+    pattern_users: Vec<Vec<u32>>,
+    /// For each regex, the indicators whose query uses it.
+    regex_users: Vec<Vec<u32>>,
+}
+
+/// Reusable per-thread buffers, so matching an item allocates little.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    analyzed: Analyzed,
+    pattern_occurrences: Vec<Vec<Occurrence>>,
+    touched_patterns: Vec<u32>,
+    regex_occurrences: Vec<Vec<Occurrence>>,
+    touched_regexes: Vec<u32>,
+    term_occurrences: Vec<Vec<Occurrence>>,
+    /// `term_occurrences[t]` is valid for this item when `term_generation[t] == generation`.
+    term_generation: Vec<u32>,
+    candidate_generation: Vec<u32>,
+    candidates: Vec<u32>,
+    generation: u32,
+}
+
+/// At most this many occurrences of one term go into evidence; the rest add nothing a reader
+/// needs.
+const MAX_OCCURRENCES_PER_TERM: usize = 16;
+
+impl Matcher {
+    pub fn indicator_count(&self) -> usize {
+        self.indicators.len()
+    }
+
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
+    pub fn scratch(&self) -> Scratch {
+        Scratch {
+            pattern_occurrences: vec![Vec::new(); self.patterns.len()],
+            regex_occurrences: vec![Vec::new(); self.regexes.len()],
+            term_occurrences: vec![Vec::new(); self.terms.len()],
+            term_generation: vec![0; self.terms.len()],
+            candidate_generation: vec![0; self.indicators.len()],
+            ..Scratch::default()
+        }
+    }
+
+    /// Matches one item against every indicator; hits come in indicator order.
+    pub fn match_item(&self, item: &ItemText<'_>, scratch: &mut Scratch) -> Vec<Hit> {
+        if scratch.term_generation.len() != self.terms.len() {
+            *scratch = self.scratch();
+        }
+        self.find_occurrences(item, scratch);
+        self.collect_candidates(scratch);
+        let mut hits = Vec::new();
+        let candidates = std::mem::take(&mut scratch.candidates);
+        for &index in &candidates {
+            let indicator = &self.indicators[index as usize];
+            if !self.eval(&indicator.query, scratch) {
+                continue;
+            }
+            let mut score = 1.0;
+            let mut evidence_terms = indicator.evidence_terms.clone();
+            for boost in &indicator.boosts {
+                if self.eval(&boost.node, scratch) {
+                    score += boost.weight;
+                    evidence_terms.extend(&boost.evidence_terms);
+                }
+            }
+            if score + 1e-9 < indicator.min_score {
+                continue;
+            }
+            let evidence = self.evidence(item, &evidence_terms, scratch);
+            hits.push(Hit {
+                indicator: index as usize,
+                score,
+                evidence,
+            });
+        }
+        scratch.candidates = candidates;
+        hits
+    }
+
+    fn find_occurrences(&self, item: &ItemText<'_>, scratch: &mut Scratch) {
+        for &p in &scratch.touched_patterns {
+            scratch.pattern_occurrences[p as usize].clear();
+        }
+        scratch.touched_patterns.clear();
+        for &r in &scratch.touched_regexes {
+            scratch.regex_occurrences[r as usize].clear();
+        }
+        scratch.touched_regexes.clear();
+        scratch.generation = scratch.generation.wrapping_add(1);
+        if scratch.generation == 0 {
+            scratch.term_generation.fill(0);
+            scratch.candidate_generation.fill(0);
+            scratch.generation = 1;
+        }
+
+        let analyzed = &mut scratch.analyzed;
+        analyzed.clear();
+        for field in Field::ALL {
+            analyzed.push_field(field, item.get(field));
+        }
+        let analyzed = &scratch.analyzed;
+        let norm = analyzed.norm.as_bytes();
+        let is_boundary = |byte: u8| byte == b' ' || byte == b'\n';
+
+        if let Some(automaton) = &self.automaton {
+            for found in automaton.find_overlapping_iter(&analyzed.norm) {
+                let (start, end) = (found.start(), found.end());
+                let pattern_id = found.pattern().as_usize();
+                let pattern = &self.patterns[pattern_id];
+                if start > 0 && !is_boundary(norm[start - 1]) {
+                    continue;
+                }
+                if !pattern.prefix && end < norm.len() && !is_boundary(norm[end]) {
+                    continue;
+                }
+                let Some(first) = analyzed.token_starting_at(start as u32) else {
+                    continue;
+                };
+                let last = first + pattern.extra_tokens;
+                let run = analyzed.field_of_token(first);
+                let occurrence = Occurrence {
+                    field: run.field,
+                    first_token: first,
+                    last_token: last,
+                    disp_start: analyzed.tokens[first as usize].disp_start,
+                    disp_end: analyzed.tokens[last as usize].disp_end,
+                };
+                let list = &mut scratch.pattern_occurrences[pattern_id];
+                if list.is_empty() {
+                    scratch.touched_patterns.push(pattern_id as u32);
+                }
+                list.push(occurrence);
+            }
+        }
+
+        for (regex_id, regex) in self.regexes.iter().enumerate() {
+            for run in &analyzed.fields {
+                let text = item.get(run.field);
+                for found in regex.find_iter(text) {
+                    if found.is_empty() {
+                        continue;
+                    }
+                    let at = |offset: usize| {
+                        analyzed
+                            .token_at_display(run, offset as u32)
+                            .unwrap_or(run.end_token - 1)
+                    };
+                    let occurrence = Occurrence {
+                        field: run.field,
+                        first_token: at(found.start()),
+                        last_token: at(found.end() - 1),
+                        disp_start: found.start() as u32,
+                        disp_end: found.end() as u32,
+                    };
+                    let list = &mut scratch.regex_occurrences[regex_id];
+                    if list.is_empty() {
+                        scratch.touched_regexes.push(regex_id as u32);
+                    }
+                    list.push(occurrence);
+                }
+            }
+        }
+    }
+
+    fn collect_candidates(&self, scratch: &mut Scratch) {
+        scratch.candidates.clear();
+        let generation = scratch.generation;
+        let users = scratch
+            .touched_patterns
+            .iter()
+            .flat_map(|&p| &self.pattern_users[p as usize])
+            .chain(
+                scratch
+                    .touched_regexes
+                    .iter()
+                    .flat_map(|&r| &self.regex_users[r as usize]),
+            );
+        for &indicator in users {
+            let mark = &mut scratch.candidate_generation[indicator as usize];
+            if *mark != generation {
+                *mark = generation;
+                scratch.candidates.push(indicator);
+            }
+        }
+        scratch.candidates.sort_unstable();
+    }
+
+    /// The occurrences of a term in this item, computed once per item.
+    fn term_occurrences(&self, term: u32, scratch: &mut Scratch) -> usize {
+        let t = term as usize;
+        if scratch.term_generation[t] == scratch.generation {
+            return scratch.term_occurrences[t].len();
+        }
+        let def = &self.terms[t];
+        let mut found = std::mem::take(&mut scratch.term_occurrences[t]);
+        found.clear();
+        let in_scope = |o: &&Occurrence| def.fields.contains(o.field);
+        match &def.kind {
+            TermKind::Regex(r) => {
+                found.extend(scratch.regex_occurrences[*r as usize].iter().filter(in_scope))
+            }
+            TermKind::Segments(segments) => {
+                let (head, rest) = segments.split_first().expect("a term has a segment");
+                'start: for start in scratch.pattern_occurrences[*head as usize]
+                    .iter()
+                    .filter(in_scope)
+                {
+                    let mut current = *start;
+                    for segment in rest {
+                        let next = scratch.pattern_occurrences[*segment as usize]
+                            .iter()
+                            .find(|o| {
+                                o.field == current.field
+                                    && o.first_token == current.last_token + 1
+                            });
+                        match next {
+                            Some(next) => {
+                                current.last_token = next.last_token;
+                                current.disp_end = next.disp_end;
+                            }
+                            None => continue 'start,
+                        }
+                    }
+                    found.push(current);
+                }
+            }
+        }
+        let count = found.len();
+        scratch.term_occurrences[t] = found;
+        scratch.term_generation[t] = scratch.generation;
+        count
+    }
+
+    fn eval(&self, node: &Node, scratch: &mut Scratch) -> bool {
+        match node {
+            Node::Term(term) => self.term_occurrences(*term, scratch) > 0,
+            Node::And(items) => items.iter().all(|n| self.eval(n, scratch)),
+            Node::Or(items) => items.iter().any(|n| self.eval(n, scratch)),
+            Node::Not(inner) => !self.eval(inner, scratch),
+            Node::Near(distance, left, right) => {
+                let mut lefts = Vec::new();
+                let mut rights = Vec::new();
+                self.spans(left, scratch, &mut lefts);
+                if lefts.is_empty() {
+                    return false;
+                }
+                self.spans(right, scratch, &mut rights);
+                lefts.iter().any(|a| {
+                    rights
+                        .iter()
+                        .any(|b| a.distance(b).is_some_and(|d| d <= *distance))
+                })
+            }
+        }
+    }
+
+    /// Where a `NEAR` operand matched. A `NOT` never appears under `NEAR` (rejected at compile).
+    fn spans(&self, node: &Node, scratch: &mut Scratch, out: &mut Vec<Occurrence>) {
+        match node {
+            Node::Term(term) => {
+                self.term_occurrences(*term, scratch);
+                out.extend_from_slice(&scratch.term_occurrences[*term as usize]);
+            }
+            Node::Or(items) => {
+                for item in items {
+                    self.spans(item, scratch, out);
+                }
+            }
+            Node::And(items) => {
+                if items.iter().all(|n| self.eval(n, scratch)) {
+                    for item in items {
+                        self.spans(item, scratch, out);
+                    }
+                }
+            }
+            Node::Near(distance, left, right) => {
+                let mut lefts = Vec::new();
+                let mut rights = Vec::new();
+                self.spans(left, scratch, &mut lefts);
+                self.spans(right, scratch, &mut rights);
+                for a in &lefts {
+                    for b in &rights {
+                        if a.distance(b).is_some_and(|d| d <= *distance) {
+                            out.push(Occurrence {
+                                field: a.field,
+                                first_token: a.first_token.min(b.first_token),
+                                last_token: a.last_token.max(b.last_token),
+                                disp_start: a.disp_start.min(b.disp_start),
+                                disp_end: a.disp_end.max(b.disp_end),
+                            });
+                        }
+                    }
+                }
+            }
+            Node::Not(_) => {}
+        }
+    }
+
+    fn evidence(&self, item: &ItemText<'_>, terms: &[u32], scratch: &mut Scratch) -> Evidence {
+        let mut matched = Vec::new();
+        for &term in terms {
+            if self.term_occurrences(term, scratch) == 0 {
+                continue;
+            }
+            let label = &self.terms[term as usize].label;
+            for o in scratch.term_occurrences[term as usize]
+                .iter()
+                .take(MAX_OCCURRENCES_PER_TERM)
+            {
+                let text = item.get(o.field);
+                let (start, end) = (o.disp_start as usize, o.disp_end as usize);
+                matched.push(MatchedTerm {
+                    term: label.clone(),
+                    field: o.field,
+                    start,
+                    end,
+                    text: text[start..end].to_owned(),
+                });
+            }
+        }
+        Evidence::new(matched, item)
+    }
+}
+
+#[cfg(test)]
+mod tests;

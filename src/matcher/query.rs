@@ -1,0 +1,747 @@
+//! The query language: lexer and parser from query text to an [`Expr`] tree.
+//!
+//! Grammar (precedence from loosest to tightest: OR, AND, NEAR, NOT):
+//!
+//! ```text
+//! query   = or
+//! or      = and ("OR" and)*
+//! and     = near (["AND"] near)*          adjacent terms mean AND
+//! near    = unary ("NEAR/" n unary)*      both sides within n words, either order
+//! unary   = "NOT" unary | primary
+//! primary = "(" or ")" | FIELD ":" primary | term
+//! term    = word | word* | "phrase with words*" | @list | /regex/
+//! ```
+//!
+//! Every node keeps the byte span of its text so that errors point at the bad token.
+
+use std::fmt;
+
+use crate::text::{Field, normalize_words};
+
+/// A byte range in the query text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+
+    fn to(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+/// A query that failed to parse or compile: what is wrong and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryError {
+    pub span: Span,
+    pub message: String,
+}
+
+impl QueryError {
+    pub fn new(span: Span, message: impl Into<String>) -> Self {
+        QueryError {
+            span,
+            message: message.into(),
+        }
+    }
+
+    /// Renders the query with a caret line under the bad token.
+    pub fn pointer(&self, query: &str) -> String {
+        let line_start = query[..self.span.start.min(query.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let line_end = query[line_start..]
+            .find('\n')
+            .map_or(query.len(), |i| line_start + i);
+        let line = &query[line_start..line_end];
+        let lead = query[line_start..self.span.start.min(line_end)]
+            .chars()
+            .count();
+        let width = query[self.span.start.min(line_end)..self.span.end.clamp(line_start, line_end)]
+            .chars()
+            .count()
+            .max(1);
+        format!("  {line}\n  {}{}", " ".repeat(lead), "^".repeat(width))
+    }
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// One word of a literal term, already normalised; `prefix` when written with a trailing `*`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Word {
+    pub text: String,
+    pub prefix: bool,
+}
+
+/// A leaf of the query.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Term {
+    /// A word, a prefix or a phrase: consecutive normalised words.
+    Words(Vec<Word>),
+    /// `@name`: any entry of a named list.
+    List(String),
+    /// `/.../`: a regular expression over the display text.
+    Regex(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Term {
+        term: Term,
+        /// The term as written, for evidence labels.
+        source: String,
+        span: Span,
+    },
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>, Span),
+    Near {
+        distance: u32,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        span: Span,
+    },
+    Field {
+        field: Field,
+        inner: Box<Expr>,
+        span: Span,
+    },
+}
+
+impl Expr {
+    pub fn span(&self) -> Span {
+        match self {
+            Expr::Term { span, .. }
+            | Expr::Not(_, span)
+            | Expr::Near { span, .. }
+            | Expr::Field { span, .. } => *span,
+            Expr::And(items) | Expr::Or(items) => items
+                .iter()
+                .map(Expr::span)
+                .reduce(Span::to)
+                .unwrap_or(Span::new(0, 0)),
+        }
+    }
+}
+
+/// Deepest nesting accepted, so that hostile input cannot exhaust the stack.
+const MAX_DEPTH: usize = 64;
+
+/// Parses query text.
+pub fn parse(query: &str) -> Result<Expr, QueryError> {
+    let tokens = lex(query)?;
+    let mut parser = Parser {
+        tokens,
+        position: 0,
+        depth: 0,
+        end: query.len(),
+    };
+    if parser.tokens.is_empty() {
+        return Err(QueryError::new(Span::new(0, query.len()), "query is empty"));
+    }
+    let expr = parser.or()?;
+    if let Some(token) = parser.peek() {
+        let what = match token.kind {
+            TokenKind::RParen => "unmatched ')'".to_owned(),
+            _ => format!("unexpected {}", token.kind.describe()),
+        };
+        return Err(QueryError::new(token.span, what));
+    }
+    Ok(expr)
+}
+
+/// Parses one list entry: words separated by spaces (a phrase), any of them ending in `*`.
+pub fn parse_list_entry(entry: &str) -> Result<Vec<Word>, QueryError> {
+    let trimmed = entry.trim();
+    let unquoted = trimmed
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(trimmed);
+    let start = entry.find(unquoted).unwrap_or(0);
+    literal_words(unquoted, start)
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum TokenKind {
+    LParen,
+    RParen,
+    And,
+    Or,
+    Not,
+    Near(u32),
+    Field(Field),
+    Term(Term),
+}
+
+impl TokenKind {
+    fn describe(&self) -> String {
+        match self {
+            TokenKind::LParen => "'('".into(),
+            TokenKind::RParen => "')'".into(),
+            TokenKind::And => "AND".into(),
+            TokenKind::Or => "OR".into(),
+            TokenKind::Not => "NOT".into(),
+            TokenKind::Near(n) => format!("NEAR/{n}"),
+            TokenKind::Field(f) => format!("field '{f}:'"),
+            TokenKind::Term(_) => "term".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Token {
+    kind: TokenKind,
+    span: Span,
+    source: String,
+}
+
+fn is_word_stop(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '(' | ')' | '"')
+}
+
+fn lex(query: &str) -> Result<Vec<Token>, QueryError> {
+    let mut tokens = Vec::new();
+    let mut chars = query.char_indices().peekable();
+    while let Some(&(start, c)) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let simple = |kind| Token {
+            kind,
+            span: Span::new(start, start + 1),
+            source: c.to_string(),
+        };
+        match c {
+            '(' => {
+                chars.next();
+                tokens.push(simple(TokenKind::LParen));
+            }
+            ')' => {
+                chars.next();
+                tokens.push(simple(TokenKind::RParen));
+            }
+            '"' => {
+                chars.next();
+                let body_start = start + 1;
+                let Some(close) = query[body_start..].find('"') else {
+                    return Err(QueryError::new(
+                        Span::new(start, query.len()),
+                        "unterminated phrase: missing closing '\"'",
+                    ));
+                };
+                let body_end = body_start + close;
+                let body = &query[body_start..body_end];
+                let span = Span::new(start, body_end + 1);
+                if body.trim().is_empty() {
+                    return Err(QueryError::new(span, "empty phrase"));
+                }
+                let words = literal_words(body, body_start)?;
+                tokens.push(Token {
+                    kind: TokenKind::Term(Term::Words(words)),
+                    span,
+                    source: query[span.start..span.end].to_owned(),
+                });
+                while chars.peek().is_some_and(|&(i, _)| i <= body_end) {
+                    chars.next();
+                }
+            }
+            '/' => {
+                chars.next();
+                let (pattern, end) = lex_regex(query, start)?;
+                let span = Span::new(start, end);
+                tokens.push(Token {
+                    kind: TokenKind::Term(Term::Regex(pattern)),
+                    span,
+                    source: query[start..end].to_owned(),
+                });
+                while chars.peek().is_some_and(|&(i, _)| i < end) {
+                    chars.next();
+                }
+            }
+            _ => {
+                let mut end = start;
+                while let Some(&(i, ch)) = chars.peek() {
+                    if is_word_stop(ch) {
+                        break;
+                    }
+                    end = i + ch.len_utf8();
+                    chars.next();
+                }
+                let word = &query[start..end];
+                lex_word(word, start, &mut tokens)?;
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+/// Lexes a regex starting at the `/` at `start`; returns the pattern and the end offset.
+/// `\/` inside stands for a slash.
+fn lex_regex(query: &str, start: usize) -> Result<(String, usize), QueryError> {
+    let mut pattern = String::new();
+    let mut escaped = false;
+    for (i, c) in query[start + 1..].char_indices() {
+        let at = start + 1 + i;
+        if escaped {
+            if c != '/' {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '/' {
+            if pattern.is_empty() {
+                return Err(QueryError::new(Span::new(start, at + 1), "empty regex"));
+            }
+            return Ok((pattern, at + 1));
+        } else {
+            pattern.push(c);
+        }
+    }
+    Err(QueryError::new(
+        Span::new(start, query.len()),
+        "unterminated regex: missing closing '/'",
+    ))
+}
+
+/// Lexes a bare word: an operator, a list reference, a field prefix, or a literal term.
+fn lex_word(word: &str, start: usize, tokens: &mut Vec<Token>) -> Result<(), QueryError> {
+    let span = Span::new(start, start + word.len());
+    let push = |tokens: &mut Vec<Token>, kind| {
+        tokens.push(Token {
+            kind,
+            span,
+            source: word.to_owned(),
+        })
+    };
+    match word {
+        "AND" => return Ok(push(tokens, TokenKind::And)),
+        "OR" => return Ok(push(tokens, TokenKind::Or)),
+        "NOT" => return Ok(push(tokens, TokenKind::Not)),
+        _ => {}
+    }
+    if word == "NEAR" || word.starts_with("NEAR/") {
+        let digits = word.strip_prefix("NEAR/").unwrap_or("");
+        return match digits.parse::<u32>() {
+            Ok(n) if (1..=1000).contains(&n) => Ok(push(tokens, TokenKind::Near(n))),
+            _ => Err(QueryError::new(
+                span,
+                "NEAR needs a distance in words from 1 to 1000, written NEAR/5",
+            )),
+        };
+    }
+    if let Some(name) = word.strip_prefix('@') {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            return Err(QueryError::new(
+                span,
+                format!("invalid list reference '{word}': list names use letters, digits, '_' and '-'"),
+            ));
+        }
+        return Ok(push(tokens, TokenKind::Term(Term::List(name.to_owned()))));
+    }
+    if let Some(colon) = word.find(':') {
+        let name = &word[..colon];
+        if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphabetic()) {
+            let field_span = Span::new(start, start + colon + 1);
+            let Ok(field) = name.parse::<Field>() else {
+                let known: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+                return Err(QueryError::new(
+                    Span::new(start, start + colon),
+                    format!("unknown field '{name}' (fields: {})", known.join(", ")),
+                ));
+            };
+            tokens.push(Token {
+                kind: TokenKind::Field(field),
+                span: field_span,
+                source: word[..=colon].to_owned(),
+            });
+            let rest = &word[colon + 1..];
+            if !rest.is_empty() {
+                lex_word(rest, start + colon + 1, tokens)?;
+            }
+            return Ok(());
+        }
+    }
+    let words = literal_words(word, start)?;
+    push(tokens, TokenKind::Term(Term::Words(words)));
+    Ok(())
+}
+
+/// Turns literal text (a word, or a phrase's body) into normalised words. A `*` may end any
+/// space-separated piece and marks its last word as a prefix.
+fn literal_words(text: &str, offset: usize) -> Result<Vec<Word>, QueryError> {
+    let mut words = Vec::new();
+    let mut piece_start = None;
+    let mut pieces = Vec::new();
+    for (i, c) in text.char_indices() {
+        match (c.is_whitespace(), piece_start) {
+            (false, None) => piece_start = Some(i),
+            (true, Some(s)) => {
+                pieces.push((s, i));
+                piece_start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = piece_start {
+        pieces.push((s, text.len()));
+    }
+    for (s, e) in pieces {
+        let piece = &text[s..e];
+        let span = Span::new(offset + s, offset + e);
+        let (body, prefix) = match piece.strip_suffix('*') {
+            Some(body) => (body, true),
+            None => (piece, false),
+        };
+        if body.contains('*') {
+            return Err(QueryError::new(
+                span,
+                format!("'*' may only end a word, as in launch*: '{piece}'"),
+            ));
+        }
+        let folded = normalize_words(body);
+        if folded.is_empty() {
+            return Err(QueryError::new(
+                span,
+                format!("'{piece}' has no letters or digits to search for"),
+            ));
+        }
+        let last = folded.len() - 1;
+        words.extend(folded.into_iter().enumerate().map(|(i, text)| Word {
+            text,
+            prefix: prefix && i == last,
+        }));
+    }
+    Ok(words)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    position: usize,
+    depth: usize,
+    end: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.position)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let token = self.tokens.get(self.position).cloned();
+        self.position += 1;
+        token
+    }
+
+    fn enter(&mut self, span: Span) -> Result<(), QueryError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(QueryError::new(span, "query nests too deeply"));
+        }
+        Ok(())
+    }
+
+    fn or(&mut self) -> Result<Expr, QueryError> {
+        let mut items = vec![self.and()?];
+        while matches!(self.peek(), Some(t) if t.kind == TokenKind::Or) {
+            let or = self.next().expect("peeked");
+            if self.peek().is_none() {
+                return Err(QueryError::new(or.span, "OR needs a term after it"));
+            }
+            items.push(self.and()?);
+        }
+        Ok(if items.len() == 1 {
+            items.pop().expect("one item")
+        } else {
+            Expr::Or(items)
+        })
+    }
+
+    fn and(&mut self) -> Result<Expr, QueryError> {
+        let mut items = vec![self.near()?];
+        loop {
+            match self.peek().map(|t| &t.kind) {
+                Some(TokenKind::And) => {
+                    let and = self.next().expect("peeked");
+                    if self.peek().is_none() {
+                        return Err(QueryError::new(and.span, "AND needs a term after it"));
+                    }
+                    items.push(self.near()?);
+                }
+                Some(
+                    TokenKind::Term(_) | TokenKind::LParen | TokenKind::Not | TokenKind::Field(_),
+                ) => items.push(self.near()?),
+                _ => break,
+            }
+        }
+        Ok(if items.len() == 1 {
+            items.pop().expect("one item")
+        } else {
+            Expr::And(items)
+        })
+    }
+
+    fn near(&mut self) -> Result<Expr, QueryError> {
+        let mut left = self.unary()?;
+        while let Some(TokenKind::Near(distance)) = self.peek().map(|t| t.kind.clone()) {
+            let near = self.next().expect("peeked");
+            if self.peek().is_none() {
+                return Err(QueryError::new(near.span, "NEAR needs a term after it"));
+            }
+            let right = self.unary()?;
+            let span = left.span().to(right.span());
+            left = Expr::Near {
+                distance,
+                left: Box::new(left),
+                right: Box::new(right),
+                span,
+            };
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, QueryError> {
+        if matches!(self.peek(), Some(t) if t.kind == TokenKind::Not) {
+            let not = self.next().expect("peeked");
+            self.enter(not.span)?;
+            if self.peek().is_none() {
+                return Err(QueryError::new(not.span, "NOT needs a term after it"));
+            }
+            let inner = self.unary()?;
+            self.depth -= 1;
+            let span = not.span.to(inner.span());
+            return Ok(Expr::Not(Box::new(inner), span));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Expr, QueryError> {
+        let Some(token) = self.next() else {
+            return Err(QueryError::new(
+                Span::new(self.end, self.end),
+                "query ends where a term was expected",
+            ));
+        };
+        match token.kind {
+            TokenKind::LParen => {
+                self.enter(token.span)?;
+                if matches!(self.peek(), Some(t) if t.kind == TokenKind::RParen) {
+                    return Err(QueryError::new(token.span, "empty parentheses"));
+                }
+                let inner = self.or()?;
+                self.depth -= 1;
+                match self.next() {
+                    Some(close) if close.kind == TokenKind::RParen => Ok(inner),
+                    _ => Err(QueryError::new(
+                        token.span,
+                        "'(' is never closed: missing ')'",
+                    )),
+                }
+            }
+            TokenKind::Field(field) => {
+                self.enter(token.span)?;
+                if self.peek().is_none() {
+                    return Err(QueryError::new(
+                        token.span,
+                        format!("'{field}:' needs a term or a parenthesised query after it"),
+                    ));
+                }
+                let inner = self.primary()?;
+                self.depth -= 1;
+                let span = token.span.to(inner.span());
+                Ok(Expr::Field {
+                    field,
+                    inner: Box::new(inner),
+                    span,
+                })
+            }
+            TokenKind::Term(term) => Ok(Expr::Term {
+                term,
+                source: token.source,
+                span: token.span,
+            }),
+            other => Err(QueryError::new(
+                token.span,
+                format!("expected a term, found {}", other.describe()),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(spec: &[(&str, bool)]) -> Term {
+        Term::Words(
+            spec.iter()
+                .map(|(text, prefix)| Word {
+                    text: (*text).to_owned(),
+                    prefix: *prefix,
+                })
+                .collect(),
+        )
+    }
+
+    fn term_of(expr: &Expr) -> &Term {
+        match expr {
+            Expr::Term { term, .. } => term,
+            other => panic!("not a term: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn terms_parse_to_normalised_words() {
+        let cases: &[(&str, Term)] = &[
+            ("ICBM", words(&[("icbm", false)])),
+            ("launch*", words(&[("launch", true)])),
+            ("북한*", words(&[("북한", true)])),
+            ("Jong-un", words(&[("jong", false), ("un", false)])),
+            (
+                "\"Kim Jong-un\"",
+                words(&[("kim", false), ("jong", false), ("un", false)]),
+            ),
+            (
+                "\"Северн* Коре*\"",
+                words(&[("северн", true), ("коре", true)]),
+            ),
+            ("@dprk", Term::List("dprk".into())),
+            ("/sat(ellite)?/", Term::Regex("sat(ellite)?".into())),
+            ("/a\\/b/", Term::Regex("a/b".into())),
+            ("10:30", words(&[("10", false), ("30", false)])),
+        ];
+        for (query, want) in cases {
+            let expr = parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+            assert_eq!(term_of(&expr), want, "query {query}");
+        }
+    }
+
+    fn shape(expr: &Expr) -> String {
+        match expr {
+            Expr::Term { source, .. } => source.clone(),
+            Expr::And(items) => format!(
+                "(AND {})",
+                items.iter().map(shape).collect::<Vec<_>>().join(" ")
+            ),
+            Expr::Or(items) => format!(
+                "(OR {})",
+                items.iter().map(shape).collect::<Vec<_>>().join(" ")
+            ),
+            Expr::Not(inner, _) => format!("(NOT {})", shape(inner)),
+            Expr::Near {
+                distance,
+                left,
+                right,
+                ..
+            } => format!("(NEAR/{distance} {} {})", shape(left), shape(right)),
+            Expr::Field { field, inner, .. } => format!("{field}:{}", shape(inner)),
+        }
+    }
+
+    #[test]
+    fn operators_follow_documented_precedence() {
+        let cases: &[(&str, &str)] = &[
+            ("a b", "(AND a b)"),
+            ("a AND b OR c", "(OR (AND a b) c)"),
+            ("a OR b c", "(OR a (AND b c))"),
+            ("NOT a b", "(AND (NOT a) b)"),
+            ("a NOT b", "(AND a (NOT b))"),
+            ("a NEAR/3 b c", "(AND (NEAR/3 a b) c)"),
+            ("(a OR b) NEAR/5 c", "(NEAR/5 (OR a b) c)"),
+            ("title:(a OR b) c", "(AND title:(OR a b) c)"),
+            ("title:a c", "(AND title:a c)"),
+            ("NOT NOT a", "(NOT (NOT a))"),
+            ("a NEAR/2 b NEAR/3 c", "(NEAR/3 (NEAR/2 a b) c)"),
+            ("and or not", "(AND and or not)"),
+            ("NEARBY NEAREST", "(AND NEARBY NEAREST)"),
+        ];
+        for (query, want) in cases {
+            let expr = parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+            assert_eq!(shape(&expr), *want, "query {query}");
+        }
+    }
+
+    #[test]
+    fn errors_point_at_the_bad_token() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("a AND", "AND", "AND needs a term"),
+            ("(a OR b", "(", "never closed"),
+            ("a) b", ")", "unmatched ')'"),
+            ("\"open phrase", "\"open phrase", "unterminated phrase"),
+            ("x /abc", "/abc", "unterminated regex"),
+            ("foo:bar", "foo", "unknown field 'foo'"),
+            ("la*nch", "la*nch", "'*' may only end a word"),
+            ("a NEAR b", "NEAR", "NEAR needs a distance"),
+            ("a NEAR/0 b", "NEAR/0", "NEAR needs a distance"),
+            ("@", "@", "invalid list reference"),
+            ("---", "---", "no letters or digits"),
+            ("()", "(", "empty parentheses"),
+            ("a OR OR b", "OR", "expected a term, found OR"),
+            ("\"\"", "\"\"", "empty phrase"),
+            ("", "", "query is empty"),
+        ];
+        for (query, token, message) in cases {
+            let err = parse(query).expect_err(query);
+            assert!(
+                err.message.contains(message),
+                "{query}: message {:?} lacks {message:?}",
+                err.message
+            );
+            assert_eq!(
+                &query[err.span.start..err.span.end],
+                *token,
+                "{query}: wrong span"
+            );
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let query = format!("{}a{}", "(".repeat(10_000), ")".repeat(10_000));
+        let err = parse(&query).expect_err("too deep");
+        assert!(err.message.contains("nests too deeply"));
+    }
+
+    #[test]
+    fn pointer_underlines_the_span() {
+        let err = parse("satellite AND foo:bar").expect_err("unknown field");
+        assert_eq!(
+            err.pointer("satellite AND foo:bar"),
+            "  satellite AND foo:bar\n                ^^^"
+        );
+    }
+
+    #[test]
+    fn list_entries_are_phrases_with_optional_prefixes() {
+        assert_eq!(
+            parse_list_entry("Северн* Коре*").expect("valid"),
+            vec![
+                Word {
+                    text: "северн".into(),
+                    prefix: true
+                },
+                Word {
+                    text: "коре".into(),
+                    prefix: true
+                }
+            ]
+        );
+        assert_eq!(parse_list_entry("\"North Korea\"").expect("valid").len(), 2);
+    }
+}

@@ -1,0 +1,247 @@
+//! HTML to display text.
+//!
+//! Feed summaries and content arrive as HTML fragments (often escaped twice, often broken).
+//! Analysts and reviewers read the *display text*: tags removed, entities decoded, whitespace
+//! collapsed. Evidence offsets point into this text, so it is produced once, here, and every
+//! later stage works from it.
+
+/// Elements whose content is never shown to a reader.
+const HIDDEN_ELEMENTS: &[&str] = &[
+    "script", "style", "noscript", "template", "head", "iframe", "object", "svg", "math",
+];
+
+/// Elements that end a line of text: the words on either side must not run together.
+const BLOCK_ELEMENTS: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "caption",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "ul",
+];
+
+/// Converts an HTML fragment (or plain text) to display text.
+///
+/// Never fails: malformed markup degrades to text. A `<` that does not open a tag stays as
+/// text, so "a < b" survives.
+pub fn html_to_text(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    html_to_text_into(input, &mut out);
+    out
+}
+
+/// As [`html_to_text`], reusing the caller's buffer (cleared first).
+pub fn html_to_text_into(input: &str, out: &mut String) {
+    out.clear();
+    if !input.contains(['<', '&']) {
+        collapse_whitespace(input, out);
+        return;
+    }
+    let mut stripped = String::with_capacity(input.len());
+    strip_tags(input, &mut stripped);
+    let decoded = html_escape::decode_html_entities(&stripped);
+    collapse_whitespace(&decoded, out);
+}
+
+/// Removes tags, comments and hidden elements; block elements become line breaks.
+fn strip_tags(input: &str, out: &mut String) {
+    let bytes = input.as_bytes();
+    let mut i = 0;
+    let mut text_start = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let rest = &input[i..];
+        let Some(tag) = classify_tag(rest) else {
+            i += 1;
+            continue;
+        };
+        out.push_str(&input[text_start..i]);
+        match tag {
+            Markup::Comment => {
+                i += rest.find("-->").map_or(rest.len(), |end| end + 3);
+            }
+            Markup::CData => {
+                let body = &rest[9..];
+                let end = body.find("]]>").unwrap_or(body.len());
+                // Feeds wrap escaped HTML in CDATA: its markup is markup, so strip it too.
+                strip_tags(&body[..end], out);
+                i += 9 + (end + 3).min(body.len());
+            }
+            Markup::Declaration => {
+                i += rest.find('>').map_or(rest.len(), |end| end + 1);
+            }
+            Markup::Element { name, closing } => {
+                let tag_end = find_tag_end(rest).map_or(rest.len(), |end| end + 1);
+                i += tag_end;
+                let lower = name.to_ascii_lowercase();
+                if !closing && HIDDEN_ELEMENTS.contains(&lower.as_str()) {
+                    i += skip_hidden_body(&input[i..], &lower);
+                    out.push(' ');
+                } else if BLOCK_ELEMENTS.contains(&lower.as_str()) {
+                    out.push('\n');
+                } else {
+                    // Inline elements: "<b>North</b><i>Korea</i>" reads as one word in a
+                    // browser, so nothing is inserted.
+                }
+            }
+        }
+        text_start = i;
+    }
+    if text_start < input.len() {
+        out.push_str(&input[text_start..]);
+    }
+}
+
+enum Markup<'a> {
+    Comment,
+    CData,
+    Declaration,
+    Element { name: &'a str, closing: bool },
+}
+
+fn classify_tag(rest: &str) -> Option<Markup<'_>> {
+    let after = &rest[1..];
+    if after.starts_with("!--") {
+        return Some(Markup::Comment);
+    }
+    if after.starts_with("![CDATA[") {
+        return Some(Markup::CData);
+    }
+    if after.starts_with('!') || after.starts_with('?') {
+        return Some(Markup::Declaration);
+    }
+    let (closing, name_part) = match after.strip_prefix('/') {
+        Some(stripped) => (true, stripped),
+        None => (false, after),
+    };
+    let name_len = name_part
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b':')
+        .count();
+    if name_len == 0 || !name_part.as_bytes()[0].is_ascii_alphabetic() {
+        return None;
+    }
+    // "<foo" must be followed by something a tag can hold, or "a<b" in prose would vanish.
+    match name_part.as_bytes().get(name_len) {
+        None | Some(b'>' | b'/' | b' ' | b'\t' | b'\n' | b'\r') => Some(Markup::Element {
+            name: &name_part[..name_len],
+            closing,
+        }),
+        _ => None,
+    }
+}
+
+/// Finds the `>` that ends a tag, skipping `>` inside quoted attribute values.
+fn find_tag_end(rest: &str) -> Option<usize> {
+    let mut quote: Option<u8> = None;
+    for (index, byte) in rest.bytes().enumerate() {
+        match (quote, byte) {
+            (Some(q), b) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(byte),
+            (None, b'>') => return Some(index),
+            (None, _) => {}
+        }
+    }
+    None
+}
+
+/// Length of a hidden element's body up to and including its closing tag.
+fn skip_hidden_body(rest: &str, name: &str) -> usize {
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while let Some(offset) = rest[i..].find("</") {
+        let start = i + offset + 2;
+        let candidate = &bytes[start..];
+        if candidate.len() >= name.len()
+            && candidate[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+        {
+            let close = &rest[start..];
+            return start + close.find('>').map_or(close.len(), |end| end + 1);
+        }
+        i = start;
+    }
+    rest.len()
+}
+
+/// Collapses runs of whitespace: a run holding a line break becomes one `\n`, any other run one
+/// space; leading and trailing whitespace goes. Control characters count as whitespace.
+fn collapse_whitespace(input: &str, out: &mut String) {
+    let mut pending: Option<char> = None;
+    for c in input.chars() {
+        if c.is_whitespace() || c.is_control() {
+            let brk = if c == '\n' || c == '\r' { '\n' } else { ' ' };
+            pending = Some(match pending {
+                Some('\n') => '\n',
+                _ => brk,
+            });
+            continue;
+        }
+        if let Some(sep) = pending.take()
+            && !out.is_empty()
+        {
+            out.push(sep);
+        }
+        out.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::html_to_text;
+
+    #[test]
+    fn strips_tags_decodes_entities_and_collapses_whitespace() {
+        let cases: &[(&str, &str)] = &[
+            ("plain text", "plain text"),
+            ("  lots   of\t space  ", "lots of space"),
+            ("<p>North Korea</p><p>launches</p>", "North Korea\nlaunches"),
+            ("<b>Kim</b> Jong&#8209;un &amp; Putin", "Kim Jong\u{2011}un & Putin"),
+            ("a < b and c > d", "a < b and c > d"),
+            ("x<br/>y", "x\ny"),
+            ("<script>alert('no')</script>shown", "shown"),
+            ("<STYLE>p{}</STYLE>text", "text"),
+            ("before<!-- hidden -->after", "beforeafter"),
+            ("<![CDATA[raw <b>text</b>]]>", "raw text"),
+            ("<a href=\"x>y\" title='z'>link</a>", "link"),
+            ("&lt;script&gt;", "<script>"),
+            ("북한&nbsp;정찰위성", "북한 정찰위성"),
+            ("<p>unclosed", "unclosed"),
+            ("<", "<"),
+            ("&bogus; &#xZZ;", "&bogus; &#xZZ;"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(html_to_text(input), *want, "input {input:?}");
+        }
+    }
+}

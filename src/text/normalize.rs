@@ -1,0 +1,366 @@
+//! Display text to normalised words.
+//!
+//! Matching works on words, not characters: a query term matches whole words, phrases match
+//! consecutive words, and `NEAR/n` counts words. The normaliser therefore turns each field's
+//! display text into a stream of folded words, written into one buffer with a single space
+//! between words and a line break between fields. Every word remembers the byte range of the
+//! display text it came from, which is how evidence offsets stay exact.
+//!
+//! Folding: Unicode compatibility decomposition (NFKD, so full-width letters and ligatures fold
+//! to plain ones), combining diacritics of the Latin, Greek and Cyrillic blocks dropped (é = e,
+//! ё = е; й is kept, it is a letter of its own), lowercase. Hangul syllables are kept whole so
+//! that 북한 stays 북한. Han ideographs and kana become one word each, since those scripts do
+//! not separate words with spaces. Soft hyphens and zero-width characters are ignored. Any
+//! other character that is not a letter, digit or mark separates words, which is what makes
+//! hyphens and spaces equivalent ("Jong-un" = "Jong un").
+
+use std::sync::OnceLock;
+
+use super::Field;
+
+/// One word of the normalised stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// Byte range of the folded word in [`Analyzed::norm`].
+    pub norm_start: u32,
+    pub norm_end: u32,
+    /// Byte range of the original word in its field's display text.
+    pub disp_start: u32,
+    pub disp_end: u32,
+}
+
+/// The words of one field, as a range of [`Analyzed::tokens`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldRun {
+    pub field: Field,
+    pub first_token: u32,
+    pub end_token: u32,
+    /// Byte range of this field in [`Analyzed::norm`].
+    pub norm_start: u32,
+    pub norm_end: u32,
+}
+
+/// The normalised form of an item's fields. Reused between items to avoid allocation.
+#[derive(Clone, Debug, Default)]
+pub struct Analyzed {
+    /// Folded words, one space between words, one `\n` between fields.
+    pub norm: String,
+    pub tokens: Vec<Token>,
+    pub fields: Vec<FieldRun>,
+}
+
+impl Analyzed {
+    pub fn clear(&mut self) {
+        self.norm.clear();
+        self.tokens.clear();
+        self.fields.clear();
+    }
+
+    /// Index of the field run that holds `token`.
+    pub fn field_of_token(&self, token: u32) -> &FieldRun {
+        let index = self.fields.partition_point(|run| run.end_token <= token);
+        &self.fields[index]
+    }
+
+    /// Index of the token that starts at `norm_offset`, if any.
+    pub fn token_starting_at(&self, norm_offset: u32) -> Option<u32> {
+        let index = self
+            .tokens
+            .partition_point(|token| token.norm_start < norm_offset);
+        (self.tokens.get(index)?.norm_start == norm_offset).then_some(index as u32)
+    }
+
+    /// Index of the token of `run` whose display range holds `disp_offset` (or the next one).
+    pub fn token_at_display(&self, run: &FieldRun, disp_offset: u32) -> Option<u32> {
+        let tokens = &self.tokens[run.first_token as usize..run.end_token as usize];
+        let index = tokens.partition_point(|token| token.disp_end <= disp_offset);
+        (index < tokens.len()).then_some(run.first_token + index as u32)
+    }
+
+    /// Appends one field's display text. Empty fields add nothing.
+    pub fn push_field(&mut self, field: Field, display: &str) {
+        if display.is_empty() {
+            return;
+        }
+        if !self.norm.is_empty() {
+            self.norm.push('\n');
+        }
+        let norm_start = self.norm.len() as u32;
+        let first_token = self.tokens.len() as u32;
+        let mut words = WordWriter {
+            out: self,
+            first_token,
+            current: None,
+        };
+        let bytes = display.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let byte = bytes[i];
+            if byte < 0x80 {
+                if byte.is_ascii_alphanumeric() {
+                    words.letter(i, i + 1, byte.to_ascii_lowercase() as char);
+                } else {
+                    words.separator();
+                }
+                i += 1;
+                continue;
+            }
+            let c = display[i..].chars().next().expect("index is a char boundary");
+            let end = i + c.len_utf8();
+            fold_char(c, &mut words, i, end);
+            i = end;
+        }
+        words.separator();
+        let end_token = self.tokens.len() as u32;
+        if end_token == first_token {
+            // No words: drop the field separator too, so empty fields leave no trace.
+            self.norm.truncate(norm_start as usize);
+            if self.norm.ends_with('\n') {
+                self.norm.pop();
+            }
+            return;
+        }
+        self.fields.push(FieldRun {
+            field,
+            first_token,
+            end_token,
+            norm_start,
+            norm_end: self.norm.len() as u32,
+        });
+    }
+}
+
+/// Normalises a query term or list entry to its folded words.
+pub fn normalize_words(text: &str) -> Vec<String> {
+    let mut analyzed = Analyzed::default();
+    analyzed.push_field(Field::Title, text);
+    analyzed
+        .tokens
+        .iter()
+        .map(|t| analyzed.norm[t.norm_start as usize..t.norm_end as usize].to_owned())
+        .collect()
+}
+
+/// Builds words into an [`Analyzed`], tracking the display range of the open word.
+struct WordWriter<'a> {
+    out: &'a mut Analyzed,
+    first_token: u32,
+    current: Option<Token>,
+}
+
+impl WordWriter<'_> {
+    /// Adds a folded character that belongs to a word, from display bytes `start..end`.
+    fn letter(&mut self, start: usize, end: usize, folded: char) {
+        match &mut self.current {
+            Some(token) => token.disp_end = end as u32,
+            None => {
+                if self.out.tokens.len() as u32 > self.first_token {
+                    self.out.norm.push(' ');
+                }
+                self.current = Some(Token {
+                    norm_start: self.out.norm.len() as u32,
+                    norm_end: 0,
+                    disp_start: start as u32,
+                    disp_end: end as u32,
+                });
+            }
+        }
+        self.out.norm.push(folded);
+    }
+
+    /// A character that vanishes (diacritic, soft hyphen): it stays inside the open word's
+    /// display range, so the evidence for "Pokémon" includes its accent.
+    fn ignorable(&mut self, end: usize) {
+        if let Some(token) = &mut self.current {
+            token.disp_end = end as u32;
+        }
+    }
+
+    fn separator(&mut self) {
+        if let Some(mut token) = self.current.take() {
+            token.norm_end = self.out.norm.len() as u32;
+            self.out.tokens.push(token);
+        }
+    }
+}
+
+fn is_hangul_syllable(c: char) -> bool {
+    ('\u{AC00}'..='\u{D7A3}').contains(&c)
+}
+
+/// Scripts written without spaces between words: each character is a word of its own.
+fn is_unspaced_script(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF        // hiragana, katakana
+        | 0x3400..=0x4DBF      // Han extension A
+        | 0x4E00..=0x9FFF      // Han unified ideographs
+        | 0xF900..=0xFAFF      // Han compatibility ideographs
+        | 0x20000..=0x3134F) // Han extensions B-G
+}
+
+fn is_ignorable(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}'
+    )
+}
+
+fn is_dropped_diacritic(c: char) -> bool {
+    ('\u{0300}'..='\u{036F}').contains(&c)
+}
+
+fn fold_char(c: char, words: &mut WordWriter<'_>, start: usize, end: usize) {
+    if is_hangul_syllable(c) {
+        words.letter(start, end, c);
+        return;
+    }
+    if is_unspaced_script(c) {
+        words.separator();
+        words.letter(start, end, c);
+        words.separator();
+        return;
+    }
+    if is_ignorable(c) {
+        words.ignorable(end);
+        return;
+    }
+    let table = fold_table();
+    let folded = match table.lookup(c) {
+        Some(folded) => folded,
+        None => &fold_slow(c),
+    };
+    if folded.is_empty() {
+        words.ignorable(end);
+        return;
+    }
+    for f in folded.chars() {
+        if f.is_alphanumeric() || (words.current.is_some() && is_mark(f)) {
+            words.letter(start, end, f);
+        } else {
+            words.separator();
+        }
+    }
+}
+
+fn is_mark(c: char) -> bool {
+    unicode_normalization::char::is_combining_mark(c)
+}
+
+/// Folds one character: compatibility decomposition, dropped diacritics, lowercase.
+fn fold_slow(c: char) -> String {
+    let mut out = String::new();
+    match c {
+        'ß' | 'ẞ' => out.push_str("ss"),
+        'й' | 'Й' => out.push('й'),
+        'ў' | 'Ў' => out.push('ў'),
+        _ => unicode_normalization::char::decompose_compatible(c, |d| {
+            if !is_dropped_diacritic(d) {
+                out.extend(d.to_lowercase());
+            }
+        }),
+    }
+    out
+}
+
+/// Precomputed folds for U+0080..U+052F (Latin-1, Latin Extended, IPA, Greek, Cyrillic): the
+/// non-ASCII characters of European news text, looked up instead of decomposed each time.
+struct FoldTable {
+    folded: String,
+    /// Per character: start and end in `folded`.
+    spans: Vec<(u32, u32)>,
+}
+
+const TABLE_FIRST: u32 = 0x80;
+const TABLE_END: u32 = 0x530;
+
+impl FoldTable {
+    fn build() -> Self {
+        let mut folded = String::new();
+        let mut spans = Vec::with_capacity((TABLE_END - TABLE_FIRST) as usize);
+        for code in TABLE_FIRST..TABLE_END {
+            let start = folded.len() as u32;
+            if let Some(c) = char::from_u32(code) {
+                folded.push_str(&fold_slow(c));
+            }
+            spans.push((start, folded.len() as u32));
+        }
+        FoldTable { folded, spans }
+    }
+
+    fn lookup(&self, c: char) -> Option<&str> {
+        let code = c as u32;
+        if !(TABLE_FIRST..TABLE_END).contains(&code) {
+            return None;
+        }
+        let (start, end) = self.spans[(code - TABLE_FIRST) as usize];
+        Some(&self.folded[start as usize..end as usize])
+    }
+}
+
+fn fold_table() -> &'static FoldTable {
+    static TABLE: OnceLock<FoldTable> = OnceLock::new();
+    TABLE.get_or_init(FoldTable::build)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        normalize_words(text)
+    }
+
+    #[test]
+    fn folds_case_width_diacritics_and_splits_on_punctuation() {
+        let cases: &[(&str, &[&str])] = &[
+            ("North Korea", &["north", "korea"]),
+            ("Kim Jong-un", &["kim", "jong", "un"]),
+            ("KIM JONG UN", &["kim", "jong", "un"]),
+            ("Pokémon Café", &["pokemon", "cafe"]),
+            ("Poke\u{301}mon", &["pokemon"]),
+            ("ＩＣＢＭ launch", &["icbm", "launch"]),
+            ("ﬁnal", &["final"]),
+            ("Straße", &["strasse"]),
+            ("Ёлка КНДР", &["елка", "кндр"]),
+            ("Южной Кореи", &["южной", "кореи"]),
+            ("북한은 정찰위성을", &["북한은", "정찰위성을"]),
+            ("朝鲜发射", &["朝", "鲜", "发", "射"]),
+            ("satel\u{AD}lite", &["satellite"]),
+            ("U.S.-ROK", &["u", "s", "rok"]),
+            ("ICBMs, ICBM.", &["icbms", "icbm"]),
+            ("  \n\t ", &[]),
+            ("İstanbul", &["istanbul"]),
+            ("x²", &["x2"]),
+        ];
+        for (input, want) in cases {
+            assert_eq!(words(input), *want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn token_display_ranges_cover_the_original_words() {
+        let display = "<Pokémon> Kim Jong‑un, 북한은 «КНДР»";
+        let mut analyzed = Analyzed::default();
+        analyzed.push_field(Field::Summary, display);
+        let spans: Vec<&str> = analyzed
+            .tokens
+            .iter()
+            .map(|t| &display[t.disp_start as usize..t.disp_end as usize])
+            .collect();
+        assert_eq!(spans, ["Pokémon", "Kim", "Jong", "un", "북한은", "КНДР"]);
+    }
+
+    #[test]
+    fn fields_are_separated_and_empty_fields_leave_no_trace() {
+        let mut analyzed = Analyzed::default();
+        analyzed.push_field(Field::Title, "A b");
+        analyzed.push_field(Field::Summary, " -- ");
+        analyzed.push_field(Field::Content, "c");
+        assert_eq!(analyzed.norm, "a b\nc");
+        assert_eq!(analyzed.fields.len(), 2);
+        assert_eq!(analyzed.fields[1].field, Field::Content);
+        assert_eq!(analyzed.field_of_token(2).field, Field::Content);
+        assert_eq!(analyzed.token_starting_at(4), Some(2));
+        assert_eq!(analyzed.token_starting_at(3), None);
+    }
+}
