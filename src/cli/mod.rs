@@ -1,1 +1,132 @@
-pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS }
+//! The command line. Each subcommand lives in its own module and returns an exit status; this
+//! module parses arguments, finds the files, and maps errors to the documented exit codes.
+
+mod bench;
+mod check;
+mod eval;
+mod matching;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ConfigError, Indicators};
+
+/// Exit status: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the command ran and found something wrong (a rule example failed, nothing
+/// matched).
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit status: bad arguments, or an input file named on the command line is unusable.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status: a configuration file is invalid (as sysexits' EX_CONFIG).
+pub const EXIT_CONFIG: u8 = 78;
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0   success
+  1   findings: a rule example failed, or nothing matched
+  2   usage error: bad arguments or an unusable input file
+  78  configuration error: indicators.yaml or the settings are invalid";
+
+/// watchfloor: watches news feeds for indications and warnings, matches every item against the
+/// analysts' indicators, and explains each hit.
+#[derive(Debug, Parser)]
+#[command(name = "watchfloor", version, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// The indicators file [default: ./indicators.yaml, else /etc/watchfloor/indicators.yaml]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "WATCHFLOOR_INDICATORS"
+    )]
+    pub indicators: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate indicators.yaml, compile every query and run every example
+    #[command(after_help = EXIT_CODES)]
+    Check(check::CheckArgs),
+    /// Show which indicators fire on a text, and why
+    #[command(name = "match", after_help = EXIT_CODES)]
+    Match(matching::MatchArgs),
+    /// Score the indicators against a labelled JSONL file
+    #[command(after_help = EXIT_CODES)]
+    Eval(eval::EvalArgs),
+    /// Measure throughput and print figures
+    #[command(after_help = EXIT_CODES)]
+    Bench(bench::BenchArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match run(&cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("watchfloor: error: {error:#}");
+            exit_code_for(&error)
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn run(cli: &Cli) -> anyhow::Result<u8> {
+    match &cli.command {
+        Command::Check(args) => check::run(&cli.global, args),
+        Command::Match(args) => matching::run(&cli.global, args),
+        Command::Eval(args) => eval::run(&cli.global, args),
+        Command::Bench(args) => bench::run(&cli.global, args),
+    }
+}
+
+/// A command-line input that cannot be used: exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn exit_code_for(error: &anyhow::Error) -> u8 {
+    if error.downcast_ref::<ConfigError>().is_some() {
+        EXIT_CONFIG
+    } else if error.downcast_ref::<UsageError>().is_some()
+        || error.downcast_ref::<crate::eval::EvalError>().is_some()
+    {
+        EXIT_USAGE
+    } else {
+        EXIT_FINDINGS
+    }
+}
+
+/// The indicators file: the one named, else `./indicators.yaml`, else the system one.
+pub fn indicators_path(global: &GlobalArgs) -> PathBuf {
+    if let Some(path) = &global.indicators {
+        return path.clone();
+    }
+    let local = Path::new("indicators.yaml");
+    let system = Path::new("/etc/watchfloor/indicators.yaml");
+    if !local.exists() && system.exists() {
+        system.to_owned()
+    } else {
+        local.to_owned()
+    }
+}
+
+/// Loads and compiles the indicators, printing warnings to stderr.
+pub fn load_indicators(global: &GlobalArgs) -> Result<Indicators, ConfigError> {
+    let indicators = Indicators::load(&indicators_path(global))?;
+    for warning in &indicators.warnings {
+        eprintln!("watchfloor: warning: {warning}");
+    }
+    Ok(indicators)
+}

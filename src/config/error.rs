@@ -38,7 +38,7 @@ impl fmt::Display for Problem {
 /// Why a configuration file was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,

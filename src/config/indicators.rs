@@ -104,6 +104,8 @@ pub struct Indicator {
 pub struct Indicators {
     pub path: PathBuf,
     pub indicators: Vec<Indicator>,
+    /// Named lists, entries as written.
+    pub lists: BTreeMap<String, Vec<String>>,
     pub matcher: Matcher,
     /// Problems that do not stop the file from loading (an indicator without examples).
     pub warnings: Vec<Problem>,
@@ -290,6 +292,7 @@ impl Loader<'_> {
         Ok(Indicators {
             path: self.path.to_owned(),
             indicators,
+            lists: list_words.into_iter().collect(),
             matcher: builder.build(),
             warnings: self.warnings,
         })
@@ -365,12 +368,14 @@ impl Loader<'_> {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !valid_id {
-            self.problems.push(self.problem_at(
-                at_id,
-                context.clone(),
-                "ids are snake_case: lowercase letters, digits and '_', starting with a letter"
-                    .into(),
-            ));
+            self.problems.push(
+                self.problem_at(
+                    at_id,
+                    context.clone(),
+                    "ids are snake_case: lowercase letters, digits and '_', starting with a letter"
+                        .into(),
+                ),
+            );
         }
         if let Some(first) = seen.insert(id.clone(), raw.id.defined.line()) {
             self.problems.push(self.problem_at(
@@ -404,15 +409,14 @@ impl Loader<'_> {
             .iter()
             .map(|b| self.parse_clause(&b.query, &context))
             .collect();
-        if self.problems.len() > problems_before {
-            return None;
-        }
+        // Compile whatever parsed, even after other problems, so that one run reports an
+        // unknown list or a bad regex too.
         let query = query?;
         let boosts: Vec<(Expr, f64)> = boosts
             .into_iter()
             .zip(&raw.boost)
-            .map(|(expr, b)| (expr.expect("parsed without problems"), b.weight))
-            .collect();
+            .map(|(expr, b)| Some((expr?, b.weight)))
+            .collect::<Option<_>>()?;
         if let Err(e) = builder.add_indicator(&query, &boosts, min_score) {
             let clause = match e.boost {
                 None => &raw.query,
@@ -420,6 +424,9 @@ impl Loader<'_> {
             };
             let problem = self.query_problem(clause, context, &e.error);
             self.problems.push(problem);
+            return None;
+        }
+        if self.problems.len() > problems_before {
             return None;
         }
 
@@ -522,8 +529,9 @@ impl Loader<'_> {
         let mut lines = rendered.lines();
         let first = lines.next().unwrap_or("invalid YAML");
         // The library's first line repeats the location we print ourselves.
+        let first = first.strip_prefix("error: ").unwrap_or(first);
         let message = match first.find(": ") {
-            Some(i) if first.starts_with("error: line ") => &first[i + 2..],
+            Some(i) if first.starts_with("line ") => &first[i + 2..],
             _ => first,
         };
         let detail: Vec<String> = lines
@@ -616,6 +624,9 @@ fn locate(text: &str, scalar: &Location, value: &str, offset: usize) -> (u64, u6
     let at = start + raw_chars.peek().map_or(raw.len(), |&(i, _)| i);
     let before = &text[..at.min(text.len())];
     let line = before.matches('\n').count() as u64 + 1;
-    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..].chars().count() as u64 + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count() as u64
+        + 1;
     (line, column)
 }

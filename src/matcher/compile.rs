@@ -189,7 +189,9 @@ impl MatcherBuilder {
                 if in_near {
                     return Err(QueryError::new(*span, "NOT cannot be used inside NEAR"));
                 }
-                Node::Not(Box::new(self.compile(inner, fields, false, !positive, terms)?))
+                Node::Not(Box::new(
+                    self.compile(inner, fields, false, !positive, terms)?,
+                ))
             }
             Expr::Near {
                 distance,
@@ -224,7 +226,12 @@ impl MatcherBuilder {
             .map(u32::to_string)
             .collect::<Vec<_>>()
             .join(",");
-        self.term(format!("w{key}"), fields, TermKind::Segments(segments), label)
+        self.term(
+            format!("w{key}"),
+            fields,
+            TermKind::Segments(segments),
+            label,
+        )
     }
 
     fn pattern(&mut self, text: &str, prefix: bool, words: usize) -> u32 {
@@ -254,7 +261,9 @@ impl MatcherBuilder {
                 let regex = RegexBuilder::new(pattern)
                     .size_limit(REGEX_SIZE_LIMIT)
                     .build()
-                    .map_err(|e| QueryError::new(span, format!("invalid regex: {}", flatten(&e))))?;
+                    .map_err(|e| {
+                        QueryError::new(span, format!("invalid regex: {}", flatten(&e)))
+                    })?;
                 let id = self.regexes.len() as u32;
                 self.regexes.push(regex);
                 self.regex_ids.insert(pattern.to_owned(), id);
@@ -292,7 +301,9 @@ impl MatcherBuilder {
         };
         Ok(entries
             .iter()
-            .map(|entry| self.words_term(&entry.words, fields, &format!("@{name}: {}", entry.label)))
+            .map(|entry| {
+                self.words_term(&entry.words, fields, &format!("@{name}: {}", entry.label))
+            })
             .collect())
     }
 
@@ -336,6 +347,11 @@ fn flatten(error: &regex::Error) -> String {
     text.lines()
         .rev()
         .find(|l| l.trim_start().starts_with("error:"))
-        .map(|l| l.trim_start().trim_start_matches("error:").trim().to_owned())
+        .map(|l| {
+            l.trim_start()
+                .trim_start_matches("error:")
+                .trim()
+                .to_owned()
+        })
         .unwrap_or_else(|| text.lines().last().unwrap_or("").trim().to_owned())
 }

@@ -126,9 +126,7 @@ fn window(text: &str, at: usize) -> (usize, usize) {
         return (0, text.len());
     }
     let before = text[..at].chars().count();
-    let first_char = before
-        .saturating_sub(LEAD_CHARS)
-        .min(total - SNIPPET_CHARS);
+    let first_char = before.saturating_sub(LEAD_CHARS).min(total - SNIPPET_CHARS);
     let boundaries: Vec<usize> = text
         .char_indices()
         .map(|(i, _)| i)

@@ -75,13 +75,12 @@ impl Occurrence {
         if self.field != other.field {
             return None;
         }
-        Some(if self.last_token < other.first_token {
-            other.first_token - self.last_token
-        } else if other.last_token < self.first_token {
-            self.first_token - other.last_token
-        } else {
-            0
-        })
+        Some(
+            other
+                .first_token
+                .saturating_sub(self.last_token)
+                .max(self.first_token.saturating_sub(other.last_token)),
+        )
     }
 }
 
@@ -344,9 +343,11 @@ impl Matcher {
         found.clear();
         let in_scope = |o: &&Occurrence| def.fields.contains(o.field);
         match &def.kind {
-            TermKind::Regex(r) => {
-                found.extend(scratch.regex_occurrences[*r as usize].iter().filter(in_scope))
-            }
+            TermKind::Regex(r) => found.extend(
+                scratch.regex_occurrences[*r as usize]
+                    .iter()
+                    .filter(in_scope),
+            ),
             TermKind::Segments(segments) => {
                 let (head, rest) = segments.split_first().expect("a term has a segment");
                 'start: for start in scratch.pattern_occurrences[*head as usize]
@@ -355,12 +356,13 @@ impl Matcher {
                 {
                     let mut current = *start;
                     for segment in rest {
-                        let next = scratch.pattern_occurrences[*segment as usize]
-                            .iter()
-                            .find(|o| {
-                                o.field == current.field
-                                    && o.first_token == current.last_token + 1
-                            });
+                        let next =
+                            scratch.pattern_occurrences[*segment as usize]
+                                .iter()
+                                .find(|o| {
+                                    o.field == current.field
+                                        && o.first_token == current.last_token + 1
+                                });
                         match next {
                             Some(next) => {
                                 current.last_token = next.last_token;

@@ -324,18 +324,19 @@ fn lex_word(word: &str, start: usize, tokens: &mut Vec<Token>) -> Result<(), Que
             kind,
             span,
             source: word.to_owned(),
-        })
+        });
+        Ok(())
     };
     match word {
-        "AND" => return Ok(push(tokens, TokenKind::And)),
-        "OR" => return Ok(push(tokens, TokenKind::Or)),
-        "NOT" => return Ok(push(tokens, TokenKind::Not)),
+        "AND" => return push(tokens, TokenKind::And),
+        "OR" => return push(tokens, TokenKind::Or),
+        "NOT" => return push(tokens, TokenKind::Not),
         _ => {}
     }
     if word == "NEAR" || word.starts_with("NEAR/") {
         let digits = word.strip_prefix("NEAR/").unwrap_or("");
         return match digits.parse::<u32>() {
-            Ok(n) if (1..=1000).contains(&n) => Ok(push(tokens, TokenKind::Near(n))),
+            Ok(n) if (1..=1000).contains(&n) => push(tokens, TokenKind::Near(n)),
             _ => Err(QueryError::new(
                 span,
                 "NEAR needs a distance in words from 1 to 1000, written NEAR/5",
@@ -350,10 +351,12 @@ fn lex_word(word: &str, start: usize, tokens: &mut Vec<Token>) -> Result<(), Que
         if !valid {
             return Err(QueryError::new(
                 span,
-                format!("invalid list reference '{word}': list names use letters, digits, '_' and '-'"),
+                format!(
+                    "invalid list reference '{word}': list names use letters, digits, '_' and '-'"
+                ),
             ));
         }
-        return Ok(push(tokens, TokenKind::Term(Term::List(name.to_owned()))));
+        return push(tokens, TokenKind::Term(Term::List(name.to_owned())));
     }
     if let Some(colon) = word.find(':') {
         let name = &word[..colon];
@@ -379,8 +382,7 @@ fn lex_word(word: &str, start: usize, tokens: &mut Vec<Token>) -> Result<(), Que
         }
     }
     let words = literal_words(word, start)?;
-    push(tokens, TokenKind::Term(Term::Words(words)));
-    Ok(())
+    push(tokens, TokenKind::Term(Term::Words(words)))
 }
 
 /// Turns literal text (a word, or a phrase's body) into normalised words. A `*` may end any

@@ -1,0 +1,353 @@
+use super::query::{parse, parse_list_entry};
+use super::*;
+
+fn matcher(query: &str) -> Matcher {
+    let mut builder = MatcherBuilder::new();
+    for (name, entries) in [
+        (
+            "dprk",
+            &["North Korea", "DPRK", "북한*", "КНДР", "Северн* Коре*"][..],
+        ),
+        ("russia", &["Russia*", "Moscow", "러시아*", "Росси*"][..]),
+    ] {
+        let entries = entries
+            .iter()
+            .map(|e| ListEntry {
+                label: (*e).to_owned(),
+                words: parse_list_entry(e).expect("valid entry"),
+            })
+            .collect();
+        builder.add_list(name, entries);
+    }
+    let expr = parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+    builder
+        .add_indicator(&expr, &[], 1.0)
+        .unwrap_or_else(|e| panic!("{query}: {e:?}"));
+    builder.build()
+}
+
+fn fires(query: &str, title: &str, summary: &str) -> bool {
+    let m = matcher(query);
+    let item = ItemText {
+        title,
+        summary,
+        ..ItemText::default()
+    };
+    !m.match_item(&item, &mut m.scratch()).is_empty()
+}
+
+#[test]
+fn every_operator_behaves_as_documented() {
+    // (query, title, summary, fires)
+    let cases: &[(&str, &str, &str, bool)] = &[
+        // words match whole words only, case- and accent-insensitively
+        ("ICBM", "North Korea tests ICBM", "", true),
+        ("ICBM", "North Korea tests ICBMs", "", false),
+        ("ICBM*", "North Korea tests ICBMs", "", true),
+        ("icbm", "ＩＣＢＭ test", "", true),
+        ("cafe", "Café talks", "", true),
+        ("launch", "relaunch of talks", "", false),
+        // phrases: consecutive words, hyphens and spaces alike
+        ("\"Kim Jong-un\"", "Kim Jong Un meets Putin", "", true),
+        ("\"Kim Jong Un\"", "Kim Jong-un meets Putin", "", true),
+        ("Jong-un", "Kim Jong Un", "", true),
+        ("\"Kim Jong Un\"", "Kim met Jong Un", "", false),
+        ("\"north korea\"", "north\nkorea", "", true),
+        // phrases never run across fields
+        (
+            "\"korea launches\"",
+            "North Korea",
+            "launches a satellite",
+            false,
+        ),
+        // prefixes, including Korean particles and Russian endings
+        ("launch*", "Pyongyang launched", "", true),
+        ("북한*", "북한은 정찰위성을 발사했다", "", true),
+        ("북한*", "남북한", "", false),
+        ("спутник*", "КНДР вывела спутника", "", true),
+        ("\"Северн* Коре*\"", "Запуск в Северной Корее", "", true),
+        ("\"Северн* Коре*\"", "Северной армии Кореи", "", false),
+        ("\"노동자* 파견*\"", "북한 노동자를 파견했다", "", true),
+        // lists
+        ("@dprk", "КНДР", "", true),
+        ("@dprk AND @russia", "북한과 러시아가 협력", "", true),
+        ("@dprk AND @russia", "북한과 중국이 협력", "", false),
+        // boolean operators, implicit AND, precedence
+        ("satellite launch", "launch of a satellite", "", true),
+        ("satellite launch", "satellite photos", "", false),
+        ("satellite AND launch", "satellite photos", "", false),
+        ("satellite OR launch", "satellite photos", "", true),
+        ("satellite NOT missile", "satellite and missile", "", false),
+        ("satellite NOT missile", "satellite only", "", true),
+        (
+            "satellite AND NOT (missile OR ICBM)",
+            "satellite ICBM",
+            "",
+            false,
+        ),
+        ("a b OR c", "c", "", true),
+        ("a b OR c", "a", "", false),
+        ("(a OR b) c", "b c", "", true),
+        // NEAR: either order, within n words, same field
+        (
+            "satellite NEAR/3 launch",
+            "launch of the satellite",
+            "",
+            true,
+        ),
+        (
+            "satellite NEAR/2 launch",
+            "launch of the satellite",
+            "",
+            false,
+        ),
+        ("satellite NEAR/1 launch", "satellite launch", "", true),
+        ("satellite NEAR/5 launch", "satellite", "launch", false),
+        (
+            "@dprk NEAR/4 (satellite OR 위성*)",
+            "북한 정찰 위성을",
+            "",
+            true,
+        ),
+        (
+            "(\"Kim Jong Un\") NEAR/2 Putin",
+            "Kim Jong Un and Putin",
+            "",
+            true,
+        ),
+        (
+            "(satellite NEAR/2 launch) NEAR/3 Sohae",
+            "Sohae site: satellite launch",
+            "",
+            true,
+        ),
+        // fields
+        ("title:satellite", "satellite", "", true),
+        ("title:satellite", "", "satellite", false),
+        ("summary:(satellite launch)", "satellite", "launch", false),
+        ("summary:(satellite launch)", "", "satellite launch", true),
+        // regex escape hatch, on the display text
+        ("/Malligyong-\\d+/", "Malligyong-2 in orbit", "", true),
+        ("/(?i)malligyong/", "MALLIGYONG", "", true),
+        ("/malligyong/", "MALLIGYONG", "", false),
+        ("title:/\\d{4}/", "", "in 2026", false),
+    ];
+    for (query, title, summary, want) in cases {
+        assert_eq!(
+            fires(query, title, summary),
+            *want,
+            "query {query:?} on title {title:?} summary {summary:?}"
+        );
+    }
+}
+
+#[test]
+fn compile_errors_name_the_bad_token() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("@nolist", "@nolist", "unknown list '@nolist'"),
+        ("/a(/", "/a(/", "invalid regex"),
+        ("a NEAR/3 NOT b", "NOT b", "NOT cannot be used inside NEAR"),
+        ("NOT a", "NOT a", "none of its terms"),
+        ("a OR NOT b", "a OR NOT b", "none of its terms"),
+    ];
+    for (query, token, message) in cases {
+        let expr = parse(query).expect("parses");
+        let mut builder = MatcherBuilder::new();
+        let err = builder.add_indicator(&expr, &[], 1.0).expect_err(query);
+        assert!(
+            err.error.message.contains(message),
+            "{query}: {:?}",
+            err.error.message
+        );
+        assert_eq!(&query[err.error.span.start..err.error.span.end], *token);
+    }
+}
+
+#[test]
+fn boosts_add_to_the_score_and_min_score_gates_the_hit() {
+    let mut builder = MatcherBuilder::new();
+    let query = parse("satellite").expect("parses");
+    let boosts = vec![
+        (parse("Sohae OR Vostochny").expect("parses"), 0.5),
+        (parse("SpaceX").expect("parses"), -2.0),
+    ];
+    builder
+        .add_indicator(&query, &boosts, 1.2)
+        .expect("compiles");
+    let m = builder.build();
+    let score = |title: &str| {
+        let item = ItemText {
+            title,
+            ..ItemText::default()
+        };
+        m.match_item(&item, &mut m.scratch())
+            .first()
+            .map(|h| h.score)
+    };
+    assert_eq!(score("satellite"), None, "1.0 is below min_score 1.2");
+    assert_eq!(score("satellite from Sohae"), Some(1.5));
+    assert_eq!(score("SpaceX satellite from Sohae"), None);
+}
+
+#[test]
+fn evidence_offsets_slice_the_display_text_exactly() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "@dprk AND launch*",
+            "",
+            "Pyongyang: North Korea launched a satellite",
+        ),
+        (
+            "@dprk AND 정찰위성*",
+            "",
+            "북한은 23일 정찰위성을 발사했다고 밝혔다",
+        ),
+        (
+            "@dprk AND спутник*",
+            "",
+            "КНДР вывела на орбиту спутник «Маллигён»",
+        ),
+        (
+            "\"Kim Jong-un\"",
+            "",
+            "Leader Kim Jong‑un (with a non-breaking hyphen)",
+        ),
+        ("cafe", "", "Pokémon and Café\u{301}s at the café"),
+        ("/\\d+ tons/", "", "shipped 4,000 tons of refined oil"),
+        (
+            "(\"Северн* Коре*\") NEAR/3 нефт*",
+            "",
+            "Россия поставила Северной Корее нефть",
+        ),
+    ];
+    for (query, title, summary) in cases {
+        let m = matcher(query);
+        let item = ItemText {
+            title,
+            summary,
+            ..ItemText::default()
+        };
+        let hits = m.match_item(&item, &mut m.scratch());
+        assert_eq!(hits.len(), 1, "{query} on {summary}");
+        let evidence = &hits[0].evidence;
+        assert!(!evidence.terms.is_empty());
+        for term in &evidence.terms {
+            assert_eq!(&item.get(term.field)[term.start..term.end], term.text);
+            assert!(!term.text.trim().is_empty());
+        }
+        let snippet = evidence.snippet.as_ref().expect("a snippet");
+        for &(start, end) in &snippet.highlights {
+            let marked = &snippet.text[start..end];
+            assert!(
+                evidence.terms.iter().any(|t| t.text == marked),
+                "highlight {marked:?} is no matched term"
+            );
+        }
+    }
+}
+
+#[test]
+fn evidence_on_html_input_points_into_the_stripped_text() {
+    let display = crate::text::html_to_text(
+        "<p>North&nbsp;Korea <b>launched</b> a &lt;reconnaissance&gt; satellite</p>",
+    );
+    let m = matcher("@dprk launch* satellite");
+    let item = ItemText {
+        summary: &display,
+        ..ItemText::default()
+    };
+    let hits = m.match_item(&item, &mut m.scratch());
+    let texts: Vec<&str> = hits[0]
+        .evidence
+        .terms
+        .iter()
+        .map(|t| &display[t.start..t.end])
+        .collect();
+    assert_eq!(texts, ["North Korea", "launched", "satellite"]);
+}
+
+#[test]
+fn long_text_snippets_stay_near_the_densest_match() {
+    let filler = "Weather report: mild winds and sunshine across the region today. ".repeat(10);
+    let summary =
+        format!("{filler}Pyongyang said North Korea will launch a satellite soon. {filler}");
+    let m = matcher("@dprk AND launch AND satellite");
+    let item = ItemText {
+        summary: &summary,
+        ..ItemText::default()
+    };
+    let hits = m.match_item(&item, &mut m.scratch());
+    let snippet = hits[0].evidence.snippet.as_ref().expect("snippet");
+    assert!(snippet.text.contains("North Korea will launch a satellite"));
+    assert!(snippet.text.starts_with('…') && snippet.text.ends_with('…'));
+    assert!(snippet.text.chars().count() <= 204);
+    assert_eq!(snippet.highlights.len(), 3);
+}
+
+#[test]
+fn one_scratch_serves_many_items_without_leaking_state() {
+    let m = matcher("satellite NOT missile");
+    let mut scratch = m.scratch();
+    let item = |title| ItemText {
+        title,
+        ..ItemText::default()
+    };
+    for _ in 0..3 {
+        assert_eq!(m.match_item(&item("satellite"), &mut scratch).len(), 1);
+        assert_eq!(
+            m.match_item(&item("satellite missile"), &mut scratch).len(),
+            0
+        );
+        assert_eq!(m.match_item(&item("nothing here"), &mut scratch).len(), 0);
+    }
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::super::query::parse;
+    use super::super::{ItemText, MatcherBuilder};
+    use crate::text::Analyzed;
+    use crate::text::Field;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn the_query_parser_never_panics(query in "\\PC{0,60}") {
+            let _ = parse(&query);
+        }
+
+        #[test]
+        fn query_like_strings_parse_or_fail_cleanly(
+            query in r#"[()"/@*: a-zA-Z0-9ORANDNOTEAR/]{0,40}"#
+        ) {
+            if let Ok(expr) = parse(&query) {
+                let mut builder = MatcherBuilder::new();
+                let _ = builder.add_indicator(&expr, &[], 1.0);
+                let matcher = builder.build();
+                let item = ItemText { title: &query, ..ItemText::default() };
+                let _ = matcher.match_item(&item, &mut matcher.scratch());
+            }
+        }
+
+        #[test]
+        fn the_normaliser_never_panics_and_ranges_are_valid(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let mut analyzed = Analyzed::default();
+            analyzed.push_field(Field::Summary, &text);
+            for token in &analyzed.tokens {
+                prop_assert!(text.is_char_boundary(token.disp_start as usize));
+                prop_assert!(text.is_char_boundary(token.disp_end as usize));
+                prop_assert!(token.disp_start < token.disp_end);
+                let folded = &analyzed.norm[token.norm_start as usize..token.norm_end as usize];
+                prop_assert!(!folded.is_empty() && !folded.contains([' ', '\n']));
+            }
+        }
+
+        #[test]
+        fn html_stripping_never_panics(text in "\\PC{0,200}") {
+            let _ = crate::text::html_to_text(&text);
+        }
+    }
+}

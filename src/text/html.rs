@@ -226,7 +226,10 @@ mod tests {
             ("plain text", "plain text"),
             ("  lots   of\t space  ", "lots of space"),
             ("<p>North Korea</p><p>launches</p>", "North Korea\nlaunches"),
-            ("<b>Kim</b> Jong&#8209;un &amp; Putin", "Kim Jong\u{2011}un & Putin"),
+            (
+                "<b>Kim</b> Jong&#8209;un &amp; Putin",
+                "Kim Jong\u{2011}un & Putin",
+            ),
             ("a < b and c > d", "a < b and c > d"),
             ("x<br/>y", "x\ny"),
             ("<script>alert('no')</script>shown", "shown"),

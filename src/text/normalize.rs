@@ -105,7 +105,10 @@ impl Analyzed {
                 i += 1;
                 continue;
             }
-            let c = display[i..].chars().next().expect("index is a char boundary");
+            let c = display[i..]
+                .chars()
+                .next()
+                .expect("index is a char boundary");
             let end = i + c.len_utf8();
             fold_char(c, &mut words, i, end);
             i = end;

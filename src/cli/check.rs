@@ -1,0 +1,104 @@
+//! `watchfloor check`: validate, compile, and run every example.
+
+use clap::Args;
+
+use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, load_indicators};
+use crate::config::{Example, Indicators};
+use crate::matcher::Hit;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print every example, not only the failures
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+pub fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<u8> {
+    let indicators = load_indicators(global)?;
+    let path = indicators.path.display().to_string();
+    println!(
+        "{path}: {} indicators, {} lists, {} search patterns compiled",
+        indicators.indicators.len(),
+        indicators.lists.len(),
+        indicators.matcher.pattern_count()
+    );
+    let outcome = run_examples(&indicators);
+    for result in &outcome {
+        if result.passed && !args.verbose {
+            continue;
+        }
+        let verdict = if result.passed { "ok  " } else { "FAIL" };
+        let expectation = if result.should_match {
+            "should match"
+        } else {
+            "should not match"
+        };
+        println!(
+            "{verdict} {path}:{}: {} {expectation}: {}",
+            result.example.line,
+            result.indicator,
+            result.example.describe()
+        );
+        if let Some(hit) = &result.hit {
+            print_hit_evidence(hit);
+        } else if !result.passed {
+            println!("       (no indicator term, or not enough of them, occurs in the example)");
+        }
+    }
+    let failed = outcome.iter().filter(|r| !r.passed).count();
+    println!(
+        "{} examples: {} passed, {} failed",
+        outcome.len(),
+        outcome.len() - failed,
+        failed
+    );
+    Ok(if failed == 0 { EXIT_OK } else { EXIT_FINDINGS })
+}
+
+/// The result of one example.
+pub struct ExampleResult<'a> {
+    pub indicator: &'a str,
+    pub example: &'a Example,
+    pub should_match: bool,
+    pub passed: bool,
+    /// The indicator's hit on the example, when it fired.
+    pub hit: Option<Hit>,
+}
+
+/// Runs every example of every indicator against the compiled matcher.
+pub fn run_examples(indicators: &Indicators) -> Vec<ExampleResult<'_>> {
+    let matcher = &indicators.matcher;
+    let mut scratch = matcher.scratch();
+    let mut results = Vec::new();
+    for (index, indicator) in indicators.indicators.iter().enumerate() {
+        let cases = indicator
+            .examples_match
+            .iter()
+            .map(|e| (e, true))
+            .chain(indicator.examples_no_match.iter().map(|e| (e, false)));
+        for (example, should_match) in cases {
+            let hit = matcher
+                .match_item(&example.item_text(), &mut scratch)
+                .into_iter()
+                .find(|h| h.indicator == index);
+            results.push(ExampleResult {
+                indicator: &indicator.id,
+                example,
+                should_match,
+                passed: hit.is_some() == should_match,
+                hit,
+            });
+        }
+    }
+    results
+}
+
+pub fn print_hit_evidence(hit: &Hit) {
+    println!("       score {:.2}", hit.score);
+    for term in &hit.evidence.terms {
+        println!(
+            "       {} → {:?} ({} {}..{})",
+            term.term, term.text, term.field, term.start, term.end
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! `watchfloor eval`: precision, recall and F1 of the indicators on labelled items.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{EXIT_OK, GlobalArgs, load_indicators};
+use crate::eval::{evaluate, read_labeled};
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// JSONL file, one item a line: {"id", "title", "summary", "labels": [indicator ids]}
+    #[arg(value_name = "LABELED.jsonl")]
+    pub file: PathBuf,
+    /// Print one JSON object instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// List every false positive and false negative
+    #[arg(long)]
+    pub show_errors: bool,
+}
+
+pub fn run(global: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<u8> {
+    let indicators = load_indicators(global)?;
+    let items = read_labeled(&args.file, &indicators)?;
+    let report = evaluate(&indicators, &items);
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        if args.show_errors {
+            value["errors"] = serde_json::to_value(&report.mistakes)?;
+        }
+        println!("{}", serde_json::to_string(&value)?);
+        return Ok(EXIT_OK);
+    }
+    println!("{} items from {}", report.items, args.file.display());
+    let width = report
+        .indicators
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "{:width$}  {:>4} {:>4} {:>4}  {:>9} {:>6} {:>6}",
+        "indicator", "tp", "fp", "fn", "precision", "recall", "f1"
+    );
+    for (id, s) in &report.indicators {
+        println!(
+            "{id:width$}  {:>4} {:>4} {:>4}  {:>9.3} {:>6.3} {:>6.3}",
+            s.tp, s.fp, s.fn_, s.precision, s.recall, s.f1
+        );
+    }
+    let m = report.macro_avg;
+    println!(
+        "{:width$}  {:>4} {:>4} {:>4}  {:>9.3} {:>6.3} {:>6.3}",
+        "macro", "", "", "", m.precision, m.recall, m.f1
+    );
+    if args.show_errors {
+        for mistake in &report.mistakes {
+            println!(
+                "{} {}:{} item {} {}: {}",
+                mistake.kind,
+                args.file.display(),
+                mistake.line,
+                mistake.item,
+                mistake.indicator,
+                mistake.title
+            );
+        }
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,87 @@
+//! `watchfloor match`: which indicators fire on a text, and why.
+
+use clap::Args;
+use serde_json::json;
+
+use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, load_indicators};
+use crate::matcher::ItemText;
+use crate::text::html_to_text;
+
+#[derive(Debug, Args)]
+pub struct MatchArgs {
+    /// The text to match (used as the summary); HTML is stripped first
+    #[arg(conflicts_with_all = ["title", "summary"])]
+    pub text: Option<String>,
+    /// The item's title
+    #[arg(long)]
+    pub title: Option<String>,
+    /// The item's summary
+    #[arg(long)]
+    pub summary: Option<String>,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
+    if args.text.is_none() && args.title.is_none() && args.summary.is_none() {
+        return Err(UsageError("give a TEXT, or --title and/or --summary".into()).into());
+    }
+    let indicators = load_indicators(global)?;
+    let title = html_to_text(args.title.as_deref().unwrap_or(""));
+    let summary = html_to_text(
+        args.text
+            .as_deref()
+            .or(args.summary.as_deref())
+            .unwrap_or(""),
+    );
+    let item = ItemText {
+        title: &title,
+        summary: &summary,
+        ..ItemText::default()
+    };
+    let matcher = &indicators.matcher;
+    let hits = matcher.match_item(&item, &mut matcher.scratch());
+    if args.json {
+        let hits: Vec<_> = hits
+            .iter()
+            .map(|hit| {
+                let indicator = &indicators.indicators[hit.indicator];
+                json!({
+                    "indicator": indicator.id,
+                    "title": indicator.title,
+                    "severity": indicator.severity,
+                    "score": hit.score,
+                    "definition_hash": indicator.definition_hash,
+                    "evidence": hit.evidence,
+                })
+            })
+            .collect();
+        let out = json!({"title": title, "summary": summary, "hits": hits});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if hits.is_empty() {
+        println!("no indicator fired");
+    } else {
+        for hit in &hits {
+            let indicator = &indicators.indicators[hit.indicator];
+            println!(
+                "{} [{}] {} (score {:.2})",
+                indicator.id, indicator.severity, indicator.title, hit.score
+            );
+            for term in &hit.evidence.terms {
+                println!(
+                    "  {} → {:?} in {} at {}..{}",
+                    term.term, term.text, term.field, term.start, term.end
+                );
+            }
+            if let Some(snippet) = &hit.evidence.snippet {
+                println!("  snippet ({}): {}", snippet.field, snippet.text);
+            }
+        }
+    }
+    Ok(if hits.is_empty() {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
