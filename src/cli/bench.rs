@@ -1,7 +1,264 @@
-use super::GlobalArgs;
-use clap::Args;
+//! `watchfloor bench`: throughput figures, printed, so that speed claims come with a command.
+
+use std::path::Path;
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::{EXIT_OK, GlobalArgs, load_indicators};
+use crate::config::Indicators;
+use crate::matcher::ItemText;
+
 #[derive(Debug, Args)]
-pub struct BenchArgs {}
-pub fn run(_g: &GlobalArgs, _a: &BenchArgs) -> anyhow::Result<u8> {
-    Ok(0)
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub target: BenchTarget,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchTarget {
+    /// Match throughput on one core: the shipped indicators, then generated variants of them
+    Match(MatchBench),
+}
+
+#[derive(Debug, Args)]
+pub struct MatchBench {
+    /// Items to match in each run
+    #[arg(long, default_value_t = 300_000)]
+    pub items: usize,
+    /// Size of the generated indicator set for the second run
+    #[arg(long, default_value_t = 200)]
+    pub generated: usize,
+    /// Approximate size of an item (title + summary) in bytes
+    #[arg(long, default_value_t = 600)]
+    pub item_bytes: usize,
+}
+
+pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<u8> {
+    match &args.target {
+        BenchTarget::Match(bench) => match_bench(global, bench),
+    }
+}
+
+fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "watchfloor: warning: this is a debug build; figures mean little (use --release)"
+        );
+    }
+    let shipped = load_indicators(global)?;
+    let items = generate_items(&shipped, 4096, args.item_bytes);
+    let average =
+        items.iter().map(|(t, s)| t.len() + s.len()).sum::<usize>() as f64 / items.len() as f64;
+    let generated = Indicators::parse(
+        &generated_indicators(&shipped, args.generated),
+        Path::new("<generated>"),
+    )?;
+    println!(
+        "match throughput: 1 thread, normalisation included, {} items of {average:.0} bytes on average",
+        args.items
+    );
+    println!(
+        "{:>10} {:>9} {:>9} {:>12} {:>8} {:>10}",
+        "indicators", "patterns", "seconds", "items/s", "MB/s", "hits/item"
+    );
+    for set in [&shipped, &generated] {
+        let figures = measure(set, &items, args.items);
+        println!(
+            "{:>10} {:>9} {:>9.3} {:>12.0} {:>8.1} {:>10.3}",
+            set.indicators.len(),
+            set.matcher.pattern_count(),
+            figures.seconds,
+            figures.items as f64 / figures.seconds,
+            figures.bytes as f64 / figures.seconds / 1e6,
+            figures.hits as f64 / figures.items as f64,
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+struct Figures {
+    items: usize,
+    bytes: usize,
+    hits: usize,
+    seconds: f64,
+}
+
+fn measure(set: &Indicators, items: &[(String, String)], count: usize) -> Figures {
+    let matcher = &set.matcher;
+    let mut scratch = matcher.scratch();
+    let run = |scratch: &mut _, count: usize| {
+        let mut bytes = 0;
+        let mut hits = 0;
+        for (title, summary) in items.iter().cycle().take(count) {
+            let item = ItemText {
+                title,
+                summary,
+                ..ItemText::default()
+            };
+            hits += matcher.match_item(&item, scratch).len();
+            bytes += title.len() + summary.len();
+        }
+        (bytes, hits)
+    };
+    run(&mut scratch, items.len());
+    let started = Instant::now();
+    let (bytes, hits) = run(&mut scratch, count);
+    Figures {
+        items: count,
+        bytes,
+        hits,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// Neutral news sentences in the three languages, so that most items match nothing, as on a
+/// real watch floor.
+const FILLER: &[&str] = &[
+    "The central bank left interest rates unchanged on Thursday, citing stable inflation.",
+    "Heavy rain is expected across the southern provinces over the weekend, forecasters said.",
+    "The ministry said talks with trade partners would continue next month in Geneva.",
+    "Shares in technology companies rose after quarterly earnings beat expectations.",
+    "Officials announced a new plan to modernise regional hospitals by 2030.",
+    "정부는 다음 달부터 청년 주거 지원 예산을 늘리기로 했다고 밝혔다.",
+    "서울 아파트 가격이 3주 연속 보합세를 보였다고 한국부동산원이 발표했다.",
+    "기상청은 주말 동안 전국에 비가 내릴 것으로 예보했다.",
+    "Правительство обсудило меры поддержки малого бизнеса в регионах.",
+    "Центробанк сохранил ключевую ставку без изменений, сообщили в пресс-службе.",
+    "В Москве открылась международная выставка современного искусства.",
+];
+
+/// Items of about `size` bytes, built from sentences: the file's `match` examples (one sentence
+/// in twenty), its `no_match` examples (three in ten: they name the same actors, so indicators
+/// are evaluated and must say no), and neutral filler. A watch floor's feeds are like that:
+/// on topic, and mostly not a hit.
+fn generate_items(set: &Indicators, count: usize, size: usize) -> Vec<(String, String)> {
+    let hits: Vec<String> = set
+        .indicators
+        .iter()
+        .flat_map(|i| &i.examples_match)
+        .map(|e| e.describe())
+        .collect();
+    let near_misses: Vec<String> = set
+        .indicators
+        .iter()
+        .flat_map(|i| &i.examples_no_match)
+        .map(|e| e.describe())
+        .collect();
+    let filler: Vec<String> = FILLER.iter().map(|s| (*s).to_owned()).collect();
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let mut pick = move || -> String {
+        let roll = rng.below(100);
+        let pool = if roll < 5 && !hits.is_empty() {
+            &hits
+        } else if roll < 35 && !near_misses.is_empty() {
+            &near_misses
+        } else {
+            &filler
+        };
+        pool[rng.below(pool.len())].clone()
+    };
+    (0..count)
+        .map(|_| {
+            let title = pick();
+            let mut summary = String::new();
+            while title.len() + summary.len() < size {
+                if !summary.is_empty() {
+                    summary.push(' ');
+                }
+                summary.push_str(&pick());
+            }
+            (title, summary)
+        })
+        .collect()
+}
+
+/// Words that narrow a variant, as an analyst narrows a broad rule to one angle of it.
+const NARROWING: &[&str] = &[
+    "said",
+    "officials",
+    "week",
+    "report*",
+    "talks",
+    "deal",
+    "agency",
+    "minister*",
+    "sanction*",
+    "border",
+    "port*",
+    "train*",
+    "ship*",
+    "rocket*",
+    "space",
+    "engine*",
+    "construction",
+    "wage*",
+    "visa*",
+    "aid",
+    "shell*",
+    "artillery",
+    "drone*",
+    "fuel",
+    "rice",
+    "wheat",
+    "정부*",
+    "발표*",
+    "위성*",
+    "노동자*",
+    "무기*",
+    "석유*",
+    "제재*",
+    "사업*",
+    "сообщ*",
+    "заяв*",
+    "спутник*",
+    "рабоч*",
+    "оруж*",
+    "нефт*",
+    "санкц*",
+    "поставк*",
+];
+
+/// An indicator file with `count` indicators made by varying the given ones: each variant
+/// narrows the original query with one more word and adds terms of its own, so the
+/// automaton grows and every variant is evaluated on the same on-topic items.
+fn generated_indicators(set: &Indicators, count: usize) -> String {
+    let originals = &set.indicators;
+    let indicators: Vec<_> = (0..count)
+        .map(|n| {
+            let original = &originals[n % originals.len()];
+            let k = n / originals.len();
+            json!({
+                "id": format!("{}_v{k}", original.id),
+                "title": format!("{} (variant {k})", original.title),
+                "insight": original.insight,
+                "severity": original.severity,
+                "query": format!(
+                    "(({}) AND {}) OR (marker{k} NEAR/3 signal{k}*)",
+                    original.query,
+                    NARROWING[n % NARROWING.len()],
+                ),
+                "boost": original.boosts.iter().map(|(q, w)| json!({"query": q, "weight": w})).collect::<Vec<_>>(),
+                "min_score": original.min_score,
+            })
+        })
+        .collect();
+    json!({"lists": set.lists, "indicators": indicators}).to_string()
+}
+
+/// A small deterministic generator: the same items on every run.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
 }

@@ -430,6 +430,28 @@ impl Loader<'_> {
             return None;
         }
 
+        let clauses = std::iter::once((&raw.query, &query)).chain(
+            raw.boost
+                .iter()
+                .map(|b| &b.query)
+                .zip(boosts.iter().map(|(e, _)| e)),
+        );
+        for (clause, expr) in clauses {
+            let mut patterns = Vec::new();
+            collect_regexes(expr, &mut patterns);
+            for (pattern, span) in patterns {
+                if pattern.contains("\\b") || pattern.contains("\\B") {
+                    let error = QueryError::new(
+                        span,
+                        "regex uses \\b: Unicode word boundaries force a slow engine on Korean \
+                         and Russian text; prefer word terms, or [^\\w] around the word",
+                    );
+                    let warning = self.query_problem(clause, context.clone(), &error);
+                    self.warnings.push(warning);
+                }
+            }
+        }
+
         let examples_match = examples(&raw.examples.matches);
         let examples_no_match = examples(&raw.examples.no_match);
         if examples_match.is_empty() {
@@ -584,6 +606,23 @@ fn collect_lists<'a>(
         Expr::Near { left, right, .. } => {
             collect_lists(left, out, lists);
             collect_lists(right, out, lists);
+        }
+    }
+}
+
+fn collect_regexes<'a>(expr: &'a Expr, out: &mut Vec<(&'a str, query::Span)>) {
+    match expr {
+        Expr::Term {
+            term: Term::Regex(pattern),
+            span,
+            ..
+        } => out.push((pattern, *span)),
+        Expr::Term { .. } => {}
+        Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| collect_regexes(e, out)),
+        Expr::Not(inner, _) | Expr::Field { inner, .. } => collect_regexes(inner, out),
+        Expr::Near { left, right, .. } => {
+            collect_regexes(left, out);
+            collect_regexes(right, out);
         }
     }
 }

@@ -132,6 +132,8 @@ impl MatcherBuilder {
                         pattern_users[segments[0] as usize].push(indicator as u32)
                     }
                     TermKind::Regex(r) => regex_users[*r as usize].push(indicator as u32),
+                    // A list's members are in `terms` themselves.
+                    TermKind::Any(_) => {}
                 }
             }
         }
@@ -159,19 +161,21 @@ impl MatcherBuilder {
     ) -> Result<Node, QueryError> {
         Ok(match expr {
             Expr::Term { term, source, span } => {
-                let ids = match term {
-                    Term::Words(words) => vec![self.words_term(words, fields, source)],
-                    Term::Regex(pattern) => vec![self.regex_term(pattern, fields, source, *span)?],
-                    Term::List(name) => self.list_terms(name, fields, *span)?,
+                let id = match term {
+                    Term::Words(words) => self.words_term(words, fields, source),
+                    Term::Regex(pattern) => self.regex_term(pattern, fields, source, *span)?,
+                    Term::List(name) => {
+                        let members = self.list_terms(name, fields, *span)?;
+                        terms.all.extend(&members);
+                        let key = format!("l{name}");
+                        self.term(key, fields, TermKind::Any(members), source)
+                    }
                 };
-                terms.all.extend(&ids);
+                terms.all.push(id);
                 if positive {
-                    terms.positive.extend(&ids);
+                    terms.positive.push(id);
                 }
-                match ids.as_slice() {
-                    [one] => Node::Term(*one),
-                    _ => Node::Or(ids.into_iter().map(Node::Term).collect()),
-                }
+                Node::Term(id)
             }
             Expr::And(items) => Node::And(
                 items

@@ -121,19 +121,28 @@ fn snippet(item: &ItemText<'_>, terms: &[MatchedTerm], anchor: &MatchedTerm) -> 
 /// A byte range of about [`SNIPPET_CHARS`] characters around `at`, cut at spaces where one is
 /// close, never inside a character.
 fn window(text: &str, at: usize) -> (usize, usize) {
-    let total = text.chars().count();
-    if total <= SNIPPET_CHARS {
-        return (0, text.len());
-    }
-    let before = text[..at].chars().count();
-    let first_char = before.saturating_sub(LEAD_CHARS).min(total - SNIPPET_CHARS);
-    let boundaries: Vec<usize> = text
+    // Start LEAD_CHARS characters before the anchor, then take SNIPPET_CHARS characters; if
+    // the text ends first, move the start back so the snippet keeps its length.
+    let mut start = text[..at]
         .char_indices()
-        .map(|(i, _)| i)
-        .chain(std::iter::once(text.len()))
-        .collect();
-    let mut start = boundaries[first_char];
-    let mut end = boundaries[(first_char + SNIPPET_CHARS).min(total)];
+        .rev()
+        .nth(LEAD_CHARS.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
+    if at - start < LEAD_CHARS {
+        start = 0;
+    }
+    let mut end = text[start..]
+        .char_indices()
+        .nth(SNIPPET_CHARS)
+        .map_or(text.len(), |(i, _)| start + i);
+    if end == text.len() {
+        start = text
+            .char_indices()
+            .rev()
+            .nth(SNIPPET_CHARS - 1)
+            .map_or(0, |(i, _)| i)
+            .min(start);
+    }
     // Prefer whole words at both ends when a space is near (within 20 bytes).
     if start > 0
         && let Some(space) = text[start..at].find(' ')
@@ -141,11 +150,12 @@ fn window(text: &str, at: usize) -> (usize, usize) {
     {
         start += space + 1;
     }
+    let from = at.max(start);
     if end < text.len()
-        && let Some(space) = text[at.max(start)..end].rfind(' ')
-        && end - (at.max(start) + space) < 20
+        && let Some(space) = text[from..end].rfind(' ')
+        && end - (from + space) < 20
     {
-        end = at.max(start) + space;
+        end = from + space;
     }
     (start, end)
 }

@@ -99,6 +99,9 @@ enum TermKind {
     /// phrase has a wildcard before its last word (`"Северн* Коре*"`).
     Segments(Vec<u32>),
     Regex(u32),
+    /// Any of these terms: a list. Its occurrences are computed once per item, however many
+    /// indicators use the list.
+    Any(Vec<u32>),
 }
 
 #[derive(Clone, Debug)]
@@ -155,6 +158,8 @@ pub struct Scratch {
     pattern_occurrences: Vec<Vec<Occurrence>>,
     touched_patterns: Vec<u32>,
     regex_occurrences: Vec<Vec<Occurrence>>,
+    /// `regex_occurrences[r]` is valid for this item when `regex_generation[r] == generation`.
+    regex_generation: Vec<u32>,
     touched_regexes: Vec<u32>,
     term_occurrences: Vec<Vec<Occurrence>>,
     /// `term_occurrences[t]` is valid for this item when `term_generation[t] == generation`.
@@ -181,6 +186,7 @@ impl Matcher {
         Scratch {
             pattern_occurrences: vec![Vec::new(); self.patterns.len()],
             regex_occurrences: vec![Vec::new(); self.regexes.len()],
+            regex_generation: vec![0; self.regexes.len()],
             term_occurrences: vec![Vec::new(); self.terms.len()],
             term_generation: vec![0; self.terms.len()],
             candidate_generation: vec![0; self.indicators.len()],
@@ -199,13 +205,13 @@ impl Matcher {
         let candidates = std::mem::take(&mut scratch.candidates);
         for &index in &candidates {
             let indicator = &self.indicators[index as usize];
-            if !self.eval(&indicator.query, scratch) {
+            if !self.eval(&indicator.query, item, scratch) {
                 continue;
             }
             let mut score = 1.0;
             let mut evidence_terms = indicator.evidence_terms.clone();
             for boost in &indicator.boosts {
-                if self.eval(&boost.node, scratch) {
+                if self.eval(&boost.node, item, scratch) {
                     score += boost.weight;
                     evidence_terms.extend(&boost.evidence_terms);
                 }
@@ -229,13 +235,11 @@ impl Matcher {
             scratch.pattern_occurrences[p as usize].clear();
         }
         scratch.touched_patterns.clear();
-        for &r in &scratch.touched_regexes {
-            scratch.regex_occurrences[r as usize].clear();
-        }
         scratch.touched_regexes.clear();
         scratch.generation = scratch.generation.wrapping_add(1);
         if scratch.generation == 0 {
             scratch.term_generation.fill(0);
+            scratch.regex_generation.fill(0);
             scratch.candidate_generation.fill(0);
             scratch.generation = 1;
         }
@@ -280,33 +284,53 @@ impl Matcher {
             }
         }
 
-        for (regex_id, regex) in self.regexes.iter().enumerate() {
-            for run in &analyzed.fields {
-                let text = item.get(run.field);
-                for found in regex.find_iter(text) {
-                    if found.is_empty() {
-                        continue;
-                    }
-                    let at = |offset: usize| {
-                        analyzed
-                            .token_at_display(run, offset as u32)
-                            .unwrap_or(run.end_token - 1)
-                    };
-                    let occurrence = Occurrence {
-                        field: run.field,
-                        first_token: at(found.start()),
-                        last_token: at(found.end() - 1),
-                        disp_start: found.start() as u32,
-                        disp_end: found.end() as u32,
-                    };
-                    let list = &mut scratch.regex_occurrences[regex_id];
-                    if list.is_empty() {
-                        scratch.touched_regexes.push(regex_id as u32);
-                    }
-                    list.push(occurrence);
-                }
+        // Regexes run over the display text, which costs far more than the automaton: only
+        // those that can make an indicator a candidate run on every item; a regex used only in
+        // boost clauses runs when an indicator that fired needs it.
+        for (regex_id, users) in self.regex_users.iter().enumerate() {
+            if !users.is_empty() && self.regex_occurrences(regex_id, item, scratch) > 0 {
+                scratch.touched_regexes.push(regex_id as u32);
             }
         }
+    }
+
+    /// The occurrences of a regex in this item, computed once per item.
+    fn regex_occurrences(
+        &self,
+        regex_id: usize,
+        item: &ItemText<'_>,
+        scratch: &mut Scratch,
+    ) -> usize {
+        if scratch.regex_generation[regex_id] == scratch.generation {
+            return scratch.regex_occurrences[regex_id].len();
+        }
+        let mut found_list = std::mem::take(&mut scratch.regex_occurrences[regex_id]);
+        found_list.clear();
+        let analyzed = &scratch.analyzed;
+        for run in &analyzed.fields {
+            let text = item.get(run.field);
+            for found in self.regexes[regex_id].find_iter(text) {
+                if found.is_empty() {
+                    continue;
+                }
+                let at = |offset: usize| {
+                    analyzed
+                        .token_at_display(run, offset as u32)
+                        .unwrap_or(run.end_token - 1)
+                };
+                found_list.push(Occurrence {
+                    field: run.field,
+                    first_token: at(found.start()),
+                    last_token: at(found.end() - 1),
+                    disp_start: found.start() as u32,
+                    disp_end: found.end() as u32,
+                });
+            }
+        }
+        let count = found_list.len();
+        scratch.regex_occurrences[regex_id] = found_list;
+        scratch.regex_generation[regex_id] = scratch.generation;
+        count
     }
 
     fn collect_candidates(&self, scratch: &mut Scratch) {
@@ -333,21 +357,38 @@ impl Matcher {
     }
 
     /// The occurrences of a term in this item, computed once per item.
-    fn term_occurrences(&self, term: u32, scratch: &mut Scratch) -> usize {
+    fn term_occurrences(&self, term: u32, item: &ItemText<'_>, scratch: &mut Scratch) -> usize {
         let t = term as usize;
+        let def = &self.terms[t];
+        // Most terms of most lists are absent from most items: answer those without touching
+        // the cache.
+        if let TermKind::Segments(segments) = &def.kind
+            && scratch.pattern_occurrences[segments[0] as usize].is_empty()
+        {
+            return 0;
+        }
         if scratch.term_generation[t] == scratch.generation {
             return scratch.term_occurrences[t].len();
         }
-        let def = &self.terms[t];
         let mut found = std::mem::take(&mut scratch.term_occurrences[t]);
         found.clear();
         let in_scope = |o: &&Occurrence| def.fields.contains(o.field);
         match &def.kind {
-            TermKind::Regex(r) => found.extend(
-                scratch.regex_occurrences[*r as usize]
-                    .iter()
-                    .filter(in_scope),
-            ),
+            TermKind::Any(members) => {
+                for &member in members {
+                    if self.term_occurrences(member, item, scratch) > 0 {
+                        found.extend_from_slice(&scratch.term_occurrences[member as usize]);
+                    }
+                }
+            }
+            TermKind::Regex(r) => {
+                self.regex_occurrences(*r as usize, item, scratch);
+                found.extend(
+                    scratch.regex_occurrences[*r as usize]
+                        .iter()
+                        .filter(in_scope),
+                )
+            }
             TermKind::Segments(segments) => {
                 let (head, rest) = segments.split_first().expect("a term has a segment");
                 'start: for start in scratch.pattern_occurrences[*head as usize]
@@ -381,20 +422,20 @@ impl Matcher {
         count
     }
 
-    fn eval(&self, node: &Node, scratch: &mut Scratch) -> bool {
+    fn eval(&self, node: &Node, item: &ItemText<'_>, scratch: &mut Scratch) -> bool {
         match node {
-            Node::Term(term) => self.term_occurrences(*term, scratch) > 0,
-            Node::And(items) => items.iter().all(|n| self.eval(n, scratch)),
-            Node::Or(items) => items.iter().any(|n| self.eval(n, scratch)),
-            Node::Not(inner) => !self.eval(inner, scratch),
+            Node::Term(term) => self.term_occurrences(*term, item, scratch) > 0,
+            Node::And(items) => items.iter().all(|n| self.eval(n, item, scratch)),
+            Node::Or(items) => items.iter().any(|n| self.eval(n, item, scratch)),
+            Node::Not(inner) => !self.eval(inner, item, scratch),
             Node::Near(distance, left, right) => {
                 let mut lefts = Vec::new();
                 let mut rights = Vec::new();
-                self.spans(left, scratch, &mut lefts);
+                self.spans(left, item, scratch, &mut lefts);
                 if lefts.is_empty() {
                     return false;
                 }
-                self.spans(right, scratch, &mut rights);
+                self.spans(right, item, scratch, &mut rights);
                 lefts.iter().any(|a| {
                     rights
                         .iter()
@@ -405,29 +446,36 @@ impl Matcher {
     }
 
     /// Where a `NEAR` operand matched. A `NOT` never appears under `NEAR` (rejected at compile).
-    fn spans(&self, node: &Node, scratch: &mut Scratch, out: &mut Vec<Occurrence>) {
+    fn spans(
+        &self,
+        node: &Node,
+        item: &ItemText<'_>,
+        scratch: &mut Scratch,
+        out: &mut Vec<Occurrence>,
+    ) {
         match node {
             Node::Term(term) => {
-                self.term_occurrences(*term, scratch);
-                out.extend_from_slice(&scratch.term_occurrences[*term as usize]);
+                if self.term_occurrences(*term, item, scratch) > 0 {
+                    out.extend_from_slice(&scratch.term_occurrences[*term as usize]);
+                }
             }
             Node::Or(items) => {
-                for item in items {
-                    self.spans(item, scratch, out);
+                for child in items {
+                    self.spans(child, item, scratch, out);
                 }
             }
             Node::And(items) => {
-                if items.iter().all(|n| self.eval(n, scratch)) {
-                    for item in items {
-                        self.spans(item, scratch, out);
+                if items.iter().all(|n| self.eval(n, item, scratch)) {
+                    for child in items {
+                        self.spans(child, item, scratch, out);
                     }
                 }
             }
             Node::Near(distance, left, right) => {
                 let mut lefts = Vec::new();
                 let mut rights = Vec::new();
-                self.spans(left, scratch, &mut lefts);
-                self.spans(right, scratch, &mut rights);
+                self.spans(left, item, scratch, &mut lefts);
+                self.spans(right, item, scratch, &mut rights);
                 for a in &lefts {
                     for b in &rights {
                         if a.distance(b).is_some_and(|d| d <= *distance) {
@@ -448,8 +496,14 @@ impl Matcher {
 
     fn evidence(&self, item: &ItemText<'_>, terms: &[u32], scratch: &mut Scratch) -> Evidence {
         let mut matched = Vec::new();
-        for &term in terms {
-            if self.term_occurrences(term, scratch) == 0 {
+        let mut pending = terms.to_vec();
+        while let Some(term) = pending.pop() {
+            if self.term_occurrences(term, item, scratch) == 0 {
+                continue;
+            }
+            if let TermKind::Any(members) = &self.terms[term as usize].kind {
+                // Evidence names the list entry that matched, not just the list.
+                pending.extend(members);
                 continue;
             }
             let label = &self.terms[term as usize].label;

@@ -292,7 +292,20 @@ fn one_scratch_serves_many_items_without_leaking_state() {
         title,
         ..ItemText::default()
     };
+    let near = matcher("(satellite OR orbit) NEAR/2 launch*");
+    let mut near_scratch = near.scratch();
     for _ in 0..3 {
+        assert_eq!(
+            near.match_item(&item("satellite launch"), &mut near_scratch)
+                .len(),
+            1
+        );
+        assert_eq!(
+            near.match_item(&item("launch far from the satellite"), &mut near_scratch)
+                .len(),
+            0
+        );
+        assert_eq!(near.match_item(&item("launch"), &mut near_scratch).len(), 0);
         assert_eq!(m.match_item(&item("satellite"), &mut scratch).len(), 1);
         assert_eq!(
             m.match_item(&item("satellite missile"), &mut scratch).len(),

@@ -227,21 +227,44 @@ fn fold_char(c: char, words: &mut WordWriter<'_>, start: usize, end: usize) {
         words.ignorable(end);
         return;
     }
-    let table = fold_table();
-    let folded = match table.lookup(c) {
-        Some(folded) => folded,
-        None => &fold_slow(c),
-    };
-    if folded.is_empty() {
-        words.ignorable(end);
+    if let Some((kind, folded)) = fold_table().lookup(c) {
+        match kind {
+            FoldKind::Word => {
+                for f in folded.chars() {
+                    words.letter(start, end, f);
+                }
+            }
+            FoldKind::Separator => words.separator(),
+            FoldKind::Vanishes => words.ignorable(end),
+            FoldKind::Mixed => {
+                for f in folded.chars() {
+                    classify_folded(f, words, start, end);
+                }
+            }
+        }
         return;
     }
-    for f in folded.chars() {
-        if f.is_alphanumeric() || (words.current.is_some() && is_mark(f)) {
-            words.letter(start, end, f);
-        } else {
-            words.separator();
-        }
+    if ('\u{2000}'..='\u{206F}').contains(&c) || ('\u{3000}'..='\u{303F}').contains(&c) {
+        // General and CJK punctuation (quotes, dashes, ellipses, ideographic space): frequent
+        // in news text and never part of a word.
+        words.separator();
+        return;
+    }
+    let mut emitted = false;
+    fold_slow(c, |f| {
+        emitted = true;
+        classify_folded(f, words, start, end);
+    });
+    if !emitted {
+        words.ignorable(end);
+    }
+}
+
+fn classify_folded(f: char, words: &mut WordWriter<'_>, start: usize, end: usize) {
+    if f.is_alphanumeric() || (words.current.is_some() && is_mark(f)) {
+        words.letter(start, end, f);
+    } else {
+        words.separator();
     }
 }
 
@@ -250,27 +273,41 @@ fn is_mark(c: char) -> bool {
 }
 
 /// Folds one character: compatibility decomposition, dropped diacritics, lowercase.
-fn fold_slow(c: char) -> String {
-    let mut out = String::new();
+fn fold_slow(c: char, mut emit: impl FnMut(char)) {
     match c {
-        'ß' | 'ẞ' => out.push_str("ss"),
-        'й' | 'Й' => out.push('й'),
-        'ў' | 'Ў' => out.push('ў'),
+        'ß' | 'ẞ' => {
+            emit('s');
+            emit('s');
+        }
+        'й' | 'Й' => emit('й'),
+        'ў' | 'Ў' => emit('ў'),
         _ => unicode_normalization::char::decompose_compatible(c, |d| {
             if !is_dropped_diacritic(d) {
-                out.extend(d.to_lowercase());
+                d.to_lowercase().for_each(&mut emit);
             }
         }),
     }
-    out
+}
+
+/// How a table character's fold behaves, decided once when the table is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FoldKind {
+    /// Folds to letters or digits only.
+    Word,
+    /// Folds to one character that separates words.
+    Separator,
+    /// Folds to nothing (a lone diacritic).
+    Vanishes,
+    /// Anything else: classify each folded character.
+    Mixed,
 }
 
 /// Precomputed folds for U+0080..U+052F (Latin-1, Latin Extended, IPA, Greek, Cyrillic): the
 /// non-ASCII characters of European news text, looked up instead of decomposed each time.
 struct FoldTable {
     folded: String,
-    /// Per character: start and end in `folded`.
-    spans: Vec<(u32, u32)>,
+    /// Per character: its kind, and start and end in `folded`.
+    entries: Vec<(FoldKind, u32, u32)>,
 }
 
 const TABLE_FIRST: u32 = 0x80;
@@ -279,24 +316,31 @@ const TABLE_END: u32 = 0x530;
 impl FoldTable {
     fn build() -> Self {
         let mut folded = String::new();
-        let mut spans = Vec::with_capacity((TABLE_END - TABLE_FIRST) as usize);
+        let mut entries = Vec::with_capacity((TABLE_END - TABLE_FIRST) as usize);
         for code in TABLE_FIRST..TABLE_END {
-            let start = folded.len() as u32;
+            let start = folded.len();
             if let Some(c) = char::from_u32(code) {
-                folded.push_str(&fold_slow(c));
+                fold_slow(c, |f| folded.push(f));
             }
-            spans.push((start, folded.len() as u32));
+            let chars: Vec<char> = folded[start..].chars().collect();
+            let kind = match chars.as_slice() {
+                [] => FoldKind::Vanishes,
+                all if all.iter().all(|f| f.is_alphanumeric()) => FoldKind::Word,
+                [one] if !is_mark(*one) => FoldKind::Separator,
+                _ => FoldKind::Mixed,
+            };
+            entries.push((kind, start as u32, folded.len() as u32));
         }
-        FoldTable { folded, spans }
+        FoldTable { folded, entries }
     }
 
-    fn lookup(&self, c: char) -> Option<&str> {
+    fn lookup(&self, c: char) -> Option<(FoldKind, &str)> {
         let code = c as u32;
         if !(TABLE_FIRST..TABLE_END).contains(&code) {
             return None;
         }
-        let (start, end) = self.spans[(code - TABLE_FIRST) as usize];
-        Some(&self.folded[start as usize..end as usize])
+        let (kind, start, end) = self.entries[(code - TABLE_FIRST) as usize];
+        Some((kind, &self.folded[start as usize..end as usize]))
     }
 }
 
