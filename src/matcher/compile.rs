@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{MatchKind, StartKind, dfa, nfa};
 use regex::{Regex, RegexBuilder};
 
 use super::query::{Expr, QueryError, Term, Word};
-use super::{Boost, CompiledIndicator, Matcher, Node, Pattern, TermDef, TermKind};
+use super::{Boost, CompiledIndicator, Matcher, Node, Pattern, TermDef, TermKind, WordAutomaton};
 use crate::text::FieldMask;
 
 /// One entry of a named list, already parsed.
@@ -110,16 +110,20 @@ impl MatcherBuilder {
 
     pub fn build(self) -> Matcher {
         let automaton = (!self.pattern_texts.is_empty()).then(|| {
-            // A DFA scans several times faster than the automaton's own choice for a few
-            // hundred terms; if the term set is too large for one, fall back.
-            AhoCorasick::builder()
+            // A DFA walks several times faster than an NFA; if the term set is too large for
+            // one, fall back.
+            dfa::Builder::new()
                 .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
+                .start_kind(StartKind::Anchored)
+                .prefilter(false)
                 .build(&self.pattern_texts)
+                .map(WordAutomaton::Dfa)
                 .or_else(|_| {
-                    AhoCorasick::builder()
+                    nfa::contiguous::Builder::new()
                         .match_kind(MatchKind::Standard)
+                        .prefilter(false)
                         .build(&self.pattern_texts)
+                        .map(WordAutomaton::Nfa)
                 })
                 .expect("the automaton accepts any set of non-empty patterns")
         });

@@ -2,10 +2,10 @@
 //!
 //! Key design decision: one pass over the item serves every indicator. All literal terms of
 //! all indicators (words, phrases, prefixes, list entries) are compiled into one Aho-Corasick
-//! automaton over the normalised word stream (see [`crate::text::normalize`]). A single
-//! overlapping scan finds every occurrence of every term; word boundaries are checked on the
-//! normalised text, where words are separated by exactly one space, so no Unicode-aware regex
-//! runs on the hot path. Only the indicators that use a term found in the item have their
+//! automaton over the normalised word stream (see [`crate::text::normalize`]). One anchored
+//! walk from each word start finds every occurrence of every term starting there; the end
+//! boundary is checked on the normalised text, where words are separated by exactly one space,
+//! so no Unicode-aware regex runs on the hot path. Only the indicators that use a term found in the item have their
 //! boolean trees evaluated, so the cost of an item does not grow with the number of indicators
 //! that cannot fire. Regex terms, the escape hatch, run separately over the display text.
 //!
@@ -15,7 +15,8 @@ mod compile;
 pub mod evidence;
 pub mod query;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{Anchored, dfa, nfa};
 use regex::Regex;
 
 pub use compile::{CompileError, ListEntry, MatcherBuilder};
@@ -137,10 +138,84 @@ struct CompiledIndicator {
     evidence_terms: Vec<u32>,
 }
 
+/// All patterns, searched anchored at each word start: patterns only ever match from the
+/// start of a word, so an unanchored scan would spend most of its time following partial
+/// matches inside words, one dependent table lookup per byte of the whole text.
+#[derive(Debug)]
+enum WordAutomaton {
+    Dfa(dfa::DFA),
+    /// For pattern sets too large for a DFA.
+    Nfa(nfa::contiguous::NFA),
+}
+
+/// Where one item's pattern occurrences go.
+struct FoundPatterns<'a> {
+    patterns: &'a [Pattern],
+    analyzed: &'a Analyzed,
+    occurrences: &'a mut [Vec<Occurrence>],
+    touched: &'a mut Vec<u32>,
+}
+
+impl FoundPatterns<'_> {
+    fn scan<A: Automaton>(self, automaton: &A) {
+        let start = automaton
+            .start_state(Anchored::Yes)
+            .expect("the automaton is built for anchored searches");
+        let analyzed = self.analyzed;
+        let norm = analyzed.norm.as_bytes();
+        for run in &analyzed.fields {
+            // Patterns hold no line break, so no match crosses the end of a field.
+            let field_end = run.norm_end as usize;
+            for first in run.first_token..run.end_token {
+                let from = analyzed.tokens[first as usize].norm_start as usize;
+                let mut state = start;
+                for at in from..field_end {
+                    state = automaton.next_state(Anchored::Yes, state, norm[at]);
+                    if !automaton.is_special(state) {
+                        continue;
+                    }
+                    if automaton.is_dead(state) {
+                        break;
+                    }
+                    if !automaton.is_match(state) {
+                        continue;
+                    }
+                    let end = at + 1;
+                    for index in 0..automaton.match_len(state) {
+                        let pattern_id = automaton.match_pattern(state, index);
+                        // A match state also lists the patterns that end here but start
+                        // later (its suffixes); only those starting at this word count.
+                        if automaton.pattern_len(pattern_id) != end - from {
+                            continue;
+                        }
+                        let pattern = &self.patterns[pattern_id.as_usize()];
+                        if !pattern.prefix && end < field_end && norm[end] != b' ' {
+                            continue;
+                        }
+                        let last = first + pattern.extra_tokens;
+                        let occurrence = Occurrence {
+                            field: run.field,
+                            first_token: first,
+                            last_token: last,
+                            disp_start: analyzed.tokens[first as usize].disp_start,
+                            disp_end: analyzed.tokens[last as usize].disp_end,
+                        };
+                        let list = &mut self.occurrences[pattern_id.as_usize()];
+                        if list.is_empty() {
+                            self.touched.push(pattern_id.as_u32());
+                        }
+                        list.push(occurrence);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// All compiled indicators. Cheap to share between threads; per-thread state is a [`Scratch`].
 #[derive(Debug)]
 pub struct Matcher {
-    automaton: Option<AhoCorasick>,
+    automaton: Option<WordAutomaton>,
     patterns: Vec<Pattern>,
     regexes: Vec<Regex>,
     terms: Vec<TermDef>,
@@ -249,38 +324,16 @@ impl Matcher {
         for field in Field::ALL {
             analyzed.push_field(field, item.get(field));
         }
-        let analyzed = &scratch.analyzed;
-        let norm = analyzed.norm.as_bytes();
-        let is_boundary = |byte: u8| byte == b' ' || byte == b'\n';
-
         if let Some(automaton) = &self.automaton {
-            for found in automaton.find_overlapping_iter(&analyzed.norm) {
-                let (start, end) = (found.start(), found.end());
-                let pattern_id = found.pattern().as_usize();
-                let pattern = &self.patterns[pattern_id];
-                if start > 0 && !is_boundary(norm[start - 1]) {
-                    continue;
-                }
-                if !pattern.prefix && end < norm.len() && !is_boundary(norm[end]) {
-                    continue;
-                }
-                let Some(first) = analyzed.token_starting_at(start as u32) else {
-                    continue;
-                };
-                let last = first + pattern.extra_tokens;
-                let run = analyzed.field_of_token(first);
-                let occurrence = Occurrence {
-                    field: run.field,
-                    first_token: first,
-                    last_token: last,
-                    disp_start: analyzed.tokens[first as usize].disp_start,
-                    disp_end: analyzed.tokens[last as usize].disp_end,
-                };
-                let list = &mut scratch.pattern_occurrences[pattern_id];
-                if list.is_empty() {
-                    scratch.touched_patterns.push(pattern_id as u32);
-                }
-                list.push(occurrence);
+            let found = FoundPatterns {
+                patterns: &self.patterns,
+                analyzed: &scratch.analyzed,
+                occurrences: &mut scratch.pattern_occurrences,
+                touched: &mut scratch.touched_patterns,
+            };
+            match automaton {
+                WordAutomaton::Dfa(dfa) => found.scan(dfa),
+                WordAutomaton::Nfa(nfa) => found.scan(nfa),
             }
         }
 
