@@ -93,24 +93,42 @@ impl Analyzed {
             current: None,
         };
         let bytes = display.as_bytes();
+        let table = fold_table();
         let mut i = 0;
         while i < bytes.len() {
             let byte = bytes[i];
             if byte < 0x80 {
-                if byte.is_ascii_alphanumeric() {
-                    words.letter(i, i + 1, byte.to_ascii_lowercase() as char);
+                // Most text is ASCII: take a whole run of letters and digits, or of
+                // separators, at once rather than a character at a time.
+                let class = BYTE_CLASS[byte as usize];
+                let run = bytes[i..]
+                    .iter()
+                    .position(|b| BYTE_CLASS[*b as usize] != class)
+                    .map_or(bytes.len(), |n| i + n);
+                if class == ASCII_WORD {
+                    words.ascii_letters(i, &display[i..run]);
                 } else {
                     words.separator();
                 }
-                i += 1;
+                i = run;
                 continue;
             }
             let c = display[i..]
                 .chars()
                 .next()
                 .expect("index is a char boundary");
+            if is_hangul_syllable(c) {
+                // Hangul is kept as written: take a whole run of syllables at once.
+                let run = display[i..]
+                    .char_indices()
+                    .find(|(_, c)| !is_hangul_syllable(*c))
+                    .map_or(bytes.len(), |(n, _)| i + n);
+                words.letters(i, run, &display[i..run]);
+                i = run;
+                continue;
+            }
             let end = i + c.len_utf8();
-            fold_char(c, &mut words, i, end);
+            fold_char(c, &mut words, table, i, end);
             i = end;
         }
         words.separator();
@@ -144,6 +162,25 @@ pub fn normalize_words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// How an ASCII byte takes part in words; bytes from 0x80 up start a character decoded apart.
+const ASCII_WORD: u8 = 0;
+const ASCII_SEPARATOR: u8 = 1;
+const NOT_ASCII: u8 = 2;
+
+static BYTE_CLASS: [u8; 256] = {
+    let mut classes = [NOT_ASCII; 256];
+    let mut byte = 0;
+    while byte < 0x80 {
+        classes[byte] = if (byte as u8).is_ascii_alphanumeric() {
+            ASCII_WORD
+        } else {
+            ASCII_SEPARATOR
+        };
+        byte += 1;
+    }
+    classes
+};
+
 /// Builds words into an [`Analyzed`], tracking the display range of the open word.
 struct WordWriter<'a> {
     out: &'a mut Analyzed,
@@ -169,6 +206,35 @@ impl WordWriter<'_> {
             }
         }
         self.out.norm.push(folded);
+    }
+
+    /// Adds ASCII letters and digits that belong to a word, from display bytes starting at
+    /// `start`.
+    fn ascii_letters(&mut self, start: usize, letters: &str) {
+        let from = self.letters(start, start + letters.len(), letters);
+        self.out.norm[from..].make_ascii_lowercase();
+    }
+
+    /// Adds folded text that belongs to a word, from display bytes `start..end`; returns
+    /// where it starts in the normalised text.
+    fn letters(&mut self, start: usize, end: usize, folded: &str) -> usize {
+        match &mut self.current {
+            Some(token) => token.disp_end = end as u32,
+            None => {
+                if self.out.tokens.len() as u32 > self.first_token {
+                    self.out.norm.push(' ');
+                }
+                self.current = Some(Token {
+                    norm_start: self.out.norm.len() as u32,
+                    norm_end: 0,
+                    disp_start: start as u32,
+                    disp_end: end as u32,
+                });
+            }
+        }
+        let from = self.out.norm.len();
+        self.out.norm.push_str(folded);
+        from
     }
 
     /// A character that vanishes (diacritic, soft hyphen): it stays inside the open word's
@@ -212,7 +278,23 @@ fn is_dropped_diacritic(c: char) -> bool {
     ('\u{0300}'..='\u{036F}').contains(&c)
 }
 
-fn fold_char(c: char, words: &mut WordWriter<'_>, start: usize, end: usize) {
+fn fold_char(c: char, words: &mut WordWriter<'_>, table: &FoldTable, start: usize, end: usize) {
+    // The table first: it covers the Cyrillic, Greek and accented Latin of European text.
+    if let Some((kind, folded)) = table.lookup(c) {
+        match kind {
+            FoldKind::Word => {
+                words.letters(start, end, folded);
+            }
+            FoldKind::Separator => words.separator(),
+            FoldKind::Vanishes => words.ignorable(end),
+            FoldKind::Mixed => {
+                for f in folded.chars() {
+                    classify_folded(f, words, start, end);
+                }
+            }
+        }
+        return;
+    }
     if is_hangul_syllable(c) {
         words.letter(start, end, c);
         return;
@@ -225,23 +307,6 @@ fn fold_char(c: char, words: &mut WordWriter<'_>, start: usize, end: usize) {
     }
     if is_ignorable(c) {
         words.ignorable(end);
-        return;
-    }
-    if let Some((kind, folded)) = fold_table().lookup(c) {
-        match kind {
-            FoldKind::Word => {
-                for f in folded.chars() {
-                    words.letter(start, end, f);
-                }
-            }
-            FoldKind::Separator => words.separator(),
-            FoldKind::Vanishes => words.ignorable(end),
-            FoldKind::Mixed => {
-                for f in folded.chars() {
-                    classify_folded(f, words, start, end);
-                }
-            }
-        }
         return;
     }
     if ('\u{2000}'..='\u{206F}').contains(&c) || ('\u{3000}'..='\u{303F}').contains(&c) {
@@ -319,7 +384,8 @@ impl FoldTable {
         let mut entries = Vec::with_capacity((TABLE_END - TABLE_FIRST) as usize);
         for code in TABLE_FIRST..TABLE_END {
             let start = folded.len();
-            if let Some(c) = char::from_u32(code) {
+            // Ignorable characters (the soft hyphen) vanish from the word they are in.
+            if let Some(c) = char::from_u32(code).filter(|c| !is_ignorable(*c)) {
                 fold_slow(c, |f| folded.push(f));
             }
             let chars: Vec<char> = folded[start..].chars().collect();
