@@ -6,7 +6,9 @@ use aho_corasick::{MatchKind, StartKind, dfa, nfa};
 use regex::{Regex, RegexBuilder};
 
 use super::query::{Expr, QueryError, Term, Word};
-use super::{Boost, CompiledIndicator, Matcher, Node, Pattern, TermDef, TermKind, WordAutomaton};
+use super::{
+    Boost, CompiledIndicator, Matcher, NO_HEAD, Node, Pattern, TermDef, TermKind, WordAutomaton,
+};
 use crate::text::FieldMask;
 
 /// One entry of a named list, already parsed.
@@ -144,8 +146,17 @@ impl MatcherBuilder {
         for users in pattern_users.iter_mut().chain(regex_users.iter_mut()) {
             dedup(users);
         }
+        let term_heads = self
+            .terms
+            .iter()
+            .map(|term| match &term.kind {
+                TermKind::Segments(segments) => segments[0],
+                TermKind::Regex(_) | TermKind::Any(_) => NO_HEAD,
+            })
+            .collect();
         Matcher {
             automaton,
+            term_heads,
             patterns: self.patterns,
             regexes: self.regexes,
             terms: self.terms,

@@ -219,12 +219,18 @@ pub struct Matcher {
     patterns: Vec<Pattern>,
     regexes: Vec<Regex>,
     terms: Vec<TermDef>,
+    /// Per term, the pattern its first segment starts with, or [`NO_HEAD`] for regex and
+    /// list terms.
+    term_heads: Vec<u32>,
     indicators: Vec<CompiledIndicator>,
     /// For each pattern, the indicators whose query uses it.
     pattern_users: Vec<Vec<u32>>,
     /// For each regex, the indicators whose query uses it.
     regex_users: Vec<Vec<u32>>,
 }
+
+/// In [`Matcher::term_heads`], a term that does not start with a pattern.
+const NO_HEAD: u32 = u32::MAX;
 
 /// Reusable per-thread buffers, so matching an item allocates little.
 #[derive(Debug, Default)]
@@ -409,17 +415,21 @@ impl Matcher {
         scratch.candidates.sort_unstable();
     }
 
+    /// Most terms of most lists are absent from most items: this answers for those from one
+    /// array, without reaching the term's definition or the cache.
+    #[inline]
+    fn surely_absent(&self, term: u32, scratch: &Scratch) -> bool {
+        let head = self.term_heads[term as usize];
+        head != NO_HEAD && scratch.pattern_occurrences[head as usize].is_empty()
+    }
+
     /// The occurrences of a term in this item, computed once per item.
     fn term_occurrences(&self, term: u32, item: &ItemText<'_>, scratch: &mut Scratch) -> usize {
         let t = term as usize;
-        let def = &self.terms[t];
-        // Most terms of most lists are absent from most items: answer those without touching
-        // the cache.
-        if let TermKind::Segments(segments) = &def.kind
-            && scratch.pattern_occurrences[segments[0] as usize].is_empty()
-        {
+        if self.surely_absent(term, scratch) {
             return 0;
         }
+        let def = &self.terms[t];
         if scratch.term_generation[t] == scratch.generation {
             return scratch.term_occurrences[t].len();
         }
@@ -429,7 +439,9 @@ impl Matcher {
         match &def.kind {
             TermKind::Any(members) => {
                 for &member in members {
-                    if self.term_occurrences(member, item, scratch) > 0 {
+                    if !self.surely_absent(member, scratch)
+                        && self.term_occurrences(member, item, scratch) > 0
+                    {
                         found.extend_from_slice(&scratch.term_occurrences[member as usize]);
                     }
                 }
@@ -477,7 +489,10 @@ impl Matcher {
 
     fn eval(&self, node: &Node, item: &ItemText<'_>, scratch: &mut Scratch) -> bool {
         match node {
-            Node::Term(term) => self.term_occurrences(*term, item, scratch) > 0,
+            Node::Term(term) => {
+                !self.surely_absent(*term, scratch)
+                    && self.term_occurrences(*term, item, scratch) > 0
+            }
             Node::And(items) => items.iter().all(|n| self.eval(n, item, scratch)),
             Node::Or(items) => items.iter().any(|n| self.eval(n, item, scratch)),
             Node::Not(inner) => !self.eval(inner, item, scratch),
