@@ -154,13 +154,29 @@ impl MatcherBuilder {
                 TermKind::Regex(_) | TermKind::Any(_) => NO_HEAD,
             })
             .collect();
+        let mut indicators = self.indicators;
+        let mut counts = HashMap::new();
+        for indicator in &indicators {
+            count_subtrees(&indicator.query, &mut counts);
+            for boost in &indicator.boosts {
+                count_subtrees(&boost.node, &mut counts);
+            }
+        }
+        let mut shared = HashMap::new();
+        for indicator in &mut indicators {
+            share_subtrees(&mut indicator.query, &counts, &mut shared);
+            for boost in &mut indicator.boosts {
+                share_subtrees(&mut boost.node, &counts, &mut shared);
+            }
+        }
         Matcher {
             automaton,
+            indicators,
+            shared_nodes: shared.len(),
             term_heads,
             patterns: self.patterns,
             regexes: self.regexes,
             terms: self.terms,
-            indicators: self.indicators,
             pattern_users,
             regex_users,
         }
@@ -344,6 +360,60 @@ impl MatcherBuilder {
     }
 }
 
+/// A subtree worth evaluating once per item when it repeats: one that is more than a term
+/// or its negation. Its text is its identity, since term ids already say fields and labels.
+fn subtree_key(node: &Node) -> Option<String> {
+    match node {
+        Node::And(_) | Node::Or(_) | Node::Near(..) => Some(format!("{node:?}")),
+        Node::Term(_) | Node::Not(_) | Node::Shared(..) => None,
+    }
+}
+
+fn count_subtrees(node: &Node, counts: &mut HashMap<String, u32>) {
+    if let Some(key) = subtree_key(node) {
+        *counts.entry(key).or_default() += 1;
+    }
+    match node {
+        Node::And(items) | Node::Or(items) => {
+            items.iter().for_each(|n| count_subtrees(n, counts));
+        }
+        Node::Near(_, left, right) => {
+            count_subtrees(left, counts);
+            count_subtrees(right, counts);
+        }
+        Node::Not(inner) | Node::Shared(_, inner) => count_subtrees(inner, counts),
+        Node::Term(_) => {}
+    }
+}
+
+/// Wraps every subtree that occurs more than once in a [`Node::Shared`], one id per distinct
+/// subtree.
+fn share_subtrees(node: &mut Node, counts: &HashMap<String, u32>, ids: &mut HashMap<String, u32>) {
+    // The key is taken before the children are wrapped, as `count_subtrees` saw them.
+    let key = subtree_key(node);
+    match node {
+        Node::And(items) | Node::Or(items) => {
+            items
+                .iter_mut()
+                .for_each(|n| share_subtrees(n, counts, ids));
+        }
+        Node::Near(_, left, right) => {
+            share_subtrees(left, counts, ids);
+            share_subtrees(right, counts, ids);
+        }
+        Node::Not(inner) | Node::Shared(_, inner) => share_subtrees(inner, counts, ids),
+        Node::Term(_) => {}
+    }
+    if let Some(key) = key
+        && counts.get(&key).is_some_and(|&count| count > 1)
+    {
+        let next = ids.len() as u32;
+        let id = *ids.entry(key).or_insert(next);
+        let inner = std::mem::replace(node, Node::Term(0));
+        *node = Node::Shared(id, Box::new(inner));
+    }
+}
+
 /// The value of a tree when none of its terms occur.
 fn static_eval(node: &Node) -> bool {
     match node {
@@ -351,6 +421,7 @@ fn static_eval(node: &Node) -> bool {
         Node::And(items) => items.iter().all(static_eval),
         Node::Or(items) => items.iter().any(static_eval),
         Node::Not(inner) => !static_eval(inner),
+        Node::Shared(_, inner) => static_eval(inner),
     }
 }
 

@@ -120,6 +120,9 @@ enum Node {
     Or(Vec<Node>),
     Not(Box<Node>),
     Near(u32, Box<Node>, Box<Node>),
+    /// A subtree that occurs more than once among all queries and boosts (variants of one
+    /// rule repeat their original): its value is computed once per item.
+    Shared(u32, Box<Node>),
 }
 
 #[derive(Clone, Debug)]
@@ -223,6 +226,8 @@ pub struct Matcher {
     /// list terms.
     term_heads: Vec<u32>,
     indicators: Vec<CompiledIndicator>,
+    /// How many [`Node::Shared`] subtrees the trees hold.
+    shared_nodes: usize,
     /// For each pattern, the indicators whose query uses it.
     pattern_users: Vec<Vec<u32>>,
     /// For each regex, the indicators whose query uses it.
@@ -247,6 +252,10 @@ pub struct Scratch {
     term_generation: Vec<u32>,
     candidate_generation: Vec<u32>,
     candidates: Vec<u32>,
+    /// The value of [`Node::Shared`] subtrees, valid for this item when `shared_generation`
+    /// says so.
+    shared_value: Vec<bool>,
+    shared_generation: Vec<u32>,
     generation: u32,
 }
 
@@ -271,6 +280,8 @@ impl Matcher {
             term_occurrences: vec![Vec::new(); self.terms.len()],
             term_generation: vec![0; self.terms.len()],
             candidate_generation: vec![0; self.indicators.len()],
+            shared_value: vec![false; self.shared_nodes],
+            shared_generation: vec![0; self.shared_nodes],
             ..Scratch::default()
         }
     }
@@ -322,6 +333,7 @@ impl Matcher {
             scratch.term_generation.fill(0);
             scratch.regex_generation.fill(0);
             scratch.candidate_generation.fill(0);
+            scratch.shared_generation.fill(0);
             scratch.generation = 1;
         }
 
@@ -496,6 +508,16 @@ impl Matcher {
             Node::And(items) => items.iter().all(|n| self.eval(n, item, scratch)),
             Node::Or(items) => items.iter().any(|n| self.eval(n, item, scratch)),
             Node::Not(inner) => !self.eval(inner, item, scratch),
+            Node::Shared(id, inner) => {
+                let id = *id as usize;
+                if scratch.shared_generation[id] == scratch.generation {
+                    return scratch.shared_value[id];
+                }
+                let value = self.eval(inner, item, scratch);
+                scratch.shared_generation[id] = scratch.generation;
+                scratch.shared_value[id] = value;
+                value
+            }
             Node::Near(distance, left, right) => {
                 let mut lefts = Vec::new();
                 let mut rights = Vec::new();
@@ -558,6 +580,7 @@ impl Matcher {
                     }
                 }
             }
+            Node::Shared(_, inner) => self.spans(inner, item, scratch, out),
             Node::Not(_) => {}
         }
     }
