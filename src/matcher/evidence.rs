@@ -72,16 +72,20 @@ fn field_preference(field: Field) -> u8 {
 /// The match with the most distinct terms around it (within half a snippet).
 fn best_anchor(terms: &[MatchedTerm]) -> Option<&MatchedTerm> {
     let reach = SNIPPET_CHARS / 2;
+    // One buffer for every anchor: this runs for each pair of matches.
+    let mut nearby: Vec<&str> = Vec::new();
     terms.iter().max_by_key(|anchor| {
-        let mut nearby: Vec<&str> = terms
-            .iter()
-            .filter(|t| {
-                t.field == anchor.field
-                    && t.end + reach >= anchor.start
-                    && t.start <= anchor.end + reach
-            })
-            .map(|t| t.term.as_str())
-            .collect();
+        nearby.clear();
+        nearby.extend(
+            terms
+                .iter()
+                .filter(|t| {
+                    t.field == anchor.field
+                        && t.end + reach >= anchor.start
+                        && t.start <= anchor.end + reach
+                })
+                .map(|t| t.term.as_str()),
+        );
         nearby.sort_unstable();
         nearby.dedup();
         (

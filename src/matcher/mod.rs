@@ -168,12 +168,13 @@ impl FoundPatterns<'_> {
         let norm = analyzed.norm.as_bytes();
         for run in &analyzed.fields {
             // Patterns hold no line break, so no match crosses the end of a field.
-            let field_end = run.norm_end as usize;
-            for first in run.first_token..run.end_token {
-                let from = analyzed.tokens[first as usize].norm_start as usize;
+            let field = &norm[..run.norm_end as usize];
+            let tokens = &analyzed.tokens[run.first_token as usize..run.end_token as usize];
+            for (first, token) in (run.first_token..).zip(tokens) {
+                let from = token.norm_start as usize;
                 let mut state = start;
-                for at in from..field_end {
-                    state = automaton.next_state(Anchored::Yes, state, norm[at]);
+                for (walked, &byte) in field[from..].iter().enumerate() {
+                    state = automaton.next_state(Anchored::Yes, state, byte);
                     if !automaton.is_special(state) {
                         continue;
                     }
@@ -183,16 +184,16 @@ impl FoundPatterns<'_> {
                     if !automaton.is_match(state) {
                         continue;
                     }
-                    let end = at + 1;
+                    let end = from + walked + 1;
                     for index in 0..automaton.match_len(state) {
                         let pattern_id = automaton.match_pattern(state, index);
                         // A match state also lists the patterns that end here but start
                         // later (its suffixes); only those starting at this word count.
-                        if automaton.pattern_len(pattern_id) != end - from {
+                        if automaton.pattern_len(pattern_id) != walked + 1 {
                             continue;
                         }
                         let pattern = &self.patterns[pattern_id.as_usize()];
-                        if !pattern.prefix && end < field_end && norm[end] != b' ' {
+                        if !pattern.prefix && field.get(end).is_some_and(|&next| next != b' ') {
                             continue;
                         }
                         let last = first + pattern.extra_tokens;
@@ -200,7 +201,7 @@ impl FoundPatterns<'_> {
                             field: run.field,
                             first_token: first,
                             last_token: last,
-                            disp_start: analyzed.tokens[first as usize].disp_start,
+                            disp_start: token.disp_start,
                             disp_end: analyzed.tokens[last as usize].disp_end,
                         };
                         let list = &mut self.occurrences[pattern_id.as_usize()];
@@ -301,17 +302,17 @@ impl Matcher {
                 continue;
             }
             let mut score = 1.0;
-            let mut evidence_terms = indicator.evidence_terms.clone();
+            let mut boost_terms = Vec::new();
             for boost in &indicator.boosts {
                 if self.eval(&boost.node, item, scratch) {
                     score += boost.weight;
-                    evidence_terms.extend(&boost.evidence_terms);
+                    boost_terms.extend(&boost.evidence_terms);
                 }
             }
             if score + 1e-9 < indicator.min_score {
                 continue;
             }
-            let evidence = self.evidence(item, &evidence_terms, scratch);
+            let evidence = self.evidence(item, &indicator.evidence_terms, &boost_terms, scratch);
             hits.push(Hit {
                 indicator: index as usize,
                 score,
@@ -585,9 +586,19 @@ impl Matcher {
         }
     }
 
-    fn evidence(&self, item: &ItemText<'_>, terms: &[u32], scratch: &mut Scratch) -> Evidence {
+    /// Evidence for the query's terms and those of the boosts that applied. Their order does
+    /// not matter: [`Evidence::new`] sorts.
+    fn evidence(
+        &self,
+        item: &ItemText<'_>,
+        terms: &[u32],
+        boost_terms: &[u32],
+        scratch: &mut Scratch,
+    ) -> Evidence {
         let mut matched = Vec::new();
-        let mut pending = terms.to_vec();
+        let mut pending = Vec::with_capacity(terms.len() + boost_terms.len());
+        pending.extend_from_slice(boost_terms);
+        pending.extend_from_slice(terms);
         while let Some(term) = pending.pop() {
             if self.term_occurrences(term, item, scratch) == 0 {
                 continue;
