@@ -127,6 +127,23 @@ impl Analyzed {
                 i = run;
                 continue;
             }
+            if let Some(folded) = table.word(c) {
+                // Cyrillic, Greek and accented Latin words: fold a whole run of table letters
+                // at once.
+                let start = i;
+                i += c.len_utf8();
+                words.letters(start, i, folded);
+                for next in display[i..].chars() {
+                    let Some(folded) = table.word(next) else {
+                        break;
+                    };
+                    words.out.norm.push_str(folded);
+                    i += next.len_utf8();
+                }
+                // Stretches the open word's display range over the run.
+                words.ignorable(i);
+                continue;
+            }
             let end = i + c.len_utf8();
             fold_char(c, &mut words, table, i, end);
             i = end;
@@ -370,9 +387,8 @@ enum FoldKind {
 /// Precomputed folds for U+0080..U+052F (Latin-1, Latin Extended, IPA, Greek, Cyrillic): the
 /// non-ASCII characters of European news text, looked up instead of decomposed each time.
 struct FoldTable {
-    folded: String,
-    /// Per character: its kind, and start and end in `folded`.
-    entries: Vec<(FoldKind, u32, u32)>,
+    /// Per character: its kind and its fold, each fold apart so that a lookup slices nothing.
+    entries: Vec<(FoldKind, Box<str>)>,
 }
 
 const TABLE_FIRST: u32 = 0x80;
@@ -380,33 +396,38 @@ const TABLE_END: u32 = 0x530;
 
 impl FoldTable {
     fn build() -> Self {
-        let mut folded = String::new();
         let mut entries = Vec::with_capacity((TABLE_END - TABLE_FIRST) as usize);
         for code in TABLE_FIRST..TABLE_END {
-            let start = folded.len();
+            let mut folded = String::new();
             // Ignorable characters (the soft hyphen) vanish from the word they are in.
             if let Some(c) = char::from_u32(code).filter(|c| !is_ignorable(*c)) {
                 fold_slow(c, |f| folded.push(f));
             }
-            let chars: Vec<char> = folded[start..].chars().collect();
+            let chars: Vec<char> = folded.chars().collect();
             let kind = match chars.as_slice() {
                 [] => FoldKind::Vanishes,
                 all if all.iter().all(|f| f.is_alphanumeric()) => FoldKind::Word,
                 [one] if !is_mark(*one) => FoldKind::Separator,
                 _ => FoldKind::Mixed,
             };
-            entries.push((kind, start as u32, folded.len() as u32));
+            entries.push((kind, folded.into_boxed_str()));
         }
-        FoldTable { folded, entries }
+        FoldTable { entries }
     }
 
     fn lookup(&self, c: char) -> Option<(FoldKind, &str)> {
-        let code = c as u32;
-        if !(TABLE_FIRST..TABLE_END).contains(&code) {
-            return None;
+        let (kind, folded) = self
+            .entries
+            .get((c as u32).wrapping_sub(TABLE_FIRST) as usize)?;
+        Some((*kind, folded))
+    }
+
+    /// The fold of a table character that folds to letters or digits only.
+    fn word(&self, c: char) -> Option<&str> {
+        match self.lookup(c)? {
+            (FoldKind::Word, folded) => Some(folded),
+            _ => None,
         }
-        let (kind, start, end) = self.entries[(code - TABLE_FIRST) as usize];
-        Some((kind, &self.folded[start as usize..end as usize]))
     }
 }
 
