@@ -154,6 +154,21 @@ impl MatcherBuilder {
                 TermKind::Regex(_) | TermKind::Any(_) => NO_HEAD,
             })
             .collect();
+        let mut pattern_members = vec![Vec::new(); self.patterns.len()];
+        for (list, term) in self.terms.iter().enumerate() {
+            if let TermKind::Any(members) = &term.kind {
+                for (position, &member) in members.iter().enumerate() {
+                    match &self.terms[member as usize].kind {
+                        TermKind::Segments(segments) => pattern_members[segments[0] as usize]
+                            .push((list as u32, position as u32)),
+                        // List entries are words: `list_terms` makes them with `words_term`.
+                        TermKind::Regex(_) | TermKind::Any(_) => {
+                            unreachable!("a list entry is words")
+                        }
+                    }
+                }
+            }
+        }
         let mut indicators = self.indicators;
         let mut counts = HashMap::new();
         for indicator in &indicators {
@@ -174,6 +189,7 @@ impl MatcherBuilder {
             indicators,
             shared_nodes: shared.len(),
             term_heads,
+            pattern_members,
             patterns: self.patterns,
             regexes: self.regexes,
             terms: self.terms,

@@ -229,6 +229,9 @@ pub struct Matcher {
     indicators: Vec<CompiledIndicator>,
     /// How many [`Node::Shared`] subtrees the trees hold.
     shared_nodes: usize,
+    /// For each pattern, the lists (`TermKind::Any` terms) with a member that starts with it,
+    /// and that member's position in the list.
+    pattern_members: Vec<Vec<(u32, u32)>>,
     /// For each pattern, the indicators whose query uses it.
     pattern_users: Vec<Vec<u32>>,
     /// For each regex, the indicators whose query uses it.
@@ -253,6 +256,9 @@ pub struct Scratch {
     term_generation: Vec<u32>,
     candidate_generation: Vec<u32>,
     candidates: Vec<u32>,
+    /// Per list term, the positions of the members whose first pattern occurred in this item.
+    list_positions: Vec<Vec<u32>>,
+    touched_lists: Vec<u32>,
     /// The value of [`Node::Shared`] subtrees, valid for this item when `shared_generation`
     /// says so.
     shared_value: Vec<bool>,
@@ -280,6 +286,7 @@ impl Matcher {
             regex_generation: vec![0; self.regexes.len()],
             term_occurrences: vec![Vec::new(); self.terms.len()],
             term_generation: vec![0; self.terms.len()],
+            list_positions: vec![Vec::new(); self.terms.len()],
             candidate_generation: vec![0; self.indicators.len()],
             shared_value: vec![false; self.shared_nodes],
             shared_generation: vec![0; self.shared_nodes],
@@ -353,6 +360,20 @@ impl Matcher {
             match automaton {
                 WordAutomaton::Dfa(dfa) => found.scan(dfa),
                 WordAutomaton::Nfa(nfa) => found.scan(nfa),
+            }
+        }
+
+        for &list in &scratch.touched_lists {
+            scratch.list_positions[list as usize].clear();
+        }
+        scratch.touched_lists.clear();
+        for &pattern in &scratch.touched_patterns {
+            for &(list, position) in &self.pattern_members[pattern as usize] {
+                let positions = &mut scratch.list_positions[list as usize];
+                if positions.is_empty() {
+                    scratch.touched_lists.push(list);
+                }
+                positions.push(position);
             }
         }
 
@@ -451,13 +472,17 @@ impl Matcher {
         let in_scope = |o: &&Occurrence| def.fields.contains(o.field);
         match &def.kind {
             TermKind::Any(members) => {
-                for &member in members {
-                    if !self.surely_absent(member, scratch)
-                        && self.term_occurrences(member, item, scratch) > 0
-                    {
+                // Only the members whose first pattern occurred can occur; the scan listed
+                // them. Sorted, they keep the list's order.
+                let mut positions = std::mem::take(&mut scratch.list_positions[t]);
+                positions.sort_unstable();
+                for &position in &positions {
+                    let member = members[position as usize];
+                    if self.term_occurrences(member, item, scratch) > 0 {
                         found.extend_from_slice(&scratch.term_occurrences[member as usize]);
                     }
                 }
+                scratch.list_positions[t] = positions;
             }
             TermKind::Regex(r) => {
                 self.regex_occurrences(*r as usize, item, scratch);
