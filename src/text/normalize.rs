@@ -228,13 +228,21 @@ impl WordWriter<'_> {
     /// Adds ASCII letters and digits that belong to a word, from display bytes starting at
     /// `start`.
     fn ascii_letters(&mut self, start: usize, letters: &str) {
-        let from = self.letters(start, start + letters.len(), letters);
-        self.out.norm[from..].make_ascii_lowercase();
+        self.open(start, start + letters.len());
+        // Lowercased while copied: words are short, and a call to memcpy for each costs more.
+        self.out
+            .norm
+            .extend(letters.bytes().map(|b| b.to_ascii_lowercase() as char));
     }
 
-    /// Adds folded text that belongs to a word, from display bytes `start..end`; returns
-    /// where it starts in the normalised text.
-    fn letters(&mut self, start: usize, end: usize, folded: &str) -> usize {
+    /// Adds folded text that belongs to a word, from display bytes `start..end`.
+    fn letters(&mut self, start: usize, end: usize, folded: &str) {
+        self.open(start, end);
+        self.out.norm.push_str(folded);
+    }
+
+    /// Opens a word at display byte `start`, or extends the open one, to display byte `end`.
+    fn open(&mut self, start: usize, end: usize) {
         match &mut self.current {
             Some(token) => token.disp_end = end as u32,
             None => {
@@ -249,9 +257,6 @@ impl WordWriter<'_> {
                 });
             }
         }
-        let from = self.out.norm.len();
-        self.out.norm.push_str(folded);
-        from
     }
 
     /// A character that vanishes (diacritic, soft hyphen): it stays inside the open word's
