@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{MatchKind, StartKind, dfa, nfa};
+use aho_corasick::{AhoCorasick, MatchKind, StartKind, dfa, nfa};
 use regex::{Regex, RegexBuilder};
+use regex_syntax::hir::{Class, Hir, HirKind};
 
 use super::query::{Expr, QueryError, Term, Word};
 use super::{
@@ -38,6 +39,7 @@ pub struct MatcherBuilder {
     patterns: Vec<Pattern>,
     regex_ids: HashMap<String, u32>,
     regexes: Vec<Regex>,
+    regex_prefilters: Vec<Option<AhoCorasick>>,
     term_ids: HashMap<(String, u8), u32>,
     terms: Vec<TermDef>,
     lists: HashMap<String, Vec<ListEntry>>,
@@ -192,6 +194,7 @@ impl MatcherBuilder {
             pattern_members,
             patterns: self.patterns,
             regexes: self.regexes,
+            regex_prefilters: self.regex_prefilters,
             terms: self.terms,
             pattern_users,
             regex_users,
@@ -317,6 +320,7 @@ impl MatcherBuilder {
                     })?;
                 let id = self.regexes.len() as u32;
                 self.regexes.push(regex);
+                self.regex_prefilters.push(literal_prefilter(pattern));
                 self.regex_ids.insert(pattern.to_owned(), id);
                 id
             }
@@ -441,6 +445,105 @@ fn static_eval(node: &Node) -> bool {
     }
 }
 
+/// A search for text that every match of the regex contains, when there is such text: a regex
+/// scans the whole field, while a literal is found with memchr, and the regex need not run on
+/// a field without it. Letters are compared ignoring ASCII case, which covers `(?i)`.
+fn literal_prefilter(pattern: &str) -> Option<AhoCorasick> {
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let needle = required_text(&hir).longest;
+    if needle.is_empty() {
+        return None;
+    }
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build([needle])
+        .ok()
+}
+
+/// What a regex says about the text of its matches.
+struct RequiredText {
+    /// Every match is exactly this text (up to ASCII case).
+    whole: Option<Vec<u8>>,
+    /// Text that occurs in every match (up to ASCII case); empty if none is known.
+    longest: Vec<u8>,
+}
+
+fn required_text(hir: &Hir) -> RequiredText {
+    let exact = |bytes: Vec<u8>| RequiredText {
+        longest: bytes.clone(),
+        whole: Some(bytes),
+    };
+    let unknown = || RequiredText {
+        whole: None,
+        longest: Vec::new(),
+    };
+    match hir.kind() {
+        // Zero-width: the text on either side stays adjacent.
+        HirKind::Empty | HirKind::Look(_) => exact(Vec::new()),
+        HirKind::Literal(literal) => exact(literal.0.to_vec()),
+        HirKind::Class(class) => class_text(class).map_or_else(unknown, exact),
+        HirKind::Capture(capture) => required_text(&capture.sub),
+        HirKind::Repetition(repetition) if repetition.min > 0 => RequiredText {
+            whole: None,
+            longest: required_text(&repetition.sub).longest,
+        },
+        HirKind::Repetition(_) | HirKind::Alternation(_) => unknown(),
+        HirKind::Concat(items) => {
+            let mut run = Vec::new();
+            let mut longest = Vec::new();
+            let mut whole = true;
+            for item in items {
+                let found = required_text(item);
+                match found.whole {
+                    Some(bytes) => run.extend(bytes),
+                    None => {
+                        whole = false;
+                        if run.len() > longest.len() {
+                            longest = std::mem::take(&mut run);
+                        }
+                        run.clear();
+                        if found.longest.len() > longest.len() {
+                            longest = found.longest;
+                        }
+                    }
+                }
+            }
+            if run.len() > longest.len() {
+                longest = run.clone();
+            }
+            RequiredText {
+                whole: whole.then_some(run),
+                longest,
+            }
+        }
+    }
+}
+
+/// The text a class matches when it is one character, or one ASCII letter in either case
+/// (how `(?i)` writes a letter).
+fn class_text(class: &Class) -> Option<Vec<u8>> {
+    let (first, second) = match class {
+        Class::Unicode(class) => match class.ranges() {
+            [one] if one.start() == one.end() => {
+                return Some(one.start().to_string().into_bytes());
+            }
+            [a, b] if a.start() == a.end() && b.start() == b.end() => {
+                (u32::from(a.start()), u32::from(b.start()))
+            }
+            _ => return None,
+        },
+        Class::Bytes(class) => match class.ranges() {
+            [one] if one.start() == one.end() => return Some(vec![one.start()]),
+            [a, b] if a.start() == a.end() && b.start() == b.end() => {
+                (u32::from(a.start()), u32::from(b.start()))
+            }
+            _ => return None,
+        },
+    };
+    let upper = u8::try_from(first).ok().filter(u8::is_ascii_uppercase)?;
+    (second == u32::from(upper.to_ascii_lowercase())).then(|| vec![upper.to_ascii_lowercase()])
+}
+
 fn dedup(ids: &mut Vec<u32>) {
     ids.sort_unstable();
     ids.dedup();
@@ -460,4 +563,32 @@ fn flatten(error: &regex::Error) -> String {
                 .to_owned()
         })
         .unwrap_or_else(|| text.lines().last().unwrap_or("").trim().to_owned())
+}
+
+#[cfg(test)]
+mod prefilter_tests {
+    use super::*;
+
+    fn needle(pattern: &str) -> String {
+        let hir = regex_syntax::Parser::new().parse(pattern).unwrap();
+        String::from_utf8(required_text(&hir).longest).unwrap()
+    }
+
+    #[test]
+    fn required_text_is_what_every_match_contains() {
+        let cases = [
+            (r"\d+호기", "호기"),
+            (r"(?i)(^|[^\w-])lethal([^\w]|$)", "lethal"),
+            (r"(?i)k", ""),
+            (r"ab(c|d)efg", "efg"),
+            (r"x?abc", "abc"),
+            (r"(abc)+z", "abc"),
+            (r"\bfoo\b bar", "foo bar"),
+            (r"a|b", ""),
+            (r"[Aa]b", "ab"),
+        ];
+        for (pattern, want) in cases {
+            assert_eq!(needle(pattern), want, "pattern {pattern}");
+        }
+    }
 }

@@ -222,6 +222,8 @@ pub struct Matcher {
     automaton: Option<WordAutomaton>,
     patterns: Vec<Pattern>,
     regexes: Vec<Regex>,
+    /// Per regex, a search for text all its matches contain, run first on each field.
+    regex_prefilters: Vec<Option<aho_corasick::AhoCorasick>>,
     terms: Vec<TermDef>,
     /// Per term, the pattern its first segment starts with, or [`NO_HEAD`] for regex and
     /// list terms.
@@ -400,8 +402,12 @@ impl Matcher {
         let mut found_list = std::mem::take(&mut scratch.regex_occurrences[regex_id]);
         found_list.clear();
         let analyzed = &scratch.analyzed;
+        let prefilter = self.regex_prefilters[regex_id].as_ref();
         for run in &analyzed.fields {
             let text = item.get(run.field);
+            if prefilter.is_some_and(|p| !p.is_match(text)) {
+                continue;
+            }
             for found in self.regexes[regex_id].find_iter(text) {
                 if found.is_empty() {
                     continue;
