@@ -13,4 +13,5 @@ pub mod cli;
 pub mod config;
 pub mod eval;
 pub mod matcher;
+pub mod store;
 pub mod text;
