@@ -13,5 +13,6 @@ pub mod cli;
 pub mod config;
 pub mod eval;
 pub mod matcher;
+pub mod schedule;
 pub mod store;
 pub mod text;

@@ -122,7 +122,10 @@ pub struct HitRecord {
 pub enum ItemWrite {
     /// First seen in this feed: store it (or, if another feed already has the same story, add
     /// this feed as a source) and record its hits.
-    New { item: ItemRecord, hits: Vec<HitRecord> },
+    New {
+        item: ItemRecord,
+        hits: Vec<HitRecord>,
+    },
     /// Seen before in this feed with other text: update the text; hits are added only for
     /// indicators the item did not hit yet.
     Changed {
@@ -143,7 +146,9 @@ pub enum PollResult {
         last_modified: Option<String>,
         title: Option<String>,
     },
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// Everything one poll of one feed writes.
@@ -366,9 +371,9 @@ impl Store {
     /// Every item a feed has delivered, by key: one query, so that a poll of an unchanged feed
     /// recognises its items without a lookup each.
     pub fn known_items(&self, feed_id: &str) -> Result<HashMap<String, KnownItem>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT key, item_id, content_hash FROM item_sources WHERE feed_id = ?1")?;
+        let mut statement = self.conn.prepare_cached(
+            "SELECT key, item_id, content_hash FROM item_sources WHERE feed_id = ?1",
+        )?;
         let rows = statement.query_map([feed_id], |row| {
             Ok((
                 row.get::<_, String>(0)?,
@@ -458,7 +463,11 @@ impl Store {
                     tx.prepare_cached(
                         "UPDATE item_sources SET content_hash = ?3 WHERE feed_id = ?1 AND key = ?2",
                     )?
-                    .execute(params![poll.feed_id, item.key, item.content_hash])?;
+                    .execute(params![
+                        poll.feed_id,
+                        item.key,
+                        item.content_hash
+                    ])?;
                     counts.changed_items += 1;
                     counts.new_hits += insert_hits(&tx, *item_id, &poll.feed_id, now, hits)?;
                 }

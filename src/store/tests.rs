@@ -66,7 +66,10 @@ fn a_new_database_is_migrated_and_a_newer_one_is_refused() {
     conn.pragma_update(None, "user_version", 999).expect("bump");
     drop(conn);
     let err = Store::open(&path).err().expect("refused");
-    assert!(err.to_string().contains("schema version 999, newer"), "{err}");
+    assert!(
+        err.to_string().contains("schema version 999, newer"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -108,11 +111,18 @@ fn the_same_story_in_two_feeds_is_one_item_with_two_sources() {
         item: item(key, Some("https://x.test/story"), "story"),
         hits: vec![hit("labor_export")],
     };
-    store.write_poll(&poll("a", vec![story("guid:a1")])).expect("a");
-    let counts = store.write_poll(&poll("b", vec![story("guid:b7")])).expect("b");
+    store
+        .write_poll(&poll("a", vec![story("guid:a1")]))
+        .expect("a");
+    let counts = store
+        .write_poll(&poll("b", vec![story("guid:b7")]))
+        .expect("b");
     assert_eq!(counts.new_items, 0);
     assert_eq!(counts.new_sources, 1);
-    assert_eq!(counts.new_hits, 0, "the hit is unique per indicator and item");
+    assert_eq!(
+        counts.new_hits, 0,
+        "the hit is unique per indicator and item"
+    );
     assert_eq!(store.totals().expect("totals"), (1, 2, 1));
 }
 
