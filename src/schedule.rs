@@ -103,6 +103,81 @@ impl fmt::Display for Schedule {
     }
 }
 
+/// The longest a failing feed waits between tries.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+/// The most a poll is shifted to spread feeds that share a schedule.
+const MAX_JITTER: Duration = Duration::from_secs(30);
+
+/// How a poll ended, as far as its next check is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Fetched or not modified. `floor` is the feed's own minimum interval (RSS TTL,
+    /// Cache-Control max-age), if it gave one.
+    Success { floor: Option<Duration> },
+    /// The `failures`-th failure in a row; `retry_after` as the server asked (429, 503).
+    Failure {
+        failures: u32,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// When a feed should next be polled.
+///
+/// On success: the schedule's next time, but no sooner than the feed's floor. On failure: the
+/// schedule's interval doubled for each failure in a row, capped at [`MAX_BACKOFF`], and no
+/// sooner than the server's Retry-After. A small jitter, fixed per feed, keeps feeds on one
+/// schedule from all starting in the same second.
+pub fn next_check(
+    schedule: &Schedule,
+    feed_id: &str,
+    now: DateTime<Utc>,
+    outcome: Outcome,
+) -> DateTime<Utc> {
+    let scheduled = schedule
+        .next_after(now)
+        .unwrap_or(now + chrono::Duration::hours(1));
+    let interval = schedule.typical_interval(now);
+    let earliest = match outcome {
+        Outcome::Success { floor } => floor.map(|f| now + to_chrono(f)),
+        Outcome::Failure {
+            failures,
+            retry_after,
+        } => {
+            let doublings = failures.saturating_sub(1).min(16);
+            let backoff = interval
+                .saturating_mul(1 << doublings)
+                .min(MAX_BACKOFF.max(interval));
+            let backoff_at = now + to_chrono(backoff);
+            Some(match retry_after {
+                Some(wait) => backoff_at.max(now + to_chrono(wait.min(MAX_BACKOFF))),
+                None => backoff_at,
+            })
+        }
+    };
+    let base = match earliest {
+        Some(earliest) if earliest > scheduled => earliest,
+        _ => scheduled,
+    };
+    base + to_chrono(jitter(feed_id, interval))
+}
+
+fn to_chrono(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::hours(24))
+}
+
+/// A per-feed offset of up to a twentieth of the interval (at most 30 s), stable across runs.
+fn jitter(feed_id: &str, interval: Duration) -> Duration {
+    let span = (interval / 20).min(MAX_JITTER).as_millis() as u64;
+    if span == 0 {
+        return Duration::ZERO;
+    }
+    // FNV-1a: small, stable, and enough to spread a few thousand ids.
+    let hash = feed_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    Duration::from_millis(hash % span)
+}
+
 fn field_offsets(expression: &str) -> Vec<(usize, &str)> {
     let mut fields = Vec::new();
     let mut start = None;
@@ -232,6 +307,75 @@ mod tests {
             .expect("next")
             .with_timezone(&Local);
         assert_eq!(next.format("%a %d %H:%M").to_string(), "Mon 30 12:00");
+    }
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn success_follows_the_schedule_within_a_small_jitter() {
+        let every15 = Schedule::parse("*/15 * * * *").expect("valid");
+        let next = next_check(
+            &every15,
+            "feed-a",
+            at(10, 7),
+            Outcome::Success { floor: None },
+        );
+        let offset = (next - at(10, 15)).num_milliseconds();
+        assert!((0..30_000).contains(&offset), "{next}");
+        let again = next_check(
+            &every15,
+            "feed-a",
+            at(10, 7),
+            Outcome::Success { floor: None },
+        );
+        assert_eq!(next, again, "the jitter is stable per feed");
+    }
+
+    #[test]
+    fn a_feed_floor_stretches_the_interval() {
+        let every15 = Schedule::parse("*/15 * * * *").expect("valid");
+        let floor = Some(Duration::from_secs(3600));
+        let next = next_check(&every15, "f", at(10, 7), Outcome::Success { floor });
+        assert!(next >= at(11, 7) && next < at(11, 8), "{next}");
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_up_to_six_hours() {
+        let every15 = Schedule::parse("*/15 * * * *").expect("valid");
+        let now = at(10, 0);
+        let waits: Vec<i64> = (1..=8)
+            .map(|failures| {
+                let next = next_check(
+                    &every15,
+                    "f",
+                    now,
+                    Outcome::Failure {
+                        failures,
+                        retry_after: None,
+                    },
+                );
+                (next - now).num_minutes()
+            })
+            .collect();
+        assert_eq!(waits, [15, 30, 60, 120, 240, 360, 360, 360]);
+    }
+
+    #[test]
+    fn retry_after_is_honoured() {
+        let every15 = Schedule::parse("*/15 * * * *").expect("valid");
+        let now = at(10, 0);
+        let next = next_check(
+            &every15,
+            "f",
+            now,
+            Outcome::Failure {
+                failures: 1,
+                retry_after: Some(Duration::from_secs(7200)),
+            },
+        );
+        assert_eq!((next - now).num_minutes(), 120);
     }
 
     #[test]
