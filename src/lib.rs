@@ -11,8 +11,10 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod eval;
 pub mod matcher;
+pub mod pipeline;
 pub mod schedule;
 pub mod store;
 pub mod text;

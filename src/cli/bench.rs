@@ -20,6 +20,8 @@ pub struct BenchArgs {
 pub enum BenchTarget {
     /// Match throughput on one core: the shipped indicators, then generated variants of them
     Match(MatchBench),
+    /// Ingest throughput from files: parse, normalise, match and store, on the feed corpus
+    Ingest(super::bench_ingest::IngestBench),
 }
 
 #[derive(Debug, Args)]
@@ -38,6 +40,7 @@ pub struct MatchBench {
 pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<u8> {
     match &args.target {
         BenchTarget::Match(bench) => match_bench(global, bench),
+        BenchTarget::Ingest(bench) => super::bench_ingest::run(global, bench),
     }
 }
 

@@ -2,10 +2,12 @@
 //! module parses arguments, finds the files, and maps errors to the documented exit codes.
 
 mod bench;
+mod bench_ingest;
 mod check;
 mod eval;
 mod feeds;
 mod matching;
+mod poll;
 mod replay;
 
 use std::path::{Path, PathBuf};
@@ -68,6 +70,13 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: poll every enabled feed on its schedule, record hits, until SIGINT or
+    /// SIGTERM
+    #[command(after_help = EXIT_CODES)]
+    Run(poll::RunArgs),
+    /// Poll every enabled feed (or one) once, now, and print a summary; exit 1 if any failed
+    #[command(after_help = EXIT_CODES)]
+    Poll(poll::PollArgs),
     /// Validate indicators.yaml, compile every query and run every example
     #[command(after_help = EXIT_CODES)]
     Check(check::CheckArgs),
@@ -109,6 +118,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Eval(args) => eval::run(&cli.global, args),
         Command::Bench(args) => bench::run(&cli.global, args),
         Command::Feeds(args) => feeds::run(&cli.global, args),
+        Command::Run(args) => poll::run_daemon(&cli.global, args),
+        Command::Poll(args) => poll::poll_once(&cli.global, args),
         Command::Replay(args) => replay::run(&cli.global, args),
     }
 }

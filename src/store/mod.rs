@@ -163,13 +163,25 @@ pub struct PollWrite {
 }
 
 /// What a poll's write changed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PollCounts {
     pub new_items: u64,
     pub changed_items: u64,
     /// The same story already stored from another feed: recorded as a second source.
     pub new_sources: u64,
     pub new_hits: u64,
+    /// The hits this write created (not those an item already had).
+    pub hits: Vec<NewHit>,
+}
+
+/// A hit created by a poll.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewHit {
+    pub hit_id: i64,
+    pub indicator_id: String,
+    pub item_id: i64,
+    /// The key of the item in the polled feed.
+    pub key: String,
 }
 
 /// A stored item, for replay.
@@ -438,7 +450,7 @@ impl Store {
                          ON CONFLICT(feed_id, key) DO UPDATE SET content_hash = excluded.content_hash",
                     )?
                     .execute(params![poll.feed_id, item.key, item_id, now, item.content_hash])?;
-                    counts.new_hits += insert_hits(&tx, item_id, &poll.feed_id, now, hits)?;
+                    insert_hits(&tx, item_id, &item.key, &poll.feed_id, now, hits, &mut counts)?;
                 }
                 ItemWrite::Changed {
                     item_id,
@@ -469,7 +481,7 @@ impl Store {
                         item.content_hash
                     ])?;
                     counts.changed_items += 1;
-                    counts.new_hits += insert_hits(&tx, *item_id, &poll.feed_id, now, hits)?;
+                    insert_hits(&tx, *item_id, &item.key, &poll.feed_id, now, hits, &mut counts)?;
                 }
             }
         }
@@ -631,11 +643,12 @@ impl Store {
 fn insert_hits(
     tx: &rusqlite::Transaction<'_>,
     item_id: i64,
+    key: &str,
     feed_id: &str,
     now: i64,
     hits: &[HitRecord],
-) -> Result<u64, StoreError> {
-    let mut inserted = 0;
+    counts: &mut PollCounts,
+) -> Result<(), StoreError> {
     let mut statement = tx.prepare_cached(
         "INSERT INTO hits (indicator_id, item_id, feed_id, score, evidence, definition_hash,
            created_at)
@@ -643,7 +656,7 @@ fn insert_hits(
          ON CONFLICT(indicator_id, item_id) DO NOTHING",
     )?;
     for hit in hits {
-        inserted += statement.execute(params![
+        let inserted = statement.execute(params![
             hit.indicator_id,
             item_id,
             feed_id,
@@ -651,9 +664,18 @@ fn insert_hits(
             hit.evidence,
             hit.definition_hash,
             now
-        ])? as u64;
+        ])?;
+        if inserted == 1 {
+            counts.new_hits += 1;
+            counts.hits.push(NewHit {
+                hit_id: tx.last_insert_rowid(),
+                indicator_id: hit.indicator_id.clone(),
+                item_id,
+                key: key.to_owned(),
+            });
+        }
     }
-    Ok(inserted)
+    Ok(())
 }
 
 #[cfg(test)]
