@@ -9,7 +9,7 @@ pub const MAX_LINK_LEN: usize = 8192;
 
 /// Query parameters that track the reader rather than name the page. Matched without regard to
 /// case; `utm_` is a prefix.
-const TRACKING_PARAMETERS: &[&str] = &[
+pub const TRACKING_PARAMETERS: &[&str] = &[
     "fbclid",
     "gclid",
     "dclid",

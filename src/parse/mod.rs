@@ -16,14 +16,16 @@
 //! - **Lenient cases**, each documented where it is handled:
 //!   - `<rss>` without a `version`, or with one feed-rs rejects (`0.9`, `0.93`), is read as
 //!     RSS 2.0, which is a superset of 0.9x.
-//!   - Atom 0.3 (`http://purl.org/atom/ns#`) and RSS 0.90 (`http://my.netscape.com/rdf/simple/0.9/`)
-//!     are read as Atom 1.0 and RSS 1.0 by renaming their namespace on the root element
-//!     (feed-rs ignores every element in a namespace it does not know); Atom 0.3's `issued`
-//!     and `modified` become `published` and `updated`.
+//!   - Atom 0.3 (`http://purl.org/atom/ns#`) and RSS 0.90
+//!     (`http://my.netscape.com/rdf/simple/0.9/`) are read as Atom 1.0 and RSS 1.0 by renaming
+//!     their namespace on the root element (feed-rs ignores every element in a namespace it
+//!     does not know); Atom 0.3's `issued` and `modified` become `published` and `updated`.
 //!   - An Atom `<feed>` wrapped in an XHTML page (`<html><body><feed>...</feed></body></html>`,
-//!     as some blog engines serve it) is parsed leniently: the `<feed>` element is cut out
-//!     and read as the document. The wrapper is a publisher's mistake that the publisher
-//!     will not fix, and the entries inside are intact; refusing it would silence the source.
+//!     as some blog engines serve it) is parsed leniently when the `<feed>` start tag declares
+//!     the Atom 1.0 namespace: the `<feed>` element is cut out and read as the document (if
+//!     that fails, the error is the HTML page's `NotAFeed`). The wrapper is a publisher's
+//!     mistake that the publisher will not fix, and the entries inside are intact; refusing
+//!     it would silence the source.
 //!   - Undeclared legacy encodings are detected rather than rejected.
 //! - **Display text**: title, summary and content go through [`crate::text::html_to_text`]
 //!   (titles carry HTML too); authors and categories have their whitespace collapsed.
@@ -31,8 +33,13 @@
 //!
 //! Entity declarations are never expanded: quick-xml, under feed-rs, leaves references to
 //! entities other than the five predefined ones as text (`&lol9;`), so a "billion laughs"
-//! document costs what its bytes cost. Work and memory are linear in the input; nothing
-//! recurses on the document's nesting (JSON nesting is capped by serde_json at 128).
+//! document costs what its bytes cost. Work and memory are linear in the input. Nesting is
+//! bounded by the parsers, not the stack: quick-xml refuses XML nested deeper than 65,535
+//! elements and serde_json JSON deeper than 128 (both `Invalid`). Input size is the fetch
+//! stage's to cap.
+//!
+//! Keys and hashes hash each field as its length (8 bytes, little-endian) then its UTF-8
+//! bytes, so no two different field lists hash the same bytes.
 
 pub mod encoding;
 pub mod link;
@@ -52,7 +59,7 @@ use prolog::{Prolog, Shape};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParsedFeed {
     pub title: Option<String>,
-    /// RSS <ttl> in minutes, when the feed gives one (a floor on the poll interval).
+    /// RSS `<ttl>` in minutes, when the feed gives one (a floor on the poll interval).
     pub ttl_minutes: Option<u32>,
     pub items: Vec<ParsedItem>,
 }
@@ -60,8 +67,8 @@ pub struct ParsedFeed {
 /// One entry of a feed, with display text ready for matching.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParsedItem {
-    /// Stable identity within a feed: "guid:<guid>" when the entry has an id/guid, else
-    /// "link:<canonical link>", else "hash:<hex sha256 of title and summary display text>".
+    /// Stable identity within a feed: `"guid:<guid>"` when the entry has an id/guid, else
+    /// `"link:<canonical link>"`, else `"hash:<hex sha256 of title and summary display text>"`.
     pub key: String,
     /// Canonical link: absolute (resolved against the feed URL), http/https only, fragment and
     /// tracking parameters (utm_*, fbclid, gclid, mc_cid, mc_eid, ref, cmpid, ocid, ...) removed,
@@ -89,7 +96,7 @@ pub enum ParseError {
     #[error("empty document (zero bytes)")]
     Empty,
     /// A document that is not a feed: an HTML page, another XML vocabulary, plain text.
-    /// `found` says what it was, e.g. "an HTML page (<html>)".
+    /// `found` says what it was, e.g. `an HTML page (<html>)`.
     #[error("{found}, not a feed")]
     NotAFeed { found: String },
     /// A feed the parser could not read: the parser's message, and where, when known (line and
@@ -156,6 +163,9 @@ struct Document<'a> {
     text: Cow<'a, str>,
     /// Line breaks cut from before `text`.
     lines_before: u64,
+    /// The HTML root element when `text` is an Atom feed cut out of an HTML page: if feed-rs
+    /// cannot read it, the document is reported as the HTML page it is.
+    html_root: Option<&'a str>,
 }
 
 impl<'a> Document<'a> {
@@ -164,7 +174,11 @@ impl<'a> Document<'a> {
             .iter()
             .filter(|&&b| b == b'\n')
             .count() as u64;
-        Document { text, lines_before }
+        Document {
+            text,
+            lines_before,
+            html_root: None,
+        }
     }
 }
 
@@ -214,7 +228,9 @@ fn prepare(text: &str) -> Result<Document<'_>, ParseError> {
             && let Some(feed) = wrapped_atom_feed(text, root.tag.end)
         {
             let slice = &text[feed.clone()];
-            return Ok(Document::cut(text, feed.start, without_declarations(slice)));
+            let mut document = Document::cut(text, feed.start, without_declarations(slice));
+            document.html_root = Some(root.name);
+            return Ok(document);
         }
         return Err(ParseError::not_a_feed(format!(
             "an HTML page (<{}>)",
@@ -289,16 +305,21 @@ const ATOM_03_DATES: [(&str, &str); 4] = [
     ("</modified>", "</updated>"),
 ];
 
-/// The byte range of an Atom `<feed>...</feed>` inside an HTML page, from `from` on.
+/// The byte range of an Atom `<feed xmlns="http://www.w3.org/2005/Atom">...</feed>` inside an
+/// HTML page, from `from` on. The namespace must be declared on the `<feed>` itself, so that a
+/// page merely mentioning `<feed>` (in a script, say) stays a page.
 fn wrapped_atom_feed(text: &str, from: usize) -> Option<std::ops::Range<usize>> {
     let mut at = from;
     let start = loop {
         let found = at + text.get(at..)?.find("<feed")?;
         let next = text.as_bytes().get(found + 5);
-        if next.is_some_and(|&c| c.is_ascii_whitespace() || c == b'>') {
+        // No `>` after this `<feed` means none after any later one either.
+        let tag = &text[found..found + text[found..].find('>')?];
+        if next.is_some_and(|c| c.is_ascii_whitespace()) && tag.contains(ATOM_10) {
             break found;
         }
-        at = found + 5;
+        // Any `<feed` inside this tag is not a start tag: skip it all, which keeps this linear.
+        at = found + tag.len().max(5);
     };
     let end = text.rfind("</feed>")? + "</feed>".len();
     (end > start).then_some(start..end)
@@ -344,6 +365,9 @@ fn without_declarations(text: &str) -> Cow<'_, str> {
 
 /// Maps feed-rs's error to ours, locating XML syntax errors.
 fn invalid(error: ParseFeedError, document: &Document<'_>) -> ParseError {
+    if let Some(root) = document.html_root {
+        return ParseError::not_a_feed(format!("an HTML page (<{root}>)"));
+    }
     let (message, position) = match &error {
         ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => {
             return ParseError::not_a_feed("a document without a feed root element");

@@ -334,6 +334,15 @@ fn an_atom_feed_inside_an_xhtml_page_is_read_leniently() {
     let feed = parse(text).unwrap();
     assert_eq!(feed.title.as_deref(), Some("Blog"));
     assert_eq!(feed.items[0].key, "guid:e1");
+    // A page that only mentions <feed> is still a page.
+    let page = "<html><body><script>var t = '<feed >'; var u = '</feed>';</script></body></html>";
+    let error = parse(page).unwrap_err();
+    assert_eq!(error.to_string(), "an HTML page (<html>), not a feed");
+    // A broken feed inside a page: reported as the page.
+    let page =
+        "<html><body><feed xmlns=\"http://www.w3.org/2005/Atom\"><entry></feed></body></html>";
+    let error = parse(page).unwrap_err();
+    assert_eq!(error.to_string(), "an HTML page (<html>), not a feed");
     // Without a feed inside, the page is what it is.
     let error = parse(&text.replace("feed", "div")).unwrap_err();
     assert_eq!(error.to_string(), "an HTML page (<html>), not a feed");
@@ -407,6 +416,15 @@ fn hostile_sizes_stay_linear() {
          <content type=\"xhtml\">{nested}</content><summary type=\"html\">{nested}</summary></entry></feed>"
     );
     assert_eq!(parse(&atom).unwrap().items.len(), 1);
+
+    // Many false starts of a wrapped feed, and of a declaration, in one HTML page.
+    let page = format!("<html>{}></html>", "<feed x".repeat(1_000_000));
+    assert!(matches!(parse(&page), Err(ParseError::NotAFeed { .. })));
+    let page = format!(
+        "<rss version=\"2.0\">{}<channel/></rss>",
+        "<?xml <![CDATA[ ".repeat(500_000)
+    );
+    assert!(parse(&page).is_err());
 
     // Deep JSON is refused by serde_json's recursion limit, not by the stack.
     let json = format!(
