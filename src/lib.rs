@@ -3,6 +3,8 @@
 //! Layout, one module per pipeline stage:
 //! - [`config`] reads `indicators.yaml`, validates it and compiles every query, naming the
 //!   file, line and column of anything wrong.
+//! - [`parse`] turns feed bytes (RSS, Atom, JSON Feed, any encoding) into items with display
+//!   text, canonical links and stable keys, or says why the document is not a feed.
 //! - [`text`] turns HTML into display text and display text into normalised words.
 //! - [`matcher`] runs all indicators over an item in one pass and explains each hit with
 //!   evidence.
@@ -14,6 +16,7 @@ pub mod config;
 pub mod daemon;
 pub mod eval;
 pub mod matcher;
+pub mod parse;
 pub mod pipeline;
 pub mod schedule;
 pub mod store;
