@@ -94,13 +94,12 @@ impl Settings {
                     path: path.clone(),
                     source,
                 })?;
-                let raw = if text.trim().is_empty() {
+                if text.trim().is_empty() {
                     RawSettings::default()
                 } else {
                     serde_saphyr::from_str(&text)
                         .map_err(|e| super::indicators::yaml_error(path, &e))?
-                };
-                raw
+                }
             }
             None => RawSettings::default(),
         };
@@ -293,7 +292,8 @@ mod tests {
 
     #[test]
     fn bad_settings_name_the_key_and_place() {
-        let cases: &[(Option<&str>, &[(&str, &str)], &str)] = &[
+        type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             (Some("databse: x\n"), &[], ":1:1: unknown field `databse`"),
             (Some("schedule: '*/5 * * *'\n"), &[], "setting 'schedule'"),
             (
