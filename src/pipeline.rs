@@ -32,7 +32,11 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(settings: &Settings, indicators: Arc<Indicators>, store: Store) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: &Settings,
+        indicators: Arc<Indicators>,
+        store: Store,
+    ) -> anyhow::Result<Self> {
         Ok(Context {
             fetcher: Fetcher::new(&settings.fetch)?,
             polls: tokio::sync::Semaphore::new(settings.fetch.concurrency),
@@ -46,10 +50,16 @@ impl Context {
         feed.schedule.as_ref().unwrap_or(&self.default_schedule)
     }
 
-    fn with_store<T>(&self, work: impl FnOnce(&mut Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn with_store<T>(
+        &self,
+        work: impl FnOnce(&mut Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         // A panic while holding the lock aborts the process (panic = "abort"), so a poisoned
         // lock only happens in tests; the store itself is consistent by transactions.
-        let mut store = self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut store = self
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         work(&mut store)
     }
 }
@@ -120,12 +130,8 @@ fn process(
     let body = match fetched {
         Err(error) => return fail(error.to_string(), error.retry_after()),
         Ok(FetchOutcome::NotModified { max_age }) => {
-            let next_check = schedule::next_check(
-                schedule,
-                &feed.id,
-                now,
-                Outcome::Success { floor: max_age },
-            );
+            let next_check =
+                schedule::next_check(schedule, &feed.id, now, Outcome::Success { floor: max_age });
             let write = PollWrite {
                 feed_id: feed.id.clone(),
                 attempted_at: now,
@@ -169,7 +175,9 @@ pub fn ingest(
         Err(error) => return fail(error.to_string()),
     };
     let floor = [
-        parsed.ttl_minutes.map(|m| Duration::from_secs(u64::from(m) * 60)),
+        parsed
+            .ttl_minutes
+            .map(|m| Duration::from_secs(u64::from(m) * 60)),
         body.max_age,
     ]
     .into_iter()

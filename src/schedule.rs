@@ -138,7 +138,9 @@ pub fn next_check(
         .unwrap_or(now + chrono::Duration::hours(1));
     let interval = schedule.typical_interval(now);
     let earliest = match outcome {
-        Outcome::Success { floor } => floor.map(|f| now + to_chrono(f)),
+        // CDNs send max-age of a year; a feed's own floor never holds it back longer than a
+        // failing feed would wait.
+        Outcome::Success { floor } => floor.map(|f| now + to_chrono(f.min(MAX_BACKOFF))),
         Outcome::Failure {
             failures,
             retry_after,
@@ -339,6 +341,14 @@ mod tests {
         let floor = Some(Duration::from_secs(3600));
         let next = next_check(&every15, "f", at(10, 7), Outcome::Success { floor });
         assert!(next >= at(11, 7) && next < at(11, 8), "{next}");
+    }
+
+    #[test]
+    fn a_year_long_max_age_is_capped_at_six_hours() {
+        let every15 = Schedule::parse("*/15 * * * *").expect("valid");
+        let floor = Some(Duration::from_secs(365 * 86400));
+        let next = next_check(&every15, "f", at(10, 0), Outcome::Success { floor });
+        assert_eq!((next - at(10, 0)).num_hours(), 6);
     }
 
     #[test]

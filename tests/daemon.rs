@@ -102,7 +102,10 @@ async fn poll_records_items_and_hits_and_each_feed_failure_stays_its_own() {
     );
     server.set(
         "/invalid.xml",
-        Response::ok("application/rss+xml", "<rss><channel><title>x</titel></channel>"),
+        Response::ok(
+            "application/rss+xml",
+            "<rss><channel><title>x</titel></channel>",
+        ),
     );
     let mut feeds = vec![
         ("wire", server.url("/wire.xml")),
@@ -113,13 +116,22 @@ async fn poll_records_items_and_hits_and_each_feed_failure_stays_its_own() {
     ];
     let mut corpus_feeds = Vec::new();
     if let Some(dir) = corpus() {
-        for name in ["rss2-guardian-us.xml", "atom-heise-developer-de.xml", "rss2-ibash-ru-windows-1251.xml"] {
+        for name in [
+            "rss2-guardian-us.xml",
+            "atom-heise-developer-de.xml",
+            "rss2-ibash-ru-windows-1251.xml",
+        ] {
             let bytes = std::fs::read(dir.join(name)).expect("corpus file");
-            server.set(&format!("/corpus/{name}"), Response::ok("application/xml", bytes));
+            server.set(
+                &format!("/corpus/{name}"),
+                Response::ok("application/xml", bytes),
+            );
             corpus_feeds.push(name);
         }
     }
-    let corpus_ids: Vec<String> = (0..corpus_feeds.len()).map(|i| format!("corpus{i}")).collect();
+    let corpus_ids: Vec<String> = (0..corpus_feeds.len())
+        .map(|i| format!("corpus{i}"))
+        .collect();
     for (id, name) in corpus_ids.iter().zip(&corpus_feeds) {
         feeds.push((id.as_str(), server.url(&format!("/corpus/{name}"))));
     }
@@ -131,11 +143,20 @@ async fn poll_records_items_and_hits_and_each_feed_failure_stays_its_own() {
     let out = stdout(&first);
     assert_eq!(first.status.code(), Some(1), "a feed failed: {out}");
     assert!(out.contains("ok   wire: 2 items, 2 new"), "{out}");
-    assert!(out.contains("HIT satellite_launch: North Korea launches"), "{out}");
+    assert!(
+        out.contains("HIT satellite_launch: North Korea launches"),
+        "{out}"
+    );
     assert!(out.contains("FAIL broken: HTTP 500"), "{out}");
     assert!(out.contains("FAIL missing: HTTP 404"), "{out}");
-    assert!(out.contains("FAIL page:") && out.contains("not a feed"), "{out}");
-    assert!(out.contains("FAIL invalid:") && out.contains("line"), "{out}");
+    assert!(
+        out.contains("FAIL page:") && out.contains("not a feed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL invalid:") && out.contains("line"),
+        "{out}"
+    );
     for id in &corpus_ids {
         assert!(out.contains(&format!("ok   {id}:")), "{out}");
     }
@@ -153,15 +174,22 @@ async fn poll_records_items_and_hits_and_each_feed_failure_stays_its_own() {
     // A second round: nothing new is recorded twice, and the broken feed backs off further.
     let second = watchfloor(args(&indicators, &db, &["poll"]), vec![]).await;
     let out = stdout(&second);
-    assert!(out.contains("ok   wire: 2 items, 0 new, 0 changed"), "{out}");
+    assert!(
+        out.contains("ok   wire: 2 items, 0 new, 0 changed"),
+        "{out}"
+    );
     let store = Store::open(&db).expect("open");
     assert_eq!(store.totals().expect("totals").0, items_before);
     assert_eq!(store.totals().expect("totals").2, hits_before);
     let broken = store.feed_state("broken").expect("query").expect("feed");
     assert_eq!(broken.consecutive_failures, 2);
-    let first_gap = state("broken").next_check.expect("next") - state("broken").last_attempt.expect("at");
+    let first_gap =
+        state("broken").next_check.expect("next") - state("broken").last_attempt.expect("at");
     let second_gap = broken.next_check.expect("next") - broken.last_attempt.expect("at");
-    assert!(second_gap > first_gap, "backoff grows: {first_gap} then {second_gap}");
+    assert!(
+        second_gap > first_gap,
+        "backoff grows: {first_gap} then {second_gap}"
+    );
     assert_eq!(store.integrity_check().expect("check"), "ok");
     drop(store);
 
@@ -171,7 +199,11 @@ async fn poll_records_items_and_hits_and_each_feed_failure_stays_its_own() {
         Response::ok(
             "application/rss+xml",
             rss(&[
-                ("a1", &format!("{SATELLITE}; Pyongyang confirms orbit"), "https://news.test/sat"),
+                (
+                    "a1",
+                    &format!("{SATELLITE}; Pyongyang confirms orbit"),
+                    "https://news.test/sat",
+                ),
                 ("a2", "Weather: sunny in Seoul", "https://news.test/weather"),
             ]),
         ),
@@ -179,14 +211,20 @@ async fn poll_records_items_and_hits_and_each_feed_failure_stays_its_own() {
     let third = watchfloor(args(&indicators, &db, &["poll", "--feed", "wire"]), vec![]).await;
     let out = stdout(&third);
     assert_eq!(third.status.code(), Some(0), "{out}");
-    assert!(out.contains("ok   wire: 2 items, 0 new, 1 changed, 0 also in other feeds, 0 hits"), "{out}");
+    assert!(
+        out.contains("ok   wire: 2 items, 0 new, 1 changed, 0 also in other feeds, 0 hits"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_story_in_two_feeds_is_one_item_with_two_sources() {
     let server = FeedServer::empty().await;
     let story = ("x", SATELLITE, "https://news.test/story#comments");
-    server.set("/one.xml", Response::ok("application/rss+xml", rss(&[story])));
+    server.set(
+        "/one.xml",
+        Response::ok("application/rss+xml", rss(&[story])),
+    );
     server.set(
         "/two.xml",
         Response::ok(
@@ -197,13 +235,20 @@ async fn one_story_in_two_feeds_is_one_item_with_two_sources() {
     let dir = tempfile::tempdir().expect("tempdir");
     let indicators = indicators_with_feeds(
         dir.path(),
-        &[("one", server.url("/one.xml")), ("two", server.url("/two.xml"))],
+        &[
+            ("one", server.url("/one.xml")),
+            ("two", server.url("/two.xml")),
+        ],
     );
     let db = dir.path().join("watchfloor.db");
     let output = watchfloor(args(&indicators, &db, &["poll"]), vec![]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     let store = Store::open(&db).expect("open");
-    assert_eq!(store.totals().expect("totals"), (1, 2, 1), "items, sources, hits");
+    assert_eq!(
+        store.totals().expect("totals"),
+        (1, 2, 1),
+        "items, sources, hits"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,7 +256,10 @@ async fn hostile_answers_are_recorded_per_feed_while_good_feeds_arrive() {
     let server = FeedServer::start().await;
     server.set(
         "/good.xml",
-        Response::ok("application/rss+xml", rss(&[("g", SATELLITE, "https://news.test/good")])),
+        Response::ok(
+            "application/rss+xml",
+            rss(&[("g", SATELLITE, "https://news.test/good")]),
+        ),
     );
     server.set(
         "/latin1.xml",
@@ -225,7 +273,9 @@ async fn hostile_answers_are_recorded_per_feed_while_good_feeds_arrive() {
     server.set(
         "/too-slow.xml",
         Response::ok("application/rss+xml", "").with_body(Body::Trickle {
-            data: std::sync::Arc::from(rss(&[("t", "slow", "https://news.test/slow")]).into_bytes()),
+            data: std::sync::Arc::from(
+                rss(&[("t", "slow", "https://news.test/slow")]).into_bytes(),
+            ),
             piece: 8,
             every: Duration::from_millis(300),
         }),
@@ -258,7 +308,10 @@ async fn hostile_answers_are_recorded_per_feed_while_good_feeds_arrive() {
     .await;
     let out = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{out}");
-    assert!(started.elapsed() < Duration::from_secs(30), "bounded by the timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "bounded by the timeout"
+    );
     assert!(out.contains("ok   good: 1 items, 1 new"), "{out}");
     assert!(out.contains("ok   latin1: 1 items, 1 new"), "{out}");
     let store = Store::open(&db).expect("open");
@@ -274,7 +327,10 @@ async fn hostile_answers_are_recorded_per_feed_while_good_feeds_arrive() {
     }
     let throttled = store.feed_state("throttled").expect("q").expect("feed");
     let wait = throttled.next_check.expect("next") - throttled.last_attempt.expect("at");
-    assert!(wait >= chrono::Duration::seconds(120), "Retry-After honoured: {wait}");
+    assert!(
+        wait >= chrono::Duration::seconds(120),
+        "Retry-After honoured: {wait}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,21 +338,30 @@ async fn the_daemon_polls_at_start_and_stops_cleanly_on_sigterm() {
     let server = FeedServer::empty().await;
     server.set(
         "/wire.xml",
-        Response::ok("application/rss+xml", rss(&[("a1", SATELLITE, "https://news.test/sat")])),
+        Response::ok(
+            "application/rss+xml",
+            rss(&[("a1", SATELLITE, "https://news.test/sat")]),
+        ),
     );
     // A poll still in flight when the stop comes.
     server.set(
         "/slow.xml",
-        Response::ok("application/rss+xml", rss(&[("s", "slow", "https://news.test/s")]))
-            .delay(Duration::from_secs(3)),
+        Response::ok(
+            "application/rss+xml",
+            rss(&[("s", "slow", "https://news.test/s")]),
+        )
+        .delay(Duration::from_secs(3)),
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let indicators = indicators_with_feeds(
         dir.path(),
-        &[("wire", server.url("/wire.xml")), ("slow", server.url("/slow.xml"))],
+        &[
+            ("wire", server.url("/wire.xml")),
+            ("slow", server.url("/slow.xml")),
+        ],
     );
     let db = dir.path().join("watchfloor.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+    let child = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
         .args(args(&indicators, &db, &["run"]))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -326,10 +391,22 @@ async fn the_daemon_polls_at_start_and_stops_cleanly_on_sigterm() {
         .await
         .expect("joined")
         .expect("waited");
-    assert!(stop.elapsed() < Duration::from_secs(10), "stopped in {:?}", stop.elapsed());
-    assert_eq!(exit.status.code(), Some(0), "{}", String::from_utf8_lossy(&exit.stderr));
+    assert!(
+        stop.elapsed() < Duration::from_secs(10),
+        "stopped in {:?}",
+        stop.elapsed()
+    );
+    assert_eq!(
+        exit.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&exit.stderr)
+    );
     let log = String::from_utf8_lossy(&exit.stderr);
-    assert!(log.contains("polling") && log.contains("HIT [high]"), "{log}");
+    assert!(
+        log.contains("polling") && log.contains("HIT [high]"),
+        "{log}"
+    );
     let store = Store::open(&db).expect("open");
     assert_eq!(store.integrity_check().expect("check"), "ok");
     assert_eq!(store.totals().expect("totals").2, 1);

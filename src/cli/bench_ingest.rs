@@ -26,7 +26,9 @@ pub struct IngestBench {
 
 pub fn run(global: &GlobalArgs, args: &IngestBench) -> anyhow::Result<u8> {
     if cfg!(debug_assertions) {
-        eprintln!("watchfloor: warning: this is a debug build; figures mean little (use --release)");
+        eprintln!(
+            "watchfloor: warning: this is a debug build; figures mean little (use --release)"
+        );
     }
     let corpus = args
         .corpus
@@ -114,7 +116,10 @@ pub fn run(global: &GlobalArgs, args: &IngestBench) -> anyhow::Result<u8> {
             total_bytes as f64 / seconds / 1e6,
         );
     }
-    println!("peak RSS: {} MB", peak_rss_kb().map_or("?".into(), |kb| (kb / 1024).to_string()));
+    println!(
+        "peak RSS: {} MB",
+        peak_rss_kb().map_or("?".into(), |kb| (kb / 1024).to_string())
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(EXIT_OK)
 }

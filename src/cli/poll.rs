@@ -7,7 +7,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, feed_defs, load_indicators, load_settings};
+use super::{
+    EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, feed_defs, load_indicators, load_settings,
+};
 use crate::config::{Feed, Indicators, Settings};
 use crate::pipeline::{Context, poll_feed};
 use crate::store::Store;
@@ -52,7 +54,10 @@ fn describe(settings: &Settings, indicators: &Indicators) {
         settings.database.display()
     );
     if enabled == 0 {
-        tracing::warn!("no enabled feeds in {}: nothing to poll", indicators.path.display());
+        tracing::warn!(
+            "no enabled feeds in {}: nothing to poll",
+            indicators.path.display()
+        );
     }
 }
 
@@ -91,11 +96,19 @@ pub fn poll_once(global: &GlobalArgs, args: &PollArgs) -> anyhow::Result<u8> {
         Some(id) => {
             let Some(feed) = ctx.indicators.feeds.iter().find(|f| &f.id == id) else {
                 let ids: Vec<&str> = ctx.indicators.feeds.iter().map(|f| f.id.as_str()).collect();
-                return Err(UsageError(format!("no feed '{id}' (feeds: {})", ids.join(", "))).into());
+                return Err(
+                    UsageError(format!("no feed '{id}' (feeds: {})", ids.join(", "))).into(),
+                );
             };
             vec![feed.clone()]
         }
-        None => ctx.indicators.feeds.iter().filter(|f| f.enabled).cloned().collect(),
+        None => ctx
+            .indicators
+            .feeds
+            .iter()
+            .filter(|f| f.enabled)
+            .cloned()
+            .collect(),
     };
     let reports = runtime()?.block_on(async {
         let mut polls = JoinSet::new();
@@ -120,14 +133,21 @@ pub fn poll_once(global: &GlobalArgs, args: &PollArgs) -> anyhow::Result<u8> {
     let (mut failed, mut new_items, mut hits) = (0, 0, 0);
     for report in &reports {
         match &report.result {
-            Ok(success) if success.not_modified => println!("ok   {}: not modified", report.feed_id),
+            Ok(success) if success.not_modified => {
+                println!("ok   {}: not modified", report.feed_id)
+            }
             Ok(success) => {
                 let c = &success.counts;
                 new_items += c.new_items;
                 hits += c.new_hits;
                 println!(
                     "ok   {}: {} items, {} new, {} changed, {} also in other feeds, {} hits",
-                    report.feed_id, success.items, c.new_items, c.changed_items, c.new_sources, c.new_hits
+                    report.feed_id,
+                    success.items,
+                    c.new_items,
+                    c.changed_items,
+                    c.new_sources,
+                    c.new_hits
                 );
                 for hit in &success.hits {
                     println!("     HIT {}: {}", hit.indicator_id, hit.title);

@@ -450,7 +450,15 @@ impl Store {
                          ON CONFLICT(feed_id, key) DO UPDATE SET content_hash = excluded.content_hash",
                     )?
                     .execute(params![poll.feed_id, item.key, item_id, now, item.content_hash])?;
-                    insert_hits(&tx, item_id, &item.key, &poll.feed_id, now, hits, &mut counts)?;
+                    insert_hits(
+                        &tx,
+                        item_id,
+                        &item.key,
+                        &poll.feed_id,
+                        now,
+                        hits,
+                        &mut counts,
+                    )?;
                 }
                 ItemWrite::Changed {
                     item_id,
@@ -481,7 +489,15 @@ impl Store {
                         item.content_hash
                     ])?;
                     counts.changed_items += 1;
-                    insert_hits(&tx, *item_id, &item.key, &poll.feed_id, now, hits, &mut counts)?;
+                    insert_hits(
+                        &tx,
+                        *item_id,
+                        &item.key,
+                        &poll.feed_id,
+                        now,
+                        hits,
+                        &mut counts,
+                    )?;
                 }
             }
         }
