@@ -3,6 +3,14 @@
 //! Layout, one module per pipeline stage:
 //! - [`config`] reads `indicators.yaml`, validates it and compiles every query, naming the
 //!   file, line and column of anything wrong.
+//! - [`schedule`] parses cron expressions and decides when each feed is next due.
+//! - [`fetch`] makes one conditional GET of a feed, bounded in time, size and concurrency,
+//!   and names whatever went wrong.
+//! - [`parse`] turns feed bytes (RSS, Atom, JSON Feed, any encoding) into items with display
+//!   text, canonical links and stable keys, or says why the document is not a feed.
+//! - [`pipeline`] takes one feed through fetch, parse, match and store; [`daemon`] runs it on
+//!   every feed's schedule.
+//! - [`store`] is the only module that touches SQLite: feeds' state, items, sources, hits.
 //! - [`text`] turns HTML into display text and display text into normalised words.
 //! - [`matcher`] runs all indicators over an item in one pass and explains each hit with
 //!   evidence.
@@ -11,6 +19,12 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod eval;
+pub mod fetch;
 pub mod matcher;
+pub mod parse;
+pub mod pipeline;
+pub mod schedule;
+pub mod store;
 pub mod text;

@@ -1,7 +1,7 @@
 //! `watchfloor bench`: throughput figures, printed, so that speed claims come with a command.
 
-use std::path::Path;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -20,6 +20,20 @@ pub struct BenchArgs {
 pub enum BenchTarget {
     /// Match throughput on one core: the shipped indicators, then generated variants of them
     Match(MatchBench),
+    /// Ingest throughput from files: parse, normalise, match and store, on the feed corpus
+    Ingest(super::bench_ingest::IngestBench),
+    /// Parse throughput on one core: every file of a feed corpus, parsed over and over
+    Parse(ParseBench),
+}
+
+#[derive(Debug, Args)]
+pub struct ParseBench {
+    /// Folder of feed files (every file in it is parsed; MANIFEST.tsv and README.md skipped)
+    #[arg(long, value_name = "DIR", default_value = "../shared/corpus/feeds")]
+    pub corpus: PathBuf,
+    /// How long to run each measurement, in seconds
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
 }
 
 #[derive(Debug, Args)]
@@ -38,7 +52,112 @@ pub struct MatchBench {
 pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<u8> {
     match &args.target {
         BenchTarget::Match(bench) => match_bench(global, bench),
+        BenchTarget::Ingest(bench) => super::bench_ingest::run(global, bench),
+        BenchTarget::Parse(bench) => parse_bench(bench),
     }
+}
+
+fn parse_bench(args: &ParseBench) -> anyhow::Result<u8> {
+    use anyhow::Context;
+
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "watchfloor: warning: this is a debug build; figures mean little (use --release)"
+        );
+    }
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(&args.corpus)
+        .with_context(|| format!("cannot read the corpus folder {}", args.corpus.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if path.is_file() && name != "MANIFEST.tsv" && name != "README.md" {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            files.push(bytes);
+        }
+    }
+    anyhow::ensure!(!files.is_empty(), "no files in {}", args.corpus.display());
+    let total: usize = files.iter().map(Vec::len).sum();
+    let budget = Duration::from_secs_f64(args.seconds.max(0.1));
+    println!(
+        "parse throughput: 1 thread, {} files, {:.2} MB per pass, {:.1} s per run",
+        files.len(),
+        total as f64 / 1e6,
+        budget.as_secs_f64()
+    );
+    println!(
+        "{:<28} {:>7} {:>9} {:>8} {:>12} {:>7}",
+        "run", "passes", "seconds", "MB/s", "entries/s", "errors"
+    );
+    let stage = |bytes: &[u8]| {
+        crate::parse::parse_feed(bytes, None, "https://feeds.example.org/feed.xml")
+            .map(|feed| feed.items.len())
+            .map_err(drop)
+    };
+    let feed_rs = |bytes: &[u8]| {
+        feed_rs::parser::parse(bytes)
+            .map(|feed| feed.entries.len())
+            .map_err(drop)
+    };
+    let runs: [(&str, &ParseFn); 2] = [
+        ("parse_feed (watchfloor)", &stage),
+        ("feed-rs alone, for scale", &feed_rs),
+    ];
+    for (name, parse) in runs {
+        let figures = measure_parse(&files, parse, budget);
+        println!(
+            "{:<28} {:>7} {:>9.3} {:>8.1} {:>12.0} {:>7}",
+            name,
+            figures.passes,
+            figures.seconds,
+            (figures.passes * total) as f64 / figures.seconds / 1e6,
+            figures.entries as f64 / figures.seconds,
+            figures.errors,
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+/// Parses one document and returns its entry count.
+type ParseFn = dyn Fn(&[u8]) -> Result<usize, ()>;
+
+struct ParseFigures {
+    passes: usize,
+    /// Entries parsed over all passes.
+    entries: usize,
+    /// Files that gave an error in one pass.
+    errors: usize,
+    seconds: f64,
+}
+
+/// Parses every file once to warm up, then whole passes over the corpus until `budget` is spent.
+fn measure_parse(files: &[Vec<u8>], parse: &ParseFn, budget: Duration) -> ParseFigures {
+    let pass = || {
+        let mut entries = 0;
+        let mut errors = 0;
+        for bytes in files {
+            match parse(bytes) {
+                Ok(n) => entries += n,
+                Err(()) => errors += 1,
+            }
+        }
+        (entries, errors)
+    };
+    let (_, errors) = pass();
+    let started = Instant::now();
+    let mut figures = ParseFigures {
+        passes: 0,
+        entries: 0,
+        errors,
+        seconds: 0.0,
+    };
+    while started.elapsed() < budget {
+        figures.entries += pass().0;
+        figures.passes += 1;
+    }
+    figures.seconds = started.elapsed().as_secs_f64();
+    figures
 }
 
 fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {

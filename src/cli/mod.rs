@@ -2,9 +2,13 @@
 //! module parses arguments, finds the files, and maps errors to the documented exit codes.
 
 mod bench;
+mod bench_ingest;
 mod check;
 mod eval;
+mod feeds;
 mod matching;
+mod poll;
+mod replay;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,10 +56,27 @@ pub struct GlobalArgs {
         env = "WATCHFLOOR_INDICATORS"
     )]
     pub indicators: Option<PathBuf>,
+    /// Operator settings [default: /etc/watchfloor/watchfloor.yaml when present]
+    #[arg(long, global = true, value_name = "FILE", env = "WATCHFLOOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The SQLite database [default: $STATE_DIRECTORY/watchfloor.db under systemd, else
+    /// ./watchfloor.db]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Log level when RUST_LOG is not set: error, warn, info, debug, trace
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "info")]
+    pub log_level: String,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: poll every enabled feed on its schedule, record hits, until SIGINT or
+    /// SIGTERM
+    #[command(after_help = EXIT_CODES)]
+    Run(poll::RunArgs),
+    /// Poll every enabled feed (or one) once, now, and print a summary; exit 1 if any failed
+    #[command(after_help = EXIT_CODES)]
+    Poll(poll::PollArgs),
     /// Validate indicators.yaml, compile every query and run every example
     #[command(after_help = EXIT_CODES)]
     Check(check::CheckArgs),
@@ -68,10 +89,18 @@ pub enum Command {
     /// Measure throughput and print figures
     #[command(after_help = EXIT_CODES)]
     Bench(bench::BenchArgs),
+    /// Show each feed's health: last success, last error, failures, next check, items, hits
+    #[command(after_help = EXIT_CODES)]
+    Feeds(feeds::FeedsArgs),
+    /// Run the (possibly edited) rules over stored items: show hits that would be added and
+    /// removed; --apply records them (replayed hits never alert)
+    #[command(after_help = EXIT_CODES)]
+    Replay(replay::ReplayArgs),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(&cli.global.log_level);
     let code = match run(&cli) {
         Ok(code) => code,
         Err(error) => {
@@ -88,7 +117,43 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Match(args) => matching::run(&cli.global, args),
         Command::Eval(args) => eval::run(&cli.global, args),
         Command::Bench(args) => bench::run(&cli.global, args),
+        Command::Feeds(args) => feeds::run(&cli.global, args),
+        Command::Run(args) => poll::run_daemon(&cli.global, args),
+        Command::Poll(args) => poll::poll_once(&cli.global, args),
+        Command::Replay(args) => replay::run(&cli.global, args),
     }
+}
+
+/// Logs go to stderr, one plain line each; `RUST_LOG` overrides `--log-level`.
+fn init_logging(level: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// Settings from `--config`, `--db` and the environment.
+pub fn load_settings(global: &GlobalArgs) -> Result<crate::config::Settings, ConfigError> {
+    crate::config::Settings::from_process(global.config.as_deref(), global.db.as_deref())
+}
+
+/// A date on the command line: `2026-11-01`, or RFC 3339 (`2026-11-01T07:00:00Z`).
+pub fn parse_date(text: &str) -> Result<chrono::DateTime<chrono::Utc>, UsageError> {
+    use chrono::{NaiveDate, TimeZone, Utc};
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| Utc.from_utc_datetime(&t))
+        .ok_or_else(|| UsageError(format!("invalid date '{text}': use 2026-11-01 or RFC 3339")))
 }
 
 /// A command-line input that cannot be used: exit status 2.
@@ -100,6 +165,7 @@ fn exit_code_for(error: &anyhow::Error) -> u8 {
     if error.downcast_ref::<ConfigError>().is_some() {
         EXIT_CONFIG
     } else if error.downcast_ref::<UsageError>().is_some()
+        || error.downcast_ref::<crate::store::StoreError>().is_some()
         || error.downcast_ref::<crate::eval::EvalError>().is_some()
     {
         EXIT_USAGE
@@ -120,6 +186,19 @@ pub fn indicators_path(global: &GlobalArgs) -> PathBuf {
     } else {
         local.to_owned()
     }
+}
+
+/// The configured feeds, as the store knows them.
+pub fn feed_defs(indicators: &Indicators) -> Vec<crate::store::FeedDef<'_>> {
+    indicators
+        .feeds
+        .iter()
+        .map(|f| crate::store::FeedDef {
+            id: &f.id,
+            url: &f.url,
+            title: f.title.as_deref(),
+        })
+        .collect()
 }
 
 /// Loads and compiles the indicators, printing warnings to stderr.

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::error::{ConfigError, Problem};
 use crate::matcher::query::{self, Expr, QueryError, Term};
 use crate::matcher::{ItemText, ListEntry, Matcher, MatcherBuilder};
+use crate::schedule::Schedule;
 
 /// How much an indicator's hit matters; sets the alert's subject tag and ordering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -104,6 +105,8 @@ pub struct Indicator {
 pub struct Indicators {
     pub path: PathBuf,
     pub indicators: Vec<Indicator>,
+    /// Feeds in file order, enabled or not.
+    pub feeds: Vec<Feed>,
     /// Named lists, entries as written.
     pub lists: BTreeMap<String, Vec<String>>,
     pub matcher: Matcher,
@@ -161,6 +164,34 @@ struct RawFile {
     lists: HashMap<Spanned<String>, Vec<Spanned<String>>>,
     #[serde(default)]
     indicators: Vec<RawIndicator>,
+    #[serde(default)]
+    feeds: Vec<RawFeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    id: Spanned<String>,
+    url: Spanned<String>,
+    title: Option<String>,
+    schedule: Option<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    enabled: Option<bool>,
+}
+
+/// A feed to poll, validated.
+#[derive(Clone, Debug)]
+pub struct Feed {
+    pub id: String,
+    pub url: String,
+    pub title: Option<String>,
+    /// `None`: the settings' default schedule.
+    pub schedule: Option<Schedule>,
+    pub tags: Vec<String>,
+    pub enabled: bool,
+    /// Line of the feed's `id` in the file.
+    pub line: u64,
 }
 
 #[derive(Deserialize)]
@@ -277,6 +308,7 @@ impl Loader<'_> {
                 indicators.push(indicator);
             }
         }
+        let feeds = self.feeds(&raw.feeds);
         if raw.indicators.is_empty() {
             self.warnings.push(self.problem_at(
                 None,
@@ -292,6 +324,7 @@ impl Loader<'_> {
         Ok(Indicators {
             path: self.path.to_owned(),
             indicators,
+            feeds,
             lists: list_words.into_iter().collect(),
             matcher: builder.build(),
             warnings: self.warnings,
@@ -496,6 +529,78 @@ impl Loader<'_> {
         })
     }
 
+    fn feeds(&mut self, raw: &[RawFeed]) -> Vec<Feed> {
+        let mut feeds = Vec::new();
+        let mut seen: HashMap<&str, u64> = HashMap::new();
+        for feed in raw {
+            let id = feed.id.value.trim();
+            let context = Some(format!("feed '{id}'"));
+            let at_id = Some(&feed.id.defined);
+            let before = self.problems.len();
+            let valid_id = !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            if !valid_id {
+                self.problems.push(self.problem_at(
+                    at_id,
+                    context.clone(),
+                    "feed ids use lowercase letters, digits, '_' and '-'".into(),
+                ));
+            }
+            if let Some(first) = seen.insert(id, feed.id.defined.line()) {
+                self.problems.push(self.problem_at(
+                    at_id,
+                    context.clone(),
+                    format!("duplicate feed id: already defined at line {first}"),
+                ));
+            }
+            if let Err(message) = check_feed_url(&feed.url.value) {
+                self.problems.push(self.problem_at(
+                    Some(&feed.url.defined),
+                    context.clone(),
+                    message,
+                ));
+            }
+            let schedule =
+                feed.schedule
+                    .as_ref()
+                    .and_then(|written| match Schedule::parse(&written.value) {
+                        Ok(schedule) => Some(schedule),
+                        Err(e) => {
+                            let (line, column) =
+                                locate(self.text, &written.defined, &written.value, e.column);
+                            self.problems.push(Problem {
+                                path: self.path.to_owned(),
+                                line,
+                                column,
+                                context: context.clone(),
+                                message: format!("schedule: {}", e.message),
+                                detail: Some(format!(
+                                    "  {}\n  {}^",
+                                    written.value,
+                                    " ".repeat(written.value[..e.column].chars().count())
+                                )),
+                            });
+                            None
+                        }
+                    });
+            if self.problems.len() > before {
+                continue;
+            }
+            feeds.push(Feed {
+                id: id.to_owned(),
+                url: feed.url.value.trim().to_owned(),
+                title: feed.title.clone(),
+                schedule,
+                tags: feed.tags.clone(),
+                enabled: feed.enabled.unwrap_or(true),
+                line: feed.id.defined.line(),
+            });
+        }
+        feeds
+    }
+
     fn parse_clause(&mut self, clause: &Spanned<String>, context: &Option<String>) -> Option<Expr> {
         match query::parse(&clause.value) {
             Ok(expr) => Some(expr),
@@ -547,6 +652,13 @@ impl Loader<'_> {
     }
 
     fn yaml_error(&self, error: &serde_saphyr::Error) -> ConfigError {
+        yaml_error(self.path, error)
+    }
+}
+
+/// A YAML syntax or schema error, with the library's snippet under our one-line message.
+pub(super) fn yaml_error(path: &Path, error: &serde_saphyr::Error) -> ConfigError {
+    {
         let rendered = error.to_string();
         let mut lines = rendered.lines();
         let first = lines.next().unwrap_or("invalid YAML");
@@ -557,12 +669,12 @@ impl Loader<'_> {
             _ => first,
         };
         let detail: Vec<String> = lines
-            .map(|l| l.replace("<input>", &self.path.display().to_string()))
+            .map(|l| l.replace("<input>", &path.display().to_string()))
             .collect();
         let location = error.location();
         ConfigError::Invalid {
             problems: vec![Problem {
-                path: self.path.to_owned(),
+                path: path.to_owned(),
                 line: location.map_or(0, |l| l.line()),
                 column: location.map_or(0, |l| l.column()),
                 context: None,
@@ -571,6 +683,21 @@ impl Loader<'_> {
             }],
         }
     }
+}
+
+/// A feed URL must be absolute http or https with a host.
+fn check_feed_url(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text.trim()).map_err(|e| format!("invalid URL '{text}': {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "URL '{text}' uses '{}': only http and https feeds are polled",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("URL '{text}' has no host"));
+    }
+    Ok(())
 }
 
 fn examples(raw: &[Spanned<Example>]) -> Vec<Example> {

@@ -1,4 +1,5 @@
-//! The config stage: reading and validating the analysts' `indicators.yaml`.
+//! The config stage: reading and validating the analysts' `indicators.yaml` (lists,
+//! indicators, feeds) and the operators' `watchfloor.yaml` settings.
 //!
 //! Files are read in two steps, as ripgrep reads its flags: strict raw structs
 //! (`deny_unknown_fields`) first, then a validated form in which every query is compiled. Any
@@ -6,6 +7,8 @@
 
 mod error;
 pub mod indicators;
+pub mod settings;
 
 pub use error::{ConfigError, Problem};
-pub use indicators::{Example, Indicator, Indicators, Severity};
+pub use indicators::{Example, Feed, Indicator, Indicators, Severity};
+pub use settings::{FetchSettings, Settings};

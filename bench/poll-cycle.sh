@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Poll-cycle benchmark: 2,000 feeds served by nginx on 127.0.0.1, polled by `watchfloor poll`.
+#
+# Three cycles, each timed with /usr/bin/time (wall time, CPU time, peak RSS):
+#   first      every feed new (all items parsed, matched, stored)
+#   304        every feed answers 304 Not Modified (conditional GET)
+#   unchanged  every feed answers 200 with the same content (parsed, recognised as seen,
+#              nothing rewritten)
+#
+# Usage: bench/poll-cycle.sh [FEEDS]   (default 2000; needs root or nginx installed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+feeds=${1:-2000}
+corpus=../shared/corpus/feeds
+port=18089
+work=$(mktemp -d /tmp/watchfloor-poll-cycle.XXXXXX)
+trap 'kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
+fi
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+cargo build --release --locked -q
+bin=target/release/watchfloor
+
+# Feed files: the well-formed corpus files, cycled to $feeds, each given its own hosts so every
+# feed's items are distinct stories.
+mkdir -p "$work/www/c" "$work/www/u"
+mapfile -t files < <(ls "$corpus" | grep -v '^MALFORMED-' | grep -E '\.(xml|json)$')
+for ((i = 0; i < feeds; i++)); do
+  f=${files[$((i % ${#files[@]}))]}
+  sed -e "s#://#://h$i.#g" -e "s#:\\\\/\\\\/#:\\\\/\\\\/h$i.#g" "$corpus/$f" > "$work/www/c/$i.${f##*.}"
+done
+cp -r "$work/www/c/." "$work/www/u/"
+
+cat > "$work/nginx.conf" <<NGINX
+daemon on;
+pid $work/nginx.pid;
+worker_processes 2;
+error_log $work/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  types { application/rss+xml xml; application/feed+json json; }
+  server {
+    listen 127.0.0.1:$port;
+    root $work/www;
+    # /c/: ETag and Last-Modified, so a second poll gets 304.
+    location /c/ { etag on; }
+    # /u/: no validators, so every poll gets 200 with the same content.
+    location /u/ { etag off; if_modified_since off; add_header Last-Modified ""; }
+  }
+}
+NGINX
+"$nginx_bin" -c "$work/nginx.conf"
+
+make_config() {  # $1: c or u
+  sed '/^feeds:/,$d' indicators.yaml > "$work/indicators-$1.yaml"
+  echo "feeds:" >> "$work/indicators-$1.yaml"
+  for ((i = 0; i < feeds; i++)); do
+    f=${files[$((i % ${#files[@]}))]}
+    echo "  - {id: f$i, url: 'http://127.0.0.1:$port/$1/$i.${f##*.}'}" >> "$work/indicators-$1.yaml"
+  done
+}
+make_config c
+make_config u
+
+cycle() {  # $1: label, $2: c or u, $3: database
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time" \
+    "$bin" --indicators "$work/indicators-$2.yaml" --db "$3" --log-level error poll > "$work/out" || true
+  read -r wall user sys rss < "$work/time"
+  printf '%-10s %8.2f s wall %8.2f s CPU %6d MB peak RSS   %s\n' "$1" "$wall" \
+    "$(echo "$user + $sys" | bc)" $((rss / 1024)) "$(tail -1 "$work/out")"
+}
+
+echo "poll cycle: $feeds feeds from nginx on 127.0.0.1 ($(nproc) cores)"
+cycle first c "$work/c.db"
+cycle 304 c "$work/c.db"
+cycle first u "$work/u.db" > /dev/null
+cycle unchanged u "$work/u.db"

@@ -1,0 +1,178 @@
+//! `watchfloor bench ingest`: parse, normalise, match and store from files, on the shared feed
+//! corpus replicated to a given size.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use clap::Args;
+
+use super::{EXIT_OK, GlobalArgs, UsageError, load_indicators};
+use crate::config::{Feed, Settings};
+use crate::fetch::{FetchedBody, Validators};
+use crate::pipeline::{Context, ingest};
+use crate::store::{FeedDef, Store};
+
+#[derive(Debug, Args)]
+pub struct IngestBench {
+    /// Folder of feed files [default: ../shared/corpus/feeds]
+    #[arg(long, value_name = "DIR")]
+    pub corpus: Option<PathBuf>,
+    /// Replicate the corpus to at least this many megabytes
+    #[arg(long, default_value_t = 50)]
+    pub megabytes: usize,
+}
+
+pub fn run(global: &GlobalArgs, args: &IngestBench) -> anyhow::Result<u8> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "watchfloor: warning: this is a debug build; figures mean little (use --release)"
+        );
+    }
+    let corpus = args
+        .corpus
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("../shared/corpus/feeds"));
+    let files = read_corpus(&corpus)?;
+    let corpus_bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
+    if corpus_bytes == 0 {
+        return Err(UsageError(format!("{}: no feed files", corpus.display())).into());
+    }
+    let copies = (args.megabytes * 1_000_000).div_ceil(corpus_bytes);
+    // Each copy gets its own hosts in every URL, so its items are new stories, not second
+    // sources of the first copy's.
+    let documents: Vec<(String, Vec<u8>)> = (0..copies)
+        .flat_map(|k| {
+            files
+                .iter()
+                .map(move |(name, bytes)| (format!("c{k}-{name}"), rehost(bytes, k)))
+        })
+        .collect();
+    let total_bytes: usize = documents.iter().map(|(_, b)| b.len()).sum();
+
+    let dir = tempfile_dir()?;
+    let database = dir.join("bench.db");
+    let settings = Settings::load(None, Some(&database), &|_| None)?;
+    let indicators = Arc::new(load_indicators(global)?);
+    let feeds: Vec<Feed> = documents
+        .iter()
+        .map(|(id, _)| Feed {
+            id: id.clone(),
+            url: format!("http://127.0.0.1/{id}"),
+            title: None,
+            schedule: None,
+            tags: Vec::new(),
+            enabled: true,
+            line: 0,
+        })
+        .collect();
+    let mut store = Store::open(&database)?;
+    let defs: Vec<FeedDef> = feeds
+        .iter()
+        .map(|f| FeedDef {
+            id: &f.id,
+            url: &f.url,
+            title: None,
+        })
+        .collect();
+    store.sync_feeds(&defs)?;
+    let ctx = Context::new(&settings, indicators, store)?;
+
+    println!(
+        "ingest from files: 1 thread, {} documents, {:.1} MB ({copies} copies of {})",
+        documents.len(),
+        total_bytes as f64 / 1e6,
+        corpus.display()
+    );
+    println!(
+        "{:>10} {:>9} {:>9} {:>10} {:>8} {:>9} {:>7} {:>8}",
+        "pass", "seconds", "items", "items/s", "MB/s", "new", "hits", "failed"
+    );
+    for pass in ["first", "unchanged"] {
+        let started = Instant::now();
+        let (mut items, mut new, mut hits, mut failed) = (0, 0, 0, 0);
+        for (feed, (_, bytes)) in feeds.iter().zip(&documents) {
+            let body = FetchedBody {
+                body: bytes.clone(),
+                content_type: None,
+                final_url: feed.url.clone(),
+                validators: Validators::default(),
+                max_age: None,
+            };
+            match ingest(&ctx, feed, &body, 0, Utc::now()).result {
+                Ok(success) => {
+                    items += success.items;
+                    new += success.counts.new_items;
+                    hits += success.counts.new_hits;
+                }
+                Err(_) => failed += 1,
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "{pass:>10} {seconds:>9.2} {items:>9} {:>10.0} {:>8.1} {new:>9} {hits:>7} {failed:>8}",
+            items as f64 / seconds,
+            total_bytes as f64 / seconds / 1e6,
+        );
+    }
+    println!(
+        "peak RSS: {} MB",
+        peak_rss_kb().map_or("?".into(), |kb| (kb / 1024).to_string())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(EXIT_OK)
+}
+
+fn read_corpus(dir: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| UsageError(format!("{}: cannot read the corpus: {e}", dir.display())))?;
+    for entry in entries {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".xml") || name.ends_with(".json") {
+            files.push((name.to_owned(), std::fs::read(&path)?));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Puts copy `k` of a document on hosts of its own: `://host` becomes `://c<k>.host` (also in
+/// JSON's escaped form).
+fn rehost(bytes: &[u8], k: usize) -> Vec<u8> {
+    let prefix = format!("c{k}.");
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"://") {
+            out.extend_from_slice(b"://");
+            out.extend_from_slice(prefix.as_bytes());
+            i += 3;
+        } else if bytes[i..].starts_with(br":\/\/") {
+            out.extend_from_slice(br":\/\/");
+            out.extend_from_slice(prefix.as_bytes());
+            i += 5;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn tempfile_dir() -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("watchfloor-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Peak resident set size of this process, from /proc (Linux).
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}

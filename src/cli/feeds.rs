@@ -1,0 +1,111 @@
+//! `watchfloor feeds`: the health of every feed, from the database.
+
+use chrono::{DateTime, Utc};
+use clap::Args;
+
+use super::{EXIT_OK, GlobalArgs, load_indicators, load_settings};
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct FeedsArgs {}
+
+pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
+    let settings = load_settings(global)?;
+    let indicators = load_indicators(global)?;
+    let mut store = Store::open(&settings.database)?;
+    store.sync_feeds(&super::feed_defs(&indicators))?;
+    let now = Utc::now();
+    let rows: Vec<[String; 8]> = store
+        .feed_states()?
+        .into_iter()
+        .map(|state| {
+            let enabled = indicators
+                .feeds
+                .iter()
+                .find(|f| f.id == state.id)
+                .is_some_and(|f| f.enabled);
+            let status = if !state.active {
+                "removed"
+            } else if !enabled {
+                "disabled"
+            } else if state.last_attempt.is_none() {
+                "never"
+            } else if state.consecutive_failures > 0 {
+                "failing"
+            } else {
+                "ok"
+            };
+            [
+                state.id,
+                status.to_owned(),
+                ago(state.last_success, now),
+                state.consecutive_failures.to_string(),
+                state
+                    .next_check
+                    .map_or("-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string()),
+                state.items.to_string(),
+                state.hits.to_string(),
+                state.last_error.unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "feed",
+            "status",
+            "last success",
+            "failures",
+            "next check",
+            "items",
+            "hits",
+            "last error",
+        ],
+        &rows,
+    );
+    Ok(EXIT_OK)
+}
+
+fn ago(time: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    let Some(time) = time else {
+        return "never".to_owned();
+    };
+    let seconds = (now - time).num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds}s ago"),
+        60..3600 => format!("{}m ago", seconds / 60),
+        3600..86400 => format!("{}h ago", seconds / 3600),
+        _ => format!("{}d ago", seconds / 86400),
+    }
+}
+
+/// Prints aligned columns; the last column (free text) is cut to the terminal's width.
+pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(120);
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(N - 1) {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let used: usize = widths[..N - 1].iter().map(|w| w + 2).sum();
+    let last = width.saturating_sub(used).max(12);
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == N - 1 {
+                out.extend(cell.chars().take(last));
+            } else {
+                out.push_str(cell);
+                out.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

@@ -1,0 +1,171 @@
+//! `watchfloor run` and `watchfloor poll`: the daemon, and one round of polls.
+
+use std::sync::Arc;
+
+use clap::Args;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use super::{
+    EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, feed_defs, load_indicators, load_settings,
+};
+use crate::config::{Feed, Indicators, Settings};
+use crate::pipeline::{Context, poll_feed};
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {}
+
+#[derive(Debug, Args)]
+pub struct PollArgs {
+    /// Poll only this feed
+    #[arg(long, value_name = "ID")]
+    pub feed: Option<String>,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        // Parsing, matching and the database run on the blocking pool; polls in flight are
+        // bounded anyway, so a few threads are enough.
+        .max_blocking_threads(4)
+        .enable_all()
+        .build()?)
+}
+
+fn context(global: &GlobalArgs) -> anyhow::Result<(Settings, Arc<Context>)> {
+    let settings = load_settings(global)?;
+    let indicators = load_indicators(global)?;
+    let mut store = Store::open(&settings.database)?;
+    store.sync_feeds(&feed_defs(&indicators))?;
+    let ctx = Context::new(&settings, Arc::new(indicators), store)?;
+    Ok((settings, Arc::new(ctx)))
+}
+
+fn describe(settings: &Settings, indicators: &Indicators) {
+    let enabled = indicators.feeds.iter().filter(|f| f.enabled).count();
+    info!(
+        "watchfloor {}: {} indicators, {} feeds ({} enabled), database {}",
+        env!("CARGO_PKG_VERSION"),
+        indicators.indicators.len(),
+        indicators.feeds.len(),
+        enabled,
+        settings.database.display()
+    );
+    if enabled == 0 {
+        tracing::warn!(
+            "no enabled feeds in {}: nothing to poll",
+            indicators.path.display()
+        );
+    }
+}
+
+pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
+    let (settings, ctx) = context(global)?;
+    describe(&settings, &ctx.indicators);
+    let feeds = ctx.indicators.feeds.clone();
+    runtime()?.block_on(async move {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        crate::daemon::run(ctx, feeds, shutdown).await;
+    });
+    Ok(EXIT_OK)
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot listen for SIGTERM: {e}");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("SIGINT: stopping"),
+        _ = terminate.recv() => info!("SIGTERM: stopping"),
+    }
+    shutdown.cancel();
+}
+
+pub fn poll_once(global: &GlobalArgs, args: &PollArgs) -> anyhow::Result<u8> {
+    let (_settings, ctx) = context(global)?;
+    let feeds: Vec<Feed> = match &args.feed {
+        Some(id) => {
+            let Some(feed) = ctx.indicators.feeds.iter().find(|f| &f.id == id) else {
+                let ids: Vec<&str> = ctx.indicators.feeds.iter().map(|f| f.id.as_str()).collect();
+                return Err(
+                    UsageError(format!("no feed '{id}' (feeds: {})", ids.join(", "))).into(),
+                );
+            };
+            vec![feed.clone()]
+        }
+        None => ctx
+            .indicators
+            .feeds
+            .iter()
+            .filter(|f| f.enabled)
+            .cloned()
+            .collect(),
+    };
+    let reports = runtime()?.block_on(async {
+        let mut polls = JoinSet::new();
+        for feed in feeds {
+            let state = ctx
+                .store
+                .lock()
+                .ok()
+                .and_then(|store| store.feed_state(&feed.id).ok().flatten());
+            polls.spawn(poll_feed(ctx.clone(), feed, state));
+        }
+        let mut reports = Vec::new();
+        while let Some(joined) = polls.join_next().await {
+            if let Ok(report) = joined {
+                reports.push(report);
+            }
+        }
+        reports
+    });
+    let mut reports = reports;
+    reports.sort_by(|a, b| a.feed_id.cmp(&b.feed_id));
+    let (mut failed, mut new_items, mut hits) = (0, 0, 0);
+    for report in &reports {
+        match &report.result {
+            Ok(success) if success.not_modified => {
+                println!("ok   {}: not modified", report.feed_id)
+            }
+            Ok(success) => {
+                let c = &success.counts;
+                new_items += c.new_items;
+                hits += c.new_hits;
+                println!(
+                    "ok   {}: {} items, {} new, {} changed, {} also in other feeds, {} hits",
+                    report.feed_id,
+                    success.items,
+                    c.new_items,
+                    c.changed_items,
+                    c.new_sources,
+                    c.new_hits
+                );
+                for hit in &success.hits {
+                    println!("     HIT {}: {}", hit.indicator_id, hit.title);
+                }
+            }
+            Err(error) => {
+                failed += 1;
+                println!("FAIL {}: {error}", report.feed_id);
+            }
+        }
+    }
+    println!(
+        "{} feeds: {} ok, {} failed; {} new items, {} hits",
+        reports.len(),
+        reports.len() - failed,
+        failed,
+        new_items,
+        hits
+    );
+    Ok(if failed == 0 { EXIT_OK } else { EXIT_FINDINGS })
+}

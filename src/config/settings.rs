@@ -1,0 +1,320 @@
+//! Operator settings: `watchfloor.yaml`, each key overridable by a `WATCHFLOOR_...` environment
+//! variable, every key with a default. They live apart from the analysts' `indicators.yaml`.
+//!
+//! Precedence, highest first: the command line (`--db`), the environment, the file, the
+//! default.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::error::{ConfigError, Problem};
+use crate::schedule::Schedule;
+
+/// The settings file read when `--config` is not given, if it exists.
+pub const SYSTEM_SETTINGS: &str = "/etc/watchfloor/watchfloor.yaml";
+
+/// How feeds are fetched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchSettings {
+    /// Whole request, headers and body.
+    pub timeout: Duration,
+    /// Largest body accepted, counted after decompression.
+    pub max_body: u64,
+    /// Polls in flight at once, all feeds.
+    pub concurrency: usize,
+    /// Polls in flight at once to one host.
+    pub per_host: usize,
+    pub user_agent: String,
+}
+
+impl Default for FetchSettings {
+    fn default() -> Self {
+        FetchSettings {
+            timeout: Duration::from_secs(20),
+            max_body: 15 * 1024 * 1024,
+            concurrency: 16,
+            per_host: 2,
+            user_agent: format!("watchfloor/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// Validated settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The file they were read from, if any.
+    pub source: Option<PathBuf>,
+    pub database: PathBuf,
+    /// Schedule of feeds that give none.
+    pub schedule: Schedule,
+    pub fetch: FetchSettings,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    database: Option<String>,
+    schedule: Option<Spanned<String>>,
+    #[serde(default)]
+    fetch: RawFetch,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFetch {
+    /// Seconds.
+    timeout: Option<u64>,
+    max_body: Option<u64>,
+    concurrency: Option<usize>,
+    per_host: Option<usize>,
+    user_agent: Option<String>,
+}
+
+/// The default schedule: every 15 minutes.
+pub const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
+
+impl Settings {
+    /// Reads the settings. `config` is `--config`; `db` is `--db`; `env` looks up environment
+    /// variables (a parameter so tests need not touch the process environment).
+    pub fn load(
+        config: Option<&Path>,
+        db: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let source = match config {
+            Some(path) => Some(path.to_owned()),
+            None => Some(PathBuf::from(SYSTEM_SETTINGS)).filter(|p| p.exists()),
+        };
+        let raw = match &source {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                if text.trim().is_empty() {
+                    RawSettings::default()
+                } else {
+                    serde_saphyr::from_str(&text)
+                        .map_err(|e| super::indicators::yaml_error(path, &e))?
+                }
+            }
+            None => RawSettings::default(),
+        };
+        let file = source
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("<environment>"));
+        let mut problems = Vec::new();
+        let problem = |key: &str, line: u64, column: u64, message: String| Problem {
+            path: file.clone(),
+            line,
+            column,
+            context: Some(format!("setting '{key}'")),
+            message,
+            detail: None,
+        };
+
+        let database = db
+            .map(Path::to_owned)
+            .or_else(|| env("WATCHFLOOR_DB").map(PathBuf::from))
+            .or_else(|| raw.database.as_ref().map(PathBuf::from))
+            .unwrap_or_else(|| default_database(env));
+
+        let schedule_text = env("WATCHFLOOR_SCHEDULE")
+            .map(|s| (s, 0, 0))
+            .or_else(|| {
+                raw.schedule
+                    .as_ref()
+                    .map(|s| (s.value.clone(), s.defined.line(), s.defined.column()))
+            })
+            .unwrap_or_else(|| (DEFAULT_SCHEDULE.to_owned(), 0, 0));
+        let schedule = match Schedule::parse(&schedule_text.0) {
+            Ok(schedule) => Some(schedule),
+            Err(e) => {
+                problems.push(problem(
+                    "schedule",
+                    schedule_text.1,
+                    schedule_text.2 + e.column as u64,
+                    format!("{e}: '{}'", schedule_text.0),
+                ));
+                None
+            }
+        };
+
+        let defaults = FetchSettings::default();
+        let mut number = |key: &str, var: &str, file_value: Option<u64>, default: u64, min: u64| {
+            let value = match env(var) {
+                Some(text) => match text.trim().parse::<u64>() {
+                    Ok(n) => n,
+                    Err(_) => {
+                        problems.push(problem(
+                            key,
+                            0,
+                            0,
+                            format!("{var}={text:?} is not a number"),
+                        ));
+                        default
+                    }
+                },
+                None => file_value.unwrap_or(default),
+            };
+            if value < min {
+                problems.push(problem(
+                    key,
+                    0,
+                    0,
+                    format!("must be at least {min}, not {value}"),
+                ));
+            }
+            value
+        };
+        let fetch = FetchSettings {
+            timeout: Duration::from_secs(number(
+                "fetch.timeout",
+                "WATCHFLOOR_FETCH_TIMEOUT",
+                raw.fetch.timeout,
+                defaults.timeout.as_secs(),
+                1,
+            )),
+            max_body: number(
+                "fetch.max_body",
+                "WATCHFLOOR_FETCH_MAX_BODY",
+                raw.fetch.max_body,
+                defaults.max_body,
+                1024,
+            ),
+            concurrency: number(
+                "fetch.concurrency",
+                "WATCHFLOOR_FETCH_CONCURRENCY",
+                raw.fetch.concurrency.map(|n| n as u64),
+                defaults.concurrency as u64,
+                1,
+            ) as usize,
+            per_host: number(
+                "fetch.per_host",
+                "WATCHFLOOR_FETCH_PER_HOST",
+                raw.fetch.per_host.map(|n| n as u64),
+                defaults.per_host as u64,
+                1,
+            ) as usize,
+            user_agent: env("WATCHFLOOR_USER_AGENT")
+                .or(raw.fetch.user_agent)
+                .unwrap_or(defaults.user_agent),
+        };
+        match schedule {
+            Some(schedule) if problems.is_empty() => Ok(Settings {
+                source,
+                database,
+                schedule,
+                fetch,
+            }),
+            _ => Err(ConfigError::Invalid { problems }),
+        }
+    }
+
+    /// Settings from the process environment.
+    pub fn from_process(config: Option<&Path>, db: Option<&Path>) -> Result<Settings, ConfigError> {
+        Settings::load(config, db, &|name| std::env::var(name).ok())
+    }
+}
+
+/// `$STATE_DIRECTORY/watchfloor.db` under systemd, else `./watchfloor.db`.
+fn default_database(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    match env("STATE_DIRECTORY") {
+        // systemd may pass several directories, colon-separated; the first is ours.
+        Some(dirs) if !dirs.is_empty() => {
+            PathBuf::from(dirs.split(':').next().unwrap_or(&dirs)).join("watchfloor.db")
+        }
+        _ => PathBuf::from("watchfloor.db"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("watchfloor.yaml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).expect("write");
+        }
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::load(file.map(|_| path.as_path()), None, &|name| {
+            vars.get(name).cloned()
+        })
+    }
+
+    #[test]
+    fn defaults_apply_without_a_file() {
+        let settings = load(None, &[]).expect("defaults");
+        assert_eq!(settings.database, PathBuf::from("watchfloor.db"));
+        assert_eq!(settings.schedule.as_str(), DEFAULT_SCHEDULE);
+        assert_eq!(settings.fetch, FetchSettings::default());
+        assert!(settings.fetch.user_agent.starts_with("watchfloor/"));
+    }
+
+    #[test]
+    fn state_directory_places_the_database_under_systemd() {
+        let settings = load(None, &[("STATE_DIRECTORY", "/var/lib/watchfloor")]).expect("ok");
+        assert_eq!(
+            settings.database,
+            PathBuf::from("/var/lib/watchfloor/watchfloor.db")
+        );
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let file =
+            "database: /srv/a.db\nschedule: '0 * * * *'\nfetch:\n  timeout: 5\n  per_host: 1\n";
+        let settings = load(Some(file), &[]).expect("file");
+        assert_eq!(settings.database, PathBuf::from("/srv/a.db"));
+        assert_eq!(settings.fetch.timeout, Duration::from_secs(5));
+        assert_eq!(settings.fetch.per_host, 1);
+        let settings = load(
+            Some(file),
+            &[
+                ("WATCHFLOOR_DB", "/tmp/b.db"),
+                ("WATCHFLOOR_FETCH_TIMEOUT", "9"),
+            ],
+        )
+        .expect("env");
+        assert_eq!(settings.database, PathBuf::from("/tmp/b.db"));
+        assert_eq!(settings.fetch.timeout, Duration::from_secs(9));
+    }
+
+    #[test]
+    fn bad_settings_name_the_key_and_place() {
+        type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
+            (Some("databse: x\n"), &[], ":1:1: unknown field `databse`"),
+            (Some("schedule: '*/5 * * *'\n"), &[], "setting 'schedule'"),
+            (
+                Some("fetch:\n  timeout: 0\n"),
+                &[],
+                "setting 'fetch.timeout': must be at least 1",
+            ),
+            (
+                None,
+                &[("WATCHFLOOR_FETCH_CONCURRENCY", "many")],
+                "WATCHFLOOR_FETCH_CONCURRENCY=\"many\" is not a number",
+            ),
+            (
+                None,
+                &[("WATCHFLOOR_SCHEDULE", "61 * * * *")],
+                "invalid minute field '61'",
+            ),
+        ];
+        for (file, vars, want) in cases {
+            let err = load(*file, vars).expect_err(want).to_string();
+            assert!(err.contains(want), "want {want:?} in {err}");
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! The daemon: polls every enabled feed on its schedule until told to stop.
+//!
+//! The loop keeps one due time per feed. A feed never polled, or overdue after a sleep or an
+//! outage, is due now and runs once; its next due time then comes from its schedule, never
+//! from the slots it missed. The loop never sleeps more than a minute at a time, so a machine
+//! that was suspended notices the wall clock moved.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::config::Feed;
+use crate::pipeline::{Context, PollReport, poll_feed};
+
+/// The longest the loop sleeps before looking at the clock again.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// How long polls in flight get to finish after a stop is requested.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+/// Where the loop reads the time. The wall clock in production; in tests, a clock that follows
+/// tokio's (pausable) time from a fixed start.
+#[derive(Clone, Copy, Debug)]
+pub enum Clock {
+    Wall,
+    Tokio {
+        start: DateTime<Utc>,
+        at: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    pub fn tokio_from(start: DateTime<Utc>) -> Clock {
+        Clock::Tokio {
+            start,
+            at: tokio::time::Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Clock::Wall => Utc::now(),
+            Clock::Tokio { start, at } => {
+                *start + chrono::Duration::from_std(at.elapsed()).unwrap_or_default()
+            }
+        }
+    }
+}
+
+/// Runs until `shutdown` is cancelled, then lets polls in flight finish (or abandons them
+/// after [`SHUTDOWN_GRACE`]; each poll's database write is one transaction, so an abandoned
+/// poll leaves nothing half-done).
+pub async fn run(ctx: Arc<Context>, feeds: Vec<Feed>, shutdown: CancellationToken) {
+    let states = ctx
+        .store
+        .lock()
+        .map(|store| store.feed_states().unwrap_or_default())
+        .unwrap_or_default();
+    let stored: HashMap<String, DateTime<Utc>> = states
+        .into_iter()
+        .filter_map(|s| Some((s.id, s.next_check?)))
+        .collect();
+    let poll_ctx = ctx.clone();
+    let poll = move |feed: Feed| {
+        let ctx = poll_ctx.clone();
+        async move {
+            let state = ctx
+                .store
+                .lock()
+                .ok()
+                .and_then(|store| store.feed_state(&feed.id).ok().flatten());
+            poll_feed(ctx, feed, state).await
+        }
+    };
+    let log_ctx = ctx.clone();
+    run_loop(
+        feeds,
+        &stored,
+        Clock::Wall,
+        poll,
+        move |report| log_report(&log_ctx, report),
+        shutdown,
+    )
+    .await;
+}
+
+/// The scheduling loop, apart from what a poll does: `stored` holds the next checks recorded
+/// by earlier runs; `poll` polls one feed; `done` sees each report.
+pub async fn run_loop<P, F>(
+    feeds: Vec<Feed>,
+    stored: &HashMap<String, DateTime<Utc>>,
+    clock: Clock,
+    poll: P,
+    done: impl Fn(&PollReport),
+    shutdown: CancellationToken,
+) where
+    P: Fn(Feed) -> F,
+    F: Future<Output = PollReport> + Send + 'static,
+{
+    let feeds: Vec<Feed> = feeds.into_iter().filter(|f| f.enabled).collect();
+    let start = clock.now();
+    let mut due: HashMap<String, DateTime<Utc>> = feeds
+        .iter()
+        .map(|feed| {
+            let next = stored.get(&feed.id).copied().unwrap_or(start);
+            (feed.id.clone(), next)
+        })
+        .collect();
+    let mut in_flight: JoinSet<PollReport> = JoinSet::new();
+    let mut polling: HashSet<String> = HashSet::new();
+
+    loop {
+        let now = clock.now();
+        for feed in &feeds {
+            if polling.contains(&feed.id) || due[&feed.id] > now {
+                continue;
+            }
+            info!(feed = %feed.id, url = %feed.url, "polling");
+            polling.insert(feed.id.clone());
+            in_flight.spawn(poll(feed.clone()));
+        }
+        let next_due = feeds
+            .iter()
+            .filter(|f| !polling.contains(&f.id))
+            .map(|f| due[&f.id])
+            .min();
+        let sleep = next_due
+            .and_then(|t| (t - now).to_std().ok())
+            .unwrap_or(MAX_SLEEP)
+            .min(MAX_SLEEP);
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                if let Ok(report) = joined {
+                    polling.remove(&report.feed_id);
+                    due.insert(report.feed_id.clone(), report.next_check);
+                    done(&report);
+                }
+            }
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+
+    if !in_flight.is_empty() {
+        info!(
+            polls = in_flight.len(),
+            "stopping: letting polls in flight finish"
+        );
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while let Some(joined) = in_flight.join_next().await {
+                if let Ok(report) = joined {
+                    done(&report);
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            warn!(polls = in_flight.len(), "abandoning polls still in flight");
+            in_flight.abort_all();
+        }
+    }
+    info!("stopped");
+}
+
+/// What a newcomer watching the terminal wants to see: new items, hits, failures.
+pub fn log_report(ctx: &Context, report: &PollReport) {
+    let next = report.next_check.format("%H:%M:%S");
+    match &report.result {
+        Ok(success) if success.not_modified => {
+            debug!(feed = %report.feed_id, %next, "not modified");
+        }
+        Ok(success) => {
+            let counts = &success.counts;
+            if counts.new_items + counts.changed_items + counts.new_hits > 0 {
+                info!(
+                    feed = %report.feed_id,
+                    items = success.items,
+                    new = counts.new_items,
+                    changed = counts.changed_items,
+                    hits = counts.new_hits,
+                    %next,
+                    "polled"
+                );
+            } else {
+                debug!(feed = %report.feed_id, items = success.items, %next, "nothing new");
+            }
+            for hit in &success.hits {
+                let severity = ctx
+                    .indicators
+                    .get(&hit.indicator_id)
+                    .map_or("?", |i| i.severity.as_str());
+                info!(
+                    indicator = %hit.indicator_id,
+                    feed = %report.feed_id,
+                    link = hit.link.as_deref().unwrap_or(""),
+                    "HIT [{severity}] {}",
+                    hit.title
+                );
+            }
+        }
+        Err(error) => warn!(feed = %report.feed_id, %next, "poll failed: {error}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::pipeline::PollSuccess;
+    use crate::schedule::{self, Outcome, Schedule};
+
+    fn feed(id: &str) -> Feed {
+        Feed {
+            id: id.to_owned(),
+            url: format!("http://127.0.0.1/{id}"),
+            title: None,
+            schedule: None,
+            tags: Vec::new(),
+            enabled: true,
+            line: 0,
+        }
+    }
+
+    /// Runs the loop with polls that succeed at once and schedule the next check every 15
+    /// minutes; returns the times each feed was polled, as minutes from the start.
+    async fn polls_over(
+        stored: HashMap<String, DateTime<Utc>>,
+        feeds: Vec<Feed>,
+        script: impl AsyncFnOnce(),
+    ) -> HashMap<String, Vec<i64>> {
+        let start = Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap();
+        let clock = Clock::tokio_from(start);
+        let seen: Arc<Mutex<HashMap<String, Vec<i64>>>> = Arc::default();
+        let every15 = Schedule::parse("*/15 * * * *").expect("valid");
+        let shutdown = CancellationToken::new();
+        let record = seen.clone();
+        let poll = move |feed: Feed| {
+            let now = clock.now();
+            record
+                .lock()
+                .unwrap()
+                .entry(feed.id.clone())
+                .or_default()
+                .push((now - start).num_minutes());
+            let next_check =
+                schedule::next_check(&every15, &feed.id, now, Outcome::Success { floor: None });
+            async move {
+                PollReport {
+                    feed_id: feed.id,
+                    result: Ok(PollSuccess::default()),
+                    next_check,
+                }
+            }
+        };
+        let stop = shutdown.clone();
+        let looping = run_loop(feeds, &stored, clock, poll, |_| {}, shutdown);
+        let driving = async move {
+            script().await;
+            stop.cancel();
+        };
+        tokio::join!(looping, driving);
+        Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn feeds_never_polled_run_at_start_then_on_their_schedule() {
+        let seen = polls_over(HashMap::new(), vec![feed("a"), feed("b")], async || {
+            tokio::time::sleep(Duration::from_secs(50 * 60)).await;
+        })
+        .await;
+        // Due at once, then at :15, :30, :45 (plus a jitter under a minute).
+        assert_eq!(seen["a"], [0, 15, 30, 45]);
+        assert_eq!(seen["b"], [0, 15, 30, 45]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restart_resumes_from_the_stored_next_check() {
+        let start = Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap();
+        let stored = HashMap::from([("a".to_owned(), start + chrono::Duration::minutes(10))]);
+        let seen = polls_over(stored, vec![feed("a")], async || {
+            tokio::time::sleep(Duration::from_secs(20 * 60)).await;
+        })
+        .await;
+        assert_eq!(seen["a"], [10, 15], "not polled at start, then on schedule");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_overdue_feed_runs_once_not_once_per_missed_slot() {
+        let start = Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap();
+        // Its next check was six hours ago: 24 slots were missed while the machine slept.
+        let stored = HashMap::from([("a".to_owned(), start - chrono::Duration::hours(6))]);
+        let seen = polls_over(stored, vec![feed("a")], async || {
+            tokio::time::sleep(Duration::from_secs(10 * 60)).await;
+        })
+        .await;
+        assert_eq!(seen["a"], [0]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn disabled_feeds_are_not_polled() {
+        let mut off = feed("off");
+        off.enabled = false;
+        let seen = polls_over(HashMap::new(), vec![feed("on"), off], async || {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        })
+        .await;
+        assert!(seen.contains_key("on"));
+        assert!(!seen.contains_key("off"));
+    }
+}

@@ -1,0 +1,590 @@
+//! The parse stage: feed bytes in, normalised items (or one clear error) out. No IO, no async.
+//!
+//! feed-rs reads the formats (RSS 0.9x, 1.0 and 2.0, Atom 0.3 and 1.0, JSON Feed 1.0 and 1.1).
+//! Around it, this module does what feed-rs leaves to its caller or gets wrong on real feeds:
+//!
+//! - **Encoding** ([`encoding`]): the bytes are decoded once, to UTF-8, choosing the encoding
+//!   from the BOM, then the XML declaration, then the HTTP charset, then valid UTF-8, else
+//!   detection. The XML declaration is then cut off (with any whitespace before it, which
+//!   strict XML rejects), so feed-rs, which would otherwise decode the UTF-8 text again as
+//!   the declared encoding, reads UTF-8. A later `<?xml ...?>` outside CDATA and comments is
+//!   cut too: feed-rs 3 switches decoders on every declaration it meets and panics when that
+//!   happens past the document's first 64 bytes.
+//! - **Document kind** ([`prolog`]): an HTML page served at a feed URL (root `<html>`,
+//!   `<head>` or `<body>`, or an HTML DOCTYPE) is [`ParseError::NotAFeed`] naming what was
+//!   found; so is any other root element feed-rs does not read, or plain text.
+//! - **Lenient cases**, each documented where it is handled:
+//!   - `<rss>` without a `version`, or with one feed-rs rejects (`0.9`, `0.93`), is read as
+//!     RSS 2.0, which is a superset of 0.9x.
+//!   - Atom 0.3 (`http://purl.org/atom/ns#`) and RSS 0.90
+//!     (`http://my.netscape.com/rdf/simple/0.9/`) are read as Atom 1.0 and RSS 1.0 by renaming
+//!     their namespace on the root element (feed-rs ignores every element in a namespace it
+//!     does not know); Atom 0.3's `issued` and `modified` become `published` and `updated`.
+//!   - An Atom `<feed>` wrapped in an XHTML page (`<html><body><feed>...</feed></body></html>`,
+//!     as some blog engines serve it) is parsed leniently when the `<feed>` start tag declares
+//!     the Atom 1.0 namespace: the `<feed>` element is cut out and read as the document (if
+//!     that fails, the error is the HTML page's `NotAFeed`). The wrapper is a publisher's
+//!     mistake that the publisher will not fix, and the entries inside are intact; refusing
+//!     it would silence the source.
+//!   - Undeclared legacy encodings are detected rather than rejected.
+//! - **Display text**: title, summary and content go through [`crate::text::html_to_text`]
+//!   (titles carry HTML too); authors and categories have their whitespace collapsed.
+//! - **Identity** ([`ParsedItem::key`]) and [`canonical_link`] ([`link`]).
+//!
+//! Entity declarations are never expanded: quick-xml, under feed-rs, leaves references to
+//! entities other than the five predefined ones as text (`&lol9;`), so a "billion laughs"
+//! document costs what its bytes cost. Work and memory are linear in the input. Nesting is
+//! bounded by the parsers, not the stack: quick-xml refuses XML nested deeper than 65,535
+//! elements and serde_json JSON deeper than 128 (both `Invalid`). Input size is the fetch
+//! stage's to cap.
+//!
+//! Keys and hashes hash each field as its length (8 bytes, little-endian) then its UTF-8
+//! bytes, so no two different field lists hash the same bytes.
+
+pub mod encoding;
+pub mod link;
+pub mod prolog;
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+use sha2::{Digest, Sha256};
+
+use crate::text::html_to_text;
+pub use link::canonical_link;
+use prolog::{Prolog, Shape};
+
+/// A feed as the later stages need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedFeed {
+    pub title: Option<String>,
+    /// RSS `<ttl>` in minutes, when the feed gives one (a floor on the poll interval).
+    pub ttl_minutes: Option<u32>,
+    pub items: Vec<ParsedItem>,
+}
+
+/// One entry of a feed, with display text ready for matching.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedItem {
+    /// Stable identity within a feed: `"guid:<guid>"` when the entry has an id/guid, else
+    /// `"link:<canonical link>"`, else `"hash:<hex sha256 of title and summary display text>"`.
+    pub key: String,
+    /// Canonical link: absolute (resolved against the feed URL), http/https only, fragment and
+    /// tracking parameters (utm_*, fbclid, gclid, mc_cid, mc_eid, ref, cmpid, ocid, ...) removed,
+    /// host lowercased. None if the entry has no usable link.
+    pub link: Option<String>,
+    /// Display text: [`crate::text::html_to_text`] applied.
+    pub title: String,
+    /// Display text.
+    pub summary: String,
+    /// Display text.
+    pub content: String,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    /// Hex SHA-256 over title, summary, content, authors, categories, link: lets the store see
+    /// an updated item (same key, changed text).
+    pub content_hash: String,
+}
+
+/// Why a document gave no feed.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// Zero bytes.
+    #[error("empty document (zero bytes)")]
+    Empty,
+    /// A document that is not a feed: an HTML page, another XML vocabulary, plain text.
+    /// `found` says what it was, e.g. `an HTML page (<html>)`.
+    #[error("{found}, not a feed")]
+    NotAFeed { found: String },
+    /// A feed the parser could not read: the parser's message, and where, when known (line and
+    /// column are 1-based, in the decoded text).
+    #[error("invalid feed{}: {message}", location(*.line, *.column))]
+    Invalid {
+        message: String,
+        line: Option<u64>,
+        column: Option<u64>,
+    },
+}
+
+fn location(line: Option<u64>, column: Option<u64>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(" at line {line}, column {column}"),
+        (Some(line), None) => format!(" at line {line}"),
+        _ => String::new(),
+    }
+}
+
+impl ParseError {
+    fn not_a_feed(found: impl Into<String>) -> Self {
+        ParseError::NotAFeed {
+            found: found.into(),
+        }
+    }
+}
+
+/// Parses a feed document. `content_type` is the HTTP Content-Type (for its charset);
+/// `feed_url` is where the document came from (relative links resolve against it, and its
+/// top-level domain hints encoding detection).
+pub fn parse_feed(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    feed_url: &str,
+) -> Result<ParsedFeed, ParseError> {
+    if bytes.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let base = url::Url::parse(feed_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    let tld = base.as_ref().and_then(|u| match u.host() {
+        Some(url::Host::Domain(domain)) => domain.rsplit('.').next().map(str::to_owned),
+        _ => None,
+    });
+    let decoded = encoding::decode(bytes, content_type, tld.as_deref());
+    let document = prepare(&decoded.text)?;
+
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(base.as_ref().map(url::Url::as_str))
+        // An empty id marks an entry without one; the key falls back to its link or hash.
+        .id_generator(|_, _, _| String::new())
+        .sanitize_content(false)
+        .build();
+    let feed = parser
+        .parse(document.text.as_bytes())
+        .map_err(|e| invalid(e, &document))?;
+    Ok(convert(feed, base.as_ref().map(url::Url::as_str)))
+}
+
+/// The text handed to feed-rs, and how its lines map back to the decoded document.
+struct Document<'a> {
+    text: Cow<'a, str>,
+    /// Line breaks cut from before `text`.
+    lines_before: u64,
+    /// The HTML root element when `text` is an Atom feed cut out of an HTML page: if feed-rs
+    /// cannot read it, the document is reported as the HTML page it is.
+    html_root: Option<&'a str>,
+}
+
+impl<'a> Document<'a> {
+    fn cut(full: &'a str, start: usize, text: Cow<'a, str>) -> Self {
+        let lines_before = full.as_bytes()[..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        Document {
+            text,
+            lines_before,
+            html_root: None,
+        }
+    }
+}
+
+/// Decides what the decoded text is and returns what feed-rs should read.
+fn prepare(text: &str) -> Result<Document<'_>, ParseError> {
+    let prolog = match prolog::shape(text) {
+        Shape::Blank => {
+            return Err(ParseError::not_a_feed(format!(
+                "only whitespace ({} bytes)",
+                text.len()
+            )));
+        }
+        Shape::Json => {
+            let json =
+                text.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\u{feff}');
+            let start = text.len() - json.len();
+            return Ok(Document::cut(text, start, Cow::Borrowed(json)));
+        }
+        Shape::Text(start) => {
+            return Err(ParseError::not_a_feed(format!("text starting {start:?}")));
+        }
+        Shape::Markup(prolog) => prolog,
+    };
+    let Prolog {
+        content_start,
+        doctype,
+        root,
+    } = prolog;
+    let html_doctype = doctype.is_some_and(|d| d.eq_ignore_ascii_case("html"));
+    let Some(root) = root else {
+        if html_doctype {
+            return Err(ParseError::not_a_feed("an HTML page (<!DOCTYPE html>)"));
+        }
+        return Err(ParseError::Invalid {
+            message: "no root element".into(),
+            line: None,
+            column: None,
+        });
+    };
+    let local = root.local_name();
+    if html_doctype
+        || ["html", "head", "body"]
+            .iter()
+            .any(|h| local.eq_ignore_ascii_case(h))
+    {
+        if local.eq_ignore_ascii_case("html")
+            && let Some(feed) = wrapped_atom_feed(text, root.tag.end)
+        {
+            let slice = &text[feed.clone()];
+            let mut document = Document::cut(text, feed.start, without_declarations(slice));
+            document.html_root = Some(root.name);
+            return Ok(document);
+        }
+        return Err(ParseError::not_a_feed(format!(
+            "an HTML page (<{}>)",
+            root.name
+        )));
+    }
+    let tag = &text[root.tag.clone()];
+    // What feed-rs would misread, and the root start tag that makes it read right.
+    let fixed_tag: Option<String> = match local {
+        "rss" => {
+            let version = prolog::attribute(tag, "version");
+            match version.clone().map(|r| &tag[r]) {
+                Some("2.0" | "" | "0.91" | "0.92") => None,
+                // feed-rs only reads <rss> with version 2.0, 0.91 or 0.92; RSS 2.0 reads the
+                // others (0.9, 0.93, 0.94, none at all) as well, being their superset.
+                Some(_) => version.map(|v| format!("{}2.0{}", &tag[..v.start], &tag[v.end..])),
+                None => {
+                    let name_end = 1 + root.name.len();
+                    Some(format!(
+                        "{} version=\"2.0\"{}",
+                        &tag[..name_end],
+                        &tag[name_end..]
+                    ))
+                }
+            }
+        }
+        // Atom 0.3 and RSS 0.90 use namespaces feed-rs does not know; their elements are
+        // those of Atom 1.0 and RSS 1.0 (Atom 0.3's dates are renamed below).
+        "feed" | "entry" => tag.contains(ATOM_03).then(|| tag.replace(ATOM_03, ATOM_10)),
+        "RDF" => tag.contains(RSS_090).then(|| tag.replace(RSS_090, RSS_10)),
+        _ => {
+            return Err(ParseError::not_a_feed(format!(
+                "an XML document whose root element is <{}>",
+                root.name
+            )));
+        }
+    };
+    let body = &text[content_start..];
+    let Some(fixed_tag) = fixed_tag else {
+        return Ok(Document::cut(
+            text,
+            content_start,
+            without_declarations(body),
+        ));
+    };
+    let mut fixed = String::with_capacity(body.len() + 16);
+    fixed.push_str(&text[content_start..root.tag.start]);
+    fixed.push_str(&fixed_tag);
+    fixed.push_str(&text[root.tag.end..]);
+    if local != "rss" && fixed_tag.contains(ATOM_10) {
+        for (old, new) in ATOM_03_DATES {
+            fixed = fixed.replace(old, new);
+        }
+    }
+    let fixed = match without_declarations(&fixed) {
+        Cow::Borrowed(_) => fixed,
+        Cow::Owned(cleaned) => cleaned,
+    };
+    Ok(Document::cut(text, content_start, Cow::Owned(fixed)))
+}
+
+const ATOM_03: &str = "http://purl.org/atom/ns#";
+const ATOM_10: &str = "http://www.w3.org/2005/Atom";
+const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
+const RSS_10: &str = "http://purl.org/rss/1.0/";
+/// Atom 0.3's entry dates under their Atom 1.0 names (`created` is dropped: `issued` is the
+/// publication date).
+const ATOM_03_DATES: [(&str, &str); 4] = [
+    ("<issued>", "<published>"),
+    ("</issued>", "</published>"),
+    ("<modified>", "<updated>"),
+    ("</modified>", "</updated>"),
+];
+
+/// The byte range of an Atom `<feed xmlns="http://www.w3.org/2005/Atom">...</feed>` inside an
+/// HTML page, from `from` on. The namespace must be declared on the `<feed>` itself, so that a
+/// page merely mentioning `<feed>` (in a script, say) stays a page.
+fn wrapped_atom_feed(text: &str, from: usize) -> Option<std::ops::Range<usize>> {
+    let mut at = from;
+    let start = loop {
+        let found = at + text.get(at..)?.find("<feed")?;
+        let next = text.as_bytes().get(found + 5);
+        // No `>` after this `<feed` means none after any later one either.
+        let tag = &text[found..found + text[found..].find('>')?];
+        if next.is_some_and(|c| c.is_ascii_whitespace()) && tag.contains(ATOM_10) {
+            break found;
+        }
+        // Any `<feed` inside this tag is not a start tag: skip it all, which keeps this linear.
+        at = found + tag.len().max(5);
+    };
+    let end = text.rfind("</feed>")? + "</feed>".len();
+    (end > start).then_some(start..end)
+}
+
+/// `text` without XML declarations past its start, outside CDATA sections and comments.
+///
+/// feed-rs 3 hands every declaration's encoding to quick-xml's decoding reader, which panics
+/// (`set_encoding() called after prefix buffer was drained`) for a declaration past the first
+/// 64 bytes naming an encoding other than UTF-8. The text is UTF-8 by now, so no declaration
+/// has anything left to say.
+fn without_declarations(text: &str) -> Cow<'_, str> {
+    if !text.contains("<?xml") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(found) = text[at..].find('<').map(|i| at + i) {
+        let rest = &text[found..];
+        if let Some(cdata) = rest.strip_prefix("<![CDATA[") {
+            match cdata.find("]]>") {
+                Some(end) => at = found + 9 + end + 3,
+                None => break,
+            }
+        } else if let Some(comment) = rest.strip_prefix("<!--") {
+            match comment.find("-->") {
+                Some(end) => at = found + 4 + end + 3,
+                None => break,
+            }
+        } else if rest.starts_with("<?") && prolog::is_declaration(&rest.as_bytes()[2..]) {
+            let end = rest.find("?>").map_or(text.len(), |end| found + end + 2);
+            out.push_str(&text[copied..found]);
+            copied = end;
+            at = end;
+        } else {
+            at = found + 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// Maps feed-rs's error to ours, locating XML syntax errors.
+fn invalid(error: ParseFeedError, document: &Document<'_>) -> ParseError {
+    if let Some(root) = document.html_root {
+        return ParseError::not_a_feed(format!("an HTML page (<{root}>)"));
+    }
+    let (message, position) = match &error {
+        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => {
+            return ParseError::not_a_feed("a document without a feed root element");
+        }
+        ParseFeedError::JsonUnsupportedVersion(version) => {
+            return ParseError::not_a_feed(format!(
+                "a JSON document with version {version:?} (JSON Feed wants https://jsonfeed.org/version/1 or /1.1)"
+            ));
+        }
+        ParseFeedError::JsonSerde(e) => {
+            return ParseError::Invalid {
+                message: lowercase_first(&strip_serde_location(&e.to_string())),
+                line: Some(e.line() as u64 + document.lines_before),
+                column: Some(e.column() as u64),
+            };
+        }
+        ParseFeedError::XmlReader(_) => match xml_syntax_error(&document.text) {
+            Some((message, position)) => (message, Some(position)),
+            // Found by feed-rs alone (a document cut short, nesting past quick-xml's limit).
+            None => {
+                let message = error.to_string();
+                let message = message.trim_start_matches("unable to parse XML: ");
+                (
+                    message.trim_start_matches("Parser error: ").to_owned(),
+                    None,
+                )
+            }
+        },
+        ParseFeedError::ParseError(kind) => (kind.to_string(), None),
+        ParseFeedError::IoError(e) => (e.to_string(), None),
+    };
+    let (line, column) = match position {
+        Some(position) => {
+            let (line, column) = line_and_column(&document.text, position);
+            (Some(line + document.lines_before), Some(column))
+        }
+        None => (None, None),
+    };
+    ParseError::Invalid {
+        message: lowercase_first(&message),
+        line,
+        column,
+    }
+}
+
+/// Reads `text` again with quick-xml to find where it is ill-formed: feed-rs keeps only the
+/// message. Runs on the error path only.
+fn xml_syntax_error(text: &str) -> Option<(String, usize)> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => return None,
+            Ok(_) => {}
+            Err(e) => {
+                let position = usize::try_from(reader.error_position()).unwrap_or(usize::MAX);
+                return Some((e.to_string(), position));
+            }
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_and_column(text: &str, position: usize) -> (u64, u64) {
+    let mut position = position.min(text.len());
+    while !text.is_char_boundary(position) {
+        position -= 1;
+    }
+    let before = &text[..position];
+    let line = before.bytes().filter(|&b| b == b'\n').count() as u64 + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() as u64 + 1;
+    (line, column)
+}
+
+fn strip_serde_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn lowercase_first(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn convert(feed: feed_rs::model::Feed, base: Option<&str>) -> ParsedFeed {
+    let title = feed
+        .title
+        .map(|t| html_to_text(&t.content))
+        .filter(|t| !t.is_empty());
+    let items = feed
+        .entries
+        .into_iter()
+        .map(|entry| convert_entry(entry, base))
+        .collect();
+    ParsedFeed {
+        title,
+        ttl_minutes: feed.ttl,
+        items,
+    }
+}
+
+fn convert_entry(entry: feed_rs::model::Entry, base: Option<&str>) -> ParsedItem {
+    let title = entry
+        .title
+        .as_ref()
+        .map_or_else(String::new, |t| html_to_text(&t.content));
+    let mut summary = entry
+        .summary
+        .as_ref()
+        .map_or_else(String::new, |t| html_to_text(&t.content));
+    if summary.is_empty() {
+        // YouTube and podcast feeds describe an entry in its media group only.
+        if let Some(description) = entry.media.iter().find_map(|m| m.description.as_ref()) {
+            summary = html_to_text(&description.content);
+        }
+    }
+    let content = entry
+        .content
+        .as_ref()
+        .and_then(|c| c.body.as_deref())
+        .map_or_else(String::new, html_to_text);
+    let mut authors: Vec<String> = Vec::new();
+    for person in &entry.authors {
+        let name = person.name.as_deref().or(person.email.as_deref());
+        push_unique(&mut authors, name.map(collapse_whitespace));
+    }
+    let mut categories: Vec<String> = Vec::new();
+    for category in &entry.categories {
+        let name = category
+            .label
+            .as_deref()
+            .filter(|l| !l.trim().is_empty())
+            .unwrap_or(&category.term);
+        push_unique(&mut categories, Some(collapse_whitespace(name)));
+    }
+    let link = pick_link(&entry.links, base);
+    let guid = entry.id.trim();
+    let key = if !guid.is_empty() {
+        format!("guid:{guid}")
+    } else if let Some(link) = &link {
+        format!("link:{link}")
+    } else {
+        let mut hasher = Sha256::new();
+        hash_field(&mut hasher, &title);
+        hash_field(&mut hasher, &summary);
+        format!("hash:{:x}", hasher.finalize())
+    };
+    let mut hasher = Sha256::new();
+    for field in [&title, &summary, &content] {
+        hash_field(&mut hasher, field);
+    }
+    for list in [&authors, &categories] {
+        hasher.update((list.len() as u64).to_le_bytes());
+        for value in list {
+            hash_field(&mut hasher, value);
+        }
+    }
+    hash_field(&mut hasher, link.as_deref().unwrap_or(""));
+    let content_hash = format!("{:x}", hasher.finalize());
+    ParsedItem {
+        key,
+        link,
+        title,
+        summary,
+        content,
+        authors,
+        categories,
+        published: entry.published,
+        updated: entry.updated,
+        content_hash,
+    }
+}
+
+/// The entry's page: the first usable link that is the alternate (or has no relation), else
+/// the first usable link that is not the feed itself, an edit link or an attachment.
+fn pick_link(links: &[feed_rs::model::Link], base: Option<&str>) -> Option<String> {
+    let is_alternate =
+        |l: &&feed_rs::model::Link| l.rel.as_deref().is_none_or(|r| r == "alternate");
+    let is_other_page = |l: &&feed_rs::model::Link| {
+        !matches!(
+            l.rel.as_deref(),
+            Some("self" | "edit" | "enclosure" | "replies" | "license" | "edit-media")
+        )
+    };
+    links
+        .iter()
+        .filter(is_alternate)
+        .chain(
+            links
+                .iter()
+                .filter(|l| !is_alternate(l) && is_other_page(l)),
+        )
+        .find_map(|l| canonical_link(&l.href, base))
+}
+
+/// Length-prefixed, so that no two different field lists hash the same bytes.
+fn hash_field(hasher: &mut Sha256, value: &str) {
+    hasher.update((value.len() as u64).to_le_bytes());
+    hasher.update(value.as_bytes());
+}
+
+fn push_unique(list: &mut Vec<String>, value: Option<String>) {
+    if let Some(value) = value.filter(|v| !v.is_empty())
+        && !list.contains(&value)
+    {
+        list.push(value);
+    }
+}
+
+fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,345 @@
+//! One feed through the pipeline: fetch, parse, match, store.
+//!
+//! `poll_feed` reads top to bottom like the stages it runs. The network wait is async; parsing,
+//! matching and the database work run on the blocking pool, and the database is touched twice:
+//! once to learn which items the feed already delivered, once to write everything the poll
+//! learned in a single transaction. A failure at any stage is recorded against this feed alone.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{Feed, Indicators, Settings};
+use crate::fetch::{FetchOutcome, FetchedBody, Fetcher, Validators};
+use crate::matcher::ItemText;
+use crate::parse::{ParsedItem, parse_feed};
+use crate::schedule::{self, Outcome, Schedule};
+use crate::store::{
+    FeedState, HitRecord, ItemRecord, ItemWrite, PollCounts, PollResult, PollWrite, Store,
+    StoreError,
+};
+
+/// What every poll needs: shared by all polls of a run.
+pub struct Context {
+    pub fetcher: Fetcher,
+    /// Whole polls in flight (fetch through store): bounds the bodies held in memory, since a
+    /// fetched body waits here for parsing and the database.
+    polls: tokio::sync::Semaphore,
+    pub indicators: Arc<Indicators>,
+    pub store: Arc<Mutex<Store>>,
+    pub default_schedule: Schedule,
+}
+
+impl Context {
+    pub fn new(
+        settings: &Settings,
+        indicators: Arc<Indicators>,
+        store: Store,
+    ) -> anyhow::Result<Self> {
+        Ok(Context {
+            fetcher: Fetcher::new(&settings.fetch)?,
+            polls: tokio::sync::Semaphore::new(settings.fetch.concurrency),
+            indicators,
+            store: Arc::new(Mutex::new(store)),
+            default_schedule: settings.schedule.clone(),
+        })
+    }
+
+    pub fn schedule_of<'a>(&'a self, feed: &'a Feed) -> &'a Schedule {
+        feed.schedule.as_ref().unwrap_or(&self.default_schedule)
+    }
+
+    fn with_store<T>(
+        &self,
+        work: impl FnOnce(&mut Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        // A panic while holding the lock aborts the process (panic = "abort"), so a poisoned
+        // lock only happens in tests; the store itself is consistent by transactions.
+        let mut store = self
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        work(&mut store)
+    }
+}
+
+/// A hit found by a poll, for the terminal and later for alerts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoundHit {
+    pub indicator_id: String,
+    pub title: String,
+    pub link: Option<String>,
+}
+
+/// How one poll went.
+#[derive(Clone, Debug)]
+pub struct PollReport {
+    pub feed_id: String,
+    pub result: Result<PollSuccess, String>,
+    pub next_check: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PollSuccess {
+    pub not_modified: bool,
+    /// Items in the feed document.
+    pub items: usize,
+    pub counts: PollCounts,
+    pub hits: Vec<FoundHit>,
+}
+
+/// Polls one feed and records the outcome. Never fails: every error becomes the feed's recorded
+/// error, except a database error, which is returned in the report too (and logged by callers).
+pub async fn poll_feed(ctx: Arc<Context>, feed: Feed, state: Option<FeedState>) -> PollReport {
+    let _permit = ctx.polls.acquire().await;
+    let started = Utc::now();
+    let validators = Validators {
+        etag: state.as_ref().and_then(|s| s.etag.clone()),
+        last_modified: state.as_ref().and_then(|s| s.last_modified.clone()),
+    };
+    let failures = state.as_ref().map_or(0, |s| s.consecutive_failures);
+    let fetched = ctx.fetcher.fetch(&feed.url, &validators).await;
+    let blocking_ctx = ctx.clone();
+    let feed_id = feed.id.clone();
+    let joined = tokio::task::spawn_blocking(move || {
+        process(&blocking_ctx, &feed, fetched, failures, started)
+    })
+    .await;
+    match joined {
+        Ok(report) => report,
+        Err(e) => PollReport {
+            feed_id,
+            result: Err(format!("internal error: {e}")),
+            next_check: started + chrono::Duration::minutes(15),
+        },
+    }
+}
+
+fn process(
+    ctx: &Context,
+    feed: &Feed,
+    fetched: Result<FetchOutcome, crate::fetch::FetchError>,
+    failures: u32,
+    now: DateTime<Utc>,
+) -> PollReport {
+    let schedule = ctx.schedule_of(feed);
+    let fail =
+        |error: String, retry_after| record_failure(ctx, feed, error, retry_after, failures, now);
+
+    let body = match fetched {
+        Err(error) => return fail(error.to_string(), error.retry_after()),
+        Ok(FetchOutcome::NotModified { max_age }) => {
+            let next_check =
+                schedule::next_check(schedule, &feed.id, now, Outcome::Success { floor: max_age });
+            let write = PollWrite {
+                feed_id: feed.id.clone(),
+                attempted_at: now,
+                result: PollResult::NotModified,
+                next_check,
+                min_interval: max_age,
+                items: Vec::new(),
+            };
+            let result = ctx
+                .with_store(|store| store.write_poll(&write))
+                .map(|counts| PollSuccess {
+                    not_modified: true,
+                    counts,
+                    ..PollSuccess::default()
+                })
+                .map_err(|e| error_chain(&e));
+            return PollReport {
+                feed_id: feed.id.clone(),
+                result,
+                next_check,
+            };
+        }
+        Ok(FetchOutcome::Fetched(body)) => body,
+    };
+    ingest(ctx, feed, &body, failures, now)
+}
+
+/// Parses a fetched document, matches what is new or changed, and records the poll: the part
+/// of a poll after the network, also used to ingest files.
+pub fn ingest(
+    ctx: &Context,
+    feed: &Feed,
+    body: &FetchedBody,
+    failures: u32,
+    now: DateTime<Utc>,
+) -> PollReport {
+    let schedule = ctx.schedule_of(feed);
+    let fail = |error: String| record_failure(ctx, feed, error, None, failures, now);
+    let parsed = match parse_feed(&body.body, body.content_type.as_deref(), &body.final_url) {
+        Ok(parsed) => parsed,
+        Err(error) => return fail(error.to_string()),
+    };
+    let floor = [
+        parsed
+            .ttl_minutes
+            .map(|m| Duration::from_secs(u64::from(m) * 60)),
+        body.max_age,
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+
+    let known = match ctx.with_store(|store| store.known_items(&feed.id)) {
+        Ok(known) => known,
+        Err(e) => return fail(format!("database: {}", error_chain(&e))),
+    };
+
+    let indicators = &ctx.indicators;
+    let matcher = &indicators.matcher;
+    let mut scratch = matcher.scratch();
+    let mut writes = Vec::new();
+    for item in &parsed.items {
+        let previous = known.get(&item.key);
+        if previous.is_some_and(|p| p.content_hash == item.content_hash) {
+            continue;
+        }
+        let record = item_record(item);
+        let authors = record.authors.clone();
+        let categories = record.categories.clone();
+        let text = ItemText {
+            title: &item.title,
+            summary: &item.summary,
+            content: &item.content,
+            author: &authors,
+            category: &categories,
+            link: item.link.as_deref().unwrap_or(""),
+        };
+        let hits: Vec<HitRecord> = matcher
+            .match_item(&text, &mut scratch)
+            .into_iter()
+            .map(|hit| {
+                let indicator = &indicators.indicators[hit.indicator];
+                HitRecord {
+                    indicator_id: indicator.id.clone(),
+                    score: hit.score,
+                    evidence: serde_json::to_string(&hit.evidence)
+                        .unwrap_or_else(|_| "{}".to_owned()),
+                    definition_hash: indicator.definition_hash.clone(),
+                }
+            })
+            .collect();
+        writes.push(match previous {
+            Some(previous) => ItemWrite::Changed {
+                item_id: previous.item_id,
+                item: record,
+                hits,
+            },
+            None => ItemWrite::New { item: record, hits },
+        });
+    }
+
+    let next_check = schedule::next_check(schedule, &feed.id, now, Outcome::Success { floor });
+    let write = PollWrite {
+        feed_id: feed.id.clone(),
+        attempted_at: now,
+        result: PollResult::Fetched {
+            etag: body.validators.etag.clone(),
+            last_modified: body.validators.last_modified.clone(),
+            title: parsed.title.clone(),
+        },
+        next_check,
+        min_interval: floor,
+        items: writes,
+    };
+    match ctx.with_store(|store| store.write_poll(&write)) {
+        Ok(counts) => {
+            let hits = counts
+                .hits
+                .iter()
+                .filter_map(|new| {
+                    let item = parsed.items.iter().find(|i| i.key == new.key)?;
+                    Some(FoundHit {
+                        indicator_id: new.indicator_id.clone(),
+                        title: item.title.clone(),
+                        link: item.link.clone(),
+                    })
+                })
+                .collect();
+            PollReport {
+                feed_id: feed.id.clone(),
+                result: Ok(PollSuccess {
+                    not_modified: false,
+                    items: parsed.items.len(),
+                    counts,
+                    hits,
+                }),
+                next_check,
+            }
+        }
+        Err(e) => fail(format!("database: {}", error_chain(&e))),
+    }
+}
+
+/// Records a failed poll: the error, one more failure, and a backed-off next check.
+fn record_failure(
+    ctx: &Context,
+    feed: &Feed,
+    error: String,
+    retry_after: Option<Duration>,
+    failures: u32,
+    now: DateTime<Utc>,
+) -> PollReport {
+    let next_check = schedule::next_check(
+        ctx.schedule_of(feed),
+        &feed.id,
+        now,
+        Outcome::Failure {
+            failures: failures + 1,
+            retry_after,
+        },
+    );
+    let write = PollWrite {
+        feed_id: feed.id.clone(),
+        attempted_at: now,
+        result: PollResult::Failed {
+            error: error.clone(),
+        },
+        next_check,
+        min_interval: None,
+        items: Vec::new(),
+    };
+    let result = match ctx.with_store(|store| store.write_poll(&write)) {
+        Ok(_) => Err(error),
+        Err(db) => Err(format!(
+            "{error}; and recording it failed: {}",
+            error_chain(&db)
+        )),
+    };
+    PollReport {
+        feed_id: feed.id.clone(),
+        result,
+        next_check,
+    }
+}
+
+fn item_record(item: &ParsedItem) -> ItemRecord {
+    ItemRecord {
+        key: item.key.clone(),
+        link: item.link.clone(),
+        title: item.title.clone(),
+        summary: item.summary.clone(),
+        content: item.content.clone(),
+        authors: item.authors.join("\n"),
+        categories: item.categories.join("\n"),
+        published: item.published,
+        updated: item.updated,
+        content_hash: item.content_hash.clone(),
+    }
+}
+
+/// An error and its causes on one line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,698 @@
+//! The store stage: the only module that touches SQLite.
+//!
+//! One file holds feeds and their polling state, items, the feeds each item was seen in, and
+//! hits with their evidence. Everything one feed poll learns is written in one transaction, so
+//! a crash leaves either all of a poll or none of it. Readers (the CLI, later the web pages)
+//! open the same file; SQLite's WAL mode lets them read while the daemon writes.
+
+mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+/// How long a writer waits for another connection's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: cannot open the database", path.display())]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "{}: the database is at schema version {found}, newer than this watchfloor knows \
+         ({known}); run a newer watchfloor, or restore a backup",
+        path.display()
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("{}: migration to schema version {version} failed", path.display())]
+    Migrate {
+        path: PathBuf,
+        version: usize,
+        source: rusqlite::Error,
+    },
+    #[error("database error")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// A feed as configured: what the store needs to know of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedDef<'a> {
+    pub id: &'a str,
+    pub url: &'a str,
+    pub title: Option<&'a str>,
+}
+
+/// A feed's polling state, as stored.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FeedState {
+    pub id: String,
+    pub url: String,
+    pub title: Option<String>,
+    pub active: bool,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub next_check: Option<DateTime<Utc>>,
+    pub min_interval: Option<Duration>,
+    /// Items this feed has delivered.
+    pub items: u64,
+    /// Hits first seen through this feed.
+    pub hits: u64,
+}
+
+/// What a feed already delivered, by the item's key in that feed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownItem {
+    pub item_id: i64,
+    pub content_hash: String,
+}
+
+/// An item's text, as the parse stage produced it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ItemRecord {
+    pub key: String,
+    pub link: Option<String>,
+    pub title: String,
+    pub summary: String,
+    pub content: String,
+    /// One per line.
+    pub authors: String,
+    /// One per line.
+    pub categories: String,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    pub content_hash: String,
+}
+
+impl ItemRecord {
+    /// The identity that makes one story from two feeds one item.
+    pub fn identity(&self, feed_id: &str) -> String {
+        match &self.link {
+            Some(link) => format!("link:{link}"),
+            None => format!("feed:{feed_id}:{}", self.key),
+        }
+    }
+}
+
+/// A hit to record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HitRecord {
+    pub indicator_id: String,
+    pub score: f64,
+    /// The evidence, as JSON.
+    pub evidence: String,
+    pub definition_hash: String,
+}
+
+/// What to do with one item of a poll.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ItemWrite {
+    /// First seen in this feed: store it (or, if another feed already has the same story, add
+    /// this feed as a source) and record its hits.
+    New {
+        item: ItemRecord,
+        hits: Vec<HitRecord>,
+    },
+    /// Seen before in this feed with other text: update the text; hits are added only for
+    /// indicators the item did not hit yet.
+    Changed {
+        item_id: i64,
+        item: ItemRecord,
+        hits: Vec<HitRecord>,
+    },
+}
+
+/// How a poll ended, for the feed's state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PollResult {
+    /// The server answered 304: nothing changed.
+    NotModified,
+    /// The feed was fetched and parsed.
+    Fetched {
+        etag: Option<String>,
+        last_modified: Option<String>,
+        title: Option<String>,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// Everything one poll of one feed writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PollWrite {
+    pub feed_id: String,
+    pub attempted_at: DateTime<Utc>,
+    pub result: PollResult,
+    pub next_check: DateTime<Utc>,
+    pub min_interval: Option<Duration>,
+    pub items: Vec<ItemWrite>,
+}
+
+/// What a poll's write changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PollCounts {
+    pub new_items: u64,
+    pub changed_items: u64,
+    /// The same story already stored from another feed: recorded as a second source.
+    pub new_sources: u64,
+    pub new_hits: u64,
+    /// The hits this write created (not those an item already had).
+    pub hits: Vec<NewHit>,
+}
+
+/// A hit created by a poll.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewHit {
+    pub hit_id: i64,
+    pub indicator_id: String,
+    pub item_id: i64,
+    /// The key of the item in the polled feed.
+    pub key: String,
+}
+
+/// A stored item, for replay.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredItem {
+    pub id: i64,
+    pub title: String,
+    pub summary: String,
+    pub content: String,
+    pub authors: String,
+    pub categories: String,
+    pub link: Option<String>,
+    pub first_seen: DateTime<Utc>,
+}
+
+/// A stored hit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredHit {
+    pub id: i64,
+    pub indicator_id: String,
+    pub item_id: i64,
+    pub feed_id: String,
+    pub score: f64,
+    pub definition_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn to_unix(time: DateTime<Utc>) -> i64 {
+    time.timestamp()
+}
+
+fn from_unix(seconds: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(seconds, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing database for reading only (reviewers' tools never write).
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.check_version()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&self) -> Result<(), StoreError> {
+        let err = |source| StoreError::Open {
+            path: self.path.clone(),
+            source,
+        };
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        self.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        // WAL with NORMAL sync loses at most the last transactions on power loss, never
+        // consistency; a crash of the process loses nothing committed.
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        self.conn
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn check_version(&self) -> Result<i64, StoreError> {
+        let found: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let known = schema::MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                known,
+            });
+        }
+        Ok(found)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let current = self.check_version()? as usize;
+        for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(current) {
+            let version = index + 1;
+            let fail = |source| StoreError::Migrate {
+                path: self.path.clone(),
+                version,
+                source,
+            };
+            let tx = self.conn.transaction().map_err(fail)?;
+            tx.execute_batch(sql).map_err(fail)?;
+            tx.pragma_update(None, "user_version", version as i64)
+                .map_err(fail)?;
+            tx.commit().map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the feeds table agree with the configuration: new feeds are added, known ones
+    /// updated, feeds no longer configured kept but marked inactive.
+    pub fn sync_feeds(&mut self, feeds: &[FeedDef<'_>]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("UPDATE feeds SET active = 0", [])?;
+        {
+            let mut upsert = tx.prepare(
+                "INSERT INTO feeds (id, url, title, active) VALUES (?1, ?2, ?3, 1)
+                 ON CONFLICT(id) DO UPDATE SET
+                   active = 1,
+                   title = excluded.title,
+                   -- A new URL is a new resource: its validators and backoff do not carry over.
+                   etag = CASE WHEN url = excluded.url THEN etag END,
+                   last_modified = CASE WHEN url = excluded.url THEN last_modified END,
+                   consecutive_failures =
+                     CASE WHEN url = excluded.url THEN consecutive_failures ELSE 0 END,
+                   next_check = CASE WHEN url = excluded.url THEN next_check END,
+                   url = excluded.url",
+            )?;
+            for feed in feeds {
+                upsert.execute(params![feed.id, feed.url, feed.title])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every feed's state, active feeds first, by id.
+    pub fn feed_states(&self) -> Result<Vec<FeedState>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT f.id, f.url, f.title, f.active, f.etag, f.last_modified, f.last_attempt,
+                    f.last_success, f.last_error, f.consecutive_failures, f.next_check,
+                    f.min_interval,
+                    (SELECT COUNT(*) FROM item_sources s WHERE s.feed_id = f.id),
+                    (SELECT COUNT(*) FROM hits h WHERE h.feed_id = f.id)
+             FROM feeds f ORDER BY f.active DESC, f.id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(FeedState {
+                id: row.get(0)?,
+                url: row.get(1)?,
+                title: row.get(2)?,
+                active: row.get(3)?,
+                etag: row.get(4)?,
+                last_modified: row.get(5)?,
+                last_attempt: row.get::<_, Option<i64>>(6)?.map(from_unix),
+                last_success: row.get::<_, Option<i64>>(7)?.map(from_unix),
+                last_error: row.get(8)?,
+                consecutive_failures: row.get(9)?,
+                next_check: row.get::<_, Option<i64>>(10)?.map(from_unix),
+                min_interval: row
+                    .get::<_, Option<i64>>(11)?
+                    .map(|s| Duration::from_secs(s.max(0) as u64)),
+                items: row.get::<_, i64>(12)? as u64,
+                hits: row.get::<_, i64>(13)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn feed_state(&self, id: &str) -> Result<Option<FeedState>, StoreError> {
+        Ok(self.feed_states()?.into_iter().find(|f| f.id == id))
+    }
+
+    /// Every item a feed has delivered, by key: one query, so that a poll of an unchanged feed
+    /// recognises its items without a lookup each.
+    pub fn known_items(&self, feed_id: &str) -> Result<HashMap<String, KnownItem>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT key, item_id, content_hash FROM item_sources WHERE feed_id = ?1",
+        )?;
+        let rows = statement.query_map([feed_id], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                KnownItem {
+                    item_id: row.get(1)?,
+                    content_hash: row.get(2)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whether an item with this identity is stored (the same story from another feed).
+    pub fn item_by_identity(&self, identity: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id FROM items WHERE identity = ?1")?
+            .query_row([identity], |row| row.get(0))
+            .optional()?)
+    }
+
+    /// Writes everything one poll learned, in one transaction.
+    pub fn write_poll(&mut self, poll: &PollWrite) -> Result<PollCounts, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut counts = PollCounts::default();
+        let now = to_unix(poll.attempted_at);
+        for write in &poll.items {
+            match write {
+                ItemWrite::New { item, hits } => {
+                    let identity = item.identity(&poll.feed_id);
+                    let inserted = tx
+                        .prepare_cached(
+                            "INSERT INTO items (identity, link, title, summary, content, authors,
+                               categories, published, updated, first_seen, content_hash)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                             ON CONFLICT(identity) DO NOTHING",
+                        )?
+                        .execute(params![
+                            identity,
+                            item.link,
+                            item.title,
+                            item.summary,
+                            item.content,
+                            item.authors,
+                            item.categories,
+                            item.published.map(to_unix),
+                            item.updated.map(to_unix),
+                            now,
+                            item.content_hash,
+                        ])?;
+                    let item_id: i64 = if inserted == 1 {
+                        counts.new_items += 1;
+                        tx.last_insert_rowid()
+                    } else {
+                        counts.new_sources += 1;
+                        tx.prepare_cached("SELECT id FROM items WHERE identity = ?1")?
+                            .query_row([&identity], |row| row.get(0))?
+                    };
+                    tx.prepare_cached(
+                        "INSERT INTO item_sources (feed_id, key, item_id, first_seen, content_hash)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT(feed_id, key) DO UPDATE SET content_hash = excluded.content_hash",
+                    )?
+                    .execute(params![poll.feed_id, item.key, item_id, now, item.content_hash])?;
+                    insert_hits(
+                        &tx,
+                        item_id,
+                        &item.key,
+                        &poll.feed_id,
+                        now,
+                        hits,
+                        &mut counts,
+                    )?;
+                }
+                ItemWrite::Changed {
+                    item_id,
+                    item,
+                    hits,
+                } => {
+                    tx.prepare_cached(
+                        "UPDATE items SET title = ?2, summary = ?3, content = ?4, authors = ?5,
+                           categories = ?6, updated = ?7, content_hash = ?8
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        item_id,
+                        item.title,
+                        item.summary,
+                        item.content,
+                        item.authors,
+                        item.categories,
+                        item.updated.map(to_unix),
+                        item.content_hash,
+                    ])?;
+                    tx.prepare_cached(
+                        "UPDATE item_sources SET content_hash = ?3 WHERE feed_id = ?1 AND key = ?2",
+                    )?
+                    .execute(params![
+                        poll.feed_id,
+                        item.key,
+                        item.content_hash
+                    ])?;
+                    counts.changed_items += 1;
+                    insert_hits(
+                        &tx,
+                        *item_id,
+                        &item.key,
+                        &poll.feed_id,
+                        now,
+                        hits,
+                        &mut counts,
+                    )?;
+                }
+            }
+        }
+        let next_check = to_unix(poll.next_check);
+        let min_interval = poll.min_interval.map(|d| d.as_secs() as i64);
+        match &poll.result {
+            PollResult::NotModified => {
+                tx.execute(
+                    "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_error = NULL,
+                       consecutive_failures = 0, next_check = ?3,
+                       min_interval = COALESCE(?4, min_interval)
+                     WHERE id = ?1",
+                    params![poll.feed_id, now, next_check, min_interval],
+                )?;
+            }
+            PollResult::Fetched {
+                etag,
+                last_modified,
+                title,
+            } => {
+                tx.execute(
+                    "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_error = NULL,
+                       consecutive_failures = 0, next_check = ?3, min_interval = ?4,
+                       etag = ?5, last_modified = ?6, title = COALESCE(title, ?7)
+                     WHERE id = ?1",
+                    params![
+                        poll.feed_id,
+                        now,
+                        next_check,
+                        min_interval,
+                        etag,
+                        last_modified,
+                        title
+                    ],
+                )?;
+            }
+            PollResult::Failed { error } => {
+                tx.execute(
+                    "UPDATE feeds SET last_attempt = ?2, last_error = ?3,
+                       consecutive_failures = consecutive_failures + 1, next_check = ?4,
+                       min_interval = COALESCE(?5, min_interval)
+                     WHERE id = ?1",
+                    params![poll.feed_id, now, error, next_check, min_interval],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    /// Items first seen at or after `since`, oldest first.
+    pub fn items_since(&self, since: Option<DateTime<Utc>>) -> Result<Vec<StoredItem>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT id, title, summary, content, authors, categories, link, first_seen
+             FROM items WHERE first_seen >= ?1 ORDER BY first_seen, id",
+        )?;
+        let rows = statement.query_map([since.map_or(i64::MIN, to_unix)], |row| {
+            Ok(StoredItem {
+                id: row.get(0)?,
+                title: row.get(1)?,
+                summary: row.get(2)?,
+                content: row.get(3)?,
+                authors: row.get(4)?,
+                categories: row.get(5)?,
+                link: row.get(6)?,
+                first_seen: from_unix(row.get(7)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Hits on items first seen at or after `since`.
+    pub fn hits_since(&self, since: Option<DateTime<Utc>>) -> Result<Vec<StoredHit>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT h.id, h.indicator_id, h.item_id, h.feed_id, h.score, h.definition_hash,
+                    h.created_at
+             FROM hits h JOIN items i ON i.id = h.item_id
+             WHERE i.first_seen >= ?1 ORDER BY h.id",
+        )?;
+        let rows = statement.query_map([since.map_or(i64::MIN, to_unix)], |row| {
+            Ok(StoredHit {
+                id: row.get(0)?,
+                indicator_id: row.get(1)?,
+                item_id: row.get(2)?,
+                feed_id: row.get(3)?,
+                score: row.get(4)?,
+                definition_hash: row.get(5)?,
+                created_at: from_unix(row.get(6)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The feed through which an item was first seen.
+    pub fn first_source(&self, item_id: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT feed_id FROM item_sources WHERE item_id = ?1 ORDER BY first_seen LIMIT 1",
+            )?
+            .query_row([item_id], |row| row.get(0))
+            .optional()?)
+    }
+
+    /// Records a replay's verdicts in one transaction: new hits (marked as replayed, so they
+    /// never alert) and removed ones.
+    pub fn apply_replay(
+        &mut self,
+        added: &[(i64, String, HitRecord)],
+        removed: &[i64],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for (item_id, feed_id, hit) in added {
+            tx.prepare_cached(
+                "INSERT INTO hits (indicator_id, item_id, feed_id, score, evidence,
+                   definition_hash, created_at, origin)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'replay')
+                 ON CONFLICT(indicator_id, item_id) DO NOTHING",
+            )?
+            .execute(params![
+                hit.indicator_id,
+                item_id,
+                feed_id,
+                hit.score,
+                hit.evidence,
+                hit.definition_hash,
+                to_unix(at)
+            ])?;
+        }
+        for hit_id in removed {
+            tx.execute("DELETE FROM hits WHERE id = ?1", [hit_id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Counts for summaries: items, sources, hits.
+    pub fn totals(&self) -> Result<(u64, u64, u64), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM items), (SELECT COUNT(*) FROM item_sources),
+                    (SELECT COUNT(*) FROM hits)",
+            [],
+            |row| {
+                let count = |i| row.get::<_, i64>(i).map(|n| n as u64);
+                Ok((count(0)?, count(1)?, count(2)?))
+            },
+        )?)
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
+    }
+}
+
+fn insert_hits(
+    tx: &rusqlite::Transaction<'_>,
+    item_id: i64,
+    key: &str,
+    feed_id: &str,
+    now: i64,
+    hits: &[HitRecord],
+    counts: &mut PollCounts,
+) -> Result<(), StoreError> {
+    let mut statement = tx.prepare_cached(
+        "INSERT INTO hits (indicator_id, item_id, feed_id, score, evidence, definition_hash,
+           created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(indicator_id, item_id) DO NOTHING",
+    )?;
+    for hit in hits {
+        let inserted = statement.execute(params![
+            hit.indicator_id,
+            item_id,
+            feed_id,
+            hit.score,
+            hit.evidence,
+            hit.definition_hash,
+            now
+        ])?;
+        if inserted == 1 {
+            counts.new_hits += 1;
+            counts.hits.push(NewHit {
+                hit_id: tx.last_insert_rowid(),
+                indicator_id: hit.indicator_id.clone(),
+                item_id,
+                key: key.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,201 @@
+use super::*;
+
+fn item(key: &str, link: Option<&str>, title: &str) -> ItemRecord {
+    ItemRecord {
+        key: key.to_owned(),
+        link: link.map(str::to_owned),
+        title: title.to_owned(),
+        content_hash: format!("hash-of-{title}"),
+        ..ItemRecord::default()
+    }
+}
+
+fn hit(indicator: &str) -> HitRecord {
+    HitRecord {
+        indicator_id: indicator.to_owned(),
+        score: 1.0,
+        evidence: "{}".to_owned(),
+        definition_hash: "abc".to_owned(),
+    }
+}
+
+fn poll(feed: &str, items: Vec<ItemWrite>) -> PollWrite {
+    PollWrite {
+        feed_id: feed.to_owned(),
+        attempted_at: Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap(),
+        result: PollResult::Fetched {
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+            title: Some("Feed".into()),
+        },
+        next_check: Utc.with_ymd_and_hms(2026, 11, 26, 12, 15, 0).unwrap(),
+        min_interval: None,
+        items,
+    }
+}
+
+fn open_with_feeds(dir: &tempfile::TempDir) -> Store {
+    let mut store = Store::open(&dir.path().join("watchfloor.db")).expect("open");
+    store
+        .sync_feeds(&[
+            FeedDef {
+                id: "a",
+                url: "http://127.0.0.1/a.xml",
+                title: None,
+            },
+            FeedDef {
+                id: "b",
+                url: "http://127.0.0.1/b.xml",
+                title: None,
+            },
+        ])
+        .expect("sync");
+    store
+}
+
+#[test]
+fn a_new_database_is_migrated_and_a_newer_one_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("watchfloor.db");
+    drop(Store::open(&path).expect("open"));
+    let conn = Connection::open(&path).expect("raw open");
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, schema::MIGRATIONS.len() as i64);
+    conn.pragma_update(None, "user_version", 999).expect("bump");
+    drop(conn);
+    let err = Store::open(&path).err().expect("refused");
+    assert!(
+        err.to_string().contains("schema version 999, newer"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_poll_records_items_sources_hits_and_feed_state_together() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open_with_feeds(&dir);
+    let counts = store
+        .write_poll(&poll(
+            "a",
+            vec![
+                ItemWrite::New {
+                    item: item("guid:1", Some("https://x.test/1"), "one"),
+                    hits: vec![hit("satellite_launch")],
+                },
+                ItemWrite::New {
+                    item: item("guid:2", None, "two"),
+                    hits: vec![],
+                },
+            ],
+        ))
+        .expect("write");
+    assert_eq!(counts.new_items, 2);
+    assert_eq!(counts.new_hits, 1);
+    let state = store.feed_state("a").expect("query").expect("feed");
+    assert_eq!(state.items, 2);
+    assert_eq!(state.hits, 1);
+    assert_eq!(state.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(state.consecutive_failures, 0);
+    let known = store.known_items("a").expect("known");
+    assert_eq!(known.len(), 2);
+    assert_eq!(known["guid:1"].content_hash, "hash-of-one");
+}
+
+#[test]
+fn the_same_story_in_two_feeds_is_one_item_with_two_sources() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open_with_feeds(&dir);
+    let story = |key: &str| ItemWrite::New {
+        item: item(key, Some("https://x.test/story"), "story"),
+        hits: vec![hit("labor_export")],
+    };
+    store
+        .write_poll(&poll("a", vec![story("guid:a1")]))
+        .expect("a");
+    let counts = store
+        .write_poll(&poll("b", vec![story("guid:b7")]))
+        .expect("b");
+    assert_eq!(counts.new_items, 0);
+    assert_eq!(counts.new_sources, 1);
+    assert_eq!(
+        counts.new_hits, 0,
+        "the hit is unique per indicator and item"
+    );
+    assert_eq!(store.totals().expect("totals"), (1, 2, 1));
+}
+
+#[test]
+fn a_changed_item_hits_only_indicators_it_did_not_hit_before() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open_with_feeds(&dir);
+    store
+        .write_poll(&poll(
+            "a",
+            vec![ItemWrite::New {
+                item: item("guid:1", None, "v1"),
+                hits: vec![hit("satellite_launch")],
+            }],
+        ))
+        .expect("first");
+    let item_id = store.known_items("a").expect("known")["guid:1"].item_id;
+    let counts = store
+        .write_poll(&poll(
+            "a",
+            vec![ItemWrite::Changed {
+                item_id,
+                item: item("guid:1", None, "v2"),
+                hits: vec![hit("satellite_launch"), hit("energy_food_flows")],
+            }],
+        ))
+        .expect("second");
+    assert_eq!(counts.changed_items, 1);
+    assert_eq!(counts.new_hits, 1);
+    assert_eq!(
+        store.known_items("a").expect("known")["guid:1"].content_hash,
+        "hash-of-v2"
+    );
+}
+
+#[test]
+fn failures_count_up_and_state_survives_a_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open_with_feeds(&dir);
+    for _ in 0..3 {
+        let mut failed = poll("b", vec![]);
+        failed.result = PollResult::Failed {
+            error: "HTTP 500 Internal Server Error".into(),
+        };
+        store.write_poll(&failed).expect("write");
+    }
+    drop(store);
+    let store = Store::open(&dir.path().join("watchfloor.db")).expect("reopen");
+    let state = store.feed_state("b").expect("query").expect("feed");
+    assert_eq!(state.consecutive_failures, 3);
+    assert_eq!(
+        state.last_error.as_deref(),
+        Some("HTTP 500 Internal Server Error")
+    );
+    assert!(state.next_check.is_some());
+    assert_eq!(store.integrity_check().expect("check"), "ok");
+}
+
+#[test]
+fn feeds_dropped_from_the_config_stay_but_go_inactive_and_a_new_url_resets_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open_with_feeds(&dir);
+    store.write_poll(&poll("a", vec![])).expect("write");
+    store
+        .sync_feeds(&[FeedDef {
+            id: "a",
+            url: "http://127.0.0.1/moved.xml",
+            title: None,
+        }])
+        .expect("sync");
+    let states = store.feed_states().expect("states");
+    assert_eq!(states.len(), 2);
+    assert!(states[0].active && states[0].id == "a");
+    assert_eq!(states[0].etag, None, "validators belong to the old URL");
+    assert!(!states[1].active && states[1].id == "b");
+}
