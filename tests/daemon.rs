@@ -411,3 +411,129 @@ async fn the_daemon_polls_at_start_and_stops_cleanly_on_sigterm() {
     assert_eq!(store.integrity_check().expect("check"), "ok");
     assert_eq!(store.totals().expect("totals").2, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_poll_of_an_unchanged_feed_is_a_304_and_feeds_shows_health() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let indicators = indicators_with_feeds(
+        dir.path(),
+        &[
+            ("etag", server.url("/feed.xml")),
+            ("down", server.url("/status/500")),
+        ],
+    );
+    let db = dir.path().join("watchfloor.db");
+    let first = watchfloor(args(&indicators, &db, &["poll"]), vec![]).await;
+    assert!(
+        stdout(&first).contains("ok   etag: 1 items, 1 new"),
+        "{}",
+        stdout(&first)
+    );
+    let second = watchfloor(args(&indicators, &db, &["poll"]), vec![]).await;
+    assert!(
+        stdout(&second).contains("ok   etag: not modified"),
+        "{}",
+        stdout(&second)
+    );
+    let sent = server.requests("/feed.xml");
+    assert_eq!(sent.len(), 2);
+    assert!(sent[1].header("if-none-match").is_some(), "conditional GET");
+
+    let feeds = watchfloor(
+        args(&indicators, &db, &["feeds"]),
+        vec![("COLUMNS", "200".into())],
+    )
+    .await;
+    let table = stdout(&feeds);
+    assert_eq!(feeds.status.code(), Some(0), "{table}");
+    let row = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("no row for {id} in {table}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(row("etag").starts_with("etag ok "), "{table}");
+    assert!(row("down").starts_with("down failing never 2 "), "{table}");
+    assert!(
+        row("down").ends_with("HTTP 500 Internal Server Error"),
+        "{table}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_shows_what_edited_rules_would_change_and_apply_records_it() {
+    let server = FeedServer::empty().await;
+    server.set(
+        "/wire.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[
+                ("a1", SATELLITE, "https://news.test/sat"),
+                (
+                    "a2",
+                    "Tanker brings Russian diesel to Rason port for North Korea",
+                    "https://news.test/oil",
+                ),
+                (
+                    "a3",
+                    "Kimchi festival opens in Seoul",
+                    "https://news.test/kimchi",
+                ),
+            ]),
+        ),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let indicators = indicators_with_feeds(dir.path(), &[("wire", server.url("/wire.xml"))]);
+    let db = dir.path().join("watchfloor.db");
+    let polled = watchfloor(args(&indicators, &db, &["poll"]), vec![]).await;
+    assert_eq!(polled.status.code(), Some(0), "{}", stdout(&polled));
+    let hits_before = Store::open(&db).expect("open").totals().expect("totals").2;
+    assert_eq!(hits_before, 2, "{}", stdout(&polled));
+
+    // An analyst narrows satellite_launch to nothing and adds a rule for festivals.
+    let text = std::fs::read_to_string(&indicators).expect("read");
+    let start = text.find("  - id: satellite_launch").expect("indicator");
+    let query_at = start + text[start..].find("    query:").expect("query");
+    let query_end = query_at + text[query_at..].find("\n    boost:").expect("boost");
+    let mut edited = text.clone();
+    edited.replace_range(query_at..query_end, "    query: zzznothingzzz");
+    let edited = edited.replacen(
+        "indicators:\n",
+        "indicators:\n  - id: festivals\n    title: Festivals\n    insight: A test rule.\n    severity: low\n    query: festival*\n",
+        1,
+    );
+    std::fs::write(&indicators, edited).expect("write");
+
+    let dry = watchfloor(args(&indicators, &db, &["replay"]), vec![]).await;
+    let out = stdout(&dry);
+    assert_eq!(
+        dry.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(out.contains("+ festivals item"), "{out}");
+    assert!(out.contains("- satellite_launch item"), "{out}");
+    assert!(
+        out.contains("3 items replayed: 1 hits would be added, 1 removed, 1 unchanged"),
+        "{out}"
+    );
+    assert_eq!(
+        Store::open(&db).expect("open").totals().expect("totals").2,
+        2,
+        "a dry run writes nothing"
+    );
+
+    let applied = watchfloor(args(&indicators, &db, &["replay", "--apply"]), vec![]).await;
+    assert!(stdout(&applied).contains("applied"));
+    let again = watchfloor(args(&indicators, &db, &["replay"]), vec![]).await;
+    assert!(
+        stdout(&again).contains("0 hits would be added, 0 removed, 2 unchanged"),
+        "{}",
+        stdout(&again)
+    );
+}
