@@ -22,7 +22,7 @@ fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
 cargo build --release --locked -q
-bin=target/release/watchfloor
+bin=${CARGO_TARGET_DIR:-target}/release/watchfloor
 
 # Feed files: the well-formed corpus files, cycled to $feeds, each given its own hosts so every
 # feed's items are distinct stories.
