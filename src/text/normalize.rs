@@ -100,17 +100,18 @@ impl Analyzed {
             if byte < 0x80 {
                 // Most text is ASCII: take a whole run of letters and digits, or of
                 // separators, at once rather than a character at a time.
-                let class = BYTE_CLASS[byte as usize];
-                let run = bytes[i..]
-                    .iter()
-                    .position(|b| BYTE_CLASS[*b as usize] != class)
-                    .map_or(bytes.len(), |n| i + n);
-                if class == ASCII_WORD {
+                if BYTE_CLASS[byte as usize] == ASCII_WORD {
+                    let run = i + ascii_word_len(&bytes[i..]);
                     words.ascii_letters(i, &display[i..run]);
+                    i = run;
                 } else {
                     words.separator();
+                    // Words are mostly separated by a single space.
+                    i += 1;
+                    while i < bytes.len() && BYTE_CLASS[bytes[i] as usize] == ASCII_SEPARATOR {
+                        i += 1;
+                    }
                 }
-                i = run;
                 continue;
             }
             let c = display[i..]
@@ -177,6 +178,36 @@ pub fn normalize_words(text: &str) -> Vec<String> {
         .iter()
         .map(|t| analyzed.norm[t.norm_start as usize..t.norm_end as usize].to_owned())
         .collect()
+}
+
+/// The length of the run of ASCII letters and digits that `bytes` starts with. Eight bytes are
+/// classified at once: a byte-at-a-time scan mispredicts its exit at nearly every word end.
+fn ascii_word_len(bytes: &[u8]) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const fn splat(byte: u8) -> u64 {
+        u64::from_ne_bytes([byte; 8])
+    }
+    // Per byte, the high bit set when `lo <= byte <= hi`; with high bits cleared first, no
+    // addition carries into the next byte.
+    fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
+        x.wrapping_add(splat(0x80 - lo)) & !x.wrapping_add(splat(0x7F - hi)) & HIGH
+    }
+    let mut len = 0;
+    while let Some(chunk) = bytes.get(len..len + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let low = x & LOW;
+        let word = (in_range(low | splat(0x20), b'a', b'z') | in_range(low, b'0', b'9')) & !x;
+        let other = !word & HIGH;
+        if other != 0 {
+            return len + (other.trailing_zeros() / 8) as usize;
+        }
+        len += 8;
+    }
+    len + bytes[len..]
+        .iter()
+        .position(|b| BYTE_CLASS[*b as usize] != ASCII_WORD)
+        .unwrap_or(bytes.len() - len)
 }
 
 /// How an ASCII byte takes part in words; bytes from 0x80 up start a character decoded apart.
@@ -473,6 +504,26 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(words(input), *want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn ascii_word_len_agrees_with_a_byte_scan() {
+        let naive = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count()
+        };
+        for byte in 0..=255u8 {
+            for at in 0..12 {
+                let mut bytes = [b'a'; 12];
+                bytes[at] = byte;
+                for len in [at, at + 1, 9, 12] {
+                    let bytes = &bytes[..len.min(12)];
+                    assert_eq!(ascii_word_len(bytes), naive(bytes), "{byte:#x} at {at}");
+                }
+            }
         }
     }
 
