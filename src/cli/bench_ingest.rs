@@ -140,23 +140,37 @@ fn read_corpus(dir: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
 }
 
 /// Puts copy `k` of a document on hosts of its own: `://host` becomes `://c<k>.host` (also in
-/// JSON's escaped form).
+/// JSON's escaped form), except in namespace declarations and format identifiers, which name
+/// the format rather than a place.
 fn rehost(bytes: &[u8], k: usize) -> Vec<u8> {
     let prefix = format!("c{k}.");
     let mut out = Vec::with_capacity(bytes.len() + 64);
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i..].starts_with(b"://") {
-            out.extend_from_slice(b"://");
-            out.extend_from_slice(prefix.as_bytes());
-            i += 3;
+        let separator = if bytes[i..].starts_with(b"://") {
+            3
         } else if bytes[i..].starts_with(br":\/\/") {
-            out.extend_from_slice(br":\/\/");
-            out.extend_from_slice(prefix.as_bytes());
-            i += 5;
+            5
         } else {
+            0
+        };
+        if separator == 0 {
             out.push(bytes[i]);
             i += 1;
+            continue;
+        }
+        out.extend_from_slice(&bytes[i..i + separator]);
+        i += separator;
+        let before = &bytes[i.saturating_sub(separator + 80)..i - separator];
+        let attribute = before
+            .iter()
+            .rposition(|b| b.is_ascii_whitespace() || *b == b'<' || *b == b'{' || *b == b',')
+            .map_or(before, |p| &before[p + 1..]);
+        let names_a_format = attribute.starts_with(b"xmlns")
+            || attribute.starts_with(b"\"version\"")
+            || bytes[i..].starts_with(b"jsonfeed.org/version");
+        if !names_a_format {
+            out.extend_from_slice(prefix.as_bytes());
         }
     }
     out

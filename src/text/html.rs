@@ -196,24 +196,63 @@ fn skip_hidden_body(rest: &str, name: &str) -> usize {
 
 /// Collapses runs of whitespace: a run holding a line break becomes one `\n`, any other run one
 /// space; leading and trailing whitespace goes. Control characters count as whitespace.
+///
+/// Text between runs is copied a slice at a time; only bytes that may start a break are looked
+/// at one by one, since feed text is mostly letters.
 fn collapse_whitespace(input: &str, out: &mut String) {
+    let bytes = input.as_bytes();
     let mut pending: Option<char> = None;
-    for c in input.chars() {
-        if c.is_whitespace() || c.is_control() {
-            let brk = if c == '\n' || c == '\r' { '\n' } else { ' ' };
-            pending = Some(match pending {
-                Some('\n') => '\n',
-                _ => brk,
-            });
-            continue;
+    let mut run_start = 0;
+    let mut i = 0;
+    let flush = |out: &mut String, pending: &mut Option<char>, text: &str| {
+        if text.is_empty() {
+            return;
         }
         if let Some(sep) = pending.take()
             && !out.is_empty()
         {
             out.push(sep);
         }
-        out.push(c);
+        out.push_str(text);
+    };
+    while i < bytes.len() {
+        let byte = bytes[i];
+        let (width, brk) = if byte < 0x80 {
+            match byte {
+                b'\n' | b'\r' => (1, Some('\n')),
+                b' ' | b'\t' | 0x0B | 0x0C => (1, Some(' ')),
+                0..=0x1F | 0x7F => (1, Some(' ')),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            }
+        } else {
+            let c = input[i..].chars().next().expect("a char boundary");
+            let width = c.len_utf8();
+            if c.is_whitespace() || c.is_control() {
+                let brk = if matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') {
+                    '\n'
+                } else {
+                    ' '
+                };
+                (width, Some(brk))
+            } else {
+                i += width;
+                continue;
+            }
+        };
+        flush(out, &mut pending, &input[run_start..i]);
+        if let Some(brk) = brk {
+            pending = Some(match pending {
+                Some('\n') => '\n',
+                _ => brk,
+            });
+        }
+        i += width;
+        run_start = i;
     }
+    flush(out, &mut pending, &input[run_start..]);
 }
 
 #[cfg(test)]
