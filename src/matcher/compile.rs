@@ -8,7 +8,8 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 
 use super::query::{Expr, QueryError, Term, Word};
 use super::{
-    Boost, CompiledIndicator, Matcher, NO_HEAD, Node, Pattern, TermDef, TermKind, WordAutomaton,
+    Boost, CompiledIndicator, Matcher, NO_HEAD, Node, Pattern, StartFilter, TermDef, TermKind,
+    WordAutomaton,
 };
 use crate::text::FieldMask;
 
@@ -131,6 +132,13 @@ impl MatcherBuilder {
                 })
                 .expect("the automaton accepts any set of non-empty patterns")
         });
+        let start_filter = StartFilter::new(
+            self.pattern_texts
+                .iter()
+                .map(|t| t.as_bytes())
+                .zip(&self.patterns),
+        )
+        .map(Box::new);
         let mut pattern_users = vec![Vec::new(); self.patterns.len()];
         let mut regex_users = vec![Vec::new(); self.regexes.len()];
         for (indicator, terms) in self.query_terms.iter().enumerate() {
@@ -188,6 +196,7 @@ impl MatcherBuilder {
         }
         Matcher {
             automaton,
+            start_filter,
             indicators,
             shared_nodes: shared.len(),
             term_heads,
