@@ -15,6 +15,7 @@ corpus=../shared/corpus/feeds
 port=18089
 work=$(mktemp -d /tmp/watchfloor-poll-cycle.XXXXXX)
 trap 'kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$work"' EXIT
+chmod 755 "$work"
 
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
@@ -69,9 +70,10 @@ make_config u
 cycle() {  # $1: label, $2: c or u, $3: database
   /usr/bin/time -f "%e %U %S %M" -o "$work/time" \
     "$bin" --indicators "$work/indicators-$2.yaml" --db "$3" --log-level error poll > "$work/out" || true
-  read -r wall user sys rss < "$work/time"
+  read -r wall user sys rss < <(tail -1 "$work/time")
   printf '%-10s %8.2f s wall %8.2f s CPU %6d MB peak RSS   %s\n' "$1" "$wall" \
     "$(echo "$user + $sys" | bc)" $((rss / 1024)) "$(tail -1 "$work/out")"
+  grep -m 2 "^FAIL" "$work/out" || true
 }
 
 echo "poll cycle: $feeds feeds from nginx on 127.0.0.1 ($(nproc) cores)"

@@ -345,39 +345,20 @@ impl Store {
 
     /// Every feed's state, active feeds first, by id.
     pub fn feed_states(&self) -> Result<Vec<FeedState>, StoreError> {
-        let mut statement = self.conn.prepare(
-            "SELECT f.id, f.url, f.title, f.active, f.etag, f.last_modified, f.last_attempt,
-                    f.last_success, f.last_error, f.consecutive_failures, f.next_check,
-                    f.min_interval,
-                    (SELECT COUNT(*) FROM item_sources s WHERE s.feed_id = f.id),
-                    (SELECT COUNT(*) FROM hits h WHERE h.feed_id = f.id)
-             FROM feeds f ORDER BY f.active DESC, f.id",
-        )?;
-        let rows = statement.query_map([], |row| {
-            Ok(FeedState {
-                id: row.get(0)?,
-                url: row.get(1)?,
-                title: row.get(2)?,
-                active: row.get(3)?,
-                etag: row.get(4)?,
-                last_modified: row.get(5)?,
-                last_attempt: row.get::<_, Option<i64>>(6)?.map(from_unix),
-                last_success: row.get::<_, Option<i64>>(7)?.map(from_unix),
-                last_error: row.get(8)?,
-                consecutive_failures: row.get(9)?,
-                next_check: row.get::<_, Option<i64>>(10)?.map(from_unix),
-                min_interval: row
-                    .get::<_, Option<i64>>(11)?
-                    .map(|s| Duration::from_secs(s.max(0) as u64)),
-                items: row.get::<_, i64>(12)? as u64,
-                hits: row.get::<_, i64>(13)? as u64,
-            })
-        })?;
+        let mut statement = self
+            .conn
+            .prepare(&format!("{FEED_STATE_SELECT} ORDER BY f.active DESC, f.id"))?;
+        let rows = statement.query_map([], feed_state_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// One feed's state: what a poll reads before it starts, so one row, by key.
     pub fn feed_state(&self, id: &str) -> Result<Option<FeedState>, StoreError> {
-        Ok(self.feed_states()?.into_iter().find(|f| f.id == id))
+        Ok(self
+            .conn
+            .prepare_cached(&format!("{FEED_STATE_SELECT} WHERE f.id = ?1"))?
+            .query_row([id], feed_state_row)
+            .optional()?)
     }
 
     /// Every item a feed has delivered, by key: one query, so that a poll of an unchanged feed
@@ -654,6 +635,34 @@ impl Store {
             .conn
             .query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
     }
+}
+
+const FEED_STATE_SELECT: &str = "SELECT f.id, f.url, f.title, f.active, f.etag, f.last_modified,
+        f.last_attempt, f.last_success, f.last_error, f.consecutive_failures, f.next_check,
+        f.min_interval,
+        (SELECT COUNT(*) FROM item_sources s WHERE s.feed_id = f.id),
+        (SELECT COUNT(*) FROM hits h WHERE h.feed_id = f.id)
+     FROM feeds f";
+
+fn feed_state_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FeedState> {
+    Ok(FeedState {
+        id: row.get(0)?,
+        url: row.get(1)?,
+        title: row.get(2)?,
+        active: row.get(3)?,
+        etag: row.get(4)?,
+        last_modified: row.get(5)?,
+        last_attempt: row.get::<_, Option<i64>>(6)?.map(from_unix),
+        last_success: row.get::<_, Option<i64>>(7)?.map(from_unix),
+        last_error: row.get(8)?,
+        consecutive_failures: row.get(9)?,
+        next_check: row.get::<_, Option<i64>>(10)?.map(from_unix),
+        min_interval: row
+            .get::<_, Option<i64>>(11)?
+            .map(|s| Duration::from_secs(s.max(0) as u64)),
+        items: row.get::<_, i64>(12)? as u64,
+        hits: row.get::<_, i64>(13)? as u64,
+    })
 }
 
 fn insert_hits(

@@ -66,4 +66,8 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX hits_created ON hits(created_at);
     CREATE INDEX items_first_seen ON items(first_seen);
     "#,
+    // 2: a feed's hits are counted for every poll's state and the feeds table.
+    r#"
+    CREATE INDEX hits_feed ON hits(feed_id);
+    "#,
 ];
