@@ -282,11 +282,17 @@ fn generate_items(set: &Indicators, count: usize, size: usize) -> Vec<(String, S
         .map(|_| {
             let title = pick();
             let mut summary = String::new();
-            while title.len() + summary.len() < size {
+            // Add sentences while that brings the item nearer `size`, so items average `size`
+            // bytes rather than always exceeding it.
+            loop {
+                let next = pick();
+                if title.len() + summary.len() + next.len() / 2 > size {
+                    break;
+                }
                 if !summary.is_empty() {
                     summary.push(' ');
                 }
-                summary.push_str(&pick());
+                summary.push_str(&next);
             }
             (title, summary)
         })

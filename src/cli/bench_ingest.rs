@@ -89,18 +89,23 @@ pub fn run(global: &GlobalArgs, args: &IngestBench) -> anyhow::Result<u8> {
         "{:>10} {:>9} {:>9} {:>10} {:>8} {:>9} {:>7} {:>8}",
         "pass", "seconds", "items", "items/s", "MB/s", "new", "hits", "failed"
     );
+    // As fetched: the bodies exist before the clock starts, as they would after the network.
+    let bodies: Vec<FetchedBody> = feeds
+        .iter()
+        .zip(documents)
+        .map(|(feed, (_, bytes))| FetchedBody {
+            body: bytes,
+            content_type: None,
+            final_url: feed.url.clone(),
+            validators: Validators::default(),
+            max_age: None,
+        })
+        .collect();
     for pass in ["first", "unchanged"] {
         let started = Instant::now();
         let (mut items, mut new, mut hits, mut failed) = (0, 0, 0, 0);
-        for (feed, (_, bytes)) in feeds.iter().zip(&documents) {
-            let body = FetchedBody {
-                body: bytes.clone(),
-                content_type: None,
-                final_url: feed.url.clone(),
-                validators: Validators::default(),
-                max_age: None,
-            };
-            match ingest(&ctx, feed, &body, 0, Utc::now()).result {
+        for (feed, body) in feeds.iter().zip(&bodies) {
+            match ingest(&ctx, feed, body, 0, Utc::now()).result {
                 Ok(success) => {
                     items += success.items;
                     new += success.counts.new_items;

@@ -382,7 +382,7 @@ impl MatcherBuilder {
         self.terms.push(TermDef {
             kind,
             fields,
-            label: label.to_owned(),
+            label: std::sync::Arc::from(label),
         });
         self.term_ids.insert(key, id);
         id

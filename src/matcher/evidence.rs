@@ -13,7 +13,7 @@ use crate::text::Field;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MatchedTerm {
     /// The term as written in the query or list (`launch*`, `@dprk: 북한*`).
-    pub term: String,
+    pub term: std::sync::Arc<str>,
     pub field: Field,
     pub start: usize,
     pub end: usize,
@@ -48,7 +48,7 @@ const ELLIPSIS: &str = "…";
 
 impl Evidence {
     pub fn new(mut terms: Vec<MatchedTerm>, item: &ItemText<'_>) -> Self {
-        terms.sort_by(|a, b| {
+        terms.sort_unstable_by(|a, b| {
             (a.field, a.start, a.end, &a.term).cmp(&(b.field, b.start, b.end, &b.term))
         });
         terms.dedup();
@@ -70,24 +70,25 @@ fn field_preference(field: Field) -> u8 {
 }
 
 /// The match with the most distinct terms around it (within half a snippet).
+///
+/// Terms arrive sorted by field and start, so an anchor's neighbours are a contiguous run;
+/// labels are shared strings, so two occurrences of one term have the same pointer and
+/// counting distinct terms needs no sorting.
 fn best_anchor(terms: &[MatchedTerm]) -> Option<&MatchedTerm> {
     let reach = SNIPPET_CHARS / 2;
     // One buffer for every anchor: this runs for each pair of matches.
-    let mut nearby: Vec<&str> = Vec::new();
+    let mut nearby: Vec<*const u8> = Vec::new();
     terms.iter().max_by_key(|anchor| {
         nearby.clear();
-        nearby.extend(
-            terms
-                .iter()
-                .filter(|t| {
-                    t.field == anchor.field
-                        && t.end + reach >= anchor.start
-                        && t.start <= anchor.end + reach
-                })
-                .map(|t| t.term.as_str()),
-        );
-        nearby.sort_unstable();
-        nearby.dedup();
+        for t in terms {
+            let close = t.field == anchor.field
+                && t.end + reach >= anchor.start
+                && t.start <= anchor.end + reach;
+            let label = t.term.as_ptr();
+            if close && !nearby.contains(&label) {
+                nearby.push(label);
+            }
+        }
         (
             nearby.len(),
             u8::MAX - field_preference(anchor.field),

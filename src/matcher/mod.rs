@@ -110,8 +110,9 @@ enum TermKind {
 struct TermDef {
     kind: TermKind,
     fields: FieldMask,
-    /// The term as the analyst wrote it, shown in evidence.
-    label: String,
+    /// The term as the analyst wrote it, shown in evidence; shared, since every hit's evidence
+    /// carries it.
+    label: std::sync::Arc<str>,
 }
 
 #[derive(Clone, Debug)]
@@ -321,6 +322,8 @@ pub struct Scratch {
     /// says so.
     shared_value: Vec<bool>,
     shared_generation: Vec<u32>,
+    /// Terms still to visit while building evidence, kept between hits.
+    evidence_pending: Vec<u32>,
     generation: u32,
 }
 
@@ -683,8 +686,10 @@ impl Matcher {
         boost_terms: &[u32],
         scratch: &mut Scratch,
     ) -> Evidence {
-        let mut matched = Vec::new();
-        let mut pending = Vec::with_capacity(terms.len() + boost_terms.len());
+        // Most hits carry a handful of terms: one allocation instead of several doublings.
+        let mut matched = Vec::with_capacity(16);
+        let mut pending = std::mem::take(&mut scratch.evidence_pending);
+        pending.clear();
         pending.extend_from_slice(boost_terms);
         pending.extend_from_slice(terms);
         while let Some(term) = pending.pop() {
@@ -712,6 +717,7 @@ impl Matcher {
                 });
             }
         }
+        scratch.evidence_pending = pending;
         Evidence::new(matched, item)
     }
 }
