@@ -31,7 +31,10 @@ mkdir -p "$work/www/c" "$work/www/u"
 mapfile -t files < <(ls "$corpus" | grep -v '^MALFORMED-' | grep -E '\.(xml|json)$')
 for ((i = 0; i < feeds; i++)); do
   f=${files[$((i % ${#files[@]}))]}
-  sed -e "s#://#://h$i.#g" -e "s#:\\\\/\\\\/#:\\\\/\\\\/h$i.#g" "$corpus/$f" > "$work/www/c/$i.${f##*.}"
+  # Format identifiers (namespaces, the JSON Feed version) keep their hosts.
+  sed -e "s#://#://h$i.#g" -e "s#:\\\\/\\\\/#:\\\\/\\\\/h$i.#g" \
+    -e "s#h$i\.\(www\.w3\.org\|purl\.org\|my\.netscape\.com\|jsonfeed\.org\|backend\.userland\.com\|web\.resource\.org\)#\1#g" \
+    "$corpus/$f" > "$work/www/c/$i.${f##*.}"
 done
 cp -r "$work/www/c/." "$work/www/u/"
 
