@@ -8,6 +8,9 @@
 #              nothing rewritten)
 #
 # Usage: bench/poll-cycle.sh [FEEDS]   (default 2000; needs root or nginx installed)
+#
+# With R2E set to an rss2email 3 executable (e.g. from `pip install rss2email` in a venv), the
+# same cycles are run with `r2e run --no-send` too, side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 feeds=${1:-2000}
@@ -84,3 +87,36 @@ cycle first c "$work/c.db"
 cycle 304 c "$work/c.db"
 cycle first u "$work/u.db" > /dev/null
 cycle unchanged u "$work/u.db"
+
+if [ -n "${R2E:-}" ]; then
+  r2e_config() {  # $1: c or u
+    "$R2E" -c "$work/r2e-$1.cfg" -d "$work/r2e-$1.json" new bench@example.org > /dev/null 2>&1
+    sed -i 's/^verbose = .*/verbose = error/' "$work/r2e-$1.cfg"
+    {
+      printf '{"version": 2, "feeds": ['
+      for ((i = 0; i < feeds; i++)); do
+        [ "$i" -gt 0 ] && printf ','
+        printf '{"name": "f%d", "etag": null, "modified": null, "seen": {}}' "$i"
+      done
+      printf ']}\n'
+    } > "$work/r2e-$1.json"
+    for ((i = 0; i < feeds; i++)); do
+      f=${files[$((i % ${#files[@]}))]}
+      printf '[feed.f%d]\nurl = http://127.0.0.1:%d/%s/%d.%s\n' "$i" "$port" "$1" "$i" "${f##*.}"
+    done >> "$work/r2e-$1.cfg"
+  }
+  r2e_cycle() {  # $1: label, $2: c or u
+    /usr/bin/time -f "%e %U %S %M" -o "$work/time" \
+      "$R2E" -c "$work/r2e-$2.cfg" -d "$work/r2e-$2.json" run --no-send > /dev/null 2>&1 || true
+    read -r wall user sys rss < <(tail -1 "$work/time")
+    printf 'rss2email %-10s %8.2f s wall %8.2f s CPU %6d MB peak RSS\n' "$1" "$wall" \
+      "$(echo "$user + $sys" | bc)" $((rss / 1024))
+  }
+  echo "the same with $("$R2E" --version 2>&1 | head -1)"
+  r2e_config c
+  r2e_config u
+  r2e_cycle first c
+  r2e_cycle 304 c
+  r2e_cycle first u > /dev/null
+  r2e_cycle unchanged u
+fi
