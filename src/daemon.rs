@@ -218,15 +218,7 @@ mod tests {
     use crate::schedule::{self, Outcome, Schedule};
 
     fn feed(id: &str) -> Feed {
-        Feed {
-            id: id.to_owned(),
-            url: format!("http://127.0.0.1/{id}"),
-            title: None,
-            schedule: None,
-            tags: Vec::new(),
-            enabled: true,
-            line: 0,
-        }
+        Feed::new(id, &format!("http://127.0.0.1/{id}"))
     }
 
     /// Runs the loop with polls that succeed at once and schedule the next check every 15

@@ -12,7 +12,7 @@ use super::{EXIT_OK, GlobalArgs, UsageError, load_indicators};
 use crate::config::{Feed, Settings};
 use crate::fetch::{FetchedBody, Validators};
 use crate::pipeline::{Context, ingest};
-use crate::store::{FeedDef, Store};
+use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct IngestBench {
@@ -57,26 +57,10 @@ pub fn run(global: &GlobalArgs, args: &IngestBench) -> anyhow::Result<u8> {
     let indicators = Arc::new(load_indicators(global)?);
     let feeds: Vec<Feed> = documents
         .iter()
-        .map(|(id, _)| Feed {
-            id: id.clone(),
-            url: format!("http://127.0.0.1/{id}"),
-            title: None,
-            schedule: None,
-            tags: Vec::new(),
-            enabled: true,
-            line: 0,
-        })
+        .map(|(id, _)| Feed::new(id, &format!("http://127.0.0.1/{id}")))
         .collect();
     let mut store = Store::open(&database)?;
-    let defs: Vec<FeedDef> = feeds
-        .iter()
-        .map(|f| FeedDef {
-            id: &f.id,
-            url: &f.url,
-            title: None,
-        })
-        .collect();
-    store.sync_feeds(&defs)?;
+    store.sync_feeds(&super::feed_defs(&feeds))?;
     let ctx = Context::new(&settings, indicators, store)?;
 
     println!(

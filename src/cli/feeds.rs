@@ -13,7 +13,7 @@ pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
     let settings = load_settings(global)?;
     let indicators = load_indicators(global)?;
     let mut store = Store::open(&settings.database)?;
-    store.sync_feeds(&super::feed_defs(&indicators))?;
+    store.sync_feeds(&super::feed_defs(&indicators.feeds))?;
     let now = Utc::now();
     let rows: Vec<[String; 8]> = store
         .feed_states()?

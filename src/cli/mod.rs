@@ -189,9 +189,8 @@ pub fn indicators_path(global: &GlobalArgs) -> PathBuf {
 }
 
 /// The configured feeds, as the store knows them.
-pub fn feed_defs(indicators: &Indicators) -> Vec<crate::store::FeedDef<'_>> {
-    indicators
-        .feeds
+pub fn feed_defs(feeds: &[crate::config::Feed]) -> Vec<crate::store::FeedDef<'_>> {
+    feeds
         .iter()
         .map(|f| crate::store::FeedDef {
             id: &f.id,

@@ -685,6 +685,21 @@ pub(super) fn yaml_error(path: &Path, error: &serde_saphyr::Error) -> ConfigErro
     }
 }
 
+impl Feed {
+    /// An enabled feed on the default schedule, not read from a file.
+    pub fn new(id: &str, url: &str) -> Feed {
+        Feed {
+            id: id.to_owned(),
+            url: url.to_owned(),
+            title: None,
+            schedule: None,
+            tags: Vec::new(),
+            enabled: true,
+            line: 0,
+        }
+    }
+}
+
 /// A feed URL must be absolute http or https with a host.
 fn check_feed_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text.trim()).map_err(|e| format!("invalid URL '{text}': {e}"))?;
