@@ -2,3 +2,4 @@
 #![allow(dead_code)]
 
 pub mod feed_server;
+pub mod smtp_server;
