@@ -17,6 +17,7 @@
 //! - [`eval`] scores the rules against labelled items.
 //! - [`cli`] is the command line: each subcommand a function over the stages above.
 
+pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod daemon;
