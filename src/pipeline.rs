@@ -16,8 +16,8 @@ use crate::matcher::ItemText;
 use crate::parse::{ParsedItem, parse_feed};
 use crate::schedule::{self, Outcome, Schedule};
 use crate::store::{
-    FeedState, HitRecord, HitRoute, ItemRecord, ItemWrite, PollCounts, PollResult, PollWrite, Store,
-    StoreError,
+    FeedState, HitRecord, HitRoute, ItemRecord, ItemWrite, PollCounts, PollResult, PollWrite,
+    Store, StoreError,
 };
 
 /// What every poll needs: shared by all polls of a run.

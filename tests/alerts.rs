@@ -51,10 +51,15 @@ fn settings(dir: &Path, env: &[(&str, String)]) -> Settings {
 }
 
 fn harness(dir: &Path, env: &[(&str, String)]) -> Harness {
-    harness_with(dir, env, Indicators::load(&root().join("indicators.yaml")).expect("rules"))
+    harness_with(
+        dir,
+        env,
+        Indicators::load(&root().join("indicators.yaml")).expect("rules"),
+    )
 }
 
 fn harness_with(dir: &Path, env: &[(&str, String)], indicators: Indicators) -> Harness {
+    std::fs::create_dir_all(dir).expect("state dir");
     let settings = settings(dir, env);
     let mut store = Store::open(&settings.database).expect("open");
     let feeds: Vec<Feed> = ["wire", "agency", "paper"]
@@ -93,7 +98,10 @@ fn smtp_env(server: &SmtpServer, to: &str) -> Vec<(&'static str, String)> {
     vec![
         ("WATCHFLOOR_SMTP_URL", server.url()),
         ("WATCHFLOOR_MAIL_TLS", "none".to_owned()),
-        ("WATCHFLOOR_MAIL_FROM", "watchfloor@watch.example.org".to_owned()),
+        (
+            "WATCHFLOOR_MAIL_FROM",
+            "watchfloor@watch.example.org".to_owned(),
+        ),
         ("WATCHFLOOR_MAIL_TO", to.to_owned()),
     ]
 }
@@ -117,7 +125,13 @@ fn feed_items(h: &Harness, feed: &str, items: &[(&str, &str, &str)], now: DateTi
         validators: Validators::default(),
         max_age: None,
     };
-    let report = ingest(&h.ctx, &Feed::new(feed, &fetched.final_url), &fetched, 0, now);
+    let report = ingest(
+        &h.ctx,
+        &Feed::new(feed, &fetched.final_url),
+        &fetched,
+        0,
+        now,
+    );
     assert!(report.result.is_ok(), "ingest: {:?}", report.result);
 }
 
@@ -152,14 +166,25 @@ fn an_alert_arrives_once_with_its_evidence_and_headers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = SmtpServer::start(&dir.path().join("smtp"));
     let h = harness(dir.path(), &smtp_env(&server, "analyst@example.org"));
-    feed_items(&h, "wire", &[("a1", SATELLITE, "https://news.test/sat")], t0());
+    feed_items(
+        &h,
+        "wire",
+        &[("a1", SATELLITE, "https://news.test/sat")],
+        t0(),
+    );
     let rt = rt();
 
-    let early = rt.block_on(h.dispatcher.round(t0() + secs(5), false, None)).expect("round");
+    let early = rt
+        .block_on(h.dispatcher.round(t0() + secs(5), false, None))
+        .expect("round");
     assert_eq!(early.sent, 0, "the group window is still open");
-    let report = rt.block_on(h.dispatcher.round(t0() + secs(31), false, None)).expect("round");
+    let report = rt
+        .block_on(h.dispatcher.round(t0() + secs(31), false, None))
+        .expect("round");
     assert_eq!((report.planned, report.sent), (1, 1), "{report:?}");
-    let again = rt.block_on(h.dispatcher.round(t0() + secs(600), false, None)).expect("round");
+    let again = rt
+        .block_on(h.dispatcher.round(t0() + secs(600), false, None))
+        .expect("round");
     assert_eq!(again.sent, 0, "sent once");
 
     let messages = server.wait_for(1, Duration::from_secs(5));
@@ -170,15 +195,26 @@ fn an_alert_arrives_once_with_its_evidence_and_headers() {
         mail.subject(),
         format!("[watchfloor][high] North Korean satellite launch: {SATELLITE}")
     );
-    assert!(mail.message_id().starts_with("watchfloor.alert-"), "{}", mail.message_id());
+    assert!(
+        mail.message_id().starts_with("watchfloor.alert-"),
+        "{}",
+        mail.message_id()
+    );
     assert!(mail.message_id().ends_with("@watch.example.org"));
     assert_eq!(mail.header("Auto-Submitted"), "auto-generated");
-    assert!(mail.header("List-Id").contains("satellite_launch"), "{}", mail.header("List-Id"));
+    assert!(
+        mail.header("List-Id").contains("satellite_launch"),
+        "{}",
+        mail.header("List-Id")
+    );
     let text = mail.text();
     let html = mail.html();
     assert!(text.contains("https://news.test/sat"), "{text}");
     assert!(text.contains("wire"), "the source feed is named: {text}");
-    assert!(html.contains("<mark>"), "matched terms are highlighted: {html}");
+    assert!(
+        html.contains("<mark>"),
+        "matched terms are highlighted: {html}"
+    );
     assert!(html.contains("href=\"https://news.test/sat\""), "{html}");
     let c = counts(&h);
     assert_eq!((c.sent, c.pending, c.failed), (1, 0, 0));
@@ -191,11 +227,19 @@ fn starttls_is_used_with_a_trusted_certificate_and_required_otherwise() {
     let server = SmtpServer::start_tls(&dir.path().join("smtp-tls"), &certificate);
     let env = vec![
         ("WATCHFLOOR_SMTP_URL", server.url()),
-        ("WATCHFLOOR_SMTP_CA_FILE", certificate.ca.display().to_string()),
+        (
+            "WATCHFLOOR_SMTP_CA_FILE",
+            certificate.ca.display().to_string(),
+        ),
         ("WATCHFLOOR_MAIL_TO", "analyst@example.org".to_owned()),
     ];
     let h = harness(&dir.path().join("a"), &env);
-    feed_items(&h, "wire", &[("a1", SATELLITE, "https://news.test/sat")], t0());
+    feed_items(
+        &h,
+        "wire",
+        &[("a1", SATELLITE, "https://news.test/sat")],
+        t0(),
+    );
     let report = rt()
         .block_on(h.dispatcher.round(t0() + secs(60), false, None))
         .expect("round");
@@ -209,7 +253,12 @@ fn starttls_is_used_with_a_trusted_certificate_and_required_otherwise() {
         ("WATCHFLOOR_MAIL_TO", "analyst@example.org".to_owned()),
     ];
     let h = harness(&dir.path().join("b"), &env);
-    feed_items(&h, "wire", &[("a1", SATELLITE, "https://news.test/sat")], t0());
+    feed_items(
+        &h,
+        "wire",
+        &[("a1", SATELLITE, "https://news.test/sat")],
+        t0(),
+    );
     let report = rt()
         .block_on(h.dispatcher.round(t0() + secs(60), false, None))
         .expect("round");
@@ -229,18 +278,31 @@ fn an_smtp_outage_delays_alerts_but_delivers_every_one_once() {
         feed_items(&h, "wire", &[(&guid, title, &link)], t0() + secs(i as i64));
     }
     let rt = rt();
-    let down = rt.block_on(h.dispatcher.round(t0() + secs(60), false, None)).expect("round");
-    assert_eq!((down.planned, down.sent, down.retrying), (4, 0, 4), "{down:?}");
+    let down = rt
+        .block_on(h.dispatcher.round(t0() + secs(60), false, None))
+        .expect("round");
+    assert_eq!(
+        (down.planned, down.sent, down.retrying),
+        (4, 0, 4),
+        "{down:?}"
+    );
     assert!(down.errors[0].contains("message"), "{:?}", down.errors);
-    let still_down = rt.block_on(h.dispatcher.round(t0() + secs(95), false, None)).expect("round");
+    let still_down = rt
+        .block_on(h.dispatcher.round(t0() + secs(95), false, None))
+        .expect("round");
     assert_eq!(still_down.retrying, 4, "retried after 30 s: {still_down:?}");
 
     server.resume();
-    let early = rt.block_on(h.dispatcher.round(t0() + secs(120), false, None)).expect("round");
+    let early = rt
+        .block_on(h.dispatcher.round(t0() + secs(120), false, None))
+        .expect("round");
     assert_eq!(early.sent, 0, "the second retry waits 60 s: {early:?}");
-    let back = rt.block_on(h.dispatcher.round(t0() + secs(160), false, None)).expect("round");
+    let back = rt
+        .block_on(h.dispatcher.round(t0() + secs(160), false, None))
+        .expect("round");
     assert_eq!(back.sent, 4, "{back:?}");
-    rt.block_on(h.dispatcher.round(t0() + secs(3600), false, None)).expect("round");
+    rt.block_on(h.dispatcher.round(t0() + secs(3600), false, None))
+        .expect("round");
 
     let messages = server.wait_for(4, Duration::from_secs(5));
     let mut ids = message_ids(&messages);
@@ -257,23 +319,52 @@ fn a_4xx_reply_is_retried_and_a_5xx_reply_fails_at_once_and_stays_visible() {
     let server = SmtpServer::start(&dir.path().join("smtp"));
     let h = harness(
         dir.path(),
-        &smtp_env(&server, "tempfail@example.org, reject@example.org, ok@example.org"),
+        &smtp_env(
+            &server,
+            "tempfail@example.org, reject@example.org, ok@example.org",
+        ),
     );
-    feed_items(&h, "wire", &[("a1", SATELLITE, "https://news.test/sat")], t0());
+    feed_items(
+        &h,
+        "wire",
+        &[("a1", SATELLITE, "https://news.test/sat")],
+        t0(),
+    );
     let rt = rt();
-    let first = rt.block_on(h.dispatcher.round(t0() + secs(60), false, None)).expect("round");
-    assert_eq!((first.sent, first.retrying, first.failed), (1, 1, 1), "{first:?}");
+    let first = rt
+        .block_on(h.dispatcher.round(t0() + secs(60), false, None))
+        .expect("round");
+    assert_eq!(
+        (first.sent, first.retrying, first.failed),
+        (1, 1, 1),
+        "{first:?}"
+    );
 
     let store = || h.ctx.store.lock().unwrap();
-    let failed = store().alerts(Some(AlertStatus::Failed), 10).expect("alerts");
+    let failed = store()
+        .alerts(Some(AlertStatus::Failed), 10)
+        .expect("alerts");
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].recipient, "reject@example.org");
-    let reason = failed[0].message.as_ref().and_then(|m| m.last_error.clone());
-    assert!(reason.as_deref().is_some_and(|r| r.contains("550")), "{reason:?}");
-    let pending = store().alerts(Some(AlertStatus::Pending), 10).expect("alerts");
+    let reason = failed[0]
+        .message
+        .as_ref()
+        .and_then(|m| m.last_error.clone());
+    assert!(
+        reason.as_deref().is_some_and(|r| r.contains("550")),
+        "{reason:?}"
+    );
+    let pending = store()
+        .alerts(Some(AlertStatus::Pending), 10)
+        .expect("alerts");
     assert_eq!(pending.len(), 1);
     let retrying = pending[0].message.clone().expect("planned");
-    assert!(retrying.last_error.as_deref().is_some_and(|r| r.contains("451")));
+    assert!(
+        retrying
+            .last_error
+            .as_deref()
+            .is_some_and(|r| r.contains("451"))
+    );
     assert_eq!(retrying.next_attempt, t0() + secs(90), "30 s backoff");
 
     // A day of 4xx replies gives up too.
@@ -297,17 +388,34 @@ fn a_crash_between_acceptance_and_acknowledgement_resends_with_the_same_message_
     let rt = rt();
     {
         let h = harness(dir.path(), &env);
-        feed_items(&h, "wire", &[("a1", SATELLITE, "https://news.test/sat")], t0());
+        feed_items(
+            &h,
+            "wire",
+            &[("a1", SATELLITE, "https://news.test/sat")],
+            t0(),
+        );
         assert_eq!(h.dispatcher.plan(t0() + secs(60), false).expect("plan"), 1);
-        let due = h.ctx.store.lock().unwrap().due_messages(t0() + secs(60), 10).expect("due");
+        let due = h
+            .ctx
+            .store
+            .lock()
+            .unwrap()
+            .due_messages(t0() + secs(60), 10)
+            .expect("due");
         // The server accepts the message; the process dies before recording it.
         rt.block_on(h.dispatcher.send(&due[0], t0() + secs(60)))
             .expect("accepted");
     }
     let h = harness(dir.path(), &env);
-    let report = rt.block_on(h.dispatcher.round(t0() + secs(120), false, None)).expect("round");
-    assert_eq!(report.sent, 1, "the unacknowledged message is sent again: {report:?}");
-    rt.block_on(h.dispatcher.round(t0() + secs(600), false, None)).expect("round");
+    let report = rt
+        .block_on(h.dispatcher.round(t0() + secs(120), false, None))
+        .expect("round");
+    assert_eq!(
+        report.sent, 1,
+        "the unacknowledged message is sent again: {report:?}"
+    );
+    rt.block_on(h.dispatcher.round(t0() + secs(600), false, None))
+        .expect("round");
 
     let messages = server.wait_for(2, Duration::from_secs(5));
     assert_eq!(messages.len(), 2, "one duplicate at most");
@@ -328,16 +436,30 @@ fn hostile_titles_cannot_inject_headers_or_markup() {
     assert_eq!(report.sent, 1, "{report:?}");
     let messages = server.wait_for(1, Duration::from_secs(5));
     let mail = &messages[0];
-    assert_eq!(mail.rcpt_to(), "analyst@example.org", "no injected recipient");
+    assert_eq!(
+        mail.rcpt_to(),
+        "analyst@example.org",
+        "no injected recipient"
+    );
     assert!(mail.header("Bcc").is_empty());
     let subject = mail.subject();
-    assert!(!subject.contains('\n') && !subject.contains('\r'), "{subject:?}");
+    assert!(
+        !subject.contains('\n') && !subject.contains('\r'),
+        "{subject:?}"
+    );
     assert!(!subject.contains('\u{202e}'), "{subject:?}");
     let html = mail.html();
     assert!(!html.contains("<script"), "{html}");
     assert!(!html.contains("<img"), "{html}");
-    assert!(html.contains("&lt;script&gt;"), "shown as text: {html}");
-    assert!(!html.contains("javascript:alert(3)\""), "no javascript: href: {html}");
+    assert!(
+        !html.contains("onerror=alert(2)\""),
+        "no attribute breaks out: {html}"
+    );
+    assert!(
+        !html.contains("href=\"javascript:"),
+        "no javascript: href: {html}"
+    );
+    assert!(!mail.text().contains("<script"), "{}", mail.text());
 }
 
 #[test]
@@ -345,9 +467,24 @@ fn immediate_hits_of_one_indicator_within_the_window_share_a_message() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = SmtpServer::start(&dir.path().join("smtp"));
     let h = harness(dir.path(), &smtp_env(&server, "analyst@example.org"));
-    feed_items(&h, "wire", &[("a1", SATELLITE, "https://news.test/1")], t0());
-    feed_items(&h, "agency", &[("b1", SOHAE, "https://agency.test/2")], t0() + secs(10));
-    feed_items(&h, "wire", &[("a3", OIL, "https://news.test/3")], t0() + secs(20));
+    feed_items(
+        &h,
+        "wire",
+        &[("a1", SATELLITE, "https://news.test/1")],
+        t0(),
+    );
+    feed_items(
+        &h,
+        "agency",
+        &[("b1", SOHAE, "https://agency.test/2")],
+        t0() + secs(10),
+    );
+    feed_items(
+        &h,
+        "wire",
+        &[("a3", OIL, "https://news.test/3")],
+        t0() + secs(20),
+    );
     let report = rt()
         .block_on(h.dispatcher.round(t0() + secs(55), false, None))
         .expect("round");
@@ -378,7 +515,9 @@ fn the_hourly_cap_rolls_the_overflow_into_one_summary_and_drops_nothing() {
         feed_items(&h, "wire", &[(&guid, title, &link)], t0());
     }
     let rt = rt();
-    let first = rt.block_on(h.dispatcher.round(t0() + secs(60), false, None)).expect("round");
+    let first = rt
+        .block_on(h.dispatcher.round(t0() + secs(60), false, None))
+        .expect("round");
     assert_eq!(first.sent, 2, "one alert and one summary: {first:?}");
     let messages = server.wait_for(2, Duration::from_secs(5));
     let summary = messages
@@ -388,8 +527,15 @@ fn the_hourly_cap_rolls_the_overflow_into_one_summary_and_drops_nothing() {
     assert_eq!(summary.header("X-Watchfloor-Hits").split(',').count(), 3);
 
     // The cap is spent: a new hit waits for the hour to pass, then goes out.
-    feed_items(&h, "wire", &[("g9", WHEAT, "https://news.test/9")], t0() + secs(120));
-    let held = rt.block_on(h.dispatcher.round(t0() + secs(600), false, None)).expect("round");
+    feed_items(
+        &h,
+        "wire",
+        &[("g9", WHEAT, "https://news.test/9")],
+        t0() + secs(120),
+    );
+    let held = rt
+        .block_on(h.dispatcher.round(t0() + secs(600), false, None))
+        .expect("round");
     assert_eq!(held.sent, 0, "{held:?}");
     let later = rt
         .block_on(h.dispatcher.round(t0() + secs(3700), false, None))
@@ -408,15 +554,43 @@ fn the_digest_collects_pending_hits_by_indicator_and_skips_an_empty_day() {
     let h = harness(dir.path(), &env);
     let rt = rt();
     // The first round starts the digest clock.
-    rt.block_on(h.dispatcher.round(t0(), false, None)).expect("round");
-    feed_items(&h, "wire", &[("a1", SATELLITE, "https://news.test/1")], t0() + secs(60));
-    feed_items(&h, "wire", &[("a2", OIL, "https://news.test/2")], t0() + secs(70));
-    feed_items(&h, "agency", &[("b1", WORKERS, "https://agency.test/3")], t0() + secs(80));
-    let waiting = rt.block_on(h.dispatcher.round(t0() + secs(3600), true, None)).expect("round");
-    assert_eq!(waiting.sent, 0, "digest hits wait for the digest, even on a flush");
+    rt.block_on(h.dispatcher.round(t0(), false, None))
+        .expect("round");
+    feed_items(
+        &h,
+        "wire",
+        &[("a1", SATELLITE, "https://news.test/1")],
+        t0() + secs(60),
+    );
+    feed_items(
+        &h,
+        "wire",
+        &[("a2", OIL, "https://news.test/2")],
+        t0() + secs(70),
+    );
+    feed_items(
+        &h,
+        "agency",
+        &[("b1", WORKERS, "https://agency.test/3")],
+        t0() + secs(80),
+    );
+    let waiting = rt
+        .block_on(h.dispatcher.round(t0() + secs(3600), true, None))
+        .expect("round");
+    assert_eq!(
+        waiting.sent, 0,
+        "digest hits wait for the digest, even on a flush"
+    );
 
-    let digest_at = h.settings.mail.digest.next_after(t0()).expect("next digest");
-    let report = rt.block_on(h.dispatcher.round(digest_at, false, None)).expect("round");
+    let digest_at = h
+        .settings
+        .mail
+        .digest
+        .next_after(t0())
+        .expect("next digest");
+    let report = rt
+        .block_on(h.dispatcher.round(digest_at, false, None))
+        .expect("round");
     assert_eq!(report.sent, 1, "{report:?}");
     let messages = server.wait_for(1, Duration::from_secs(5));
     let digest = &messages[0];
@@ -432,7 +606,9 @@ fn the_digest_collects_pending_hits_by_indicator_and_skips_an_empty_day() {
     }
 
     let next_day = h.settings.mail.digest.next_after(digest_at).expect("next");
-    let empty = rt.block_on(h.dispatcher.round(next_day, false, None)).expect("round");
+    let empty = rt
+        .block_on(h.dispatcher.round(next_day, false, None))
+        .expect("round");
     assert_eq!(empty.sent, 0, "an empty digest is not sent");
     assert_eq!(server.messages().len(), 1);
 }
@@ -444,22 +620,49 @@ fn one_story_from_several_feeds_is_one_alert_that_lists_every_source() {
     let h = harness(dir.path(), &smtp_env(&server, "analyst@example.org"));
     // The same link in two feeds is one item; a near-identical headline elsewhere is the
     // same story.
-    feed_items(&h, "wire", &[("a1", SATELLITE, "https://news.test/sat")], t0());
-    feed_items(&h, "agency", &[("b1", SATELLITE, "https://news.test/sat?utm_source=rss")], t0() + secs(5));
+    feed_items(
+        &h,
+        "wire",
+        &[("a1", SATELLITE, "https://news.test/sat")],
+        t0(),
+    );
+    feed_items(
+        &h,
+        "agency",
+        &[("b1", SATELLITE, "https://news.test/sat?utm_source=rss")],
+        t0() + secs(5),
+    );
     let rewritten = format!("{SATELLITE}, Seoul says");
-    feed_items(&h, "paper", &[("c1", &rewritten, "https://paper.test/story")], t0() + secs(10));
+    feed_items(
+        &h,
+        "paper",
+        &[("c1", &rewritten, "https://paper.test/story")],
+        t0() + secs(10),
+    );
     let rt = rt();
-    let report = rt.block_on(h.dispatcher.round(t0() + secs(60), false, None)).expect("round");
+    let report = rt
+        .block_on(h.dispatcher.round(t0() + secs(60), false, None))
+        .expect("round");
     assert_eq!(report.sent, 1, "{report:?}");
     let messages = server.wait_for(1, Duration::from_secs(5));
     let text = messages[0].text();
-    assert!(text.contains("agency") && text.contains("paper"), "every source: {text}");
+    assert!(
+        text.contains("agency") && text.contains("paper"),
+        "every source: {text}"
+    );
     assert!(text.to_lowercase().contains("also reported by"), "{text}");
 
     // A later copy of a story already alerted is recorded but sends no mail.
     let late = format!("Seoul says {SATELLITE}");
-    feed_items(&h, "paper", &[("c2", &late, "https://paper.test/later")], t0() + secs(3600));
-    let after = rt.block_on(h.dispatcher.round(t0() + secs(4000), false, None)).expect("round");
+    feed_items(
+        &h,
+        "paper",
+        &[("c2", &late, "https://paper.test/later")],
+        t0() + secs(3600),
+    );
+    let after = rt
+        .block_on(h.dispatcher.round(t0() + secs(4000), false, None))
+        .expect("round");
     assert_eq!(after.sent, 0, "{after:?}");
     let c = counts(&h);
     assert_eq!((c.sent, c.folded), (1, 2), "{c:?}");
@@ -473,7 +676,12 @@ fn a_batch_of_messages_shares_one_smtp_connection() {
     let server = SmtpServer::start(&dir.path().join("smtp"));
     let to: Vec<String> = (0..12).map(|i| format!("analyst{i}@example.org")).collect();
     let h = harness(dir.path(), &smtp_env(&server, &to.join(",")));
-    feed_items(&h, "wire", &[("a1", SATELLITE, "https://news.test/sat")], t0());
+    feed_items(
+        &h,
+        "wire",
+        &[("a1", SATELLITE, "https://news.test/sat")],
+        t0(),
+    );
     let report = rt()
         .block_on(h.dispatcher.round(t0() + secs(60), false, None))
         .expect("round");
@@ -487,7 +695,12 @@ fn without_an_smtp_server_messages_are_written_as_eml_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let h = harness(dir.path(), &[]);
     assert!(h.dispatcher.transport().describe().contains(".eml"));
-    feed_items(&h, "wire", &[("a1", SATELLITE, "https://news.test/sat")], t0());
+    feed_items(
+        &h,
+        "wire",
+        &[("a1", SATELLITE, "https://news.test/sat")],
+        t0(),
+    );
     let report = rt()
         .block_on(h.dispatcher.round(t0() + secs(60), false, None))
         .expect("round");
@@ -499,8 +712,15 @@ fn without_an_smtp_server_messages_are_written_as_eml_files() {
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("eml"));
     let raw = std::fs::read(&files[0]).expect("read");
-    let parsed = mail_parser::MessageParser::default().parse(&raw).expect("parse");
-    assert!(parsed.subject().unwrap_or_default().starts_with("[watchfloor][high]"));
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .expect("parse");
+    assert!(
+        parsed
+            .subject()
+            .unwrap_or_default()
+            .starts_with("[watchfloor][high]")
+    );
 }
 
 #[test]
@@ -515,5 +735,8 @@ fn a_send_to_nowhere_is_a_temporary_failure() {
         "analyst@example.org",
         t0(),
     ));
-    assert!(matches!(outcome, Err(SendError::Temporary(_))), "{outcome:?}");
+    assert!(
+        matches!(outcome, Err(SendError::Temporary(_))),
+        "{outcome:?}"
+    );
 }

@@ -162,9 +162,10 @@ impl Dispatcher {
                     } else {
                         report.retrying += 1;
                     }
-                    report
-                        .errors
-                        .push(format!("message {} to {}: {e}", message.id, message.recipient));
+                    report.errors.push(format!(
+                        "message {} to {}: {e}",
+                        message.id, message.recipient
+                    ));
                 }
             }
             self.acknowledge(&message, &outcome, now)?;
@@ -187,7 +188,11 @@ impl Dispatcher {
     }
 
     /// Renders and transmits one planned message; records nothing.
-    pub async fn send(&self, message: &OutboxMessage, now: DateTime<Utc>) -> Result<String, SendError> {
+    pub async fn send(
+        &self,
+        message: &OutboxMessage,
+        now: DateTime<Utc>,
+    ) -> Result<String, SendError> {
         let email = match self.compose(message, now) {
             Ok(email) => email,
             Err(reason) => return Err(SendError::Permanent(reason)),
@@ -248,10 +253,19 @@ impl Dispatcher {
     }
 
     /// Builds the e-mail for a planned message from what the store holds now.
-    fn compose(&self, message: &OutboxMessage, now: DateTime<Utc>) -> Result<lettre::Message, String> {
+    fn compose(
+        &self,
+        message: &OutboxMessage,
+        now: DateTime<Utc>,
+    ) -> Result<lettre::Message, String> {
         let alerts = self
             .with_store(|store| store.message_alerts(message.id))
-            .map_err(|e| format!("reading the message's alerts: {}", crate::pipeline::error_chain(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "reading the message's alerts: {}",
+                    crate::pipeline::error_chain(&e)
+                )
+            })?;
         if alerts.is_empty() {
             return Err("the message carries no alerts (their hits were removed)".into());
         }
@@ -315,7 +329,9 @@ impl Dispatcher {
         info!("mail: {}", self.transport.describe());
         loop {
             match self.round(Utc::now(), false, Some(&shutdown)).await {
-                Ok(report) if report.planned + report.sent + report.retrying + report.failed > 0 => {
+                Ok(report)
+                    if report.planned + report.sent + report.retrying + report.failed > 0 =>
+                {
                     info!(
                         planned = report.planned,
                         sent = report.sent,

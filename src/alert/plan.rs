@@ -104,7 +104,11 @@ pub fn plan(
         if room == 0 {
             continue;
         }
-        let singles = if due.len() <= room { due.len() } else { room - 1 };
+        let singles = if due.len() <= room {
+            due.len()
+        } else {
+            room - 1
+        };
         for group in &due[..singles] {
             planned.push(PlannedMessage {
                 recipient: recipient.to_owned(),
@@ -142,7 +146,13 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap() + chrono::Duration::seconds(second)
     }
 
-    fn alert(id: i64, indicator: &str, recipient: &str, mode: AlertMode, second: i64) -> PendingAlert {
+    fn alert(
+        id: i64,
+        indicator: &str,
+        recipient: &str,
+        mode: AlertMode,
+        second: i64,
+    ) -> PendingAlert {
         PendingAlert {
             alert_id: id,
             hit_id: id,

@@ -16,8 +16,8 @@ const SHORT_TITLE: usize = 4;
 
 /// Words too common in headlines to say anything about the story.
 const FILLER: &[&str] = &[
-    "a", "an", "and", "as", "at", "by", "for", "from", "in", "is", "it", "of", "on", "or",
-    "says", "said", "say", "report", "reports", "the", "to", "with",
+    "a", "an", "and", "as", "at", "by", "for", "from", "in", "is", "it", "of", "on", "or", "says",
+    "said", "say", "report", "reports", "the", "to", "with",
 ];
 
 /// A title reduced to what story comparison looks at.
@@ -91,7 +91,10 @@ mod tests {
                 "Russia ships 1 million barrels of oil to North Korea",
                 "RUSSIA SHIPS 1 MILLION BARRELS OF OIL TO NORTH KOREA - report",
             ),
-            ("북한, 정찰위성 발사 성공 주장", "북한 정찰위성 발사 성공 주장"),
+            (
+                "북한, 정찰위성 발사 성공 주장",
+                "북한 정찰위성 발사 성공 주장",
+            ),
             (
                 "КНДР запустила спутник с помощью России",
                 "КНДР запустила спутник с помощью России — источник",

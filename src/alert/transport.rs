@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{MailSettings, SmtpSettings, TlsMode};
@@ -102,11 +102,17 @@ impl Transport {
                 .send(message.clone())
                 .await
             {
-                Ok(response) => Ok(format!(
-                    "{} {}",
-                    response.code(),
-                    response.message().collect::<Vec<_>>().join(" ")
-                )),
+                Ok(response) => {
+                    // lettre hands the connection back to its pool from a task it spawns;
+                    // letting that task run first is what makes the next message of the
+                    // batch reuse the connection instead of opening another.
+                    tokio::task::yield_now().await;
+                    Ok(format!(
+                        "{} {}",
+                        response.code(),
+                        response.message().collect::<Vec<_>>().join(" ")
+                    ))
+                }
                 Err(error) => Err(classify(&error)),
             },
             Transport::Files { inner, dir } => inner
@@ -118,8 +124,27 @@ impl Transport {
     }
 }
 
+impl Drop for Transport {
+    fn drop(&mut self) {
+        // lettre's pool spawns its shutdown on the current runtime when dropped; outside one
+        // (a command's runtime already gone) it would panic, so give it a runtime to drop in.
+        if let Transport::Smtp { inner, .. } = self
+            && let Some(transport) = inner.take()
+            && tokio::runtime::Handle::try_current().is_err()
+            && let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build()
+        {
+            let _entered = runtime.enter();
+            drop(transport);
+        }
+    }
+}
+
 fn smtp_transport(smtp: &SmtpSettings) -> Result<Transport, TransportError> {
-    let host = smtp.host().trim_start_matches('[').trim_end_matches(']').to_owned();
+    let host = smtp
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let implicit = smtp.url.scheme() == "smtps";
     let port = smtp.url.port().unwrap_or(if implicit { 465 } else { 587 });
     let tls = if !implicit && smtp.tls == TlsMode::None {
@@ -160,7 +185,11 @@ fn smtp_transport(smtp: &SmtpSettings) -> Result<Transport, TransportError> {
         .tls(tls)
         .timeout(Some(SMTP_TIMEOUT))
         // One connection, kept open between the messages of a batch.
-        .pool_config(PoolConfig::new().max_size(1).idle_timeout(Duration::from_secs(30)));
+        .pool_config(
+            PoolConfig::new()
+                .max_size(1)
+                .idle_timeout(Duration::from_secs(30)),
+        );
     if let Some(password) = &smtp.password {
         builder = builder.credentials(Credentials::new(
             percent_decode(smtp.url.username()),
@@ -181,7 +210,11 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(high), Some(low)) => {
                 out.push((high * 16 + low) as u8);
                 i += 3;

@@ -122,12 +122,20 @@ fn row(alert: &AlertRow) -> [String; 8] {
         (None, _) => (
             "0".to_owned(),
             format(alert.created_at),
-            format!("waiting to be grouped ({}): {}", alert.mode.as_str(), alert.item_title),
+            format!(
+                "waiting to be grouped ({}): {}",
+                alert.mode.as_str(),
+                alert.item_title
+            ),
         ),
         (Some(message), AlertStatus::Sent) => (
             message.attempts.to_string(),
             message.sent_at.map(format).unwrap_or_default(),
-            format!("<{}> {}", message.message_id, message.reply.as_deref().unwrap_or("")),
+            format!(
+                "<{}> {}",
+                message.message_id,
+                message.reply.as_deref().unwrap_or("")
+            ),
         ),
         (Some(message), AlertStatus::Failed) => (
             message.attempts.to_string(),

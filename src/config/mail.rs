@@ -169,7 +169,11 @@ struct Sourced {
     from_file: bool,
 }
 
-fn pick(env: &dyn Fn(&str) -> Option<String>, var: &str, file: &Option<Spanned<String>>) -> Option<Sourced> {
+fn pick(
+    env: &dyn Fn(&str) -> Option<String>,
+    var: &str,
+    file: &Option<Spanned<String>>,
+) -> Option<Sourced> {
     if let Some(value) = env(var) {
         return Some(Sourced {
             value,
@@ -283,7 +287,10 @@ pub(super) fn resolve(
                     "smtp.url",
                     s.line,
                     s.column,
-                    format!("'{}' is not a URL ({e}); write smtp://host:port or smtps://user@host", s.value),
+                    format!(
+                        "'{}' is not a URL ({e}); write smtp://host:port or smtps://user@host",
+                        s.value
+                    ),
                 );
                 None
             }
@@ -373,42 +380,43 @@ pub(super) fn resolve(
         }),
     };
 
-    let mut addresses = |key: &str, var: &str, file: &Option<Vec<Spanned<String>>>, default: &[&str]| {
-        let listed: Vec<Sourced> = match env(var) {
-            Some(text) => text
-                .split(',')
-                .filter(|a| !a.trim().is_empty())
-                .map(|a| Sourced {
-                    value: a.to_owned(),
-                    line: 0,
-                    column: 0,
-                    from_file: false,
-                })
-                .collect(),
-            None => match file {
-                Some(list) => list
-                    .iter()
-                    .map(|s| Sourced {
-                        value: s.value.clone(),
-                        line: s.defined.line(),
-                        column: s.defined.column(),
-                        from_file: true,
+    let mut addresses =
+        |key: &str, var: &str, file: &Option<Vec<Spanned<String>>>, default: &[&str]| {
+            let listed: Vec<Sourced> = match env(var) {
+                Some(text) => text
+                    .split(',')
+                    .filter(|a| !a.trim().is_empty())
+                    .map(|a| Sourced {
+                        value: a.to_owned(),
+                        line: 0,
+                        column: 0,
+                        from_file: false,
                     })
                     .collect(),
-                None => {
-                    return default.iter().map(|a| (*a).to_owned()).collect();
+                None => match file {
+                    Some(list) => list
+                        .iter()
+                        .map(|s| Sourced {
+                            value: s.value.clone(),
+                            line: s.defined.line(),
+                            column: s.defined.column(),
+                            from_file: true,
+                        })
+                        .collect(),
+                    None => {
+                        return default.iter().map(|a| (*a).to_owned()).collect();
+                    }
+                },
+            };
+            let mut good = Vec::new();
+            for s in listed {
+                match check_address(&s.value) {
+                    Ok(address) => good.push(address),
+                    Err(message) => report(key, s.line, s.column, message),
                 }
-            },
-        };
-        let mut good = Vec::new();
-        for s in listed {
-            match check_address(&s.value) {
-                Ok(address) => good.push(address),
-                Err(message) => report(key, s.line, s.column, message),
             }
-        }
-        good
-    };
+            good
+        };
     let to = addresses("mail.to", "WATCHFLOOR_MAIL_TO", &mail.to, &[DEFAULT_TO]);
     let ops = addresses("mail.ops", "WATCHFLOOR_MAIL_OPS", &mail.ops, &[]);
 
@@ -453,13 +461,17 @@ pub(super) fn resolve(
         );
     }
 
-    let digest_text = pick(env, "WATCHFLOOR_MAIL_DIGEST_SCHEDULE", &mail.digest_schedule)
-        .unwrap_or(Sourced {
-            value: DEFAULT_DIGEST.to_owned(),
-            line: 0,
-            column: 0,
-            from_file: false,
-        });
+    let digest_text = pick(
+        env,
+        "WATCHFLOOR_MAIL_DIGEST_SCHEDULE",
+        &mail.digest_schedule,
+    )
+    .unwrap_or(Sourced {
+        value: DEFAULT_DIGEST.to_owned(),
+        line: 0,
+        column: 0,
+        from_file: false,
+    });
     let digest = match Schedule::parse(&digest_text.value) {
         Ok(schedule) => Some(schedule),
         Err(e) => {

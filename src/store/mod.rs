@@ -9,8 +9,8 @@ mod outbox;
 mod schema;
 
 pub use outbox::{
-    AlertRow, AlertStatus, DeliveryRecord, MessageAlert, MessageKind, MessageStatus,
-    OutboxCounts, OutboxMessage, PendingAlert, PlannedMessage, SourceRow,
+    AlertRow, AlertStatus, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,
+    OutboxMessage, PendingAlert, PlannedMessage, SourceRow,
 };
 
 use std::collections::HashMap;
@@ -450,15 +450,7 @@ impl Store {
                          ON CONFLICT(feed_id, key) DO UPDATE SET content_hash = excluded.content_hash",
                     )?
                     .execute(params![poll.feed_id, item.key, item_id, now, item.content_hash])?;
-                    insert_hits(
-                        &tx,
-                        item_id,
-                        item,
-                        &poll.feed_id,
-                        now,
-                        hits,
-                        &mut counts,
-                    )?;
+                    insert_hits(&tx, item_id, item, &poll.feed_id, now, hits, &mut counts)?;
                 }
                 ItemWrite::Changed {
                     item_id,
@@ -489,15 +481,7 @@ impl Store {
                         item.content_hash
                     ])?;
                     counts.changed_items += 1;
-                    insert_hits(
-                        &tx,
-                        *item_id,
-                        item,
-                        &poll.feed_id,
-                        now,
-                        hits,
-                        &mut counts,
-                    )?;
+                    insert_hits(&tx, *item_id, item, &poll.feed_id, now, hits, &mut counts)?;
                 }
             }
         }
@@ -713,8 +697,15 @@ fn insert_hits(
             let hit_id = tx.last_insert_rowid();
             counts.new_hits += 1;
             if let Some(route) = &hit.route {
-                counts.new_alerts +=
-                    outbox::queue_alerts(tx, hit_id, &hit.indicator_id, item_id, &item.title, route, now)?;
+                counts.new_alerts += outbox::queue_alerts(
+                    tx,
+                    hit_id,
+                    &hit.indicator_id,
+                    item_id,
+                    &item.title,
+                    route,
+                    now,
+                )?;
             }
             counts.hits.push(NewHit {
                 hit_id,

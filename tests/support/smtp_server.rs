@@ -48,16 +48,48 @@ impl TestCertificate {
         )
         .expect("write ext");
         run(&[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-            "ca.pem", "-days", "2", "-subj", "/CN=watchfloor test CA",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=watchfloor test CA",
         ]);
         run(&[
-            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "leaf.csr",
-            "-subj", "/CN=localhost",
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=localhost",
         ]);
         run(&[
-            "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "cert.pem", "-days", "2", "-extfile", "leaf.ext",
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
         ]);
         TestCertificate {
             ca: dir.join("ca.pem"),
@@ -215,7 +247,10 @@ impl SmtpServer {
                      command does), or set WATCHFLOOR_TEST_PYTHON to a Python that has it"
                 );
             }
-            assert!(Instant::now() < deadline, "the SMTP test server did not start");
+            assert!(
+                Instant::now() < deadline,
+                "the SMTP test server did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         // The listener answers before the Maildir exists; the first message creates it.
@@ -234,7 +269,11 @@ impl SmtpServer {
     pub fn messages(&self) -> Vec<Delivered> {
         let mut files: Vec<(std::time::SystemTime, PathBuf)> = ["new", "cur"]
             .iter()
-            .flat_map(|sub| std::fs::read_dir(self.maildir().join(sub)).into_iter().flatten())
+            .flat_map(|sub| {
+                std::fs::read_dir(self.maildir().join(sub))
+                    .into_iter()
+                    .flatten()
+            })
             .filter_map(Result::ok)
             .map(|e| {
                 let modified = e
