@@ -740,3 +740,239 @@ fn a_send_to_nowhere_is_a_temporary_failure() {
         "{outcome:?}"
     );
 }
+
+mod commands {
+    //! The mail commands as users run them: the real binary, a feed server and the SMTP
+    //! server on 127.0.0.1.
+
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::support::cli::{args, indicators_with_feeds, rss, stdout, watchfloor};
+    use super::support::feed_server::{FeedServer, Response};
+    use super::support::smtp_server::SmtpServer;
+    use super::{SATELLITE, WORKERS};
+
+    fn mail_env(server: &SmtpServer, to: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("WATCHFLOOR_SMTP_URL", server.url()),
+            ("WATCHFLOOR_MAIL_TLS", "none".to_owned()),
+            ("WATCHFLOOR_MAIL_TO", to.to_owned()),
+        ]
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn poll_delivers_due_alerts_before_it_exits_and_alerts_lists_them() {
+        let feeds = FeedServer::empty().await;
+        feeds.set(
+            "/wire.xml",
+            Response::ok(
+                "application/rss+xml",
+                rss(&[
+                    ("a1", SATELLITE, "https://news.test/sat"),
+                    ("a2", WORKERS, "https://news.test/workers"),
+                ]),
+            ),
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let smtp = SmtpServer::start(&dir.path().join("smtp"));
+        let indicators = indicators_with_feeds(dir.path(), &[("wire", feeds.url("/wire.xml"))]);
+        let db = dir.path().join("watchfloor.db");
+        let env = mail_env(&smtp, "analyst@example.org, reject@example.org");
+
+        let poll = watchfloor(args(&indicators, &db, &["poll"]), env.clone()).await;
+        let out = stdout(&poll);
+        assert_eq!(poll.status.code(), Some(0), "{out}");
+        assert!(
+            out.contains("alerts: 2 messages sent, 0 to retry, 2 failed"),
+            "{out}"
+        );
+        assert!(out.contains("MAIL message") && out.contains("550"), "{out}");
+        assert_eq!(smtp.wait_for(2, Duration::from_secs(5)).len(), 2);
+
+        let listed = watchfloor(args(&indicators, &db, &["alerts"]), env.clone()).await;
+        let out = stdout(&listed);
+        assert!(
+            out.contains("sent") && out.contains("<watchfloor.alert-"),
+            "{out}"
+        );
+        assert!(
+            out.contains("outbox: 0 pending (0 messages waiting), 2 sent, 2 failed"),
+            "{out}"
+        );
+        let failed = watchfloor(
+            args(&indicators, &db, &["alerts", "--status", "failed"]),
+            env.clone(),
+        )
+        .await;
+        let out = stdout(&failed);
+        assert!(
+            out.contains("reject@example.org") && out.contains("gave up"),
+            "{out}"
+        );
+        assert!(!out.contains("analyst@example.org"), "{out}");
+
+        let retry = watchfloor(
+            args(&indicators, &db, &["alerts", "retry", "--failed"]),
+            env.clone(),
+        )
+        .await;
+        assert!(stdout(&retry).contains("2 failed messages queued again"));
+        let missing = watchfloor(args(&indicators, &db, &["alerts", "retry", "9999"]), env).await;
+        assert_eq!(missing.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&missing.stderr).contains("alert 9999"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_email_reports_what_the_server_said() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut smtp = SmtpServer::start(&dir.path().join("smtp"));
+        let indicators = indicators_with_feeds(dir.path(), &[]);
+        let db = dir.path().join("watchfloor.db");
+        let env = mail_env(&smtp, "analyst@example.org");
+        let sent = watchfloor(
+            args(&indicators, &db, &["test-email", "--to", "ops@example.org"]),
+            env.clone(),
+        )
+        .await;
+        let out = stdout(&sent);
+        assert_eq!(sent.status.code(), Some(0), "{out}");
+        assert!(
+            out.contains("sent a test message to ops@example.org: 250"),
+            "{out}"
+        );
+        let messages = smtp.wait_for(1, Duration::from_secs(5));
+        assert_eq!(messages[0].rcpt_to(), "ops@example.org");
+        assert!(messages[0].subject().contains("Test"));
+
+        smtp.stop();
+        let down = watchfloor(
+            args(&indicators, &db, &["test-email", "--to", "ops@example.org"]),
+            env,
+        )
+        .await;
+        assert_eq!(down.status.code(), Some(1));
+        assert!(
+            stdout(&down).contains("not sent to ops@example.org"),
+            "{}",
+            stdout(&down)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bad_mail_settings_exit_78_naming_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let indicators = indicators_with_feeds(dir.path(), &[]);
+        let db = dir.path().join("watchfloor.db");
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("WATCHFLOOR_MAIL_TO", "analyst@example.org, not an address")],
+                "mail.to",
+            ),
+            (&[("WATCHFLOOR_MAIL_FROM", "watchfloor")], "mail.from"),
+            (
+                &[("WATCHFLOOR_SMTP_URL", "http://mail.example.org")],
+                "smtp.url",
+            ),
+            (
+                &[
+                    ("WATCHFLOOR_SMTP_URL", "smtp://mail.example.org:25"),
+                    ("WATCHFLOOR_MAIL_TLS", "none"),
+                ],
+                "only for a relay on a loopback address",
+            ),
+            (
+                &[("WATCHFLOOR_MAIL_DIGEST_SCHEDULE", "0 25 * * *")],
+                "mail.digest_schedule",
+            ),
+            (
+                &[("WATCHFLOOR_SMTP_PASSWORD_FILE", "/nonexistent/secret")],
+                "smtp.password_file",
+            ),
+        ];
+        for (vars, want) in cases {
+            let env = vars.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+            let out = watchfloor(args(&indicators, &db, &["alerts"]), env).await;
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(78), "{vars:?}: {err}");
+            assert!(err.contains(want), "{vars:?}: want {want:?} in {err}");
+        }
+
+        // A password in the settings file itself is refused; the place is named.
+        let config = dir.path().join("watchfloor.yaml");
+        std::fs::write(
+            &config,
+            "smtp:\n  url: smtps://ops:hunter2@mail.example.org\n",
+        )
+        .expect("write");
+        let mut argv = args(&indicators, &db, &["alerts"]);
+        argv.extend(["--config".to_owned(), config.display().to_string()]);
+        let out = watchfloor(argv, vec![]).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{err}");
+        assert!(
+            err.contains("watchfloor.yaml:2:") && err.contains("password"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "the secret is not echoed: {err}");
+
+        // An indicator's own recipients are checked too, with file and line.
+        let text = std::fs::read_to_string(&indicators).expect("read");
+        let broken = text.replacen(
+            "    severity: high\n",
+            "    severity: high\n    alert: {to: [nobody-at-all], mode: immediate}\n",
+            1,
+        );
+        std::fs::write(&indicators, broken).expect("write");
+        let out = watchfloor(args(&indicators, &db, &["check"]), vec![]).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{err}");
+        assert!(
+            err.contains("indicators.yaml:") && err.contains("alert.to"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_daemon_mails_hits_as_they_come_and_stops_cleanly() {
+        let feeds = FeedServer::empty().await;
+        feeds.set(
+            "/wire.xml",
+            Response::ok(
+                "application/rss+xml",
+                rss(&[("a1", SATELLITE, "https://news.test/sat")]),
+            ),
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let smtp = SmtpServer::start(&dir.path().join("smtp"));
+        let indicators = indicators_with_feeds(dir.path(), &[("wire", feeds.url("/wire.xml"))]);
+        let db = dir.path().join("watchfloor.db");
+        let child = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+            .args(args(&indicators, &db, &["run"]))
+            .envs(mail_env(&smtp, "analyst@example.org"))
+            .env("WATCHFLOOR_MAIL_GROUP_WAIT", "1")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("daemon starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while smtp.messages().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .expect("joined")
+            .expect("waited");
+        let log = String::from_utf8_lossy(&exit.stderr);
+        assert_eq!(exit.status.code(), Some(0), "{log}");
+        assert_eq!(smtp.messages().len(), 1, "{log}");
+        assert!(log.contains("mail: SMTP smtp://127.0.0.1"), "{log}");
+        assert!(log.contains("sent: 250"), "{log}");
+    }
+}
