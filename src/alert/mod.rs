@@ -29,7 +29,7 @@ use tracing::{error, info, warn};
 use crate::config::{Indicator, Indicators, MailSettings};
 use crate::store::{HitRoute, MessageKind, OutboxMessage, Store, StoreError};
 use render::{AlertView, Envelope, MessageView, SourceView};
-use transport::{SendError, Transport};
+use transport::{Batch, SendError, Transport};
 
 /// How often the dispatcher looks at the outbox. Short against `group_wait` (30 s by
 /// default), and the queries it makes are answered from indexes.
@@ -149,11 +149,12 @@ impl Dispatcher {
     ) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
         let due = self.with_store(|store| store.due_messages(now, BATCH))?;
+        let mut batch = self.transport.batch();
         for message in due {
             if shutdown.is_some_and(CancellationToken::is_cancelled) {
                 break;
             }
-            let outcome = self.send(&message, now).await;
+            let outcome = self.send_in(&mut batch, &message, now).await;
             match &outcome {
                 Ok(_) => report.sent += 1,
                 Err(e) => {
@@ -170,6 +171,7 @@ impl Dispatcher {
             }
             self.acknowledge(&message, &outcome, now)?;
         }
+        batch.finish().await;
         Ok(report)
     }
 
@@ -187,9 +189,22 @@ impl Dispatcher {
         Ok(report)
     }
 
-    /// Renders and transmits one planned message; records nothing.
+    /// Renders and transmits one planned message on a connection of its own; records
+    /// nothing.
     pub async fn send(
         &self,
+        message: &OutboxMessage,
+        now: DateTime<Utc>,
+    ) -> Result<String, SendError> {
+        let mut batch = self.transport.batch();
+        let outcome = self.send_in(&mut batch, message, now).await;
+        batch.finish().await;
+        outcome
+    }
+
+    async fn send_in(
+        &self,
+        batch: &mut Batch<'_>,
         message: &OutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<String, SendError> {
@@ -197,7 +212,7 @@ impl Dispatcher {
             Ok(email) => email,
             Err(reason) => return Err(SendError::Permanent(reason)),
         };
-        self.transport.send(&email).await
+        batch.send(&email).await
     }
 
     fn gives_up(&self, message: &OutboxMessage, error: &SendError, now: DateTime<Utc>) -> bool {

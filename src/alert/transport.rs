@@ -1,16 +1,15 @@
-//! Where messages go: an SMTP server (STARTTLS or implicit TLS over rustls, pooled so that a
-//! batch of messages shares one connection), or, with no server configured, a folder of
+//! Where messages go: an SMTP server (STARTTLS or implicit TLS over rustls, one connection
+//! for a batch of messages), or, with no server configured, a folder of
 //! `.eml` files.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use lettre::transport::smtp::AsyncSmtpTransportBuilder;
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::time::timeout;
 
 use crate::config::{MailSettings, SmtpSettings, TlsMode};
 
@@ -53,23 +52,27 @@ pub enum SendError {
 }
 
 pub enum Transport {
-    Smtp {
-        /// Built on first use: lettre's connection pool starts a task on the runtime it is
-        /// created in, and the transport is configured before the runtime runs.
-        builder: AsyncSmtpTransportBuilder,
-        inner: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
-        description: String,
-    },
+    Smtp(SmtpServer),
     Files {
         inner: AsyncFileTransport<Tokio1Executor>,
         dir: PathBuf,
     },
 }
 
+/// How to reach and greet the SMTP server.
+pub struct SmtpServer {
+    host: String,
+    port: u16,
+    tls: Tls,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    description: String,
+}
+
 impl Transport {
     pub fn new(mail: &MailSettings) -> Result<Transport, TransportError> {
         match &mail.smtp {
-            Some(smtp) => smtp_transport(smtp),
+            Some(smtp) => smtp_server(smtp).map(Transport::Smtp),
             None => {
                 std::fs::create_dir_all(&mail.dir).map_err(|source| TransportError::Folder {
                     path: mail.dir.clone(),
@@ -86,7 +89,7 @@ impl Transport {
     /// One line for the startup log.
     pub fn describe(&self) -> String {
         match self {
-            Transport::Smtp { description, .. } => description.clone(),
+            Transport::Smtp(server) => server.description.clone(),
             Transport::Files { dir, .. } => format!(
                 "no SMTP server configured (smtp.url): messages are written as .eml files to {}",
                 dir.display()
@@ -94,52 +97,147 @@ impl Transport {
         }
     }
 
-    /// Sends one message; returns what the server said (or the file written).
+    /// A batch of sends over one connection, opened on the first message.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch {
+            transport: self,
+            connection: None,
+        }
+    }
+
+    /// Sends one message on a connection of its own.
     pub async fn send(&self, message: &Message) -> Result<String, SendError> {
-        match self {
-            Transport::Smtp { builder, inner, .. } => match inner
-                .get_or_init(|| builder.clone().build())
-                .send(message.clone())
-                .await
-            {
-                Ok(response) => {
-                    // lettre hands the connection back to its pool from a task it spawns;
-                    // letting that task run first is what makes the next message of the
-                    // batch reuse the connection instead of opening another.
-                    tokio::task::yield_now().await;
-                    Ok(format!(
-                        "{} {}",
-                        response.code(),
-                        response.message().collect::<Vec<_>>().join(" ")
-                    ))
-                }
-                Err(error) => Err(classify(&error)),
-            },
-            Transport::Files { inner, dir } => inner
-                .send(message.clone())
-                .await
-                .map(|id| format!("written to {}", dir.join(format!("{id}.eml")).display()))
-                .map_err(|e| SendError::Temporary(format!("cannot write the .eml file: {e}"))),
-        }
+        let mut batch = self.batch();
+        let outcome = batch.send(message).await;
+        batch.finish().await;
+        outcome
     }
 }
 
-impl Drop for Transport {
-    fn drop(&mut self) {
-        // lettre's pool spawns its shutdown on the current runtime when dropped; outside one
-        // (a command's runtime already gone) it would panic, so give it a runtime to drop in.
-        if let Transport::Smtp { inner, .. } = self
-            && let Some(transport) = inner.take()
-            && tokio::runtime::Handle::try_current().is_err()
-            && let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build()
+/// Messages sent one after another on one SMTP connection, so a backlog costs one TCP and
+/// TLS handshake rather than one per message. A connection the server broke is replaced on
+/// the next message.
+pub struct Batch<'a> {
+    transport: &'a Transport,
+    connection: Option<AsyncSmtpConnection>,
+}
+
+impl Batch<'_> {
+    /// Sends one message; returns what the server said (or the file written).
+    pub async fn send(&mut self, message: &Message) -> Result<String, SendError> {
+        let server = match self.transport {
+            Transport::Files { inner, dir } => {
+                return inner
+                    .send(message.clone())
+                    .await
+                    .map(|id| format!("written to {}", dir.join(format!("{id}.eml")).display()))
+                    .map_err(|e| SendError::Temporary(format!("cannot write the .eml file: {e}")));
+            }
+            Transport::Smtp(server) => server,
+        };
+        if self
+            .connection
+            .as_ref()
+            .is_none_or(AsyncSmtpConnection::has_broken)
         {
-            let _entered = runtime.enter();
-            drop(transport);
+            self.connection = None;
+            let connection = timeout(SMTP_TIMEOUT, server.connect())
+                .await
+                .map_err(|_| {
+                    SendError::Temporary(format!(
+                        "smtp: no answer from {} within {}s",
+                        server.address(),
+                        SMTP_TIMEOUT.as_secs()
+                    ))
+                })??;
+            self.connection = Some(connection);
+        }
+        let Some(connection) = self.connection.as_mut() else {
+            return Err(SendError::Temporary("smtp: no connection".into()));
+        };
+        let sent = timeout(
+            SMTP_TIMEOUT,
+            connection.send(message.envelope(), &message.formatted()),
+        )
+        .await;
+        match sent {
+            Ok(Ok(response)) => Ok(format!(
+                "{} {}",
+                response.code(),
+                response.message().collect::<Vec<_>>().join(" ")
+            )),
+            Ok(Err(error)) => Err(classify(&error)),
+            Err(_) => {
+                // Whatever state the exchange was left in, the connection cannot be reused.
+                self.connection = None;
+                Err(SendError::Temporary(format!(
+                    "smtp: {} stopped answering mid-message",
+                    server.address()
+                )))
+            }
+        }
+    }
+
+    /// Ends the batch politely (QUIT).
+    pub async fn finish(mut self) {
+        if let Some(mut connection) = self.connection.take()
+            && !connection.has_broken()
+        {
+            let _ = timeout(Duration::from_secs(5), connection.quit()).await;
         }
     }
 }
 
-fn smtp_transport(smtp: &SmtpSettings) -> Result<Transport, TransportError> {
+impl SmtpServer {
+    fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let mut connection = match &self.tls {
+            Tls::Wrapper(parameters) => AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(SMTP_TIMEOUT),
+                &self.hello,
+                Some(parameters.clone()),
+                None,
+            )
+            .await
+            .map_err(|e| classify(&e))?,
+            _ => {
+                let stream = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+                    .await
+                    .map_err(|e| {
+                        SendError::Temporary(format!(
+                            "smtp: cannot connect to {}: {e}",
+                            self.address()
+                        ))
+                    })?;
+                // SMTP is a dialogue of short lines: without this, Nagle's algorithm and the
+                // server's delayed ACKs stall every command by tens of milliseconds.
+                let _ = stream.set_nodelay(true);
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+                    .await
+                    .map_err(|e| classify(&e))?
+            }
+        };
+        if let Tls::Required(parameters) = &self.tls {
+            connection
+                .starttls(parameters.clone(), &self.hello)
+                .await
+                .map_err(|e| classify(&e))?;
+        }
+        if let Some(credentials) = &self.credentials {
+            connection
+                .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(|e| classify(&e))?;
+        }
+        Ok(connection)
+    }
+}
+
+fn smtp_server(smtp: &SmtpSettings) -> Result<SmtpServer, TransportError> {
     let host = smtp
         .host()
         .trim_start_matches('[')
@@ -180,26 +278,19 @@ fn smtp_transport(smtp: &SmtpSettings) -> Result<Transport, TransportError> {
         (_, true) => "implicit TLS",
         _ => "STARTTLS required",
     };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-        .port(port)
-        .tls(tls)
-        .timeout(Some(SMTP_TIMEOUT))
-        // One connection, kept open between the messages of a batch.
-        .pool_config(
-            PoolConfig::new()
-                .max_size(1)
-                .idle_timeout(Duration::from_secs(30)),
-        );
-    if let Some(password) = &smtp.password {
-        builder = builder.credentials(Credentials::new(
+    let credentials = smtp.password.as_ref().map(|password| {
+        Credentials::new(
             percent_decode(smtp.url.username()),
             password.expose().to_owned(),
-        ));
-    }
-    Ok(Transport::Smtp {
-        builder,
-        inner: OnceLock::new(),
+        )
+    });
+    Ok(SmtpServer {
         description: format!("SMTP {} ({security})", smtp.display_url()),
+        host,
+        port,
+        tls,
+        credentials,
+        hello: ClientId::default(),
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod bench;
+mod bench_alerts;
 mod bench_ingest;
 mod check;
 mod eval;
@@ -171,11 +172,11 @@ pub fn parse_date(text: &str) -> Result<chrono::DateTime<chrono::Utc>, UsageErro
 pub struct UsageError(pub String);
 
 fn exit_code_for(error: &anyhow::Error) -> u8 {
-    if error.downcast_ref::<ConfigError>().is_some() {
-        EXIT_CONFIG
-    } else if error
-        .downcast_ref::<crate::alert::transport::TransportError>()
-        .is_some()
+    // A transport that cannot be set up (an unreadable CA file) is a configuration error too.
+    if error.downcast_ref::<ConfigError>().is_some()
+        || error
+            .downcast_ref::<crate::alert::transport::TransportError>()
+            .is_some()
     {
         EXIT_CONFIG
     } else if error.downcast_ref::<UsageError>().is_some()
