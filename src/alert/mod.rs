@@ -341,7 +341,6 @@ impl Dispatcher {
 
     /// The daemon's delivery loop, until `shutdown`; a message in flight is finished first.
     pub async fn run(&self, shutdown: CancellationToken) {
-        info!("mail: {}", self.transport.describe());
         loop {
             match self.round(Utc::now(), false, Some(&shutdown)).await {
                 Ok(report)

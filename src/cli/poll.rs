@@ -101,6 +101,7 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
     describe(&settings, &ctx.indicators);
     describe_mail(&settings);
     let dispatcher = dispatcher(&settings, &ctx)?;
+    info!("mail: {}", dispatcher.transport().describe());
     let feeds = ctx.indicators.feeds.clone();
     runtime()?.block_on(async move {
         let shutdown = CancellationToken::new();
