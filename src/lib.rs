@@ -10,6 +10,8 @@
 //!   text, canonical links and stable keys, or says why the document is not a feed.
 //! - [`pipeline`] takes one feed through fetch, parse, match and store; [`daemon`] runs it on
 //!   every feed's schedule.
+//! - [`alert`] turns hits into e-mail: the outbox dispatcher, grouping and noise control,
+//!   message rendering, SMTP or `.eml` files.
 //! - [`store`] is the only module that touches SQLite: feeds' state, items, sources, hits.
 //! - [`text`] turns HTML into display text and display text into normalised words.
 //! - [`matcher`] runs all indicators over an item in one pass and explains each hit with
@@ -17,6 +19,7 @@
 //! - [`eval`] scores the rules against labelled items.
 //! - [`cli`] is the command line: each subcommand a function over the stages above.
 
+pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod daemon;

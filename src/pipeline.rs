@@ -16,8 +16,8 @@ use crate::matcher::ItemText;
 use crate::parse::{ParsedItem, parse_feed};
 use crate::schedule::{self, Outcome, Schedule};
 use crate::store::{
-    FeedState, HitRecord, ItemRecord, ItemWrite, PollCounts, PollResult, PollWrite, Store,
-    StoreError,
+    FeedState, HitRecord, HitRoute, ItemRecord, ItemWrite, PollCounts, PollResult, PollWrite,
+    Store, StoreError,
 };
 
 /// What every poll needs: shared by all polls of a run.
@@ -29,6 +29,8 @@ pub struct Context {
     pub indicators: Arc<Indicators>,
     pub store: Arc<Mutex<Store>>,
     pub default_schedule: Schedule,
+    /// Who each indicator's new hits alert, by indicator position; worked out once.
+    routes: Vec<Option<HitRoute>>,
 }
 
 impl Context {
@@ -37,7 +39,13 @@ impl Context {
         indicators: Arc<Indicators>,
         store: Store,
     ) -> anyhow::Result<Self> {
+        let routes = indicators
+            .indicators
+            .iter()
+            .map(|indicator| crate::alert::route(indicator, &settings.mail))
+            .collect();
         Ok(Context {
+            routes,
             fetcher: Fetcher::new(&settings.fetch)?,
             polls: tokio::sync::Semaphore::new(settings.fetch.concurrency),
             indicators,
@@ -220,6 +228,7 @@ pub fn ingest(
                     evidence: serde_json::to_string(&hit.evidence)
                         .unwrap_or_else(|_| "{}".to_owned()),
                     definition_hash: indicator.definition_hash.clone(),
+                    route: ctx.routes[hit.indicator].clone(),
                 }
             })
             .collect();

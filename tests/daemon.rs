@@ -3,16 +3,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::cli::{args, indicators_with_feeds, root, rss, stdout, watchfloor};
 use support::feed_server::{Body, FeedServer, Response};
 use watchfloor::store::Store;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn corpus() -> Option<PathBuf> {
     let dir = root().join("../shared/corpus/feeds");
@@ -22,62 +19,6 @@ fn corpus() -> Option<PathBuf> {
         eprintln!("skipping the corpus part: {} is absent", dir.display());
         None
     }
-}
-
-/// The shipped lists and indicators with these feeds instead of the shipped ones.
-fn indicators_with_feeds(dir: &Path, feeds: &[(&str, String)]) -> PathBuf {
-    let shipped = std::fs::read_to_string(root().join("indicators.yaml")).expect("indicators");
-    let rules = shipped.split("\nfeeds:").next().expect("rules part");
-    let mut text = format!("{rules}\nfeeds:\n");
-    for (id, url) in feeds {
-        text.push_str(&format!("  - {{id: {id}, url: '{url}'}}\n"));
-    }
-    let path = dir.join("indicators.yaml");
-    std::fs::write(&path, text).expect("write indicators");
-    path
-}
-
-fn rss(items: &[(&str, &str, &str)]) -> String {
-    let mut body = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>Wire</title>",
-    );
-    for (guid, title, link) in items {
-        body.push_str(&format!(
-            "<item><guid>{guid}</guid><title>{title}</title><link>{link}</link>\
-             <description>{title}</description></item>"
-        ));
-    }
-    body.push_str("</channel></rss>");
-    body
-}
-
-/// Runs the binary off the test's runtime, so the feed server keeps answering.
-async fn watchfloor(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_watchfloor"))
-            .args(&args)
-            .envs(env)
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("the binary runs")
-    })
-    .await
-    .expect("joined")
-}
-
-fn args(indicators: &Path, db: &Path, rest: &[&str]) -> Vec<String> {
-    let mut all = vec![
-        "--indicators".to_owned(),
-        indicators.display().to_string(),
-        "--db".to_owned(),
-        db.display().to_string(),
-    ];
-    all.extend(rest.iter().map(|s| (*s).to_owned()));
-    all
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 const SATELLITE: &str = "North Korea launches reconnaissance satellite with Russian help";

@@ -24,6 +24,8 @@ pub enum BenchTarget {
     Ingest(super::bench_ingest::IngestBench),
     /// Parse throughput on one core: every file of a feed corpus, parsed over and over
     Parse(ParseBench),
+    /// Alert delivery: many pending alerts sent through the configured transport
+    Alerts(super::bench_alerts::AlertsBench),
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +56,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<u8> {
         BenchTarget::Match(bench) => match_bench(global, bench),
         BenchTarget::Ingest(bench) => super::bench_ingest::run(global, bench),
         BenchTarget::Parse(bench) => parse_bench(bench),
+        BenchTarget::Alerts(bench) => super::bench_alerts::run(global, bench),
     }
 }
 

@@ -1,7 +1,9 @@
 //! The command line. Each subcommand lives in its own module and returns an exit status; this
 //! module parses arguments, finds the files, and maps errors to the documented exit codes.
 
+mod alerts;
 mod bench;
+mod bench_alerts;
 mod bench_ingest;
 mod check;
 mod eval;
@@ -96,6 +98,12 @@ pub enum Command {
     /// removed; --apply records them (replayed hits never alert)
     #[command(after_help = EXIT_CODES)]
     Replay(replay::ReplayArgs),
+    /// Show the alert outbox: what was sent, what waits, what failed and why
+    #[command(after_help = EXIT_CODES)]
+    Alerts(alerts::AlertsArgs),
+    /// Send a test message through the configured transport and show the server's answer
+    #[command(name = "test-email", after_help = EXIT_CODES)]
+    TestEmail(alerts::TestEmailArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -121,6 +129,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Run(args) => poll::run_daemon(&cli.global, args),
         Command::Poll(args) => poll::poll_once(&cli.global, args),
         Command::Replay(args) => replay::run(&cli.global, args),
+        Command::Alerts(args) => alerts::run(&cli.global, args),
+        Command::TestEmail(args) => alerts::test_email(&cli.global, args),
     }
 }
 
@@ -162,7 +172,12 @@ pub fn parse_date(text: &str) -> Result<chrono::DateTime<chrono::Utc>, UsageErro
 pub struct UsageError(pub String);
 
 fn exit_code_for(error: &anyhow::Error) -> u8 {
-    if error.downcast_ref::<ConfigError>().is_some() {
+    // A transport that cannot be set up (an unreadable CA file) is a configuration error too.
+    if error.downcast_ref::<ConfigError>().is_some()
+        || error
+            .downcast_ref::<crate::alert::transport::TransportError>()
+            .is_some()
+    {
         EXIT_CONFIG
     } else if error.downcast_ref::<UsageError>().is_some()
         || error.downcast_ref::<crate::store::StoreError>().is_some()

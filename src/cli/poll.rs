@@ -1,6 +1,7 @@
 //! `watchfloor run` and `watchfloor poll`: the daemon, and one round of polls.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use tokio::task::JoinSet;
@@ -10,6 +11,8 @@ use tracing::info;
 use super::{
     EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, feed_defs, load_indicators, load_settings,
 };
+use crate::alert::Dispatcher;
+use crate::alert::transport::Transport;
 use crate::config::{Feed, Indicators, Settings};
 use crate::pipeline::{Context, poll_feed};
 use crate::store::Store;
@@ -24,7 +27,7 @@ pub struct PollArgs {
     pub feed: Option<String>,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         // Parsing, matching and the database run on the blocking pool; polls in flight are
@@ -61,14 +64,54 @@ fn describe(settings: &Settings, indicators: &Indicators) {
     }
 }
 
+/// How long the dispatcher may take to finish the message in flight once polls have
+/// stopped; past it the message is abandoned unacknowledged and resent on the next start,
+/// with the same Message-ID.
+const MAIL_GRACE: Duration = Duration::from_millis(1500);
+
+fn dispatcher(settings: &Settings, ctx: &Context) -> anyhow::Result<Dispatcher> {
+    let transport = Transport::new(&settings.mail)?;
+    Ok(Dispatcher::new(
+        ctx.store.clone(),
+        transport,
+        settings.mail.clone(),
+        ctx.indicators.clone(),
+    ))
+}
+
+fn describe_mail(settings: &Settings) {
+    let mail = &settings.mail;
+    info!(
+        "alerts go to {} by default ({}, grouped within {}s, at most {} messages an hour each); \
+         digest on '{}'",
+        if mail.to.is_empty() {
+            "nobody".to_owned()
+        } else {
+            mail.to.join(", ")
+        },
+        mail.mode.as_str(),
+        mail.group_wait.as_secs(),
+        mail.max_per_hour,
+        mail.digest.as_str()
+    );
+}
+
 pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
     let (settings, ctx) = context(global)?;
     describe(&settings, &ctx.indicators);
+    describe_mail(&settings);
+    let dispatcher = dispatcher(&settings, &ctx)?;
+    info!("mail: {}", dispatcher.transport().describe());
     let feeds = ctx.indicators.feeds.clone();
     runtime()?.block_on(async move {
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
+        let mail_stop = shutdown.clone();
+        let delivering = tokio::spawn(async move { dispatcher.run(mail_stop).await });
         crate::daemon::run(ctx, feeds, shutdown).await;
+        if tokio::time::timeout(MAIL_GRACE, delivering).await.is_err() {
+            tracing::warn!("abandoning the message in flight: it is sent again at the next start");
+        }
     });
     Ok(EXIT_OK)
 }
@@ -91,7 +134,8 @@ async fn stop_on_signal(shutdown: CancellationToken) {
 }
 
 pub fn poll_once(global: &GlobalArgs, args: &PollArgs) -> anyhow::Result<u8> {
-    let (_settings, ctx) = context(global)?;
+    let (settings, ctx) = context(global)?;
+    let dispatcher = dispatcher(&settings, &ctx)?;
     let feeds: Vec<Feed> = match &args.feed {
         Some(id) => {
             let Some(feed) = ctx.indicators.feeds.iter().find(|f| &f.id == id) else {
@@ -110,7 +154,7 @@ pub fn poll_once(global: &GlobalArgs, args: &PollArgs) -> anyhow::Result<u8> {
             .cloned()
             .collect(),
     };
-    let reports = runtime()?.block_on(async {
+    let (reports, delivery) = runtime()?.block_on(async {
         let mut polls = JoinSet::new();
         for feed in feeds {
             let state = ctx
@@ -126,7 +170,9 @@ pub fn poll_once(global: &GlobalArgs, args: &PollArgs) -> anyhow::Result<u8> {
                 reports.push(report);
             }
         }
-        reports
+        // Run from cron or a timer, there is no later round: send what is due now.
+        let delivery = dispatcher.round(chrono::Utc::now(), true, None).await;
+        (reports, delivery)
     });
     let mut reports = reports;
     reports.sort_by(|a, b| a.feed_id.cmp(&b.feed_id));
@@ -167,5 +213,20 @@ pub fn poll_once(global: &GlobalArgs, args: &PollArgs) -> anyhow::Result<u8> {
         new_items,
         hits
     );
+    match delivery {
+        Ok(d) => {
+            for error in &d.errors {
+                println!("MAIL {error}");
+            }
+            println!(
+                "alerts: {} messages sent, {} to retry, {} failed ({})",
+                d.sent,
+                d.retrying,
+                d.failed,
+                dispatcher.transport().describe()
+            );
+        }
+        Err(e) => println!("alerts: outbox error: {}", crate::pipeline::error_chain(&e)),
+    }
     Ok(if failed == 0 { EXIT_OK } else { EXIT_FINDINGS })
 }

@@ -79,6 +79,8 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> anyhow::Result<u8> {
                             score: hit.score,
                             evidence: serde_json::to_string(&hit.evidence)?,
                             definition_hash: indicator.definition_hash.clone(),
+                            // Replayed hits never alert: they are old news.
+                            route: None,
                         },
                     ));
                 }

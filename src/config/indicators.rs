@@ -10,6 +10,7 @@ use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
 use super::error::{ConfigError, Problem};
+use super::mail::{AlertMode, check_address};
 use crate::matcher::query::{self, Expr, QueryError, Term};
 use crate::matcher::{ItemText, ListEntry, Matcher, MatcherBuilder};
 use crate::schedule::Schedule;
@@ -98,6 +99,17 @@ pub struct Indicator {
     pub definition_hash: String,
     /// Line of the indicator's `id` in the file.
     pub line: u64,
+    /// Who gets its hits and how; empty or unset fields take the settings' defaults.
+    pub alert: AlertRoute,
+}
+
+/// An indicator's own alert routing, from its `alert:` map.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertRoute {
+    /// Recipients; empty: the settings' `mail.to`.
+    pub to: Vec<String>,
+    /// `None`: the settings' `mail.mode`.
+    pub mode: Option<AlertMode>,
 }
 
 /// The validated file: indicators in file order and the matcher compiled from them.
@@ -207,6 +219,15 @@ struct RawIndicator {
     min_score: Option<f64>,
     #[serde(default)]
     examples: RawExamples,
+    alert: Option<RawAlert>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlert {
+    #[serde(default)]
+    to: Vec<Spanned<String>>,
+    mode: Option<AlertMode>,
 }
 
 #[derive(Deserialize)]
@@ -426,6 +447,20 @@ impl Loader<'_> {
                 ));
             }
         }
+        let mut alert = AlertRoute {
+            to: Vec::new(),
+            mode: raw.alert.as_ref().and_then(|a| a.mode),
+        };
+        for address in raw.alert.iter().flat_map(|a| &a.to) {
+            match check_address(&address.value) {
+                Ok(address) => alert.to.push(address),
+                Err(message) => self.problems.push(self.problem_at(
+                    Some(&address.defined),
+                    context.clone(),
+                    format!("alert.to: {message}"),
+                )),
+            }
+        }
         let min_score = raw.min_score.unwrap_or(1.0);
         let weights = raw.boost.iter().map(|b| b.weight);
         if !min_score.is_finite() || weights.clone().any(|w| !w.is_finite()) {
@@ -526,6 +561,7 @@ impl Loader<'_> {
             examples_no_match,
             definition_hash,
             line: raw.id.defined.line(),
+            alert,
         })
     }
 

@@ -7,8 +7,10 @@
 
 mod error;
 pub mod indicators;
+pub mod mail;
 pub mod settings;
 
 pub use error::{ConfigError, Problem};
-pub use indicators::{Example, Feed, Indicator, Indicators, Severity};
+pub use indicators::{AlertRoute, Example, Feed, Indicator, Indicators, Severity};
+pub use mail::{AlertMode, MailSettings, SmtpSettings, TlsMode};
 pub use settings::{FetchSettings, Settings};

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::{ConfigError, Problem};
+use super::mail::{self, MailInputs, MailSettings, RawMail, RawSmtp, RawWeb};
 use crate::schedule::Schedule;
 
 /// The settings file read when `--config` is not given, if it exists.
@@ -51,6 +52,7 @@ pub struct Settings {
     /// Schedule of feeds that give none.
     pub schedule: Schedule,
     pub fetch: FetchSettings,
+    pub mail: MailSettings,
 }
 
 #[derive(Default, Deserialize)]
@@ -60,6 +62,12 @@ struct RawSettings {
     schedule: Option<Spanned<String>>,
     #[serde(default)]
     fetch: RawFetch,
+    #[serde(default)]
+    smtp: RawSmtp,
+    #[serde(default)]
+    mail: RawMail,
+    #[serde(default)]
+    web: RawWeb,
 }
 
 #[derive(Default, Deserialize)]
@@ -203,12 +211,28 @@ impl Settings {
                 .or(raw.fetch.user_agent)
                 .unwrap_or(defaults.user_agent),
         };
-        match schedule {
-            Some(schedule) if problems.is_empty() => Ok(Settings {
+        let state_dir = database
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let mail = mail::resolve(
+            MailInputs {
+                smtp: &raw.smtp,
+                mail: &raw.mail,
+                web: &raw.web,
+                env,
+                state_dir: &state_dir,
+            },
+            &mut |key, line, column, message| problems.push(problem(key, line, column, message)),
+        );
+        match (schedule, mail) {
+            (Some(schedule), Some(mail)) if problems.is_empty() => Ok(Settings {
                 source,
                 database,
                 schedule,
                 fetch,
+                mail,
             }),
             _ => Err(ConfigError::Invalid { problems }),
         }

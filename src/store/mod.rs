@@ -5,7 +5,13 @@
 //! a crash leaves either all of a poll or none of it. Readers (the CLI, later the web pages)
 //! open the same file; SQLite's WAL mode lets them read while the daemon writes.
 
+mod outbox;
 mod schema;
+
+pub use outbox::{
+    AlertRow, AlertStatus, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,
+    OutboxMessage, PendingAlert, PlannedMessage, SourceRow,
+};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +19,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::config::AlertMode;
 
 /// How long a writer waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -115,6 +123,15 @@ pub struct HitRecord {
     /// The evidence, as JSON.
     pub evidence: String,
     pub definition_hash: String,
+    /// Who the hit alerts; `None` records it without an alert.
+    pub route: Option<HitRoute>,
+}
+
+/// The recipients of a new hit and how they want it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HitRoute {
+    pub recipients: Vec<String>,
+    pub mode: AlertMode,
 }
 
 /// What to do with one item of a poll.
@@ -170,6 +187,8 @@ pub struct PollCounts {
     /// The same story already stored from another feed: recorded as a second source.
     pub new_sources: u64,
     pub new_hits: u64,
+    /// Alerts queued in the outbox for the new hits (one per hit and recipient).
+    pub new_alerts: u64,
     /// The hits this write created (not those an item already had).
     pub hits: Vec<NewHit>,
 }
@@ -431,15 +450,7 @@ impl Store {
                          ON CONFLICT(feed_id, key) DO UPDATE SET content_hash = excluded.content_hash",
                     )?
                     .execute(params![poll.feed_id, item.key, item_id, now, item.content_hash])?;
-                    insert_hits(
-                        &tx,
-                        item_id,
-                        &item.key,
-                        &poll.feed_id,
-                        now,
-                        hits,
-                        &mut counts,
-                    )?;
+                    insert_hits(&tx, item_id, item, &poll.feed_id, now, hits, &mut counts)?;
                 }
                 ItemWrite::Changed {
                     item_id,
@@ -470,15 +481,7 @@ impl Store {
                         item.content_hash
                     ])?;
                     counts.changed_items += 1;
-                    insert_hits(
-                        &tx,
-                        *item_id,
-                        &item.key,
-                        &poll.feed_id,
-                        now,
-                        hits,
-                        &mut counts,
-                    )?;
+                    insert_hits(&tx, *item_id, item, &poll.feed_id, now, hits, &mut counts)?;
                 }
             }
         }
@@ -668,7 +671,7 @@ fn feed_state_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FeedState> {
 fn insert_hits(
     tx: &rusqlite::Transaction<'_>,
     item_id: i64,
-    key: &str,
+    item: &ItemRecord,
     feed_id: &str,
     now: i64,
     hits: &[HitRecord],
@@ -691,12 +694,24 @@ fn insert_hits(
             now
         ])?;
         if inserted == 1 {
+            let hit_id = tx.last_insert_rowid();
             counts.new_hits += 1;
+            if let Some(route) = &hit.route {
+                counts.new_alerts += outbox::queue_alerts(
+                    tx,
+                    hit_id,
+                    &hit.indicator_id,
+                    item_id,
+                    &item.title,
+                    route,
+                    now,
+                )?;
+            }
             counts.hits.push(NewHit {
-                hit_id: tx.last_insert_rowid(),
+                hit_id,
                 indicator_id: hit.indicator_id.clone(),
                 item_id,
-                key: key.to_owned(),
+                key: item.key.clone(),
             });
         }
     }

@@ -70,4 +70,62 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX hits_feed ON hits(feed_id);
     "#,
+    // 3: the outbox. An alert is one hit for one recipient, written in the poll's transaction;
+    // a message is one e-mail carrying one or more alerts, created before it is sent so that
+    // a resend after a crash is the same message with the same Message-ID.
+    r#"
+    -- The hit that first reported the same story for the same indicator (near-identical
+    -- title within 72 hours); NULL for a story's first report.
+    ALTER TABLE hits ADD COLUMN story_id INTEGER REFERENCES hits(id) ON DELETE SET NULL;
+    CREATE INDEX hits_indicator_created ON hits(indicator_id, created_at);
+    CREATE INDEX hits_story ON hits(story_id) WHERE story_id IS NOT NULL;
+
+    CREATE TABLE messages (
+        id           INTEGER PRIMARY KEY,
+        recipient    TEXT NOT NULL,
+        -- 'alert' | 'digest' | 'summary'
+        kind         TEXT NOT NULL,
+        -- The Message-ID header, without angle brackets; derived from the first alert's id.
+        message_id   TEXT NOT NULL UNIQUE,
+        -- 'pending' | 'sent' | 'failed'
+        status       TEXT NOT NULL DEFAULT 'pending',
+        created_at   INTEGER NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        -- After this time a failing message is given up on (marked failed); a manual retry
+        -- moves it a day ahead.
+        give_up_at   INTEGER NOT NULL,
+        last_attempt INTEGER,
+        last_error   TEXT,
+        sent_at      INTEGER,
+        -- What the server said when it accepted the message.
+        reply        TEXT
+    );
+    CREATE INDEX messages_due ON messages(status, next_attempt);
+    CREATE INDEX messages_recipient_created ON messages(recipient, created_at);
+
+    CREATE TABLE alerts (
+        id          INTEGER PRIMARY KEY,
+        hit_id      INTEGER NOT NULL REFERENCES hits(id) ON DELETE CASCADE,
+        recipient   TEXT NOT NULL,
+        -- 'immediate' | 'digest'
+        mode        TEXT NOT NULL,
+        -- 'pending' | 'sent' | 'failed' | 'folded' (a later report of a story already
+        -- alerted: recorded, listed as a source, never mailed on its own)
+        status      TEXT NOT NULL DEFAULT 'pending',
+        created_at  INTEGER NOT NULL,
+        -- The message that carries it, once planned.
+        message     INTEGER REFERENCES messages(id),
+        folded_into INTEGER REFERENCES alerts(id) ON DELETE SET NULL,
+        UNIQUE (hit_id, recipient)
+    );
+    CREATE INDEX alerts_unplanned ON alerts(status) WHERE message IS NULL;
+    CREATE INDEX alerts_message ON alerts(message);
+
+    -- Small facts the dispatcher keeps across restarts (when the last digest went out).
+    CREATE TABLE dispatch_state (
+        key   TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];

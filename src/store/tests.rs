@@ -16,6 +16,7 @@ fn hit(indicator: &str) -> HitRecord {
         score: 1.0,
         evidence: "{}".to_owned(),
         definition_hash: "abc".to_owned(),
+        route: None,
     }
 }
 

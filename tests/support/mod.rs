@@ -1,4 +1,6 @@
 //! Helpers shared by the integration tests. Each test binary uses a part of them.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod feed_server;
+pub mod smtp_server;

@@ -1,0 +1,399 @@
+//! The alert stage: from hits in the outbox to e-mail in analysts' inboxes.
+//!
+//! Hits and their alerts are written together by the store (one per recipient, in the poll's
+//! transaction), so nothing here can lose one. The [`Dispatcher`] works in three steps, each a
+//! public function so tests can drive it: [`Dispatcher::plan`] decides which pending alerts go
+//! out now and records the messages that will carry them (grouping, the hourly cap, the
+//! digest; see [`plan`]); [`Dispatcher::send`] renders and transmits one message;
+//! [`Dispatcher::acknowledge`] records the outcome. A message planned but not acknowledged
+//! (a crash in between) is sent again with the same Message-ID.
+//!
+//! - [`plan`]: grouping and noise control, pure.
+//! - [`render`]: alerts to a multipart e-mail, pure.
+//! - [`story`]: whether two headlines report the same story.
+//! - [`transport`]: SMTP or a folder of `.eml` files.
+
+pub mod plan;
+pub mod render;
+pub mod story;
+pub mod transport;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::config::{Indicator, Indicators, MailSettings};
+use crate::store::{HitRoute, MessageKind, OutboxMessage, Store, StoreError};
+use render::{AlertView, Envelope, MessageView, SourceView};
+use transport::{Batch, SendError, Transport};
+
+/// How often the dispatcher looks at the outbox. Short against `group_wait` (30 s by
+/// default), and the queries it makes are answered from indexes.
+const TICK: Duration = Duration::from_secs(1);
+/// Messages sent per round at most, so a backlog does not hold up planning.
+const BATCH: usize = 200;
+/// The dispatcher's stored time of the last digest.
+const LAST_DIGEST: &str = "last_digest";
+
+/// Who a hit of `indicator` alerts: its own recipients and mode, else the settings' defaults.
+pub fn route(indicator: &Indicator, mail: &MailSettings) -> Option<HitRoute> {
+    let recipients = if indicator.alert.to.is_empty() {
+        mail.to.clone()
+    } else {
+        indicator.alert.to.clone()
+    };
+    (!recipients.is_empty()).then(|| HitRoute {
+        recipients,
+        mode: indicator.alert.mode.unwrap_or(mail.mode),
+    })
+}
+
+/// What one round of delivery did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub planned: usize,
+    pub sent: usize,
+    /// Failed this time, to be tried again.
+    pub retrying: usize,
+    /// Given up on: refused permanently, or failing for a day.
+    pub failed: usize,
+    /// One line per failure: message, recipient, reason.
+    pub errors: Vec<String>,
+}
+
+pub struct Dispatcher {
+    store: Arc<Mutex<Store>>,
+    transport: Transport,
+    mail: MailSettings,
+    /// The rules in force: titles, insights and severities for the messages.
+    indicators: Arc<Indicators>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<Mutex<Store>>,
+        transport: Transport,
+        mail: MailSettings,
+        indicators: Arc<Indicators>,
+    ) -> Dispatcher {
+        Dispatcher {
+            store,
+            transport,
+            mail,
+            indicators,
+        }
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    fn with_store<T>(
+        &self,
+        work: impl FnOnce(&mut Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut store = self
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        work(&mut store)
+    }
+
+    /// Plans the messages due at `now`; `flush` sends immediate alerts without waiting for
+    /// their group window. Returns how many messages were planned.
+    pub fn plan(&self, now: DateTime<Utc>, flush: bool) -> Result<usize, StoreError> {
+        let rules = plan::Rules {
+            group_wait: self.mail.group_wait,
+            max_per_hour: self.mail.max_per_hour,
+        };
+        let domain = self.mail.from_domain().to_owned();
+        let digest = &self.mail.digest;
+        self.with_store(|store| {
+            let digest_due = match store.dispatch_time(LAST_DIGEST)? {
+                // The first run starts the digest clock rather than sending one at once.
+                None => {
+                    store.set_dispatch_time(LAST_DIGEST, now)?;
+                    false
+                }
+                Some(last) => digest.next_after(last).is_some_and(|next| next <= now),
+            };
+            let pending = store.pending_alerts()?;
+            if pending.is_empty() && !digest_due {
+                return Ok(0);
+            }
+            let recent = store.recent_message_counts(now - chrono::Duration::hours(1))?;
+            let occasion = plan::Occasion {
+                now,
+                flush,
+                digest_due,
+            };
+            let planned = plan::plan(&pending, &recent, &rules, &occasion);
+            let mark = digest_due.then_some((LAST_DIGEST, now));
+            if planned.is_empty() && mark.is_none() {
+                return Ok(0);
+            }
+            Ok(store.plan_messages(&planned, &domain, mark, now)?.len())
+        })
+    }
+
+    /// Sends every message due at `now`, one connection for the batch, acknowledging each.
+    /// Stops between messages once `shutdown` is cancelled.
+    pub async fn deliver_due(
+        &self,
+        now: DateTime<Utc>,
+        shutdown: Option<&CancellationToken>,
+    ) -> Result<DeliveryReport, StoreError> {
+        let mut report = DeliveryReport::default();
+        let due = self.with_store(|store| store.due_messages(now, BATCH))?;
+        let mut batch = self.transport.batch();
+        for message in due {
+            if shutdown.is_some_and(CancellationToken::is_cancelled) {
+                break;
+            }
+            let outcome = self.send_in(&mut batch, &message, now).await;
+            match &outcome {
+                Ok(_) => report.sent += 1,
+                Err(e) => {
+                    if self.gives_up(&message, e, now) {
+                        report.failed += 1;
+                    } else {
+                        report.retrying += 1;
+                    }
+                    report.errors.push(format!(
+                        "message {} to {}: {e}",
+                        message.id, message.recipient
+                    ));
+                }
+            }
+            self.acknowledge(&message, &outcome, now)?;
+        }
+        batch.finish().await;
+        Ok(report)
+    }
+
+    /// Plans and delivers what is due: one round of the daemon's loop, and what `poll` runs
+    /// before it exits (with `flush`).
+    pub async fn round(
+        &self,
+        now: DateTime<Utc>,
+        flush: bool,
+        shutdown: Option<&CancellationToken>,
+    ) -> Result<DeliveryReport, StoreError> {
+        let planned = self.plan(now, flush)?;
+        let mut report = self.deliver_due(now, shutdown).await?;
+        report.planned = planned;
+        Ok(report)
+    }
+
+    /// Renders and transmits one planned message on a connection of its own; records
+    /// nothing.
+    pub async fn send(
+        &self,
+        message: &OutboxMessage,
+        now: DateTime<Utc>,
+    ) -> Result<String, SendError> {
+        let mut batch = self.transport.batch();
+        let outcome = self.send_in(&mut batch, message, now).await;
+        batch.finish().await;
+        outcome
+    }
+
+    async fn send_in(
+        &self,
+        batch: &mut Batch<'_>,
+        message: &OutboxMessage,
+        now: DateTime<Utc>,
+    ) -> Result<String, SendError> {
+        let email = match self.compose(message, now) {
+            Ok(email) => email,
+            Err(reason) => return Err(SendError::Permanent(reason)),
+        };
+        batch.send(&email).await
+    }
+
+    fn gives_up(&self, message: &OutboxMessage, error: &SendError, now: DateTime<Utc>) -> bool {
+        matches!(error, SendError::Permanent(_)) || now >= message.give_up_at
+    }
+
+    /// Records how a send went: sent, to be retried with backoff, or given up on.
+    pub fn acknowledge(
+        &self,
+        message: &OutboxMessage,
+        outcome: &Result<String, SendError>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match outcome {
+            Ok(reply) => {
+                info!(
+                    message = message.id,
+                    recipient = %message.recipient,
+                    message_id = %message.message_id,
+                    kind = message.kind.as_str(),
+                    "sent: {reply}"
+                );
+                self.with_store(|store| store.mark_sent(message.id, reply, now))
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                if self.gives_up(message, e, now) {
+                    error!(
+                        message = message.id,
+                        recipient = %message.recipient,
+                        attempts = message.attempts + 1,
+                        "alert message failed, giving up (retry with `watchfloor alerts retry`): {reason}"
+                    );
+                    self.with_store(|store| {
+                        store.mark_attempt_failed(message.id, &reason, None, now)
+                    })
+                } else {
+                    let delay = plan::retry_delay(message.attempts + 1);
+                    let retry_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
+                    warn!(
+                        message = message.id,
+                        recipient = %message.recipient,
+                        attempts = message.attempts + 1,
+                        retry_at = %retry_at.format("%H:%M:%S"),
+                        "alert message not sent, will retry: {reason}"
+                    );
+                    self.with_store(|store| {
+                        store.mark_attempt_failed(message.id, &reason, Some(retry_at), now)
+                    })
+                }
+            }
+        }
+    }
+
+    /// Builds the e-mail for a planned message from what the store holds now.
+    fn compose(
+        &self,
+        message: &OutboxMessage,
+        now: DateTime<Utc>,
+    ) -> Result<lettre::Message, String> {
+        let alerts = self
+            .with_store(|store| store.message_alerts(message.id))
+            .map_err(|e| {
+                format!(
+                    "reading the message's alerts: {}",
+                    crate::pipeline::error_chain(&e)
+                )
+            })?;
+        if alerts.is_empty() {
+            return Err("the message carries no alerts (their hits were removed)".into());
+        }
+        let views = alerts
+            .into_iter()
+            .map(|alert| {
+                let indicator = self.indicators.get(&alert.indicator_id);
+                AlertView {
+                    alert_id: alert.alert_id,
+                    hit_id: alert.hit_id,
+                    indicator_title: indicator
+                        .map_or_else(|| alert.indicator_id.clone(), |i| i.title.clone()),
+                    severity: indicator
+                        .map_or("medium", |i| i.severity.as_str())
+                        .to_owned(),
+                    insight: indicator.map(|i| i.insight.clone()).unwrap_or_default(),
+                    indicator_id: alert.indicator_id,
+                    item_title: alert.item_title,
+                    link: alert.link,
+                    published: alert.published,
+                    first_seen: alert.first_seen,
+                    sources: alert
+                        .sources
+                        .into_iter()
+                        .map(|s| SourceView {
+                            feed_id: s.feed_id,
+                            feed_title: s.feed_title,
+                            link: s.link,
+                        })
+                        .collect(),
+                    evidence_json: alert.evidence,
+                    score: alert.score,
+                }
+            })
+            .collect();
+        let view = MessageView {
+            kind: match message.kind {
+                MessageKind::Alert => render::MessageKind::Alert,
+                MessageKind::Digest => render::MessageKind::Digest,
+                MessageKind::Summary => render::MessageKind::Summary,
+            },
+            alerts: views,
+            hit_log_base: self.mail.hit_log_base.clone(),
+        };
+        let envelope = Envelope {
+            from: self.from()?,
+            to: mailbox(&message.recipient)?,
+            message_id: message.message_id.clone(),
+            // The planned time, so a resend is the same message in every header.
+            date: message.created_at.min(now),
+        };
+        render::build_message(&envelope, &render::render(&view)).map_err(|e| e.to_string())
+    }
+
+    fn from(&self) -> Result<Mailbox, String> {
+        mailbox(&self.mail.from)
+    }
+
+    /// The daemon's delivery loop, until `shutdown`; a message in flight is finished first.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        loop {
+            match self.round(Utc::now(), false, Some(&shutdown)).await {
+                Ok(report)
+                    if report.planned + report.sent + report.retrying + report.failed > 0 =>
+                {
+                    info!(
+                        planned = report.planned,
+                        sent = report.sent,
+                        retrying = report.retrying,
+                        failed = report.failed,
+                        "outbox"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => error!("outbox: {}", crate::pipeline::error_chain(&e)),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(TICK) => {}
+            }
+        }
+    }
+}
+
+/// Sends the message of `watchfloor test-email`; returns what the server said.
+pub async fn send_test(
+    transport: &Transport,
+    mail: &MailSettings,
+    to: &str,
+    now: DateTime<Utc>,
+) -> Result<String, SendError> {
+    let envelope = Envelope {
+        from: mailbox(&mail.from).map_err(SendError::Permanent)?,
+        to: mailbox(to).map_err(SendError::Permanent)?,
+        message_id: format!(
+            "watchfloor.test-{}@{}",
+            now.timestamp_millis(),
+            mail.from_domain()
+        ),
+        date: now,
+    };
+    let view = MessageView {
+        kind: render::MessageKind::Test,
+        alerts: Vec::new(),
+        hit_log_base: mail.hit_log_base.clone(),
+    };
+    let email = render::build_message(&envelope, &render::render(&view))
+        .map_err(|e| SendError::Permanent(e.to_string()))?;
+    transport.send(&email).await
+}
+
+fn mailbox(address: &str) -> Result<Mailbox, String> {
+    address
+        .parse::<Mailbox>()
+        .map_err(|e| format!("'{address}' is not an e-mail address ({e})"))
+}

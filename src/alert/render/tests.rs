@@ -1,0 +1,716 @@
+use chrono::TimeZone;
+use mail_parser::MessageParser;
+use proptest::prelude::*;
+
+use super::*;
+
+const SCRIPT: &str = "<script>alert(1)</script>";
+const ATTRIBUTE_BREAKER: &str = "\"><img src=x onerror=alert(1)>";
+const HEADER_INJECTION: &str = "Evil\r\nBcc: victim@example.org";
+const RTL_OVERRIDE: &str = "Invoice \u{202E}fdp.exe";
+
+fn at(hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, hour, 5, 0).unwrap()
+}
+
+fn evidence(text: &str, terms: &[&str]) -> String {
+    let highlights: Vec<(usize, usize)> = terms
+        .iter()
+        .map(|term| {
+            let start = text.find(term).expect("term is in the text");
+            (start, start + term.len())
+        })
+        .collect();
+    serde_json::json!({
+        "terms": [],
+        "snippet": {"field": "summary", "start": 0, "end": text.len(), "text": text, "highlights": highlights},
+    })
+    .to_string()
+}
+
+fn alert(hit_id: i64, indicator_id: &str, severity: &str, item_title: &str) -> AlertView {
+    AlertView {
+        alert_id: hit_id + 1000,
+        hit_id,
+        indicator_id: indicator_id.to_owned(),
+        indicator_title: "North Korean satellite launch".to_owned(),
+        severity: severity.to_owned(),
+        insight: "A successful launch would suggest Russian help with launch vehicles.".to_owned(),
+        item_title: item_title.to_owned(),
+        link: Some(format!("https://news.example.org/story/{hit_id}")),
+        published: Some(at(9)),
+        first_seen: at(10),
+        sources: vec![SourceView {
+            feed_id: "yonhap_en".to_owned(),
+            feed_title: Some("Yonhap English".to_owned()),
+            link: Some(format!("https://en.yna.example/{hit_id}")),
+        }],
+        evidence_json: evidence(
+            "North Korea launched a reconnaissance satellite on Tuesday.",
+            &["North Korea", "satellite"],
+        ),
+        score: 1.5,
+    }
+}
+
+fn satellite(hit_id: i64, item_title: &str) -> AlertView {
+    alert(hit_id, "satellite_launch", "high", item_title)
+}
+
+fn view(kind: MessageKind, alerts: Vec<AlertView>) -> MessageView {
+    MessageView {
+        kind,
+        alerts,
+        hit_log_base: None,
+    }
+}
+
+fn envelope() -> Envelope {
+    Envelope {
+        from: "watchfloor <watchfloor@example.org>".parse().unwrap(),
+        to: "Analyst <analyst@example.org>".parse().unwrap(),
+        message_id: "alert-42.watchfloor@example.org".to_owned(),
+        date: at(11),
+    }
+}
+
+/// Every `href` value in an HTML part, as written (still entity-escaped).
+fn hrefs(html: &str) -> Vec<&str> {
+    html.split("href=\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap_or(rest.len())])
+        .collect()
+}
+
+#[test]
+fn subjects_follow_the_format_of_each_kind() {
+    let digest = vec![
+        satellite(1, "a"),
+        alert(2, "labor_export", "medium", "b"),
+        satellite(3, "c"),
+    ];
+    let cases: Vec<(MessageKind, Vec<AlertView>, &str)> = vec![
+        (
+            MessageKind::Alert,
+            vec![satellite(1, "North Korea launches Malligyong-2")],
+            "[watchfloor][high] North Korean satellite launch: North Korea launches Malligyong-2",
+        ),
+        (
+            MessageKind::Alert,
+            vec![
+                satellite(1, "First story"),
+                satellite(2, "Second"),
+                satellite(3, "Third"),
+            ],
+            "[watchfloor][high] North Korean satellite launch: 3 new hits (first: First story)",
+        ),
+        (
+            MessageKind::Alert,
+            vec![alert(1, "satellite_launch", "critical", "Launch")],
+            "[watchfloor][critical] North Korean satellite launch: Launch",
+        ),
+        (
+            MessageKind::Alert,
+            vec![alert(1, "satellite_launch", "LOW ", "Launch")],
+            "[watchfloor][low] North Korean satellite launch: Launch",
+        ),
+        (
+            MessageKind::Alert,
+            vec![alert(1, "satellite_launch", "dire\r\n", "Launch")],
+            "[watchfloor][unknown] North Korean satellite launch: Launch",
+        ),
+        (
+            MessageKind::Digest,
+            digest.clone(),
+            "[watchfloor] Digest: 3 hits across 2 indicators",
+        ),
+        (
+            MessageKind::Digest,
+            vec![satellite(1, "a")],
+            "[watchfloor] Digest: 1 hit across 1 indicator",
+        ),
+        (
+            MessageKind::Summary,
+            digest,
+            "[watchfloor] 3 held alerts (hourly limit reached)",
+        ),
+        (MessageKind::Test, vec![], "[watchfloor] Test message"),
+    ];
+    for (kind, alerts, expected) in cases {
+        assert_eq!(render(&view(kind, alerts)).subject, expected, "{kind:?}");
+    }
+}
+
+#[test]
+fn the_subject_carries_the_highest_severity_in_the_message() {
+    let alerts = vec![
+        alert(1, "satellite_launch", "medium", "First"),
+        alert(2, "satellite_launch", "critical", "Second"),
+        alert(3, "satellite_launch", "low", "Third"),
+    ];
+    let subject = render(&view(MessageKind::Alert, alerts)).subject;
+    assert!(subject.starts_with("[watchfloor][critical] "), "{subject}");
+}
+
+#[test]
+fn a_long_subject_is_capped_with_an_ellipsis() {
+    let title = "북한 정찰위성 발사 ".repeat(40);
+    let subject = render(&view(MessageKind::Alert, vec![satellite(1, &title)])).subject;
+    assert_eq!(subject.chars().count(), SUBJECT_MAX);
+    assert!(subject.ends_with('…'));
+    assert!(subject.starts_with("[watchfloor][high] North Korean satellite launch: 북한"));
+}
+
+#[test]
+fn header_text_makes_one_clean_line() {
+    let cases = [
+        ("plain", "plain"),
+        ("  padded  ", "padded"),
+        (
+            "Evil\r\nBcc: victim@example.org",
+            "Evil Bcc: victim@example.org",
+        ),
+        ("a\rb\nc\td", "a b c d"),
+        (
+            "bell\u{7}null\u{0}del\u{7f}c1\u{85}end",
+            "bell null del c1 end",
+        ),
+        ("many    \n\n   spaces", "many spaces"),
+        ("line\u{2028}separator", "line separator"),
+        ("Invoice \u{202E}fdp.exe", "Invoice fdp.exe"),
+        (
+            "\u{202A}\u{202B}\u{202C}\u{202D}\u{2066}\u{2067}\u{2068}\u{2069}\u{200E}\u{200F}\u{61C}x",
+            "x",
+        ),
+        ("Северная Корея", "Северная Корея"),
+        ("", ""),
+        ("\r\n\t", ""),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(header_text(input, 100), expected, "{input:?}");
+    }
+}
+
+#[test]
+fn header_text_caps_length_on_a_char_boundary() {
+    let cases = [
+        ("abcdef", 6, "abcdef"),
+        ("abcdefg", 6, "abcde…"),
+        ("북한이 정찰위성을 발사했다", 5, "북한이…"),
+        ("a b c", 3, "a…"),
+        ("спутник", 3, "сп…"),
+        ("abc", 1, "…"),
+        ("abc", 0, ""),
+        ("", 0, ""),
+    ];
+    for (input, max, expected) in cases {
+        let capped = header_text(input, max);
+        assert_eq!(capped, expected, "{input:?} to {max}");
+        assert!(capped.chars().count() <= max);
+    }
+}
+
+#[test]
+fn hostile_item_titles_are_inert_in_subject_text_and_html() {
+    for hostile in [SCRIPT, ATTRIBUTE_BREAKER, HEADER_INJECTION, RTL_OVERRIDE] {
+        let rendered = render(&view(MessageKind::Alert, vec![satellite(1, hostile)]));
+        for (part, output) in [
+            ("subject", &rendered.subject),
+            ("text", &rendered.text),
+            ("html", &rendered.html),
+        ] {
+            assert!(!output.contains('\r'), "{part} of {hostile:?}");
+            assert!(!output.contains('\u{202E}'), "{part} of {hostile:?}");
+            assert!(
+                !output.lines().any(|line| line.starts_with("Bcc:")),
+                "{part} of {hostile:?}"
+            );
+        }
+        assert!(!rendered.subject.contains('\n'));
+        assert!(!rendered.html.contains("<script"), "{hostile:?}");
+        assert!(!rendered.html.contains("<img"), "{hostile:?}");
+    }
+    let rendered = render(&view(MessageKind::Alert, vec![satellite(1, SCRIPT)]));
+    assert!(
+        rendered
+            .html
+            .contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+    );
+    assert!(
+        rendered.text.contains(SCRIPT),
+        "the text part shows it as text"
+    );
+    let rendered = render(&view(
+        MessageKind::Alert,
+        vec![satellite(1, ATTRIBUTE_BREAKER)],
+    ));
+    assert!(
+        rendered
+            .html
+            .contains("&#34;&#62;&#60;img src=x onerror=alert(1)&#62;")
+    );
+}
+
+#[test]
+fn hostile_feed_text_everywhere_is_escaped_in_html() {
+    let mut hostile = satellite(1, "Launch");
+    hostile.indicator_title = format!("Indicator {SCRIPT}");
+    hostile.insight = format!("Insight {ATTRIBUTE_BREAKER}");
+    hostile.sources = vec![
+        SourceView {
+            feed_id: "feed<b>".to_owned(),
+            feed_title: Some(format!("Feed {SCRIPT}")),
+            link: Some("https://feed.example.org/?q=\"><script>".to_owned()),
+        },
+        SourceView {
+            feed_id: "other".to_owned(),
+            feed_title: Some(ATTRIBUTE_BREAKER.to_owned()),
+            link: None,
+        },
+    ];
+    hostile.evidence_json = evidence(
+        "North Korea <script>alert(1)</script> satellite \u{202E}gnp.exe",
+        &["North Korea", "<script>"],
+    );
+    let mut message = view(MessageKind::Digest, vec![hostile]);
+    message.hit_log_base = Some("https://wf.example.org/\"><script>".to_owned());
+    let html = render(&message).html;
+    assert!(!html.contains("<script"), "{html}");
+    assert!(!html.contains("<img"), "{html}");
+    assert!(!html.contains("<b>"), "{html}");
+    assert!(!html.contains('\u{202E}'));
+    assert!(html.contains("<mark>&#60;script&#62;</mark>"), "{html}");
+    for href in hrefs(&html) {
+        assert!(!href.contains('<') && !href.contains('>'), "{href}");
+    }
+}
+
+#[test]
+fn only_http_and_https_links_become_hrefs() {
+    let hostile_links = [
+        "javascript:alert(1)",
+        "  JaVaScRiPt:alert(document.cookie)",
+        "java\tscript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1)",
+        "file:///etc/passwd",
+        "https://",
+        "//evil.example/relative",
+    ];
+    for link in hostile_links {
+        let mut hit = satellite(1, "Launch");
+        hit.link = Some(link.to_owned());
+        hit.sources[0].link = Some(link.to_owned());
+        let rendered = render(&view(MessageKind::Alert, vec![hit]));
+        for href in hrefs(&rendered.html) {
+            assert!(
+                href.starts_with("https://") || href.starts_with("http://"),
+                "{link:?} gave href {href:?}"
+            );
+        }
+        assert!(!rendered.html.to_lowercase().contains("href=\"javascript"));
+        assert!(
+            rendered.html.contains("not a link"),
+            "{link:?} is shown as text"
+        );
+        assert!(rendered.text.contains("not a link"), "{link:?}");
+    }
+}
+
+#[test]
+fn web_links_become_escaped_hrefs() {
+    let mut hit = satellite(1, "Launch");
+    hit.link = Some("https://news.example.org/a b?x=1&y=\"2\"".to_owned());
+    let rendered = render(&view(MessageKind::Alert, vec![hit]));
+    assert!(
+        rendered
+            .html
+            .contains("href=\"https://news.example.org/a%20b?x=1&#38;y=%222%22\""),
+        "{}",
+        rendered.html
+    );
+    assert!(
+        rendered
+            .text
+            .contains("<https://news.example.org/a%20b?x=1&y=%222%22>")
+    );
+}
+
+#[test]
+fn highlights_land_on_the_matched_words() {
+    let cases = [
+        (
+            "North Korea launched a reconnaissance satellite on Tuesday.",
+            vec!["North Korea", "satellite"],
+        ),
+        (
+            "북한이 정찰위성을 발사했다고 조선중앙통신이 밝혔다.",
+            vec!["북한", "정찰위성", "발사"],
+        ),
+        (
+            "…КНДР запустила спутник с помощью России",
+            vec!["КНДР", "спутник"],
+        ),
+    ];
+    for (text, terms) in cases {
+        let mut hit = satellite(1, "Launch");
+        hit.evidence_json = evidence(text, &terms);
+        let rendered = render(&view(MessageKind::Alert, vec![hit]));
+        for term in &terms {
+            assert!(
+                rendered.html.contains(&format!("<mark>{term}</mark>")),
+                "{term} in {}",
+                rendered.html
+            );
+            assert!(rendered.text.contains(&format!("*{term}*")), "{term}");
+        }
+        assert_eq!(
+            rendered.html.matches("<mark>").count(),
+            terms.len(),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn bad_highlight_offsets_do_not_panic() {
+    let text = "북한 спутник launch";
+    let cases: Vec<Vec<(usize, usize)>> = vec![
+        vec![(1, 2)],          // inside the first Hangul syllable
+        vec![(5, 100)],        // past the end
+        vec![(100, 200)],      // wholly past the end
+        vec![(9, 3)],          // reversed
+        vec![(0, 7), (3, 12)], // overlapping
+        vec![(7, 12), (0, 3)], // out of order
+        vec![(0, 0), (4, 4)],  // empty
+        vec![(usize::MAX, usize::MAX), (0, usize::MAX)],
+    ];
+    for highlights in cases {
+        let segments = highlight(text, &highlights);
+        let joined: String = segments.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(joined, text, "{highlights:?}");
+        let json = serde_json::json!({"snippet": {"text": text, "highlights": highlights}});
+        let mut hit = satellite(1, "Launch");
+        hit.evidence_json = json.to_string();
+        render(&view(MessageKind::Alert, vec![hit]));
+    }
+    assert_eq!(
+        highlight(text, &[(1, 2)]),
+        vec![
+            Segment {
+                text: "북".to_owned(),
+                marked: true
+            },
+            Segment {
+                text: "한 спутник launch".to_owned(),
+                marked: false
+            },
+        ],
+        "a range inside a character widens to the whole character"
+    );
+}
+
+#[test]
+fn unreadable_evidence_renders_without_a_snippet() {
+    for json in [
+        "",
+        "not json",
+        "{}",
+        "{\"snippet\": null}",
+        "{\"snippet\": {\"highlights\": [[0, 1]]}}",
+        "[1, 2]",
+    ] {
+        let mut hit = satellite(1, "Launch");
+        hit.evidence_json = json.to_owned();
+        let rendered = render(&view(MessageKind::Alert, vec![hit]));
+        assert!(!rendered.html.contains("<blockquote"), "{json:?}");
+        assert!(!rendered.text.contains("  > "), "{json:?}");
+        assert!(rendered.html.contains("Launch"));
+    }
+}
+
+#[test]
+fn the_digest_groups_hits_by_indicator_most_severe_first() {
+    let labor = |hit_id, title| {
+        let mut hit = alert(hit_id, "labor_export", "critical", title);
+        hit.indicator_title = "Labour export to Russia".to_owned();
+        hit
+    };
+    let alerts = vec![
+        satellite(1, "Satellite one"),
+        labor(2, "Workers one"),
+        satellite(3, "Satellite two"),
+        labor(4, "Workers two"),
+    ];
+    let rendered = render(&view(MessageKind::Digest, alerts));
+    for body in [&rendered.text, &rendered.html] {
+        let position = |needle: &str| {
+            body.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {body}"))
+        };
+        let order = [
+            position("Labour export to Russia"),
+            position("Workers one"),
+            position("Workers two"),
+            position("North Korean satellite launch"),
+            position("Satellite one"),
+            position("Satellite two"),
+        ];
+        assert!(order.is_sorted(), "{order:?} in {body}");
+        assert_eq!(body.matches("Labour export to Russia").count(), 1);
+    }
+    assert_eq!(rendered.html.matches("<h2").count(), 2);
+}
+
+#[test]
+fn the_summary_lists_held_hits_compactly_by_indicator() {
+    let alerts = vec![
+        satellite(1, "Satellite one"),
+        alert(2, "labor_export", "medium", "Workers one"),
+    ];
+    let rendered = render(&view(MessageKind::Summary, alerts));
+    assert_eq!(rendered.html.matches("<li").count(), 2);
+    assert_eq!(rendered.html.matches("<h2").count(), 2);
+    assert!(!rendered.html.contains("<mark>"), "no snippets");
+    assert!(
+        rendered
+            .text
+            .contains("- Satellite one | Published 2026-11-26 09:05 UTC")
+    );
+    assert!(rendered.text.contains("hourly alert limit was reached"));
+}
+
+#[test]
+fn the_hit_log_link_appears_only_when_configured() {
+    let alerts = vec![satellite(7, "Launch")];
+    let without = render(&view(MessageKind::Alert, alerts.clone()));
+    assert!(!without.text.contains("/hits/"));
+    assert!(!without.html.contains("/hits/"));
+    for base in ["https://wf.example.org", "https://wf.example.org/"] {
+        let mut message = view(MessageKind::Alert, alerts.clone());
+        message.hit_log_base = Some(base.to_owned());
+        let rendered = render(&message);
+        assert!(
+            rendered
+                .text
+                .contains("Hit log: https://wf.example.org/hits/7"),
+            "{}",
+            rendered.text
+        );
+        assert!(
+            rendered
+                .html
+                .contains("href=\"https://wf.example.org/hits/7\"")
+        );
+        assert!(!rendered.text.contains("org//hits"));
+    }
+}
+
+#[test]
+fn a_hit_names_its_source_and_the_feeds_that_also_reported_it() {
+    let mut hit = satellite(1, "Launch");
+    hit.sources.push(SourceView {
+        feed_id: "kcna_watch".to_owned(),
+        feed_title: None,
+        link: None,
+    });
+    hit.sources.push(SourceView {
+        feed_id: "nk_news".to_owned(),
+        feed_title: Some("NK News".to_owned()),
+        link: Some("https://nknews.example/1".to_owned()),
+    });
+    let rendered = render(&view(MessageKind::Alert, vec![hit]));
+    assert!(rendered.text.contains("Source: Yonhap English (yonhap_en)"));
+    assert!(
+        rendered
+            .text
+            .contains("Also reported by: kcna_watch, NK News (nk_news)"),
+        "{}",
+        rendered.text
+    );
+    assert!(
+        rendered
+            .html
+            .contains("also reported by kcna_watch, <a href=\"https://nknews.example/1\"")
+    );
+}
+
+#[test]
+fn a_hit_shows_its_published_time_else_when_first_seen() {
+    let published = satellite(1, "Launch");
+    let mut unpublished = satellite(2, "Launch");
+    unpublished.published = None;
+    let rendered = render(&view(MessageKind::Alert, vec![published, unpublished]));
+    assert!(rendered.text.contains("Published: 2026-11-26 09:05 UTC"));
+    assert!(rendered.text.contains("First seen: 2026-11-26 10:05 UTC"));
+    assert!(rendered.html.contains("First seen: 2026-11-26 10:05 UTC"));
+}
+
+#[test]
+fn a_hit_shows_its_insight_and_score() {
+    let rendered = render(&view(MessageKind::Alert, vec![satellite(1, "Launch")]));
+    for body in [&rendered.text, &rendered.html] {
+        assert!(body.contains("A successful launch would suggest Russian help"));
+        assert!(body.contains("Score: 1.50 (hit 1)"));
+    }
+}
+
+#[test]
+fn the_test_message_renders_without_hits() {
+    let rendered = render(&view(MessageKind::Test, vec![]));
+    assert!(rendered.text.contains("test message from watchfloor"));
+    assert!(rendered.html.contains("test message from watchfloor"));
+    assert!(rendered.hit_ids.is_empty());
+}
+
+#[test]
+fn list_ids_name_the_indicator_or_the_kind() {
+    let mut korean = satellite(1, "Launch");
+    korean.indicator_title = "북한 \"위성\" 발사: 2차".to_owned();
+    let mut quoted = satellite(1, "Launch");
+    quoted.indicator_title = "Say \"launch\" \\ now\r\n".to_owned();
+    let cases = [
+        (
+            view(MessageKind::Alert, vec![satellite(1, "Launch")]),
+            "\"North Korean satellite launch\" <satellite_launch.watchfloor>",
+        ),
+        (
+            view(MessageKind::Alert, vec![quoted]),
+            "\"Say \\\"launch\\\" \\\\ now\" <satellite_launch.watchfloor>",
+        ),
+        (
+            view(MessageKind::Alert, vec![korean]),
+            "북한 위성 발사 2차 <satellite_launch.watchfloor>",
+        ),
+        (view(MessageKind::Digest, vec![]), "<digest.watchfloor>"),
+        (view(MessageKind::Summary, vec![]), "<summary.watchfloor>"),
+        (view(MessageKind::Test, vec![]), "<test.watchfloor>"),
+    ];
+    for (message, expected) in cases {
+        assert_eq!(render(&message).list_id, expected);
+    }
+}
+
+#[test]
+fn a_built_message_parses_back_with_both_parts_and_its_headers() {
+    let mut first = satellite(41, "북한, 정찰위성 발사");
+    first.evidence_json = evidence("북한이 정찰위성을 발사했다.", &["북한", "정찰위성"]);
+    let rendered = render(&view(
+        MessageKind::Alert,
+        vec![first, satellite(42, "Second")],
+    ));
+    let message = build_message(&envelope(), &rendered).unwrap();
+    let bytes = message.formatted();
+    let parsed = MessageParser::default().parse(&bytes).unwrap();
+
+    assert_eq!(
+        parsed.subject(),
+        Some(
+            "[watchfloor][high] North Korean satellite launch: 2 new hits (first: 북한, 정찰위성 발사)"
+        )
+    );
+    assert_eq!(parsed.message_id(), Some("alert-42.watchfloor@example.org"));
+    assert!(parsed.date().is_some());
+    assert_eq!(
+        parsed.header_raw("Auto-Submitted").map(str::trim),
+        Some("auto-generated")
+    );
+    assert_eq!(
+        parsed.header_raw("List-Id").map(str::trim),
+        Some("\"North Korean satellite launch\" <satellite_launch.watchfloor>")
+    );
+    assert_eq!(
+        parsed.header_raw("X-Watchfloor-Hits").map(str::trim),
+        Some("41, 42")
+    );
+    let text = parsed.body_text(0).unwrap();
+    let html = parsed.body_html(0).unwrap();
+    assert_eq!(
+        text.replace("\r\n", "\n").trim_end(),
+        rendered.text.trim_end()
+    );
+    assert!(html.contains("<mark>정찰위성</mark>"), "{html}");
+    assert_eq!(parsed.text_body_count(), 1);
+    assert_eq!(parsed.html_body_count(), 1);
+    let raw = String::from_utf8_lossy(&bytes);
+    assert!(raw.contains("multipart/alternative"));
+    assert!(raw.contains("text/plain; charset=utf-8"));
+    assert!(raw.contains("text/html; charset=utf-8"));
+}
+
+#[test]
+fn a_header_injection_in_a_title_adds_no_header() {
+    let rendered = render(&view(
+        MessageKind::Alert,
+        vec![satellite(1, HEADER_INJECTION)],
+    ));
+    let bytes = build_message(&envelope(), &rendered).unwrap().formatted();
+    let parsed = MessageParser::default().parse(&bytes).unwrap();
+    assert!(parsed.bcc().is_none());
+    assert!(parsed.header_raw("Bcc").is_none());
+    assert_eq!(
+        parsed.subject(),
+        Some("[watchfloor][high] North Korean satellite launch: Evil Bcc: victim@example.org")
+    );
+}
+
+#[test]
+fn build_message_cleans_a_hand_made_subject() {
+    let rendered = Rendered {
+        subject: "Hand made\r\nBcc: victim@example.org".to_owned(),
+        text: "text".to_owned(),
+        html: "<p>html</p>".to_owned(),
+        list_id: "<test.watchfloor>\r\nBcc: victim@example.org".to_owned(),
+        hit_ids: vec![],
+    };
+    let bytes = build_message(&envelope(), &rendered).unwrap().formatted();
+    let parsed = MessageParser::default().parse(&bytes).unwrap();
+    assert!(parsed.header_raw("Bcc").is_none());
+    assert!(parsed.header_raw("X-Watchfloor-Hits").is_none());
+    assert_eq!(parsed.subject(), Some("Hand made Bcc: victim@example.org"));
+}
+
+#[test]
+fn a_malformed_message_id_is_refused() {
+    for id in [
+        "",
+        "no-at-sign",
+        "@example.org",
+        "alert-1@",
+        "<alert-1@example.org>",
+        "alert 1@example.org",
+        "alert-1@example.org\r\nBcc: victim@example.org",
+        "alert-1@exämple.org",
+    ] {
+        let mut envelope = envelope();
+        envelope.message_id = id.to_owned();
+        let rendered = render(&view(MessageKind::Test, vec![]));
+        assert!(
+            matches!(
+                build_message(&envelope, &rendered),
+                Err(RenderError::MessageId(_))
+            ),
+            "{id:?}"
+        );
+    }
+}
+
+proptest! {
+    #[test]
+    fn header_text_is_always_one_short_clean_line(text in "\\PC*|[\\s\\x00-\\x1f\u{202a}-\u{202e}a-zé북]*", max in 0usize..40) {
+        let cleaned = header_text(&text, max);
+        prop_assert!(cleaned.chars().count() <= max);
+        prop_assert!(!cleaned.chars().any(|c| c.is_control() || is_bidi_control(c)));
+        prop_assert!(!cleaned.contains("  "));
+        prop_assert_eq!(cleaned.trim(), cleaned.as_str());
+    }
+
+    #[test]
+    fn highlighting_keeps_the_snippet_text_whole(
+        text in "[a-z 북한спутник]{0,30}",
+        highlights in prop::collection::vec((0usize..80, 0usize..80), 0..6),
+    ) {
+        let joined: String = highlight(&text, &highlights).iter().map(|s| s.text.as_str()).collect();
+        prop_assert_eq!(joined, text);
+    }
+}

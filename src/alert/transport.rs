@@ -1,0 +1,330 @@
+//! Where messages go: an SMTP server (STARTTLS or implicit TLS over rustls, one connection
+//! for a batch of messages), or, with no server configured, a folder of
+//! `.eml` files.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::time::timeout;
+
+use crate::config::{MailSettings, SmtpSettings, TlsMode};
+
+/// How long one SMTP exchange may take before it counts as a temporary failure.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("{}: cannot read the CA certificate", path.display())]
+    ReadCa {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a PEM certificate", path.display())]
+    BadCa {
+        path: PathBuf,
+        source: lettre::transport::smtp::Error,
+    },
+    #[error("smtp: cannot set up TLS for '{host}'")]
+    Tls {
+        host: String,
+        source: lettre::transport::smtp::Error,
+    },
+    #[error("{}: cannot create the mail folder", path.display())]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Why a send failed, as the retry policy needs it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying: a 4xx reply, a refused or dropped connection, a timeout, TLS trouble.
+    #[error("{0}")]
+    Temporary(String),
+    /// The server refused with a 5xx reply: retrying would get the same answer.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+pub enum Transport {
+    Smtp(SmtpServer),
+    Files {
+        inner: AsyncFileTransport<Tokio1Executor>,
+        dir: PathBuf,
+    },
+}
+
+/// How to reach and greet the SMTP server.
+pub struct SmtpServer {
+    host: String,
+    port: u16,
+    tls: Tls,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    description: String,
+}
+
+impl Transport {
+    pub fn new(mail: &MailSettings) -> Result<Transport, TransportError> {
+        match &mail.smtp {
+            Some(smtp) => smtp_server(smtp).map(Transport::Smtp),
+            None => {
+                std::fs::create_dir_all(&mail.dir).map_err(|source| TransportError::Folder {
+                    path: mail.dir.clone(),
+                    source,
+                })?;
+                Ok(Transport::Files {
+                    inner: AsyncFileTransport::new(&mail.dir),
+                    dir: mail.dir.clone(),
+                })
+            }
+        }
+    }
+
+    /// One line for the startup log.
+    pub fn describe(&self) -> String {
+        match self {
+            Transport::Smtp(server) => server.description.clone(),
+            Transport::Files { dir, .. } => format!(
+                "no SMTP server configured (smtp.url): messages are written as .eml files to {}",
+                dir.display()
+            ),
+        }
+    }
+
+    /// A batch of sends over one connection, opened on the first message.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch {
+            transport: self,
+            connection: None,
+        }
+    }
+
+    /// Sends one message on a connection of its own.
+    pub async fn send(&self, message: &Message) -> Result<String, SendError> {
+        let mut batch = self.batch();
+        let outcome = batch.send(message).await;
+        batch.finish().await;
+        outcome
+    }
+}
+
+/// Messages sent one after another on one SMTP connection, so a backlog costs one TCP and
+/// TLS handshake rather than one per message. A connection the server broke is replaced on
+/// the next message.
+pub struct Batch<'a> {
+    transport: &'a Transport,
+    connection: Option<AsyncSmtpConnection>,
+}
+
+impl Batch<'_> {
+    /// Sends one message; returns what the server said (or the file written).
+    pub async fn send(&mut self, message: &Message) -> Result<String, SendError> {
+        let server = match self.transport {
+            Transport::Files { inner, dir } => {
+                return inner
+                    .send(message.clone())
+                    .await
+                    .map(|id| format!("written to {}", dir.join(format!("{id}.eml")).display()))
+                    .map_err(|e| SendError::Temporary(format!("cannot write the .eml file: {e}")));
+            }
+            Transport::Smtp(server) => server,
+        };
+        if self
+            .connection
+            .as_ref()
+            .is_none_or(AsyncSmtpConnection::has_broken)
+        {
+            self.connection = None;
+            let connection = timeout(SMTP_TIMEOUT, server.connect())
+                .await
+                .map_err(|_| {
+                    SendError::Temporary(format!(
+                        "smtp: no answer from {} within {}s",
+                        server.address(),
+                        SMTP_TIMEOUT.as_secs()
+                    ))
+                })??;
+            self.connection = Some(connection);
+        }
+        let Some(connection) = self.connection.as_mut() else {
+            return Err(SendError::Temporary("smtp: no connection".into()));
+        };
+        let sent = timeout(
+            SMTP_TIMEOUT,
+            connection.send(message.envelope(), &message.formatted()),
+        )
+        .await;
+        match sent {
+            Ok(Ok(response)) => Ok(format!(
+                "{} {}",
+                response.code(),
+                response.message().collect::<Vec<_>>().join(" ")
+            )),
+            Ok(Err(error)) => Err(classify(&error)),
+            Err(_) => {
+                // Whatever state the exchange was left in, the connection cannot be reused.
+                self.connection = None;
+                Err(SendError::Temporary(format!(
+                    "smtp: {} stopped answering mid-message",
+                    server.address()
+                )))
+            }
+        }
+    }
+
+    /// Ends the batch politely (QUIT).
+    pub async fn finish(mut self) {
+        if let Some(mut connection) = self.connection.take()
+            && !connection.has_broken()
+        {
+            let _ = timeout(Duration::from_secs(5), connection.quit()).await;
+        }
+    }
+}
+
+impl SmtpServer {
+    fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let mut connection = match &self.tls {
+            Tls::Wrapper(parameters) => AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(SMTP_TIMEOUT),
+                &self.hello,
+                Some(parameters.clone()),
+                None,
+            )
+            .await
+            .map_err(|e| classify(&e))?,
+            _ => {
+                let stream = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+                    .await
+                    .map_err(|e| {
+                        SendError::Temporary(format!(
+                            "smtp: cannot connect to {}: {e}",
+                            self.address()
+                        ))
+                    })?;
+                // SMTP is a dialogue of short lines: without this, Nagle's algorithm and the
+                // server's delayed ACKs stall every command by tens of milliseconds.
+                let _ = stream.set_nodelay(true);
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+                    .await
+                    .map_err(|e| classify(&e))?
+            }
+        };
+        if let Tls::Required(parameters) = &self.tls {
+            connection
+                .starttls(parameters.clone(), &self.hello)
+                .await
+                .map_err(|e| classify(&e))?;
+        }
+        if let Some(credentials) = &self.credentials {
+            connection
+                .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(|e| classify(&e))?;
+        }
+        Ok(connection)
+    }
+}
+
+fn smtp_server(smtp: &SmtpSettings) -> Result<SmtpServer, TransportError> {
+    let host = smtp
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let implicit = smtp.url.scheme() == "smtps";
+    let port = smtp.url.port().unwrap_or(if implicit { 465 } else { 587 });
+    let tls = if !implicit && smtp.tls == TlsMode::None {
+        Tls::None
+    } else {
+        let mut parameters = TlsParameters::builder(host.clone());
+        if let Some(path) = &smtp.ca_file {
+            let pem = std::fs::read(path).map_err(|source| TransportError::ReadCa {
+                path: path.clone(),
+                source,
+            })?;
+            let certificate =
+                Certificate::from_pem(&pem).map_err(|source| TransportError::BadCa {
+                    path: path.clone(),
+                    source,
+                })?;
+            parameters = parameters.add_root_certificate(certificate);
+        }
+        let parameters = parameters
+            .build_rustls()
+            .map_err(|source| TransportError::Tls {
+                host: host.clone(),
+                source,
+            })?;
+        if implicit {
+            Tls::Wrapper(parameters)
+        } else {
+            Tls::Required(parameters)
+        }
+    };
+    let security = match (&tls, implicit) {
+        (Tls::None, _) => "plain, loopback only",
+        (_, true) => "implicit TLS",
+        _ => "STARTTLS required",
+    };
+    let credentials = smtp.password.as_ref().map(|password| {
+        Credentials::new(
+            percent_decode(smtp.url.username()),
+            password.expose().to_owned(),
+        )
+    });
+    Ok(SmtpServer {
+        description: format!("SMTP {} ({security})", smtp.display_url()),
+        host,
+        port,
+        tls,
+        credentials,
+        hello: ClientId::default(),
+    })
+}
+
+/// A URL's user name as written (`smtps://ops%40example.org@host` names `ops@example.org`).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// 5xx replies are permanent; everything else (4xx, connection, TLS, timeouts) may pass.
+fn classify(error: &lettre::transport::smtp::Error) -> SendError {
+    let text = crate::pipeline::error_chain(error);
+    if error.is_permanent() {
+        SendError::Permanent(text)
+    } else {
+        SendError::Temporary(text)
+    }
+}

@@ -1,0 +1,190 @@
+//! `watchfloor alerts`, `watchfloor alerts retry` and `watchfloor test-email`: the outbox as
+//! operators see it, and a way to check the mail path end to end.
+
+use chrono::Utc;
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::feeds::print_table;
+use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, load_settings};
+use crate::alert::transport::Transport;
+use crate::store::{AlertRow, AlertStatus, Store};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AlertsArgs {
+    #[command(subcommand)]
+    pub action: Option<AlertsAction>,
+    /// Only alerts in this state (pending includes those waiting for a retry)
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
+    /// Show at most this many, newest first
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusArg {
+    Pending,
+    Sent,
+    Failed,
+    Folded,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsAction {
+    /// Queue failed alerts again, with a fresh day of retries
+    Retry {
+        /// The alert to retry (its whole message is sent again)
+        #[arg(required_unless_present = "failed")]
+        id: Option<i64>,
+        /// Every failed alert
+        #[arg(long, conflicts_with = "id")]
+        failed: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TestEmailArgs {
+    /// Recipient of the test message
+    #[arg(long, value_name = "ADDR")]
+    pub to: String,
+}
+
+pub fn run(global: &GlobalArgs, args: &AlertsArgs) -> anyhow::Result<u8> {
+    let settings = load_settings(global)?;
+    let mut store = Store::open(&settings.database)?;
+    match &args.action {
+        Some(AlertsAction::Retry { id: Some(id), .. }) => {
+            match store.retry_alert(*id, Utc::now())? {
+                Some(message) => println!(
+                    "alert {id}: message {message} queued again; the daemon (or the next \
+                     `watchfloor poll`) sends it"
+                ),
+                None => {
+                    return Err(UsageError(format!(
+                        "alert {id}: no such failed alert (see `watchfloor alerts --status failed`)"
+                    ))
+                    .into());
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Some(AlertsAction::Retry { id: None, .. }) => {
+            let count = store.retry_failed(Utc::now())?;
+            println!("{count} failed messages queued again");
+            Ok(EXIT_OK)
+        }
+        None => {
+            let status = args.status.map(|s| match s {
+                StatusArg::Pending => AlertStatus::Pending,
+                StatusArg::Sent => AlertStatus::Sent,
+                StatusArg::Failed => AlertStatus::Failed,
+                StatusArg::Folded => AlertStatus::Folded,
+            });
+            let alerts = store.alerts(status, args.limit)?;
+            let rows: Vec<[String; 8]> = alerts.iter().map(row).collect();
+            print_table(
+                &[
+                    "alert",
+                    "hit",
+                    "indicator",
+                    "recipient",
+                    "status",
+                    "attempts",
+                    "when",
+                    "detail",
+                ],
+                &rows,
+            );
+            let counts = store.outbox_counts()?;
+            println!(
+                "outbox: {} pending ({} messages waiting), {} sent, {} failed, {} folded into \
+                 earlier reports",
+                counts.pending, counts.messages_pending, counts.sent, counts.failed, counts.folded
+            );
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+fn row(alert: &AlertRow) -> [String; 8] {
+    let format = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    let (attempts, when, detail) = match (&alert.message, alert.status) {
+        (_, AlertStatus::Folded) => (
+            "-".to_owned(),
+            format(alert.created_at),
+            format!(
+                "same story as alert {}: {}",
+                alert.folded_into.unwrap_or_default(),
+                alert.item_title
+            ),
+        ),
+        (None, _) => (
+            "0".to_owned(),
+            format(alert.created_at),
+            format!(
+                "waiting to be grouped ({}): {}",
+                alert.mode.as_str(),
+                alert.item_title
+            ),
+        ),
+        (Some(message), AlertStatus::Sent) => (
+            message.attempts.to_string(),
+            message.sent_at.map(format).unwrap_or_default(),
+            format!(
+                "<{}> {}",
+                message.message_id,
+                message.reply.as_deref().unwrap_or("")
+            ),
+        ),
+        (Some(message), AlertStatus::Failed) => (
+            message.attempts.to_string(),
+            message.last_attempt.map(format).unwrap_or_default(),
+            format!(
+                "gave up: {}",
+                message.last_error.as_deref().unwrap_or("unknown error")
+            ),
+        ),
+        (Some(message), AlertStatus::Pending) => (
+            message.attempts.to_string(),
+            format!("next {}", format(message.next_attempt)),
+            match &message.last_error {
+                Some(error) => format!("retrying: {error}"),
+                None => format!("queued as <{}>: {}", message.message_id, alert.item_title),
+            },
+        ),
+    };
+    [
+        alert.alert_id.to_string(),
+        alert.hit_id.to_string(),
+        alert.indicator_id.clone(),
+        alert.recipient.clone(),
+        alert.status.to_string(),
+        attempts,
+        when,
+        detail,
+    ]
+}
+
+pub fn test_email(global: &GlobalArgs, args: &TestEmailArgs) -> anyhow::Result<u8> {
+    let settings = load_settings(global)?;
+    crate::config::mail::check_address(&args.to).map_err(UsageError)?;
+    let transport = Transport::new(&settings.mail)?;
+    println!("transport: {}", transport.describe());
+    let outcome = super::poll::runtime()?.block_on(crate::alert::send_test(
+        &transport,
+        &settings.mail,
+        &args.to,
+        Utc::now(),
+    ));
+    match outcome {
+        Ok(reply) => {
+            println!("sent a test message to {}: {reply}", args.to);
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            println!("not sent to {}: {e}", args.to);
+            Ok(EXIT_FINDINGS)
+        }
+    }
+}

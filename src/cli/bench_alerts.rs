@@ -1,0 +1,142 @@
+//! `watchfloor bench alerts`: delivery of many pending alerts through the configured
+//! transport (an SMTP server on loopback, for figures worth quoting).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use clap::Args;
+
+use super::{EXIT_OK, GlobalArgs, load_indicators, load_settings};
+use crate::alert::Dispatcher;
+use crate::alert::transport::Transport;
+use crate::config::Feed;
+use crate::fetch::{FetchedBody, Validators};
+use crate::pipeline::{Context, ingest};
+use crate::store::{MessageKind, PlannedMessage, Store};
+
+#[derive(Debug, Args)]
+pub struct AlertsBench {
+    /// Pending alerts to create and deliver, one message each
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+}
+
+pub fn run(global: &GlobalArgs, args: &AlertsBench) -> anyhow::Result<u8> {
+    let dir = std::env::temp_dir().join(format!("watchfloor-bench-alerts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let database = dir.join("bench.db");
+    let mut settings = load_settings(global)?;
+    settings.database = database.clone();
+    // One recipient, so that every alert is one message.
+    settings.mail.to.truncate(1);
+    if settings.mail.smtp.is_none() {
+        settings.mail.dir = dir.join("mail");
+    }
+    let indicators = Arc::new(load_indicators(global)?);
+    let feed = Feed::new("bench", "http://127.0.0.1/bench.xml");
+    let mut store = Store::open(&database)?;
+    store.sync_feeds(&super::feed_defs(std::slice::from_ref(&feed)))?;
+    let ctx = Context::new(&settings, indicators.clone(), store)?;
+
+    // Distinct stories, so that none is folded into another as a second report.
+    let mut body = String::from("<rss version=\"2.0\"><channel><title>Bench</title>");
+    for i in 0..args.count {
+        body.push_str(&format!(
+            "<item><guid>b{i}</guid><link>https://bench.test/{i}</link><title>North Korea \
+             satellite launch bulletin {i}: w{i}a w{i}b w{i}c w{i}d w{i}e w{i}f</title>\
+             <description>North Korea launched a reconnaissance satellite, bulletin {i}.\
+             </description></item>"
+        ));
+    }
+    body.push_str("</channel></rss>");
+    let fetched = FetchedBody {
+        body: body.into_bytes(),
+        content_type: Some("application/rss+xml".into()),
+        final_url: feed.url.clone(),
+        validators: Validators::default(),
+        max_age: None,
+    };
+    let now = Utc::now();
+    ingest(&ctx, &feed, &fetched, 0, now)
+        .result
+        .map_err(|e| anyhow::anyhow!("ingesting the bench items: {e}"))?;
+    let ctx = Arc::new(ctx);
+    let plans: Vec<PlannedMessage> = {
+        let store = ctx.store.lock().unwrap_or_else(|p| p.into_inner());
+        store
+            .pending_alerts()?
+            .into_iter()
+            .map(|alert| PlannedMessage {
+                recipient: alert.recipient,
+                kind: MessageKind::Alert,
+                alert_ids: vec![alert.alert_id],
+            })
+            .collect()
+    };
+    let planned = ctx
+        .store
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .plan_messages(&plans, settings.mail.from_domain(), None, now)?
+        .len();
+
+    let transport = Transport::new(&settings.mail)?;
+    println!(
+        "alert delivery: {planned} messages to {} via {}",
+        settings.mail.to.first().map_or("nobody", String::as_str),
+        transport.describe()
+    );
+    let dispatcher = Dispatcher::new(
+        ctx.store.clone(),
+        transport,
+        settings.mail.clone(),
+        indicators,
+    );
+    let runtime = super::poll::runtime()?;
+    let started = Instant::now();
+    let cpu_started = cpu_seconds();
+    let (mut sent, mut failed) = (0, 0);
+    runtime.block_on(async {
+        loop {
+            let report = dispatcher.deliver_due(Utc::now(), None).await?;
+            sent += report.sent;
+            failed += report.retrying + report.failed;
+            if report.sent + report.retrying + report.failed == 0 || report.sent == 0 {
+                break;
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "sent {sent}, failed {failed} in {seconds:.2} s wall, {:.2} s CPU: {:.0} messages/s",
+        cpu_seconds() - cpu_started,
+        sent as f64 / seconds
+    );
+    drop(dispatcher);
+    drop(runtime);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(EXIT_OK)
+}
+
+/// User and system CPU time of this process so far, from /proc (Linux).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
