@@ -62,13 +62,7 @@ impl Context {
         &self,
         work: impl FnOnce(&mut Store) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        // A panic while holding the lock aborts the process (panic = "abort"), so a poisoned
-        // lock only happens in tests; the store itself is consistent by transactions.
-        let mut store = self
-            .store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        work(&mut store)
+        work(&mut crate::store::lock(&self.store))
     }
 }
 

@@ -96,11 +96,7 @@ impl Dispatcher {
         &self,
         work: impl FnOnce(&mut Store) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut store = self
-            .store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        work(&mut store)
+        work(&mut crate::store::lock(&self.store))
     }
 
     /// Plans the messages due at `now`; `flush` sends immediate alerts without waiting for

@@ -228,6 +228,15 @@ pub struct StoredHit {
     pub created_at: DateTime<Utc>,
 }
 
+/// Locks a store shared between tasks. A panic while holding the lock aborts the process
+/// (`panic = "abort"`), so a poisoned lock only happens in tests; the store itself stays
+/// consistent through its transactions.
+pub fn lock(shared: &std::sync::Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
