@@ -7,15 +7,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::config::Feed;
+use crate::ops::health::Heartbeat;
 use crate::pipeline::{Context, PollReport, poll_feed};
 
 /// The longest the loop sleeps before looking at the clock again.
@@ -52,57 +54,90 @@ impl Clock {
     }
 }
 
+/// The configuration in force: the poll context (rules, fetch settings, the shared store),
+/// swapped whole by a reload. A poll keeps the context it started with.
+pub struct Live {
+    ctx: RwLock<Arc<Context>>,
+}
+
+impl Live {
+    pub fn new(ctx: Arc<Context>) -> Live {
+        Live {
+            ctx: RwLock::new(ctx),
+        }
+    }
+
+    pub fn current(&self) -> Arc<Context> {
+        self.ctx.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn replace(&self, ctx: Arc<Context>) {
+        *self.ctx.write().unwrap_or_else(|p| p.into_inner()) = ctx;
+    }
+}
+
 /// Runs until `shutdown` is cancelled, then lets polls in flight finish (or abandons them
 /// after [`SHUTDOWN_GRACE`]; each poll's database write is one transaction, so an abandoned
-/// poll leaves nothing half-done).
-pub async fn run(ctx: Arc<Context>, feeds: Vec<Feed>, shutdown: CancellationToken) {
-    let states = ctx
-        .store
-        .lock()
-        .map(|store| store.feed_states().unwrap_or_default())
+/// poll leaves nothing half-done). `feeds` carries the feed list, replaced by a reload.
+pub async fn run(
+    live: Arc<Live>,
+    feeds: watch::Receiver<Vec<Feed>>,
+    heartbeat: &Heartbeat,
+    shutdown: CancellationToken,
+) {
+    let ctx = live.current();
+    let states = crate::store::lock(&ctx.store)
+        .feed_states()
         .unwrap_or_default();
     let stored: HashMap<String, DateTime<Utc>> = states
         .into_iter()
         .filter_map(|s| Some((s.id, s.next_check?)))
         .collect();
-    let poll_ctx = ctx.clone();
+    let poll_live = live.clone();
     let poll = move |feed: Feed| {
-        let ctx = poll_ctx.clone();
+        let ctx = poll_live.current();
         async move {
-            let state = ctx
-                .store
-                .lock()
+            let state = crate::store::lock(&ctx.store)
+                .feed_state(&feed.id)
                 .ok()
-                .and_then(|store| store.feed_state(&feed.id).ok().flatten());
+                .flatten();
             poll_feed(ctx, feed, state).await
         }
     };
-    let log_ctx = ctx.clone();
+    let log_live = live.clone();
     run_loop(
         feeds,
         &stored,
         Clock::Wall,
         poll,
-        move |report| log_report(&log_ctx, report),
+        move |report| {
+            crate::ops::metrics::record_poll(report);
+            log_report(&log_live.current(), report)
+        },
+        heartbeat,
         shutdown,
     )
     .await;
 }
 
-/// The scheduling loop, apart from what a poll does: `stored` holds the next checks recorded
-/// by earlier runs; `poll` polls one feed; `done` sees each report.
+/// The scheduling loop, apart from what a poll does: `feeds` carries the feed list (a new
+/// list replaces it between turns); `stored` holds the next checks recorded by earlier runs;
+/// `poll` polls one feed; `done` sees each report; `heartbeat` beats every turn.
 pub async fn run_loop<P, F>(
-    feeds: Vec<Feed>,
+    mut feeds_in: watch::Receiver<Vec<Feed>>,
     stored: &HashMap<String, DateTime<Utc>>,
     clock: Clock,
     poll: P,
     done: impl Fn(&PollReport),
+    heartbeat: &Heartbeat,
     shutdown: CancellationToken,
 ) where
     P: Fn(Feed) -> F,
     F: Future<Output = PollReport> + Send + 'static,
 {
-    let feeds: Vec<Feed> = feeds.into_iter().filter(|f| f.enabled).collect();
+    let enabled =
+        |list: &[Feed]| -> Vec<Feed> { list.iter().filter(|f| f.enabled).cloned().collect() };
+    let mut feeds: Vec<Feed> = enabled(&feeds_in.borrow_and_update());
     let start = clock.now();
     let mut due: HashMap<String, DateTime<Utc>> = feeds
         .iter()
@@ -113,8 +148,10 @@ pub async fn run_loop<P, F>(
         .collect();
     let mut in_flight: JoinSet<PollReport> = JoinSet::new();
     let mut polling: HashSet<String> = HashSet::new();
+    let mut list_open = true;
 
     loop {
+        heartbeat.beat();
         let now = clock.now();
         for feed in &feeds {
             if polling.contains(&feed.id) || due[&feed.id] > now {
@@ -138,9 +175,29 @@ pub async fn run_loop<P, F>(
             Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
                 if let Ok(report) = joined {
                     polling.remove(&report.feed_id);
-                    due.insert(report.feed_id.clone(), report.next_check);
+                    if due.contains_key(&report.feed_id) {
+                        due.insert(report.feed_id.clone(), report.next_check);
+                    }
                     done(&report);
                 }
+            }
+            changed = feeds_in.changed(), if list_open => {
+                if changed.is_err() {
+                    list_open = false;
+                    continue;
+                }
+                // Feeds kept keep their due time; new ones are due now; removed ones are
+                // dropped (a poll of theirs in flight still finishes and is recorded).
+                feeds = enabled(&feeds_in.borrow_and_update());
+                let now = clock.now();
+                due = feeds
+                    .iter()
+                    .map(|feed| {
+                        let next = due.get(&feed.id).copied().unwrap_or(now);
+                        (feed.id.clone(), next)
+                    })
+                    .collect();
+                info!(feeds = feeds.len(), "feed list replaced");
             }
             _ = tokio::time::sleep(sleep) => {}
         }
@@ -197,6 +254,7 @@ pub fn log_report(ctx: &Context, report: &PollReport) {
                 info!(
                     indicator = %hit.indicator_id,
                     feed = %report.feed_id,
+                    hit = hit.hit_id,
                     link = hit.link.as_deref().unwrap_or(""),
                     "HIT [{severity}] {}",
                     hit.title
@@ -253,7 +311,9 @@ mod tests {
             }
         };
         let stop = shutdown.clone();
-        let looping = run_loop(feeds, &stored, clock, poll, |_| {}, shutdown);
+        let (_list, feeds) = watch::channel(feeds);
+        let heartbeat = Heartbeat::default();
+        let looping = run_loop(feeds, &stored, clock, poll, |_| {}, &heartbeat, shutdown);
         let driving = async move {
             script().await;
             stop.cancel();

@@ -16,6 +16,8 @@
 //! - [`text`] turns HTML into display text and display text into normalised words.
 //! - [`matcher`] runs all indicators over an item in one pass and explains each hit with
 //!   evidence.
+//! - [`ops`] tells systemd and monitoring how the daemon is: readiness, watchdog, health,
+//!   metrics.
 //! - [`eval`] scores the rules against labelled items.
 //! - [`cli`] is the command line: each subcommand a function over the stages above.
 
@@ -26,6 +28,7 @@ pub mod daemon;
 pub mod eval;
 pub mod fetch;
 pub mod matcher;
+pub mod ops;
 pub mod parse;
 pub mod pipeline;
 pub mod schedule;

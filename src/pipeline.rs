@@ -39,6 +39,15 @@ impl Context {
         indicators: Arc<Indicators>,
         store: Store,
     ) -> anyhow::Result<Self> {
+        Self::sharing(settings, indicators, Arc::new(Mutex::new(store)))
+    }
+
+    /// A context on a store already shared, as a reload builds one.
+    pub fn sharing(
+        settings: &Settings,
+        indicators: Arc<Indicators>,
+        store: Arc<Mutex<Store>>,
+    ) -> anyhow::Result<Self> {
         let routes = indicators
             .indicators
             .iter()
@@ -49,7 +58,7 @@ impl Context {
             fetcher: Fetcher::new(&settings.fetch)?,
             polls: tokio::sync::Semaphore::new(settings.fetch.concurrency),
             indicators,
-            store: Arc::new(Mutex::new(store)),
+            store,
             default_schedule: settings.schedule.clone(),
         })
     }
@@ -69,6 +78,7 @@ impl Context {
 /// A hit found by a poll, for the terminal and later for alerts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FoundHit {
+    pub hit_id: i64,
     pub indicator_id: String,
     pub title: String,
     pub link: Option<String>,
@@ -257,6 +267,7 @@ pub fn ingest(
                 .filter_map(|new| {
                     let item = parsed.items.iter().find(|i| i.key == new.key)?;
                     Some(FoundHit {
+                        hit_id: new.hit_id,
                         indicator_id: new.indicator_id.clone(),
                         title: item.title.clone(),
                         link: item.link.clone(),

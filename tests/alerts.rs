@@ -694,7 +694,7 @@ fn a_batch_of_messages_shares_one_smtp_connection() {
 fn without_an_smtp_server_messages_are_written_as_eml_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let h = harness(dir.path(), &[]);
-    assert!(h.dispatcher.transport().describe().contains(".eml"));
+    assert!(h.dispatcher.describe_transport().contains(".eml"));
     feed_items(
         &h,
         "wire",
@@ -949,6 +949,7 @@ mod commands {
         let db = dir.path().join("watchfloor.db");
         let child = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
             .args(args(&indicators, &db, &["run"]))
+            .env("WATCHFLOOR_LISTEN", "127.0.0.1:0")
             .envs(mail_env(&smtp, "analyst@example.org"))
             .env("WATCHFLOOR_MAIL_GROUP_WAIT", "1")
             .env_remove("RUST_LOG")

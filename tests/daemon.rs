@@ -304,6 +304,7 @@ async fn the_daemon_polls_at_start_and_stops_cleanly_on_sigterm() {
     let db = dir.path().join("watchfloor.db");
     let child = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
         .args(args(&indicators, &db, &["run"]))
+        .env("WATCHFLOOR_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

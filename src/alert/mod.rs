@@ -18,7 +18,7 @@ pub mod render;
 pub mod story;
 pub mod transport;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -67,6 +67,12 @@ pub struct DeliveryReport {
 
 pub struct Dispatcher {
     store: Arc<Mutex<Store>>,
+    /// Swapped whole by a reload; each round works with the one it started with.
+    config: RwLock<Arc<DispatchConfig>>,
+}
+
+/// What the dispatcher works with, from the configuration in force.
+struct DispatchConfig {
     transport: Transport,
     mail: MailSettings,
     /// The rules in force: titles, insights and severities for the messages.
@@ -82,14 +88,39 @@ impl Dispatcher {
     ) -> Dispatcher {
         Dispatcher {
             store,
-            transport,
-            mail,
-            indicators,
+            config: RwLock::new(Arc::new(DispatchConfig {
+                transport,
+                mail,
+                indicators,
+            })),
         }
     }
 
-    pub fn transport(&self) -> &Transport {
-        &self.transport
+    /// Takes a reloaded configuration; a round in progress finishes with the old one.
+    pub fn reconfigure(
+        &self,
+        transport: Transport,
+        mail: MailSettings,
+        indicators: Arc<Indicators>,
+    ) {
+        let config = Arc::new(DispatchConfig {
+            transport,
+            mail,
+            indicators,
+        });
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+    }
+
+    fn config(&self) -> Arc<DispatchConfig> {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Where messages go, for logs.
+    pub fn describe_transport(&self) -> String {
+        self.config().transport.describe()
     }
 
     fn with_store<T>(
@@ -102,12 +133,13 @@ impl Dispatcher {
     /// Plans the messages due at `now`; `flush` sends immediate alerts without waiting for
     /// their group window. Returns how many messages were planned.
     pub fn plan(&self, now: DateTime<Utc>, flush: bool) -> Result<usize, StoreError> {
+        let config = self.config();
         let rules = plan::Rules {
-            group_wait: self.mail.group_wait,
-            max_per_hour: self.mail.max_per_hour,
+            group_wait: config.mail.group_wait,
+            max_per_hour: config.mail.max_per_hour,
         };
-        let domain = self.mail.from_domain().to_owned();
-        let digest = &self.mail.digest;
+        let domain = config.mail.from_domain().to_owned();
+        let digest = &config.mail.digest;
         self.with_store(|store| {
             let digest_due = match store.dispatch_time(LAST_DIGEST)? {
                 // The first run starts the digest clock rather than sending one at once.
@@ -145,12 +177,13 @@ impl Dispatcher {
     ) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
         let due = self.with_store(|store| store.due_messages(now, BATCH))?;
-        let mut batch = self.transport.batch();
+        let config = self.config();
+        let mut batch = config.transport.batch();
         for message in due {
             if shutdown.is_some_and(CancellationToken::is_cancelled) {
                 break;
             }
-            let outcome = self.send_in(&mut batch, &message, now).await;
+            let outcome = self.send_in(&config, &mut batch, &message, now).await;
             match &outcome {
                 Ok(_) => report.sent += 1,
                 Err(e) => {
@@ -192,19 +225,21 @@ impl Dispatcher {
         message: &OutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<String, SendError> {
-        let mut batch = self.transport.batch();
-        let outcome = self.send_in(&mut batch, message, now).await;
+        let config = self.config();
+        let mut batch = config.transport.batch();
+        let outcome = self.send_in(&config, &mut batch, message, now).await;
         batch.finish().await;
         outcome
     }
 
     async fn send_in(
         &self,
+        config: &DispatchConfig,
         batch: &mut Batch<'_>,
         message: &OutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<String, SendError> {
-        let email = match self.compose(message, now) {
+        let email = match self.compose(config, message, now) {
             Ok(email) => email,
             Err(reason) => return Err(SendError::Permanent(reason)),
         };
@@ -266,6 +301,7 @@ impl Dispatcher {
     /// Builds the e-mail for a planned message from what the store holds now.
     fn compose(
         &self,
+        config: &DispatchConfig,
         message: &OutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<lettre::Message, String> {
@@ -283,7 +319,7 @@ impl Dispatcher {
         let views = alerts
             .into_iter()
             .map(|alert| {
-                let indicator = self.indicators.get(&alert.indicator_id);
+                let indicator = config.indicators.get(&alert.indicator_id);
                 AlertView {
                     alert_id: alert.alert_id,
                     hit_id: alert.hit_id,
@@ -319,20 +355,16 @@ impl Dispatcher {
                 MessageKind::Summary => render::MessageKind::Summary,
             },
             alerts: views,
-            hit_log_base: self.mail.hit_log_base.clone(),
+            hit_log_base: config.mail.hit_log_base.clone(),
         };
         let envelope = Envelope {
-            from: self.from()?,
+            from: mailbox(&config.mail.from)?,
             to: mailbox(&message.recipient)?,
             message_id: message.message_id.clone(),
             // The planned time, so a resend is the same message in every header.
             date: message.created_at.min(now),
         };
         render::build_message(&envelope, &render::render(&view)).map_err(|e| e.to_string())
-    }
-
-    fn from(&self) -> Result<Mailbox, String> {
-        mailbox(&self.mail.from)
     }
 
     /// The daemon's delivery loop, until `shutdown`; a message in flight is finished first.

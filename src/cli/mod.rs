@@ -134,14 +134,29 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Logs go to stderr, one plain line each; `RUST_LOG` overrides `--log-level`.
+/// Logs go to the journal, with their fields, when systemd runs us (`JOURNAL_STREAM` names
+/// the journal's stream); otherwise to stderr, one plain line each. `RUST_LOG` overrides
+/// `--log-level`.
 fn init_logging(level: &str) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+
+    use tracing_subscriber::prelude::*;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    if std::env::var_os("JOURNAL_STREAM").is_some()
+        && let Ok(journal) = tracing_journald::layer()
+    {
+        let _ = tracing_subscriber::registry()
+            .with(journal.with_syslog_identifier("watchfloor".into()))
+            .with(filter())
+            .try_init();
+        return;
+    }
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter())
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)

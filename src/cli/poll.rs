@@ -11,9 +11,14 @@ use tracing::info;
 use super::{
     EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, feed_defs, load_indicators, load_settings,
 };
+use tokio::sync::watch;
+
 use crate::alert::Dispatcher;
 use crate::alert::transport::Transport;
 use crate::config::{Feed, Indicators, Settings};
+use crate::daemon::Live;
+use crate::ops::health::Health;
+use crate::ops::notify;
 use crate::pipeline::{Context, poll_feed};
 use crate::store::Store;
 
@@ -100,20 +105,141 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
     let (settings, ctx) = context(global)?;
     describe(&settings, &ctx.indicators);
     describe_mail(&settings);
-    let dispatcher = dispatcher(&settings, &ctx)?;
-    info!("mail: {}", dispatcher.transport().describe());
+    let dispatcher = Arc::new(dispatcher(&settings, &ctx)?);
+    info!("mail: {}", dispatcher.describe_transport());
     let feeds = ctx.indicators.feeds.clone();
+    let store = ctx.store.clone();
+    let live = Arc::new(Live::new(ctx));
+    let health = Arc::new(Health::default());
+    let global = global.clone();
     runtime()?.block_on(async move {
+        let listener = match settings.http_listen {
+            Some(address) => Some(crate::ops::http::bind(address).await.map_err(|e| {
+                anyhow::Error::new(UsageError(format!(
+                    "http.listen: cannot listen on {address}: {e} (set http.listen or \
+                     WATCHFLOOR_LISTEN to another address, or 'off')"
+                )))
+            })?),
+            None => None,
+        };
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
+        let (feeds_out, feeds_in) = watch::channel(feeds);
+        tokio::spawn(reload_on_hangup(
+            global,
+            settings.clone(),
+            live.clone(),
+            dispatcher.clone(),
+            feeds_out,
+            health.clone(),
+        ));
+        if let Some(listener) = listener {
+            info!(
+                "http: /healthz and /metrics on http://{}",
+                listener.local_addr()?
+            );
+            let shared = Arc::new(crate::ops::http::Shared {
+                health: health.clone(),
+                store: store.clone(),
+                metrics: crate::ops::metrics::install(),
+            });
+            tokio::spawn(crate::ops::http::serve(listener, shared, shutdown.clone()));
+        }
         let mail_stop = shutdown.clone();
-        let delivering = tokio::spawn(async move { dispatcher.run(mail_stop).await });
-        crate::daemon::run(ctx, feeds, shutdown).await;
+        let mail = dispatcher.clone();
+        let delivering = tokio::spawn(async move { mail.run(mail_stop).await });
+        tokio::spawn(notify::watchdog(
+            health.clone(),
+            store.clone(),
+            shutdown.clone(),
+        ));
+        // The database is open and migrated, the configuration valid, the listener bound.
+        notify::ready();
+        crate::daemon::run(live, feeds_in, &health.heartbeat, shutdown).await;
+        notify::stopping();
         if tokio::time::timeout(MAIL_GRACE, delivering).await.is_err() {
             tracing::warn!("abandoning the message in flight: it is sent again at the next start");
         }
-    });
+        anyhow::Ok(())
+    })?;
     Ok(EXIT_OK)
+}
+
+/// Reloads the rules and settings on SIGHUP. A file that does not load leaves the running
+/// configuration in force; the error is logged with its place and shown by `/healthz`.
+async fn reload_on_hangup(
+    global: GlobalArgs,
+    started_with: Settings,
+    live: Arc<Live>,
+    dispatcher: Arc<Dispatcher>,
+    feeds: watch::Sender<Vec<Feed>>,
+    health: Arc<Health>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot listen for SIGHUP: {e}");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        info!(
+            "SIGHUP: reloading {} and the settings",
+            super::indicators_path(&global).display()
+        );
+        notify::reloading();
+        let outcome = reload(&global, &started_with, &live, &dispatcher, &feeds);
+        crate::ops::metrics::record_reload(outcome.is_ok());
+        match &outcome {
+            Ok(summary) => info!("reloaded: {summary}"),
+            Err(e) => {
+                tracing::error!("reload failed, the previous configuration stays in force: {e:#}")
+            }
+        }
+        health.reloaded(
+            outcome.map(|_| ()).map_err(|e| format!("{e:#}")),
+            chrono::Utc::now(),
+        );
+        notify::reloaded();
+    }
+}
+
+fn reload(
+    global: &GlobalArgs,
+    started_with: &Settings,
+    live: &Live,
+    dispatcher: &Dispatcher,
+    feeds: &watch::Sender<Vec<Feed>>,
+) -> anyhow::Result<String> {
+    let settings = load_settings(global)?;
+    let indicators = Arc::new(load_indicators(global)?);
+    let transport = Transport::new(&settings.mail)?;
+    for (what, changed) in [
+        ("database", settings.database != started_with.database),
+        (
+            "http.listen",
+            settings.http_listen != started_with.http_listen,
+        ),
+    ] {
+        if changed {
+            tracing::warn!("{what} changed: it takes effect at the next start");
+        }
+    }
+    let store = live.current().store.clone();
+    crate::store::lock(&store).sync_feeds(&feed_defs(&indicators.feeds))?;
+    let ctx = Context::sharing(&settings, indicators.clone(), store)?;
+    let summary = format!(
+        "{} indicators, {} feeds ({} enabled); {}",
+        indicators.indicators.len(),
+        indicators.feeds.len(),
+        indicators.feeds.iter().filter(|f| f.enabled).count(),
+        transport.describe()
+    );
+    live.replace(Arc::new(ctx));
+    dispatcher.reconfigure(transport, settings.mail.clone(), indicators.clone());
+    let _ = feeds.send(indicators.feeds.clone());
+    Ok(summary)
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM.
@@ -223,7 +349,7 @@ pub fn poll_once(global: &GlobalArgs, args: &PollArgs) -> anyhow::Result<u8> {
                 d.sent,
                 d.retrying,
                 d.failed,
-                dispatcher.transport().describe()
+                dispatcher.describe_transport()
             );
         }
         Err(e) => println!("alerts: outbox error: {}", crate::pipeline::error_chain(&e)),

@@ -264,7 +264,11 @@ pub(super) fn resolve(
         _ => match &password_file {
             None => None,
             Some(path) => match std::fs::read_to_string(path) {
-                Ok(text) => Some(Secret(text.trim_end_matches(['\r', '\n']).to_owned())),
+                // An empty secret (the unit's fallback credential) means no password: a relay
+                // that takes mail without login.
+                Ok(text) => Some(text.trim_end_matches(['\r', '\n']).to_owned())
+                    .filter(|p| !p.is_empty())
+                    .map(Secret),
                 Err(e) => {
                     report(
                         "smtp.password_file",

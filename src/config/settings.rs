@@ -53,7 +53,12 @@ pub struct Settings {
     pub schedule: Schedule,
     pub fetch: FetchSettings,
     pub mail: MailSettings,
+    /// Where `/healthz` and `/metrics` are served; `None`: nowhere (`http.listen: off`).
+    pub http_listen: Option<std::net::SocketAddr>,
 }
+
+/// The operations listener's default address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9477";
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,6 +73,14 @@ struct RawSettings {
     mail: RawMail,
     #[serde(default)]
     web: RawWeb,
+    #[serde(default)]
+    http: RawHttp,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -226,6 +239,31 @@ impl Settings {
             },
             &mut |key, line, column, message| problems.push(problem(key, line, column, message)),
         );
+        let (listen_text, line, column) = match env("WATCHFLOOR_LISTEN") {
+            Some(text) => (text, 0, 0),
+            None => match &raw.http.listen {
+                Some(s) => (s.value.clone(), s.defined.line(), s.defined.column()),
+                None => (DEFAULT_LISTEN.to_owned(), 0, 0),
+            },
+        };
+        let http_listen = match listen_text.trim() {
+            "off" | "none" => None,
+            text => match text.parse::<std::net::SocketAddr>() {
+                Ok(address) => Some(address),
+                Err(_) => {
+                    problems.push(problem(
+                        "http.listen",
+                        line,
+                        column,
+                        format!(
+                            "'{text}' is not an address and port (127.0.0.1:9477, [::1]:9477), \
+                             or 'off'"
+                        ),
+                    ));
+                    None
+                }
+            },
+        };
         match (schedule, mail) {
             (Some(schedule), Some(mail)) if problems.is_empty() => Ok(Settings {
                 source,
@@ -233,6 +271,7 @@ impl Settings {
                 schedule,
                 fetch,
                 mail,
+                http_listen,
             }),
             _ => Err(ConfigError::Invalid { problems }),
         }

@@ -641,6 +641,25 @@ impl Store {
         )?)
     }
 
+    /// Whether the database answers a query.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("SELECT 1")?
+            .query_row([], |row| row.get::<_, i64>(0))?;
+        Ok(())
+    }
+
+    /// Hits recorded per indicator.
+    pub fn hits_by_indicator(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT indicator_id, COUNT(*) FROM hits GROUP BY indicator_id ORDER BY indicator_id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// `PRAGMA integrity_check`: "ok" when the file is sound.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
         Ok(self

@@ -702,6 +702,15 @@ impl Store {
         Ok(counts)
     }
 
+    /// When the oldest message still waiting to be sent was planned.
+    pub fn oldest_waiting_message(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT MIN(created_at) FROM messages WHERE status = 'pending'")?
+            .query_row([], |row| row.get::<_, Option<i64>>(0))?
+            .map(from_unix))
+    }
+
     /// A value the dispatcher keeps across restarts.
     pub fn dispatch_time(&self, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(self

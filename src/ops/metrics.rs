@@ -1,0 +1,118 @@
+//! Metrics in the Prometheus text format.
+//!
+//! Events (polls, fetch errors, new items and hits, reloads) are counters recorded where they
+//! happen; states (the outbox, each feed's last success, what the database holds) are gauges
+//! read from the database when `/metrics` is scraped, so they are right after a restart too.
+
+use metrics::{counter, gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::pipeline::PollReport;
+use crate::store::Store;
+
+/// Installs the process-wide recorder. Only the daemon does; elsewhere the macros are no-ops.
+pub fn install() -> Option<PrometheusHandle> {
+    let handle = PrometheusBuilder::new().install_recorder().ok()?;
+    describe();
+    gauge!("watchfloor_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    Some(handle)
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge};
+    describe_counter!(
+        "watchfloor_polls_total",
+        "Polls by feed and outcome (ok, not_modified, error)"
+    );
+    describe_counter!("watchfloor_fetch_errors_total", "Failed polls by feed");
+    describe_counter!("watchfloor_new_items_total", "Items first seen, by feed");
+    describe_counter!(
+        "watchfloor_new_hits_total",
+        "Hits recorded by polls, by indicator"
+    );
+    describe_counter!(
+        "watchfloor_config_reloads_total",
+        "Configuration reloads by result"
+    );
+    describe_gauge!("watchfloor_build_info", "The running version");
+    describe_gauge!("watchfloor_alerts", "Alerts in the outbox by status");
+    describe_gauge!(
+        "watchfloor_messages_waiting",
+        "Messages waiting to be sent or retried"
+    );
+    describe_gauge!("watchfloor_items", "Items stored");
+    describe_gauge!("watchfloor_hits", "Hits stored, by indicator");
+    describe_gauge!(
+        "watchfloor_feed_last_success_timestamp_seconds",
+        "When each feed was last polled successfully (Unix time)"
+    );
+    describe_gauge!(
+        "watchfloor_feed_consecutive_failures",
+        "Failures in a row, by feed"
+    );
+}
+
+/// Counts one poll's outcome.
+pub fn record_poll(report: &PollReport) {
+    let feed = report.feed_id.clone();
+    match &report.result {
+        Ok(success) => {
+            let outcome = if success.not_modified {
+                "not_modified"
+            } else {
+                "ok"
+            };
+            counter!("watchfloor_polls_total", "feed" => feed.clone(), "outcome" => outcome)
+                .increment(1);
+            counter!("watchfloor_new_items_total", "feed" => feed)
+                .increment(success.counts.new_items);
+            for hit in &success.hits {
+                counter!("watchfloor_new_hits_total", "indicator" => hit.indicator_id.clone())
+                    .increment(1);
+            }
+        }
+        Err(_) => {
+            counter!("watchfloor_polls_total", "feed" => feed.clone(), "outcome" => "error")
+                .increment(1);
+            counter!("watchfloor_fetch_errors_total", "feed" => feed).increment(1);
+        }
+    }
+}
+
+pub fn record_reload(ok: bool) {
+    counter!("watchfloor_config_reloads_total", "result" => if ok { "success" } else { "failure" })
+        .increment(1);
+}
+
+/// Sets the gauges from the database.
+pub fn refresh(store: &Store) {
+    if let Ok(counts) = store.outbox_counts() {
+        for (status, n) in [
+            ("pending", counts.pending),
+            ("sent", counts.sent),
+            ("failed", counts.failed),
+            ("folded", counts.folded),
+        ] {
+            gauge!("watchfloor_alerts", "status" => status).set(n as f64);
+        }
+        gauge!("watchfloor_messages_waiting").set(counts.messages_pending as f64);
+    }
+    if let Ok((items, _, _)) = store.totals() {
+        gauge!("watchfloor_items").set(items as f64);
+    }
+    if let Ok(hits) = store.hits_by_indicator() {
+        for (indicator, n) in hits {
+            gauge!("watchfloor_hits", "indicator" => indicator).set(n as f64);
+        }
+    }
+    if let Ok(states) = store.feed_states() {
+        for state in states.into_iter().filter(|s| s.active) {
+            if let Some(success) = state.last_success {
+                gauge!("watchfloor_feed_last_success_timestamp_seconds", "feed" => state.id.clone())
+                    .set(success.timestamp() as f64);
+            }
+            gauge!("watchfloor_feed_consecutive_failures", "feed" => state.id)
+                .set(f64::from(state.consecutive_failures));
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! The daemon as systemd and monitoring see it: the real `watchfloor run` with a notify
+//! socket, signals, and its health and metrics listener, against a feed server on 127.0.0.1.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::cli::{root, rss};
+use support::feed_server::{FeedServer, Response};
+use watchfloor::store::Store;
+
+const SATELLITE: &str = "North Korea launches reconnaissance satellite with Russian help";
+const SOHAE: &str = "North Korea prepares a new satellite launch at Sohae, imagery shows";
+
+/// The shipped rules with one feed polled every two seconds.
+fn write_indicators(path: &Path, feed_url: &str) {
+    let shipped = std::fs::read_to_string(root().join("indicators.yaml")).expect("indicators");
+    let rules = shipped.split("\nfeeds:").next().expect("rules part");
+    let text = format!(
+        "{rules}\nfeeds:\n  - {{id: wire, url: '{feed_url}', schedule: '*/2 * * * * *'}}\n"
+    );
+    std::fs::write(path, text).expect("write indicators");
+}
+
+/// A running daemon whose stderr is collected line by line.
+struct Daemon {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    fn start(indicators: &Path, db: &Path, env: &[(&str, String)]) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+            .args(["--indicators", &indicators.display().to_string()])
+            .args(["--db", &db.display().to_string()])
+            .arg("run")
+            .env("WATCHFLOOR_LISTEN", "127.0.0.1:0")
+            .env_remove("RUST_LOG")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the daemon starts");
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let stderr = child.stderr.take().expect("stderr");
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        Daemon { child, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Waits until a log line contains `text`; returns that line.
+    fn wait_for_log(&self, text: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(line) = self.log.lock().unwrap().iter().find(|l| l.contains(text)) {
+                return line.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {text:?} within {within:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The base URL of the operations listener, from the startup log.
+    fn http_base(&self) -> String {
+        let line = self.wait_for_log("http: /healthz and /metrics on ", Duration::from_secs(20));
+        let url = line
+            .split("on ")
+            .last()
+            .expect("an address")
+            .trim()
+            .to_owned();
+        url.trim_end_matches('/').to_owned()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    fn stop(mut self) -> (Option<i32>, Duration, String) {
+        let started = Instant::now();
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let code = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // Let the reader thread drain the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        (code, started.elapsed(), self.log())
+    }
+}
+
+fn hits(db: &Path) -> u64 {
+    Store::open(db)
+        .ok()
+        .and_then(|s| s.totals().ok())
+        .map_or(0, |(_, _, hits)| hits)
+}
+
+fn wait_for_hits(db: &Path, count: u64, daemon: &Daemon) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while hits(db) < count {
+        assert!(
+            Instant::now() < deadline,
+            "{count} hits never came:\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.expect("the listener answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("a body"))
+}
+
+fn state_dir() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let indicators = dir.path().join("indicators.yaml");
+    let db = dir.path().join("watchfloor.db");
+    (dir, indicators, db)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_hears_ready_then_watchdog_pings_and_status_lines() {
+    let feeds = FeedServer::empty().await;
+    feeds.set(
+        "/wire.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[("a1", SATELLITE, "https://news.test/1")]),
+        ),
+    );
+    let (dir, indicators, db) = state_dir();
+    write_indicators(&indicators, &feeds.url("/wire.xml"));
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind the notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let daemon = Daemon::start(
+        &indicators,
+        &db,
+        &[
+            ("NOTIFY_SOCKET", socket_path.display().to_string()),
+            ("WATCHDOG_USEC", "400000".to_owned()),
+        ],
+    );
+    let received = tokio::task::spawn_blocking(move || {
+        let mut received: Vec<String> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut buffer = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = socket.recv(&mut buffer) {
+                received.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+            }
+            let ready = received.iter().position(|m| m.contains("READY=1"));
+            let pinged =
+                ready.is_some_and(|r| received[r..].iter().any(|m| m.contains("WATCHDOG=1")));
+            let status = received.iter().any(|m| m.contains("STATUS="));
+            if pinged && status {
+                break;
+            }
+        }
+        received
+    })
+    .await
+    .expect("joined");
+    let ready = received
+        .iter()
+        .position(|m| m.contains("READY=1"))
+        .unwrap_or_else(|| panic!("no READY=1 in {received:?}\n{}", daemon.log()));
+    assert!(
+        received[ready..].iter().any(|m| m.contains("WATCHDOG=1")),
+        "WATCHDOG=1 after READY=1: {received:?}"
+    );
+    let status = received
+        .iter()
+        .find(|m| m.contains("STATUS="))
+        .expect("a status line");
+    assert!(
+        status.contains("feeds") && status.contains("alerts pending"),
+        "{status}"
+    );
+    let (code, took, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_reload_keeps_the_old_rules_running_and_a_fixed_one_loads() {
+    let feeds = FeedServer::empty().await;
+    feeds.set(
+        "/wire.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[("a1", SATELLITE, "https://news.test/1")]),
+        ),
+    );
+    let (_dir, indicators, db) = state_dir();
+    write_indicators(&indicators, &feeds.url("/wire.xml"));
+    let daemon = Daemon::start(&indicators, &db, &[]);
+    let base = daemon.http_base();
+    wait_for_hits(&db, 1, &daemon);
+    let (status, body) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"status\": \"ok\""), "{body}");
+
+    // A broken file: the reload fails, is reported, and the old rules keep matching.
+    let good = std::fs::read_to_string(&indicators).expect("read");
+    std::fs::write(
+        &indicators,
+        good.replacen("query: >-", "query: >-\n      (", 1),
+    )
+    .expect("write broken");
+    daemon.signal("HUP");
+    let failure = daemon.wait_for_log("reload failed", Duration::from_secs(10));
+    assert!(
+        failure.contains("indicators.yaml:"),
+        "names the place: {failure}"
+    );
+    let (status, body) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("last reload failed"), "{body}");
+    feeds.set(
+        "/wire.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[
+                ("a1", SATELLITE, "https://news.test/1"),
+                ("a2", SOHAE, "https://news.test/2"),
+            ]),
+        ),
+    );
+    wait_for_hits(&db, 2, &daemon);
+
+    // The fixed file loads; health is back.
+    std::fs::write(&indicators, &good).expect("write fixed");
+    daemon.signal("HUP");
+    daemon.wait_for_log("reloaded:", Duration::from_secs(10));
+    let (status, body) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, metrics) = get(&format!("{base}/metrics")).await;
+    assert!(
+        metrics.contains("watchfloor_config_reloads_total{result=\"failure\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("watchfloor_config_reloads_total{result=\"success\"} 1"),
+        "{metrics}"
+    );
+    let (code, _, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_settings_file_on_reload_leaves_the_running_settings_in_place() {
+    let feeds = FeedServer::empty().await;
+    feeds.set(
+        "/wire.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[("a1", SATELLITE, "https://news.test/1")]),
+        ),
+    );
+    let (dir, indicators, db) = state_dir();
+    write_indicators(&indicators, &feeds.url("/wire.xml"));
+    let config = dir.path().join("watchfloor.yaml");
+    std::fs::write(&config, "mail:\n  group_wait: 5\n").expect("write settings");
+    let daemon = Daemon::start(
+        &indicators,
+        &db,
+        &[("WATCHFLOOR_CONFIG", config.display().to_string())],
+    );
+    let base = daemon.http_base();
+    wait_for_hits(&db, 1, &daemon);
+    std::fs::write(&config, "mail:\n  group_wait: soon\n  colour: red\n").expect("break settings");
+    daemon.signal("HUP");
+    let failure = daemon.wait_for_log("reload failed", Duration::from_secs(10));
+    assert!(failure.contains("watchfloor.yaml"), "{failure}");
+    let (status, body) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 503, "{body}");
+    let (code, _, log) = daemon.stop();
+    assert_eq!(code, Some(0), "the daemon ran on: {log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_valid_prometheus_text_with_polls_hits_and_build_info() {
+    let feeds = FeedServer::empty().await;
+    feeds.set(
+        "/wire.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[("a1", SATELLITE, "https://news.test/1")]),
+        ),
+    );
+    let (_dir, indicators, db) = state_dir();
+    write_indicators(&indicators, &feeds.url("/wire.xml"));
+    let daemon = Daemon::start(&indicators, &db, &[]);
+    let base = daemon.http_base();
+    wait_for_hits(&db, 1, &daemon);
+    let (status, text) = get(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
+    let names: Vec<&str> = scrape.samples.iter().map(|s| s.metric.as_str()).collect();
+    for name in [
+        "watchfloor_build_info",
+        "watchfloor_polls_total",
+        "watchfloor_new_hits_total",
+        "watchfloor_alerts",
+        "watchfloor_hits",
+        "watchfloor_items",
+        "watchfloor_feed_last_success_timestamp_seconds",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let polls = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "watchfloor_polls_total" && s.labels.get("feed") == Some("wire"))
+        .expect("polls of wire");
+    assert_eq!(polls.labels.get("outcome"), Some("ok"));
+    let (code, _, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[test]
+fn an_address_already_in_use_is_a_clear_startup_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("addr").to_string();
+    let (_dir, indicators, db) = state_dir();
+    write_indicators(&indicators, "http://127.0.0.1:9/feed.xml");
+    let out = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+        .args(["--indicators", &indicators.display().to_string()])
+        .args(["--db", &db.display().to_string()])
+        .arg("run")
+        .env("WATCHFLOOR_LISTEN", &address)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("http.listen") && err.contains(&address),
+        "{err}"
+    );
+}
