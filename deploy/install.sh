@@ -2,7 +2,8 @@
 # Installs watchfloor as a systemd service from a source checkout: the same files, paths and
 # modes as the .deb (`cargo deb`), then daemon-reload and enable --now.
 #
-#   sudo deploy/install.sh                 build (cargo build --release --locked), install, start
+#   sudo deploy/install.sh                 build (cargo build --release --locked), install, start;
+#                                          root needs cargo then: else build as yourself, use --bin
 #   deploy/install.sh --root DIR           install under DIR only (no systemctl, no root needed);
 #                                          deploy/check-unit.sh tests the script this way
 #   options: --bin PATH  install this binary instead of building one
@@ -23,7 +24,7 @@ root=/
 bin=""
 start=yes
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
