@@ -103,9 +103,16 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
     let dispatcher = dispatcher(&settings, &ctx)?;
     info!("mail: {}", dispatcher.transport().describe());
     let feeds = ctx.indicators.feeds.clone();
+    let items_days = settings.retention.items_days;
     runtime()?.block_on(async move {
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
+        // Housekeeping: nightly retention; each batch is one transaction, so it needs no grace.
+        tokio::spawn(crate::housekeeping::run_housekeeping(
+            ctx.store.clone(),
+            items_days,
+            shutdown.clone(),
+        ));
         let mail_stop = shutdown.clone();
         let delivering = tokio::spawn(async move { dispatcher.run(mail_stop).await });
         crate::daemon::run(ctx, feeds, shutdown).await;
