@@ -12,7 +12,9 @@
 //!   every feed's schedule.
 //! - [`alert`] turns hits into e-mail: the outbox dispatcher, grouping and noise control,
 //!   message rendering, SMTP or `.eml` files.
-//! - [`store`] is the only module that touches SQLite: feeds' state, items, sources, hits.
+//! - [`store`] is the only module that touches SQLite: feeds' state, items, sources, hits,
+//!   retention pruning and backups.
+//! - [`housekeeping`] runs retention pruning nightly beside the daemon's loop.
 //! - [`text`] turns HTML into display text and display text into normalised words.
 //! - [`matcher`] runs all indicators over an item in one pass and explains each hit with
 //!   evidence.
@@ -27,6 +29,7 @@ pub mod config;
 pub mod daemon;
 pub mod eval;
 pub mod fetch;
+pub mod housekeeping;
 pub mod matcher;
 pub mod ops;
 pub mod parse;

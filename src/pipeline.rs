@@ -207,7 +207,9 @@ pub fn ingest(
     let mut writes = Vec::new();
     for item in &parsed.items {
         let previous = known.get(&item.key);
-        if previous.is_some_and(|p| p.content_hash == item.content_hash) {
+        // A forgotten item is one retention deleted as too old to keep: any text it has now
+        // is still old news.
+        if previous.is_some_and(|p| p.forgotten || p.content_hash == item.content_hash) {
             continue;
         }
         let record = item_record(item);

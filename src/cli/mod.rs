@@ -2,6 +2,7 @@
 //! module parses arguments, finds the files, and maps errors to the documented exit codes.
 
 mod alerts;
+mod backup;
 mod bench;
 mod bench_alerts;
 mod bench_ingest;
@@ -104,6 +105,9 @@ pub enum Command {
     /// Send a test message through the configured transport and show the server's answer
     #[command(name = "test-email", after_help = EXIT_CODES)]
     TestEmail(alerts::TestEmailArgs),
+    /// Write a consistent copy of the database (safe while the daemon runs) and check it
+    #[command(after_help = EXIT_CODES)]
+    Backup(backup::BackupArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -131,6 +135,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Replay(args) => replay::run(&cli.global, args),
         Command::Alerts(args) => alerts::run(&cli.global, args),
         Command::TestEmail(args) => alerts::test_email(&cli.global, args),
+        Command::Backup(args) => backup::run(&cli.global, args),
     }
 }
 

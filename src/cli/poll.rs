@@ -112,6 +112,7 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
     let live = Arc::new(Live::new(ctx));
     let health = Arc::new(Health::default());
     let global = global.clone();
+    let items_days = settings.retention.items_days;
     runtime()?.block_on(async move {
         let listener = match settings.http_listen {
             Some(address) => Some(crate::ops::http::bind(address).await.map_err(|e| {
@@ -145,6 +146,12 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
             });
             tokio::spawn(crate::ops::http::serve(listener, shared, shutdown.clone()));
         }
+        // Housekeeping: nightly retention; each batch is one transaction, so it needs no grace.
+        tokio::spawn(crate::housekeeping::run_housekeeping(
+            store.clone(),
+            items_days,
+            shutdown.clone(),
+        ));
         let mail_stop = shutdown.clone();
         let mail = dispatcher.clone();
         let delivering = tokio::spawn(async move { mail.run(mail_stop).await });

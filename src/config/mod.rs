@@ -13,4 +13,4 @@ pub mod settings;
 pub use error::{ConfigError, Problem};
 pub use indicators::{AlertRoute, Example, Feed, Indicator, Indicators, Severity};
 pub use mail::{AlertMode, MailSettings, SmtpSettings, TlsMode};
-pub use settings::{FetchSettings, Settings};
+pub use settings::{FetchSettings, RetentionSettings, Settings};

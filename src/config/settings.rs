@@ -43,6 +43,20 @@ impl Default for FetchSettings {
     }
 }
 
+/// What is kept, and for how long.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetentionSettings {
+    /// Items first seen longer ago are pruned nightly: their text if they have hits, else the
+    /// whole item.
+    pub items_days: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings { items_days: 365 }
+    }
+}
+
 /// Validated settings.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -55,6 +69,7 @@ pub struct Settings {
     pub mail: MailSettings,
     /// Where `/healthz` and `/metrics` are served; `None`: nowhere (`http.listen: off`).
     pub http_listen: Option<std::net::SocketAddr>,
+    pub retention: RetentionSettings,
 }
 
 /// The operations listener's default address: loopback only.
@@ -75,12 +90,20 @@ struct RawSettings {
     web: RawWeb,
     #[serde(default)]
     http: RawHttp,
+    #[serde(default)]
+    retention: RawRetention,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     listen: Option<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    items_days: Option<u64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -224,6 +247,16 @@ impl Settings {
                 .or(raw.fetch.user_agent)
                 .unwrap_or(defaults.user_agent),
         };
+        // Past a century the cutoff date stops meaning anything (and stops fitting a date).
+        let items_days = number(
+            "retention.items_days",
+            "WATCHFLOOR_RETENTION_ITEMS_DAYS",
+            raw.retention.items_days,
+            RetentionSettings::default().items_days.into(),
+            1,
+        )
+        .min(36_500) as u32;
+        let retention = RetentionSettings { items_days };
         let state_dir = database
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -272,6 +305,7 @@ impl Settings {
                 fetch,
                 mail,
                 http_listen,
+                retention,
             }),
             _ => Err(ConfigError::Invalid { problems }),
         }
@@ -322,6 +356,18 @@ mod tests {
         assert_eq!(settings.schedule.as_str(), DEFAULT_SCHEDULE);
         assert_eq!(settings.fetch, FetchSettings::default());
         assert!(settings.fetch.user_agent.starts_with("watchfloor/"));
+        assert_eq!(settings.retention.items_days, 365);
+    }
+
+    #[test]
+    fn retention_comes_from_the_file_or_the_environment() {
+        let file = "retention:\n  items_days: 90\n";
+        assert_eq!(
+            load(Some(file), &[]).expect("file").retention.items_days,
+            90
+        );
+        let settings = load(Some(file), &[("WATCHFLOOR_RETENTION_ITEMS_DAYS", "30")]).expect("env");
+        assert_eq!(settings.retention.items_days, 30);
     }
 
     #[test]
@@ -373,6 +419,21 @@ mod tests {
                 None,
                 &[("WATCHFLOOR_SCHEDULE", "61 * * * *")],
                 "invalid minute field '61'",
+            ),
+            (
+                Some("retention:\n  items_days: 0\n"),
+                &[],
+                "setting 'retention.items_days': must be at least 1",
+            ),
+            (
+                Some("retention:\n  item_days: 30\n"),
+                &[],
+                "unknown field `item_days`",
+            ),
+            (
+                None,
+                &[("WATCHFLOOR_RETENTION_ITEMS_DAYS", "a year")],
+                "WATCHFLOOR_RETENTION_ITEMS_DAYS=\"a year\" is not a number",
             ),
         ];
         for (file, vars, want) in cases {

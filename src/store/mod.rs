@@ -5,8 +5,11 @@
 //! a crash leaves either all of a poll or none of it. Readers (the CLI, later the web pages)
 //! open the same file; SQLite's WAL mode lets them read while the daemon writes.
 
+mod housekeeping;
 mod outbox;
 mod schema;
+
+pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
 
 pub use outbox::{
     AlertRow, AlertStatus, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,
@@ -84,8 +87,12 @@ pub struct FeedState {
 /// What a feed already delivered, by the item's key in that feed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KnownItem {
+    /// 0 when `forgotten`.
     pub item_id: i64,
     pub content_hash: String,
+    /// Deleted by retention: the feed still lists an item too old to keep, which the poll
+    /// skips whatever its text, so it is neither stored nor alerted on again.
+    pub forgotten: bool,
 }
 
 /// An item's text, as the parse stage produced it.
@@ -389,8 +396,8 @@ impl Store {
             .optional()?)
     }
 
-    /// Every item a feed has delivered, by key: one query, so that a poll of an unchanged feed
-    /// recognises its items without a lookup each.
+    /// Every item a feed has delivered, by key, including those retention deleted: one query
+    /// each, so that a poll of an unchanged feed recognises its items without a lookup each.
     pub fn known_items(&self, feed_id: &str) -> Result<HashMap<String, KnownItem>, StoreError> {
         let mut statement = self.conn.prepare_cached(
             "SELECT key, item_id, content_hash FROM item_sources WHERE feed_id = ?1",
@@ -401,10 +408,27 @@ impl Store {
                 KnownItem {
                     item_id: row.get(1)?,
                     content_hash: row.get(2)?,
+                    forgotten: false,
                 },
             ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut known: HashMap<String, KnownItem> = rows.collect::<Result<_, _>>()?;
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT key, content_hash FROM forgotten_sources WHERE feed_id = ?1")?;
+        let rows = statement.query_map([feed_id], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (key, content_hash) = row?;
+            // A stored source wins: the key was delivered again after its tombstone expired.
+            known.entry(key).or_insert(KnownItem {
+                item_id: 0,
+                content_hash,
+                forgotten: true,
+            });
+        }
+        Ok(known)
     }
 
     /// Whether an item with this identity is stored (the same story from another feed).
@@ -466,9 +490,21 @@ impl Store {
                     item,
                     hits,
                 } => {
+                    let source = tx
+                        .prepare_cached(
+                            "UPDATE item_sources SET content_hash = ?3
+                             WHERE feed_id = ?1 AND key = ?2 AND item_id = ?4",
+                        )?
+                        .execute(params![poll.feed_id, item.key, item.content_hash, item_id])?;
+                    if source == 0 {
+                        // Retention deleted the item between this poll's reading of its known
+                        // items and this write: it is old news, not a change to record.
+                        continue;
+                    }
+                    // Fresh text makes a pruned item whole again; retention trims it anew.
                     tx.prepare_cached(
                         "UPDATE items SET title = ?2, summary = ?3, content = ?4, authors = ?5,
-                           categories = ?6, updated = ?7, content_hash = ?8
+                           categories = ?6, updated = ?7, content_hash = ?8, pruned_at = NULL
                          WHERE id = ?1",
                     )?
                     .execute(params![
@@ -480,14 +516,6 @@ impl Store {
                         item.categories,
                         item.updated.map(to_unix),
                         item.content_hash,
-                    ])?;
-                    tx.prepare_cached(
-                        "UPDATE item_sources SET content_hash = ?3 WHERE feed_id = ?1 AND key = ?2",
-                    )?
-                    .execute(params![
-                        poll.feed_id,
-                        item.key,
-                        item.content_hash
                     ])?;
                     counts.changed_items += 1;
                     insert_hits(&tx, *item_id, item, &poll.feed_id, now, hits, &mut counts)?;
@@ -541,11 +569,12 @@ impl Store {
         Ok(counts)
     }
 
-    /// Items first seen at or after `since`, oldest first.
+    /// Items first seen at or after `since`, oldest first, except those retention pruned
+    /// (their text is gone, so matching them again would say nothing about the rules).
     pub fn items_since(&self, since: Option<DateTime<Utc>>) -> Result<Vec<StoredItem>, StoreError> {
         let mut statement = self.conn.prepare(
             "SELECT id, title, summary, content, authors, categories, link, first_seen
-             FROM items WHERE first_seen >= ?1 ORDER BY first_seen, id",
+             FROM items WHERE first_seen >= ?1 AND pruned_at IS NULL ORDER BY first_seen, id",
         )?;
         let rows = statement.query_map([since.map_or(i64::MIN, to_unix)], |row| {
             Ok(StoredItem {
@@ -562,13 +591,14 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Hits on items first seen at or after `since`.
+    /// Hits on items first seen at or after `since`, except pruned ones (as `items_since`), so
+    /// that a replay never removes a hit because retention removed its item's text.
     pub fn hits_since(&self, since: Option<DateTime<Utc>>) -> Result<Vec<StoredHit>, StoreError> {
         let mut statement = self.conn.prepare(
             "SELECT h.id, h.indicator_id, h.item_id, h.feed_id, h.score, h.definition_hash,
                     h.created_at
              FROM hits h JOIN items i ON i.id = h.item_id
-             WHERE i.first_seen >= ?1 ORDER BY h.id",
+             WHERE i.first_seen >= ?1 AND i.pruned_at IS NULL ORDER BY h.id",
         )?;
         let rows = statement.query_map([since.map_or(i64::MIN, to_unix)], |row| {
             Ok(StoredHit {

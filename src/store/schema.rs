@@ -128,4 +128,30 @@ pub const MIGRATIONS: &[&str] = &[
         value INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 4: retention. Old items lose their bulky text (if they have hits) or go entirely (if
+    // not); a feed that still lists a removed item must not bring it back as new.
+    r#"
+    -- When the item's summary, content, authors and categories were removed to save space;
+    -- NULL while the item is whole. Replay skips pruned items: their text is gone.
+    ALTER TABLE items ADD COLUMN pruned_at INTEGER;
+    -- Which items have hits: pruning asks it of every old item.
+    CREATE INDEX hits_item ON hits(item_id);
+
+    -- A feed's key for an item deleted by retention, so that the poll still recognises the
+    -- item while the feed lists it and does not store, match and alert on it again.
+    CREATE TABLE forgotten_sources (
+        feed_id      TEXT NOT NULL REFERENCES feeds(id),
+        key          TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        forgotten_at INTEGER NOT NULL,
+        PRIMARY KEY (feed_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX forgotten_sources_at ON forgotten_sources(forgotten_at);
+
+    -- Small facts housekeeping keeps across restarts (when retention last ran).
+    CREATE TABLE housekeeping_state (
+        key   TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];

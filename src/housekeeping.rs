@@ -1,0 +1,193 @@
+//! Nightly housekeeping for `watchfloor run`: retention pruning.
+//!
+//! Pruning runs at 03:30 local time, when feeds are quiet and nobody reads the hit log. The
+//! store records when it last ran to the end, and the next run is due at the first 03:30 after
+//! that: a restart the same night does not prune again, a night the machine was off is made
+//! up once at the next start, and a run cut short by a stop is finished at the next start.
+//! The work goes one batch (one transaction) at a time, with the store unlocked in between,
+//! so polls and the dispatcher wait for one batch at most.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info};
+
+use crate::schedule::Schedule;
+use crate::store::{self, PRUNE_BATCH, PruneReport, Store, StoreError};
+
+/// When pruning runs: 03:30 local time, every night.
+pub const NIGHTLY: &str = "30 3 * * *";
+/// The longest the task sleeps before looking at the clock again, so that a machine that was
+/// suspended notices the wall clock moved.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// How long to wait after a failed prune before trying again.
+const RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// When the next prune is due, given the last completed one: the first nightly slot after it,
+/// which is already past (so due now) when a night was missed; now if it never ran.
+pub fn next_prune(
+    last: Option<DateTime<Utc>>,
+    nightly: &Schedule,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    match last {
+        None => now,
+        Some(last) => nightly
+            .next_after(last)
+            .unwrap_or(last + TimeDelta::days(1)),
+    }
+}
+
+/// Runs retention pruning nightly until `shutdown` is cancelled; `items_days` is
+/// `retention.items_days`. Errors are logged and retried an hour later: housekeeping never
+/// stops the daemon.
+pub async fn run_housekeeping(
+    store: Arc<Mutex<Store>>,
+    items_days: u32,
+    shutdown: CancellationToken,
+) {
+    let nightly = Schedule::parse(NIGHTLY).expect("the nightly schedule is valid");
+    loop {
+        let last = store::lock(&store).last_prune();
+        let due = match last {
+            Ok(last) => next_prune(last, &nightly, Utc::now()),
+            Err(e) => {
+                error!("housekeeping: cannot read when pruning last ran: {e}");
+                if !pause(RETRY_AFTER, &shutdown).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        debug!(due = %due.format("%Y-%m-%d %H:%M:%S UTC"), "housekeeping: next prune");
+        loop {
+            let left = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            if left.is_zero() {
+                break;
+            }
+            if !pause(left.min(MAX_SLEEP), &shutdown).await {
+                return;
+            }
+        }
+        match prune_now(&store, items_days, &shutdown).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return,
+            Err(e) => {
+                error!(
+                    "housekeeping: pruning failed, trying again in an hour: {}",
+                    crate::pipeline::error_chain(&e)
+                );
+                if !pause(RETRY_AFTER, &shutdown).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Prunes items first seen more than `items_days` ago, one batch at a time, and records the
+/// run; logs what it removed. `None` when stopped before the end (the next start finishes).
+pub async fn prune_now(
+    store: &Arc<Mutex<Store>>,
+    items_days: u32,
+    shutdown: &CancellationToken,
+) -> Result<Option<PruneReport>, StoreError> {
+    let now = Utc::now();
+    let older_than = now - TimeDelta::days(items_days.into());
+    let mut total = PruneReport::default();
+    loop {
+        if shutdown.is_cancelled() {
+            info!("housekeeping: stopped mid-prune; the next start finishes it");
+            return Ok(None);
+        }
+        let shared = store.clone();
+        let step = tokio::task::spawn_blocking(move || {
+            store::lock(&shared).prune_step(older_than, now, PRUNE_BATCH)
+        })
+        .await;
+        // Only a runtime shutting down cancels a blocking task (a panic aborts the process).
+        let Ok(step) = step else { return Ok(None) };
+        let step = step?;
+        total.add(&step);
+        if step.is_empty() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    store::lock(store).record_prune(now)?;
+    info!(
+        deleted = total.items_deleted,
+        trimmed = total.items_trimmed,
+        tombstones_expired = total.tombstones_expired,
+        text_mb = format!("{:.1}", total.text_bytes as f64 / 1_048_576.0),
+        batches = total.batches,
+        "retention: items first seen before {} pruned ({} days): those without hits deleted, \
+         those with hits kept with their title and link",
+        older_than.format("%Y-%m-%d %H:%M UTC"),
+        items_days
+    );
+    Ok(Some(total))
+}
+
+/// Sleeps for `duration`; false if `shutdown` came first.
+async fn pause(duration: Duration, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = tokio::time::sleep(duration) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Local, TimeZone};
+
+    use super::*;
+
+    fn local(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+        Local
+            .with_ymd_and_hms(2026, 11, day, hour, minute, 0)
+            .single()
+            .expect("an unambiguous local time")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_next_prune_is_the_first_night_after_the_last_one() {
+        let nightly = Schedule::parse(NIGHTLY).expect("valid");
+        let cases = [
+            // (last run, now, due): never ran, so at once.
+            (None, local(10, 14, 0), local(10, 14, 0)),
+            // Ran tonight, restarted at 04:00: not again until tomorrow night.
+            (Some(local(10, 3, 30)), local(10, 4, 0), local(11, 3, 30)),
+            // Ran at start yesterday afternoon: tonight as usual.
+            (Some(local(9, 15, 0)), local(10, 1, 0), local(10, 3, 30)),
+            // Off for three nights: due at once (the past slot), and only once.
+            (Some(local(6, 3, 30)), local(10, 9, 0), local(7, 3, 30)),
+        ];
+        for (last, now, want) in cases {
+            assert_eq!(next_prune(last, &nightly, now), want, "last {last:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_task_prunes_at_start_when_it_never_ran_and_records_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Mutex::new(
+            Store::open(&dir.path().join("watchfloor.db")).expect("open"),
+        ));
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run_housekeeping(store.clone(), 30, shutdown.clone()));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while store::lock(&store).last_prune().expect("state").is_none() {
+            assert!(std::time::Instant::now() < deadline, "never pruned");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("stops on shutdown")
+            .expect("joined");
+    }
+}
