@@ -5,9 +5,11 @@
 //! a crash leaves either all of a poll or none of it. Readers (the CLI, later the web pages)
 //! open the same file; SQLite's WAL mode lets them read while the daemon writes.
 
+mod feed_health;
 mod outbox;
 mod schema;
 
+pub use feed_health::{FeedHealthRow, NoticeKind, NoticePhase, NoticeState};
 pub use outbox::{
     AlertRow, AlertStatus, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,
     OutboxMessage, PendingAlert, PlannedMessage, SourceRow,
@@ -360,6 +362,7 @@ impl Store {
                    last_modified = CASE WHEN url = excluded.url THEN last_modified END,
                    consecutive_failures =
                      CASE WHEN url = excluded.url THEN consecutive_failures ELSE 0 END,
+                   failing_since = CASE WHEN url = excluded.url THEN failing_since END,
                    next_check = CASE WHEN url = excluded.url THEN next_check END,
                    url = excluded.url",
             )?;
@@ -500,7 +503,7 @@ impl Store {
             PollResult::NotModified => {
                 tx.execute(
                     "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_error = NULL,
-                       consecutive_failures = 0, next_check = ?3,
+                       consecutive_failures = 0, failing_since = NULL, next_check = ?3,
                        min_interval = COALESCE(?4, min_interval)
                      WHERE id = ?1",
                     params![poll.feed_id, now, next_check, min_interval],
@@ -513,7 +516,7 @@ impl Store {
             } => {
                 tx.execute(
                     "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_error = NULL,
-                       consecutive_failures = 0, next_check = ?3, min_interval = ?4,
+                       consecutive_failures = 0, failing_since = NULL, next_check = ?3, min_interval = ?4,
                        etag = ?5, last_modified = ?6, title = COALESCE(title, ?7)
                      WHERE id = ?1",
                     params![
@@ -530,7 +533,8 @@ impl Store {
             PollResult::Failed { error } => {
                 tx.execute(
                     "UPDATE feeds SET last_attempt = ?2, last_error = ?3,
-                       consecutive_failures = consecutive_failures + 1, next_check = ?4,
+                       consecutive_failures = consecutive_failures + 1,
+                       failing_since = COALESCE(failing_since, ?2), next_check = ?4,
                        min_interval = COALESCE(?5, min_interval)
                      WHERE id = ?1",
                     params![poll.feed_id, now, error, next_check, min_interval],
