@@ -12,6 +12,7 @@ use super::{
     EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, feed_defs, load_indicators, load_settings,
 };
 use crate::alert::Dispatcher;
+use crate::alert::feed_health::{FeedWatch, watch_feeds};
 use crate::alert::transport::Transport;
 use crate::config::{Feed, Indicators, Settings};
 use crate::pipeline::{Context, poll_feed};
@@ -103,12 +104,21 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
     let dispatcher = dispatcher(&settings, &ctx)?;
     info!("mail: {}", dispatcher.transport().describe());
     let feeds = ctx.indicators.feeds.clone();
+    let health = FeedWatch::new(
+        ctx.store.clone(),
+        Transport::new(&settings.mail)?,
+        &settings,
+        &feeds,
+    );
     runtime()?.block_on(async move {
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let mail_stop = shutdown.clone();
         let delivering = tokio::spawn(async move { dispatcher.run(mail_stop).await });
+        let watching = tokio::spawn(watch_feeds(health, shutdown.clone()));
         crate::daemon::run(ctx, feeds, shutdown).await;
+        // A notice cut off mid-send is not recorded, so the next start sends it again.
+        let _ = tokio::time::timeout(MAIL_GRACE, watching).await;
         if tokio::time::timeout(MAIL_GRACE, delivering).await.is_err() {
             tracing::warn!("abandoning the message in flight: it is sent again at the next start");
         }
