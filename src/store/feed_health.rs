@@ -195,3 +195,124 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use rusqlite::Connection;
+
+    use super::super::{FeedDef, PollResult, PollWrite, schema};
+    use super::*;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, hour, 0, 0).unwrap()
+    }
+
+    fn write(store: &mut Store, hour: u32, failed: bool) {
+        let result = if failed {
+            PollResult::Failed {
+                error: "HTTP 503".into(),
+            }
+        } else {
+            PollResult::NotModified
+        };
+        store
+            .write_poll(&PollWrite {
+                feed_id: "a".into(),
+                attempted_at: at(hour),
+                result,
+                next_check: at(hour + 1),
+                min_interval: None,
+                items: Vec::new(),
+            })
+            .expect("write");
+    }
+
+    fn failing_since(store: &Store) -> Option<DateTime<Utc>> {
+        store.feed_health(5).expect("health")[0].failing_since
+    }
+
+    fn sync(store: &mut Store, url: &str) {
+        store
+            .sync_feeds(&[FeedDef {
+                id: "a",
+                url,
+                title: None,
+            }])
+            .expect("sync");
+    }
+
+    #[test]
+    fn a_failure_streak_keeps_its_start_until_a_success_or_a_new_url() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&dir.path().join("w.db")).expect("open");
+        sync(&mut store, "https://a.example/rss");
+        write(&mut store, 1, true);
+        write(&mut store, 2, true);
+        assert_eq!(failing_since(&store), Some(at(1)));
+        write(&mut store, 3, false);
+        assert_eq!(failing_since(&store), None);
+        write(&mut store, 4, true);
+        assert_eq!(failing_since(&store), Some(at(4)));
+        sync(&mut store, "https://a.example/rss");
+        assert_eq!(failing_since(&store), Some(at(4)), "same URL: same streak");
+        sync(&mut store, "https://a.example/feed.xml");
+        assert_eq!(failing_since(&store), None, "a new URL starts afresh");
+    }
+
+    #[test]
+    fn a_feed_failing_before_the_migration_counts_from_its_last_success() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.db");
+        let conn = Connection::open(&path).expect("raw");
+        // Found by content, not number: migrations are renumbered when branches merge.
+        let mine = schema::MIGRATIONS
+            .iter()
+            .position(|sql| sql.contains("ADD COLUMN failing_since"))
+            .expect("the feed health migration");
+        for sql in &schema::MIGRATIONS[..mine] {
+            conn.execute_batch(sql).expect("old schema");
+        }
+        conn.pragma_update(None, "user_version", mine as i64)
+            .expect("version");
+        conn.execute(
+            "INSERT INTO feeds (id, url, last_attempt, last_success, consecutive_failures)
+             VALUES ('a', 'https://a.example/rss', ?1, ?2, 3)",
+            params![to_unix(at(9)), to_unix(at(2))],
+        )
+        .expect("feed");
+        drop(conn);
+        let store = Store::open(&path).expect("migrated");
+        assert_eq!(failing_since(&store), Some(at(2)));
+    }
+
+    #[test]
+    fn notices_open_renew_and_close_an_episode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&dir.path().join("w.db")).expect("open");
+        store
+            .record_notice("a", NoticeKind::Failing, NoticePhase::Opened, at(1))
+            .expect("open");
+        store
+            .record_notice("a", NoticeKind::Failing, NoticePhase::Reminder, at(5))
+            .expect("remind");
+        let open = NoticeState {
+            feed_id: "a".into(),
+            kind: NoticeKind::Failing,
+            last_notified: at(5),
+            open_since: Some(at(1)),
+        };
+        assert_eq!(
+            store.notice_states().expect("states"),
+            std::slice::from_ref(&open)
+        );
+        store
+            .record_notice("a", NoticeKind::Failing, NoticePhase::Recovered, at(7))
+            .expect("close");
+        let closed = NoticeState {
+            open_since: None,
+            ..open
+        };
+        assert_eq!(store.notice_states().expect("states"), [closed]);
+    }
+}
