@@ -8,11 +8,13 @@
 //! [`Dispatcher::acknowledge`] records the outcome. A message planned but not acknowledged
 //! (a crash in between) is sent again with the same Message-ID.
 //!
+//! - [`feed_health`]: operational notices to `mail.ops` about failing and quiet feeds.
 //! - [`plan`]: grouping and noise control, pure.
 //! - [`render`]: alerts to a multipart e-mail, pure.
 //! - [`story`]: whether two headlines report the same story.
 //! - [`transport`]: SMTP or a folder of `.eml` files.
 
+pub mod feed_health;
 pub mod plan;
 pub mod render;
 pub mod story;

@@ -14,6 +14,7 @@ use super::{
 use tokio::sync::watch;
 
 use crate::alert::Dispatcher;
+use crate::alert::feed_health::{FeedWatch, watch_feeds};
 use crate::alert::transport::Transport;
 use crate::config::{Feed, Indicators, Settings};
 use crate::daemon::Live;
@@ -113,6 +114,12 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
     let health = Arc::new(Health::default());
     let global = global.clone();
     let items_days = settings.retention.items_days;
+    let feed_watch = FeedWatch::new(
+        store.clone(),
+        Transport::new(&settings.mail)?,
+        &settings,
+        &feeds,
+    );
     runtime()?.block_on(async move {
         let listener = match settings.http_listen {
             Some(address) => Some(crate::ops::http::bind(address).await.map_err(|e| {
@@ -161,9 +168,12 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
             shutdown.clone(),
         ));
         // The database is open and migrated, the configuration valid, the listener bound.
+        let watching = tokio::spawn(watch_feeds(feed_watch, shutdown.clone()));
         notify::ready();
         crate::daemon::run(live, feeds_in, &health.heartbeat, shutdown).await;
         notify::stopping();
+        // A notice cut off mid-send is not recorded, so the next start sends it again.
+        let _ = tokio::time::timeout(MAIL_GRACE, watching).await;
         if tokio::time::timeout(MAIL_GRACE, delivering).await.is_err() {
             tracing::warn!("abandoning the message in flight: it is sent again at the next start");
         }

@@ -70,6 +70,8 @@ pub struct Settings {
     /// Where `/healthz` and `/metrics` are served; `None`: nowhere (`http.listen: off`).
     pub http_listen: Option<std::net::SocketAddr>,
     pub retention: RetentionSettings,
+    /// How long a feed fails before operators are told (`mail.ops`).
+    pub feed_alert_after: Duration,
 }
 
 /// The operations listener's default address: loopback only.
@@ -88,6 +90,8 @@ struct RawSettings {
     mail: RawMail,
     #[serde(default)]
     web: RawWeb,
+    /// Hours, or a number with a unit: `90m`, `6h`, `2d`.
+    feed_alert_after: Option<Spanned<String>>,
     #[serde(default)]
     http: RawHttp,
     #[serde(default)]
@@ -119,6 +123,35 @@ struct RawFetch {
 
 /// The default schedule: every 15 minutes.
 pub const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
+/// A feed failing this long is worth an operator's look: long enough for a site's
+/// maintenance window or a CDN hiccup to pass unreported.
+pub const DEFAULT_FEED_ALERT_AFTER: Duration = Duration::from_secs(6 * 3600);
+
+/// Reads `feed_alert_after`: a plain number is hours (`6`, `1.5`); a number with a unit is
+/// seconds, minutes, hours or days (`3600s`, `90m`, `6h`, `2d`).
+pub fn parse_alert_after(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let (number, unit) = match trimmed.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(at) => trimmed.split_at(at),
+        None => (trimmed, "h"),
+    };
+    let seconds = match unit.trim() {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => f64::NAN,
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 && seconds.is_finite() && n * seconds >= 1.0 => {
+            Ok(Duration::from_secs((n * seconds).round() as u64))
+        }
+        _ => Err(format!(
+            "'{trimmed}' is not a duration: write hours (6) or a number with a unit \
+             (3600s, 90m, 6h, 2d), more than zero"
+        )),
+    }
+}
 
 impl Settings {
     /// Reads the settings. `config` is `--config`; `db` is `--db`; `env` looks up environment
@@ -257,6 +290,21 @@ impl Settings {
         )
         .min(36_500) as u32;
         let retention = RetentionSettings { items_days };
+        let feed_alert_after =
+            match pick_setting(env, "WATCHFLOOR_FEED_ALERT_AFTER", &raw.feed_alert_after) {
+                None => DEFAULT_FEED_ALERT_AFTER,
+                Some((text, line, column, from)) => {
+                    parse_alert_after(&text).unwrap_or_else(|message| {
+                        problems.push(problem(
+                            "feed_alert_after",
+                            line,
+                            column,
+                            format!("{from}{message}"),
+                        ));
+                        DEFAULT_FEED_ALERT_AFTER
+                    })
+                }
+            };
         let state_dir = database
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -306,6 +354,7 @@ impl Settings {
                 mail,
                 http_listen,
                 retention,
+                feed_alert_after,
             }),
             _ => Err(ConfigError::Invalid { problems }),
         }
@@ -314,6 +363,25 @@ impl Settings {
     /// Settings from the process environment.
     pub fn from_process(config: Option<&Path>, db: Option<&Path>) -> Result<Settings, ConfigError> {
         Settings::load(config, db, &|name| std::env::var(name).ok())
+    }
+}
+
+/// A value from the environment (named in the message) or from the file (with its place).
+fn pick_setting(
+    env: &dyn Fn(&str) -> Option<String>,
+    var: &str,
+    file: &Option<Spanned<String>>,
+) -> Option<(String, u64, u64, String)> {
+    match env(var) {
+        Some(text) => Some((text, 0, 0, format!("{var}: "))),
+        None => file.as_ref().map(|s| {
+            (
+                s.value.clone(),
+                s.defined.line(),
+                s.defined.column(),
+                String::new(),
+            )
+        }),
     }
 }
 
@@ -440,5 +508,45 @@ mod tests {
             let err = load(*file, vars).expect_err(want).to_string();
             assert!(err.contains(want), "want {want:?} in {err}");
         }
+    }
+
+    #[test]
+    fn feed_alert_after_reads_hours_or_units_and_names_a_bad_value() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(load(None, &[]).expect("ok").feed_alert_after, 6 * hour);
+        let cases: &[(&str, Duration)] = &[
+            ("6", 6 * hour),
+            ("1.5", 90 * 60 * Duration::from_secs(1)),
+            ("90m", Duration::from_secs(90 * 60)),
+            ("3600s", hour),
+            ("2d", 48 * hour),
+            (" 12h ", 12 * hour),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_alert_after(text), Ok(*want), "{text}");
+        }
+        for bad in ["", "0", "-3", "six", "6w", "h", "0.1s", "nan"] {
+            assert!(parse_alert_after(bad).is_err(), "{bad:?} accepted");
+        }
+        let file = load(Some("feed_alert_after: 8\n"), &[]).expect("file");
+        assert_eq!(file.feed_alert_after, 8 * hour);
+        let env = load(
+            Some("feed_alert_after: 8\n"),
+            &[("WATCHFLOOR_FEED_ALERT_AFTER", "30m")],
+        )
+        .expect("env");
+        assert_eq!(env.feed_alert_after, Duration::from_secs(1800));
+        let err = load(Some("database: x.db\nfeed_alert_after: soon\n"), &[])
+            .expect_err("bad")
+            .to_string();
+        assert!(
+            err.contains(":2:") && err.contains("setting 'feed_alert_after'"),
+            "{err}"
+        );
+        assert!(err.contains("'soon' is not a duration"), "{err}");
+        let err = load(None, &[("WATCHFLOOR_FEED_ALERT_AFTER", "0")])
+            .expect_err("zero")
+            .to_string();
+        assert!(err.contains("WATCHFLOOR_FEED_ALERT_AFTER: '0'"), "{err}");
     }
 }

@@ -5,10 +5,12 @@
 //! a crash leaves either all of a poll or none of it. Readers (the CLI, later the web pages)
 //! open the same file; SQLite's WAL mode lets them read while the daemon writes.
 
+mod feed_health;
 mod housekeeping;
 mod outbox;
 mod schema;
 
+pub use feed_health::{FeedHealthRow, NoticeKind, NoticePhase, NoticeState};
 pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
 
 pub use outbox::{
@@ -367,6 +369,7 @@ impl Store {
                    last_modified = CASE WHEN url = excluded.url THEN last_modified END,
                    consecutive_failures =
                      CASE WHEN url = excluded.url THEN consecutive_failures ELSE 0 END,
+                   failing_since = CASE WHEN url = excluded.url THEN failing_since END,
                    next_check = CASE WHEN url = excluded.url THEN next_check END,
                    url = excluded.url",
             )?;
@@ -528,7 +531,7 @@ impl Store {
             PollResult::NotModified => {
                 tx.execute(
                     "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_error = NULL,
-                       consecutive_failures = 0, next_check = ?3,
+                       consecutive_failures = 0, failing_since = NULL, next_check = ?3,
                        min_interval = COALESCE(?4, min_interval)
                      WHERE id = ?1",
                     params![poll.feed_id, now, next_check, min_interval],
@@ -541,7 +544,7 @@ impl Store {
             } => {
                 tx.execute(
                     "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_error = NULL,
-                       consecutive_failures = 0, next_check = ?3, min_interval = ?4,
+                       consecutive_failures = 0, failing_since = NULL, next_check = ?3, min_interval = ?4,
                        etag = ?5, last_modified = ?6, title = COALESCE(title, ?7)
                      WHERE id = ?1",
                     params![
@@ -558,7 +561,8 @@ impl Store {
             PollResult::Failed { error } => {
                 tx.execute(
                     "UPDATE feeds SET last_attempt = ?2, last_error = ?3,
-                       consecutive_failures = consecutive_failures + 1, next_check = ?4,
+                       consecutive_failures = consecutive_failures + 1,
+                       failing_since = COALESCE(failing_since, ?2), next_check = ?4,
                        min_interval = COALESCE(?5, min_interval)
                      WHERE id = ?1",
                     params![poll.feed_id, now, error, next_check, min_interval],

@@ -154,4 +154,31 @@ pub const MIGRATIONS: &[&str] = &[
         value INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 5: feed health. When a feed's current failure streak began (cleared on success), and
+    // the operational notices sent about feeds, so a restart neither repeats nor forgets one.
+    r#"
+    ALTER TABLE feeds ADD COLUMN failing_since INTEGER;
+    -- A feed already failing: its last success is the best bound on when the streak began.
+    UPDATE feeds SET failing_since = COALESCE(last_success, last_attempt)
+     WHERE consecutive_failures > 0;
+    -- A feed's cadence is learned from when its items arrived.
+    CREATE INDEX item_sources_feed_seen ON item_sources(feed_id, first_seen);
+
+    CREATE TABLE feed_notices (
+        id           INTEGER PRIMARY KEY,
+        -- The feed, or '*' for the notice that most feeds fail at once.
+        feed_id      TEXT NOT NULL,
+        -- 'failing' | 'quiet' | 'network'
+        kind         TEXT NOT NULL,
+        -- When the first notice of this episode was sent.
+        opened_at    INTEGER NOT NULL,
+        -- When the latest notice (first or daily reminder) was sent.
+        notified_at  INTEGER NOT NULL,
+        notices      INTEGER NOT NULL DEFAULT 1,
+        -- When the recovery notice was sent; NULL while the episode is open.
+        recovered_at INTEGER
+    );
+    CREATE UNIQUE INDEX feed_notices_open ON feed_notices(feed_id, kind)
+        WHERE recovered_at IS NULL;
+    "#,
 ];
