@@ -205,7 +205,10 @@ pub fn ingest(
     let matcher = &indicators.matcher;
     let mut scratch = matcher.scratch();
     let mut writes = Vec::new();
-    for item in &parsed.items {
+    let item_count = parsed.items.len();
+    // Items move into their records: their text is the bulk of the poll, and copying it cost
+    // an allocation and a copy per field.
+    for item in parsed.items {
         let previous = known.get(&item.key);
         // A forgotten item is one retention deleted as too old to keep: any text it has now
         // is still old news.
@@ -213,15 +216,13 @@ pub fn ingest(
             continue;
         }
         let record = item_record(item);
-        let authors = record.authors.clone();
-        let categories = record.categories.clone();
         let text = ItemText {
-            title: &item.title,
-            summary: &item.summary,
-            content: &item.content,
-            author: &authors,
-            category: &categories,
-            link: item.link.as_deref().unwrap_or(""),
+            title: &record.title,
+            summary: &record.summary,
+            content: &record.content,
+            author: &record.authors,
+            category: &record.categories,
+            link: record.link.as_deref().unwrap_or(""),
         };
         let hits: Vec<HitRecord> = matcher
             .match_item(&text, &mut scratch)
@@ -255,7 +256,7 @@ pub fn ingest(
         result: PollResult::Fetched {
             etag: body.validators.etag.clone(),
             last_modified: body.validators.last_modified.clone(),
-            title: parsed.title.clone(),
+            title: parsed.title,
         },
         next_check,
         min_interval: floor,
@@ -267,7 +268,11 @@ pub fn ingest(
                 .hits
                 .iter()
                 .filter_map(|new| {
-                    let item = parsed.items.iter().find(|i| i.key == new.key)?;
+                    let item = write.items.iter().find_map(|w| match w {
+                        ItemWrite::New { item, .. } | ItemWrite::Changed { item, .. } => {
+                            (item.key == new.key).then_some(item)
+                        }
+                    })?;
                     Some(FoundHit {
                         hit_id: new.hit_id,
                         indicator_id: new.indicator_id.clone(),
@@ -280,7 +285,7 @@ pub fn ingest(
                 feed_id: feed.id.clone(),
                 result: Ok(PollSuccess {
                     not_modified: false,
-                    items: parsed.items.len(),
+                    items: item_count,
                     counts,
                     hits,
                 }),
@@ -333,18 +338,18 @@ fn record_failure(
     }
 }
 
-fn item_record(item: &ParsedItem) -> ItemRecord {
+fn item_record(item: ParsedItem) -> ItemRecord {
     ItemRecord {
-        key: item.key.clone(),
-        link: item.link.clone(),
-        title: item.title.clone(),
-        summary: item.summary.clone(),
-        content: item.content.clone(),
+        key: item.key,
+        link: item.link,
+        title: item.title,
+        summary: item.summary,
+        content: item.content,
         authors: item.authors.join("\n"),
         categories: item.categories.join("\n"),
         published: item.published,
         updated: item.updated,
-        content_hash: item.content_hash.clone(),
+        content_hash: item.content_hash,
     }
 }
 

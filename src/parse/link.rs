@@ -45,11 +45,18 @@ pub const TRACKING_PARAMETERS: &[&str] = &[
 /// keep their order and spelling. `None` when the link is empty, unparsable, relative without a
 /// usable base, of another scheme (`mailto:`, `javascript:`, `ftp:`), or over [`MAX_LINK_LEN`].
 pub fn canonical_link(link: &str, base: Option<&str>) -> Option<String> {
+    let base = base.and_then(|b| Url::parse(b.trim()).ok());
+    canonical_link_against(link, base.as_ref())
+}
+
+/// As [`canonical_link`], with the base already parsed: a feed's entries share one base, and
+/// parsing it again for every link cost as much as parsing the link.
+pub fn canonical_link_against(link: &str, base: Option<&Url>) -> Option<String> {
     let link = link.trim();
     if link.is_empty() || link.len() > MAX_LINK_LEN {
         return None;
     }
-    let url = match base.and_then(|b| Url::parse(b.trim()).ok()) {
+    let url = match base {
         Some(base) => base.join(link).ok()?,
         None => Url::parse(link).ok()?,
     };

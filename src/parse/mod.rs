@@ -52,7 +52,7 @@ use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use sha2::{Digest, Sha256};
 
 use crate::text::html_to_text;
-pub use link::canonical_link;
+pub use link::{canonical_link, canonical_link_against};
 use prolog::{Prolog, Shape};
 
 /// A feed as the later stages need it.
@@ -146,8 +146,13 @@ pub fn parse_feed(
     let decoded = encoding::decode(bytes, content_type, tld.as_deref());
     let document = prepare(&decoded.text)?;
 
+    // feed-rs resolves links against the base itself, and clones the base URL into every
+    // element it reads to do so; `canonical_link_against` resolves the links this stage keeps
+    // against the same base, with the same result. The base is only needed by feed-rs for a
+    // relative `xml:base`, which it resolves against the base.
+    let xml_base = memchr::memmem::find(document.text.as_bytes(), b"xml:base").is_some();
     let parser = feed_rs::parser::Builder::new()
-        .base_uri(base.as_ref().map(url::Url::as_str))
+        .base_uri(base.as_ref().filter(|_| xml_base).map(url::Url::as_str))
         // An empty id marks an entry without one; the key falls back to its link or hash.
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
@@ -155,7 +160,7 @@ pub fn parse_feed(
     let feed = parser
         .parse(document.text.as_bytes())
         .map_err(|e| invalid(e, &document))?;
-    Ok(convert(feed, base.as_ref().map(url::Url::as_str)))
+    Ok(convert(feed, base.as_ref()))
 }
 
 /// The text handed to feed-rs, and how its lines map back to the decoded document.
@@ -457,7 +462,7 @@ fn lowercase_first(message: &str) -> String {
     }
 }
 
-fn convert(feed: feed_rs::model::Feed, base: Option<&str>) -> ParsedFeed {
+fn convert(feed: feed_rs::model::Feed, base: Option<&url::Url>) -> ParsedFeed {
     let title = feed
         .title
         .map(|t| html_to_text(&t.content))
@@ -474,7 +479,7 @@ fn convert(feed: feed_rs::model::Feed, base: Option<&str>) -> ParsedFeed {
     }
 }
 
-fn convert_entry(entry: feed_rs::model::Entry, base: Option<&str>) -> ParsedItem {
+fn convert_entry(entry: feed_rs::model::Entry, base: Option<&url::Url>) -> ParsedItem {
     let title = entry
         .title
         .as_ref()
@@ -548,7 +553,7 @@ fn convert_entry(entry: feed_rs::model::Entry, base: Option<&str>) -> ParsedItem
 
 /// The entry's page: the first usable link that is the alternate (or has no relation), else
 /// the first usable link that is not the feed itself, an edit link or an attachment.
-fn pick_link(links: &[feed_rs::model::Link], base: Option<&str>) -> Option<String> {
+fn pick_link(links: &[feed_rs::model::Link], base: Option<&url::Url>) -> Option<String> {
     let is_alternate =
         |l: &&feed_rs::model::Link| l.rel.as_deref().is_none_or(|r| r == "alternate");
     let is_other_page = |l: &&feed_rs::model::Link| {
@@ -565,7 +570,7 @@ fn pick_link(links: &[feed_rs::model::Link], base: Option<&str>) -> Option<Strin
                 .iter()
                 .filter(|l| !is_alternate(l) && is_other_page(l)),
         )
-        .find_map(|l| canonical_link(&l.href, base))
+        .find_map(|l| canonical_link_against(&l.href, base))
 }
 
 /// Length-prefixed, so that no two different field lists hash the same bytes.

@@ -5,47 +5,40 @@
 //! collapsed. Evidence offsets point into this text, so it is produced once, here, and every
 //! later stage works from it.
 
-/// Elements whose content is never shown to a reader.
-const HIDDEN_ELEMENTS: &[&str] = &[
-    "script", "style", "noscript", "template", "head", "iframe", "object", "svg", "math",
-];
+/// What an element does to the text around it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ElementKind {
+    /// Its content is never shown to a reader.
+    Hidden,
+    /// It ends a line of text: the words on either side must not run together.
+    Block,
+    /// Text flows through it.
+    Inline,
+}
 
-/// Elements that end a line of text: the words on either side must not run together.
-const BLOCK_ELEMENTS: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "br",
-    "caption",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "figcaption",
-    "figure",
-    "footer",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "li",
-    "main",
-    "nav",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "table",
-    "td",
-    "th",
-    "tr",
-    "ul",
-];
+/// Feed HTML is dense with tags, so this runs for most of them: the name is lowercased on the
+/// stack (no element of interest has a longer name than the buffer) and matched once, rather
+/// than allocated and compared against each name in turn.
+fn element_kind(name: &str) -> ElementKind {
+    let mut buffer = [0u8; 10];
+    let Some(lower) = buffer.get_mut(..name.len()) else {
+        return ElementKind::Inline;
+    };
+    for (to, from) in lower.iter_mut().zip(name.bytes()) {
+        *to = from.to_ascii_lowercase();
+    }
+    match &*lower {
+        b"script" | b"style" | b"noscript" | b"template" | b"head" | b"iframe" | b"object"
+        | b"svg" | b"math" => ElementKind::Hidden,
+        b"address" | b"article" | b"aside" | b"blockquote" | b"br" | b"caption" | b"dd"
+        | b"div" | b"dl" | b"dt" | b"figcaption" | b"figure" | b"footer" | b"h1" | b"h2"
+        | b"h3" | b"h4" | b"h5" | b"h6" | b"header" | b"hr" | b"li" | b"main" | b"nav" | b"ol"
+        | b"p" | b"pre" | b"section" | b"table" | b"td" | b"th" | b"tr" | b"ul" => {
+            ElementKind::Block
+        }
+        _ => ElementKind::Inline,
+    }
+}
 
 /// Converts an HTML fragment (or plain text) to display text.
 ///
@@ -72,14 +65,11 @@ pub fn html_to_text_into(input: &str, out: &mut String) {
 
 /// Removes tags, comments and hidden elements; block elements become line breaks.
 fn strip_tags(input: &str, out: &mut String) {
-    let bytes = input.as_bytes();
     let mut i = 0;
     let mut text_start = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'<' {
-            i += 1;
-            continue;
-        }
+    // Text between tags is skipped with memchr rather than a byte at a time.
+    while let Some(offset) = memchr::memchr(b'<', &input.as_bytes()[i..]) {
+        i += offset;
         let rest = &input[i..];
         let Some(tag) = classify_tag(rest) else {
             i += 1;
@@ -103,15 +93,16 @@ fn strip_tags(input: &str, out: &mut String) {
             Markup::Element { name, closing } => {
                 let tag_end = find_tag_end(rest).map_or(rest.len(), |end| end + 1);
                 i += tag_end;
-                let lower = name.to_ascii_lowercase();
-                if !closing && HIDDEN_ELEMENTS.contains(&lower.as_str()) {
-                    i += skip_hidden_body(&input[i..], &lower);
-                    out.push(' ');
-                } else if BLOCK_ELEMENTS.contains(&lower.as_str()) {
-                    out.push('\n');
-                } else {
-                    // Inline elements: "<b>North</b><i>Korea</i>" reads as one word in a
-                    // browser, so nothing is inserted.
+                match element_kind(name) {
+                    ElementKind::Hidden if !closing => {
+                        i += skip_hidden_body(&input[i..], name);
+                        out.push(' ');
+                    }
+                    ElementKind::Block => out.push('\n'),
+                    // Inline elements (and closing tags of hidden ones):
+                    // "<b>North</b><i>Korea</i>" reads as one word in a browser, so nothing is
+                    // inserted.
+                    ElementKind::Inline | ElementKind::Hidden => {}
                 }
             }
         }
@@ -163,20 +154,22 @@ fn classify_tag(rest: &str) -> Option<Markup<'_>> {
 
 /// Finds the `>` that ends a tag, skipping `>` inside quoted attribute values.
 fn find_tag_end(rest: &str) -> Option<usize> {
-    let mut quote: Option<u8> = None;
-    for (index, byte) in rest.bytes().enumerate() {
-        match (quote, byte) {
-            (Some(q), b) if b == q => quote = None,
-            (Some(_), _) => {}
-            (None, b'"' | b'\'') => quote = Some(byte),
-            (None, b'>') => return Some(index),
-            (None, _) => {}
+    // Attribute values (links, styles) are most of a tag's bytes: jump between the bytes that
+    // matter instead of walking them.
+    let bytes = rest.as_bytes();
+    let mut at = 0;
+    loop {
+        at += memchr::memchr3(b'>', b'"', b'\'', &bytes[at..])?;
+        let quote = bytes[at];
+        if quote == b'>' {
+            return Some(at);
         }
+        at += 1;
+        at += memchr::memchr(quote, &bytes[at..])? + 1;
     }
-    None
 }
 
-/// Length of a hidden element's body up to and including its closing tag.
+/// Length of a hidden element's body up to and including its closing tag; `name` in any case.
 fn skip_hidden_body(rest: &str, name: &str) -> usize {
     let bytes = rest.as_bytes();
     let mut i = 0;
@@ -193,6 +186,25 @@ fn skip_hidden_body(rest: &str, name: &str) -> usize {
     }
     rest.len()
 }
+
+/// The bytes that may start whitespace or a control character: ASCII space and controls, and
+/// the lead bytes of the few such characters beyond ASCII (U+0080 to U+00A0 start with 0xC2,
+/// U+1680 with 0xE1, U+2000 to U+205F with 0xE2, U+3000 with 0xE3). Every other byte, in
+/// Cyrillic or Hangul text as much as in English, is passed over without decoding a character.
+static MAY_BREAK: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte <= 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[0x7F] = true;
+    table[0xC2] = true;
+    table[0xE1] = true;
+    table[0xE2] = true;
+    table[0xE3] = true;
+    table
+};
 
 /// Collapses runs of whitespace: a run holding a line break becomes one `\n`, any other run one
 /// space; leading and trailing whitespace goes. Control characters count as whitespace.
@@ -217,8 +229,22 @@ fn collapse_whitespace(input: &str, out: &mut String) {
     };
     while i < bytes.len() {
         let byte = bytes[i];
+        if !MAY_BREAK[byte as usize] {
+            i += 1;
+            continue;
+        }
         let (width, brk) = if byte < 0x80 {
             match byte {
+                // A single space between words is kept as it is: only runs and other
+                // whitespace need rewriting, and flushing at every word would cost a copy each.
+                b' ' if i > run_start
+                    && bytes
+                        .get(i + 1)
+                        .is_some_and(|&next| !MAY_BREAK[next as usize]) =>
+                {
+                    i += 1;
+                    continue;
+                }
                 b'\n' | b'\r' => (1, Some('\n')),
                 b' ' | b'\t' | 0x0B | 0x0C => (1, Some(' ')),
                 0..=0x1F | 0x7F => (1, Some(' ')),
@@ -281,6 +307,25 @@ mod tests {
             ("<p>unclosed", "unclosed"),
             ("<", "<"),
             ("&bogus; &#xZZ;", "&bogus; &#xZZ;"),
+            // Single spaces kept in place, beside every kind of neighbour.
+            ("Северная Корея и Россия", "Северная Корея и Россия"),
+            ("북한 정찰위성 발사", "북한 정찰위성 발사"),
+            ("a \u{a0}b a\u{a0} b a \u{3000}b", "a b a b a b"),
+            ("a \u{2028}b", "a\nb"),
+            ("a \u{85}b c\u{9f}d", "a\nb c d"),
+            ("a \u{e9}t\u{e9} \u{1680}x", "a \u{e9}t\u{e9} x"),
+            (" a b ", "a b"),
+            ("a \tb", "a b"),
+            ("a \x7fb", "a b"),
+            // Quotes in tags, closed and not.
+            ("<a title=\"1 > 0\" alt='x>\"y'>in</a>out", "inout"),
+            ("x<a title=\"unclosed>text", "x"),
+            ("<img src=x>", ""),
+            // Element names in any case; names longer than any known element.
+            ("<SCRIPT type=x>hidden</script>SHOWN", "SHOWN"),
+            ("a<BR>b<Figcaption>c</FIGCAPTION>d", "a\nb\nc\nd"),
+            ("a<blockquotes>b</blockquotes>c", "abc"),
+            ("a</script>b", "ab"),
         ];
         for (input, want) in cases {
             assert_eq!(html_to_text(input), *want, "input {input:?}");
