@@ -174,9 +174,9 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     let at = any::<usize>();
     prop_oneof![
-        (at.clone(), 0u8..8).prop_map(|(at, bit)| Mutation::Flip { at, bit }),
+        (at, 0u8..8).prop_map(|(at, bit)| Mutation::Flip { at, bit }),
         (
-            at.clone(),
+            at,
             prop_oneof![
                 proptest::collection::vec(any::<u8>(), 1..8),
                 proptest::sample::select(vec![
@@ -192,13 +192,9 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             ]
         )
             .prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
-        (at.clone(), 1usize..64).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        at.clone().prop_map(|at| Mutation::Truncate { at }),
-        (at.clone(), 1usize..256, at).prop_map(|(from, len, to)| Mutation::Splice {
-            from,
-            len,
-            to
-        }),
+        (at, 1usize..64).prop_map(|(at, len)| Mutation::Delete { at, len }),
+        at.prop_map(|at| Mutation::Truncate { at }),
+        (at, 1usize..256, at).prop_map(|(from, len, to)| Mutation::Splice { from, len, to }),
     ]
 }
 
