@@ -233,7 +233,10 @@ pub(super) fn resolve(
         problem(key, line, column, message);
     };
 
-    let tls = match pick(env, "WATCHFLOOR_MAIL_TLS", &mail.tls) {
+    let tls_sourced = pick(env, "WATCHFLOOR_MAIL_TLS", &mail.tls);
+    // Where `mail.tls` was set, for the message that refuses `none` towards a remote relay.
+    let tls_place = tls_sourced.as_ref().map_or((0, 0), |s| (s.line, s.column));
+    let tls = match tls_sourced {
         None => TlsMode::Required,
         Some(s) => match s.value.trim() {
             "required" => TlsMode::Required,
@@ -328,8 +331,8 @@ pub(super) fn resolve(
                 if tls == TlsMode::None && url.scheme() == "smtp" && !is_loopback(&host) {
                     report(
                         "mail.tls",
-                        0,
-                        0,
+                        tls_place.0,
+                        tls_place.1,
                         format!(
                             "'none' is allowed only for a relay on a loopback address, not \
                              '{host}': mail would cross the network in clear"

@@ -107,17 +107,17 @@ struct RawHttp {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRetention {
-    items_days: Option<u64>,
+    items_days: Option<Spanned<u64>>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFetch {
     /// Seconds.
-    timeout: Option<u64>,
-    max_body: Option<u64>,
-    concurrency: Option<usize>,
-    per_host: Option<usize>,
+    timeout: Option<Spanned<u64>>,
+    max_body: Option<Spanned<u64>>,
+    concurrency: Option<Spanned<u64>>,
+    per_host: Option<Spanned<u64>>,
     user_agent: Option<String>,
 }
 
@@ -221,58 +221,67 @@ impl Settings {
         };
 
         let defaults = FetchSettings::default();
-        let mut number = |key: &str, var: &str, file_value: Option<u64>, default: u64, min: u64| {
-            let value = match env(var) {
-                Some(text) => match text.trim().parse::<u64>() {
-                    Ok(n) => n,
-                    Err(_) => {
-                        problems.push(problem(
-                            key,
-                            0,
-                            0,
-                            format!("{var}={text:?} is not a number"),
-                        ));
-                        default
-                    }
-                },
-                None => file_value.unwrap_or(default),
+        let mut number =
+            |key: &str, var: &str, file_value: &Option<Spanned<u64>>, default: u64, min: u64| {
+                // Where the value came from: a place in the file, or none for the environment.
+                let mut place = (0, 0);
+                let value = match env(var) {
+                    Some(text) => match text.trim().parse::<u64>() {
+                        Ok(n) => n,
+                        Err(_) => {
+                            problems.push(problem(
+                                key,
+                                0,
+                                0,
+                                format!("{var}={text:?} is not a number"),
+                            ));
+                            default
+                        }
+                    },
+                    None => match file_value {
+                        Some(s) => {
+                            place = (s.defined.line(), s.defined.column());
+                            s.value
+                        }
+                        None => default,
+                    },
+                };
+                if value < min {
+                    problems.push(problem(
+                        key,
+                        place.0,
+                        place.1,
+                        format!("must be at least {min}, not {value}"),
+                    ));
+                }
+                value
             };
-            if value < min {
-                problems.push(problem(
-                    key,
-                    0,
-                    0,
-                    format!("must be at least {min}, not {value}"),
-                ));
-            }
-            value
-        };
         let fetch = FetchSettings {
             timeout: Duration::from_secs(number(
                 "fetch.timeout",
                 "WATCHFLOOR_FETCH_TIMEOUT",
-                raw.fetch.timeout,
+                &raw.fetch.timeout,
                 defaults.timeout.as_secs(),
                 1,
             )),
             max_body: number(
                 "fetch.max_body",
                 "WATCHFLOOR_FETCH_MAX_BODY",
-                raw.fetch.max_body,
+                &raw.fetch.max_body,
                 defaults.max_body,
                 1024,
             ),
             concurrency: number(
                 "fetch.concurrency",
                 "WATCHFLOOR_FETCH_CONCURRENCY",
-                raw.fetch.concurrency.map(|n| n as u64),
+                &raw.fetch.concurrency,
                 defaults.concurrency as u64,
                 1,
             ) as usize,
             per_host: number(
                 "fetch.per_host",
                 "WATCHFLOOR_FETCH_PER_HOST",
-                raw.fetch.per_host.map(|n| n as u64),
+                &raw.fetch.per_host,
                 defaults.per_host as u64,
                 1,
             ) as usize,
@@ -284,7 +293,7 @@ impl Settings {
         let items_days = number(
             "retention.items_days",
             "WATCHFLOOR_RETENTION_ITEMS_DAYS",
-            raw.retention.items_days,
+            &raw.retention.items_days,
             RetentionSettings::default().items_days.into(),
             1,
         )
@@ -491,7 +500,7 @@ mod tests {
             (
                 Some("retention:\n  items_days: 0\n"),
                 &[],
-                "setting 'retention.items_days': must be at least 1",
+                ":2:15: setting 'retention.items_days': must be at least 1",
             ),
             (
                 Some("retention:\n  item_days: 30\n"),

@@ -454,11 +454,15 @@ fn strip_serde_location(message: &str) -> String {
     }
 }
 
+/// Lowercases the first letter, as our messages begin, unless it starts an acronym: serde_json's
+/// "EOF while parsing a value" must not become "eOF".
 fn lowercase_first(message: &str) -> String {
     let mut chars = message.chars();
     match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
+        Some(first) if !chars.clone().next().is_some_and(char::is_uppercase) => {
+            first.to_lowercase().chain(chars).collect()
+        }
+        _ => message.to_owned(),
     }
 }
 

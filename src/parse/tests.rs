@@ -454,6 +454,18 @@ fn relative_links_resolve_against_the_feed_url() {
     assert_eq!(feed.items[0].link, None);
 }
 
+#[test]
+fn a_truncated_json_feed_keeps_the_acronym_in_its_message() {
+    let error = parse_feed(
+        b"{\"version\": \"https://jsonfeed.org/version/1.1\", \"items\": [",
+        None,
+        URL,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("EOF while parsing"), "{error}");
+}
+
 proptest! {
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
