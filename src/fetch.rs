@@ -51,6 +51,8 @@ pub struct Fetcher {
     /// are created on first use and kept: there is one per feed host at most.
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
     per_host: usize,
+    /// Bodies over [`LARGE_BODY`] in memory, all fetches: bounds the memory bodies take.
+    large: Arc<Semaphore>,
 }
 
 /// The validators of a response, sent back on the next poll to make it conditional.
@@ -82,7 +84,18 @@ pub struct FetchedBody {
     pub validators: Validators,
     /// `Cache-Control: max-age`: a floor on the poll interval. `max-age=0` gives `None`.
     pub max_age: Option<Duration>,
+    /// Held while a body over [`LARGE_BODY`] bytes is in memory (until the poll that fetched
+    /// it is done with it); `None` for small bodies and bodies not fetched.
+    pub large: Option<tokio::sync::OwnedSemaphorePermit>,
 }
+
+/// A body past this size counts against [`LARGE_BODIES`].
+pub const LARGE_BODY: usize = 1024 * 1024;
+/// Bodies over [`LARGE_BODY`] in memory at once. Sixteen fetches each holding a body near the
+/// 15 MiB cap would need 240 MB before parsing, and parsing one takes several times its size
+/// (decoded text, the document tree, items); feeds are rarely over a megabyte, so the few that
+/// are (and the endless or bombed bodies that only look like it) take turns.
+pub const LARGE_BODIES: usize = 1;
 
 /// Why a fetch failed. Messages are lowercase and name what happened.
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +199,7 @@ impl Fetcher {
             )),
             hosts: Arc::default(),
             per_host: settings.per_host.min(Semaphore::MAX_PERMITS),
+            large: Arc::new(Semaphore::new(LARGE_BODIES)),
         })
     }
 
@@ -292,10 +306,18 @@ impl Fetcher {
             return Err(FetchError::BodyTooLarge(self.max_body));
         }
         let capacity = announced.unwrap_or(0).min(self.max_body) as usize;
+        let mut large = None;
         let mut body = Vec::with_capacity(capacity.min(INITIAL_CAPACITY));
         while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(&e))? {
             if (body.len() + chunk.len()) as u64 > self.max_body {
                 return Err(FetchError::BodyTooLarge(self.max_body));
+            }
+            if large.is_none() && body.len() + chunk.len() > LARGE_BODY {
+                // The wait counts against this fetch's deadline, like the network's.
+                large =
+                    Some(self.large.clone().acquire_owned().await.map_err(|_| {
+                        FetchError::Other("the fetcher's limits were closed".into())
+                    })?);
             }
             body.extend_from_slice(&chunk);
         }
@@ -305,6 +327,7 @@ impl Fetcher {
             final_url,
             validators,
             max_age,
+            large,
         }))
     }
 

@@ -124,6 +124,7 @@ fn feed_items(h: &Harness, feed: &str, items: &[(&str, &str, &str)], now: DateTi
         final_url: format!("http://127.0.0.1/{feed}.xml"),
         validators: Validators::default(),
         max_age: None,
+        large: None,
     };
     let report = ingest(
         &h.ctx,

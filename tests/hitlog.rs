@@ -101,6 +101,7 @@ fn database(dir: &Path) -> PathBuf {
             final_url: format!("http://127.0.0.1/{feed}.xml"),
             validators: Validators::default(),
             max_age: None,
+            large: None,
         };
         let report = ingest(
             &ctx,

@@ -56,6 +56,7 @@ pub fn run(global: &GlobalArgs, args: &AlertsBench) -> anyhow::Result<u8> {
         final_url: feed.url.clone(),
         validators: Validators::default(),
         max_age: None,
+        large: None,
     };
     let now = Utc::now();
     ingest(&ctx, &feed, &fetched, 0, now)

@@ -85,6 +85,7 @@ pub fn run(global: &GlobalArgs, args: &IngestBench) -> anyhow::Result<u8> {
             final_url: feed.url.clone(),
             validators: Validators::default(),
             max_age: None,
+            large: None,
         })
         .collect();
     let mut first_pass_seconds = 0.0;
