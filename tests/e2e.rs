@@ -105,8 +105,13 @@ fn assert_delivered_once_each(state: &StateDir, daemon: &Daemon, book: &MailBook
     let inconsistent = book.inconsistent_copies();
     assert!(
         inconsistent.is_empty(),
-        "copies of one Message-ID that differ: {inconsistent:?}\n{}",
-        daemon.report()
+        "{}\ncopies of one Message-ID that differ:\n{}",
+        daemon.report(),
+        inconsistent
+            .iter()
+            .map(|(id, said)| format!("{id}:\n  {}", said.join("\n  ")))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert_eq!(state.integrity_check(), "ok");
 }

@@ -538,14 +538,27 @@ impl MailBook {
         self.by_id.values().map(|copies| copies.len() - 1).sum()
     }
 
-    /// Message-IDs whose copies differ in what they say (recipient, subject, hits, text):
-    /// a resend must be the same message, or receivers cannot drop it.
-    pub fn inconsistent_copies(&self) -> Vec<String> {
+    /// Message-IDs whose copies differ in what they say (recipient, subject, hits, text),
+    /// each with what every copy said: a resend must be the same message, or receivers
+    /// that drop a copy by its Message-ID drop news.
+    pub fn inconsistent_copies(&self) -> Vec<(String, Vec<String>)> {
         let content = |m: &Delivered| (m.rcpt_to(), m.subject(), carried_hits(m), m.text());
         self.by_id
             .iter()
             .filter(|(_, copies)| copies.iter().any(|c| content(c) != content(&copies[0])))
-            .map(|(id, _)| id.clone())
+            .map(|(id, copies)| {
+                let said = copies
+                    .iter()
+                    .map(|c| {
+                        let (to, subject, hits, text) = content(c);
+                        format!(
+                            "{}: to {to}, subject {subject:?}, hits {hits:?}, text:\n{text}",
+                            c.file.display()
+                        )
+                    })
+                    .collect();
+                (id.clone(), said)
+            })
             .collect()
     }
 
