@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::e2e::{
-    Daemon, MailBook, Rng, Served, StateDir, assert_outbox_empty, expected_hits, item, mail_env,
-    rss,
+    Daemon, MailBook, Rng, Served, StateDir, assert_outbox_empty, delivered_count, expected_hits,
+    item, mail_env, rss,
 };
 use support::feed_server::{FeedServer, Response};
 use support::smtp_server::SmtpServer;
@@ -131,16 +131,33 @@ fn crash_safety(kills: u32) {
     let publisher = Publisher::start(feeds.clone(), "/wire.xml", Rng::new(rng.next_u64()));
 
     let mut daemon = Daemon::start(&state, &env);
-    let mut moments = Vec::new();
+    let mut on_delivery = 0;
     for kill in 1..=kills {
         // Up to three seconds: a kill can land in start-up and migration, in a poll's
-        // transaction, between a send and its acknowledgement, or while idle.
-        let after = rng.range(100, 3000);
-        std::thread::sleep(Duration::from_millis(after));
+        // transaction, or while idle. Every other kill waits instead for a message to land
+        // in the Maildir and strikes at once: the narrow window between the server's
+        // acceptance and the acknowledgement, which chance alone seldom hits.
+        let budget = Duration::from_millis(rng.range(100, 3000));
+        let aimed = kill % 2 == 0;
+        let begun = Instant::now();
+        let landed = if aimed {
+            let before = delivered_count(&state.smtp_dir());
+            while delivered_count(&state.smtp_dir()) == before && begun.elapsed() < budget {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            delivered_count(&state.smtp_dir()) > before
+        } else {
+            std::thread::sleep(budget);
+            false
+        };
         let last = daemon.last_line();
         daemon.kill9();
-        println!("  kill {kill:>2} after {after:>4} ms; last line: {last}");
-        moments.push(last);
+        on_delivery += u32::from(landed);
+        let how = if landed { "on a delivery" } else { "at random" };
+        println!(
+            "  kill {kill:>2} {how} after {:>4} ms; last line: {last}",
+            begun.elapsed().as_millis()
+        );
         daemon.restart();
     }
     let served = publisher.finish();
@@ -215,7 +232,7 @@ fn crash_safety(kills: u32) {
     assert_delivered_once_each(&state, &daemon, &book);
     assert_outbox_empty(&state, &env);
     println!(
-        "crash safety: {} kills, {} starts, {} items served, {} hits, {} alerts sent, {} \
+        "crash safety: {} kills ({on_delivery} as a message landed), {} starts, {} items served, {} hits, {} alerts sent, {} \
          messages ({} Message-IDs, {} duplicate copies), integrity ok, outbox empty, {:.1} s",
         daemon.kills,
         daemon.starts,
