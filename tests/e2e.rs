@@ -252,7 +252,7 @@ fn kill_9_five_times_loses_no_hit_and_no_alert_and_duplicates_nothing() {
 }
 
 #[test]
-#[ignore = "the long form, about two minutes: cargo test --test e2e -- --ignored --nocapture"]
+#[ignore = "the long form, about a minute: cargo test --test e2e -- --ignored --nocapture"]
 fn kill_9_thirty_times_loses_no_hit_and_no_alert_and_duplicates_nothing() {
     let kills = std::env::var("WATCHFLOOR_E2E_KILLS")
         .ok()
