@@ -256,7 +256,8 @@ pub fn ingest(
         result: PollResult::Fetched {
             etag: body.validators.etag.clone(),
             last_modified: body.validators.last_modified.clone(),
-            title: parsed.title,
+            // A configured title wins over the feed's own, which may change at any poll.
+            title: feed.title.clone().or(parsed.title),
         },
         next_check,
         min_interval: floor,

@@ -365,7 +365,9 @@ impl Store {
                 "INSERT INTO feeds (id, url, title, active) VALUES (?1, ?2, ?3, 1)
                  ON CONFLICT(id) DO UPDATE SET
                    active = 1,
-                   title = excluded.title,
+                   -- With none configured, the title the last poll read stays until the next
+                   -- poll: alert sources, and a resend after a crash, keep the feed's name.
+                   title = COALESCE(excluded.title, CASE WHEN url = excluded.url THEN title END),
                    -- A new URL is a new resource: its validators and backoff do not carry over.
                    etag = CASE WHEN url = excluded.url THEN etag END,
                    last_modified = CASE WHEN url = excluded.url THEN last_modified END,
@@ -547,7 +549,7 @@ impl Store {
                 tx.execute(
                     "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_error = NULL,
                        consecutive_failures = 0, failing_since = NULL, next_check = ?3, min_interval = ?4,
-                       etag = ?5, last_modified = ?6, title = COALESCE(title, ?7)
+                       etag = ?5, last_modified = ?6, title = COALESCE(?7, title)
                      WHERE id = ?1",
                     params![
                         poll.feed_id,

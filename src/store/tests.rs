@@ -200,3 +200,30 @@ fn feeds_dropped_from_the_config_stay_but_go_inactive_and_a_new_url_resets_state
     assert_eq!(states[0].etag, None, "validators belong to the old URL");
     assert!(!states[1].active && states[1].id == "b");
 }
+
+#[test]
+fn a_restart_keeps_the_title_a_poll_learned_unless_the_config_names_one_or_the_url_moves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open_with_feeds(&dir);
+    store.write_poll(&poll("a", vec![])).expect("write");
+    let title = |store: &Store| store.feed_state("a").expect("query").expect("feed").title;
+    let def = |url: &'static str, title: Option<&'static str>| FeedDef {
+        id: "a",
+        url,
+        title,
+    };
+    // What every start, reload and `watchfloor feeds` does: alert sources and resent
+    // messages must not lose the feed's name until the next poll.
+    store
+        .sync_feeds(&[def("http://127.0.0.1/a.xml", None)])
+        .expect("sync");
+    assert_eq!(title(&store).as_deref(), Some("Feed"));
+    store
+        .sync_feeds(&[def("http://127.0.0.1/a.xml", Some("Configured"))])
+        .expect("sync");
+    assert_eq!(title(&store).as_deref(), Some("Configured"));
+    store
+        .sync_feeds(&[def("http://127.0.0.1/moved.xml", None)])
+        .expect("sync");
+    assert_eq!(title(&store), None, "the old title named another resource");
+}

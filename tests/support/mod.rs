@@ -2,5 +2,6 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod e2e;
 pub mod feed_server;
 pub mod smtp_server;
