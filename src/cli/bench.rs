@@ -49,6 +49,10 @@ pub struct MatchBench {
     /// Approximate size of an item (title + summary) in bytes
     #[arg(long, default_value_t = 600)]
     pub item_bytes: usize,
+    /// Also write the generated items, one JSON object {"title", "summary"} a line, so that
+    /// another matcher (bench/reference.py) can be measured on the very same items
+    #[arg(long, value_name = "FILE")]
+    pub dump_items: Option<PathBuf>,
 }
 
 pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<u8> {
@@ -171,6 +175,9 @@ fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {
     }
     let shipped = load_indicators(global)?;
     let items = generate_items(&shipped, 4096, args.item_bytes);
+    if let Some(path) = &args.dump_items {
+        dump_items(&items, path)?;
+    }
     let average =
         items.iter().map(|(t, s)| t.len() + s.len()).sum::<usize>() as f64 / items.len() as f64;
     let generated = Indicators::parse(
@@ -198,6 +205,23 @@ fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {
         );
     }
     Ok(EXIT_OK)
+}
+
+/// Writes the items as JSON lines: `{"title": ..., "summary": ...}`.
+fn dump_items(items: &[(String, String)], path: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    for (title, summary) in items {
+        serde_json::to_writer(&mut out, &json!({"title": title, "summary": summary}))?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 struct Figures {
