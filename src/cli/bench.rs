@@ -212,8 +212,8 @@ fn dump_items(items: &[(String, String)], path: &Path) -> anyhow::Result<()> {
     use anyhow::Context;
     use std::io::Write;
 
-    let file = std::fs::File::create(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
     for (title, summary) in items {
         serde_json::to_writer(&mut out, &json!({"title": title, "summary": summary}))?;
