@@ -5,7 +5,7 @@
 #   bench/suite.sh [--quick] [--rounds N]
 #
 # Builds the release binary, makes a venv with feedparser under target/bench-venv when there is
-# none, then runs N rounds (default 3; --quick: 1 round, smaller sizes) of:
+# none, then runs N rounds (default 2; --quick: 1 round, smaller sizes) of:
 #   watchfloor bench match     (shipped indicators, 200 generated variants)
 #   bench/reference.py match   (the same items, the same indicators compiled to Python `re`)
 #   watchfloor bench ingest    (the corpus replicated to 50 MB; --quick: 10 MB)
@@ -14,11 +14,12 @@
 #   bench/alert-delivery.sh 1000 (aiosmtpd on 127.0.0.1; --quick: 200 alerts)
 # Each round's load average is recorded. The table gives the range over the rounds; the
 # ratios are taken within each round (watchfloor and Python run back to back) and their range
-# is given. Raw output stays in the folder named at the end (SUITE_KEEP=DIR to choose it).
+# is given. Raw output stays in the folder named at the end (SUITE_KEEP=DIR to choose it);
+# SUITE_SUMMARY_ONLY=DIR prints the summary of such a folder again without running anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 quick=0
+rounds=2 quick=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 rounds=1 ;;
@@ -33,6 +34,11 @@ else
   match_items=300000 py_seconds=10 megabytes=50 feeds=2000 alerts=1000
 fi
 
+if [ -n "${SUITE_SUMMARY_ONLY:-}" ]; then
+  out=$SUITE_SUMMARY_ONLY
+  rounds=$(find "$out" -name 'wf-match.*.txt' | wc -l)
+  [ "$(cat "$out/quick" 2>/dev/null)" = 1 ] && feeds=500 alerts=200
+else
 out=${SUITE_KEEP:-$(mktemp -d /tmp/watchfloor-suite.XXXXXX)}
 mkdir -p "$out"
 target=${CARGO_TARGET_DIR:-target}
@@ -59,6 +65,7 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
   echo "python      $("$venv/bin/python" --version 2>&1), feedparser $("$venv/bin/python" -c 'import feedparser; print(feedparser.__version__)'), SQLite $("$venv/bin/python" -c 'import sqlite3; print(sqlite3.sqlite_version)')"
   echo "command     bench/suite.sh $([ "$quick" = 1 ] && echo --quick) --rounds $rounds"
 } > "$out/machine.txt"
+echo "$quick" > "$out/quick"
 cat "$out/machine.txt"
 
 step() {  # $1: name, $2: round, then the command
@@ -82,17 +89,19 @@ for ((r = 1; r <= rounds; r++)); do
   step poll "$r" bench/poll-cycle.sh "$feeds"
   step alerts "$r" bench/alert-delivery.sh "$alerts"
 done
+fi
 
 # ---- summary ---------------------------------------------------------------------------------
-# field NAME PATTERN COLUMN: that column of the first line matching PATTERN, for every round.
-field() {
+# pick NAME CONDITION EXPRESSION: for every round, EXPRESSION on the first line of NAME's output
+# where CONDITION holds (awk).
+pick() {
   local r
   for ((r = 1; r <= rounds; r++)); do
-    awk -v p="$2" -v c="$3" '$0 ~ p { print $c; exit }' "$out/$1.$r.txt" 2>/dev/null
+    awk "($2) { print ($3); exit }" "$out/$1.$r.txt" 2>/dev/null || true
   done
 }
-# The range of numbers on stdin, as "a–b" (or "a" when all agree), with `fmt` decimals.
-range() {  # $1: decimals
+# The range of the numbers on stdin, "a–b" (or "a" when they agree), with $1 decimals.
+range() {
   sort -g | awk -v d="$1" 'NF { v[n++] = $1 }
     END {
       if (n == 0) { print "?"; exit }
@@ -100,64 +109,67 @@ range() {  # $1: decimals
       print (lo == hi ? lo : lo "–" hi)
     }'
 }
-# ratio A B: per-round A/B from two field lists.
+# Per-round quotients of two lists of numbers (one a line), for the ratios.
 ratio() {
   paste <(echo "$1") <(echo "$2") | awk '$1 != "" && $2 > 0 { print $1 / $2 }'
 }
-
-wf_m4=$(field wf-match '^ +4 ' 4) wf_m4mb=$(field wf-match '^ +4 ' 5)
-wf_mg=$(for ((r = 1; r <= rounds; r++)); do awk '$1 ~ /^[0-9]+$/ && $1 != 4 { print $4; exit }' "$out/wf-match.$r.txt" 2>/dev/null; done)
-wf_mgmb=$(for ((r = 1; r <= rounds; r++)); do awk '$1 ~ /^[0-9]+$/ && $1 != 4 { print $5; exit }' "$out/wf-match.$r.txt" 2>/dev/null; done)
-py_m4=$(field py-match '^ +4 ' 4) py_m4mb=$(field py-match '^ +4 ' 5)
-py_mg=$(for ((r = 1; r <= rounds; r++)); do awk '$1 ~ /^[0-9]+$/ && $1 != 4 { print $4; exit }' "$out/py-match.$r.txt" 2>/dev/null; done)
-py_mgmb=$(for ((r = 1; r <= rounds; r++)); do awk '$1 ~ /^[0-9]+$/ && $1 != 4 { print $5; exit }' "$out/py-match.$r.txt" 2>/dev/null; done)
-wf_h4=$(field wf-match '^ +4 ' 6) py_h4=$(field py-match '^ +4 ' 6)
-wf_i1=$(field wf-ingest '^ +first ' 4) wf_i1mb=$(field wf-ingest '^ +first ' 5)
-wf_i2=$(field wf-ingest '^ +unchanged ' 4) wf_i2mb=$(field wf-ingest '^ +unchanged ' 5)
-py_i1=$(field py-ingest '^ +first ' 4) py_i1mb=$(field py-ingest '^ +first ' 5)
-py_i2=$(field py-ingest '^ +unchanged ' 4) py_i2mb=$(field py-ingest '^ +unchanged ' 5)
-wf_rss=$(field wf-ingest '^peak RSS' 3) py_rss=$(field py-ingest '^peak RSS' 3)
-wf_items=$(field wf-ingest '^ +first ' 3 | head -1) py_items=$(field py-ingest '^ +first ' 3 | head -1)
-wf_hits=$(field wf-ingest '^ +first ' 7 | head -1) py_hits=$(field py-ingest '^ +first ' 7 | head -1)
-docs=$(awk '/^ingest from files/ { for (i = 1; i <= NF; i++) if ($i == "documents,") print $(i - 1) " documents, " $(i + 1) " MB"; exit }' "$out/wf-ingest.1.txt" 2>/dev/null)
+shipped='$1 == 4 && $2 ~ /^[0-9]+$/'
+generated='$1 ~ /^[0-9]+$/ && $1 != 4 && $2 ~ /^[0-9]+$/'
+first='$1 == "first"'
+unchanged='$1 == "unchanged"'
 
 {
   echo
   echo "==================== watchfloor performance suite: summary ===================="
   cat "$out/machine.txt"
-  echo "load        $(cat "$out"/*.load | awk '{ print $1 }' | range 2) (1-minute load average before each step)"
+  echo "load        $(cat "$out"/*.load | awk '{ print $1 }' | range 2) (1-minute load average before each step; 0 to 2 is an idle machine here)"
   echo
-  printf '%-46s %-20s %-20s %s\n' "measurement (1 thread unless said)" "watchfloor" "Python reference" "ratio"
-  row() {  # label, wf list, py list, decimals
-    printf '%-46s %-20s %-20s %s\n' "$1" "$(echo "$2" | range "$4")" "$(echo "$3" | range "$4")" \
-      "$(ratio "$2" "$3" | range 1)×"
+  echo "Wall-clock rates, and rates per CPU-second (what one core does when it gets to run: less"
+  echo "disturbed by other jobs than the wall clock, not undisturbed)."
+  printf '%-44s %-19s %-19s %s\n' "measurement (1 thread)" "watchfloor" "Python reference" "ratio"
+  row() {  # label, name (match or ingest), condition, expression, decimals
+    local wf py
+    wf=$(pick "wf-$2" "$3" "$4") py=$(pick "py-$2" "$3" "$4")
+    printf '%-44s %-19s %-19s %s\n' "$1" "$(echo "$wf" | range "$5")" "$(echo "$py" | range "$5")" \
+      "$(ratio "$wf" "$py" | range 1)×"
   }
-  row "match, 4 shipped indicators, items/s" "$wf_m4" "$py_m4" 0
-  row "match, 4 shipped indicators, MB/s" "$wf_m4mb" "$py_m4mb" 1
-  row "match, 200 indicators, items/s" "$wf_mg" "$py_mg" 0
-  row "match, 200 indicators, MB/s" "$wf_mgmb" "$py_mgmb" 1
-  printf '%-46s %-20s %-20s\n' "match, hits/item (shipped set, same items)" "$(echo "$wf_h4" | range 3)" "$(echo "$py_h4" | range 3)"
-  echo "ingest from files: ${docs:-?}"
-  row "ingest, first pass (all new), items/s" "$wf_i1" "$py_i1" 0
-  row "ingest, first pass, MB/s" "$wf_i1mb" "$py_i1mb" 1
-  row "ingest, unchanged pass, items/s" "$wf_i2" "$py_i2" 0
-  row "ingest, unchanged pass, MB/s" "$wf_i2mb" "$py_i2mb" 1
-  printf '%-46s %-20s %-20s\n' "ingest, items / hits found in the first pass" "${wf_items:-?} / ${wf_hits:-?}" "${py_items:-?} / ${py_hits:-?}"
-  printf '%-46s %-20s %-20s\n' "ingest, peak RSS, MB" "$(echo "$wf_rss" | range 0)" "$(echo "$py_rss" | range 0)"
+  row "match, 4 shipped indicators, items/s" match "$shipped" '$4' 0
+  row "  MB/s" match "$shipped" '$5' 1
+  row "  items per CPU-second" match "$shipped" '$4 * $3 / $7' 0
+  row "match, 200 indicators, items/s" match "$generated" '$4' 0
+  row "  MB/s" match "$generated" '$5' 1
+  row "  items per CPU-second" match "$generated" '$4 * $3 / $7' 0
+  printf '%-44s %-19s %-19s\n' "match, hits/item, shipped / 200" \
+    "$(pick wf-match "$shipped" '$6' | head -1) / $(pick wf-match "$generated" '$6' | head -1)" \
+    "$(pick py-match "$shipped" '$6' | head -1) / $(pick py-match "$generated" '$6' | head -1)"
+  echo "ingest from files, 4 shipped indicators: $(awk '/^ingest from files/ { for (i = 1; i <= NF; i++) if ($i == "documents,") print $(i - 1) " documents, " $(i + 1) " MB"; exit }' "$out/wf-ingest.1.txt" 2>/dev/null)"
+  row "ingest, first pass (all new), items/s" ingest "$first" '$4' 0
+  row "  MB/s" ingest "$first" '$5' 1
+  row "  items per CPU-second" ingest "$first" '$3 / $9' 0
+  row "ingest, unchanged pass, items/s" ingest "$unchanged" '$4' 0
+  row "  MB/s" ingest "$unchanged" '$5' 1
+  row "  items per CPU-second" ingest "$unchanged" '$3 / $9' 0
+  printf '%-44s %-19s %-19s\n' "ingest, items / hits / failed documents" \
+    "$(pick wf-ingest "$first" '$3 " / " $7 " / " $8' | head -1)" \
+    "$(pick py-ingest "$first" '$3 " / " $7 " / " $8' | head -1)"
+  printf '%-44s %-19s %-19s\n' "ingest, peak RSS, MB" \
+    "$(pick wf-ingest '/^peak RSS/' '$3' | range 0)" "$(pick py-ingest '/^peak RSS/' '$3' | range 0)"
+  printf '%-44s %s\n' "watchfloor first pass by stage, s" \
+    "$(pick wf-ingest '/^first pass by stage/' '$(NF - 9) " parse, " $(NF - 6) " match, " $(NF - 1) " store"' | paste -sd';' | sed 's/;/; /g')"
   echo
-  echo "poll cycle, $feeds feeds from nginx on 127.0.0.1 (watchfloor poll, all cores):"
-  printf '%-46s %-12s %-12s %s\n' "cycle" "wall s" "CPU s" "peak RSS MB"
+  echo "poll cycle, $feeds feeds from nginx on 127.0.0.1 (watchfloor poll, 16 requests in flight):"
+  printf '%-44s %-19s %-19s %s\n' "cycle" "wall s" "CPU s" "peak RSS MB"
   for cycle in first 304 unchanged; do
-    printf '%-46s %-12s %-12s %s\n' "$cycle" "$(field poll "^$cycle " 2 | range 2)" \
-      "$(field poll "^$cycle " 5 | range 2)" "$(field poll "^$cycle " 8 | range 0)"
+    printf '%-44s %-19s %-19s %s\n' "$cycle" "$(pick poll "\$1 == \"$cycle\"" '$2' | range 2)" \
+      "$(pick poll "\$1 == \"$cycle\"" '$5' | range 2)" "$(pick poll "\$1 == \"$cycle\"" '$8' | range 0)"
   done
   echo
-  echo "alert delivery, $alerts alerts to aiosmtpd on 127.0.0.1:"
-  sent=$(for ((r = 1; r <= rounds; r++)); do sed -n 's/.*in \([0-9.]*\) s wall, \([0-9.]*\) s CPU: \([0-9]*\) messages.*/\1 \2 \3/p' "$out/alerts.$r.txt" 2>/dev/null; done)
-  printf '%-46s %s\n' "wall s" "$(echo "$sent" | awk '{ print $1 }' | range 2)"
-  printf '%-46s %s\n' "watchfloor CPU s" "$(echo "$sent" | awk '{ print $2 }' | range 2)"
-  printf '%-46s %s\n' "messages/s" "$(echo "$sent" | awk '{ print $3 }' | range 0)"
-  printf '%-46s %s\n' "server" "$(grep -h '^server:' "$out"/alerts.1.txt 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
+  echo "alert delivery, $alerts alerts, one message each, to aiosmtpd on 127.0.0.1:"
+  printf '%-44s %s\n' "wall s" "$(pick alerts '$1 == "sent"' '$6' | range 2)"
+  printf '%-44s %s\n' "watchfloor CPU s" "$(pick alerts '$1 == "sent"' '$9' | range 2)"
+  printf '%-44s %s\n' "messages/s" "$(pick alerts '$1 == "sent"' '$12' | range 0)"
+  printf '%-44s %s\n' "sent / failed (first round)" "$(pick alerts '$1 == "sent"' '$2 " " $4' | head -1 | sed 's/,//g; s/ / \/ /')"
+  printf '%-44s %s\n' "server" "$(grep -h '^server:' "$out/alerts.1.txt" 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
   echo
   echo "raw output: $out"
 } | tee "$out/summary.txt"
