@@ -285,7 +285,7 @@ def bench_match(args):
             n += 1
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         print(f"{len(indicators):>10} {patterns[id(indicators)]:>9} {seconds:>9.3f} "
-              f"{n / seconds:>12.0f} {nbytes / seconds / 1e6:>8.1f} {hits / n:>10.3f} "
+              f"{n / seconds:>12.0f} {nbytes / seconds / 1e6:>8.3f} {hits / n:>10.3f} "
               f"{cpu:>7.2f}")
 
 

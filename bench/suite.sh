@@ -12,7 +12,7 @@
 #   bench/reference.py ingest  (the same replicated corpus: feedparser, re, sqlite3)
 #   bench/poll-cycle.sh 2000   (nginx on 127.0.0.1; --quick: 500 feeds)
 #   bench/alert-delivery.sh 1000 (aiosmtpd on 127.0.0.1; --quick: 200 alerts)
-# Each round's load average is recorded. The table gives the range over the rounds; the
+# Each round's load average is recorded. The table gives the range over the rounds (a-b); the
 # ratios are taken within each round (watchfloor and Python run back to back) and their range
 # is given. Raw output stays in the folder named at the end (SUITE_KEEP=DIR to choose it);
 # SUITE_SUMMARY_ONLY=DIR prints the summary of such a folder again without running anything.
@@ -63,7 +63,7 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
   echo "kernel      $(uname -sr)"
   echo "rustc       $(rustc --version)"
   echo "python      $("$venv/bin/python" --version 2>&1), feedparser $("$venv/bin/python" -c 'import feedparser; print(feedparser.__version__)'), SQLite $("$venv/bin/python" -c 'import sqlite3; print(sqlite3.sqlite_version)')"
-  echo "command     bench/suite.sh $([ "$quick" = 1 ] && echo --quick) --rounds $rounds"
+  echo "command     bench/suite.sh$([ "$quick" = 1 ] && echo ' --quick') --rounds $rounds"
 } > "$out/machine.txt"
 echo "$quick" > "$out/quick"
 cat "$out/machine.txt"
@@ -106,7 +106,7 @@ range() {
     END {
       if (n == 0) { print "?"; exit }
       lo = sprintf("%\047.*f", d, v[0]); hi = sprintf("%\047.*f", d, v[n - 1])
-      print (lo == hi ? lo : lo "–" hi)
+      print (lo == hi ? lo : lo "-" hi)
     }'
 }
 # Per-round quotients of two lists of numbers (one a line), for the ratios.
@@ -131,7 +131,7 @@ unchanged='$1 == "unchanged"'
     local wf py
     wf=$(pick "wf-$2" "$3" "$4") py=$(pick "py-$2" "$3" "$4")
     printf '%-44s %-19s %-19s %s\n' "$1" "$(echo "$wf" | range "$5")" "$(echo "$py" | range "$5")" \
-      "$(ratio "$wf" "$py" | range 1)×"
+      "$(ratio "$wf" "$py" | range 1)x"
   }
   row "match, 4 shipped indicators, items/s" match "$shipped" '$4' 0
   row "  MB/s" match "$shipped" '$5' 1
