@@ -7,6 +7,7 @@ and the same replicated corpus, so that the ratios mean something.
 
     reference.py match  --items-file ITEMS.jsonl [--items N] [--seconds S] [--generated 200]
     reference.py ingest [--corpus DIR] [--megabytes 50]
+    reference.py check  (the examples of indicators.yaml; needs PyYAML)
 
 The four shipped indicators are compiled by hand, one Python function per query, from the
 lists of indicators.yaml (read from the file, so the term lists are the shipped ones):
@@ -402,6 +403,29 @@ def bench_ingest(args):
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
 
 
+def check_examples(args):
+    """Runs the `examples` of indicators.yaml through the hand-compiled indicators (needs
+    PyYAML, e.g. Debian's /usr/bin/python3); exit status 1 when any is wrong."""
+    import yaml
+
+    rules = yaml.safe_load(open(args.indicators, encoding="utf-8"))
+    indicators = {i.name: i for i in shipped_indicators(read_lists(args.indicators))}
+    right = wrong = 0
+    for spec in rules["indicators"]:
+        for kind in ("match", "no_match"):
+            for example in spec.get("examples", {}).get(kind, []):
+                if isinstance(example, str):
+                    example = {"title": example}
+                item = Item(example.get("title", ""), example.get("summary", ""))
+                if (indicators[spec["id"]].score(item) is not None) == (kind == "match"):
+                    right += 1
+                else:
+                    wrong += 1
+                    print(f"wrong: {spec['id']} {kind}: {example.get('title', '')}")
+    print(f"{right} examples right, {wrong} wrong")
+    return 1 if wrong else 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--indicators", default=os.path.join(HERE, "..", "indicators.yaml"))
@@ -414,7 +438,10 @@ def main():
     i = sub.add_parser("ingest", help="ingest throughput from files")
     i.add_argument("--corpus", default=os.path.join(HERE, "..", "..", "shared", "corpus", "feeds"))
     i.add_argument("--megabytes", type=int, default=50)
+    sub.add_parser("check", help="run the examples of indicators.yaml (needs PyYAML)")
     args = parser.parse_args()
+    if args.command == "check":
+        return check_examples(args)
     if args.command == "match":
         bench_match(args)
     else:
