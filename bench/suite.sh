@@ -122,7 +122,7 @@ unchanged='$1 == "unchanged"'
   echo
   echo "==================== watchfloor performance suite: summary ===================="
   cat "$out/machine.txt"
-  echo "load        $(cat "$out"/*.load | awk '{ print $1 }' | range 2) (1-minute load average before each step; 0 to 2 is an idle machine here)"
+  echo "load        $(cat "$out"/*.load | awk '{ print $1 }' | range 2) (1-minute load average before each step, on $(nproc) cores)"
   echo
   echo "Wall-clock rates, and rates per CPU-second (what one core does when it gets to run: less"
   echo "disturbed by other jobs than the wall clock, not undisturbed)."
