@@ -49,6 +49,10 @@ pub struct MatchBench {
     /// Approximate size of an item (title + summary) in bytes
     #[arg(long, default_value_t = 600)]
     pub item_bytes: usize,
+    /// Also write the generated items, one JSON object {"title", "summary"} a line, so that
+    /// another matcher (bench/reference.py) can be measured on the very same items
+    #[arg(long, value_name = "FILE")]
+    pub dump_items: Option<PathBuf>,
 }
 
 pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<u8> {
@@ -171,6 +175,9 @@ fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {
     }
     let shipped = load_indicators(global)?;
     let items = generate_items(&shipped, 4096, args.item_bytes);
+    if let Some(path) = &args.dump_items {
+        dump_items(&items, path)?;
+    }
     let average =
         items.iter().map(|(t, s)| t.len() + s.len()).sum::<usize>() as f64 / items.len() as f64;
     let generated = Indicators::parse(
@@ -182,22 +189,40 @@ fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {
         args.items
     );
     println!(
-        "{:>10} {:>9} {:>9} {:>12} {:>8} {:>10}",
-        "indicators", "patterns", "seconds", "items/s", "MB/s", "hits/item"
+        "{:>10} {:>9} {:>9} {:>12} {:>8} {:>10} {:>7}",
+        "indicators", "patterns", "seconds", "items/s", "MB/s", "hits/item", "CPU s"
     );
     for set in [&shipped, &generated] {
         let figures = measure(set, &items, args.items);
         println!(
-            "{:>10} {:>9} {:>9.3} {:>12.0} {:>8.1} {:>10.3}",
+            "{:>10} {:>9} {:>9.3} {:>12.0} {:>8.1} {:>10.3} {:>7.2}",
             set.indicators.len(),
             set.matcher.pattern_count(),
             figures.seconds,
             figures.items as f64 / figures.seconds,
             figures.bytes as f64 / figures.seconds / 1e6,
             figures.hits as f64 / figures.items as f64,
+            figures.cpu_seconds,
         );
     }
     Ok(EXIT_OK)
+}
+
+/// Writes the items as JSON lines: `{"title": ..., "summary": ...}`.
+fn dump_items(items: &[(String, String)], path: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    for (title, summary) in items {
+        serde_json::to_writer(&mut out, &json!({"title": title, "summary": summary}))?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 struct Figures {
@@ -205,6 +230,8 @@ struct Figures {
     bytes: usize,
     hits: usize,
     seconds: f64,
+    /// CPU time of the run: below `seconds` when other jobs share the cores.
+    cpu_seconds: f64,
 }
 
 fn measure(set: &Indicators, items: &[(String, String)], count: usize) -> Figures {
@@ -226,12 +253,14 @@ fn measure(set: &Indicators, items: &[(String, String)], count: usize) -> Figure
     };
     run(&mut scratch, items.len());
     let started = Instant::now();
+    let cpu_started = super::bench_alerts::cpu_seconds();
     let (bytes, hits) = run(&mut scratch, count);
     Figures {
         items: count,
         bytes,
         hits,
         seconds: started.elapsed().as_secs_f64(),
+        cpu_seconds: super::bench_alerts::cpu_seconds() - cpu_started,
     }
 }
 

@@ -122,7 +122,8 @@ pub fn run(global: &GlobalArgs, args: &AlertsBench) -> anyhow::Result<u8> {
 }
 
 /// User and system CPU time of this process so far, from /proc (Linux).
-fn cpu_seconds() -> f64 {
+/// CPU time of this process so far (user and system, all threads), in seconds.
+pub(super) fn cpu_seconds() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return 0.0;
     };

@@ -72,8 +72,8 @@ pub fn run(global: &GlobalArgs, args: &IngestBench) -> anyhow::Result<u8> {
         corpus.display()
     );
     println!(
-        "{:>10} {:>9} {:>9} {:>10} {:>8} {:>9} {:>7} {:>8}",
-        "pass", "seconds", "items", "items/s", "MB/s", "new", "hits", "failed"
+        "{:>10} {:>9} {:>9} {:>10} {:>8} {:>9} {:>7} {:>8} {:>7}",
+        "pass", "seconds", "items", "items/s", "MB/s", "new", "hits", "failed", "CPU s"
     );
     // As fetched: the bodies exist before the clock starts, as they would after the network.
     let bodies: Vec<FetchedBody> = feeds
@@ -91,6 +91,7 @@ pub fn run(global: &GlobalArgs, args: &IngestBench) -> anyhow::Result<u8> {
     let mut first_pass_seconds = 0.0;
     for pass in ["first", "unchanged"] {
         let started = Instant::now();
+        let cpu_started = super::bench_alerts::cpu_seconds();
         let (mut items, mut new, mut hits, mut failed) = (0, 0, 0, 0);
         for (feed, body) in feeds.iter().zip(&bodies) {
             match ingest(&ctx, feed, body, 0, Utc::now()).result {
@@ -103,11 +104,12 @@ pub fn run(global: &GlobalArgs, args: &IngestBench) -> anyhow::Result<u8> {
             }
         }
         let seconds = started.elapsed().as_secs_f64();
+        let cpu = super::bench_alerts::cpu_seconds() - cpu_started;
         if pass == "first" {
             first_pass_seconds = seconds;
         }
         println!(
-            "{pass:>10} {seconds:>9.2} {items:>9} {:>10.0} {:>8.1} {new:>9} {hits:>7} {failed:>8}",
+            "{pass:>10} {seconds:>9.2} {items:>9} {:>10.0} {:>8.1} {new:>9} {hits:>7} {failed:>8} {cpu:>7.2}",
             items as f64 / seconds,
             total_bytes as f64 / seconds / 1e6,
         );
