@@ -357,6 +357,54 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_reloaded_feed_list_polls_new_feeds_at_once_and_drops_removed_ones() {
+        let start = Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap();
+        let clock = Clock::tokio_from(start);
+        let seen: Arc<Mutex<Vec<(String, i64)>>> = Arc::default();
+        let every15 = Schedule::parse("*/15 * * * *").expect("valid");
+        let record = seen.clone();
+        let poll = move |feed: Feed| {
+            let now = clock.now();
+            record
+                .lock()
+                .unwrap()
+                .push((feed.id.clone(), (now - start).num_minutes()));
+            let next_check =
+                schedule::next_check(&every15, &feed.id, now, Outcome::Success { floor: None });
+            async move {
+                PollReport {
+                    feed_id: feed.id,
+                    result: Ok(PollSuccess::default()),
+                    next_check,
+                }
+            }
+        };
+        let (list, feeds) = watch::channel(vec![feed("a"), feed("b")]);
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let heartbeat = Heartbeat::default();
+        let stored = HashMap::new();
+        let looping = run_loop(feeds, &stored, clock, poll, |_| {}, &heartbeat, shutdown);
+        let driving = async move {
+            tokio::time::sleep(Duration::from_secs(5 * 60)).await;
+            list.send(vec![feed("a"), feed("c")]).expect("send");
+            tokio::time::sleep(Duration::from_secs(20 * 60)).await;
+            stop.cancel();
+        };
+        tokio::join!(looping, driving);
+        let seen = Arc::try_unwrap(seen).unwrap().into_inner().unwrap();
+        let of = |id: &str| -> Vec<i64> {
+            seen.iter()
+                .filter(|(f, _)| f == id)
+                .map(|(_, m)| *m)
+                .collect()
+        };
+        assert_eq!(of("a"), [0, 15], "a kept its schedule");
+        assert_eq!(of("b"), [0], "b was removed");
+        assert_eq!(of("c"), [5, 15], "c was polled as soon as it appeared");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn disabled_feeds_are_not_polled() {
         let mut off = feed("off");
         off.enabled = false;

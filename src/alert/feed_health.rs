@@ -668,7 +668,11 @@ impl FeedWatch {
 
 /// The daemon's feed health task: a check every [`TICK`] until `shutdown`. The first check
 /// waits one tick, so the polls the daemon runs at start refresh stale state first.
-pub async fn watch_feeds(watch: FeedWatch, shutdown: CancellationToken) {
+pub async fn watch_feeds(
+    mut watch: FeedWatch,
+    mut reloaded: tokio::sync::mpsc::UnboundedReceiver<FeedWatch>,
+    shutdown: CancellationToken,
+) {
     info!(
         "feed health: notices to {} after {} failing",
         if watch.mail.ops.is_empty() {
@@ -681,6 +685,12 @@ pub async fn watch_feeds(watch: FeedWatch, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
+            // A reload brings new feeds, recipients and thresholds; the episodes already
+            // notified live in the database and carry over.
+            Some(replacement) = reloaded.recv() => {
+                watch = replacement;
+                continue;
+            }
             _ = tokio::time::sleep(TICK) => {}
         }
         if let Err(e) = watch.check_and_send(Utc::now()).await {

@@ -9,6 +9,7 @@ mod bench_ingest;
 mod check;
 mod eval;
 mod feeds;
+mod hits;
 mod matching;
 mod poll;
 mod replay;
@@ -99,6 +100,15 @@ pub enum Command {
     /// removed; --apply records them (replayed hits never alert)
     #[command(after_help = EXIT_CODES)]
     Replay(replay::ReplayArgs),
+    /// The hit log, newest first, filtered; as a table, CSV or JSON lines
+    #[command(after_help = EXIT_CODES)]
+    Hits(hits::HitsArgs),
+    /// Record a reviewer's verdict on a hit: relevant or false_positive
+    #[command(after_help = EXIT_CODES)]
+    Triage(hits::TriageArgs),
+    /// Write the triaged items as a labelled JSONL file for `watchfloor eval`
+    #[command(name = "export-labels", after_help = EXIT_CODES)]
+    ExportLabels(hits::ExportLabelsArgs),
     /// Show the alert outbox: what was sent, what waits, what failed and why
     #[command(after_help = EXIT_CODES)]
     Alerts(alerts::AlertsArgs),
@@ -134,6 +144,9 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Poll(args) => poll::poll_once(&cli.global, args),
         Command::Replay(args) => replay::run(&cli.global, args),
         Command::Alerts(args) => alerts::run(&cli.global, args),
+        Command::Hits(args) => hits::hits(&cli.global, args),
+        Command::Triage(args) => hits::triage(&cli.global, args),
+        Command::ExportLabels(args) => hits::export_labels(&cli.global, args),
         Command::TestEmail(args) => alerts::test_email(&cli.global, args),
         Command::Backup(args) => backup::run(&cli.global, args),
     }

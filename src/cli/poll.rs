@@ -133,12 +133,16 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let (feeds_out, feeds_in) = watch::channel(feeds);
+        let (watches_out, watches_in) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(reload_on_hangup(
             global,
             settings.clone(),
-            live.clone(),
-            dispatcher.clone(),
-            feeds_out,
+            Reloadable {
+                live: live.clone(),
+                dispatcher: dispatcher.clone(),
+                feeds: feeds_out,
+                feed_watch: watches_out,
+            },
             health.clone(),
         ));
         if let Some(listener) = listener {
@@ -190,7 +194,7 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
             shutdown.clone(),
         ));
         // The database is open and migrated, the configuration valid, the listener bound.
-        let watching = tokio::spawn(watch_feeds(feed_watch, shutdown.clone()));
+        let watching = tokio::spawn(watch_feeds(feed_watch, watches_in, shutdown.clone()));
         notify::ready();
         crate::daemon::run(live, feeds_in, &health.heartbeat, shutdown).await;
         notify::stopping();
@@ -209,9 +213,7 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
 async fn reload_on_hangup(
     global: GlobalArgs,
     started_with: Settings,
-    live: Arc<Live>,
-    dispatcher: Arc<Dispatcher>,
-    feeds: watch::Sender<Vec<Feed>>,
+    targets: Reloadable,
     health: Arc<Health>,
 ) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -228,7 +230,7 @@ async fn reload_on_hangup(
             super::indicators_path(&global).display()
         );
         notify::reloading();
-        let outcome = reload(&global, &started_with, &live, &dispatcher, &feeds);
+        let outcome = reload(&global, &started_with, &targets);
         crate::ops::metrics::record_reload(outcome.is_ok());
         match &outcome {
             Ok(summary) => info!("reloaded: {summary}"),
@@ -244,16 +246,34 @@ async fn reload_on_hangup(
     }
 }
 
+/// What a reload replaces: every part of the daemon that holds configuration.
+struct Reloadable {
+    live: Arc<Live>,
+    dispatcher: Arc<Dispatcher>,
+    feeds: watch::Sender<Vec<Feed>>,
+    feed_watch: tokio::sync::mpsc::UnboundedSender<FeedWatch>,
+}
+
 fn reload(
     global: &GlobalArgs,
     started_with: &Settings,
-    live: &Live,
-    dispatcher: &Dispatcher,
-    feeds: &watch::Sender<Vec<Feed>>,
+    targets: &Reloadable,
 ) -> anyhow::Result<String> {
+    let Reloadable {
+        live,
+        dispatcher,
+        feeds,
+        feed_watch,
+    } = targets;
     let settings = load_settings(global)?;
     let indicators = Arc::new(load_indicators(global)?);
     let transport = Transport::new(&settings.mail)?;
+    let watch = FeedWatch::new(
+        live.current().store.clone(),
+        Transport::new(&settings.mail)?,
+        &settings,
+        &indicators.feeds,
+    );
     for (what, changed) in [
         ("database", settings.database != started_with.database),
         (
@@ -282,6 +302,7 @@ fn reload(
     live.replace(Arc::new(ctx));
     dispatcher.reconfigure(transport, settings.mail.clone(), indicators.clone());
     let _ = feeds.send(indicators.feeds.clone());
+    let _ = feed_watch.send(watch);
     Ok(summary)
 }
 

@@ -6,11 +6,13 @@
 //! open the same file; SQLite's WAL mode lets them read while the daemon writes.
 
 mod feed_health;
+mod hitlog;
 mod housekeeping;
 mod outbox;
 mod schema;
 
 pub use feed_health::{FeedHealthRow, NoticeKind, NoticePhase, NoticeState};
+pub use hitlog::{HitDetail, HitFilter, HitRow, Triage, TriageFilter, TriagedItem, Verdict};
 pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
 
 pub use outbox::{

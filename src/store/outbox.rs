@@ -468,7 +468,11 @@ impl Store {
 
     /// Every feed that reported a hit's story: the hit's own item's sources and those of the
     /// later reports folded into it, the feed that produced the hit first.
-    fn story_sources(&self, hit_id: i64, hit_feed: &str) -> Result<Vec<SourceRow>, StoreError> {
+    pub(super) fn story_sources(
+        &self,
+        hit_id: i64,
+        hit_feed: &str,
+    ) -> Result<Vec<SourceRow>, StoreError> {
         let mut statement = self.conn.prepare_cached(
             "SELECT s.feed_id, f.title, i.link, MIN(s.first_seen) AS seen
              FROM item_sources s JOIN feeds f ON f.id = s.feed_id JOIN items i ON i.id = s.item_id

@@ -181,4 +181,42 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX feed_notices_open ON feed_notices(feed_id, kind)
         WHERE recovered_at IS NULL;
     "#,
+    // 6: the hit log. Full-text search over the items that have hits (what reviewers search;
+    // indexing every item would tax every poll for text nobody looks for), and reviewers'
+    // triage verdicts.
+    r#"
+    CREATE VIRTUAL TABLE hit_items_fts USING fts5(
+        title, summary, content, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO hit_items_fts (rowid, title, summary, content)
+        SELECT id, title, summary, content FROM items
+        WHERE id IN (SELECT item_id FROM hits);
+    -- An item enters the index with its first hit, and follows its text afterwards.
+    CREATE TRIGGER hit_items_fts_hit AFTER INSERT ON hits
+    WHEN NOT EXISTS (SELECT 1 FROM hit_items_fts WHERE rowid = new.item_id)
+    BEGIN
+        INSERT INTO hit_items_fts (rowid, title, summary, content)
+            SELECT id, title, summary, content FROM items WHERE id = new.item_id;
+    END;
+    CREATE TRIGGER hit_items_fts_text AFTER UPDATE OF title, summary, content ON items
+    WHEN EXISTS (SELECT 1 FROM hit_items_fts WHERE rowid = new.id)
+    BEGIN
+        DELETE FROM hit_items_fts WHERE rowid = new.id;
+        INSERT INTO hit_items_fts (rowid, title, summary, content)
+            VALUES (new.id, new.title, new.summary, new.content);
+    END;
+    CREATE TRIGGER hit_items_fts_gone AFTER DELETE ON items
+    BEGIN
+        DELETE FROM hit_items_fts WHERE rowid = old.id;
+    END;
+
+    CREATE TABLE triage (
+        hit_id  INTEGER PRIMARY KEY REFERENCES hits(id) ON DELETE CASCADE,
+        -- 'relevant' | 'false_positive'
+        verdict TEXT NOT NULL,
+        note    TEXT NOT NULL,
+        at      INTEGER NOT NULL
+    );
+    CREATE INDEX triage_verdict ON triage(verdict);
+    "#,
 ];

@@ -1,0 +1,292 @@
+//! `watchfloor hits`, `watchfloor triage` and `watchfloor export-labels`: the hit log on the
+//! command line, reviewers' verdicts, and those verdicts as a labelled set for `eval`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use chrono::Utc;
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::feeds::print_table;
+use super::{EXIT_OK, GlobalArgs, UsageError, load_settings, parse_date};
+use crate::store::{HitFilter, HitRow, Store, TriageFilter, Verdict};
+
+#[derive(Debug, Args)]
+pub struct HitsArgs {
+    /// Only hits of this indicator
+    #[arg(long, value_name = "ID")]
+    pub indicator: Option<String>,
+    /// Only hits whose story this feed reported
+    #[arg(long, value_name = "ID")]
+    pub feed: Option<String>,
+    /// Recorded on or after (2026-11-01 or RFC 3339)
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Recorded before; a bare date includes that whole day
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Words that must all appear in the item (title, summary or content)
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Only hits with this verdict (or none yet)
+    #[arg(long, value_enum, value_name = "VERDICT")]
+    pub triage: Option<TriageArg>,
+    /// At most this many, newest first
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TriageArg {
+    Relevant,
+    FalsePositive,
+    Untriaged,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum VerdictArg {
+    Relevant,
+    FalsePositive,
+}
+
+#[derive(Debug, Args)]
+pub struct TriageArgs {
+    /// The hit to judge (see `watchfloor hits`)
+    pub hit: i64,
+    #[arg(long, value_enum)]
+    pub verdict: VerdictArg,
+    /// Why, for the record
+    #[arg(long, default_value = "")]
+    pub note: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportLabelsArgs {
+    /// Where to write the labelled items (JSON lines, as `watchfloor eval` reads them)
+    pub file: PathBuf,
+}
+
+/// Every field of a hit, for export.
+#[derive(Serialize)]
+struct ExportedHit<'a> {
+    hit_id: i64,
+    created_at: String,
+    indicator: &'a str,
+    score: f64,
+    title: &'a str,
+    link: &'a str,
+    feed: &'a str,
+    sources: String,
+    published: String,
+    first_seen: String,
+    alert_status: &'a str,
+    triage: &'a str,
+    triage_note: &'a str,
+    definition_hash: &'a str,
+    origin: &'a str,
+    /// The evidence JSON, as stored.
+    evidence: &'a str,
+}
+
+fn exported(hit: &HitRow) -> ExportedHit<'_> {
+    let time = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    ExportedHit {
+        hit_id: hit.hit_id,
+        created_at: time(hit.created_at),
+        indicator: &hit.indicator_id,
+        score: hit.score,
+        title: &hit.title,
+        link: hit.link.as_deref().unwrap_or(""),
+        feed: &hit.feed_id,
+        sources: hit.sources.join(" "),
+        published: hit.published.map(time).unwrap_or_default(),
+        first_seen: time(hit.first_seen),
+        alert_status: hit.alert_status.as_deref().unwrap_or(""),
+        triage: hit.triage.as_ref().map_or("", |t| t.verdict.as_str()),
+        triage_note: hit.triage.as_ref().map_or("", |t| t.note.as_str()),
+        definition_hash: &hit.definition_hash,
+        origin: &hit.origin,
+        evidence: &hit.evidence,
+    }
+}
+
+/// `--until 2026-11-30` means up to the end of that day.
+fn until(text: &str) -> Result<chrono::DateTime<Utc>, UsageError> {
+    let at = parse_date(text)?;
+    let date_only = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok();
+    Ok(if date_only {
+        at + chrono::Duration::days(1)
+    } else {
+        at
+    })
+}
+
+pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
+    let settings = load_settings(global)?;
+    let store = Store::open_read_only(&settings.database)?;
+    let filter = HitFilter {
+        indicator: args.indicator.clone(),
+        feed: args.feed.clone(),
+        since: args.since.as_deref().map(parse_date).transpose()?,
+        until: args.until.as_deref().map(until).transpose()?,
+        search: args.search.clone(),
+        triage: match args.triage {
+            None => TriageFilter::Any,
+            Some(TriageArg::Untriaged) => TriageFilter::Untriaged,
+            Some(TriageArg::Relevant) => TriageFilter::Verdict(Verdict::Relevant),
+            Some(TriageArg::FalsePositive) => TriageFilter::Verdict(Verdict::FalsePositive),
+        },
+        limit: args.limit,
+        offset: 0,
+    };
+    let (hits, total) = store.hits_page(&filter)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        Format::Jsonl => {
+            for hit in &hits {
+                serde_json::to_writer(&mut out, &exported(hit))?;
+                writeln!(out)?;
+            }
+        }
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            for hit in &hits {
+                writer.serialize(exported(hit))?;
+            }
+            if hits.is_empty() {
+                // The header alone still tells a script which columns to expect.
+                writer.write_record(CSV_COLUMNS)?;
+            }
+            writer.flush()?;
+        }
+        Format::Table => {
+            let rows: Vec<[String; 7]> = hits
+                .iter()
+                .map(|hit| {
+                    [
+                        hit.hit_id.to_string(),
+                        hit.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                        hit.indicator_id.clone(),
+                        hit.sources.join(","),
+                        hit.alert_status.clone().unwrap_or_else(|| "-".into()),
+                        hit.triage
+                            .as_ref()
+                            .map_or("-".to_owned(), |t| t.verdict.as_str().to_owned()),
+                        hit.title.clone(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "hit",
+                    "seen",
+                    "indicator",
+                    "sources",
+                    "alert",
+                    "triage",
+                    "title",
+                ],
+                &rows,
+            );
+            drop(out);
+            println!("{} of {total} matching hits", hits.len());
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+const CSV_COLUMNS: [&str; 16] = [
+    "hit_id",
+    "created_at",
+    "indicator",
+    "score",
+    "title",
+    "link",
+    "feed",
+    "sources",
+    "published",
+    "first_seen",
+    "alert_status",
+    "triage",
+    "triage_note",
+    "definition_hash",
+    "origin",
+    "evidence",
+];
+
+pub fn triage(global: &GlobalArgs, args: &TriageArgs) -> anyhow::Result<u8> {
+    let settings = load_settings(global)?;
+    let mut store = Store::open(&settings.database)?;
+    let verdict = match args.verdict {
+        VerdictArg::Relevant => Verdict::Relevant,
+        VerdictArg::FalsePositive => Verdict::FalsePositive,
+    };
+    if !store.set_triage(args.hit, verdict, &args.note, Utc::now())? {
+        return Err(UsageError(format!(
+            "hit {}: no such hit (see `watchfloor hits`)",
+            args.hit
+        ))
+        .into());
+    }
+    println!("hit {}: {}", args.hit, verdict.as_str());
+    Ok(EXIT_OK)
+}
+
+/// One line of the labelled set, as `eval` reads it.
+#[derive(Serialize)]
+struct LabelLine<'a> {
+    id: String,
+    title: &'a str,
+    summary: &'a str,
+    labels: Vec<&'a str>,
+}
+
+pub fn export_labels(global: &GlobalArgs, args: &ExportLabelsArgs) -> anyhow::Result<u8> {
+    let settings = load_settings(global)?;
+    let store = Store::open_read_only(&settings.database)?;
+    let items = store.triaged_items()?;
+    let mut text = String::new();
+    for item in &items {
+        // A false positive is a labelled negative for its indicator: the item stays in the
+        // set without that label, so a rule change that fires on it again is caught.
+        let labels = item
+            .verdicts
+            .iter()
+            .filter(|(_, v)| *v == Verdict::Relevant)
+            .map(|(indicator, _)| indicator.as_str())
+            .collect();
+        let summary = if item.summary.is_empty() {
+            &item.content
+        } else {
+            &item.summary
+        };
+        let line = LabelLine {
+            id: format!("item-{}", item.item_id),
+            title: &item.title,
+            summary,
+            labels,
+        };
+        text.push_str(&serde_json::to_string(&line)?);
+        text.push('\n');
+    }
+    std::fs::write(&args.file, text)
+        .map_err(|e| UsageError(format!("{}: cannot write: {e}", args.file.display())))?;
+    println!(
+        "{} triaged items written to {} (check them with `watchfloor eval {}`)",
+        items.len(),
+        args.file.display(),
+        args.file.display()
+    );
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,384 @@
+//! The hit log as reviewers read it: hits with their item, sources, delivery and triage,
+//! filtered and paged; full-text search over the items that have hits; triage verdicts.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::outbox::{AlertRow, SourceRow};
+use super::{Store, StoreError, from_unix, to_unix};
+
+/// A reviewer's judgement of a hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Relevant,
+    FalsePositive,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Relevant => "relevant",
+            Verdict::FalsePositive => "false_positive",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Verdict> {
+        match text {
+            "relevant" => Some(Verdict::Relevant),
+            "false_positive" => Some(Verdict::FalsePositive),
+            _ => None,
+        }
+    }
+}
+
+/// Which hits by their triage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TriageFilter {
+    #[default]
+    Any,
+    Untriaged,
+    Verdict(Verdict),
+}
+
+/// What the hit log shows: every field optional, newest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HitFilter {
+    pub indicator: Option<String>,
+    /// Hits whose story this feed reported.
+    pub feed: Option<String>,
+    /// Recorded at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Recorded before.
+    pub until: Option<DateTime<Utc>>,
+    /// Words that must all occur in the item's title, summary or content (SQLite FTS5).
+    pub search: Option<String>,
+    pub triage: TriageFilter,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+impl Default for HitFilter {
+    fn default() -> Self {
+        HitFilter {
+            indicator: None,
+            feed: None,
+            since: None,
+            until: None,
+            search: None,
+            triage: TriageFilter::Any,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Triage {
+    pub verdict: Verdict,
+    pub note: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One hit of the log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HitRow {
+    pub hit_id: i64,
+    pub indicator_id: String,
+    /// The feed through which the hit was found.
+    pub feed_id: String,
+    pub item_id: i64,
+    pub title: String,
+    pub link: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub first_seen: DateTime<Utc>,
+    /// When the hit was recorded.
+    pub created_at: DateTime<Utc>,
+    pub score: f64,
+    pub definition_hash: String,
+    /// `poll` or `replay`.
+    pub origin: String,
+    /// The evidence, as JSON.
+    pub evidence: String,
+    /// Feed ids that reported the story, the hit's own feed first.
+    pub sources: Vec<String>,
+    /// The alerts' state: `failed` if any failed, else `pending` if any waits, else `sent`,
+    /// else `folded`; `None` when the hit alerted nobody.
+    pub alert_status: Option<String>,
+    pub triage: Option<Triage>,
+}
+
+/// A hit with everything its page shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HitDetail {
+    pub row: HitRow,
+    pub summary: String,
+    pub content: String,
+    pub authors: String,
+    pub categories: String,
+    pub sources: Vec<SourceRow>,
+    pub deliveries: Vec<AlertRow>,
+}
+
+/// Turns a reviewer's words into an FTS5 query: each word quoted (so `-`, `:`, `*` and
+/// quotes are text, not syntax), all required.
+fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+const HIT_SELECT: &str = "SELECT h.id, h.indicator_id, h.feed_id, h.item_id, i.title, i.link,
+        i.published, i.first_seen, h.created_at, h.score, h.definition_hash, h.origin,
+        h.evidence, t.verdict, t.note, t.at,
+        (SELECT CASE
+            WHEN SUM(a.status = 'failed') > 0 THEN 'failed'
+            WHEN SUM(a.status = 'pending') > 0 THEN 'pending'
+            WHEN SUM(a.status = 'sent') > 0 THEN 'sent'
+            WHEN COUNT(*) > 0 THEN 'folded'
+         END FROM alerts a WHERE a.hit_id = h.id)
+     FROM hits h JOIN items i ON i.id = h.item_id LEFT JOIN triage t ON t.hit_id = h.id";
+
+fn hit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HitRow> {
+    let verdict: Option<String> = row.get(13)?;
+    Ok(HitRow {
+        hit_id: row.get(0)?,
+        indicator_id: row.get(1)?,
+        feed_id: row.get(2)?,
+        item_id: row.get(3)?,
+        title: row.get(4)?,
+        link: row.get(5)?,
+        published: row.get::<_, Option<i64>>(6)?.map(from_unix),
+        first_seen: from_unix(row.get(7)?),
+        created_at: from_unix(row.get(8)?),
+        score: row.get(9)?,
+        definition_hash: row.get(10)?,
+        origin: row.get(11)?,
+        evidence: row.get(12)?,
+        sources: Vec::new(),
+        alert_status: row.get(16)?,
+        triage: match verdict.as_deref().and_then(Verdict::parse) {
+            Some(verdict) => Some(Triage {
+                verdict,
+                note: row.get(14)?,
+                at: from_unix(row.get(15)?),
+            }),
+            None => None,
+        },
+    })
+}
+
+impl Store {
+    /// One page of hits matching `filter`, newest first, and how many match in all.
+    pub fn hits_page(&self, filter: &HitFilter) -> Result<(Vec<HitRow>, u64), StoreError> {
+        let search = filter.search.as_deref().and_then(fts_query);
+        let (triage_any, triage_none, verdict) = match filter.triage {
+            TriageFilter::Any => (true, false, None),
+            TriageFilter::Untriaged => (false, true, None),
+            TriageFilter::Verdict(v) => (false, false, Some(v.as_str())),
+        };
+        let conditions = "WHERE (?1 IS NULL OR h.indicator_id = ?1)
+              AND (?2 IS NULL OR EXISTS (SELECT 1 FROM item_sources s
+                     WHERE s.feed_id = ?2 AND (s.item_id = h.item_id OR s.item_id IN
+                       (SELECT item_id FROM hits WHERE story_id = h.id))))
+              AND (?3 IS NULL OR h.created_at >= ?3)
+              AND (?4 IS NULL OR h.created_at < ?4)
+              AND (?5 IS NULL OR h.item_id IN
+                     (SELECT rowid FROM hit_items_fts WHERE hit_items_fts MATCH ?5))
+              AND (?6 OR (?7 AND t.verdict IS NULL) OR t.verdict = ?8)";
+        let args = params![
+            filter.indicator,
+            filter.feed,
+            filter.since.map(to_unix),
+            filter.until.map(to_unix),
+            search,
+            triage_any,
+            triage_none,
+            verdict,
+        ];
+        let total: i64 = self.conn.query_row(
+            &format!(
+                "SELECT COUNT(*) FROM hits h JOIN items i ON i.id = h.item_id
+                 LEFT JOIN triage t ON t.hit_id = h.id {conditions}"
+            ),
+            args,
+            |row| row.get(0),
+        )?;
+        let mut statement = self.conn.prepare(&format!(
+            "{HIT_SELECT} {conditions} ORDER BY h.created_at DESC, h.id DESC LIMIT ?9 OFFSET ?10"
+        ))?;
+        let rows = statement.query_map(
+            params![
+                filter.indicator,
+                filter.feed,
+                filter.since.map(to_unix),
+                filter.until.map(to_unix),
+                search,
+                triage_any,
+                triage_none,
+                verdict,
+                filter.limit as i64,
+                filter.offset as i64,
+            ],
+            hit_row,
+        )?;
+        let mut hits = Vec::new();
+        for row in rows {
+            let mut hit = row?;
+            hit.sources = self
+                .story_sources(hit.hit_id, &hit.feed_id)?
+                .into_iter()
+                .map(|s| s.feed_id)
+                .fold(Vec::new(), |mut ids, id| {
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                    ids
+                });
+            hits.push(hit);
+        }
+        Ok((hits, total as u64))
+    }
+
+    /// A hit with its item's text, the story's sources and its deliveries.
+    pub fn hit_detail(&self, hit_id: i64) -> Result<Option<HitDetail>, StoreError> {
+        let Some(mut row) = self
+            .conn
+            .prepare(&format!("{HIT_SELECT} WHERE h.id = ?1"))?
+            .query_row([hit_id], hit_row)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let (summary, content, authors, categories) = self.conn.query_row(
+            "SELECT summary, content, authors, categories FROM items WHERE id = ?1",
+            [row.item_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let sources = self.story_sources(hit_id, &row.feed_id)?;
+        row.sources = sources.iter().map(|s| s.feed_id.clone()).collect();
+        row.sources.dedup();
+        Ok(Some(HitDetail {
+            row,
+            summary,
+            content,
+            authors,
+            categories,
+            sources,
+            deliveries: self.hit_alerts(hit_id)?,
+        }))
+    }
+
+    /// Hits of an indicator per UTC day over the last `days` days, every day listed, oldest
+    /// first.
+    pub fn hits_per_day(
+        &self,
+        indicator_id: &str,
+        days: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(NaiveDate, u64)>, StoreError> {
+        let today = now.date_naive();
+        let first = today - chrono::Duration::days(i64::from(days.max(1)) - 1);
+        let start = first
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or(now);
+        let mut statement = self.conn.prepare_cached(
+            "SELECT date(created_at, 'unixepoch'), COUNT(*) FROM hits
+             WHERE indicator_id = ?1 AND created_at >= ?2 GROUP BY 1",
+        )?;
+        let counts: std::collections::HashMap<String, u64> = statement
+            .query_map(params![indicator_id, to_unix(start)], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(first
+            .iter_days()
+            .take_while(|d| *d <= today)
+            .map(|d| (d, counts.get(&d.to_string()).copied().unwrap_or(0)))
+            .collect())
+    }
+
+    /// Records a reviewer's verdict (replacing an earlier one). `false` when there is no such
+    /// hit.
+    pub fn set_triage(
+        &mut self,
+        hit_id: i64,
+        verdict: Verdict,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let exists: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM hits WHERE id = ?1)",
+            [hit_id],
+            |row| row.get(0),
+        )?;
+        if !exists {
+            return Ok(false);
+        }
+        self.conn.execute(
+            "INSERT INTO triage (hit_id, verdict, note, at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(hit_id) DO UPDATE SET verdict = excluded.verdict,
+               note = excluded.note, at = excluded.at",
+            params![hit_id, verdict.as_str(), note, to_unix(at)],
+        )?;
+        Ok(true)
+    }
+
+    /// Every triaged item with its verdicts per indicator, for `export-labels`: (item id,
+    /// title, summary, [(indicator, verdict)]), by item.
+    pub fn triaged_items(&self) -> Result<Vec<TriagedItem>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT i.id, i.title, i.summary, i.content, h.indicator_id, t.verdict
+             FROM triage t JOIN hits h ON h.id = t.hit_id JOIN items i ON i.id = h.item_id
+             ORDER BY i.id, h.indicator_id",
+        )?;
+        let mut rows = statement.query([])?;
+        let mut items: Vec<TriagedItem> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let item_id: i64 = row.get(0)?;
+            let verdict = Verdict::parse(&row.get::<_, String>(5)?).unwrap_or(Verdict::Relevant);
+            let indicator: String = row.get(4)?;
+            match items.last_mut() {
+                Some(last) if last.item_id == item_id => last.verdicts.push((indicator, verdict)),
+                _ => items.push(TriagedItem {
+                    item_id,
+                    title: row.get(1)?,
+                    summary: row.get(2)?,
+                    content: row.get(3)?,
+                    verdicts: vec![(indicator, verdict)],
+                }),
+            }
+        }
+        Ok(items)
+    }
+}
+
+/// An item reviewers judged, with a verdict per indicator that hit it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TriagedItem {
+    pub item_id: i64,
+    pub title: String,
+    pub summary: String,
+    pub content: String,
+    pub verdicts: Vec<(String, Verdict)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn search_words_are_quoted_so_they_are_never_syntax() {
+        assert_eq!(fts_query("  "), None);
+        assert_eq!(
+            fts_query("Sohae launch"),
+            Some("\"Sohae\" \"launch\"".into())
+        );
+        assert_eq!(
+            fts_query("Kim \"Jong-un\" NOT OR*"),
+            Some("\"Kim\" \"\"\"Jong-un\"\"\" \"NOT\" \"OR*\"".into())
+        );
+    }
+}

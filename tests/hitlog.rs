@@ -1,0 +1,326 @@
+//! The hit log on the command line: `watchfloor hits` with every filter and format,
+//! `triage`, and `export-labels` feeding `eval`, on a real SQLite file whose hits come from
+//! the real pipeline.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use watchfloor::config::{Feed, Indicators, Settings};
+use watchfloor::fetch::{FetchedBody, Validators};
+use watchfloor::pipeline::{Context, ingest};
+use watchfloor::store::{FeedDef, Store};
+
+const SATELLITE: &str = "North Korea launches reconnaissance satellite with Russian help";
+const SOHAE: &str = "North Korea prepares a new satellite launch at Sohae, imagery shows";
+const WORKERS: &str = "North Korean workers sent to Russian construction sites in Primorye";
+const OIL: &str = "Russia delivers oil products to North Korea by rail, exceeding UN cap";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("time")
+        .with_timezone(&Utc)
+}
+
+/// A database with hits from two feeds over three days.
+fn database(dir: &Path) -> PathBuf {
+    let db = dir.join("watchfloor.db");
+    let settings = Settings::load(None, Some(&db), &|_| None).expect("settings");
+    let indicators = Indicators::load(&root().join("indicators.yaml")).expect("rules");
+    let mut store = Store::open(&db).expect("open");
+    store
+        .sync_feeds(&[
+            FeedDef {
+                id: "wire",
+                url: "http://127.0.0.1/wire.xml",
+                title: Some("Wire"),
+            },
+            FeedDef {
+                id: "agency",
+                url: "http://127.0.0.1/agency.xml",
+                title: None,
+            },
+        ])
+        .expect("feeds");
+    let ctx = Context::new(&settings, Arc::new(indicators), store).expect("context");
+    let polls: [(&str, &str, &str, &str, &str); 5] = [
+        (
+            "wire",
+            "a1",
+            SATELLITE,
+            "https://news.test/1",
+            "2026-11-28T09:00:00Z",
+        ),
+        (
+            "agency",
+            "b1",
+            WORKERS,
+            "https://agency.test/2",
+            "2026-11-29T09:00:00Z",
+        ),
+        (
+            "wire",
+            "a3",
+            "North Korea launches satellite \"><img src=x onerror=alert(1)> \u{202e}txt",
+            "https://news.test/3",
+            "2026-11-29T12:00:00Z",
+        ),
+        (
+            "agency",
+            "b4",
+            OIL,
+            "https://agency.test/4",
+            "2026-11-30T09:00:00Z",
+        ),
+        (
+            "wire",
+            "a5",
+            SOHAE,
+            "https://news.test/5",
+            "2026-11-30T10:00:00Z",
+        ),
+    ];
+    for (feed, guid, title, link, time) in polls {
+        let title = title
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        let body = format!(
+            "<rss version=\"2.0\"><channel><title>{feed}</title><item><guid>{guid}</guid>\
+             <title>{title}</title><link>{link}</link><description>{title}. Launch site \
+             officials spoke.</description></item></channel></rss>"
+        );
+        let fetched = FetchedBody {
+            body: body.into_bytes(),
+            content_type: Some("application/rss+xml".into()),
+            final_url: format!("http://127.0.0.1/{feed}.xml"),
+            validators: Validators::default(),
+            max_age: None,
+        };
+        let report = ingest(
+            &ctx,
+            &Feed::new(feed, &fetched.final_url),
+            &fetched,
+            0,
+            at(time),
+        );
+        let success = report.result.expect("ingested");
+        assert_eq!(success.counts.new_hits, 1, "{title}");
+    }
+    db
+}
+
+fn watchfloor(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+        .arg("--indicators")
+        .arg(root().join("indicators.yaml"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("COLUMNS", "100")
+        .output()
+        .expect("runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn jsonl(db: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["hits", "--format", "jsonl"];
+    all.extend_from_slice(args);
+    stdout(&watchfloor(db, &all))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+fn ids(hits: &[serde_json::Value]) -> Vec<i64> {
+    hits.iter()
+        .map(|h| h["hit_id"].as_i64().expect("id"))
+        .collect()
+}
+
+#[test]
+fn hits_are_listed_newest_first_and_every_filter_narrows_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = database(dir.path());
+    assert_eq!(ids(&jsonl(&db, &[])), [5, 4, 3, 2, 1]);
+    assert_eq!(
+        ids(&jsonl(&db, &["--indicator", "satellite_launch"])),
+        [5, 3, 1]
+    );
+    assert_eq!(ids(&jsonl(&db, &["--feed", "agency"])), [4, 2]);
+    assert_eq!(ids(&jsonl(&db, &["--since", "2026-11-29"])), [5, 4, 3, 2]);
+    assert_eq!(
+        ids(&jsonl(&db, &["--until", "2026-11-29"])),
+        [3, 2, 1],
+        "the whole day"
+    );
+    assert_eq!(
+        ids(&jsonl(
+            &db,
+            &[
+                "--since",
+                "2026-11-29T10:00:00Z",
+                "--until",
+                "2026-11-30T09:30:00Z"
+            ]
+        )),
+        [4, 3]
+    );
+    assert_eq!(ids(&jsonl(&db, &["--search", "Sohae imagery"])), [5]);
+    assert_eq!(ids(&jsonl(&db, &["--search", "primorye"])), [2], "any case");
+    assert!(
+        jsonl(&db, &["--search", "\"NOT OR*"]).is_empty(),
+        "syntax is text"
+    );
+    assert_eq!(ids(&jsonl(&db, &["--limit", "2"])), [5, 4]);
+
+    let table = stdout(&watchfloor(&db, &["hits"]));
+    assert!(table.contains("5 of 5 matching hits"), "{table}");
+    assert!(
+        table.lines().all(|l| l.chars().count() <= 100),
+        "fits the width:\n{table}"
+    );
+
+    let bad = watchfloor(&db, &["hits", "--since", "yesterday"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn csv_and_jsonl_carry_every_field_and_csv_round_trips() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = database(dir.path());
+    let lines = jsonl(&db, &["--indicator", "satellite_launch"]);
+    let first = &lines[2];
+    for field in [
+        "hit_id",
+        "created_at",
+        "indicator",
+        "score",
+        "title",
+        "link",
+        "feed",
+        "sources",
+        "published",
+        "first_seen",
+        "alert_status",
+        "triage",
+        "triage_note",
+        "definition_hash",
+        "origin",
+        "evidence",
+    ] {
+        assert!(first.get(field).is_some(), "{field} in {first}");
+    }
+    assert_eq!(
+        first["alert_status"], "pending",
+        "alerts queued for the default recipients"
+    );
+    let evidence: serde_json::Value =
+        serde_json::from_str(first["evidence"].as_str().expect("evidence")).expect("JSON");
+    assert!(evidence["terms"].as_array().is_some_and(|t| !t.is_empty()));
+
+    let csv_text = stdout(&watchfloor(&db, &["hits", "--format", "csv"]));
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let headers = reader.headers().expect("headers").clone();
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a record")).collect();
+    assert_eq!(records.len(), 5);
+    let title = headers
+        .iter()
+        .position(|h| h == "title")
+        .expect("title column");
+    let hostile = records
+        .iter()
+        .find(|r| r[title].contains('\u{202e}'))
+        .expect("the hostile title, as the parse stage left it (tags stripped)");
+    assert!(
+        hostile[title].contains("\">"),
+        "quotes kept: {}",
+        &hostile[title]
+    );
+    // Round trip: the same values as the JSON lines.
+    let all = jsonl(&db, &[]);
+    for (record, line) in records.iter().zip(&all) {
+        for (name, value) in headers.iter().zip(record.iter()) {
+            let json = &line[name];
+            let expected = json
+                .as_str()
+                .map_or_else(|| json.to_string(), str::to_owned);
+            assert_eq!(value, expected, "{name}");
+        }
+    }
+}
+
+#[test]
+fn triage_verdicts_filter_the_log_and_become_labels_for_eval() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = database(dir.path());
+    stdout(&watchfloor(
+        &db,
+        &[
+            "triage",
+            "1",
+            "--verdict",
+            "relevant",
+            "--note",
+            "confirmed by KCNA",
+        ],
+    ));
+    stdout(&watchfloor(
+        &db,
+        &["triage", "3", "--verdict", "false-positive"],
+    ));
+    stdout(&watchfloor(&db, &["triage", "2", "--verdict", "relevant"]));
+    let missing = watchfloor(&db, &["triage", "99", "--verdict", "relevant"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("hit 99"));
+
+    assert_eq!(ids(&jsonl(&db, &["--triage", "relevant"])), [2, 1]);
+    assert_eq!(ids(&jsonl(&db, &["--triage", "false-positive"])), [3]);
+    assert_eq!(ids(&jsonl(&db, &["--triage", "untriaged"])), [5, 4]);
+    assert_eq!(
+        jsonl(&db, &["--triage", "relevant"])[1]["triage_note"],
+        "confirmed by KCNA"
+    );
+
+    let labels = dir.path().join("labels.jsonl");
+    let exported = stdout(&watchfloor(
+        &db,
+        &["export-labels", labels.to_str().expect("path")],
+    ));
+    assert!(exported.contains("3 triaged items"), "{exported}");
+    let text = std::fs::read_to_string(&labels).expect("labels");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["labels"], serde_json::json!(["satellite_launch"]));
+    assert_eq!(
+        lines[2]["labels"],
+        serde_json::json!([]),
+        "a false positive is a negative"
+    );
+    let eval = watchfloor(&db, &["eval", labels.to_str().expect("path")]);
+    let out = String::from_utf8_lossy(&eval.stdout);
+    assert_eq!(
+        eval.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    assert!(out.contains("satellite_launch"), "{out}");
+}
