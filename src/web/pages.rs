@@ -77,7 +77,7 @@ pub struct ListQuery {
     pub feed: String,
     /// A date (`2026-11-01`) or an RFC 3339 time; a date means from its start.
     pub since: String,
-    /// A date (up to its end) or an RFC 3339 time.
+    /// A date (to its end) or an RFC 3339 time.
     pub until: String,
     /// Full-text search over title, summary and content.
     pub q: String,
@@ -88,12 +88,9 @@ pub struct ListQuery {
 
 fn parse_time(text: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let time = if end_of_day {
-            NaiveTime::from_hms_opt(23, 59, 59)?
-        } else {
-            NaiveTime::MIN
-        };
-        return Some(date.and_time(time).and_utc());
+        // The store's `until` is exclusive: a whole day ends where the next one starts.
+        let date = if end_of_day { date.succ_opt()? } else { date };
+        return Some(date.and_time(NaiveTime::MIN).and_utc());
     }
     DateTime::parse_from_rfc3339(text)
         .ok()
@@ -200,7 +197,9 @@ fn choices(current: &str, options: impl IntoIterator<Item = (String, String)>) -
 /// One hit in a list.
 struct Row {
     href: String,
+    /// When the hit was recorded: the time the date filters use.
     time: String,
+    first_seen: String,
     published: String,
     indicator: String,
     indicator_href: String,
@@ -233,7 +232,8 @@ fn title_text(title: &str) -> String {
 fn row(prefix: &str, rules: &Indicators, hit: &HitRow) -> Row {
     Row {
         href: format!("{prefix}/hits/{}", hit.hit_id),
-        time: when(hit.first_seen),
+        time: when(hit.created_at),
+        first_seen: when(hit.first_seen),
         published: hit.published.map_or_else(|| "unknown".to_owned(), when),
         indicator: header_text(&hit.indicator_id, NAME_MAX),
         indicator_href: format!("{prefix}/indicators/{}", segment(&hit.indicator_id)),
@@ -744,7 +744,7 @@ mod tests {
         );
         assert_eq!(
             filter.until.unwrap().to_rfc3339(),
-            "2026-11-02T23:59:59+00:00"
+            "2026-11-03T00:00:00+00:00"
         );
         assert!(matches!(filter.triage, TriageFilter::Untriaged));
         let (filter, problems) = ListQuery {
