@@ -472,7 +472,6 @@ async fn the_indicator_page_has_the_insight_the_query_and_a_chart_readable_witho
     assert!(body.contains("<pre id=\"query\">"));
     assert!(body.contains(&rule.definition_hash));
     assert!(body.contains("<svg id=\"activity\""));
-    let day = (t0() + chrono::Duration::hours(1)).date_naive();
     let satellite_hits = hits(
         &log,
         HitFilter {
@@ -487,12 +486,12 @@ async fn the_indicator_page_has_the_insight_the_query_and_a_chart_readable_witho
         "{body}"
     );
     assert!(body.contains("<table id=\"per-day\">"));
-    assert_eq!(body.matches("<tr><td>").count() >= 90, true);
+    // Every day of the window is in the table, quiet ones too.
+    assert!(body.matches("<tr><td>").count() >= 90);
     assert!(
         body.contains(&format!("{satellite_hits} hits in the last 90 days")),
         "{body}"
     );
-    let _ = day;
     assert!(body.contains("Latest hits"));
     let (status, _, _) = get(&format!("{base}/indicators/no-such-rule")).await;
     assert_eq!(status, 404);

@@ -104,7 +104,7 @@ pub fn daily(days: &[(NaiveDate, u64)]) -> Chart {
         })
         .collect();
     let total: u64 = days.iter().map(|(_, n)| n).sum();
-    let summary = match days.iter().filter(|(_, n)| *n == max && max > 0).last() {
+    let summary = match days.iter().rfind(|(_, n)| *n == max && max > 0) {
         Some((date, n)) => format!(
             "{total} {} in the last {} days; the busiest day was {date} with {n}.",
             plural(total),
