@@ -94,6 +94,9 @@ pub struct Report {
     pub scheduler_heartbeat_seconds: u64,
     pub feeds: usize,
     pub feeds_failing: usize,
+    /// Feeds polled successfully at least once.
+    pub feeds_polled: usize,
+    pub hits: u64,
     pub alerts_pending: u64,
     pub messages_waiting: u64,
     pub reload: ReloadState,
@@ -122,6 +125,7 @@ pub fn assess(health: &Health, store: Option<&Store>, now: DateTime<Utc>) -> Rep
         ));
     }
     let (mut feeds, mut failing, mut pending, mut waiting) = (0, 0, 0, 0);
+    let (mut polled, mut hits) = (0, 0);
     match store.map(|s| (s.ping(), s)) {
         None => reasons.push("database: busy, no answer within 2 s".into()),
         Some((Err(e), _)) => {
@@ -132,9 +136,13 @@ pub fn assess(health: &Health, store: Option<&Store>, now: DateTime<Utc>) -> Rep
                 let active: Vec<_> = states.iter().filter(|s| s.active).collect();
                 feeds = active.len();
                 failing = active.iter().filter(|s| s.consecutive_failures > 0).count();
+                polled = active.iter().filter(|s| s.last_success.is_some()).count();
                 if feeds > 0 && failing as f64 > feeds as f64 * FAILING_SHARE {
                     reasons.push(format!("{failing} of {feeds} feeds are failing"));
                 }
+            }
+            if let Ok((_, _, total)) = store.totals() {
+                hits = total;
             }
             if let Ok(counts) = store.outbox_counts() {
                 pending = counts.pending;
@@ -161,6 +169,8 @@ pub fn assess(health: &Health, store: Option<&Store>, now: DateTime<Utc>) -> Rep
         scheduler_heartbeat_seconds: beat.as_secs(),
         feeds,
         feeds_failing: failing,
+        feeds_polled: polled,
+        hits,
         alerts_pending: pending,
         messages_waiting: waiting,
         reload,

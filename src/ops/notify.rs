@@ -69,9 +69,11 @@ pub async fn watchdog(health: Arc<Health>, store: Arc<Mutex<Store>>, shutdown: C
             warn!("not pinging the watchdog: {}", report.reasons.join("; "));
         }
         let line = format!(
-            "{} feeds ({} failing), {} alerts pending, {} messages waiting{}",
+            "{} of {} feeds polled ({} failing), {} hits, {} alerts pending, {} messages waiting{}",
+            report.feeds_polled,
             report.feeds,
             report.feeds_failing,
+            report.hits,
             report.alerts_pending,
             report.messages_waiting,
             if report.is_ok() { "" } else { "; unhealthy" }
