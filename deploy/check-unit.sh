@@ -73,10 +73,11 @@ check_settings() { # check_settings FILE
         --db "$work/settings-$RANDOM.db" feeds >/dev/null
 }
 # Every example in comments enabled: "# key:" at the top and "#   key:" in a section become
-# keys. password_file and ca_file name files that exist only on a real machine.
+# keys. password_file, ca_file, token_file and basic_auth_file name files that exist only on
+# a real machine.
 uncomment_examples() {
     sed -E 's/^# ([a-z_]+:( |$))/\1/; s/^#   ([a-z_]+:( |$))/  \1/; s/^  # ([a-z_]+: )/  \1/' \
-        | grep -Ev '^ *(password_file|ca_file):'
+        | grep -Ev '^ *(password_file|ca_file|token_file|basic_auth_file):'
 }
 for variant in shipped examples; do
     if [ "$variant" = shipped ]; then

@@ -20,6 +20,8 @@
 //!   evidence.
 //! - [`ops`] tells systemd and monitoring how the daemon is: readiness, watchdog, health,
 //!   metrics.
+//! - [`web`] is the hit log for reviewers: pages, the Atom feed and the triage form, served on
+//!   the operations listener from read-only connections.
 //! - [`eval`] scores the rules against labelled items.
 //! - [`cli`] is the command line: each subcommand a function over the stages above.
 
@@ -37,3 +39,4 @@ pub mod pipeline;
 pub mod schedule;
 pub mod store;
 pub mod text;
+pub mod web;

@@ -460,10 +460,10 @@ struct Link {
 }
 
 /// A run of snippet text, highlighted when a matched term.
-#[derive(Debug, PartialEq)]
-struct Segment {
-    text: String,
-    marked: bool,
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub text: String,
+    pub marked: bool,
 }
 
 #[derive(Template)]
@@ -563,7 +563,7 @@ fn source_link(source: &SourceView) -> Link {
 
 /// The link as it may go in an `href`: absolute http or https with a host, re-serialised so it
 /// holds no raw spaces, quotes or control characters.
-fn web_link(link: &str) -> Option<String> {
+pub fn web_link(link: &str) -> Option<String> {
     let url = url::Url::parse(link.trim()).ok()?;
     let web =
         matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty());
@@ -596,7 +596,17 @@ fn snippet(evidence_json: &str) -> Vec<Segment> {
 /// Splits `text` at the highlight byte ranges. Ranges out of order, overlapping, reversed, past
 /// the end or inside a character are tolerated: each is clamped to the text and widened to
 /// whole characters, and overlapping ones merge.
-fn highlight(text: &str, highlights: &[(usize, usize)]) -> Vec<Segment> {
+pub fn highlight(text: &str, highlights: &[(usize, usize)]) -> Vec<Segment> {
+    split_highlights(text, highlights, false)
+}
+
+/// As [`highlight`], for a whole field shown as a block (the hit log's item text): line breaks
+/// stay, so paragraphs still read as paragraphs.
+pub fn highlight_block(text: &str, highlights: &[(usize, usize)]) -> Vec<Segment> {
+    split_highlights(text, highlights, true)
+}
+
+fn split_highlights(text: &str, highlights: &[(usize, usize)], lines: bool) -> Vec<Segment> {
     let mut ranges: Vec<(usize, usize)> = highlights
         .iter()
         .map(|&(start, end)| {
@@ -615,19 +625,19 @@ fn highlight(text: &str, highlights: &[(usize, usize)]) -> Vec<Segment> {
         if end <= start {
             continue;
         }
-        push_segment(&mut segments, &text[at..start], false);
-        push_segment(&mut segments, &text[start..end], true);
+        push_segment(&mut segments, &text[at..start], false, lines);
+        push_segment(&mut segments, &text[start..end], true, lines);
         at = end;
     }
-    push_segment(&mut segments, &text[at..], false);
+    push_segment(&mut segments, &text[at..], false, lines);
     segments
 }
 
-fn push_segment(segments: &mut Vec<Segment>, text: &str, marked: bool) {
+fn push_segment(segments: &mut Vec<Segment>, text: &str, marked: bool, lines: bool) {
     if text.is_empty() {
         return;
     }
-    let text = inline_text(text);
+    let text = inline_text(text, lines);
     match segments.last_mut() {
         // Two touching highlights read as one term.
         Some(last) if last.marked == marked => last.text.push_str(&text),
@@ -635,12 +645,19 @@ fn push_segment(segments: &mut Vec<Segment>, text: &str, marked: bool) {
     }
 }
 
-/// Snippet text made safe to show without moving anything: controls become spaces and bidi
-/// controls go, but whitespace is not collapsed, since segments join back into one line.
-fn inline_text(text: &str) -> String {
+/// Snippet text made safe to show without moving anything: controls become spaces (line
+/// breaks stay when `lines`) and bidi controls go, but whitespace is not collapsed, since
+/// segments join back into one line.
+fn inline_text(text: &str, lines: bool) -> String {
     text.chars()
         .filter(|&c| !is_bidi_control(c))
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() && !(lines && c == '\n') {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

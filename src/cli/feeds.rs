@@ -24,17 +24,7 @@ pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
                 .iter()
                 .find(|f| f.id == state.id)
                 .is_some_and(|f| f.enabled);
-            let status = if !state.active {
-                "removed"
-            } else if !enabled {
-                "disabled"
-            } else if state.last_attempt.is_none() {
-                "never"
-            } else if state.consecutive_failures > 0 {
-                "failing"
-            } else {
-                "ok"
-            };
+            let status = state.status(enabled);
             [
                 state.id,
                 status.to_owned(),

@@ -155,7 +155,29 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
                 store: store.clone(),
                 metrics: crate::ops::metrics::install(),
             });
-            tokio::spawn(crate::ops::http::serve(listener, shared, shutdown.clone()));
+            info!(
+                "web: the hit log on http://{}/hits ({})",
+                listener.local_addr()?,
+                if settings.web_auth.is_configured() {
+                    "login required; triage enabled"
+                } else {
+                    "open, read-only"
+                }
+            );
+            let rules_of = live.clone();
+            let pages = crate::web::router(Arc::new(crate::web::WebState::new(
+                settings.database.clone(),
+                store.clone(),
+                Arc::new(move || rules_of.current().indicators.clone()),
+                settings.web_auth.clone(),
+                settings.mail.hit_log_base.clone(),
+            )));
+            tokio::spawn(crate::ops::http::serve(
+                listener,
+                shared,
+                Some(pages),
+                shutdown.clone(),
+            ));
         }
         // Housekeeping: nightly retention; each batch is one transaction, so it needs no grace.
         tokio::spawn(crate::housekeeping::run_housekeeping(
@@ -257,6 +279,10 @@ fn reload(
         (
             "http.listen",
             settings.http_listen != started_with.http_listen,
+        ),
+        (
+            "the hit log's access (web.token_file, web.basic_auth_file)",
+            settings.web_auth != started_with.web_auth,
         ),
     ] {
         if changed {

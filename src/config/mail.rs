@@ -57,6 +57,10 @@ pub enum TlsMode {
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(text: impl Into<String>) -> Secret {
+        Secret(text.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -158,6 +162,10 @@ pub(super) struct RawMail {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawWeb {
     base_url: Option<Spanned<String>>,
+    /// A file holding the bearer token for the hit log (see `config::web`).
+    pub(super) token_file: Option<Spanned<String>>,
+    /// A file holding `user:password` for the hit log's basic auth.
+    pub(super) basic_auth_file: Option<Spanned<String>>,
 }
 
 /// A value and where it came from, for messages: a line and column in the file, or the

@@ -9,8 +9,10 @@ mod error;
 pub mod indicators;
 pub mod mail;
 pub mod settings;
+pub mod web;
 
 pub use error::{ConfigError, Problem};
 pub use indicators::{AlertRoute, Example, Feed, Indicator, Indicators, Severity};
 pub use mail::{AlertMode, MailSettings, SmtpSettings, TlsMode};
 pub use settings::{FetchSettings, RetentionSettings, Settings};
+pub use web::{BasicCredentials, WebAuth};

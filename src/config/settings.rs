@@ -72,6 +72,8 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// How long a feed fails before operators are told (`mail.ops`).
     pub feed_alert_after: Duration,
+    /// Who may read the hit log and triage; required when `http_listen` is not loopback.
+    pub web_auth: super::WebAuth,
 }
 
 /// The operations listener's default address: loopback only.
@@ -329,6 +331,9 @@ impl Settings {
             },
             &mut |key, line, column, message| problems.push(problem(key, line, column, message)),
         );
+        let web_auth = super::web::resolve(&raw.web, env, &mut |key, line, column, message| {
+            problems.push(problem(key, line, column, message))
+        });
         let (listen_text, line, column) = match env("WATCHFLOOR_LISTEN") {
             Some(text) => (text, 0, 0),
             None => match &raw.http.listen {
@@ -354,6 +359,24 @@ impl Settings {
                 }
             },
         };
+        // The hit log shows every item and lets its users triage: off loopback, only to people
+        // who can prove who they are.
+        if let Some(address) = http_listen
+            && !address.ip().is_loopback()
+            && !web_auth.is_configured()
+        {
+            problems.push(problem(
+                "http.listen",
+                line,
+                column,
+                format!(
+                    "{address} is not a loopback address, and the hit log would be open to \
+                     anyone who can reach it: configure web.token_file or web.basic_auth_file \
+                     (WATCHFLOOR_WEB_TOKEN_FILE, WATCHFLOOR_WEB_TOKEN, \
+                     WATCHFLOOR_WEB_BASIC_AUTH_FILE), or listen on 127.0.0.1"
+                ),
+            ));
+        }
         match (schedule, mail) {
             (Some(schedule), Some(mail)) if problems.is_empty() => Ok(Settings {
                 source,
@@ -364,6 +387,7 @@ impl Settings {
                 http_listen,
                 retention,
                 feed_alert_after,
+                web_auth,
             }),
             _ => Err(ConfigError::Invalid { problems }),
         }

@@ -1,4 +1,5 @@
-//! The operations listener: `/healthz` and `/metrics`, on loopback by default.
+//! The operations listener: `/healthz` and `/metrics`, and the hit log's pages beside them,
+//! on loopback by default.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -55,12 +56,22 @@ pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(address).await
 }
 
-/// Serves until `shutdown`.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let app = Router::new()
+/// Serves until `shutdown`; `pages` (the hit log) share the listener. Health and metrics stay
+/// outside the hit log's access check: monitoring probes them without credentials, and they
+/// show no feed text.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    pages: Option<Router>,
+    shutdown: CancellationToken,
+) {
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(shared);
+    if let Some(pages) = pages {
+        app = app.merge(pages);
+    }
     let stopped = async move { shutdown.cancelled().await };
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(stopped)

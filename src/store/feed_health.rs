@@ -196,6 +196,24 @@ impl Store {
     }
 }
 
+impl super::FeedState {
+    /// The one-word health `watchfloor feeds` and the feeds page show; `enabled` is whether the
+    /// rules file still polls the feed.
+    pub fn status(&self, enabled: bool) -> &'static str {
+        if !self.active {
+            "removed"
+        } else if !enabled {
+            "disabled"
+        } else if self.last_attempt.is_none() {
+            "never"
+        } else if self.consecutive_failures > 0 {
+            "failing"
+        } else {
+            "ok"
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;

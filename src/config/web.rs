@@ -1,0 +1,230 @@
+//! The hit log's access settings: who may read the web pages and triage hits.
+//!
+//! Two schemes, either or both:
+//! - a bearer token (`Authorization: Bearer TOKEN`), for scripts and feed readers, read from
+//!   `web.token_file`, `WATCHFLOOR_WEB_TOKEN_FILE` or `WATCHFLOOR_WEB_TOKEN`;
+//! - HTTP basic auth, for people with a browser, from `web.basic_auth_file` or
+//!   `WATCHFLOOR_WEB_BASIC_AUTH_FILE`, one line `user:password`.
+//!
+//! Secrets never come from the YAML file itself and never print. With neither configured the
+//! pages are open and read-only, which is only allowed on a loopback address.
+
+use std::path::PathBuf;
+
+use super::mail::{RawWeb, Secret};
+
+/// Who may use the hit log. Empty: nobody needs to log in, and nobody may triage.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WebAuth {
+    pub token: Option<Secret>,
+    pub basic: Option<BasicCredentials>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BasicCredentials {
+    pub user: String,
+    pub password: Secret,
+}
+
+impl WebAuth {
+    pub fn is_configured(&self) -> bool {
+        self.token.is_some() || self.basic.is_some()
+    }
+
+    /// Whether an `Authorization` header value grants access.
+    pub fn admits(&self, authorization: &str) -> bool {
+        let (scheme, value) = authorization
+            .trim()
+            .split_once(' ')
+            .unwrap_or((authorization, ""));
+        let value = value.trim();
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return self
+                .token
+                .as_ref()
+                .is_some_and(|t| same(t.expose().as_bytes(), value.as_bytes()));
+        }
+        if scheme.eq_ignore_ascii_case("basic")
+            && let Some(basic) = &self.basic
+            && let Some(decoded) = base64_decode(value)
+        {
+            let expected = format!("{}:{}", basic.user, basic.password.expose());
+            return same(expected.as_bytes(), &decoded);
+        }
+        false
+    }
+}
+
+/// Compares without stopping at the first difference, so the time taken does not tell an
+/// attacker how much of a guess was right.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Standard base64 with padding, as browsers send basic credentials.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let bytes = text.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        if chunk.len() == 1 {
+            return None;
+        }
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= value(c)? << (18 - 6 * i);
+        }
+        out.push((n >> 16) as u8);
+        if chunk.len() > 2 {
+            out.push((n >> 8) as u8);
+        }
+        if chunk.len() > 3 {
+            out.push(n as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Reads the secrets the settings name; each problem is reported through
+/// `problem(key, line, column, message)`.
+pub(super) fn resolve(
+    web: &RawWeb,
+    env: &dyn Fn(&str) -> Option<String>,
+    problem: &mut dyn FnMut(&str, u64, u64, String),
+) -> WebAuth {
+    let file_setting = |var: &str, raw: &Option<serde_saphyr::Spanned<String>>| {
+        env(var)
+            .map(|path| (PathBuf::from(path), 0, 0, format!("{var}: ")))
+            .or_else(|| {
+                raw.as_ref().map(|s| {
+                    (
+                        PathBuf::from(&s.value),
+                        s.defined.line(),
+                        s.defined.column(),
+                        String::new(),
+                    )
+                })
+            })
+    };
+    let mut read = |key: &str, var: &str, raw: &Option<serde_saphyr::Spanned<String>>| {
+        let (path, line, column, from) = file_setting(var, raw)?;
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let secret = text.trim().to_owned();
+                if secret.is_empty() {
+                    problem(
+                        key,
+                        line,
+                        column,
+                        format!("{from}{} is empty", path.display()),
+                    );
+                    return None;
+                }
+                Some((secret, line, column, from, path))
+            }
+            Err(e) => {
+                problem(
+                    key,
+                    line,
+                    column,
+                    format!("{from}cannot read {}: {e}", path.display()),
+                );
+                None
+            }
+        }
+    };
+    let token = match env("WATCHFLOOR_WEB_TOKEN").filter(|t| !t.trim().is_empty()) {
+        Some(token) => Some(Secret::new(token.trim())),
+        None => read(
+            "web.token_file",
+            "WATCHFLOOR_WEB_TOKEN_FILE",
+            &web.token_file,
+        )
+        .map(|(token, ..)| Secret::new(token)),
+    };
+    let basic = read(
+        "web.basic_auth_file",
+        "WATCHFLOOR_WEB_BASIC_AUTH_FILE",
+        &web.basic_auth_file,
+    )
+    .and_then(|(text, line, column, from, path)| {
+        match text.split_once(':') {
+            Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+                Some(BasicCredentials {
+                    user: user.to_owned(),
+                    password: Secret::new(password),
+                })
+            }
+            // The message names the file, never its content.
+            _ => {
+                problem(
+                    "web.basic_auth_file",
+                    line,
+                    column,
+                    format!(
+                        "{from}{} must hold one line 'user:password', both non-empty",
+                        path.display()
+                    ),
+                );
+                None
+            }
+        }
+    });
+    WebAuth { token, basic }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth() -> WebAuth {
+        WebAuth {
+            token: Some(Secret::new("s3cret-token")),
+            basic: Some(BasicCredentials {
+                user: "reviewer".into(),
+                password: Secret::new("pass:word"),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_bearer_token_and_basic_credentials_are_admitted_and_near_misses_are_not() {
+        let auth = auth();
+        assert!(auth.admits("Bearer s3cret-token"));
+        assert!(auth.admits("bearer s3cret-token"));
+        assert!(!auth.admits("Bearer s3cret-toke"));
+        assert!(!auth.admits("Bearer "));
+        // "reviewer:pass:word": the password may hold a colon.
+        assert!(auth.admits("Basic cmV2aWV3ZXI6cGFzczp3b3Jk"));
+        assert!(!auth.admits("Basic cmV2aWV3ZXI6cGFzcw=="));
+        assert!(!auth.admits("Basic !!!"));
+        assert!(!auth.admits("Digest whatever"));
+        assert!(!WebAuth::default().admits("Bearer s3cret-token"));
+    }
+
+    #[test]
+    fn base64_decodes_with_and_without_padding() {
+        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
+        assert_eq!(base64_decode("YWI").unwrap(), b"ab");
+        assert_eq!(base64_decode("YWJj").unwrap(), b"abc");
+        assert!(base64_decode("Y").is_none());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let shown = format!("{:?}", auth());
+        assert!(!shown.contains("s3cret") && !shown.contains("pass:word"));
+    }
+}

@@ -1,0 +1,455 @@
+//! The review stage: the hit log as web pages and an Atom feed, on the operations listener.
+//!
+//! Pages are rendered on the server with askama and need no JavaScript and no asset from
+//! anywhere: reviewers open them from a locked-down network, and a page that runs nothing
+//! cannot be made to run a feed's script. Every string a feed supplied goes through askama's
+//! escaping (nothing is marked safe) after `header_text` has taken out control characters and
+//! bidi overrides; only http and https links become `href`s.
+//!
+//! The pages read through their own read-only connections, never the daemon's writer, so a
+//! slow page cannot hold up a poll. The one write is a reviewer's triage verdict, made through
+//! the store on the daemon's writer, and only where access is configured: without a login
+//! there is nobody to record as having decided.
+
+mod atom;
+mod chart;
+mod pages;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::config::{Indicators, WebAuth};
+use crate::store::{Store, StoreError, Verdict};
+
+pub use pages::ListQuery;
+
+/// The Content-Security-Policy of every page: nothing loads or runs but inline style; forms
+/// post only here; no page may be framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Notes longer than this are cut: a verdict's reason, not an essay.
+const NOTE_MAX: usize = 2000;
+
+/// The rules in force; the daemon swaps them on SIGHUP, so pages ask each time.
+pub type Rules = Arc<dyn Fn() -> Arc<Indicators> + Send + Sync>;
+
+/// What the pages need.
+pub struct WebState {
+    /// Opened read-only by the pages, one connection per request in flight.
+    pub database: PathBuf,
+    /// The daemon's writer: only triage uses it.
+    pub writer: Arc<Mutex<Store>>,
+    pub rules: Rules,
+    pub auth: WebAuth,
+    /// `web.base_url`, without a trailing slash: the Atom feed's absolute links start with it,
+    /// and page links with its path, so pages stay whole behind a proxy that strips that path.
+    pub base_url: Option<String>,
+    /// Idle read-only connections, kept so a page does not pay for opening the file.
+    readers: Mutex<Vec<Store>>,
+}
+
+impl WebState {
+    pub fn new(
+        database: PathBuf,
+        writer: Arc<Mutex<Store>>,
+        rules: Rules,
+        auth: WebAuth,
+        base_url: Option<String>,
+    ) -> WebState {
+        WebState {
+            database,
+            writer,
+            rules,
+            auth,
+            base_url: base_url.map(|b| b.trim_end_matches('/').to_owned()),
+            readers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The path prefix of every page link: `web.base_url`'s path, or nothing.
+    fn prefix(&self) -> String {
+        self.base_url
+            .as_deref()
+            .and_then(|b| url::Url::parse(b).ok())
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Runs `work` on a read-only connection, on the blocking pool.
+    async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = state
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop();
+            let store = match idle {
+                Some(store) => store,
+                None => Store::open_read_only(&state.database)?,
+            };
+            let result = work(&store);
+            // A connection that failed may be broken; a fresh one is cheap.
+            if result.is_ok() {
+                state
+                    .readers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(store);
+            }
+            result
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+}
+
+/// The hit log's routes, each behind the access check and the security headers.
+pub fn router(state: Arc<WebState>) -> Router {
+    Router::new()
+        .route("/", get(hit_list))
+        .route("/hits", get(hit_list))
+        .route("/hits.atom", get(atom_feed))
+        .route("/hits/{id}", get(hit_page))
+        .route("/hits/{id}/triage", post(triage))
+        .route("/indicators/{id}", get(indicator_page))
+        .route("/feeds", get(feeds_page))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+/// Refuses requests without valid credentials when access is configured, and sets the
+/// security headers on every answer, refusals included.
+async fn guard(State(state): State<Arc<WebState>>, request: Request, next: Next) -> Response {
+    let admitted = !state.auth.is_configured()
+        || request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| state.auth.admits(v));
+    let mut response = if admitted {
+        next.run(request).await
+    } else {
+        let mut refusal = (
+            StatusCode::UNAUTHORIZED,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "the hit log needs credentials: basic auth or an Authorization: Bearer token\n",
+        )
+            .into_response();
+        let challenges = refusal.headers_mut();
+        if state.auth.basic.is_some() {
+            challenges.append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"watchfloor hit log\", charset=\"UTF-8\""),
+            );
+        }
+        if state.auth.token.is_some() {
+            challenges.append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"watchfloor hit log\""),
+            );
+        }
+        refusal
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Pages show a moment of a changing log; a cached one would hide new hits and verdicts.
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+    match body {
+        Ok(body) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!("web: cannot render a page: {e}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot render the page\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+fn failure(state: &WebState, e: StoreError) -> Response {
+    tracing::error!("web: {}", chain(&e));
+    html(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        pages::message_page(
+            state,
+            "The hit log is unavailable",
+            &format!("The database could not be read: {}", chain(&e)),
+        ),
+    )
+}
+
+/// An error with its causes, as `main` prints them.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+fn not_found(state: &WebState, what: &str) -> Response {
+    html(
+        StatusCode::NOT_FOUND,
+        pages::message_page(state, "Not found", what),
+    )
+}
+
+async fn hit_list(State(state): State<Arc<WebState>>, Query(query): Query<ListQuery>) -> Response {
+    let (filter, problems) = query.filter();
+    let lookup = filter.clone();
+    match state.read(move |store| store.hits_page(&lookup)).await {
+        Ok((rows, total)) => html(
+            StatusCode::OK,
+            pages::hit_list(&state, &query, &filter, &problems, &rows, total),
+        ),
+        Err(e) => failure(&state, e),
+    }
+}
+
+async fn hit_page(State(state): State<Arc<WebState>>, Path(id): Path<i64>) -> Response {
+    match state.read(move |store| store.hit_detail(id)).await {
+        Ok(Some(detail)) => html(StatusCode::OK, pages::hit_page(&state, &detail)),
+        Ok(None) => not_found(&state, &format!("There is no hit {id}.")),
+        Err(e) => failure(&state, e),
+    }
+}
+
+async fn indicator_page(State(state): State<Arc<WebState>>, Path(id): Path<String>) -> Response {
+    let rules = (state.rules)();
+    let lookup = id.clone();
+    let now = Utc::now();
+    let found = state
+        .read(move |store| {
+            let days = store.hits_per_day(&lookup, chart::DAYS, now)?;
+            let latest = store.hits_page(&crate::store::HitFilter {
+                indicator: Some(lookup),
+                limit: 20,
+                ..Default::default()
+            })?;
+            Ok((days, latest))
+        })
+        .await;
+    match found {
+        Ok((days, (latest, total))) => {
+            let indicator = rules.indicators.iter().find(|i| i.id == id);
+            // A rule since removed still has its record.
+            if indicator.is_none() && total == 0 {
+                return not_found(&state, &format!("There is no indicator '{id}'."));
+            }
+            html(
+                StatusCode::OK,
+                pages::indicator_page(&state, &id, indicator, &days, &latest, total),
+            )
+        }
+        Err(e) => failure(&state, e),
+    }
+}
+
+async fn feeds_page(State(state): State<Arc<WebState>>) -> Response {
+    let rules = (state.rules)();
+    match state.read(|store| store.feed_states()).await {
+        Ok(feeds) => html(
+            StatusCode::OK,
+            pages::feeds_page(&state, &rules, &feeds, Utc::now()),
+        ),
+        Err(e) => failure(&state, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct AtomQuery {
+    #[serde(default)]
+    indicator: String,
+}
+
+async fn atom_feed(
+    State(state): State<Arc<WebState>>,
+    Query(query): Query<AtomQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let indicator = Some(query.indicator.trim().to_owned()).filter(|i| !i.is_empty());
+    let filter = crate::store::HitFilter {
+        indicator: indicator.clone(),
+        limit: atom::ENTRIES,
+        ..Default::default()
+    };
+    let base = state.base_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("http://{host}")
+    });
+    match state.read(move |store| store.hits_page(&filter)).await {
+        Ok((rows, _)) => {
+            let rules = (state.rules)();
+            match atom::render(&base, indicator.as_deref(), &rules, &rows, Utc::now()) {
+                Ok(body) => (
+                    [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+                    body,
+                )
+                    .into_response(),
+                Err(e) => {
+                    tracing::error!("web: cannot render the Atom feed: {e}");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "cannot render the feed\n",
+                    )
+                        .into_response()
+                }
+            }
+        }
+        Err(e) => failure(&state, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct TriageForm {
+    #[serde(default)]
+    verdict: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Whether a POST came from one of our own pages. Browsers send credentials to a site
+/// whatever page submits the form, so a form on another site could otherwise triage here.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = value("sec-fetch-site")
+        && !matches!(site, "same-origin" | "none")
+    {
+        return false;
+    }
+    match (value("origin"), value("host")) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => url::Url::parse(origin).is_ok_and(|o| {
+            let port = o.port().map(|p| format!(":{p}")).unwrap_or_default();
+            o.host_str()
+                .is_some_and(|h| format!("{h}{port}").eq_ignore_ascii_case(host))
+        }),
+        (Some(_), None) => false,
+    }
+}
+
+async fn triage(
+    State(state): State<Arc<WebState>>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<TriageForm>,
+) -> Response {
+    if !state.auth.is_configured() {
+        return (
+            StatusCode::FORBIDDEN,
+            "triage needs web.token_file or web.basic_auth_file configured: without a login \
+             the hit log is read-only\n",
+        )
+            .into_response();
+    }
+    if !same_origin(&headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            "triage is accepted only from the hit log's own pages\n",
+        )
+            .into_response();
+    }
+    let Some(verdict) = Verdict::parse(form.verdict.trim()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "verdict '{}' is neither 'relevant' nor 'false_positive'\n",
+                crate::alert::render::header_text(&form.verdict, 40)
+            ),
+        )
+            .into_response();
+    };
+    let note: String = form.note.trim().chars().take(NOTE_MAX).collect();
+    let writer = state.writer.clone();
+    let recorded = tokio::task::spawn_blocking(move || {
+        crate::store::lock(&writer).set_triage(id, verdict, &note, Utc::now())
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    match recorded {
+        Ok(true) => {
+            tracing::info!(hit = id, "web: hit {id} triaged {}", verdict.as_str());
+            Redirect::to(&format!("{}/hits/{id}", state.prefix())).into_response()
+        }
+        Ok(false) => not_found(&state, &format!("There is no hit {id}.")),
+        Err(e) => failure(&state, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn a_post_from_another_site_is_not_same_origin() {
+        assert!(same_origin(&headers(&[("host", "127.0.0.1:9477")])));
+        assert!(same_origin(&headers(&[
+            ("host", "127.0.0.1:9477"),
+            ("origin", "http://127.0.0.1:9477"),
+            ("sec-fetch-site", "same-origin"),
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:9477"),
+            ("origin", "https://evil.example"),
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:9477"),
+            ("sec-fetch-site", "cross-site"),
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:9477"),
+            ("origin", "null"),
+        ])));
+    }
+}

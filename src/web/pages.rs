@@ -1,0 +1,766 @@
+//! The pages' data models and templates (`templates/web/`). Every decision is made here in
+//! Rust: which links are live, what text is shown, where highlights fall. The templates only
+//! lay it out, and escape every value.
+
+use askama::Template;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::WebState;
+use super::chart::{self, Chart};
+use crate::alert::render::{Segment, header_text, highlight_block, web_link};
+use crate::config::{Indicator, Indicators};
+use crate::store::{FeedState, HitDetail, HitFilter, HitRow, TriageFilter, Verdict};
+
+/// Hits on one page of the list.
+pub const PAGE_SIZE: usize = 50;
+/// Caps on feed text: generous for real titles, bounded for hostile ones.
+const TITLE_MAX: usize = 500;
+const NAME_MAX: usize = 200;
+const LINK_MAX: usize = 2000;
+const NOTE_MAX: usize = 2000;
+const ERROR_MAX: usize = 1000;
+const INSIGHT_MAX: usize = 4000;
+
+/// What every page's frame shows.
+struct Frame {
+    title: String,
+    /// Prepended to every link (see `WebState::base_url`).
+    prefix: String,
+}
+
+fn frame(state: &WebState, title: &str) -> Frame {
+    Frame {
+        title: header_text(title, TITLE_MAX),
+        prefix: state.prefix(),
+    }
+}
+
+fn when(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A path segment with everything but unreserved characters percent-encoded, so an
+/// indicator id cannot change which page a link opens.
+fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Text that is a link when its target is http or https, else only text.
+struct Link {
+    text: String,
+    href: Option<String>,
+}
+
+fn item_link(link: Option<&str>) -> Option<Link> {
+    let link = link.map(str::trim).filter(|l| !l.is_empty())?;
+    Some(Link {
+        text: header_text(link, LINK_MAX),
+        href: web_link(link),
+    })
+}
+
+/// The hit list's query string, as the filter form submits it. Every field is text, so a
+/// hand-edited URL gets a page that says what is wrong rather than a bare 400.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ListQuery {
+    pub indicator: String,
+    pub feed: String,
+    /// A date (`2026-11-01`) or an RFC 3339 time; a date means from its start.
+    pub since: String,
+    /// A date (to its end) or an RFC 3339 time.
+    pub until: String,
+    /// Full-text search over title, summary and content.
+    pub q: String,
+    /// `untriaged`, `relevant`, `false_positive`; empty: any.
+    pub triage: String,
+    pub offset: String,
+}
+
+fn parse_time(text: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        // The store's `until` is exclusive: a whole day ends where the next one starts.
+        let date = if end_of_day { date.succ_opt()? } else { date };
+        return Some(date.and_time(NaiveTime::MIN).and_utc());
+    }
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+impl ListQuery {
+    /// The store's filter, and a sentence for each value that could not be used.
+    pub fn filter(&self) -> (HitFilter, Vec<String>) {
+        let mut problems = Vec::new();
+        let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        let mut time = |name: &str, value: &str, end: bool| {
+            let value = text(value)?;
+            let parsed = parse_time(&value, end);
+            if parsed.is_none() {
+                problems.push(format!(
+                    "{name}: '{}' is not a date (2026-11-01) or an RFC 3339 time; ignored",
+                    header_text(&value, NAME_MAX)
+                ));
+            }
+            parsed
+        };
+        let since = time("since", &self.since, false);
+        let until = time("until", &self.until, true);
+        let triage = match self.triage.trim() {
+            "" | "any" => TriageFilter::Any,
+            "untriaged" => TriageFilter::Untriaged,
+            other => match Verdict::parse(other) {
+                Some(verdict) => TriageFilter::Verdict(verdict),
+                None => {
+                    problems.push(format!(
+                        "triage: '{}' is not untriaged, relevant or false_positive; ignored",
+                        header_text(other, NAME_MAX)
+                    ));
+                    TriageFilter::Any
+                }
+            },
+        };
+        let offset = match self.offset.trim() {
+            "" => 0,
+            n => n.parse().unwrap_or_else(|_| {
+                problems.push("offset: not a number; showing the first page".to_owned());
+                0
+            }),
+        };
+        let filter = HitFilter {
+            indicator: text(&self.indicator),
+            feed: text(&self.feed),
+            since,
+            until,
+            search: text(&self.q),
+            triage,
+            limit: PAGE_SIZE,
+            offset,
+        };
+        (filter, problems)
+    }
+
+    /// This list at another offset, filters kept.
+    fn href(&self, prefix: &str, offset: usize) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("indicator", &self.indicator),
+            ("feed", &self.feed),
+            ("since", &self.since),
+            ("until", &self.until),
+            ("q", &self.q),
+            ("triage", &self.triage),
+        ] {
+            if !value.trim().is_empty() {
+                query.append_pair(name, value.trim());
+            }
+        }
+        if offset > 0 {
+            query.append_pair("offset", &offset.to_string());
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            format!("{prefix}/hits")
+        } else {
+            format!("{prefix}/hits?{query}")
+        }
+    }
+}
+
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+fn choices(current: &str, options: impl IntoIterator<Item = (String, String)>) -> Vec<Choice> {
+    let current = current.trim();
+    options
+        .into_iter()
+        .map(|(value, label)| Choice {
+            selected: value == current,
+            value,
+            label,
+        })
+        .collect()
+}
+
+/// One hit in a list.
+struct Row {
+    href: String,
+    /// When the hit was recorded: the time the date filters use.
+    time: String,
+    first_seen: String,
+    published: String,
+    indicator: String,
+    indicator_href: String,
+    severity: &'static str,
+    title: String,
+    source: String,
+    /// How many other feeds reported the story.
+    also: usize,
+    triage: &'static str,
+    alert: String,
+}
+
+fn severity_of(rules: &Indicators, id: &str) -> &'static str {
+    rules
+        .indicators
+        .iter()
+        .find(|i| i.id == id)
+        .map_or("unknown", |i| i.severity.as_str())
+}
+
+fn title_text(title: &str) -> String {
+    let title = header_text(title, TITLE_MAX);
+    if title.is_empty() {
+        "(untitled)".to_owned()
+    } else {
+        title
+    }
+}
+
+fn row(prefix: &str, rules: &Indicators, hit: &HitRow) -> Row {
+    Row {
+        href: format!("{prefix}/hits/{}", hit.hit_id),
+        time: when(hit.created_at),
+        first_seen: when(hit.first_seen),
+        published: hit.published.map_or_else(|| "unknown".to_owned(), when),
+        indicator: header_text(&hit.indicator_id, NAME_MAX),
+        indicator_href: format!("{prefix}/indicators/{}", segment(&hit.indicator_id)),
+        severity: severity_of(rules, &hit.indicator_id),
+        title: title_text(&hit.title),
+        source: header_text(&hit.feed_id, NAME_MAX),
+        also: hit.sources.iter().filter(|s| **s != hit.feed_id).count(),
+        triage: hit.triage.as_ref().map_or("", |t| t.verdict.as_str()),
+        alert: hit
+            .alert_status
+            .as_deref()
+            .map_or(String::new(), |s| header_text(s, NAME_MAX)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/hits.html")]
+struct HitsPage<'a> {
+    page: Frame,
+    query: &'a ListQuery,
+    indicators: Vec<Choice>,
+    feeds: Vec<Choice>,
+    triages: Vec<Choice>,
+    problems: &'a [String],
+    rows: Vec<Row>,
+    total: u64,
+    first: usize,
+    last: usize,
+    prev: Option<String>,
+    next: Option<String>,
+    atom: String,
+}
+
+pub fn hit_list(
+    state: &WebState,
+    query: &ListQuery,
+    filter: &HitFilter,
+    problems: &[String],
+    hits: &[HitRow],
+    total: u64,
+) -> Result<String, askama::Error> {
+    let rules = (state.rules)();
+    let page = frame(state, "Hits");
+    let offset = filter.offset;
+    let prev = (offset > 0).then(|| query.href(&page.prefix, offset.saturating_sub(PAGE_SIZE)));
+    let next = ((offset + hits.len()) as u64) < total;
+    let next = (next && !hits.is_empty()).then(|| query.href(&page.prefix, offset + hits.len()));
+    let atom = match &filter.indicator {
+        Some(id) => format!(
+            "{}/hits.atom?{}",
+            page.prefix,
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("indicator", id)
+                .finish()
+        ),
+        None => format!("{}/hits.atom", page.prefix),
+    };
+    HitsPage {
+        indicators: choices(
+            &query.indicator,
+            std::iter::once((String::new(), "any".to_owned())).chain(
+                rules
+                    .indicators
+                    .iter()
+                    .map(|i| (i.id.clone(), header_text(&i.title, NAME_MAX))),
+            ),
+        ),
+        feeds: choices(
+            &query.feed,
+            std::iter::once((String::new(), "any".to_owned())).chain(
+                rules
+                    .feeds
+                    .iter()
+                    .map(|f| (f.id.clone(), header_text(&f.id, NAME_MAX))),
+            ),
+        ),
+        triages: choices(
+            &query.triage,
+            [
+                ("", "any"),
+                ("untriaged", "untriaged"),
+                ("relevant", "relevant"),
+                ("false_positive", "false positive"),
+            ]
+            .map(|(v, l)| (v.to_owned(), l.to_owned())),
+        ),
+        rows: hits.iter().map(|h| row(&page.prefix, &rules, h)).collect(),
+        total,
+        first: if hits.is_empty() { 0 } else { offset + 1 },
+        last: offset + hits.len(),
+        prev,
+        next,
+        atom,
+        query,
+        problems,
+        page,
+    }
+    .render()
+}
+
+#[derive(Deserialize)]
+struct StoredEvidence {
+    #[serde(default)]
+    terms: Vec<StoredTerm>,
+}
+
+#[derive(Deserialize)]
+struct StoredTerm {
+    term: String,
+    field: String,
+    start: usize,
+    end: usize,
+    #[serde(default)]
+    text: String,
+}
+
+/// One field of the item, with its matched terms marked.
+struct FieldText {
+    name: &'static str,
+    segments: Vec<Segment>,
+}
+
+struct Term {
+    term: String,
+    field: String,
+    text: String,
+    range: String,
+}
+
+struct Source {
+    feed: String,
+    link: Option<Link>,
+}
+
+struct Delivery {
+    recipient: String,
+    status: String,
+    queued: String,
+    message_id: String,
+    attempts: String,
+    sent: String,
+    last_error: String,
+    reply: String,
+}
+
+struct TriageView {
+    verdict: &'static str,
+    note: String,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/hit.html")]
+struct HitPage {
+    page: Frame,
+    hit_id: i64,
+    title: String,
+    link: Option<Link>,
+    indicator: String,
+    indicator_title: String,
+    indicator_href: String,
+    severity: &'static str,
+    published: String,
+    first_seen: String,
+    recorded: String,
+    score: String,
+    origin: String,
+    definition_hash: String,
+    /// Whether the rule has changed since this hit was recorded.
+    rule_changed: bool,
+    fields: Vec<FieldText>,
+    /// Matched terms whose offsets no longer fit the stored text.
+    misplaced: usize,
+    terms: Vec<Term>,
+    sources: Vec<Source>,
+    deliveries: Vec<Delivery>,
+    triage: Option<TriageView>,
+    /// The triage form's target, where reviewers log in.
+    triage_action: Option<String>,
+}
+
+pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::Error> {
+    let rules = (state.rules)();
+    let hit = &detail.row;
+    let page = frame(state, &format!("Hit {}: {}", hit.hit_id, hit.title));
+    let rule: Option<&Indicator> = rules.indicators.iter().find(|i| i.id == hit.indicator_id);
+    // Unreadable evidence still leaves a page worth showing, without highlights.
+    let evidence = serde_json::from_str::<StoredEvidence>(&hit.evidence)
+        .unwrap_or(StoredEvidence { terms: Vec::new() });
+    let link_text = hit.link.clone().unwrap_or_default();
+    let texts: [(&'static str, &str); 6] = [
+        ("title", &hit.title),
+        ("summary", &detail.summary),
+        ("content", &detail.content),
+        ("author", &detail.authors),
+        ("category", &detail.categories),
+        ("link", &link_text),
+    ];
+    let mut misplaced = 0;
+    let fields = texts
+        .iter()
+        .filter(|(_, text)| !text.trim().is_empty())
+        .map(|&(name, text)| {
+            let ranges: Vec<(usize, usize)> = evidence
+                .terms
+                .iter()
+                .filter(|t| t.field == name)
+                .filter(|t| {
+                    // The item may have been updated since the hit, moving its text.
+                    let fits = t.text.is_empty() || text.get(t.start..t.end) == Some(&t.text);
+                    if !fits {
+                        misplaced += 1;
+                    }
+                    fits
+                })
+                .map(|t| (t.start, t.end))
+                .collect();
+            FieldText {
+                name,
+                segments: highlight_block(text, &ranges),
+            }
+        })
+        .collect();
+    let terms = evidence
+        .terms
+        .iter()
+        .map(|t| Term {
+            term: header_text(&t.term, NAME_MAX),
+            field: header_text(&t.field, NAME_MAX),
+            text: header_text(&t.text, NAME_MAX),
+            range: format!("{}..{}", t.start, t.end),
+        })
+        .collect();
+    let sources = detail
+        .sources
+        .iter()
+        .map(|s| {
+            let id = header_text(&s.feed_id, NAME_MAX);
+            let title = s
+                .feed_title
+                .as_deref()
+                .map(|t| header_text(t, NAME_MAX))
+                .filter(|t| !t.is_empty() && *t != id);
+            Source {
+                feed: match title {
+                    Some(title) => format!("{title} ({id})"),
+                    None => id,
+                },
+                link: item_link(s.link.as_deref()),
+            }
+        })
+        .collect();
+    let deliveries = detail
+        .deliveries
+        .iter()
+        .map(|d| {
+            let message = d.message.as_ref();
+            Delivery {
+                recipient: header_text(&d.recipient, NAME_MAX),
+                status: d.status.as_str().to_owned(),
+                queued: when(d.created_at),
+                message_id: message.map_or(String::new(), |m| {
+                    format!("<{}>", header_text(&m.message_id, NAME_MAX))
+                }),
+                attempts: message.map_or(String::new(), |m| m.attempts.to_string()),
+                sent: message.and_then(|m| m.sent_at).map_or(String::new(), when),
+                last_error: message
+                    .and_then(|m| m.last_error.as_deref())
+                    .map_or(String::new(), |e| header_text(e, ERROR_MAX)),
+                reply: message
+                    .and_then(|m| m.reply.as_deref())
+                    .map_or(String::new(), |r| header_text(r, ERROR_MAX)),
+            }
+        })
+        .collect();
+    HitPage {
+        hit_id: hit.hit_id,
+        title: title_text(&hit.title),
+        link: item_link(hit.link.as_deref()),
+        indicator: header_text(&hit.indicator_id, NAME_MAX),
+        indicator_title: rule.map_or_else(
+            || "(no longer in the rules)".to_owned(),
+            |r| header_text(&r.title, NAME_MAX),
+        ),
+        indicator_href: format!("{}/indicators/{}", page.prefix, segment(&hit.indicator_id)),
+        severity: rule.map_or("unknown", |r| r.severity.as_str()),
+        published: hit.published.map_or_else(|| "unknown".to_owned(), when),
+        first_seen: when(hit.first_seen),
+        recorded: when(hit.created_at),
+        score: format!("{:.2}", hit.score),
+        origin: header_text(&hit.origin, NAME_MAX),
+        definition_hash: header_text(&hit.definition_hash, NAME_MAX),
+        rule_changed: rule.is_some_and(|r| r.definition_hash != hit.definition_hash),
+        fields,
+        misplaced,
+        terms,
+        sources,
+        deliveries,
+        triage: hit.triage.as_ref().map(|t| TriageView {
+            verdict: t.verdict.as_str(),
+            note: header_text(&t.note, NOTE_MAX),
+            at: when(t.at),
+        }),
+        triage_action: state
+            .auth
+            .is_configured()
+            .then(|| format!("{}/hits/{}/triage", page.prefix, hit.hit_id)),
+        page,
+    }
+    .render()
+}
+
+#[derive(Template)]
+#[template(path = "web/indicator.html")]
+struct IndicatorPage {
+    page: Frame,
+    id: String,
+    title: String,
+    known: bool,
+    severity: &'static str,
+    insight: String,
+    query: String,
+    definition_hash: String,
+    chart: Chart,
+    rows: Vec<Row>,
+    total: u64,
+    list: String,
+    atom: String,
+}
+
+pub fn indicator_page(
+    state: &WebState,
+    id: &str,
+    indicator: Option<&Indicator>,
+    days: &[(NaiveDate, u64)],
+    latest: &[HitRow],
+    total: u64,
+) -> Result<String, askama::Error> {
+    let rules = (state.rules)();
+    let page = frame(
+        state,
+        &format!("Indicator {}", indicator.map_or(id, |i| i.title.as_str())),
+    );
+    let query = |name: &str| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair(name, id)
+            .finish()
+    };
+    IndicatorPage {
+        id: header_text(id, NAME_MAX),
+        title: indicator.map_or_else(String::new, |i| header_text(&i.title, NAME_MAX)),
+        known: indicator.is_some(),
+        severity: indicator.map_or("unknown", |i| i.severity.as_str()),
+        // The insight and query are the analysts' own text, several lines long.
+        insight: indicator.map_or_else(String::new, |i| block_text(&i.insight, INSIGHT_MAX)),
+        query: indicator.map_or_else(String::new, |i| block_text(&i.query, INSIGHT_MAX)),
+        definition_hash: indicator.map_or_else(String::new, |i| i.definition_hash.clone()),
+        chart: chart::daily(days),
+        rows: latest
+            .iter()
+            .map(|h| row(&page.prefix, &rules, h))
+            .collect(),
+        total,
+        list: format!("{}/hits?{}", page.prefix, query("indicator")),
+        atom: format!("{}/hits.atom?{}", page.prefix, query("indicator")),
+        page,
+    }
+    .render()
+}
+
+/// As `watchfloor feeds` shows it.
+fn ago(time: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    let Some(time) = time else {
+        return "never".to_owned();
+    };
+    let seconds = (now - time).num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds}s ago"),
+        60..3600 => format!("{}m ago", seconds / 60),
+        3600..86400 => format!("{}h ago", seconds / 3600),
+        _ => format!("{}d ago", seconds / 86400),
+    }
+}
+
+/// Multi-line text shown in a `<pre>`-like block: line breaks kept, other controls and bidi
+/// overrides out.
+fn block_text(text: &str, max: usize) -> String {
+    let joined: String = highlight_block(text, &[])
+        .into_iter()
+        .map(|s| s.text)
+        .collect();
+    joined.chars().take(max).collect()
+}
+
+struct FeedRow {
+    id: String,
+    title: String,
+    status: &'static str,
+    last_success: String,
+    last_success_at: String,
+    failures: u32,
+    next_check: String,
+    items: u64,
+    hits: u64,
+    last_error: String,
+    hits_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/feeds.html")]
+struct FeedsPage {
+    page: Frame,
+    rows: Vec<FeedRow>,
+}
+
+pub fn feeds_page(
+    state: &WebState,
+    rules: &Indicators,
+    feeds: &[FeedState],
+    now: DateTime<Utc>,
+) -> Result<String, askama::Error> {
+    let page = frame(state, "Feeds");
+    let rows = feeds
+        .iter()
+        .map(|feed| {
+            let enabled = rules
+                .feeds
+                .iter()
+                .find(|f| f.id == feed.id)
+                .is_some_and(|f| f.enabled);
+            FeedRow {
+                id: header_text(&feed.id, NAME_MAX),
+                title: feed
+                    .title
+                    .as_deref()
+                    .map_or(String::new(), |t| header_text(t, NAME_MAX)),
+                status: feed.status(enabled),
+                last_success: ago(feed.last_success, now),
+                last_success_at: feed.last_success.map_or(String::new(), when),
+                failures: feed.consecutive_failures,
+                next_check: feed.next_check.map_or_else(|| "-".to_owned(), when),
+                items: feed.items,
+                hits: feed.hits,
+                last_error: feed
+                    .last_error
+                    .as_deref()
+                    .map_or(String::new(), |e| header_text(e, ERROR_MAX)),
+                hits_href: format!(
+                    "{}/hits?{}",
+                    page.prefix,
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("feed", &feed.id)
+                        .finish()
+                ),
+            }
+        })
+        .collect();
+    FeedsPage { page, rows }.render()
+}
+
+#[derive(Template)]
+#[template(path = "web/message.html")]
+struct MessagePage {
+    page: Frame,
+    text: String,
+}
+
+pub fn message_page(state: &WebState, heading: &str, text: &str) -> Result<String, askama::Error> {
+    MessagePage {
+        page: frame(state, heading),
+        text: header_text(text, ERROR_MAX),
+    }
+    .render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_href_keeps_the_filters_and_drops_empty_ones() {
+        let query = ListQuery {
+            indicator: "dprk-launch".into(),
+            q: "satellite & \"launch\"".into(),
+            triage: "relevant".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            query.href("", 50),
+            "/hits?indicator=dprk-launch&q=satellite+%26+%22launch%22&triage=relevant&offset=50"
+        );
+        assert_eq!(ListQuery::default().href("/wf", 0), "/wf/hits");
+    }
+
+    #[test]
+    fn dates_cover_whole_days_and_bad_values_are_named_and_ignored() {
+        let (filter, problems) = ListQuery {
+            since: "2026-11-01".into(),
+            until: "2026-11-02".into(),
+            triage: "untriaged".into(),
+            ..Default::default()
+        }
+        .filter();
+        assert!(problems.is_empty());
+        assert_eq!(
+            filter.since.unwrap().to_rfc3339(),
+            "2026-11-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            filter.until.unwrap().to_rfc3339(),
+            "2026-11-03T00:00:00+00:00"
+        );
+        assert!(matches!(filter.triage, TriageFilter::Untriaged));
+        let (filter, problems) = ListQuery {
+            since: "yesterday".into(),
+            triage: "maybe".into(),
+            offset: "x".into(),
+            ..Default::default()
+        }
+        .filter();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(filter.since.is_none() && filter.offset == 0);
+    }
+
+    #[test]
+    fn path_segments_cannot_escape_their_place() {
+        assert_eq!(segment("dprk-launch_2"), "dprk-launch_2");
+        assert_eq!(segment("../x?y"), "..%2Fx%3Fy");
+    }
+}
