@@ -108,6 +108,7 @@ fn feed_items(log: &Log, feed: &str, items: &[(&str, &str, &str)], now: DateTime
         final_url: format!("http://127.0.0.1/{feed}.xml"),
         validators: Validators::default(),
         max_age: None,
+        large: None,
     };
     let report = ingest(
         &log.ctx,
