@@ -291,3 +291,28 @@ fn the_development_set_is_large_balanced_and_scores() {
         "{value}"
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_a_printing_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+        .args([
+            "--indicators",
+            root().join("indicators.yaml").to_str().expect("path"),
+        ])
+        .args(["check", "-v"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // The reader goes away before the command prints (as `| head -1` leaves it after its
+    // line), so its first write meets a closed pipe whatever the timing.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("waited");
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    assert_eq!(
+        output.status.signal(),
+        Some(13),
+        "ended by SIGPIPE, as `head` expects"
+    );
+}

@@ -134,6 +134,17 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<u8> {
+    if matches!(
+        cli.command,
+        Command::Check(_)
+            | Command::Match(_)
+            | Command::Eval(_)
+            | Command::Feeds(_)
+            | Command::Alerts(_)
+            | Command::Hits(_)
+    ) {
+        end_quietly_on_closed_pipe();
+    }
     match &cli.command {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Match(args) => matching::run(&cli.global, args),
@@ -149,6 +160,16 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::ExportLabels(args) => hits::export_labels(&cli.global, args),
         Command::TestEmail(args) => alerts::test_email(&cli.global, args),
         Command::Backup(args) => backup::run(&cli.global, args),
+    }
+}
+
+/// Commands that only print should end like other Unix tools when their reader goes away
+/// (`watchfloor hits | head`), not report a broken pipe as a crash. Only those: the daemon and
+/// the commands that talk to servers must see a closed socket as an error, not die of it.
+fn end_quietly_on_closed_pipe() {
+    // SAFETY: restores the default disposition of one signal; no handler is involved.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
