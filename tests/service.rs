@@ -1,15 +1,16 @@
 //! The daemon as systemd and monitoring see it: the real `watchfloor run` with a notify
 //! socket, signals, and its health and metrics listener, against a feed server on 127.0.0.1.
 
+#[path = "support/daemon.rs"]
+mod daemon;
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use daemon::Daemon;
 use support::cli::{root, rss};
 use support::feed_server::{FeedServer, Response};
 use watchfloor::store::Store;
@@ -25,98 +26,6 @@ fn write_indicators(path: &Path, feed_url: &str) {
         "{rules}\nfeeds:\n  - {{id: wire, url: '{feed_url}', schedule: '*/2 * * * * *'}}\n"
     );
     std::fs::write(path, text).expect("write indicators");
-}
-
-/// A running daemon whose stderr is collected line by line.
-struct Daemon {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    fn start(indicators: &Path, db: &Path, env: &[(&str, String)]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
-            .args(["--indicators", &indicators.display().to_string()])
-            .args(["--db", &db.display().to_string()])
-            .arg("run")
-            .env("WATCHFLOOR_LISTEN", "127.0.0.1:0")
-            .env_remove("RUST_LOG")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the daemon starts");
-        let log: Arc<Mutex<Vec<String>>> = Arc::default();
-        let stderr = child.stderr.take().expect("stderr");
-        let lines = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        });
-        Daemon { child, log }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    /// Waits until a log line contains `text`; returns that line.
-    fn wait_for_log(&self, text: &str, within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(line) = self.log.lock().unwrap().iter().find(|l| l.contains(text)) {
-                return line.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log line with {text:?} within {within:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The base URL of the operations listener, from the startup log.
-    fn http_base(&self) -> String {
-        let line = self.wait_for_log("http: /healthz and /metrics on ", Duration::from_secs(20));
-        let url = line
-            .split("on ")
-            .last()
-            .expect("an address")
-            .trim()
-            .to_owned();
-        url.trim_end_matches('/').to_owned()
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    }
-
-    fn stop(mut self) -> (Option<i32>, Duration, String) {
-        let started = Instant::now();
-        self.signal("TERM");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let code = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status.code();
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        // Let the reader thread drain the last lines.
-        std::thread::sleep(Duration::from_millis(100));
-        (code, started.elapsed(), self.log())
-    }
 }
 
 fn hits(db: &Path) -> u64 {
@@ -212,7 +121,9 @@ async fn systemd_hears_ready_then_watchdog_pings_and_status_lines() {
         status.contains("feeds") && status.contains("alerts pending"),
         "{status}"
     );
-    let (code, took, log) = daemon.stop();
+    let stopping = Instant::now();
+    let (code, log) = daemon.stop();
+    let took = stopping.elapsed();
     assert_eq!(code, Some(0), "{log}");
     assert!(took < Duration::from_secs(10), "stopped in {took:?}");
 }
@@ -279,7 +190,7 @@ async fn a_broken_reload_keeps_the_old_rules_running_and_a_fixed_one_loads() {
         metrics.contains("watchfloor_config_reloads_total{result=\"success\"} 1"),
         "{metrics}"
     );
-    let (code, _, log) = daemon.stop();
+    let (code, log) = daemon.stop();
     assert_eq!(code, Some(0), "{log}");
 }
 
@@ -310,7 +221,7 @@ async fn a_broken_settings_file_on_reload_leaves_the_running_settings_in_place()
     assert!(failure.contains("watchfloor.yaml"), "{failure}");
     let (status, body) = get(&format!("{base}/healthz")).await;
     assert_eq!(status, 503, "{body}");
-    let (code, _, log) = daemon.stop();
+    let (code, log) = daemon.stop();
     assert_eq!(code, Some(0), "the daemon ran on: {log}");
 }
 
@@ -351,7 +262,7 @@ async fn metrics_are_valid_prometheus_text_with_polls_hits_and_build_info() {
         .find(|s| s.metric == "watchfloor_polls_total" && s.labels.get("feed") == Some("wire"))
         .expect("polls of wire");
     assert_eq!(polls.labels.get("outcome"), Some("ok"));
-    let (code, _, log) = daemon.stop();
+    let (code, log) = daemon.stop();
     assert_eq!(code, Some(0), "{log}");
 }
 
