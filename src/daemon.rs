@@ -87,7 +87,7 @@ pub async fn run(
 ) {
     let ctx = live.current();
     let states = crate::store::lock(&ctx.store)
-        .feed_states()
+        .feed_polling()
         .unwrap_or_default();
     let stored: HashMap<String, DateTime<Utc>> = states
         .into_iter()

@@ -14,6 +14,7 @@ use lettre::Address;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::settings::{Sourced, pick};
 use crate::schedule::Schedule;
 
 /// Whether an indicator's hits are mailed as they come or collected for the digest.
@@ -166,36 +167,6 @@ pub(super) struct RawWeb {
     pub(super) token_file: Option<Spanned<String>>,
     /// A file holding `user:password` for the hit log's basic auth.
     pub(super) basic_auth_file: Option<Spanned<String>>,
-}
-
-/// A value and where it came from, for messages: a line and column in the file, or the
-/// environment variable that set it.
-struct Sourced {
-    value: String,
-    line: u64,
-    column: u64,
-    from_file: bool,
-}
-
-fn pick(
-    env: &dyn Fn(&str) -> Option<String>,
-    var: &str,
-    file: &Option<Spanned<String>>,
-) -> Option<Sourced> {
-    if let Some(value) = env(var) {
-        return Some(Sourced {
-            value,
-            line: 0,
-            column: 0,
-            from_file: false,
-        });
-    }
-    file.as_ref().map(|s| Sourced {
-        value: s.value.clone(),
-        line: s.defined.line(),
-        column: s.defined.column(),
-        from_file: true,
-    })
 }
 
 /// Checks an e-mail address as lettre will use it.

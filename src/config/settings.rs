@@ -301,21 +301,19 @@ impl Settings {
         )
         .min(36_500) as u32;
         let retention = RetentionSettings { items_days };
-        let feed_alert_after =
-            match pick_setting(env, "WATCHFLOOR_FEED_ALERT_AFTER", &raw.feed_alert_after) {
-                None => DEFAULT_FEED_ALERT_AFTER,
-                Some((text, line, column, from)) => {
-                    parse_alert_after(&text).unwrap_or_else(|message| {
-                        problems.push(problem(
-                            "feed_alert_after",
-                            line,
-                            column,
-                            format!("{from}{message}"),
-                        ));
-                        DEFAULT_FEED_ALERT_AFTER
-                    })
-                }
-            };
+        let feed_alert_after = match pick(env, "WATCHFLOOR_FEED_ALERT_AFTER", &raw.feed_alert_after)
+        {
+            None => DEFAULT_FEED_ALERT_AFTER,
+            Some(set) => parse_alert_after(&set.value).unwrap_or_else(|message| {
+                problems.push(problem(
+                    "feed_alert_after",
+                    set.line,
+                    set.column,
+                    format!("{}{message}", set.origin("WATCHFLOOR_FEED_ALERT_AFTER")),
+                ));
+                DEFAULT_FEED_ALERT_AFTER
+            }),
+        };
         let state_dir = database
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -334,12 +332,9 @@ impl Settings {
         let web_auth = super::web::resolve(&raw.web, env, &mut |key, line, column, message| {
             problems.push(problem(key, line, column, message))
         });
-        let (listen_text, line, column) = match env("WATCHFLOOR_LISTEN") {
-            Some(text) => (text, 0, 0),
-            None => match &raw.http.listen {
-                Some(s) => (s.value.clone(), s.defined.line(), s.defined.column()),
-                None => (DEFAULT_LISTEN.to_owned(), 0, 0),
-            },
+        let (listen_text, line, column) = match pick(env, "WATCHFLOOR_LISTEN", &raw.http.listen) {
+            Some(set) => (set.value, set.line, set.column),
+            None => (DEFAULT_LISTEN.to_owned(), 0, 0),
         };
         let http_listen = match listen_text.trim() {
             "off" | "none" => None,
@@ -400,22 +395,47 @@ impl Settings {
 }
 
 /// A value from the environment (named in the message) or from the file (with its place).
-fn pick_setting(
+/// A setting's text and where it came from, for messages: a line and column in the file, or
+/// the environment variable that set it.
+pub(super) struct Sourced {
+    pub value: String,
+    pub line: u64,
+    pub column: u64,
+    pub from_file: bool,
+}
+
+impl Sourced {
+    /// What a message says before the problem: the variable's name when the environment set
+    /// the value (the line and column then say nothing).
+    pub fn origin(&self, var: &str) -> String {
+        if self.from_file {
+            String::new()
+        } else {
+            format!("{var}: ")
+        }
+    }
+}
+
+/// A setting from `var` in the environment, else from the file.
+pub(super) fn pick(
     env: &dyn Fn(&str) -> Option<String>,
     var: &str,
     file: &Option<Spanned<String>>,
-) -> Option<(String, u64, u64, String)> {
-    match env(var) {
-        Some(text) => Some((text, 0, 0, format!("{var}: "))),
-        None => file.as_ref().map(|s| {
-            (
-                s.value.clone(),
-                s.defined.line(),
-                s.defined.column(),
-                String::new(),
-            )
-        }),
+) -> Option<Sourced> {
+    if let Some(value) = env(var) {
+        return Some(Sourced {
+            value,
+            line: 0,
+            column: 0,
+            from_file: false,
+        });
     }
+    file.as_ref().map(|s| Sourced {
+        value: s.value.clone(),
+        line: s.defined.line(),
+        column: s.defined.column(),
+        from_file: true,
+    })
 }
 
 /// `$STATE_DIRECTORY/watchfloor.db` under systemd, else `./watchfloor.db`.

@@ -64,37 +64,15 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Standard base64 with padding, as browsers send basic credentials.
+/// Standard base64, as browsers send basic credentials, with or without its padding.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let bytes = text.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        if chunk.len() == 1 {
-            return None;
-        }
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= value(c)? << (18 - 6 * i);
-        }
-        out.push((n >> 16) as u8);
-        if chunk.len() > 2 {
-            out.push((n >> 8) as u8);
-        }
-        if chunk.len() > 3 {
-            out.push(n as u8);
-        }
-    }
-    Some(out)
+    use base64::Engine;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    LENIENT.decode(text).ok()
 }
 
 /// Reads the secrets the settings name; each problem is reported through
@@ -104,22 +82,14 @@ pub(super) fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
     problem: &mut dyn FnMut(&str, u64, u64, String),
 ) -> WebAuth {
-    let file_setting = |var: &str, raw: &Option<serde_saphyr::Spanned<String>>| {
-        env(var)
-            .map(|path| (PathBuf::from(path), 0, 0, format!("{var}: ")))
-            .or_else(|| {
-                raw.as_ref().map(|s| {
-                    (
-                        PathBuf::from(&s.value),
-                        s.defined.line(),
-                        s.defined.column(),
-                        String::new(),
-                    )
-                })
-            })
-    };
     let mut read = |key: &str, var: &str, raw: &Option<serde_saphyr::Spanned<String>>| {
-        let (path, line, column, from) = file_setting(var, raw)?;
+        let set = super::settings::pick(env, var, raw)?;
+        let (path, line, column, from) = (
+            PathBuf::from(&set.value),
+            set.line,
+            set.column,
+            set.origin(var),
+        );
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let secret = text.trim().to_owned();

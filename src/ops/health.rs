@@ -132,7 +132,7 @@ pub fn assess(health: &Health, store: Option<&Store>, now: DateTime<Utc>) -> Rep
             reasons.push(format!("database: {}", crate::pipeline::error_chain(&e)))
         }
         Some((Ok(()), store)) => {
-            if let Ok(states) = store.feed_states() {
+            if let Ok(states) = store.feed_polling() {
                 let active: Vec<_> = states.iter().filter(|s| s.active).collect();
                 feeds = active.len();
                 failing = active.iter().filter(|s| s.consecutive_failures > 0).count();
@@ -141,7 +141,7 @@ pub fn assess(health: &Health, store: Option<&Store>, now: DateTime<Utc>) -> Rep
                     reasons.push(format!("{failing} of {feeds} feeds are failing"));
                 }
             }
-            if let Ok((_, _, total)) = store.totals() {
+            if let Ok(total) = store.hit_count() {
                 hits = total;
             }
             if let Ok(counts) = store.outbox_counts() {

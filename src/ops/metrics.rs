@@ -105,7 +105,7 @@ pub fn refresh(store: &Store) {
             gauge!("watchfloor_hits", "indicator" => indicator).set(n as f64);
         }
     }
-    if let Ok(states) = store.feed_states() {
+    if let Ok(states) = store.feed_polling() {
         for state in states.into_iter().filter(|s| s.active) {
             if let Some(success) = state.last_success {
                 gauge!("watchfloor_feed_last_success_timestamp_seconds", "feed" => state.id.clone())

@@ -88,6 +88,16 @@ pub struct FeedState {
     pub hits: u64,
 }
 
+/// A feed's polling outcome, as [`Store::feed_polling`] reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedPolling {
+    pub id: String,
+    pub active: bool,
+    pub consecutive_failures: u32,
+    pub last_success: Option<DateTime<Utc>>,
+    pub next_check: Option<DateTime<Utc>>,
+}
+
 /// What a feed already delivered, by the item's key in that feed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KnownItem {
@@ -392,6 +402,34 @@ impl Store {
             .prepare(&format!("{FEED_STATE_SELECT} ORDER BY f.active DESC, f.id"))?;
         let rows = statement.query_map([], feed_state_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every feed's polling outcome, without the per-feed counts of [`Store::feed_states`]:
+    /// what the watchdog, `/healthz` and `/metrics` read every few seconds, and the loop at
+    /// start, none of which needs items or hits counted feed by feed.
+    pub fn feed_polling(&self) -> Result<Vec<FeedPolling>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, active, consecutive_failures, last_success, next_check FROM feeds
+             ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(FeedPolling {
+                id: row.get(0)?,
+                active: row.get(1)?,
+                consecutive_failures: row.get(2)?,
+                last_success: row.get::<_, Option<i64>>(3)?.map(from_unix),
+                next_check: row.get::<_, Option<i64>>(4)?.map(from_unix),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Hits recorded.
+    pub fn hit_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM hits")?
+            .query_row([], |row| row.get::<_, i64>(0))? as u64)
     }
 
     /// One feed's state: what a poll reads before it starts, so one row, by key.
