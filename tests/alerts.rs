@@ -16,8 +16,7 @@ use support::smtp_server::{Delivered, SmtpServer, TestCertificate};
 use watchfloor::alert::Dispatcher;
 use watchfloor::alert::transport::{SendError, Transport};
 use watchfloor::config::{Feed, Indicators, Settings};
-use watchfloor::fetch::{FetchedBody, Validators};
-use watchfloor::pipeline::{Context, ingest};
+use watchfloor::pipeline::Context;
 use watchfloor::store::{AlertStatus, Store};
 
 const SATELLITE: &str = "North Korea launches reconnaissance satellite with Russian help";
@@ -118,22 +117,7 @@ fn feed_items(h: &Harness, feed: &str, items: &[(&str, &str, &str)], now: DateTi
         ));
     }
     body.push_str("</channel></rss>");
-    let fetched = FetchedBody {
-        body: body.into_bytes(),
-        content_type: Some("application/rss+xml".into()),
-        final_url: format!("http://127.0.0.1/{feed}.xml"),
-        validators: Validators::default(),
-        max_age: None,
-        large: None,
-    };
-    let report = ingest(
-        &h.ctx,
-        &Feed::new(feed, &fetched.final_url),
-        &fetched,
-        0,
-        now,
-    );
-    assert!(report.result.is_ok(), "ingest: {:?}", report.result);
+    support::ingest::ingest_rss(&h.ctx, feed, body, now);
 }
 
 fn t0() -> DateTime<Utc> {

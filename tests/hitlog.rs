@@ -2,14 +2,15 @@
 //! `triage`, and `export-labels` feeding `eval`, on a real SQLite file whose hits come from
 //! the real pipeline.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use watchfloor::config::{Feed, Indicators, Settings};
-use watchfloor::fetch::{FetchedBody, Validators};
-use watchfloor::pipeline::{Context, ingest};
+use watchfloor::config::{Indicators, Settings};
+use watchfloor::pipeline::Context;
 use watchfloor::store::{FeedDef, Store};
 
 const SATELLITE: &str = "North Korea launches reconnaissance satellite with Russian help";
@@ -95,22 +96,7 @@ fn database(dir: &Path) -> PathBuf {
              <title>{title}</title><link>{link}</link><description>{title}. Launch site \
              officials spoke.</description></item></channel></rss>"
         );
-        let fetched = FetchedBody {
-            body: body.into_bytes(),
-            content_type: Some("application/rss+xml".into()),
-            final_url: format!("http://127.0.0.1/{feed}.xml"),
-            validators: Validators::default(),
-            max_age: None,
-            large: None,
-        };
-        let report = ingest(
-            &ctx,
-            &Feed::new(feed, &fetched.final_url),
-            &fetched,
-            0,
-            at(time),
-        );
-        let success = report.result.expect("ingested");
+        let success = support::ingest::ingest_rss(&ctx, feed, body, at(time));
         assert_eq!(success.counts.new_hits, 1, "{title}");
     }
     db

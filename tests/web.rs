@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use support::cli::{indicators_with_feeds, root};
 use watchfloor::config::{BasicCredentials, Feed, Indicators, Settings, WebAuth};
-use watchfloor::fetch::{FetchedBody, Validators};
-use watchfloor::pipeline::{Context, ingest};
+use watchfloor::pipeline::Context;
 use watchfloor::store::{HitFilter, Store};
 use watchfloor::web::{CONTENT_SECURITY_POLICY, WebState};
 
@@ -102,22 +101,7 @@ fn feed_items(log: &Log, feed: &str, items: &[(&str, &str, &str)], now: DateTime
         ));
     }
     body.push_str("</channel></rss>");
-    let fetched = FetchedBody {
-        body: body.into_bytes(),
-        content_type: Some("application/rss+xml".into()),
-        final_url: format!("http://127.0.0.1/{feed}.xml"),
-        validators: Validators::default(),
-        max_age: None,
-        large: None,
-    };
-    let report = ingest(
-        &log.ctx,
-        &Feed::new(feed, &fetched.final_url),
-        &fetched,
-        0,
-        now,
-    );
-    assert!(report.result.is_ok(), "ingest: {:?}", report.result);
+    support::ingest::ingest_rss(&log.ctx, feed, body, now);
 }
 
 /// The usual log: three stories, one in two feeds, and the hostile titles.

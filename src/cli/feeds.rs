@@ -1,6 +1,6 @@
 //! `watchfloor feeds`: the health of every feed, from the database.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use clap::Args;
 
 use super::{EXIT_OK, GlobalArgs, load_indicators, load_settings};
@@ -25,10 +25,11 @@ pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
                 .find(|f| f.id == state.id)
                 .is_some_and(|f| f.enabled);
             let status = state.status(enabled);
+            let last_success = state.last_success_ago(now);
             [
                 state.id,
                 status.to_owned(),
-                ago(state.last_success, now),
+                last_success,
                 state.consecutive_failures.to_string(),
                 state
                     .next_check
@@ -53,19 +54,6 @@ pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
         &rows,
     );
     Ok(EXIT_OK)
-}
-
-fn ago(time: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
-    let Some(time) = time else {
-        return "never".to_owned();
-    };
-    let seconds = (now - time).num_seconds().max(0);
-    match seconds {
-        0..60 => format!("{seconds}s ago"),
-        60..3600 => format!("{}m ago", seconds / 60),
-        3600..86400 => format!("{}h ago", seconds / 3600),
-        _ => format!("{}d ago", seconds / 86400),
-    }
 }
 
 /// Prints aligned columns; the last column (free text) is cut to the terminal's width.

@@ -212,6 +212,20 @@ impl super::FeedState {
             "ok"
         }
     }
+
+    /// When the feed last answered, as both show it: `42s ago`, `3h ago`, `never`.
+    pub fn last_success_ago(&self, now: DateTime<Utc>) -> String {
+        let Some(time) = self.last_success else {
+            return "never".to_owned();
+        };
+        let seconds = (now - time).num_seconds().max(0);
+        match seconds {
+            0..60 => format!("{seconds}s ago"),
+            60..3600 => format!("{}m ago", seconds / 60),
+            3600..86400 => format!("{}h ago", seconds / 3600),
+            _ => format!("{}d ago", seconds / 86400),
+        }
+    }
 }
 
 #[cfg(test)]

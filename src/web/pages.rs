@@ -604,20 +604,6 @@ pub fn indicator_page(
     .render()
 }
 
-/// As `watchfloor feeds` shows it.
-fn ago(time: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
-    let Some(time) = time else {
-        return "never".to_owned();
-    };
-    let seconds = (now - time).num_seconds().max(0);
-    match seconds {
-        0..60 => format!("{seconds}s ago"),
-        60..3600 => format!("{}m ago", seconds / 60),
-        3600..86400 => format!("{}h ago", seconds / 3600),
-        _ => format!("{}d ago", seconds / 86400),
-    }
-}
-
 /// Multi-line text shown in a `<pre>`-like block: line breaks kept, other controls and bidi
 /// overrides out.
 fn block_text(text: &str, max: usize) -> String {
@@ -671,7 +657,7 @@ pub fn feeds_page(
                     .as_deref()
                     .map_or(String::new(), |t| header_text(t, NAME_MAX)),
                 status: feed.status(enabled),
-                last_success: ago(feed.last_success, now),
+                last_success: feed.last_success_ago(now),
                 last_success_at: feed.last_success.map_or(String::new(), when),
                 failures: feed.consecutive_failures,
                 next_check: feed.next_check.map_or_else(|| "-".to_owned(), when),
