@@ -5,7 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use watchfloor::parse::{ParseError, ParsedFeed, parse_feed};
+use watchfloor::parse::date::feed_rs_timestamp;
+use watchfloor::parse::{ParseError, ParsedFeed, parse_feed, parse_feed_with};
 
 const FEED_URL: &str = "https://feeds.example.org/feed.xml";
 
@@ -288,4 +289,33 @@ fn items_without_guid_or_link_are_keyed_by_their_text() {
     // The same bytes give the same key and hash every time.
     let again = parse_file(&dir, "rss2-obsolete-feed-moved-no-link-date-guid.xml");
     assert_eq!(item, &again.items[0]);
+}
+
+/// The parse stage reads the dates chrono accepts as written without feed-rs's lenient
+/// rewriting (`parse::date`): on every corpus file, that must give exactly what feed-rs's own
+/// date reader gives, item for item.
+#[test]
+fn dates_are_feed_rs_dates() {
+    let Some(dir) = corpus_dir() else { return };
+    let mut dated = 0;
+    for (name, bytes) in corpus_files(&dir) {
+        let fast = parse_feed(&bytes, None, FEED_URL);
+        let reference = parse_feed_with(&bytes, None, FEED_URL, feed_rs_timestamp);
+        match (fast, reference) {
+            (Ok(fast), Ok(reference)) => {
+                dated += fast
+                    .items
+                    .iter()
+                    .filter(|i| i.published.is_some() || i.updated.is_some())
+                    .count();
+                assert_eq!(fast, reference, "{name}");
+            }
+            (Err(fast), Err(reference)) => {
+                assert_eq!(fast.to_string(), reference.to_string(), "{name}")
+            }
+            (fast, reference) => panic!("{name}: {fast:?} against {reference:?}"),
+        }
+    }
+    // Most of the corpus is dated; a reader that gave no dates at all would agree trivially.
+    assert!(dated > 1000, "only {dated} dated items");
 }

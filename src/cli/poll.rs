@@ -47,6 +47,7 @@ fn context(global: &GlobalArgs) -> anyhow::Result<(Settings, Arc<Context>)> {
     let settings = load_settings(global)?;
     let indicators = load_indicators(global)?;
     let mut store = Store::open(&settings.database)?;
+    store.checkpoint_in_background()?;
     store.sync_feeds(&feed_defs(&indicators.feeds))?;
     let ctx = Context::new(&settings, Arc::new(indicators), store)?;
     Ok((settings, Arc::new(ctx)))

@@ -41,6 +41,7 @@
 //! Keys and hashes hash each field as its length (8 bytes, little-endian) then its UTF-8
 //! bytes, so no two different field lists hash the same bytes.
 
+pub mod date;
 pub mod encoding;
 pub mod link;
 pub mod prolog;
@@ -133,6 +134,17 @@ pub fn parse_feed(
     content_type: Option<&str>,
     feed_url: &str,
 ) -> Result<ParsedFeed, ParseError> {
+    parse_feed_with(bytes, content_type, feed_url, date::parse_timestamp)
+}
+
+/// [`parse_feed`] with another reader of entry dates: lets tests hold [`date::parse_timestamp`]
+/// to feed-rs's own on whole feeds.
+pub fn parse_feed_with(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    feed_url: &str,
+    timestamps: fn(&str) -> Option<DateTime<Utc>>,
+) -> Result<ParsedFeed, ParseError> {
     if bytes.is_empty() {
         return Err(ParseError::Empty);
     }
@@ -155,6 +167,7 @@ pub fn parse_feed(
         .base_uri(base.as_ref().filter(|_| xml_base).map(url::Url::as_str))
         // An empty id marks an entry without one; the key falls back to its link or hash.
         .id_generator(|_, _, _| String::new())
+        .timestamp_parser(timestamps)
         .sanitize_content(false)
         .build();
     let feed = parser

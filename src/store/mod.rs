@@ -5,12 +5,14 @@
 //! a crash leaves either all of a poll or none of it. Readers (the CLI, later the web pages)
 //! open the same file; SQLite's WAL mode lets them read while the daemon writes.
 
+mod checkpoint;
 mod feed_health;
 mod hitlog;
 mod housekeeping;
 mod outbox;
 mod schema;
 
+pub use checkpoint::{CheckpointPolicy, Checkpointer};
 pub use feed_health::{FeedHealthRow, NoticeKind, NoticePhase, NoticeState};
 pub use hitlog::{HitDetail, HitFilter, HitRow, Triage, TriageFilter, TriagedItem, Verdict};
 pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
@@ -55,6 +57,8 @@ pub enum StoreError {
         version: usize,
         source: rusqlite::Error,
     },
+    #[error("cannot start the WAL checkpoint thread: {0}")]
+    Checkpointer(String),
     #[error("database error")]
     Sql(#[from] rusqlite::Error),
 }
@@ -261,6 +265,9 @@ pub fn lock(shared: &std::sync::Mutex<Store>) -> std::sync::MutexGuard<'_, Store
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Set on the connection that writes polls. Declared after `conn`, so it outlives it:
+    /// its connection, the last to close, makes the final checkpoint.
+    checkpointer: Option<Checkpointer>,
 }
 
 fn to_unix(time: DateTime<Utc>) -> i64 {
@@ -283,6 +290,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_owned(),
+            checkpointer: None,
         };
         store.configure()?;
         store.migrate()?;
@@ -303,6 +311,7 @@ impl Store {
         let store = Store {
             conn,
             path: path.to_owned(),
+            checkpointer: None,
         };
         store.check_version()?;
         Ok(store)
@@ -310,6 +319,24 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Hands this connection's WAL checkpoints to a thread of their own ([`Checkpointer`]),
+    /// so that commits never wait for the disk: for the connection that writes polls.
+    pub fn checkpoint_in_background(&mut self) -> Result<(), StoreError> {
+        self.checkpoint_with(CheckpointPolicy::default())
+    }
+
+    pub fn checkpoint_with(&mut self, policy: CheckpointPolicy) -> Result<(), StoreError> {
+        let checkpointer = Checkpointer::start(&self.path, policy)?;
+        checkpointer.attach(&mut self.conn)?;
+        self.checkpointer = Some(checkpointer);
+        Ok(())
+    }
+
+    /// Checkpoints that copied the whole log, when checkpoints run in the background.
+    pub fn checkpoints_completed(&self) -> Option<u64> {
+        self.checkpointer.as_ref().map(Checkpointer::completed)
     }
 
     fn configure(&self) -> Result<(), StoreError> {
