@@ -334,11 +334,6 @@ impl Store {
         Ok(())
     }
 
-    /// Checkpoints that copied the whole log, when checkpoints run in the background.
-    pub fn checkpoints_completed(&self) -> Option<u64> {
-        self.checkpointer.as_ref().map(Checkpointer::completed)
-    }
-
     fn configure(&self) -> Result<(), StoreError> {
         let err = |source| StoreError::Open {
             path: self.path.clone(),
