@@ -68,7 +68,7 @@ pub fn run(global: &GlobalArgs, args: &IngestBench) -> anyhow::Result<u8> {
     let ctx = Context::new(&settings, indicators, store)?;
 
     println!(
-        "ingest from files: 1 thread, {} documents, {:.1} MB ({copies} copies of {})",
+        "ingest from files: 1 pipeline thread (WAL checkpoints on a second), {} documents, {:.1} MB ({copies} copies of {})",
         documents.len(),
         total_bytes as f64 / 1e6,
         corpus.display()
