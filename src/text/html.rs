@@ -53,7 +53,8 @@ pub fn html_to_text(input: &str) -> String {
 /// As [`html_to_text`], reusing the caller's buffer (cleared first).
 pub fn html_to_text_into(input: &str, out: &mut String) {
     out.clear();
-    if !input.contains(['<', '&']) {
+    // memchr2 rather than `str::contains` with two chars, which decodes every character.
+    if memchr::memchr2(b'<', b'&', input.as_bytes()).is_none() {
         collapse_whitespace(input, out);
         return;
     }
