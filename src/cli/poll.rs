@@ -47,7 +47,14 @@ fn context(global: &GlobalArgs) -> anyhow::Result<(Settings, Arc<Context>)> {
     let settings = load_settings(global)?;
     let indicators = load_indicators(global)?;
     let mut store = Store::open(&settings.database)?;
-    store.checkpoint_in_background()?;
+    if let Err(e) = store.checkpoint_in_background() {
+        // Polls still work without the thread: SQLite then checkpoints inside the commits.
+        tracing::warn!(
+            "{}: WAL checkpoints stay in the polls' commits: {}",
+            settings.database.display(),
+            crate::pipeline::error_chain(&e)
+        );
+    }
     store.sync_feeds(&feed_defs(&indicators.feeds))?;
     let ctx = Context::new(&settings, Arc::new(indicators), store)?;
     Ok((settings, Arc::new(ctx)))
