@@ -16,7 +16,9 @@
 //! what was written during that run, and the next transaction starts the log over.
 //!
 //! A checkpoint that fails (a full disk, a reader holding an old snapshot) loses nothing: the
-//! frames stay in the log, readers see them there, and the next checkpoint copies them.
+//! frames stay in the log, readers see them there, and the next checkpoint copies them. A
+//! log that grew behind a long reader is cut back to [`CheckpointPolicy::log_bytes`] when it
+//! next starts over (`journal_size_limit`), so a backup does not leave a large -wal file.
 
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -38,6 +40,14 @@ pub struct CheckpointPolicy {
     pub step: i32,
     /// Log length at which the writer checkpoints itself, so that the log starts over.
     pub log_limit: i32,
+}
+
+impl CheckpointPolicy {
+    /// The size of a log of `log_limit` frames of 4 KiB pages (each frame has a 24-byte header,
+    /// the file a 32-byte one): the -wal file is cut back to it when the log starts over.
+    pub fn log_bytes(&self) -> i64 {
+        32 + i64::from(self.log_limit) * (4096 + 24)
+    }
 }
 
 impl Default for CheckpointPolicy {
@@ -289,6 +299,45 @@ mod tests {
             .expect("count");
         assert_eq!(rows, 400);
         assert_eq!(store.integrity_check().expect("check"), "ok");
+    }
+
+    #[test]
+    fn a_log_grown_behind_a_long_reader_is_cut_back_once_it_starts_over() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let policy = CheckpointPolicy {
+            step: 20,
+            log_limit: 200,
+        };
+        let mut store = store_with_table(&dir, policy);
+        write(&mut store, 10);
+        // A reader in the middle of a long read, as a backup is: no checkpoint may copy the
+        // frames written after its snapshot, so the log cannot start over.
+        let reader = Connection::open(dir.path().join("w.db")).expect("reader");
+        reader.execute_batch("BEGIN").expect("begin");
+        let seen: i64 = reader
+            .query_row("SELECT count(*) FROM blobs", [], |r| r.get(0))
+            .expect("read");
+        assert_eq!(seen, 10);
+        write(&mut store, 200);
+        let grown = size(dir.path().join("w.db-wal"));
+        assert!(
+            grown > 3 * policy.log_bytes() as u64,
+            "the log did not grow behind the reader: {grown} bytes"
+        );
+        reader.execute_batch("COMMIT").expect("end the read");
+        drop(reader);
+        write(&mut store, 100);
+        let log = size(dir.path().join("w.db-wal"));
+        let bound = policy.log_bytes() as u64 + 20 * (PAGE + 24);
+        assert!(
+            log <= bound,
+            "log of {log} bytes after the reader left, bound {bound}"
+        );
+        let rows: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM blobs", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(rows, 310);
     }
 
     #[test]

@@ -331,6 +331,11 @@ impl Store {
     }
 
     pub fn checkpoint_with(&mut self, policy: CheckpointPolicy) -> Result<(), StoreError> {
+        // A reader that holds an old snapshot (a long backup) keeps any checkpoint from
+        // copying past it, and the log grows meanwhile; SQLite keeps the file at its largest
+        // size unless told a limit, which it applies when the log next starts over.
+        self.conn
+            .pragma_update(None, "journal_size_limit", policy.log_bytes())?;
         let checkpointer = Checkpointer::start(&self.path, policy)?;
         checkpointer.attach(&mut self.conn)?;
         self.checkpointer = Some(checkpointer);
