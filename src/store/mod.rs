@@ -333,9 +333,10 @@ impl Store {
     pub fn checkpoint_with(&mut self, policy: CheckpointPolicy) -> Result<(), StoreError> {
         // A reader that holds an old snapshot (a long backup) keeps any checkpoint from
         // copying past it, and the log grows meanwhile; SQLite keeps the file at its largest
-        // size unless told a limit, which it applies when the log next starts over.
+        // size unless told a limit, which it applies when the log next starts over. Twice the
+        // log limit, so that the log's usual overshoot never has the file cut and regrown.
         self.conn
-            .pragma_update(None, "journal_size_limit", policy.log_bytes())?;
+            .pragma_update(None, "journal_size_limit", 2 * policy.log_bytes())?;
         let checkpointer = Checkpointer::start(&self.path, policy)?;
         checkpointer.attach(&mut self.conn)?;
         self.checkpointer = Some(checkpointer);
