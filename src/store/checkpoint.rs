@@ -110,6 +110,11 @@ impl Shared {
         state.running = false;
         match outcome {
             Ok((_log, copied)) => state.copied = copied,
+            // Another process's connection was checkpointing (a CLI command does, at its own
+            // commits); what it copies is copied.
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                tracing::debug!("WAL checkpoint ({whose}) skipped: another one is running");
+            }
             Err(e) => {
                 tracing::warn!("WAL checkpoint ({whose}) failed, to be retried: {e}");
             }
