@@ -127,18 +127,16 @@ impl Shared {
 impl Checkpointer {
     /// Opens a second connection to the database at `path` and starts the thread; then
     /// [`Checkpointer::attach`] hands the writer's checkpoints to it.
-    pub fn start(path: &Path, policy: CheckpointPolicy) -> Result<Checkpointer, StoreError> {
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+    pub(super) fn start(path: &Path, policy: CheckpointPolicy) -> Result<Checkpointer, StoreError> {
+        let open_error = |source| StoreError::Open {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let conn = Connection::open(path).map_err(open_error)?;
         // A PASSIVE checkpoint never calls the busy handler, but opening a read of the
         // schema can meet a lock; waiting briefly is better than failing the run.
         conn.busy_timeout(Duration::from_secs(1))
-            .map_err(|source| StoreError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
+            .map_err(open_error)?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
@@ -150,7 +148,7 @@ impl Checkpointer {
                 let shared = Arc::clone(&shared);
                 move || checkpoint_loop(&conn, &shared)
             })
-            .map_err(|e| StoreError::Checkpointer(e.to_string()))?;
+            .map_err(StoreError::Checkpointer)?;
         Ok(Checkpointer {
             shared,
             thread: Some(thread),
@@ -159,7 +157,7 @@ impl Checkpointer {
 
     /// Installs the WAL hook on the writing connection. SQLite's own autocheckpoint is a WAL
     /// hook too, so this replaces it.
-    pub fn attach(&self, conn: &mut Connection) -> Result<(), StoreError> {
+    pub(super) fn attach(&self, conn: &mut Connection) -> Result<(), StoreError> {
         let shared = Arc::clone(&self.shared);
         conn.wal_hook(Some(move |wal: &mut Wal, frames: i32| {
             after_commit(&shared, wal, frames);

@@ -12,7 +12,8 @@ mod housekeeping;
 mod outbox;
 mod schema;
 
-pub use checkpoint::{CheckpointPolicy, Checkpointer};
+pub use checkpoint::CheckpointPolicy;
+use checkpoint::Checkpointer;
 pub use feed_health::{FeedHealthRow, NoticeKind, NoticePhase, NoticeState};
 pub use hitlog::{HitDetail, HitFilter, HitRow, Triage, TriageFilter, TriagedItem, Verdict};
 pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
@@ -60,8 +61,8 @@ pub enum StoreError {
         version: usize,
         source: rusqlite::Error,
     },
-    #[error("cannot start the WAL checkpoint thread: {0}")]
-    Checkpointer(String),
+    #[error("cannot start the WAL checkpoint thread")]
+    Checkpointer(#[source] std::io::Error),
     #[error("database error")]
     Sql(#[from] rusqlite::Error),
 }
