@@ -316,3 +316,60 @@ fn a_reader_that_goes_away_ends_a_printing_command_quietly() {
         "ended by SIGPIPE, as `head` expects"
     );
 }
+
+/// feed-rs panics on an e-mail address next to a non-ASCII letter in an author field. Through
+/// the real binary (its panic hook aborts on every other panic), that document is one failed
+/// feed: the run goes on, the good feed beside it is read, and no panic is printed.
+#[test]
+fn a_document_feed_rs_panics_on_is_one_failed_feed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let items: String = (0..200)
+        .map(|n| {
+            format!(
+                "<item><title>Story {n}</title><link>https://news.example.org/{n}</link></item>"
+            )
+        })
+        .collect();
+    let feed = |extra: &str| {
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>{extra}{items}</channel></rss>"
+        )
+    };
+    std::fs::write(dir.path().join("good.xml"), feed("")).expect("write");
+    std::fs::write(
+        dir.path().join("bad.xml"),
+        feed("<item><title>x</title><author>josé.garcia@example.com</author></item>"),
+    )
+    .expect("write");
+    let output = watchfloor(&[
+        "bench",
+        "ingest",
+        "--corpus",
+        dir.path().to_str().expect("path"),
+        "--megabytes",
+        "1",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+    let first = stdout(&output)
+        .lines()
+        .find(|l| l.trim_start().starts_with("first"))
+        .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .expect("a first pass");
+    let (documents, items_read, failed): (usize, usize, usize) = (
+        stdout(&output)
+            .split(" documents")
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("documents"),
+        first[2].parse().expect("items"),
+        first[7].parse().expect("failed"),
+    );
+    assert_eq!(
+        failed * 2,
+        documents,
+        "every copy of bad.xml failed, no other"
+    );
+    assert_eq!(items_read, 200 * failed, "every copy of good.xml was read");
+}

@@ -143,7 +143,7 @@ pub fn render(view: &MessageView) -> Rendered {
 }
 
 /// Our values are plain strings, so askama cannot fail on them; should it ever, a message saying
-/// so beats a panic in a daemon built with `panic = "abort"`.
+/// so beats a panic, which aborts the daemon.
 fn unrenderable(error: &askama::Error) -> String {
     format!("watchfloor could not render this message: {error}\n")
 }

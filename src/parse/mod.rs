@@ -173,10 +173,47 @@ pub fn parse_feed_with(
         .timestamp_parser(timestamps)
         .sanitize_content(false)
         .build();
-    let feed = parser
-        .parse(document.text.as_bytes())
-        .map_err(|e| invalid(e, &document))?;
+    let parsed = contain_panics(|| parser.parse(document.text.as_bytes())).map_err(|panic| {
+        ParseError::Invalid {
+            message: format!(
+                "the feed parser failed on this document ({})",
+                panic_message(&panic)
+            ),
+            line: None,
+            column: None,
+        }
+    })?;
+    let feed = parsed.map_err(|e| invalid(e, &document))?;
     Ok(convert(feed, base.as_ref()))
+}
+
+thread_local! {
+    /// Set while feed-rs runs on this thread: its panics are contained (see [`contain_panics`]).
+    static CONTAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs feed-rs, turning a panic into an error. feed-rs panics on some inputs (an e-mail
+/// address next to a non-ASCII letter in an author field, for one): that is one feed's broken
+/// document, not a reason to stop the daemon. Every other panic still ends the process
+/// ([`panics_are_contained`] lets the binary's panic hook tell the two apart).
+fn contain_panics<T>(run: impl FnOnce() -> T) -> std::thread::Result<T> {
+    CONTAINING.with(|c| c.set(true));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
+    CONTAINING.with(|c| c.set(false));
+    outcome
+}
+
+/// Whether a panic on this thread happens inside feed-rs, where the parse stage catches it.
+pub fn panics_are_contained() -> bool {
+    CONTAINING.with(std::cell::Cell::get)
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("no message")
 }
 
 /// The text handed to feed-rs, and how its lines map back to the decoded document.

@@ -488,3 +488,28 @@ proptest! {
         let _ = parse_feed(&bytes, charset, URL);
     }
 }
+
+/// feed-rs 3.0 slices a byte before or after an e-mail address it finds in an author field,
+/// which panics when that byte is inside a character ("josé.garcia@..."). If this test fails,
+/// feed-rs has fixed it.
+#[test]
+fn feed_rs_alone_panics_on_an_address_next_to_a_non_ascii_letter() {
+    let text = rss_items("<item><title>x</title><author>josé.garcia@example.com</author></item>");
+    let outcome = std::panic::catch_unwind(|| feed_rs::parser::parse(text.as_bytes()));
+    assert!(outcome.is_err(), "feed-rs no longer panics: {outcome:?}");
+}
+
+#[test]
+fn a_feed_rs_panic_is_this_feed_s_error() {
+    let text = rss_items("<item><title>x</title><author>josé.garcia@example.com</author></item>");
+    match parse(&text) {
+        Err(ParseError::Invalid { message, .. }) => {
+            assert!(
+                message.starts_with("the feed parser failed on this document ("),
+                "{message}"
+            );
+            assert!(message.contains("char boundary"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

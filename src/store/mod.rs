@@ -257,9 +257,10 @@ pub struct StoredHit {
     pub created_at: DateTime<Utc>,
 }
 
-/// Locks a store shared between tasks. A panic while holding the lock aborts the process
-/// (`panic = "abort"`), so a poisoned lock only happens in tests; the store itself stays
-/// consistent through its transactions.
+/// Locks a store shared between tasks. A panic while holding the lock aborts the process (the
+/// binary's panic hook; only feed-rs's panics are caught, and feed-rs never holds the lock), so
+/// a poisoned lock only happens in tests; the store itself stays consistent through its
+/// transactions.
 pub fn lock(shared: &std::sync::Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     shared
         .lock()
