@@ -697,8 +697,14 @@ impl Matcher {
                 continue;
             }
             if let TermKind::Any(members) = &self.terms[term as usize].kind {
-                // Evidence names the list entry that matched, not just the list.
-                pending.extend(members);
+                // Evidence names the list entry that matched, not just the list. Only the
+                // members whose first pattern occurred can have matched: the scan listed them,
+                // so a list of hundreds of entries costs what it found, not its length.
+                pending.extend(
+                    scratch.list_positions[term as usize]
+                        .iter()
+                        .map(|&position| members[position as usize]),
+                );
                 continue;
             }
             let label = &self.terms[term as usize].label;
