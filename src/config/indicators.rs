@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::error::{ConfigError, Problem};
 use super::mail::{AlertMode, check_address};
 use crate::matcher::query::{self, Expr, QueryError, Term};
-use crate::matcher::{ItemText, ListEntry, Matcher, MatcherBuilder};
+use crate::matcher::{Clause, ItemText, ListEntry, Matcher, MatcherBuilder};
 use crate::schedule::Schedule;
 
 /// How much an indicator's hit matters; sets the alert's subject tag and ordering.
@@ -485,7 +485,19 @@ impl Loader<'_> {
             .zip(&raw.boost)
             .map(|(expr, b)| Some((expr?, b.weight)))
             .collect::<Option<_>>()?;
-        if let Err(e) = builder.add_indicator(&query, &boosts, min_score) {
+        let clauses: Vec<(Clause, f64)> = boosts
+            .iter()
+            .zip(&raw.boost)
+            .map(|((expr, weight), b)| {
+                let text = &b.query.value;
+                (Clause { text, expr }, *weight)
+            })
+            .collect();
+        let written = Clause {
+            text: &raw.query.value,
+            expr: &query,
+        };
+        if let Err(e) = builder.add_indicator(written, &clauses, min_score) {
             let clause = match e.boost {
                 None => &raw.query,
                 Some(i) => &raw.boost[i].query,

@@ -399,11 +399,13 @@ fn bad_highlight_offsets_do_not_panic() {
         vec![
             Segment {
                 text: "북".to_owned(),
-                marked: true
+                marked: true,
+                demoting: false,
             },
             Segment {
                 text: "한 спутник launch".to_owned(),
-                marked: false
+                marked: false,
+                demoting: false,
             },
         ],
         "a range inside a character widens to the whole character"

@@ -1,0 +1,121 @@
+//! Explanations in the terminal and in JSON, shared by `match`, `eval` and `check`.
+
+use std::fmt::Write as _;
+
+use crate::alert::render::header_text;
+use crate::config::Indicator;
+use crate::matcher::explain::{Found, NodeExplanation, signed};
+use crate::matcher::{Explanation, Verdict};
+
+/// Query text is the analysts' and may span lines in YAML; one line reads better in a tree.
+const CLAUSE_MAX: usize = 300;
+/// Matched text comes from feeds: `{:?}` quotes it with controls escaped, and this caps it.
+const MATCH_MAX: usize = 120;
+/// Occurrences of one term shown; the JSON has all of them.
+const MATCHES_SHOWN: usize = 5;
+
+fn mark(value: bool) -> &'static str {
+    if value { "✓" } else { "✗" }
+}
+
+/// The explanation as an indented tree, every line starting with `indent`.
+pub fn render_text(indicator: &Indicator, explanation: &Explanation, indent: &str) -> String {
+    let mut out = String::new();
+    let verdict = match explanation.verdict {
+        Verdict::Fired => "FIRED",
+        Verdict::QueryFalse | Verdict::BelowMinScore => "not fired",
+    };
+    let _ = writeln!(
+        out,
+        "{indent}{} [{}] {}: {verdict}",
+        indicator.id, indicator.severity, indicator.title
+    );
+    let _ = writeln!(out, "{indent}  {}", header_text(&explanation.reason, 2000));
+    let _ = writeln!(
+        out,
+        "{indent}  query {} {}",
+        mark(explanation.query.value),
+        header_text(&explanation.query.text, CLAUSE_MAX)
+    );
+    node_lines(&explanation.query.tree, &format!("{indent}    "), &mut out);
+    if !explanation.boosts.is_empty() {
+        let _ = writeln!(out, "{indent}  boosts");
+        for boost in &explanation.boosts {
+            let applied = if boost.applied {
+                "applied"
+            } else {
+                "not applied"
+            };
+            let _ = writeln!(
+                out,
+                "{indent}    {} {} {} ({applied})",
+                mark(boost.applied),
+                signed(boost.weight),
+                header_text(&boost.query, CLAUSE_MAX)
+            );
+            node_lines(&boost.tree, &format!("{indent}      "), &mut out);
+        }
+    }
+    let breakdown = explanation.score_breakdown();
+    let _ = writeln!(
+        out,
+        "{indent}  score {}",
+        header_text(&breakdown.summary(), 2000)
+    );
+    out
+}
+
+/// A term node on one line with what it matched; other nodes name their operator and text,
+/// then their operands beneath.
+fn node_lines(node: &NodeExplanation, indent: &str, out: &mut String) {
+    let text = header_text(&node.text, CLAUSE_MAX);
+    if node.children.is_empty() {
+        let found = if node.matches.is_empty() {
+            "found nothing".to_owned()
+        } else {
+            matches_text(&node.matches)
+        };
+        let _ = writeln!(out, "{indent}{} {text}: {found}", mark(node.value));
+        return;
+    }
+    let op = serde_json::to_value(node.op)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_uppercase))
+        .unwrap_or_default();
+    let _ = writeln!(out, "{indent}{} {op} {text}", mark(node.value));
+    for child in &node.children {
+        node_lines(child, &format!("{indent}  "), out);
+    }
+}
+
+fn matches_text(matches: &[Found]) -> String {
+    let mut shown: Vec<String> = matches
+        .iter()
+        .take(MATCHES_SHOWN)
+        .map(|m| {
+            format!(
+                "{:?} [{}] ({} {}..{})",
+                header_text(&m.text, MATCH_MAX),
+                header_text(&m.term, CLAUSE_MAX),
+                m.field,
+                m.start,
+                m.end
+            )
+        })
+        .collect();
+    if matches.len() > MATCHES_SHOWN {
+        shown.push(format!("and {} more", matches.len() - MATCHES_SHOWN));
+    }
+    shown.join(", ")
+}
+
+/// The explanation as JSON, with the indicator's id in front.
+pub fn to_json(indicator: &Indicator, explanation: &Explanation) -> serde_json::Value {
+    let mut value = serde_json::json!({ "indicator": indicator.id });
+    if let (Some(object), Ok(serde_json::Value::Object(fields))) =
+        (value.as_object_mut(), serde_json::to_value(explanation))
+    {
+        object.extend(fields);
+    }
+    value
+}
