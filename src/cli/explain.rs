@@ -31,13 +31,12 @@ pub fn render_text(indicator: &Indicator, explanation: &Explanation, indent: &st
         indicator.id, indicator.severity, indicator.title
     );
     let _ = writeln!(out, "{indent}  {}", header_text(&explanation.reason, 2000));
-    let _ = writeln!(
-        out,
-        "{indent}  query {} {}",
-        mark(explanation.query.value),
-        header_text(&explanation.query.text, CLAUSE_MAX)
+    node_lines(
+        &explanation.query.tree,
+        &format!("{indent}  query "),
+        &format!("{indent}    "),
+        &mut out,
     );
-    node_lines(&explanation.query.tree, &format!("{indent}    "), &mut out);
     if !explanation.boosts.is_empty() {
         let _ = writeln!(out, "{indent}  boosts");
         for boost in &explanation.boosts {
@@ -46,28 +45,31 @@ pub fn render_text(indicator: &Indicator, explanation: &Explanation, indent: &st
             } else {
                 "not applied"
             };
-            let _ = writeln!(
-                out,
-                "{indent}    {} {} {} ({applied})",
-                mark(boost.applied),
-                signed(boost.weight),
-                header_text(&boost.query, CLAUSE_MAX)
+            node_lines(
+                &boost.tree,
+                &format!("{indent}    {} {applied}: ", signed(boost.weight)),
+                &format!("{indent}      "),
+                &mut out,
             );
-            node_lines(&boost.tree, &format!("{indent}      "), &mut out);
         }
     }
-    let breakdown = explanation.score_breakdown();
-    let _ = writeln!(
-        out,
-        "{indent}  score {}",
-        header_text(&breakdown.summary(), 2000)
-    );
+    if explanation.verdict == Verdict::QueryFalse {
+        // Boosts only count on a true query: a sum here would read as a score it never had.
+        let _ = writeln!(out, "{indent}  score: none, the query is false");
+    } else {
+        let breakdown = explanation.score_breakdown();
+        let _ = writeln!(
+            out,
+            "{indent}  score: {}",
+            header_text(&breakdown.summary(), 2000)
+        );
+    }
     out
 }
 
 /// A term node on one line with what it matched; other nodes name their operator and text,
-/// then their operands beneath.
-fn node_lines(node: &NodeExplanation, indent: &str, out: &mut String) {
+/// then their operands beneath, at `indent`. `lead` goes before the node's own line.
+fn node_lines(node: &NodeExplanation, lead: &str, indent: &str, out: &mut String) {
     let text = header_text(&node.text, CLAUSE_MAX);
     if node.children.is_empty() {
         let found = if node.matches.is_empty() {
@@ -75,16 +77,16 @@ fn node_lines(node: &NodeExplanation, indent: &str, out: &mut String) {
         } else {
             matches_text(&node.matches)
         };
-        let _ = writeln!(out, "{indent}{} {text}: {found}", mark(node.value));
+        let _ = writeln!(out, "{lead}{} {text}: {found}", mark(node.value));
         return;
     }
     let op = serde_json::to_value(node.op)
         .ok()
         .and_then(|v| v.as_str().map(str::to_uppercase))
         .unwrap_or_default();
-    let _ = writeln!(out, "{indent}{} {op} {text}", mark(node.value));
+    let _ = writeln!(out, "{lead}{} {op} {text}", mark(node.value));
     for child in &node.children {
-        node_lines(child, &format!("{indent}  "), out);
+        node_lines(child, indent, &format!("{indent}  "), out);
     }
 }
 
