@@ -775,6 +775,108 @@ mod tests {
     }
 
     #[test]
+    fn the_hit_page_strikes_demoting_terms_and_shows_the_score_breakdown() {
+        let rules = Indicators::parse(
+            r#"lists:
+  imagery: ["commercial imagery"]
+indicators:
+  - id: sat
+    title: Satellite
+    insight: Why.
+    severity: high
+    query: satellite AND launch*
+    boost:
+      - query: "title:(launch*)"
+        weight: 0.5
+      - query: "@imagery"
+        weight: -1.0
+    min_score: 0.5
+"#,
+            std::path::Path::new("rules.yaml"),
+        )
+        .expect("rules");
+        let (title, summary) = (
+            "Launch pad readied",
+            "Commercial imagery shows the satellite on the pad",
+        );
+        let item = crate::matcher::ItemText {
+            title,
+            summary,
+            ..Default::default()
+        };
+        let hit = rules
+            .matcher
+            .match_item(&item, &mut rules.matcher.scratch())
+            .pop()
+            .expect("the example fires");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("watchfloor.db");
+        let store = crate::store::Store::open(&db).expect("store");
+        let rules = std::sync::Arc::new(rules);
+        let state = WebState::new(
+            db,
+            std::sync::Arc::new(std::sync::Mutex::new(store)),
+            std::sync::Arc::new(move || rules.clone()),
+            crate::config::WebAuth::default(),
+            None,
+        );
+        let now = Utc::now();
+        let detail = HitDetail {
+            row: HitRow {
+                hit_id: 3,
+                indicator_id: "sat".into(),
+                feed_id: "wire".into(),
+                item_id: 1,
+                title: title.into(),
+                link: None,
+                published: None,
+                first_seen: now,
+                created_at: now,
+                score: hit.score,
+                definition_hash: String::new(),
+                origin: "poll".into(),
+                evidence: serde_json::to_string(&hit.evidence).expect("json"),
+                sources: Vec::new(),
+                alert_status: None,
+                triage: None,
+            },
+            summary: summary.into(),
+            content: String::new(),
+            authors: String::new(),
+            categories: String::new(),
+            sources: Vec::new(),
+            deliveries: Vec::new(),
+        };
+        let body = hit_page(&state, &detail).expect("renders");
+        assert!(
+            body.contains(
+                "<div class=\"text\" id=\"field-summary\"><s class=\"demoting\" \
+                 title=\"demoting term\">Commercial imagery</s> shows the <mark>satellite</mark> on \
+                 the pad</div>"
+            ),
+            "{body}"
+        );
+        assert!(
+            body.contains(
+                "<span id=\"score-breakdown\">query 1.0 + &#39;title:(launch*)&#39; 0.5 − \
+                 &#39;@imagery&#39; 1.0 = 0.5 ≥ min_score 0.5</span>"
+            ),
+            "{body}"
+        );
+        assert!(
+            body.contains(
+                "<li><s class=\"demoting\" title=\"demoting term\">boost &#39;@imagery&#39; \
+                 (-1.0)</s></li>"
+            ),
+            "{body}"
+        );
+        assert!(
+            body.contains("<td><s class=\"demoting\" title=\"demoting term\">demoting</s></td>")
+        );
+        assert!(!body.contains("<mark>Commercial imagery</mark>"));
+    }
+
+    #[test]
     fn path_segments_cannot_escape_their_place() {
         assert_eq!(segment("dprk-launch_2"), "dprk-launch_2");
         assert_eq!(segment("../x?y"), "..%2Fx%3Fy");
