@@ -28,7 +28,9 @@ pub fn render_text(indicator: &Indicator, explanation: &Explanation, indent: &st
     let _ = writeln!(
         out,
         "{indent}{} [{}] {}: {verdict}",
-        indicator.id, indicator.severity, indicator.title
+        indicator.id,
+        indicator.severity,
+        header_text(&indicator.title, CLAUSE_MAX)
     );
     let _ = writeln!(out, "{indent}  {}", header_text(&explanation.reason, 2000));
     node_lines(
@@ -80,11 +82,12 @@ fn node_lines(node: &NodeExplanation, lead: &str, indent: &str, out: &mut String
         let _ = writeln!(out, "{lead}{} {text}: {found}", mark(node.value));
         return;
     }
-    let op = serde_json::to_value(node.op)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_uppercase))
-        .unwrap_or_default();
-    let _ = writeln!(out, "{lead}{} {op} {text}", mark(node.value));
+    let _ = writeln!(
+        out,
+        "{lead}{} {} {text}",
+        mark(node.value),
+        node.op.keyword()
+    );
     for child in &node.children {
         node_lines(child, indent, &format!("{indent}  "), out);
     }

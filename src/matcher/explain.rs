@@ -141,6 +141,20 @@ pub enum Op {
     Field,
 }
 
+impl Op {
+    /// The operator as the query language writes it (`term` and `field` have no keyword).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Op::Term => "TERM",
+            Op::And => "AND",
+            Op::Or => "OR",
+            Op::Not => "NOT",
+            Op::Near => "NEAR",
+            Op::Field => "FIELD",
+        }
+    }
+}
+
 /// One node of a clause, evaluated on the item.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NodeExplanation {
