@@ -595,3 +595,22 @@ fn eval_show_errors_explain_explains_each_error() {
         "--explain needs --show-errors"
     );
 }
+
+#[test]
+fn match_prints_each_hits_score_breakdown() {
+    let (_dir, rules) = explain_rules();
+    let output = watchfloor(&[
+        "match",
+        "--indicators",
+        &rules,
+        "--title",
+        "Launch of a satellite",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.lines()
+            .any(|l| l == "  score: query 1.0 + 'title:(@launch_verb)' 0.5 = 1.5 ≥ min_score 1.0"),
+        "{out}"
+    );
+}

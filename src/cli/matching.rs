@@ -4,7 +4,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, explain, load_indicators};
-use crate::matcher::ItemText;
+use crate::matcher::{ItemText, Role};
 use crate::text::html_to_text;
 
 #[derive(Debug, Args)]
@@ -91,9 +91,17 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
                 "{} [{}] {} (score {:.2})",
                 indicator.id, indicator.severity, indicator.title, hit.score
             );
+            if let Some(breakdown) = &hit.evidence.score {
+                println!("  score: {}", breakdown.summary());
+            }
             for term in &hit.evidence.terms {
+                let demoting = if term.role == Role::Demoting {
+                    " (demoting)"
+                } else {
+                    ""
+                };
                 println!(
-                    "  {} → {:?} in {} at {}..{}",
+                    "  {} → {:?} in {} at {}..{}{demoting}",
                     term.term, term.text, term.field, term.start, term.end
                 );
             }
