@@ -551,17 +551,17 @@ fn match_explain_shows_every_indicator_with_the_branch_that_failed() {
     for line in [
         "sat_launch [high] Satellite launch: not fired",
         "  query false: '@sat_object' found nothing",
-        "  query ✗ AND @launch_verb AND @sat_object",
+        "  query ✗ all of: @launch_verb AND @sat_object",
         "    ✓ @launch_verb: \"launched\" [@launch_verb: launch*] (summary 12..20)",
         "    ✗ @sat_object: found nothing",
         "  boosts",
-        "    +0.5 not applied: ✗ FIELD title:(@launch_verb)",
+        "    +0.5 not applied: ✗ title:(@launch_verb)",
         "      ✗ @launch_verb: found nothing",
         "    -1.0 not applied: ✗ @imagery: found nothing",
         "  score: none, the query is false",
         "oil [low] Oil: not fired",
         "  query false: 'tanker*' found nothing",
-        "  query ✗ NEAR oil NEAR/3 tanker*",
+        "  query ✗ oil NEAR/3 tanker*",
         "    ✓ oil: \"oil\" [oil] (summary 31..34)",
     ] {
         assert!(

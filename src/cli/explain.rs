@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::alert::render::header_text;
 use crate::config::Indicator;
-use crate::matcher::explain::{Found, NodeExplanation, signed};
+use crate::matcher::explain::{Found, NodeExplanation, Op, signed};
 use crate::matcher::{Explanation, Verdict};
 
 /// Query text is the analysts' and may span lines in YAML; one line reads better in a tree.
@@ -82,19 +82,31 @@ fn node_lines(node: &NodeExplanation, lead: &str, indent: &str, out: &mut String
         let _ = writeln!(out, "{lead}{} {text}: {found}", mark(node.value));
         return;
     }
-    let _ = writeln!(
-        out,
-        "{lead}{} {} {text}",
-        mark(node.value),
-        node.op.keyword()
-    );
+    // NOT, NEAR and fields show their operator in their text; an AND may be implicit.
+    let label = match node.op {
+        Op::And => "all of: ",
+        Op::Or => "any of: ",
+        Op::Term | Op::Not | Op::Near | Op::Field => "",
+    };
+    let _ = writeln!(out, "{lead}{} {label}{text}", mark(node.value));
     for child in &node.children {
         node_lines(child, indent, &format!("{indent}  "), out);
     }
 }
 
 fn matches_text(matches: &[Found]) -> String {
-    let mut shown: Vec<String> = matches
+    // Entries of one list that match the same text (`satellite*` and `satellit*`) read as
+    // one occurrence; the JSON keeps each.
+    let mut distinct: Vec<&Found> = Vec::new();
+    for found in matches {
+        if !distinct
+            .iter()
+            .any(|d| (d.field, d.start, d.end) == (found.field, found.start, found.end))
+        {
+            distinct.push(found);
+        }
+    }
+    let mut shown: Vec<String> = distinct
         .iter()
         .take(MATCHES_SHOWN)
         .map(|m| {
@@ -108,8 +120,8 @@ fn matches_text(matches: &[Found]) -> String {
             )
         })
         .collect();
-    if matches.len() > MATCHES_SHOWN {
-        shown.push(format!("and {} more", matches.len() - MATCHES_SHOWN));
+    if distinct.len() > MATCHES_SHOWN {
+        shown.push(format!("and {} more", distinct.len() - MATCHES_SHOWN));
     }
     shown.join(", ")
 }

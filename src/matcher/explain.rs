@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::evidence::{BoostOutcome, ScoreBreakdown};
-use super::query::{Expr, Span};
+use super::query::{self, Expr, Span};
 use super::{ItemText, MAX_OCCURRENCES_PER_TERM, Matcher, Occurrence, Scratch, TermKind};
 use crate::text::Field;
 
@@ -89,6 +89,8 @@ impl Shape {
 pub(super) struct WrittenClause {
     pub(super) text: Arc<str>,
     shape: Shape,
+    /// Its grouping parentheses, for the text of each node.
+    parens: Vec<(usize, bool)>,
 }
 
 impl WrittenClause {
@@ -96,6 +98,7 @@ impl WrittenClause {
         WrittenClause {
             text: Arc::from(text),
             shape,
+            parens: query::parentheses(text),
         }
     }
 }
@@ -139,20 +142,6 @@ pub enum Op {
     Not,
     Near,
     Field,
-}
-
-impl Op {
-    /// The operator as the query language writes it (`term` and `field` have no keyword).
-    pub fn keyword(self) -> &'static str {
-        match self {
-            Op::Term => "TERM",
-            Op::And => "AND",
-            Op::Or => "OR",
-            Op::Not => "NOT",
-            Op::Near => "NEAR",
-            Op::Field => "FIELD",
-        }
-    }
 }
 
 /// One node of a clause, evaluated on the item.
@@ -395,33 +384,34 @@ pub fn signed(value: f64) -> String {
     }
 }
 
-/// The node's text as written, widened over the parentheses that group it: a parsed group's
-/// span covers only its operands, and a field or `NEAR` over a group would otherwise show
-/// one parenthesis of a pair.
-fn written_text(clause: &str, span: Span) -> (usize, usize) {
+/// The node's span widened over the parentheses that group it: a parsed group's span covers
+/// only its operands, so a node that begins or ends with a group (`(a OR b) AND c`,
+/// `title:(x)`) would otherwise show one parenthesis of a pair. `parens` are the clause's
+/// grouping parentheses ([`query::parentheses`]), so those in phrases and regexes do not count.
+fn written_span(clause: &str, parens: &[(usize, bool)], span: Span) -> (usize, usize) {
     let (mut start, mut end) = (span.start.min(clause.len()), span.end.min(clause.len()));
-    let depth = |s: usize, e: usize| {
-        let text = &clause[s..e];
-        text.matches('(').count() as isize - text.matches(')').count() as isize
-    };
-    let mut balance = depth(start, end);
-    while balance > 0 {
-        let rest = &clause[end..];
-        let trimmed = rest.trim_start();
-        if !trimmed.starts_with(')') {
-            break;
-        }
-        end += rest.len() - trimmed.len() + 1;
-        balance -= 1;
+    let (mut depth, mut lowest) = (0isize, 0isize);
+    for &(_, open) in parens.iter().filter(|(at, _)| (start..end).contains(at)) {
+        depth += if open { 1 } else { -1 };
+        lowest = lowest.min(depth);
     }
-    while balance < 0 {
-        let before = &clause[..start];
-        let trimmed = before.trim_end();
-        if !trimmed.ends_with('(') {
+    let is_paren = |at: usize, open: bool| parens.contains(&(at, open));
+    // Closing parentheses inside want their openings just before the span, and openings
+    // inside want their closings just after it.
+    for _ in 0..-lowest {
+        let before = clause[..start].trim_end();
+        match before.len().checked_sub(1) {
+            Some(at) if is_paren(at, true) => start = at,
+            _ => break,
+        }
+    }
+    for _ in 0..depth - lowest {
+        let after = &clause[end..];
+        let at = end + (after.len() - after.trim_start().len());
+        if !is_paren(at, false) {
             break;
         }
-        start = trimmed.len() - 1;
-        balance += 1;
+        end = at + 1;
     }
     (start, end)
 }
@@ -515,6 +505,14 @@ impl Walk<'_, '_, '_> {
             .take(MAX_OCCURRENCES_PER_TERM)
         {
             let (start, end) = (o.disp_start as usize, o.disp_end as usize);
+            // A list written per language repeats entries (`satellite*` in English and
+            // French): one occurrence is enough.
+            if out
+                .iter()
+                .any(|f| (f.field, f.start, f.end) == (o.field, start, end) && f.term == def.label)
+            {
+                continue;
+            }
             out.push(Found {
                 term: def.label.clone(),
                 field: o.field,
@@ -525,11 +523,11 @@ impl Walk<'_, '_, '_> {
         }
     }
 
-    fn node(&mut self, shape: &Shape, clause: &str) -> NodeExplanation {
-        let (start, end) = written_text(clause, shape.span);
+    fn node(&mut self, shape: &Shape, clause: &WrittenClause) -> NodeExplanation {
+        let (start, end) = written_span(&clause.text, &clause.parens, shape.span);
         let mut node = NodeExplanation {
             op: Op::Term,
-            text: clause[start..end].to_owned(),
+            text: clause.text[start..end].to_owned(),
             start,
             end,
             value: self.value(shape),
@@ -609,13 +607,13 @@ impl Matcher {
             item,
             scratch,
         };
-        let tree = walk.node(&written.query.shape, &written.query.text);
+        let tree = walk.node(&written.query.shape, &written.query);
         let boosts: Vec<BoostExplanation> = written
             .boosts
             .iter()
             .zip(&compiled.boosts)
             .map(|(clause, boost)| {
-                let tree = walk.node(&clause.shape, &clause.text);
+                let tree = walk.node(&clause.shape, clause);
                 BoostExplanation {
                     query: clause.text.clone(),
                     weight: boost.weight,
@@ -674,11 +672,33 @@ mod tests {
     }
 
     #[test]
-    fn written_text_takes_the_parentheses_of_a_group() {
-        let clause = "title:(@a OR b) NEAR/3 (c d)";
-        // The field's span ends at `b`; the NEAR's right operand is `c d`.
-        assert_eq!(written_text(clause, Span { start: 0, end: 14 }), (0, 15));
-        assert_eq!(written_text(clause, Span { start: 24, end: 27 }), (24, 27));
-        assert_eq!(written_text(clause, Span { start: 0, end: 27 }), (0, 28));
+    fn a_node_is_shown_with_the_parentheses_that_group_it() {
+        let cases = [
+            // The field's span ends at `b`; the NEAR's right operand is `c d`.
+            ("title:(@a OR b) NEAR/3 (c d)", (0, 14), "title:(@a OR b)"),
+            ("title:(@a OR b) NEAR/3 (c d)", (24, 27), "c d"),
+            (
+                "title:(@a OR b) NEAR/3 (c d)",
+                (0, 27),
+                "title:(@a OR b) NEAR/3 (c d)",
+            ),
+            // An AND between two groups, one holding a regex with parentheses of its own.
+            (
+                "(a OR /(x|y)\\)/) AND b AND (c OR (d AND e))",
+                (1, 42),
+                "(a OR /(x|y)\\)/) AND b AND (c OR (d AND e))",
+            ),
+            (
+                "(a OR /(x|y)\\)/) AND b AND (c OR (d AND e))",
+                (28, 42),
+                "c OR (d AND e)",
+            ),
+            ("\"(a)\" b", (0, 7), "\"(a)\" b"),
+        ];
+        for (clause, (start, end), want) in cases {
+            let parens = query::parentheses(clause);
+            let (start, end) = written_span(clause, &parens, Span { start, end });
+            assert_eq!(&clause[start..end], want, "{clause}");
+        }
     }
 }
