@@ -8,6 +8,7 @@ mod bench_alerts;
 mod bench_ingest;
 mod check;
 mod eval;
+mod explain;
 mod feeds;
 mod hits;
 mod matching;
