@@ -196,15 +196,16 @@ fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {
         args.items
     );
     println!(
-        "{:>10} {:>9} {:>9} {:>12} {:>8} {:>10} {:>7}",
-        "indicators", "patterns", "seconds", "items/s", "MB/s", "hits/item", "CPU s"
+        "{:>10} {:>9} {:>9} {:>9} {:>12} {:>8} {:>10} {:>7}",
+        "indicators", "patterns", "table MB", "seconds", "items/s", "MB/s", "hits/item", "CPU s"
     );
     for set in [&shipped, &generated] {
         let figures = measure(set, &items, args.items);
         println!(
-            "{:>10} {:>9} {:>9.3} {:>12.0} {:>8.1} {:>10.3} {:>7.2}",
+            "{:>10} {:>9} {:>9.1} {:>9.3} {:>12.0} {:>8.1} {:>10.3} {:>7.2}",
             set.indicators.len(),
             set.matcher.pattern_count(),
+            set.matcher.automaton_bytes() as f64 / 1e6,
             figures.seconds,
             figures.items as f64 / figures.seconds,
             figures.bytes as f64 / figures.seconds / 1e6,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, MatchKind, StartKind, dfa, nfa};
+use aho_corasick::AhoCorasick;
 use regex::{Regex, RegexBuilder};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -10,7 +10,7 @@ use super::explain::{Shape, Written, WrittenClause};
 use super::query::{Expr, QueryError, Term, Word};
 use super::{
     Boost, CompiledIndicator, Matcher, NO_HEAD, Node, Pattern, StartFilter, TermDef, TermKind,
-    WordAutomaton,
+    WordAutomata,
 };
 use crate::text::FieldMask;
 
@@ -74,8 +74,20 @@ impl MatcherBuilder {
         Self::default()
     }
 
+    /// Adds a named list. An entry that another entry of the list already matches wherever it
+    /// matches (the same words after folding, or `Kursk` beside `Kursk*`) is dropped: lists
+    /// written per language repeat names across languages, and each kept duplicate would cost
+    /// a term to evaluate on every item and a repeated line in evidence.
     pub fn add_list(&mut self, name: &str, entries: Vec<ListEntry>) {
-        self.lists.insert(name.to_owned(), entries);
+        let mut kept: Vec<ListEntry> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            if kept.iter().any(|k| covers(&k.words, &entry.words)) {
+                continue;
+            }
+            kept.retain(|k| !covers(&entry.words, &k.words));
+            kept.push(entry);
+        }
+        self.lists.insert(name.to_owned(), kept);
     }
 
     /// Compiles an indicator's query and boost clauses (each a clause and its weight).
@@ -143,24 +155,7 @@ impl MatcherBuilder {
     }
 
     pub fn build(self) -> Matcher {
-        let automaton = (!self.pattern_texts.is_empty()).then(|| {
-            // A DFA walks several times faster than an NFA; if the term set is too large for
-            // one, fall back.
-            dfa::Builder::new()
-                .match_kind(MatchKind::Standard)
-                .start_kind(StartKind::Anchored)
-                .prefilter(false)
-                .build(&self.pattern_texts)
-                .map(WordAutomaton::Dfa)
-                .or_else(|_| {
-                    nfa::contiguous::Builder::new()
-                        .match_kind(MatchKind::Standard)
-                        .prefilter(false)
-                        .build(&self.pattern_texts)
-                        .map(WordAutomaton::Nfa)
-                })
-                .expect("the automaton accepts any set of non-empty patterns")
-        });
+        let automata = WordAutomata::build(&self.pattern_texts);
         let start_filter = StartFilter::new(
             self.pattern_texts
                 .iter()
@@ -224,7 +219,7 @@ impl MatcherBuilder {
             }
         }
         Matcher {
-            automaton,
+            automata,
             start_filter,
             indicators,
             shared_nodes: shared.len(),
@@ -605,6 +600,19 @@ fn edit_distance(a: &str, b: &str) -> usize {
         std::mem::swap(&mut previous, &mut current);
     }
     previous[b.len()]
+}
+
+/// Whether every text `general` matches is one that `specific` matches: word for word, a
+/// prefix word matches any word starting with it, a plain word only itself.
+fn covers(general: &[Word], specific: &[Word]) -> bool {
+    general.len() == specific.len()
+        && general.iter().zip(specific).all(|(g, s)| {
+            if g.prefix {
+                s.text.starts_with(&g.text)
+            } else {
+                !s.prefix && g.text == s.text
+            }
+        })
 }
 
 fn dedup(ids: &mut Vec<u32>) {

@@ -160,6 +160,93 @@ enum WordAutomaton {
     Nfa(nfa::contiguous::NFA),
 }
 
+impl WordAutomaton {
+    fn build(texts: &[&str]) -> WordAutomaton {
+        // A DFA walks several times faster than an NFA; if the term set is too large for one,
+        // fall back.
+        dfa::Builder::new()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .start_kind(aho_corasick::StartKind::Anchored)
+            .prefilter(false)
+            .build(texts)
+            .map(WordAutomaton::Dfa)
+            .or_else(|_| {
+                nfa::contiguous::Builder::new()
+                    .match_kind(aho_corasick::MatchKind::Standard)
+                    .prefilter(false)
+                    .build(texts)
+                    .map(WordAutomaton::Nfa)
+            })
+            .expect("the automaton accepts any set of non-empty patterns")
+    }
+
+    fn memory_usage(&self) -> usize {
+        match self {
+            WordAutomaton::Dfa(dfa) => dfa.memory_usage(),
+            WordAutomaton::Nfa(nfa) => nfa.memory_usage(),
+        }
+    }
+}
+
+/// The patterns split by their first byte, one automaton for each lead byte of a script
+/// (ASCII together). One automaton over terms in a dozen scripts has hundreds of byte
+/// classes, and its table of tens of megabytes turns every step of the walk into a cache
+/// miss; split, each table holds one script's bytes and stays small, and a walk from a word
+/// start only ever needs the automaton of that word's first byte.
+#[derive(Debug)]
+struct WordAutomata {
+    automata: Vec<WordAutomaton>,
+    /// Per automaton, the global pattern id of each of its patterns.
+    pattern_ids: Vec<Vec<u32>>,
+    /// Per first byte, the automaton to walk, or [`NO_AUTOMATON`].
+    by_first_byte: [u8; 256],
+}
+
+const NO_AUTOMATON: u8 = u8::MAX;
+
+impl WordAutomata {
+    fn build(texts: &[String]) -> WordAutomata {
+        let group = |byte: u8| if byte.is_ascii() { 0 } else { byte };
+        let mut by_first_byte = [NO_AUTOMATON; 256];
+        let mut members: Vec<(u8, Vec<u32>)> = Vec::new();
+        for (id, text) in texts.iter().enumerate() {
+            let Some(&first) = text.as_bytes().first() else {
+                continue;
+            };
+            let key = group(first);
+            match members.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, ids)) => ids.push(id as u32),
+                None => members.push((key, vec![id as u32])),
+            }
+        }
+        assert!(
+            members.len() < NO_AUTOMATON as usize,
+            "at most 255 lead bytes"
+        );
+        let mut automata = Vec::new();
+        let mut pattern_ids = Vec::new();
+        for (index, (key, ids)) in members.into_iter().enumerate() {
+            let group_texts: Vec<&str> = ids.iter().map(|&i| texts[i as usize].as_str()).collect();
+            automata.push(WordAutomaton::build(&group_texts));
+            pattern_ids.push(ids);
+            for byte in 0..=255u8 {
+                if group(byte) == key {
+                    by_first_byte[byte as usize] = index as u8;
+                }
+            }
+        }
+        WordAutomata {
+            automata,
+            pattern_ids,
+            by_first_byte,
+        }
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.automata.iter().map(WordAutomaton::memory_usage).sum()
+    }
+}
+
 /// The first three bytes of every text a pattern can match at, hashed into a bitset that
 /// stays in L1. Most words start no pattern, and the walk that finds out follows a few
 /// dependent loads in an automaton of megabytes; this answers most of them from one load.
@@ -218,10 +305,7 @@ struct FoundPatterns<'a> {
 }
 
 impl FoundPatterns<'_> {
-    fn scan<A: Automaton>(self, automaton: &A) {
-        let start = automaton
-            .start_state(Anchored::Yes)
-            .expect("the automaton is built for anchored searches");
+    fn scan(mut self, automata: &WordAutomata) {
         let analyzed = self.analyzed;
         let norm = analyzed.norm.as_bytes();
         for run in &analyzed.fields {
@@ -230,59 +314,97 @@ impl FoundPatterns<'_> {
             let tokens = &analyzed.tokens[run.first_token as usize..run.end_token as usize];
             for (first, token) in (run.first_token..).zip(tokens) {
                 let from = token.norm_start as usize;
+                let Some(&lead) = field.get(from) else {
+                    continue;
+                };
+                let index = automata.by_first_byte[lead as usize];
+                if index == NO_AUTOMATON {
+                    continue;
+                }
                 if let (Some(filter), [a, b, c, ..]) = (self.filter, &field[from..])
                     && !filter.may_start(*a, *b, *c)
                 {
                     continue;
                 }
-                let mut state = start;
-                for (walked, &byte) in field[from..].iter().enumerate() {
-                    state = automaton.next_state(Anchored::Yes, state, byte);
-                    if !automaton.is_special(state) {
-                        continue;
-                    }
-                    if automaton.is_dead(state) {
-                        break;
-                    }
-                    if !automaton.is_match(state) {
-                        continue;
-                    }
-                    let end = from + walked + 1;
-                    for index in 0..automaton.match_len(state) {
-                        let pattern_id = automaton.match_pattern(state, index);
-                        // A match state also lists the patterns that end here but start
-                        // later (its suffixes); only those starting at this word count.
-                        if automaton.pattern_len(pattern_id) != walked + 1 {
-                            continue;
-                        }
-                        let pattern = &self.patterns[pattern_id.as_usize()];
-                        if !pattern.prefix && field.get(end).is_some_and(|&next| next != b' ') {
-                            continue;
-                        }
-                        let last = first + pattern.extra_tokens;
-                        let occurrence = Occurrence {
-                            field: run.field,
-                            first_token: first,
-                            last_token: last,
-                            disp_start: token.disp_start,
-                            disp_end: analyzed.tokens[last as usize].disp_end,
-                        };
-                        let list = &mut self.occurrences[pattern_id.as_usize()];
-                        if list.is_empty() {
-                            self.touched.push(pattern_id.as_u32());
-                        }
-                        list.push(occurrence);
-                    }
+                let ids = &automata.pattern_ids[index as usize];
+                let at = WalkStart {
+                    field: run.field,
+                    text: field,
+                    from,
+                    first,
+                    disp_start: token.disp_start,
+                };
+                match &automata.automata[index as usize] {
+                    WordAutomaton::Dfa(dfa) => self.walk(dfa, ids, &at),
+                    WordAutomaton::Nfa(nfa) => self.walk(nfa, ids, &at),
                 }
+            }
+        }
+    }
+
+    /// Every pattern of one automaton that starts at one word.
+    #[inline]
+    fn walk<A: Automaton>(&mut self, automaton: &A, ids: &[u32], at: &WalkStart<'_>) {
+        let mut state = automaton
+            .start_state(Anchored::Yes)
+            .expect("the automaton is built for anchored searches");
+        let field = at.text;
+        for (walked, &byte) in field[at.from..].iter().enumerate() {
+            state = automaton.next_state(Anchored::Yes, state, byte);
+            if !automaton.is_special(state) {
+                continue;
+            }
+            if automaton.is_dead(state) {
+                break;
+            }
+            if !automaton.is_match(state) {
+                continue;
+            }
+            let end = at.from + walked + 1;
+            for index in 0..automaton.match_len(state) {
+                let local = automaton.match_pattern(state, index);
+                // A match state also lists the patterns that end here but start later (its
+                // suffixes); only those starting at this word count.
+                if automaton.pattern_len(local) != walked + 1 {
+                    continue;
+                }
+                let pattern_id = ids[local.as_usize()];
+                let pattern = &self.patterns[pattern_id as usize];
+                if !pattern.prefix && field.get(end).is_some_and(|&next| next != b' ') {
+                    continue;
+                }
+                let last = at.first + pattern.extra_tokens;
+                let occurrence = Occurrence {
+                    field: at.field,
+                    first_token: at.first,
+                    last_token: last,
+                    disp_start: at.disp_start,
+                    disp_end: self.analyzed.tokens[last as usize].disp_end,
+                };
+                let list = &mut self.occurrences[pattern_id as usize];
+                if list.is_empty() {
+                    self.touched.push(pattern_id);
+                }
+                list.push(occurrence);
             }
         }
     }
 }
 
+/// Where a walk starts: a word of a field of the normalised text.
+struct WalkStart<'a> {
+    field: Field,
+    /// The field's normalised text, up to its end.
+    text: &'a [u8],
+    from: usize,
+    first: u32,
+    disp_start: u32,
+}
+
 /// All compiled indicators. Cheap to share between threads; per-thread state is a [`Scratch`].
 #[derive(Debug)]
 pub struct Matcher {
-    automaton: Option<WordAutomaton>,
+    automata: WordAutomata,
     start_filter: Option<Box<StartFilter>>,
     patterns: Vec<Pattern>,
     regexes: Vec<Regex>,
@@ -335,6 +457,9 @@ pub struct Scratch {
     /// Terms still to visit while building evidence, and whether they only demote; kept
     /// between hits.
     evidence_pending: Vec<(u32, Role)>,
+    /// Emptied buffers for the two sides of a `NEAR`, so that evaluating one allocates
+    /// nothing; a pool because `NEAR` nests.
+    span_buffers: Vec<Vec<Occurrence>>,
     /// Which boosts of the indicator being evaluated applied.
     boosts_applied: Vec<bool>,
     generation: u32,
@@ -351,6 +476,11 @@ impl Matcher {
 
     pub fn pattern_count(&self) -> usize {
         self.patterns.len()
+    }
+
+    /// Bytes held by the word automata: what one scan has to keep in cache.
+    pub fn automaton_bytes(&self) -> usize {
+        self.automata.memory_usage()
     }
 
     pub fn scratch(&self) -> Scratch {
@@ -444,19 +574,14 @@ impl Matcher {
         for field in Field::ALL {
             analyzed.push_field(field, item.get(field));
         }
-        if let Some(automaton) = &self.automaton {
-            let found = FoundPatterns {
-                patterns: &self.patterns,
-                filter: self.start_filter.as_deref(),
-                analyzed: &scratch.analyzed,
-                occurrences: &mut scratch.pattern_occurrences,
-                touched: &mut scratch.touched_patterns,
-            };
-            match automaton {
-                WordAutomaton::Dfa(dfa) => found.scan(dfa),
-                WordAutomaton::Nfa(nfa) => found.scan(nfa),
-            }
+        FoundPatterns {
+            patterns: &self.patterns,
+            filter: self.start_filter.as_deref(),
+            analyzed: &scratch.analyzed,
+            occurrences: &mut scratch.pattern_occurrences,
+            touched: &mut scratch.touched_patterns,
         }
+        .scan(&self.automata);
 
         for &list in &scratch.touched_lists {
             scratch.list_positions[list as usize].clear();
@@ -644,18 +769,22 @@ impl Matcher {
                 value
             }
             Node::Near(distance, left, right) => {
-                let mut lefts = Vec::new();
-                let mut rights = Vec::new();
+                let mut lefts = scratch.span_buffers.pop().unwrap_or_default();
+                let mut rights = scratch.span_buffers.pop().unwrap_or_default();
                 self.spans(left, item, scratch, &mut lefts);
-                if lefts.is_empty() {
-                    return false;
+                if !lefts.is_empty() {
+                    self.spans(right, item, scratch, &mut rights);
                 }
-                self.spans(right, item, scratch, &mut rights);
-                lefts.iter().any(|a| {
+                let near = lefts.iter().any(|a| {
                     rights
                         .iter()
                         .any(|b| a.distance(b).is_some_and(|d| d <= *distance))
-                })
+                });
+                lefts.clear();
+                rights.clear();
+                scratch.span_buffers.push(lefts);
+                scratch.span_buffers.push(rights);
+                near
             }
         }
     }
@@ -687,8 +816,8 @@ impl Matcher {
                 }
             }
             Node::Near(distance, left, right) => {
-                let mut lefts = Vec::new();
-                let mut rights = Vec::new();
+                let mut lefts = scratch.span_buffers.pop().unwrap_or_default();
+                let mut rights = scratch.span_buffers.pop().unwrap_or_default();
                 self.spans(left, item, scratch, &mut lefts);
                 self.spans(right, item, scratch, &mut rights);
                 for a in &lefts {
@@ -704,6 +833,10 @@ impl Matcher {
                         }
                     }
                 }
+                lefts.clear();
+                rights.clear();
+                scratch.span_buffers.push(lefts);
+                scratch.span_buffers.push(rights);
             }
             Node::Shared(_, inner) => self.spans(inner, item, scratch, out),
             Node::Not(_) => {}

@@ -188,6 +188,54 @@ fn compile_errors_name_the_bad_token() {
 }
 
 #[test]
+fn list_entries_another_entry_already_matches_are_kept_once() {
+    let mut builder = MatcherBuilder::new();
+    let entries = [
+        "Kursk",
+        "KURSK",
+        "Kursk*",
+        "Курск*",
+        "Курская",
+        "Северн* Коре*",
+        "северная корея",
+    ]
+    .iter()
+    .map(|e| ListEntry {
+        label: (*e).to_owned(),
+        words: parse_list_entry(e).expect("valid entry"),
+    })
+    .collect();
+    builder.add_list("places", entries);
+    let expr = parse("@places").expect("parses");
+    builder
+        .add_indicator(
+            Clause {
+                text: "@places",
+                expr: &expr,
+            },
+            &[],
+            1.0,
+        )
+        .expect("compiles");
+    let m = builder.build();
+    let item = ItemText {
+        title: "Kursk, Курская область: Северная Корея",
+        ..ItemText::default()
+    };
+    let hits = m.match_item(&item, &mut m.scratch());
+    let terms: Vec<&str> = hits[0].evidence.terms.iter().map(|t| &*t.term).collect();
+    assert_eq!(
+        terms,
+        [
+            "@places: Kursk*",
+            "@places: Курск*",
+            "@places: Северн* Коре*"
+        ],
+        "each text once, named by the entry that covers the others"
+    );
+}
+
+#[test]
 fn an_unknown_list_suggests_the_name_that_was_probably_meant() {
     let entries = |label: &str| {
         vec![ListEntry {
