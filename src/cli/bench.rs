@@ -26,6 +26,8 @@ pub enum BenchTarget {
     Parse(ParseBench),
     /// Alert delivery: many pending alerts sent through the configured transport
     Alerts(super::bench_alerts::AlertsBench),
+    /// Language identification: accuracy and speed on labelled news excerpts
+    Langid(super::bench_langid::LangidBench),
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +55,9 @@ pub struct MatchBench {
     /// another matcher (bench/reference.py) can be measured on the very same items
     #[arg(long, value_name = "FILE")]
     pub dump_items: Option<PathBuf>,
+    /// Leave language identification out of the loop, to see what it costs
+    #[arg(long)]
+    pub without_langid: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<u8> {
@@ -61,6 +66,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<u8> {
         BenchTarget::Ingest(bench) => super::bench_ingest::run(global, bench),
         BenchTarget::Parse(bench) => parse_bench(bench),
         BenchTarget::Alerts(bench) => super::bench_alerts::run(global, bench),
+        BenchTarget::Langid(bench) => super::bench_langid::run(bench),
     }
 }
 
@@ -185,7 +191,12 @@ fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {
         Path::new("<generated>"),
     )?;
     println!(
-        "match throughput: 1 thread, normalisation included, {} items of {average:.0} bytes on average",
+        "match throughput: 1 thread, normalisation {} included, {} items of {average:.0} bytes on average",
+        if args.without_langid {
+            "(not language identification)"
+        } else {
+            "and language identification"
+        },
         args.items
     );
     println!(
@@ -193,7 +204,7 @@ fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {
         "indicators", "patterns", "seconds", "items/s", "MB/s", "hits/item", "CPU s"
     );
     for set in [&shipped, &generated] {
-        let figures = measure(set, &items, args.items);
+        let figures = measure(set, &items, args.items, !args.without_langid);
         println!(
             "{:>10} {:>9} {:>9.3} {:>12.0} {:>8.1} {:>10.3} {:>7.2}",
             set.indicators.len(),
@@ -234,7 +245,7 @@ struct Figures {
     cpu_seconds: f64,
 }
 
-fn measure(set: &Indicators, items: &[(String, String)], count: usize) -> Figures {
+fn measure(set: &Indicators, items: &[(String, String)], count: usize, langid: bool) -> Figures {
     let matcher = &set.matcher;
     let mut scratch = matcher.scratch();
     let run = |scratch: &mut _, count: usize| {
@@ -247,6 +258,10 @@ fn measure(set: &Indicators, items: &[(String, String)], count: usize) -> Figure
                 ..ItemText::default()
             };
             hits += matcher.match_item(&item, scratch).len();
+            // The pipeline identifies every new item's language beside matching it.
+            if langid {
+                std::hint::black_box(crate::text::lang::detect(title, summary));
+            }
             bytes += title.len() + summary.len();
         }
         (bytes, hits)

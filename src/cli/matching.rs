@@ -42,6 +42,9 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
     };
     let matcher = &indicators.matcher;
     let hits = matcher.match_item(&item, &mut matcher.scratch());
+    // As the pipeline stores it: from the title and the summary.
+    let lang = crate::text::lang::detect(&title, &summary);
+    let lang = crate::text::lang::stored(&lang);
     if args.json {
         let hits: Vec<_> = hits
             .iter()
@@ -57,11 +60,13 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
                 })
             })
             .collect();
-        let out = json!({"title": title, "summary": summary, "hits": hits});
+        let out = json!({"title": title, "summary": summary, "lang": lang, "hits": hits});
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else if hits.is_empty() {
+        println!("language: {lang}");
         println!("no indicator fired");
     } else {
+        println!("language: {lang}");
         for hit in &hits {
             let indicator = &indicators.indicators[hit.indicator];
             println!(

@@ -104,7 +104,17 @@ pub struct HitRow {
     /// The alerts' state: `failed` if any failed, else `pending` if any waits, else `sent`,
     /// else `folded`; `None` when the hit alerted nobody.
     pub alert_status: Option<String>,
+    /// The item's language as stored: an ISO 639-1 code, `und` when its text did not say,
+    /// `None` for items stored before languages were identified.
+    pub lang: Option<String>,
     pub triage: Option<Triage>,
+}
+
+impl HitRow {
+    /// The language for display: the code, `und`, or `-` when never identified.
+    pub fn lang_shown(&self) -> &str {
+        self.lang.as_deref().unwrap_or("-")
+    }
 }
 
 /// A hit with everything its page shows.
@@ -137,7 +147,8 @@ const HIT_SELECT: &str = "SELECT h.id, h.indicator_id, h.feed_id, h.item_id, i.t
             WHEN SUM(a.status = 'pending') > 0 THEN 'pending'
             WHEN SUM(a.status = 'sent') > 0 THEN 'sent'
             WHEN COUNT(*) > 0 THEN 'folded'
-         END FROM alerts a WHERE a.hit_id = h.id)
+         END FROM alerts a WHERE a.hit_id = h.id),
+        i.lang
      FROM hits h JOIN items i ON i.id = h.item_id LEFT JOIN triage t ON t.hit_id = h.id";
 
 fn hit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HitRow> {
@@ -158,6 +169,7 @@ fn hit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HitRow> {
         evidence: row.get(12)?,
         sources: Vec::new(),
         alert_status: row.get(16)?,
+        lang: row.get(17)?,
         triage: match verdict.as_deref().and_then(Verdict::parse) {
             Some(verdict) => Some(Triage {
                 verdict,

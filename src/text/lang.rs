@@ -87,34 +87,70 @@ pub fn stored(lang: &Option<Lang>) -> &str {
 /// The language of an item from its title and body (summary, else content), or `None` when
 /// the text does not say.
 pub fn detect(title: &str, body: &str) -> Option<Lang> {
+    detect_how(title, body).0
+}
+
+/// What decided a detection: for `watchfloor bench langid`, which reports how often the
+/// models were needed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Route {
+    /// Too few letters to say anything.
+    TooShort,
+    /// The script alone (Hangul, kana, Han, Greek, ...).
+    Script,
+    /// Letters only Russian or only Ukrainian write.
+    Letters,
+    /// English function words in plain ASCII.
+    English,
+    /// whatlang's trigram models.
+    Models,
+}
+
+impl Route {
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::TooShort => "too short",
+            Route::Script => "script",
+            Route::Letters => "Cyrillic letters",
+            Route::English => "English words",
+            Route::Models => "whatlang models",
+        }
+    }
+}
+
+/// [`detect`], and what decided it.
+pub fn detect_how(title: &str, body: &str) -> (Option<Lang>, Route) {
     let title = prefix(title, TITLE_BYTES);
     let body = prefix(body, SAMPLE_BYTES);
     let mut census = Census::default();
     census.count(title);
     census.count(body);
     if census.letters() < MIN_LETTERS {
-        return None;
+        return (None, Route::TooShort);
     }
-    match census.dominant()? {
-        Script::Hangul => Some(Lang::of(b"ko")),
+    let Some(script) = census.dominant() else {
+        return (None, Route::TooShort);
+    };
+    let by_script = |code: &[u8; 2]| (Some(Lang::of(code)), Route::Script);
+    match script {
+        Script::Hangul => by_script(b"ko"),
         Script::Cjk => {
             // Kana is Japanese only; a Chinese text quoting one "の" still reads as Chinese.
             let japanese = census.kana > 0 && census.kana * 20 >= census.han + census.kana;
-            Some(Lang::of(if japanese { b"ja" } else { b"zh" }))
+            by_script(if japanese { b"ja" } else { b"zh" })
         }
-        Script::Greek => Some(Lang::of(b"el")),
-        Script::Thai => Some(Lang::of(b"th")),
-        Script::Georgian => Some(Lang::of(b"ka")),
-        Script::Armenian => Some(Lang::of(b"hy")),
-        Script::Cyrillic => census.cyrillic_by_letters().or_else(|| models(title, body, &census)),
-        Script::Latin => {
-            if census.plainly_english(title, body) {
-                Some(Lang::of(b"en"))
-            } else {
-                models(title, body, &census)
-            }
+        Script::Greek => by_script(b"el"),
+        Script::Thai => by_script(b"th"),
+        Script::Georgian => by_script(b"ka"),
+        Script::Armenian => by_script(b"hy"),
+        Script::Cyrillic => match census.cyrillic_by_letters() {
+            Some(lang) => (Some(lang), Route::Letters),
+            None => (models(title, body, &census), Route::Models),
+        },
+        Script::Latin if census.plainly_english(title, body) => {
+            (Some(Lang::of(b"en")), Route::English)
         }
-        Script::Other => models(title, body, &census),
+        Script::Latin | Script::Other => (models(title, body, &census), Route::Models),
     }
 }
 

@@ -2,6 +2,8 @@
 //! Rust: which links are live, what text is shown, where highlights fall. The templates only
 //! lay it out, and escape every value.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,6 +12,7 @@ use super::WebState;
 use super::chart::{self, Chart};
 use crate::alert::render::{Segment, header_text, highlight_block, web_link};
 use crate::config::{Indicator, Indicators};
+use crate::coverage;
 use crate::store::{FeedState, HitDetail, HitFilter, HitRow, TriageFilter, Verdict};
 
 /// Hits on one page of the list.
@@ -402,6 +405,8 @@ struct HitPage {
     score: String,
     origin: String,
     definition_hash: String,
+    /// The item's language as stored, with what `und` or its absence means.
+    lang: String,
     /// Whether the rule has changed since this hit was recorded.
     rule_changed: bool,
     fields: Vec<FieldText>,
@@ -510,6 +515,11 @@ pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::
         })
         .collect();
     HitPage {
+        lang: match hit.lang.as_deref() {
+            None => "not identified (stored before watchfloor identified languages)".to_owned(),
+            Some(crate::text::lang::UNDETERMINED) => "und (the text did not say)".to_owned(),
+            Some(code) => header_text(code, NAME_MAX),
+        },
         hit_id: hit.hit_id,
         title: title_text(&hit.title),
         link: item_link(hit.link.as_deref()),
@@ -626,6 +636,10 @@ struct FeedRow {
     hits: u64,
     last_error: String,
     hits_href: String,
+    /// "en 80%, ko 15%, ru 5%", or "-" before any item's language was identified.
+    languages: String,
+    /// Items in a language some indicator cannot fire on; "-" for none.
+    blind: String,
 }
 
 #[derive(Template)]
@@ -639,6 +653,7 @@ pub fn feeds_page(
     state: &WebState,
     rules: &Indicators,
     feeds: &[FeedState],
+    languages: &BTreeMap<String, Vec<(String, u64)>>,
     now: DateTime<Utc>,
 ) -> Result<String, askama::Error> {
     let page = frame(state, "Feeds");
@@ -650,7 +665,10 @@ pub fn feeds_page(
                 .iter()
                 .find(|f| f.id == feed.id)
                 .is_some_and(|f| f.enabled);
+            let langs = languages.get(&feed.id).map_or(&[][..], Vec::as_slice);
             FeedRow {
+                languages: coverage::shares(langs),
+                blind: coverage::blind(langs, rules).describe(),
                 id: header_text(&feed.id, NAME_MAX),
                 title: feed
                     .title
