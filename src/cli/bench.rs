@@ -199,6 +199,26 @@ fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {
         },
         args.items
     );
+    if !args.without_langid {
+        // What decides these items' languages: the shortcuts cost little, the models much.
+        let mut routes: std::collections::BTreeMap<crate::text::lang::Route, usize> =
+            std::collections::BTreeMap::new();
+        for (title, summary) in &items {
+            let route = crate::text::lang::detect_how(title, summary).1;
+            *routes.entry(route).or_default() += 1;
+        }
+        let shares: Vec<String> = routes
+            .iter()
+            .map(|(route, n)| {
+                format!(
+                    "{} {:.0}%",
+                    route.name(),
+                    100.0 * *n as f64 / items.len() as f64
+                )
+            })
+            .collect();
+        println!("languages decided by: {}", shares.join(", "));
+    }
     println!(
         "{:>10} {:>9} {:>9} {:>12} {:>8} {:>10} {:>7}",
         "indicators", "patterns", "seconds", "items/s", "MB/s", "hits/item", "CPU s"

@@ -257,6 +257,10 @@ struct LabelLine<'a> {
     title: &'a str,
     summary: &'a str,
     labels: Vec<&'a str>,
+    /// The stored language, so `eval` scores per language without detecting it again;
+    /// absent when none was identified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lang: Option<&'a str>,
 }
 
 pub fn export_labels(global: &GlobalArgs, args: &ExportLabelsArgs) -> anyhow::Result<u8> {
@@ -283,6 +287,10 @@ pub fn export_labels(global: &GlobalArgs, args: &ExportLabelsArgs) -> anyhow::Re
             title: &item.title,
             summary,
             labels,
+            lang: item
+                .lang
+                .as_deref()
+                .filter(|l| *l != crate::text::lang::UNDETERMINED),
         };
         text.push_str(&serde_json::to_string(&line)?);
         text.push('\n');

@@ -342,7 +342,7 @@ impl Store {
     /// title, summary, [(indicator, verdict)]), by item.
     pub fn triaged_items(&self) -> Result<Vec<TriagedItem>, StoreError> {
         let mut statement = self.conn.prepare(
-            "SELECT i.id, i.title, i.summary, i.content, h.indicator_id, t.verdict
+            "SELECT i.id, i.title, i.summary, i.content, h.indicator_id, t.verdict, i.lang
              FROM triage t JOIN hits h ON h.id = t.hit_id JOIN items i ON i.id = h.item_id
              ORDER BY i.id, h.indicator_id",
         )?;
@@ -359,6 +359,7 @@ impl Store {
                     title: row.get(1)?,
                     summary: row.get(2)?,
                     content: row.get(3)?,
+                    lang: row.get(6)?,
                     verdicts: vec![(indicator, verdict)],
                 }),
             }
@@ -374,6 +375,8 @@ pub struct TriagedItem {
     pub title: String,
     pub summary: String,
     pub content: String,
+    /// As stored: a code, `und`, or `None` for items stored before languages were identified.
+    pub lang: Option<String>,
     pub verdicts: Vec<(String, Verdict)>,
 }
 
