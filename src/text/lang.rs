@@ -22,6 +22,9 @@ use std::fmt;
 /// enough that identification stays a small part of matching.
 pub const SAMPLE_BYTES: usize = 320;
 
+/// Bytes of title and body given to whatlang's models, the title first.
+const MODEL_BYTES: usize = 240;
+
 /// Bytes of the title looked at: a title is a line, but feeds put whole articles there.
 const TITLE_BYTES: usize = 200;
 
@@ -175,6 +178,8 @@ fn prefix(text: &str, max: usize) -> &str {
 
 /// whatlang on the sample; its guess only when the text is long enough or it is sure.
 fn models(title: &str, body: &str, census: &Census) -> Option<Lang> {
+    // The models' cost grows with their text; past this much their answer rarely changes.
+    let body = prefix(body, MODEL_BYTES.saturating_sub(title.len()));
     let mut sample = String::with_capacity(title.len() + body.len() + 1);
     sample.push_str(title);
     sample.push('\n');
@@ -449,28 +454,35 @@ impl Census {
         let mut hits = 0usize;
         let mut seen = 0u32;
         let mut the_count = 0usize;
-        for word in title
-            .split(|c: char| !c.is_ascii_alphabetic())
-            .chain(body.split(|c: char| !c.is_ascii_alphabetic()))
-            .filter(|w| !w.is_empty())
-        {
-            words += 1;
-            if word.len() > 5 {
-                continue;
-            }
-            let mut lower = [0u8; 5];
-            for (slot, byte) in lower.iter_mut().zip(word.bytes()) {
-                *slot = byte.to_ascii_lowercase();
-            }
-            if let Some(index) = ENGLISH_WORDS
-                .iter()
-                .position(|w| w.as_bytes() == &lower[..word.len()])
-            {
-                hits += 1;
-                seen |= 1 << index;
-                if index == 0 {
-                    the_count += 1;
+        // Bytes, not chars: a word is a run of ASCII letters, and any other byte (a UTF-8
+        // sequence's included) ends one. A word of up to five letters, lowercased, packs
+        // into a u64 compared against the packed list.
+        for text in [title, body] {
+            let mut packed = 0u64;
+            let mut len = 0usize;
+            for &byte in text.as_bytes().iter().chain(std::iter::once(&b' ')) {
+                if byte.is_ascii_alphabetic() {
+                    if len < 6 {
+                        packed = packed << 8 | u64::from(byte.to_ascii_lowercase());
+                    }
+                    len += 1;
+                    continue;
                 }
+                if len == 0 {
+                    continue;
+                }
+                words += 1;
+                if len <= 5
+                    && let Some(index) = ENGLISH_PACKED.iter().position(|w| *w == packed)
+                {
+                    hits += 1;
+                    seen |= 1 << index;
+                    if index == 0 {
+                        the_count += 1;
+                    }
+                }
+                packed = 0;
+                len = 0;
             }
         }
         // "the" is English's commonest word (about one in seventeen of running text) and no
@@ -486,11 +498,27 @@ impl Census {
 /// first і.
 const RUSSIAN_LETTERS: usize = 80;
 
-/// English function words that no other language of the news writes as words.
+/// English function words that no other language of the news writes as words; "the" first.
 const ENGLISH_WORDS: [&str; 22] = [
     "the", "of", "and", "that", "with", "from", "said", "this", "which", "who", "been", "their",
     "has", "were", "would", "its", "about", "after", "they", "than", "says", "could",
 ];
+
+/// [`ENGLISH_WORDS`] packed as the scan packs a word: one byte a letter, the last lowest.
+const ENGLISH_PACKED: [u64; 22] = {
+    let mut packed = [0u64; 22];
+    let mut i = 0;
+    while i < ENGLISH_WORDS.len() {
+        let word = ENGLISH_WORDS[i].as_bytes();
+        let mut j = 0;
+        while j < word.len() {
+            packed[i] = packed[i] << 8 | word[j] as u64;
+            j += 1;
+        }
+        i += 1;
+    }
+    packed
+};
 
 #[cfg(test)]
 mod tests {
