@@ -23,13 +23,13 @@
 //! - [`web`] is the hit log for reviewers: pages, the Atom feed and the triage form, served on
 //!   the operations listener from read-only connections.
 //! - [`eval`] scores the rules against labelled items.
-//! - [`coverage`] sets the languages feeds deliver against those the rules can read.
+//! - [`languages`] sets the languages feeds deliver against those the rules can read.
 //! - [`cli`] is the command line: each subcommand a function over the stages above.
 
 pub mod alert;
 pub mod cli;
 pub mod config;
-pub mod coverage;
+pub mod languages;
 pub mod daemon;
 pub mod eval;
 pub mod fetch;

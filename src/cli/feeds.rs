@@ -4,7 +4,7 @@ use chrono::Utc;
 use clap::Args;
 
 use super::{EXIT_OK, GlobalArgs, load_indicators, load_settings};
-use crate::coverage;
+use crate::languages;
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -62,8 +62,8 @@ pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
         .map(|(feed, langs)| {
             [
                 feed.clone(),
-                coverage::shares(langs),
-                coverage::blind(langs, &indicators).describe(),
+                languages::shares(langs),
+                languages::blind(langs, &indicators).describe(),
             ]
         })
         .collect();

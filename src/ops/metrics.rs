@@ -145,7 +145,7 @@ pub fn refresh(store: &Store, rules: Option<&Indicators>) {
 
 /// `watchfloor_blind_items{indicator, lang}` from the item counts and the rules in force.
 fn refresh_blind(langs: &[(String, u64)], rules: &Indicators) {
-    let blind = crate::coverage::blind(langs, rules);
+    let blind = crate::languages::blind(langs, rules);
     let mut now = BTreeSet::new();
     for language in &blind.by_language {
         for indicator in &language.indicators {

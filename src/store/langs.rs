@@ -1,6 +1,6 @@
 //! Items counted by language: per feed for `watchfloor feeds` and the feeds page, in all for
 //! `/metrics`. What a language means for the rules (blind spots) is worked out by the reader
-//! with the rules in force (`crate::coverage`), since rules change without the items changing.
+//! with the rules in force (`crate::languages`), since rules change without the items changing.
 
 use std::collections::BTreeMap;
 

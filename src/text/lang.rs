@@ -296,6 +296,8 @@ struct Census {
     latin: usize,
     /// Latin letters outside ASCII (é, ß, ł, ğ): English text has almost none.
     latin_extended: usize,
+    /// ASCII capitals: acronyms and names that texts in every script quote.
+    latin_capitals: usize,
     cyrillic: usize,
     greek: usize,
     hangul: usize,
@@ -328,6 +330,7 @@ impl Census {
             if code < 0x80 {
                 if c.is_ascii_alphabetic() {
                     self.latin += 1;
+                    self.latin_capitals += usize::from(c.is_ascii_uppercase());
                 }
                 continue;
             }
@@ -386,10 +389,16 @@ impl Census {
         }
     }
 
+    /// Latin letters, an ASCII capital counting half: "ICBM", "NATO", "KCNA" in a Korean or
+    /// Russian headline are quotations, not the headline's language.
+    fn latin_weighted(&self) -> usize {
+        self.latin - self.latin_capitals / 2
+    }
+
     /// Letters, a CJK character or Hangul syllable counting as two: it carries about what
     /// two letters of an alphabet do, so a Korean text with "ICBM" in it stays Korean.
     fn letters(&self) -> usize {
-        self.latin
+        self.latin_weighted()
             + self.cyrillic
             + self.greek
             + self.thai
@@ -403,7 +412,7 @@ impl Census {
     /// [`Census::letters`]).
     fn dominant(&self) -> Option<(Script, usize)> {
         let candidates = [
-            (Script::Latin, self.latin),
+            (Script::Latin, self.latin_weighted()),
             (Script::Cyrillic, self.cyrillic),
             (Script::Greek, self.greek),
             (Script::Hangul, 2 * self.hangul),

@@ -12,7 +12,7 @@ use super::WebState;
 use super::chart::{self, Chart};
 use crate::alert::render::{Segment, header_text, highlight_block, web_link};
 use crate::config::{Indicator, Indicators};
-use crate::coverage;
+use crate::languages;
 use crate::store::{FeedState, HitDetail, HitFilter, HitRow, TriageFilter, Verdict};
 
 /// Hits on one page of the list.
@@ -667,8 +667,8 @@ pub fn feeds_page(
                 .is_some_and(|f| f.enabled);
             let langs = languages.get(&feed.id).map_or(&[][..], Vec::as_slice);
             FeedRow {
-                languages: coverage::shares(langs),
-                blind: coverage::blind(langs, rules).describe(),
+                languages: languages::shares(langs),
+                blind: languages::blind(langs, rules).describe(),
                 id: header_text(&feed.id, NAME_MAX),
                 title: feed
                     .title
