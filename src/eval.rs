@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::config::Indicators;
 use crate::matcher::ItemText;
+use crate::text::html_to_text;
 
 /// One line of a labelled JSONL file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,10 +85,12 @@ pub fn read_labeled(path: &Path, known: &Indicators) -> Result<Vec<LabeledItem>,
                 )));
             }
         }
+        // The same display text a feed item gets in the parse stage, so that a labelled file
+        // of raw feed text scores what the daemon would decide.
         items.push(LabeledItem {
             id,
-            title: raw.title,
-            summary: raw.summary,
+            title: html_to_text(&raw.title),
+            summary: html_to_text(&raw.summary),
             labels: raw.labels,
             line: index + 1,
             lang: raw.lang,
@@ -292,7 +295,43 @@ pub fn evaluate(indicators: &Indicators, items: &[LabeledItem]) -> Report {
 
 #[cfg(test)]
 mod tests {
-    use super::scores;
+    use super::{evaluate, read_labeled, scores};
+    use crate::config::Indicators;
+
+    #[test]
+    fn labelled_feed_text_is_read_as_the_parse_stage_reads_it() {
+        let rules = Indicators::parse(
+            "indicators:\n  - id: sat\n    title: t\n    insight: i\n    severity: low\n    \
+             query: '\"North Korea\" AND satellite'\n",
+            std::path::Path::new("rules.yaml"),
+        )
+        .expect("rules load");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("labels.jsonl");
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"id":1,"title":"North<b> Korea</b> launches a satellite","labels":["sat"]}"#,
+                "\n",
+                r#"{"id":2,"title":"x","summary":"<p>North&nbsp;Korea&#8217;s satellite&lt;/p&gt;</p>","labels":["sat"]}"#,
+                "\n",
+                r#"{"id":3,"title":"<a title=\"North Korea satellite\">Weather</a>","labels":[]}"#,
+                "\n",
+            ),
+        )
+        .expect("write");
+        let items = read_labeled(&path, &rules).expect("reads");
+        assert_eq!(items[0].title, "North Korea launches a satellite");
+        assert_eq!(items[1].summary, "North Korea’s satellite</p>");
+        let report = evaluate(&rules, &items);
+        let sat = report.indicators["sat"];
+        assert_eq!(
+            (sat.tp, sat.fp, sat.fn_),
+            (2, 0, 0),
+            "{:?}",
+            report.mistakes
+        );
+    }
 
     #[test]
     fn scores_follow_the_documented_conventions() {

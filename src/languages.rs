@@ -104,9 +104,7 @@ pub fn blind_with(
 /// The blind items among `langs` under the rules in force.
 pub fn blind(langs: &[(String, u64)], rules: &Indicators) -> Blind {
     let ids: Vec<&str> = rules.indicators.iter().map(|i| i.id.as_str()).collect();
-    // Until per-language lists land, every list is plain: any language can fire it.
-    let _ = rules;
-    blind_with(langs, &ids, |_, _| true)
+    blind_with(langs, &ids, |i, lang| rules.indicators[i].can_fire_in(lang))
 }
 
 impl Blind {

@@ -29,11 +29,11 @@
 pub mod alert;
 pub mod cli;
 pub mod config;
-pub mod languages;
 pub mod daemon;
 pub mod eval;
 pub mod fetch;
 pub mod housekeeping;
+pub mod languages;
 pub mod matcher;
 pub mod ops;
 pub mod parse;

@@ -81,7 +81,16 @@ const CASES: &[(&str, &[&str])] = &[
         "indicators-wrong-type.yaml",
         &[":6:16:", "invalid floating point"],
     ),
-    ("indicators-wrong-type-list.yaml", &[":2:9:"]),
+    // A list is a sequence or a per-language map; the error sits on the list's line and
+    // quotes the value.
+    (
+        "indicators-wrong-type-list.yaml",
+        &[
+            ":2:",
+            "invalid type: string \"North Korea\"",
+            "map from language codes",
+        ],
+    ),
     ("indicators-empty.yaml", &["file is empty"]),
     ("indicators-binary.yaml", &["not UTF-8 text"]),
     ("settings-yaml-syntax.yaml", &[":3:13:"]),

@@ -136,6 +136,29 @@ fn bad_indicator_files_exit_78_naming_file_line_and_column() {
         ("bad id", indicator("a").replace("id: x", "id: Bad-Id"), ":2:9: indicator 'Bad-Id': ids are snake_case"),
         ("empty", "# nothing\n\n".into(), "file is empty"),
         ("bad list entry", "lists:\n  l: [\"ok\", \"a*b\"]\nindicators: []\n".into(), ":2:14: list 'l': '*' may only end"),
+        ("glued near", indicator("'a NEAR8 b'"), ":6:15: indicator 'x': 'NEAR8' is missing the '/': write NEAR/8"),
+        ("near without distance", indicator("'a NEAR b'"), ":6:15: indicator 'x': NEAR needs a distance"),
+        (
+            "misspelt list",
+            format!("lists:\n  russia: [Russia]\n  dprk: [DPRK]\n{}", indicator("'@rusia'")),
+            ":9:13: indicator 'x': unknown list '@rusia'; did you mean '@russia'?",
+        ),
+        ("empty list", "lists:\n  l: []\nindicators: []\n".into(), ":2:3: list 'l': list is empty"),
+        (
+            "empty language",
+            "lists:\n  l: {en: [a], ko: []}\nindicators: []\n".into(),
+            ":2:16: list 'l': list is empty for language 'ko'",
+        ),
+        (
+            "not a language code",
+            "lists:\n  l: {english: [a]}\nindicators: []\n".into(),
+            ":2:7: list 'l': 'english' is not a language code",
+        ),
+        (
+            "unreachable min_score",
+            format!("{}    min_score: 1.6\n    boost:\n      - {{query: b, weight: 0.5}}\n      - {{query: c, weight: -1}}\n", indicator("a")),
+            ":2:9: indicator 'x': min_score 1.6 cannot be reached: the best score an item can get is 1.50",
+        ),
     ];
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, text, want) in cases {
@@ -148,6 +171,107 @@ fn bad_indicator_files_exit_78_naming_file_line_and_column() {
         assert!(err.contains(want), "{name}: want {want:?} in {err}");
         assert!(!err.contains("panicked"), "{name}: {err}");
     }
+}
+
+#[test]
+fn lower_case_operators_are_warnings_that_name_the_place_and_the_operator_meant() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("rules.yaml");
+    std::fs::write(
+        &file,
+        "indicators:\n  - id: x\n    title: t\n    insight: i\n    severity: high\n    \
+         query: 'satellite and launch'\n    boost:\n      - {query: 'Sohae or Tongchang', weight: 0.5}\n    \
+         examples:\n      match: [satellite and launch]\n",
+    )
+    .expect("write");
+    let output = watchfloor(&["check", "--indicators", file.to_str().expect("utf-8")]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "warnings do not fail: {err}");
+    assert!(
+        err.contains(":6:23: indicator 'x': 'and' is searched for as a word; operators are upper case: did you mean AND?"),
+        "{err}"
+    );
+    assert!(err.contains("'or' is searched for as a word"), "{err}");
+}
+
+#[test]
+fn check_coverage_prints_which_languages_each_indicator_can_fire_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("rules.yaml");
+    std::fs::write(
+        &file,
+        r#"lists:
+  dprk: {en: [North Korea], ko: [북한*], de: [Nordkorea], ar: [كوريا الشمالية]}
+  sat: {en: [satellite*], ko: [위성*], de: [Satellit*]}
+  launch: {en: [launch*], ko: [발사*], de: [Start*, gestartet], ar: [إطلاق]}
+  workers: [workers, 노동자*]
+indicators:
+  - id: satellite
+    title: t
+    insight: i
+    severity: high
+    query: '@dprk AND @sat AND @launch'
+    examples: {match: ["North Korea launches satellite"]}
+  - id: labour
+    title: t
+    insight: i
+    severity: high
+    query: '@dprk AND @workers'
+    boost:
+      - {query: '@launch', weight: 0.5}
+    min_score: 1.5
+    examples: {match: ["North Korea workers launch"]}
+"#,
+    )
+    .expect("write");
+    let output = watchfloor(&[
+        "check",
+        "--coverage",
+        "--indicators",
+        file.to_str().expect("utf-8"),
+    ]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}{}", stderr(&output));
+    let row = |id: &str| {
+        out.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("no row for {id} in {out}"))
+            .split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+    };
+    let header: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("indicator"))
+        .expect("header")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["indicator", "en", "ar", "de", "ko", "covered"],
+        "{out}"
+    );
+    assert_eq!(row("satellite"), ["✓", "·", "✓", "✓", "3/4"], "{out}");
+    assert_eq!(row("labour"), ["✓", "✓", "✓", "✓", "4/4"], "{out}");
+    assert!(
+        out.contains("satellite in ar: the query needs @sat"),
+        "{out}"
+    );
+    // Without the boost's Arabic term, labour cannot reach its min_score in Arabic.
+    let text = std::fs::read_to_string(&file)
+        .expect("read")
+        .replace(", ar: [إطلاق]", "");
+    std::fs::write(&file, text).expect("write");
+    let out = stdout(&watchfloor(&[
+        "check",
+        "--coverage",
+        "--indicators",
+        file.to_str().expect("utf-8"),
+    ]));
+    assert!(
+        out.contains("labour in ar: the score can reach only 1.00 < min_score 1.50; boosts on @launch would lift it"),
+        "{out}"
+    );
 }
 
 #[test]

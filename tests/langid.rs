@@ -124,16 +124,22 @@ fn accuracy_on_real_news_stays_above_its_floor_in_every_script() {
 fn hostile_text_is_quick_and_never_panics() {
     let huge = "North Korea said the launch had failed. ".repeat(250_000);
     let mixed = "北朝鮮 북한 КНДР North Korea كوريا الشمالية Βόρεια Κορέα ".repeat(50);
-    let invalid = String::from_utf8_lossy(&[0xff, 0xfe, b'a', 0xc3, 0x28, 0xe2, 0x82, b'b'])
-        .repeat(1000);
+    let invalid =
+        String::from_utf8_lossy(&[0xff, 0xfe, b'a', 0xc3, 0x28, 0xe2, 0x82, b'b']).repeat(1000);
     let cases: Vec<(String, String)> = vec![
         (huge.clone(), huge.clone()),
         (String::new(), huge),
         (mixed.clone(), mixed),
-        ("1234567890 2026-12-06 +7.5% ... !!! ???".into(), "(((((())))))".repeat(1000)),
+        (
+            "1234567890 2026-12-06 +7.5% ... !!! ???".into(),
+            "(((((())))))".repeat(1000),
+        ),
         (invalid.clone(), invalid),
         // Combining marks alone, joiners, bidi overrides, private use, noncharacters.
-        ("\u{301}\u{302}\u{303}".repeat(500), "\u{200d}\u{202e}\u{e000}\u{fffe}\u{ffff}".repeat(500)),
+        (
+            "\u{301}\u{302}\u{303}".repeat(500),
+            "\u{200d}\u{202e}\u{e000}\u{fffe}\u{ffff}".repeat(500),
+        ),
         ("🚀🛰️🇰🇵".repeat(1000), "\u{0}\u{1}\u{7f}".repeat(1000)),
         ("ᄀᄁᄂ".repeat(300), "ㄱㄴㄷ".repeat(300)),
         ("Ω".repeat(100_000), "ж".repeat(100_000)),
@@ -202,7 +208,10 @@ fn database(dir: &Path) -> PathBuf {
     let agency = rss(&[
         ("k1", SATELLITE_KO),
         ("k2", "기상청은 주말 동안 전국에 비가 내릴 것으로 예보했다"),
-        ("k3", "서울 아파트 가격이 3주 연속 보합세를 보였다고 발표했다"),
+        (
+            "k3",
+            "서울 아파트 가격이 3주 연속 보합세를 보였다고 발표했다",
+        ),
         ("r1", SATELLITE_RU),
     ]);
     let done = support::ingest::ingest_rss(&ctx, "wire", wire, at("2026-12-01T09:00:00Z"));
@@ -397,7 +406,11 @@ async fn match_names_the_language_and_eval_scores_each_language() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rules = root().join("indicators.yaml");
     let db = dir.path().join("unused.db");
-    let out = watchfloor(args(&rules, &db, &["match", "--title", SATELLITE_KO]), vec![]).await;
+    let out = watchfloor(
+        args(&rules, &db, &["match", "--title", SATELLITE_KO]),
+        vec![],
+    )
+    .await;
     let text = stdout(&out);
     assert_eq!(text.lines().next(), Some("language: ko"), "{text}");
     let out = watchfloor(
@@ -418,11 +431,7 @@ async fn match_names_the_language_and_eval_scores_each_language() {
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(&labelled, text).expect("write");
     let path = labelled.display().to_string();
-    let out = watchfloor(
-        args(&rules, &db, &["eval", "--show-errors", &path]),
-        vec![],
-    )
-    .await;
+    let out = watchfloor(args(&rules, &db, &["eval", "--show-errors", &path]), vec![]).await;
     let text = stdout(&out);
     assert!(text.contains("by language (detected)"), "{text}");
     let row = |lang: &str| {
@@ -441,4 +450,130 @@ async fn match_names_the_language_and_eval_scores_each_language() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(json["languages"]["ko"]["items"], 2);
     assert_eq!(json["languages_from"], "detected");
+}
+
+/// Rules that read English and Korean, Russian only in part, Ukrainian not at all.
+const PARTIAL_RULES: &str = r#"lists:
+  dprk: {en: [North Korea], ko: [북한*], ru: [Северн* Коре*]}
+  sat: {en: [satellite*], ko: [위성*]}
+indicators:
+  - id: satellite
+    title: t
+    insight: i
+    severity: high
+    query: '@dprk AND @sat'
+  - id: dprk_news
+    title: t
+    insight: i
+    severity: low
+    query: '@dprk'
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blind_items_show_per_feed_on_the_page_in_the_cli_and_in_metrics() {
+    let feeds = FeedServer::empty().await;
+    feeds.set(
+        "/agency.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[
+                (
+                    "e1",
+                    "North Korea said that the satellite was launched from the west coast",
+                ),
+                ("k1", "북한 위성 발사 소식이 전해졌다고 정부가 밝혔다"),
+                (
+                    "r1",
+                    "Северная Корея вывела на орбиту новый спутник, сообщили военные",
+                ),
+                (
+                    "r2",
+                    "Северная Корея провела новые испытания, заявили военные",
+                ),
+                (
+                    "u1",
+                    "Північна Корея запустила супутник, повідомили у Сеулі",
+                ),
+            ]),
+        ),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("watchfloor.db");
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "{PARTIAL_RULES}feeds:\n  - {{id: agency, url: '{}'}}\n",
+            feeds.url("/agency.xml")
+        ),
+    )
+    .expect("write rules");
+    let daemon = Daemon::start(&rules, &db, &[]);
+    let base = daemon.http_base();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stored = Store::open_read_only(&db)
+            .ok()
+            .and_then(|s| s.totals().ok())
+            .map_or(0, |(items, _, _)| items);
+        if stored == 5 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no items:\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Russian: the satellite rule has no Russian satellite term; Ukrainian: neither rule
+    // has a Ukrainian term for North Korea.
+    let expected = "3 items (ru 2: satellite; uk 1: satellite, dprk_news)";
+
+    let (status, page) = daemon::get(&format!("{base}/feeds")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<th>Blind</th>"), "{page}");
+    assert!(page.contains(expected), "{page}");
+
+    let (_, text) = daemon::get(&format!("{base}/metrics")).await;
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
+    let mut blind: Vec<(String, String, f64)> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "watchfloor_blind_items")
+        .map(|s| {
+            let value = match s.value {
+                prometheus_parse::Value::Gauge(v) => v,
+                _ => f64::NAN,
+            };
+            (
+                s.labels.get("indicator").unwrap_or("").to_owned(),
+                s.labels.get("lang").unwrap_or("").to_owned(),
+                value,
+            )
+        })
+        .collect();
+    blind.sort_by(|a, b| a.partial_cmp(b).expect("numbers"));
+    assert_eq!(
+        blind,
+        [
+            ("dprk_news".to_owned(), "uk".to_owned(), 1.0),
+            ("satellite".to_owned(), "ru".to_owned(), 2.0),
+            ("satellite".to_owned(), "uk".to_owned(), 1.0),
+        ],
+        "{text}"
+    );
+    let (code, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
+
+    let out = watchfloor(
+        args(&rules, &db, &["feeds"]),
+        vec![("COLUMNS", "200".into())],
+    )
+    .await;
+    let text = stdout(&out);
+    let row = text
+        .lines()
+        .filter(|l| l.starts_with("agency"))
+        .find(|l| l.contains('%'))
+        .unwrap_or_else(|| panic!("no languages row:\n{text}"));
+    assert!(row.contains("ru 40%, en 20%, ko 20%, uk 20%"), "{text}");
+    assert!(row.contains(expected), "{text}");
 }

@@ -58,6 +58,10 @@ pub struct MatchBench {
     /// Leave language identification out of the loop, to see what it costs
     #[arg(long)]
     pub without_langid: bool,
+    /// Match these items (JSON lines with "title" and "summary", as --dump-items writes them)
+    /// instead of generating them, so that two rule files are measured on the same items
+    #[arg(long, value_name = "FILE", conflicts_with = "dump_items")]
+    pub items_file: Option<PathBuf>,
 }
 
 pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<u8> {
@@ -180,7 +184,10 @@ fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {
         );
     }
     let shipped = load_indicators(global)?;
-    let items = generate_items(&shipped, 4096, args.item_bytes);
+    let items = match &args.items_file {
+        Some(path) => read_items(path)?,
+        None => generate_items(&shipped, 4096, args.item_bytes),
+    };
     if let Some(path) = &args.dump_items {
         dump_items(&items, path)?;
     }
@@ -237,6 +244,33 @@ fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {
         );
     }
     Ok(EXIT_OK)
+}
+
+/// Reads items written by [`dump_items`].
+fn read_items(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    use anyhow::Context;
+
+    #[derive(serde::Deserialize)]
+    struct Line {
+        #[serde(default)]
+        title: String,
+        #[serde(default)]
+        summary: String,
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut items = Vec::new();
+    for (index, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let line: Line = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not an item", path.display(), index + 1))?;
+        items.push((line.title, line.summary));
+    }
+    anyhow::ensure!(!items.is_empty(), "{}: no items", path.display());
+    Ok(items)
 }
 
 /// Writes the items as JSON lines: `{"title": ..., "summary": ...}`.

@@ -14,7 +14,11 @@ use crate::text::lang::{self, Route};
 #[derive(Debug, Args)]
 pub struct LangidBench {
     /// JSON lines with "title", "summary" and "lang" (ISO 639-1, the truth)
-    #[arg(long, value_name = "FILE", default_value = "../shared/labelled/news_dev.jsonl")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "../shared/labelled/news_dev.jsonl"
+    )]
     pub file: PathBuf,
     /// How long to time each text form, in seconds
     #[arg(long, default_value_t = 2.0)]
@@ -107,9 +111,9 @@ pub fn run(args: &LangidBench) -> anyhow::Result<u8> {
             done += items.len();
         }
         let cpu = super::bench_alerts::cpu_seconds() - cpu;
-        let total: [usize; 3] = groups.values().fold([0; 3], |a, g| {
-            [a[0] + g[0], a[1] + g[1], a[2] + g[2]]
-        });
+        let total: [usize; 3] = groups
+            .values()
+            .fold([0; 3], |a, g| [a[0] + g[0], a[1] + g[1], a[2] + g[2]]);
         println!();
         println!(
             "{label}: {:.1}% right, {} undetermined, {} wrong; {:.0} items per CPU-second ({:.1} µs an item)",

@@ -11,6 +11,10 @@ pub struct CheckArgs {
     /// Print every example, not only the failures
     #[arg(long, short)]
     pub verbose: bool,
+    /// Print the indicator × language matrix: can each indicator fire on an item written
+    /// only in that language? Languages are the keys of the lists written per language.
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<u8> {
@@ -22,6 +26,10 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<u8> {
         indicators.lists.len(),
         indicators.matcher.pattern_count()
     );
+    if args.coverage {
+        print_coverage(&indicators);
+        println!();
+    }
     let outcome = run_examples(&indicators);
     for result in &outcome {
         if result.passed && !args.verbose {
@@ -53,6 +61,57 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<u8> {
         failed
     );
     Ok(if failed == 0 { EXIT_OK } else { EXIT_FINDINGS })
+}
+
+/// The coverage matrix, then one line for each gap saying what is missing.
+fn print_coverage(indicators: &Indicators) {
+    let languages = indicators.languages();
+    if languages.is_empty() {
+        println!(
+            "coverage: no list is written per language (e.g. `dprk: {{en: [...], ko: [...]}}`), \
+             so every indicator counts as able to fire in any language"
+        );
+        return;
+    }
+    let width = indicators
+        .indicators
+        .iter()
+        .map(|i| i.id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("indicator".len());
+    let mut header = format!("{:width$}", "indicator");
+    for language in &languages {
+        header.push_str(&format!(" {language:>3}"));
+    }
+    println!("coverage: can the indicator fire on an item written only in that language?");
+    println!("{header}  covered");
+    let mut gaps = Vec::new();
+    for indicator in &indicators.indicators {
+        let mut row = format!("{:width$}", indicator.id);
+        let mut covered = 0;
+        for language in &languages {
+            match indicator.coverage.gap(language) {
+                None => {
+                    covered += 1;
+                    row.push_str("   ✓");
+                }
+                Some(gap) => {
+                    row.push_str("   ·");
+                    gaps.push(format!("  {} in {language}: {gap}", indicator.id));
+                }
+            }
+        }
+        println!("{row}  {covered}/{}", languages.len());
+    }
+    if gaps.is_empty() {
+        println!("every indicator can fire in every language listed");
+    } else {
+        println!("gaps (✓ can fire, · cannot):");
+        for gap in gaps {
+            println!("{gap}");
+        }
+    }
 }
 
 /// The result of one example.

@@ -1,6 +1,6 @@
 //! `indicators.yaml`: the analysts' file of named term lists and indicators.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
+use super::coverage::{self, Coverage};
 use super::error::{ConfigError, Problem};
 use super::mail::{AlertMode, check_address};
 use crate::matcher::query::{self, Expr, QueryError, Term};
@@ -101,6 +102,17 @@ pub struct Indicator {
     pub line: u64,
     /// Who gets its hits and how; empty or unset fields take the settings' defaults.
     pub alert: AlertRoute,
+    /// Which languages it can fire in, from the languages of the lists it uses.
+    pub coverage: Coverage,
+}
+
+impl Indicator {
+    /// Whether the indicator can fire on an item written only in `language` (ISO 639-1):
+    /// every required branch of its query has a term written for that language (plain lists
+    /// count for every language) and its positive boosts there can reach `min_score`.
+    pub fn can_fire_in(&self, language: &str) -> bool {
+        self.coverage.can_fire_in(language)
+    }
 }
 
 /// An indicator's own alert routing, from its `alert:` map.
@@ -119,8 +131,10 @@ pub struct Indicators {
     pub indicators: Vec<Indicator>,
     /// Feeds in file order, enabled or not.
     pub feeds: Vec<Feed>,
-    /// Named lists, entries as written.
+    /// Named lists, entries as written (every language together).
     pub lists: BTreeMap<String, Vec<String>>,
+    /// The languages of the lists written per language; plain lists are absent.
+    pub list_languages: BTreeMap<String, BTreeSet<String>>,
     pub matcher: Matcher,
     /// Problems that do not stop the file from loading (an indicator without examples).
     pub warnings: Vec<Problem>,
@@ -167,17 +181,87 @@ impl Indicators {
     pub fn get(&self, id: &str) -> Option<&Indicator> {
         self.indicators.iter().find(|i| i.id == id)
     }
+
+    /// Every language some list is written for, English first, then by code.
+    pub fn languages(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .list_languages
+            .values()
+            .flatten()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        all.sort_by_key(|code| (code != "en", code.clone()));
+        all
+    }
+
+    /// The indicators that cannot fire on an item written only in `language`.
+    pub fn blind_in<'a>(&'a self, language: &'a str) -> impl Iterator<Item = &'a Indicator> + 'a {
+        self.indicators
+            .iter()
+            .filter(move |i| !i.can_fire_in(language))
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
-    lists: HashMap<Spanned<String>, Vec<Spanned<String>>>,
+    lists: HashMap<Spanned<String>, RawList>,
     #[serde(default)]
     indicators: Vec<RawIndicator>,
     #[serde(default)]
     feeds: Vec<RawFeed>,
+}
+
+/// A list as written: a sequence of entries (any language), or a map from ISO 639-1 codes to
+/// sequences (`dprk: {en: [North Korea], ko: [북한*]}`).
+enum RawList {
+    Plain(Vec<Spanned<String>>),
+    PerLanguage(Vec<(Spanned<String>, Vec<Spanned<String>>)>),
+}
+
+impl RawList {
+    /// Every entry, in file order, whatever its language.
+    fn entries(&self) -> Vec<&Spanned<String>> {
+        match self {
+            RawList::Plain(entries) => entries.iter().collect(),
+            RawList::PerLanguage(languages) => {
+                languages.iter().flat_map(|(_, entries)| entries).collect()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = RawList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a list of terms, or a map from language codes to lists of terms \
+                     ({en: [...], ko: [...]})",
+                )
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawList, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = seq.next_element()? {
+                    entries.push(entry);
+                }
+                Ok(RawList::Plain(entries))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawList, A::Error> {
+                let mut languages = Vec::new();
+                while let Some(language) = map.next_key()? {
+                    languages.push((language, map.next_value()?));
+                }
+                Ok(RawList::PerLanguage(languages))
+            }
+        }
+        deserializer.deserialize_any(ListVisitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -288,6 +372,15 @@ impl<'de> Deserialize<'de> for Example {
     }
 }
 
+/// The lists of a file as the loader keeps them beside the compiled matcher.
+#[derive(Default)]
+struct ListWords {
+    /// Entries as written, every language together.
+    entries: HashMap<String, Vec<String>>,
+    /// The languages of each list written per language; a plain list is absent.
+    languages: HashMap<String, std::sync::Arc<BTreeSet<String>>>,
+}
+
 /// What goes into an indicator's definition hash.
 #[derive(Serialize)]
 struct Definition<'a> {
@@ -346,22 +439,24 @@ impl Loader<'_> {
             path: self.path.to_owned(),
             indicators,
             feeds,
-            lists: list_words.into_iter().collect(),
+            lists: list_words.entries.into_iter().collect(),
+            list_languages: list_words
+                .languages
+                .into_iter()
+                .map(|(name, languages)| (name, (*languages).clone()))
+                .collect(),
             matcher: builder.build(),
             warnings: self.warnings,
         })
     }
 
-    /// Parses every list into the builder; returns each list's entries as written.
-    fn lists(
-        &mut self,
-        raw: &RawFile,
-        builder: &mut MatcherBuilder,
-    ) -> HashMap<String, Vec<String>> {
+    /// Parses every list into the builder; returns each list's entries as written and, for a
+    /// list written per language, its languages.
+    fn lists(&mut self, raw: &RawFile, builder: &mut MatcherBuilder) -> ListWords {
         let mut lists: Vec<_> = raw.lists.iter().collect();
         lists.sort_by_key(|(name, _)| name.defined.line());
-        let mut words = HashMap::new();
-        for (name, entries) in lists {
+        let mut words = ListWords::default();
+        for (name, list) in lists {
             let context = Some(format!("list '{}'", name.value));
             let valid_name = !name.value.is_empty()
                 && name
@@ -376,6 +471,33 @@ impl Loader<'_> {
                 ));
                 continue;
             }
+            let entries = list.entries();
+            if let RawList::PerLanguage(languages) = list {
+                let mut seen: BTreeSet<String> = BTreeSet::new();
+                for (language, terms) in languages {
+                    let code = language.value.trim();
+                    if !coverage::is_language_code(code) {
+                        self.problems.push(self.problem_at(
+                            Some(&language.defined),
+                            context.clone(),
+                            format!(
+                                "'{code}' is not a language code: keys of a list are ISO 639-1 \
+                                 codes, two lowercase letters such as en, ko, ru, zh"
+                            ),
+                        ));
+                    } else if terms.is_empty() {
+                        self.problems.push(self.problem_at(
+                            Some(&language.defined),
+                            context.clone(),
+                            format!("list is empty for language '{code}'"),
+                        ));
+                    }
+                    seen.insert(code.to_owned());
+                }
+                words
+                    .languages
+                    .insert(name.value.clone(), std::sync::Arc::new(seen));
+            }
             if entries.is_empty() {
                 self.problems.push(self.problem_at(
                     Some(&name.defined),
@@ -385,7 +507,7 @@ impl Loader<'_> {
                 continue;
             }
             let mut parsed = Vec::new();
-            for entry in entries {
+            for entry in &entries {
                 match query::parse_list_entry(&entry.value) {
                     Ok(entry_words) => parsed.push(ListEntry {
                         label: entry.value.trim().to_owned(),
@@ -397,7 +519,7 @@ impl Loader<'_> {
                     }
                 }
             }
-            words.insert(
+            words.entries.insert(
                 name.value.clone(),
                 entries.iter().map(|e| e.value.trim().to_owned()).collect(),
             );
@@ -410,7 +532,7 @@ impl Loader<'_> {
         &mut self,
         raw: &RawIndicator,
         builder: &mut MatcherBuilder,
-        list_words: &HashMap<String, Vec<String>>,
+        list_words: &ListWords,
         seen: &mut HashMap<String, u64>,
     ) -> Option<Indicator> {
         let id = raw.id.value.trim().to_owned();
@@ -505,6 +627,10 @@ impl Loader<'_> {
                 .zip(boosts.iter().map(|(e, _)| e)),
         );
         for (clause, expr) in clauses {
+            for warning in query::lint(&clause.value) {
+                let warning = self.query_problem(clause, context.clone(), &warning);
+                self.warnings.push(warning);
+            }
             let mut patterns = Vec::new();
             collect_regexes(expr, &mut patterns);
             for (pattern, span) in patterns {
@@ -525,7 +651,7 @@ impl Loader<'_> {
         if examples_match.is_empty() {
             self.warnings.push(self.problem_at(
                 at_id,
-                context,
+                context.clone(),
                 "no 'match' examples: `watchfloor check` cannot test this indicator".into(),
             ));
         }
@@ -536,9 +662,23 @@ impl Loader<'_> {
             .map(|b| (b.query.value.clone(), b.weight))
             .collect();
         let mut used_lists = BTreeMap::new();
-        collect_lists(&query, &mut used_lists, list_words);
+        collect_lists(&query, &mut used_lists, &list_words.entries);
         for (expr, _) in &boosts {
-            collect_lists(expr, &mut used_lists, list_words);
+            collect_lists(expr, &mut used_lists, &list_words.entries);
+        }
+        let languages_of = |name: &str| list_words.languages.get(name).cloned();
+        let coverage = Coverage::new(&query, &boosts, min_score, &languages_of);
+        if coverage.best_score() + 1e-9 < min_score {
+            self.problems.push(self.problem_at(
+                at_id,
+                context.clone(),
+                format!(
+                    "min_score {min_score} cannot be reached: the best score an item can get \
+                     is {:.2} (1.0 for the query plus every positive boost)",
+                    coverage.best_score()
+                ),
+            ));
+            return None;
         }
         let definition = Definition {
             query: &raw.query.value,
@@ -562,6 +702,7 @@ impl Loader<'_> {
             definition_hash,
             line: raw.id.defined.line(),
             alert,
+            coverage,
         })
     }
 

@@ -344,23 +344,14 @@ impl MatcherBuilder {
         span: super::query::Span,
     ) -> Result<Vec<u32>, QueryError> {
         let Some(entries) = self.lists.get(name).cloned() else {
-            let mut known: Vec<&String> = self.lists.keys().collect();
-            known.sort();
-            let known = if known.is_empty() {
-                "no lists are defined".to_owned()
-            } else {
-                format!(
-                    "lists: {}",
-                    known
-                        .iter()
-                        .map(|k| format!("@{k}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+            let hint = match closest_name(name, self.lists.keys().map(String::as_str)) {
+                Some(near) => format!("; did you mean '@{near}'?"),
+                None if self.lists.is_empty() => "; no lists are defined".to_owned(),
+                None => format!("; {} lists are defined under 'lists:'", self.lists.len()),
             };
             return Err(QueryError::new(
                 span,
-                format!("unknown list '@{name}' ({known})"),
+                format!("unknown list '@{name}'{hint}"),
             ));
         };
         Ok(entries
@@ -551,6 +542,38 @@ fn class_text(class: &Class) -> Option<Vec<u8>> {
     };
     let upper = u8::try_from(first).ok().filter(u8::is_ascii_uppercase)?;
     (second == u32::from(upper.to_ascii_lowercase())).then(|| vec![upper.to_ascii_lowercase()])
+}
+
+/// The defined name closest to a mistyped one, if it is close enough to be the one meant:
+/// within a third of the name's length in edits (case ignored), or a name that contains it.
+fn closest_name<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let wanted_lower = wanted.to_lowercase();
+    let limit = (wanted.chars().count() / 3).max(1);
+    names
+        .filter_map(|name| {
+            let lower = name.to_lowercase();
+            let distance = edit_distance(&wanted_lower, &lower);
+            let related = lower.contains(&wanted_lower) || wanted_lower.contains(&lower);
+            (distance <= limit || related).then_some((distance, name))
+        })
+        .min()
+        .map(|(_, name)| name)
+}
+
+/// Levenshtein distance over characters; names are short, so two rows suffice.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        current[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
 }
 
 fn dedup(ids: &mut Vec<u32>) {

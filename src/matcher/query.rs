@@ -161,6 +161,48 @@ pub fn parse(query: &str) -> Result<Expr, QueryError> {
 }
 
 /// Parses one list entry: words separated by spaces (a phrase), any of them ending in `*`.
+/// Suspicious but valid spellings in a query, as warnings: an operator written in lower or
+/// mixed case between two terms (`a and b` searches for the word "and"), which the analyst
+/// almost always meant as the operator.
+pub fn lint(query: &str) -> Vec<QueryError> {
+    let Ok(tokens) = lex(query) else {
+        return Vec::new();
+    };
+    let is_term = |t: Option<&Token>| {
+        t.is_some_and(|t| {
+            matches!(
+                t.kind,
+                TokenKind::Term(_) | TokenKind::RParen | TokenKind::LParen
+            )
+        })
+    };
+    let mut warnings = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        if !matches!(token.kind, TokenKind::Term(Term::Words(_))) || token.source.starts_with('"') {
+            continue;
+        }
+        let lower = token.source.to_lowercase();
+        let operator = match lower.as_str() {
+            "and" | "or" | "not" | "near" => lower.to_uppercase(),
+            near if near.starts_with("near/") => format!("NEAR/{}", &near[5..]),
+            _ => continue,
+        };
+        let between = i > 0 && is_term(tokens.get(i - 1)) && is_term(tokens.get(i + 1));
+        let leading_not = operator == "NOT" && is_term(tokens.get(i + 1));
+        if between || leading_not {
+            warnings.push(QueryError::new(
+                token.span,
+                format!(
+                    "'{}' is searched for as a word; operators are upper case: did you mean {operator}? \
+                     (quote it, \"{}\", to search for the word)",
+                    token.source, token.source
+                ),
+            ));
+        }
+    }
+    warnings
+}
+
 pub fn parse_list_entry(entry: &str) -> Result<Vec<Word>, QueryError> {
     let trimmed = entry.trim();
     let unquoted = trimmed
@@ -332,6 +374,15 @@ fn lex_word(word: &str, start: usize, tokens: &mut Vec<Token>) -> Result<(), Que
         "OR" => return push(tokens, TokenKind::Or),
         "NOT" => return push(tokens, TokenKind::Not),
         _ => {}
+    }
+    if let Some(digits) = word.strip_prefix("NEAR")
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(QueryError::new(
+            span,
+            format!("'{word}' is missing the '/': write NEAR/{digits}"),
+        ));
     }
     if word == "NEAR" || word.starts_with("NEAR/") {
         let digits = word.strip_prefix("NEAR/").unwrap_or("");
@@ -691,6 +742,7 @@ mod tests {
             ("la*nch", "la*nch", "'*' may only end a word"),
             ("a NEAR b", "NEAR", "NEAR needs a distance"),
             ("a NEAR/0 b", "NEAR/0", "NEAR needs a distance"),
+            ("a NEAR8 b", "NEAR8", "write NEAR/8"),
             ("@", "@", "invalid list reference"),
             ("---", "---", "no letters or digits"),
             ("()", "(", "empty parentheses"),
@@ -745,5 +797,28 @@ mod tests {
             ]
         );
         assert_eq!(parse_list_entry("\"North Korea\"").expect("valid").len(), 2);
+    }
+
+    #[test]
+    fn lower_case_operators_between_terms_are_warned_about() {
+        let flagged = |q: &str| -> Vec<String> {
+            lint(q)
+                .iter()
+                .map(|w| q[w.span.start..w.span.end].to_owned())
+                .collect()
+        };
+        assert_eq!(flagged("@dprk and @russia"), vec!["and"]);
+        assert_eq!(flagged("(a OR b) or c"), vec!["or"]);
+        assert_eq!(flagged("satellite near/5 launch"), vec!["near/5"]);
+        assert_eq!(flagged("not satellite"), vec!["not"]);
+        assert!(
+            lint("@dprk and @russia")[0]
+                .message
+                .contains("did you mean AND?")
+        );
+        // A quoted word, an operator at the edge, and plain words are left alone.
+        assert!(flagged("\"rock and roll\" OR Orlando").is_empty());
+        assert!(flagged("satellite AND launch").is_empty());
+        assert!(flagged("launch and").is_empty());
     }
 }

@@ -164,6 +164,40 @@ fn compile_errors_name_the_bad_token() {
 }
 
 #[test]
+fn an_unknown_list_suggests_the_name_that_was_probably_meant() {
+    let entries = |label: &str| {
+        vec![ListEntry {
+            label: label.into(),
+            words: crate::matcher::query::parse_list_entry(label).expect("entry"),
+        }]
+    };
+    let mut builder = MatcherBuilder::new();
+    builder.add_list("russia", entries("Russia"));
+    builder.add_list("dprk", entries("DPRK"));
+    builder.add_list("sat_object", entries("satellite"));
+    for (query, suggestion) in [
+        ("@rusia", "did you mean '@russia'?"),
+        ("@Russia", "did you mean '@russia'?"),
+        ("@sat", "did you mean '@sat_object'?"),
+        ("@ukraine", "3 lists are defined"),
+    ] {
+        let err = builder
+            .add_indicator(&parse(query).expect("parses"), &[], 1.0)
+            .expect_err(query);
+        assert!(
+            err.error.message.contains(suggestion),
+            "{query}: {}",
+            err.error.message
+        );
+        assert!(
+            !err.error.message.contains("@dprk"),
+            "{}",
+            err.error.message
+        );
+    }
+}
+
+#[test]
 fn boosts_add_to_the_score_and_min_score_gates_the_hit() {
     let mut builder = MatcherBuilder::new();
     let query = parse("satellite").expect("parses");

@@ -541,18 +541,62 @@ mod tests {
     #[test]
     fn short_news_texts_in_many_languages() {
         let cases = [
-            ("en", "Officials said the talks with their neighbours would resume after the holiday.", ""),
-            ("ko", "북한, 정찰위성 발사 예고", "정부는 북한이 이번 주 안에 위성을 쏘아 올릴 가능성이 높다고 밝혔다."),
-            ("ja", "北朝鮮が衛星を打ち上げ", "政府によると、発射は午前中に行われた。"),
-            ("zh", "朝鲜发射侦察卫星", "据报道，朝鲜当天凌晨发射了一枚卫星运载火箭。"),
-            ("zh", "北韓發射偵察衛星", "據報導，北韓當天凌晨發射了一枚衛星運載火箭。"),
-            ("ru", "Правительство обсудило меры поддержки", "Центробанк сохранил ключевую ставку без изменений, сообщили в пресс-службе."),
-            ("uk", "Уряд обговорив заходи підтримки", "Національний банк зберіг облікову ставку без змін, повідомили в пресслужбі."),
-            ("de", "Die Regierung will die Hilfe für die Ukraine aufstocken", "Der Minister sagte am Montag, dass weitere Lieferungen geplant seien."),
-            ("fr", "Le gouvernement annonce une nouvelle aide pour les agriculteurs", "Le ministre a précisé que les fonds seraient versés avant la fin du mois."),
-            ("es", "El gobierno anuncia nuevas ayudas para los agricultores", "El ministro explicó que los fondos llegarán antes de que termine el mes."),
+            (
+                "en",
+                "Officials said the talks with their neighbours would resume after the holiday.",
+                "",
+            ),
+            (
+                "ko",
+                "북한, 정찰위성 발사 예고",
+                "정부는 북한이 이번 주 안에 위성을 쏘아 올릴 가능성이 높다고 밝혔다.",
+            ),
+            (
+                "ja",
+                "北朝鮮が衛星を打ち上げ",
+                "政府によると、発射は午前中に行われた。",
+            ),
+            (
+                "zh",
+                "朝鲜发射侦察卫星",
+                "据报道，朝鲜当天凌晨发射了一枚卫星运载火箭。",
+            ),
+            (
+                "zh",
+                "北韓發射偵察衛星",
+                "據報導，北韓當天凌晨發射了一枚衛星運載火箭。",
+            ),
+            (
+                "ru",
+                "Правительство обсудило меры поддержки",
+                "Центробанк сохранил ключевую ставку без изменений, сообщили в пресс-службе.",
+            ),
+            (
+                "uk",
+                "Уряд обговорив заходи підтримки",
+                "Національний банк зберіг облікову ставку без змін, повідомили в пресслужбі.",
+            ),
+            (
+                "de",
+                "Die Regierung will die Hilfe für die Ukraine aufstocken",
+                "Der Minister sagte am Montag, dass weitere Lieferungen geplant seien.",
+            ),
+            (
+                "fr",
+                "Le gouvernement annonce une nouvelle aide pour les agriculteurs",
+                "Le ministre a précisé que les fonds seraient versés avant la fin du mois.",
+            ),
+            (
+                "es",
+                "El gobierno anuncia nuevas ayudas para los agricultores",
+                "El ministro explicó que los fondos llegarán antes de que termine el mes.",
+            ),
             ("el", "Η κυβέρνηση ανακοίνωσε νέα μέτρα στήριξης", ""),
-            ("ar", "أعلنت الحكومة عن إجراءات جديدة لدعم المزارعين في المناطق الريفية", ""),
+            (
+                "ar",
+                "أعلنت الحكومة عن إجراءات جديدة لدعم المزارعين في المناطق الريفية",
+                "",
+            ),
         ];
         for (want, title, body) in cases {
             assert_eq!(code(title, body), want, "{title}");
