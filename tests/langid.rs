@@ -204,6 +204,8 @@ fn database(dir: &Path) -> PathBuf {
             "w2",
             "The central bank said that it would leave its rates unchanged after the meeting",
         ),
+        // Nothing to tell a language by: stored as und.
+        ("w3", "+++ 2026-12-01 09:00 +++"),
     ]);
     let agency = rss(&[
         ("k1", SATELLITE_KO),
@@ -304,7 +306,7 @@ async fn feeds_lists_the_languages_each_feed_delivers_with_their_shares() {
             .to_owned()
     };
     assert!(line("agency").contains("ko 75%, ru 25%"), "{text}");
-    assert!(line("wire").contains("en 100%"), "{text}");
+    assert!(line("wire").contains("en 67%, und 33%"), "{text}");
 }
 
 #[tokio::test]
@@ -322,7 +324,7 @@ async fn an_old_database_gains_the_column_and_its_items_show_as_not_identified()
     }
     let store = Store::open(&db).expect("migrates");
     let langs = store.items_by_language().expect("counts");
-    assert_eq!(langs, [("none".to_owned(), 6)]);
+    assert_eq!(langs, [("none".to_owned(), 7)]);
     drop(store);
 
     let rules = root().join("indicators.yaml");
@@ -377,6 +379,11 @@ async fn the_daemon_shows_languages_on_the_feeds_page_and_counts_them_in_metrics
     assert_eq!(status, 200);
     assert!(page.contains("<th>Languages</th>"), "{page}");
     assert!(page.contains("ko 50%, en 25%, ru 25%"), "{page}");
+    // The feed's first item, the Korean one, made the first hit.
+    let (status, page) = daemon::get(&format!("{base}/hits/1")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("만리경"), "{page}");
+    assert!(page.contains("<dd id=\"lang\">ko</dd>"), "{page}");
 
     let (status, text) = daemon::get(&format!("{base}/metrics")).await;
     assert_eq!(status, 200);
