@@ -497,3 +497,244 @@ fn a_document_feed_rs_panics_on_is_one_failed_feed() {
     );
     assert_eq!(items_read, 200 * failed, "every copy of good.xml was read");
 }
+
+/// Rules whose verdicts on a few headlines are worked out by hand in the explanation tests.
+const EXPLAIN_RULES: &str = r#"lists:
+  launch_verb: ["launch*", "발사*"]
+  sat_object: [satellite, "위성*"]
+  imagery: ["satellite imagery", images]
+indicators:
+  - id: sat_launch
+    title: Satellite launch
+    insight: Why.
+    severity: high
+    query: "@launch_verb AND @sat_object"
+    boost:
+      - query: "title:(@launch_verb)"
+        weight: 0.5
+      - query: "@imagery"
+        weight: -1.0
+    min_score: 1.0
+    examples:
+      match:
+        - "Satellite imagery shows launch preparations"
+        - "North Korea launched a rocket"
+        - "North Korea launched a satellite"
+      no_match: ["weather"]
+  - id: oil
+    title: Oil
+    insight: Why.
+    severity: low
+    query: oil NEAR/3 tanker*
+"#;
+
+fn explain_rules() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("indicators.yaml");
+    std::fs::write(&file, EXPLAIN_RULES).expect("write");
+    let path = file.to_str().expect("utf-8").to_owned();
+    (dir, path)
+}
+
+#[test]
+fn match_explain_shows_every_indicator_with_the_branch_that_failed() {
+    let (_dir, rules) = explain_rules();
+    let output = watchfloor(&[
+        "match",
+        "--indicators",
+        &rules,
+        "--explain",
+        "North Korea launched a rocket; oil prices rose",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let out = stdout(&output);
+    for line in [
+        "sat_launch [high] Satellite launch: not fired",
+        "  query false: '@sat_object' found nothing",
+        "  query ✗ all of: @launch_verb AND @sat_object",
+        "    ✓ @launch_verb: \"launched\" [@launch_verb: launch*] (summary 12..20)",
+        "    ✗ @sat_object: found nothing",
+        "  boosts",
+        "    +0.5 not applied: ✗ title:(@launch_verb)",
+        "      ✗ @launch_verb: found nothing",
+        "    -1.0 not applied: ✗ @imagery: found nothing",
+        "  score: none, the query is false",
+        "oil [low] Oil: not fired",
+        "  query false: 'tanker*' found nothing",
+        "  query ✗ oil NEAR/3 tanker*",
+        "    ✓ oil: \"oil\" [oil] (summary 31..34)",
+    ] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "missing line {line:?} in:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn match_explain_json_has_one_explanation_per_indicator() {
+    let (_dir, rules) = explain_rules();
+    let output = watchfloor(&[
+        "match",
+        "--indicators",
+        &rules,
+        "--explain",
+        "--json",
+        "--title",
+        "Satellite imagery shows launch preparations",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+    assert_eq!(value["hits"], serde_json::json!([]));
+    let explanations = value["explanations"].as_array().expect("explanations");
+    assert_eq!(explanations.len(), 2);
+    let sat = &explanations[0];
+    assert_eq!(sat["indicator"], "sat_launch");
+    assert_eq!(sat["verdict"], "below_min_score");
+    assert_eq!(sat["fired"], false);
+    assert_eq!(sat["score"], 0.5);
+    assert_eq!(sat["min_score"], 1.0);
+    assert_eq!(
+        sat["reason"],
+        "query true but score 0.5 < min_score 1.0: demoted by boost '@imagery' (-1.0)"
+    );
+    assert_eq!(sat["query"]["tree"]["op"], "and");
+    let launch = &sat["query"]["tree"]["children"][0];
+    assert_eq!(launch["text"], "@launch_verb");
+    assert_eq!(launch["value"], true);
+    assert_eq!(launch["matches"][0]["text"], "launch");
+    assert_eq!(launch["matches"][0]["term"], "@launch_verb: launch*");
+    let boosts: Vec<(&str, f64, bool)> = sat["boosts"]
+        .as_array()
+        .expect("boosts")
+        .iter()
+        .map(|b| {
+            (
+                b["query"].as_str().expect("query"),
+                b["weight"].as_f64().expect("weight"),
+                b["applied"].as_bool().expect("applied"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        boosts,
+        [
+            ("title:(@launch_verb)", 0.5, true),
+            ("@imagery", -1.0, true)
+        ]
+    );
+    assert_eq!(explanations[1]["indicator"], "oil");
+    assert_eq!(explanations[1]["verdict"], "query_false");
+    assert_eq!(explanations[1]["failed"][0]["text"], "oil NEAR/3 tanker*");
+}
+
+#[test]
+fn check_reports_the_real_cause_of_a_failing_example() {
+    let (_dir, rules) = explain_rules();
+    let output = watchfloor(&["check", "--indicators", &rules]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains(
+            "sat_launch should match: Satellite imagery shows launch preparations\n       \
+             query true but score 0.5 < min_score 1.0: demoted by boost '@imagery' (-1.0)\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "sat_launch should match: North Korea launched a rocket\n       \
+             query false: '@sat_object' found nothing\n"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("no indicator term"), "{out}");
+    assert!(out.contains("4 examples: 2 passed, 2 failed"), "{out}");
+}
+
+#[test]
+fn eval_show_errors_explain_explains_each_error() {
+    let (dir, rules) = explain_rules();
+    let labels = dir.path().join("labels.jsonl");
+    std::fs::write(
+        &labels,
+        concat!(
+            "{\"id\": \"fn1\", \"title\": \"Satellite imagery shows launch preparations\", \"labels\": [\"sat_launch\"]}\n",
+            "{\"id\": \"fp1\", \"title\": \"Oil tankers sail\", \"labels\": []}\n",
+            "{\"id\": \"tp1\", \"title\": \"North Korea launched a satellite\", \"labels\": [\"sat_launch\"]}\n",
+        ),
+    )
+    .expect("write");
+    let labels = labels.to_str().expect("utf-8");
+    let output = watchfloor(&[
+        "eval",
+        "--indicators",
+        &rules,
+        "--show-errors",
+        "--explain",
+        labels,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    let fn_at = out.find("\nfn ").expect("the false negative is listed");
+    let fp_at = out.find("\nfp ").expect("the false positive is listed");
+    let fn_part = &out[fn_at..];
+    assert!(
+        fn_part.contains(
+            "    sat_launch [high] Satellite launch: not fired\n      \
+             query true but score 0.5 < min_score 1.0: demoted by boost '@imagery' (-1.0)\n"
+        ),
+        "{out}"
+    );
+    let fp_part = &out[fp_at..];
+    assert!(
+        fp_part.contains("    oil [low] Oil: FIRED\n      fired: score 1.0 ≥ min_score 1.0\n"),
+        "{out}"
+    );
+    assert_eq!(out.matches("Satellite launch: FIRED").count(), 0, "{out}");
+
+    let output = watchfloor(&[
+        "eval",
+        "--indicators",
+        &rules,
+        "--show-errors",
+        "--explain",
+        "--json",
+        labels,
+    ]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+    let errors = value["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 2, "{value}");
+    let fn_error = errors
+        .iter()
+        .find(|e| e["kind"] == "fn")
+        .expect("the false negative");
+    assert_eq!(fn_error["explanation"]["verdict"], "below_min_score");
+    assert_eq!(fn_error["explanation"]["indicator"], "sat_launch");
+
+    let output = watchfloor(&["eval", "--indicators", &rules, "--explain", labels]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "--explain needs --show-errors"
+    );
+}
+
+#[test]
+fn match_prints_each_hits_score_breakdown() {
+    let (_dir, rules) = explain_rules();
+    let output = watchfloor(&[
+        "match",
+        "--indicators",
+        &rules,
+        "--title",
+        "Launch of a satellite",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.lines()
+            .any(|l| l == "  score: query 1.0 + 'title:(@launch_verb)' 0.5 = 1.5 ≥ min_score 1.0"),
+        "{out}"
+    );
+}

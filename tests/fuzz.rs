@@ -395,3 +395,59 @@ indicators:
 feeds:
   - {id: wire, url: 'https://news.example.org/feed.xml', schedule: '*/5 * * * *'}
 "#;
+
+/// `Matcher::explain` walks the queries as written, `match_item` their compiled, shared and
+/// pruned form: on the shipped rules, over every example and every labelled item, they give
+/// the same verdict and the same score for every indicator.
+#[test]
+fn explanations_agree_with_the_matcher_on_the_shipped_rules() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rules = Indicators::load(&root.join("indicators.yaml")).expect("the shipped rules load");
+    let matcher = &rules.matcher;
+    let mut texts: Vec<(String, String)> = rules
+        .indicators
+        .iter()
+        .flat_map(|i| i.examples_match.iter().chain(&i.examples_no_match))
+        .map(|e| (e.title.clone(), e.summary.clone()))
+        .collect();
+    for file in ["dev.jsonl", "news_own.jsonl"] {
+        let path = root.join("tests/data").join(file);
+        let items = watchfloor::eval::read_labeled(&path, &rules).expect("the labelled set reads");
+        texts.extend(items.into_iter().map(|i| (i.title, i.summary)));
+    }
+    assert!(texts.len() > 100, "only {} texts", texts.len());
+    let mut scratch = matcher.scratch();
+    let mut fired = 0;
+    for (title, summary) in &texts {
+        let item = watchfloor::matcher::ItemText {
+            title,
+            summary,
+            ..Default::default()
+        };
+        let hits = matcher.match_item(&item, &mut scratch);
+        let explanations = matcher.explain_all(&item);
+        assert_eq!(explanations.len(), rules.indicators.len());
+        for explanation in &explanations {
+            let hit = hits.iter().find(|h| h.indicator == explanation.indicator);
+            assert_eq!(
+                explanation.fired,
+                hit.is_some(),
+                "{} on {title:?} / {summary:?}: {}",
+                rules.indicators[explanation.indicator].id,
+                explanation.reason
+            );
+            if let Some(hit) = hit {
+                fired += 1;
+                assert_eq!(
+                    hit.evidence.score.as_ref(),
+                    Some(&explanation.score_breakdown()),
+                    "{title:?}"
+                );
+            }
+        }
+    }
+    assert!(
+        fired > 50,
+        "only {fired} hits: the agreement was hardly tested"
+    );
+}

@@ -16,7 +16,10 @@ use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+
+use crate::matcher::explain::signed;
+use crate::matcher::{Role, ScoreBreakdown};
 
 #[cfg(test)]
 mod tests;
@@ -450,6 +453,12 @@ struct Hit {
     when: String,
     snippet: Vec<Segment>,
     score: String,
+    /// How the score was made (`query 1.0 + … = 1.5 ≥ min_score 1.0`); empty for hits
+    /// stored before evidence recorded it.
+    score_breakdown: String,
+    /// The demoting boosts that applied and the demoting terms the item holds, listed
+    /// apart so nobody reads them as reasons the indicator fired.
+    demoted_by: Vec<String>,
     hit_log: Option<Link>,
 }
 
@@ -463,7 +472,11 @@ struct Link {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Segment {
     pub text: String,
+    /// A term that supports the hit.
     pub marked: bool,
+    /// A term that only counted against the hit (a negative boost): shown apart, never as a
+    /// highlight.
+    pub demoting: bool,
 }
 
 #[derive(Template)]
@@ -516,6 +529,16 @@ fn hit_model(alert: &AlertView, hit_log_base: Option<&str>, compact: bool) -> Hi
     if title.is_empty() {
         title = "(untitled)".to_owned();
     }
+    let evidence = stored_evidence(&alert.evidence_json);
+    let score_breakdown = evidence
+        .as_ref()
+        .and_then(|e| e.score.as_ref())
+        .map_or(String::new(), |b| header_text(&b.summary(), INSIGHT_MAX));
+    let demoted_by = if compact {
+        Vec::new()
+    } else {
+        evidence.as_ref().map_or_else(Vec::new, demotions)
+    };
     Hit {
         hit_id: alert.hit_id,
         title,
@@ -525,12 +548,13 @@ fn hit_model(alert: &AlertView, hit_log_base: Option<&str>, compact: bool) -> Hi
         also: sources.collect(),
         when_label,
         when: when.format("%Y-%m-%d %H:%M UTC").to_string(),
-        snippet: if compact {
-            Vec::new()
-        } else {
-            snippet(&alert.evidence_json)
+        snippet: match (&evidence, compact) {
+            (Some(evidence), false) => snippet(evidence),
+            _ => Vec::new(),
         },
         score: format!("{:.2}", alert.score),
+        score_breakdown,
+        demoted_by,
         hit_log: hit_log_base.map(|base| {
             let url = format!(
                 "{}/hits/{}",
@@ -570,9 +594,16 @@ pub fn web_link(link: &str) -> Option<String> {
     (web && url.as_str().len() <= LINK_MAX).then(|| url.into())
 }
 
+/// What mail reads of a hit's stored evidence (`matcher::Evidence` as JSON). Only the
+/// snippet's text is required: older hits lack the newer parts, and a part that does not read
+/// is left out rather than costing the alert its snippet.
 #[derive(Deserialize)]
 struct StoredEvidence {
     snippet: Option<StoredSnippet>,
+    #[serde(default, deserialize_with = "lenient")]
+    terms: Vec<StoredTerm>,
+    #[serde(default, deserialize_with = "lenient")]
+    score: Option<ScoreBreakdown>,
 }
 
 #[derive(Deserialize)]
@@ -580,68 +611,187 @@ struct StoredSnippet {
     text: String,
     #[serde(default)]
     highlights: Vec<(usize, usize)>,
+    #[serde(default, deserialize_with = "lenient")]
+    demoting: Vec<(usize, usize)>,
 }
 
-/// The evidence's snippet split into plain and highlighted runs; none when the JSON cannot be
-/// read, since a hit without a snippet still deserves its alert.
-fn snippet(evidence_json: &str) -> Vec<Segment> {
-    match serde_json::from_str::<StoredEvidence>(evidence_json) {
-        Ok(StoredEvidence {
-            snippet: Some(snippet),
-        }) => highlight(&snippet.text, &snippet.highlights),
-        _ => Vec::new(),
+#[derive(Default, Deserialize)]
+struct StoredTerm {
+    #[serde(default)]
+    term: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    role: Role,
+}
+
+/// A part of stored evidence that does not read is its default, not an error for the whole.
+pub(crate) fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(T::deserialize(value).unwrap_or_default())
+}
+
+/// `None` when the JSON cannot be read, since a hit without a snippet still deserves its alert.
+fn stored_evidence(evidence_json: &str) -> Option<StoredEvidence> {
+    serde_json::from_str(evidence_json).ok()
+}
+
+/// The evidence's snippet split into plain, highlighted and demoting runs.
+fn snippet(evidence: &StoredEvidence) -> Vec<Segment> {
+    match &evidence.snippet {
+        Some(snippet) => highlight_roles(&snippet.text, &snippet.highlights, &snippet.demoting),
+        None => Vec::new(),
     }
+}
+
+fn demotions(evidence: &StoredEvidence) -> Vec<String> {
+    demotion_lines(
+        evidence.score.as_ref(),
+        evidence
+            .terms
+            .iter()
+            .filter(|t| t.role == Role::Demoting)
+            .map(|t| (t.term.as_str(), t.text.as_str())),
+    )
+}
+
+/// The demoting boosts that applied, then each demoting term (as written, and the text it
+/// matched), cleaned for one line; the same for mail and the hit page.
+pub fn demotion_lines<'a>(
+    score: Option<&ScoreBreakdown>,
+    demoting_terms: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<String> {
+    let mut lines: Vec<String> = score
+        .iter()
+        .flat_map(|s| s.demoted_by())
+        .map(|b| {
+            format!(
+                "boost '{}' ({})",
+                header_text(&b.query, NAME_MAX),
+                signed(b.weight)
+            )
+        })
+        .collect();
+    for (term, text) in demoting_terms {
+        let line = format!(
+            "\"{}\" ({})",
+            header_text(text, NAME_MAX),
+            header_text(term, NAME_MAX)
+        );
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines
 }
 
 /// Splits `text` at the highlight byte ranges. Ranges out of order, overlapping, reversed, past
 /// the end or inside a character are tolerated: each is clamped to the text and widened to
 /// whole characters, and overlapping ones merge.
 pub fn highlight(text: &str, highlights: &[(usize, usize)]) -> Vec<Segment> {
-    split_highlights(text, highlights, false)
+    split_highlights(text, highlights, &[], false)
+}
+
+/// As [`highlight`], with the ranges of demoting terms marked apart; where a demoting range
+/// overlaps a highlight, the highlight wins.
+pub fn highlight_roles(
+    text: &str,
+    highlights: &[(usize, usize)],
+    demoting: &[(usize, usize)],
+) -> Vec<Segment> {
+    split_highlights(text, highlights, demoting, false)
 }
 
 /// As [`highlight`], for a whole field shown as a block (the hit log's item text): line breaks
 /// stay, so paragraphs still read as paragraphs.
 pub fn highlight_block(text: &str, highlights: &[(usize, usize)]) -> Vec<Segment> {
-    split_highlights(text, highlights, true)
+    split_highlights(text, highlights, &[], true)
 }
 
-fn split_highlights(text: &str, highlights: &[(usize, usize)], lines: bool) -> Vec<Segment> {
-    let mut ranges: Vec<(usize, usize)> = highlights
+/// As [`highlight_block`], with demoting terms marked apart as in [`highlight_roles`].
+pub fn highlight_block_roles(
+    text: &str,
+    highlights: &[(usize, usize)],
+    demoting: &[(usize, usize)],
+) -> Vec<Segment> {
+    split_highlights(text, highlights, demoting, true)
+}
+
+/// How a run of text is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Mark {
+    // Supporting sorts before demoting, so at the same start the highlight is laid first and
+    // the demoting range only keeps what lies past it.
+    Supporting,
+    Demoting,
+    Plain,
+}
+
+fn split_highlights(
+    text: &str,
+    highlights: &[(usize, usize)],
+    demoting: &[(usize, usize)],
+    lines: bool,
+) -> Vec<Segment> {
+    let clamp = |&(start, end): &(usize, usize)| {
+        (
+            floor_char_boundary(text, start.min(text.len())),
+            ceil_char_boundary(text, end.min(text.len())),
+        )
+    };
+    let mut ranges: Vec<(usize, Mark, usize)> = highlights
         .iter()
-        .map(|&(start, end)| {
-            (
-                floor_char_boundary(text, start.min(text.len())),
-                ceil_char_boundary(text, end.min(text.len())),
-            )
-        })
-        .filter(|(start, end)| start < end)
+        .map(|r| (clamp(r), Mark::Supporting))
+        .chain(demoting.iter().map(|r| (clamp(r), Mark::Demoting)))
+        .filter(|((start, end), _)| start < end)
+        .map(|((start, end), mark)| (start, mark, end))
         .collect();
     ranges.sort_unstable();
     let mut segments = Vec::new();
     let mut at = 0;
-    for (start, end) in ranges {
+    for (index, &(start, mark, end)) in ranges.iter().enumerate() {
         let start = start.max(at);
+        // A demoting range gives way to a highlight that starts inside it.
+        let end = match mark {
+            Mark::Demoting => ranges[index + 1..]
+                .iter()
+                .filter(|(s, m, _)| *m == Mark::Supporting && *s < end)
+                .map(|(s, _, _)| (*s).max(start))
+                .min()
+                .unwrap_or(end),
+            _ => end,
+        };
         if end <= start {
             continue;
         }
-        push_segment(&mut segments, &text[at..start], false, lines);
-        push_segment(&mut segments, &text[start..end], true, lines);
+        push_segment(&mut segments, &text[at..start], Mark::Plain, lines);
+        push_segment(&mut segments, &text[start..end], mark, lines);
         at = end;
     }
-    push_segment(&mut segments, &text[at..], false, lines);
+    push_segment(&mut segments, &text[at..], Mark::Plain, lines);
     segments
 }
 
-fn push_segment(segments: &mut Vec<Segment>, text: &str, marked: bool, lines: bool) {
+fn push_segment(segments: &mut Vec<Segment>, text: &str, mark: Mark, lines: bool) {
     if text.is_empty() {
         return;
     }
     let text = inline_text(text, lines);
+    let (marked, demoting) = (mark == Mark::Supporting, mark == Mark::Demoting);
     match segments.last_mut() {
         // Two touching highlights read as one term.
-        Some(last) if last.marked == marked => last.text.push_str(&text),
-        _ => segments.push(Segment { text, marked }),
+        Some(last) if last.marked == marked && last.demoting == demoting => {
+            last.text.push_str(&text)
+        }
+        _ => segments.push(Segment {
+            text,
+            marked,
+            demoting,
+        }),
     }
 }
 

@@ -3,8 +3,12 @@
 use clap::Args;
 
 use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, load_indicators};
+use crate::alert::render::header_text;
 use crate::config::{Example, Indicators};
-use crate::matcher::Hit;
+use crate::matcher::{Hit, Role};
+
+/// A reason names query branches and boosts as written; long ones are cut on one line.
+const REASON_MAX: usize = 1000;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -47,10 +51,15 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<u8> {
             result.indicator,
             result.example.describe()
         );
+        if !result.passed {
+            // The cause, from the same explanation `match --explain` prints.
+            let explanation = indicators
+                .matcher
+                .explain(&result.example.item_text(), result.index);
+            println!("       {}", header_text(&explanation.reason, REASON_MAX));
+        }
         if let Some(hit) = &result.hit {
             print_hit_evidence(hit);
-        } else if !result.passed {
-            println!("       (no indicator term, or not enough of them, occurs in the example)");
         }
     }
     let failed = outcome.iter().filter(|r| !r.passed).count();
@@ -117,6 +126,8 @@ fn print_coverage(indicators: &Indicators) {
 /// The result of one example.
 pub struct ExampleResult<'a> {
     pub indicator: &'a str,
+    /// The indicator's position in the file.
+    pub index: usize,
     pub example: &'a Example,
     pub should_match: bool,
     pub passed: bool,
@@ -142,6 +153,7 @@ pub fn run_examples(indicators: &Indicators) -> Vec<ExampleResult<'_>> {
                 .find(|h| h.indicator == index);
             results.push(ExampleResult {
                 indicator: &indicator.id,
+                index,
                 example,
                 should_match,
                 passed: hit.is_some() == should_match,
@@ -153,10 +165,18 @@ pub fn run_examples(indicators: &Indicators) -> Vec<ExampleResult<'_>> {
 }
 
 pub fn print_hit_evidence(hit: &Hit) {
-    println!("       score {:.2}", hit.score);
+    match &hit.evidence.score {
+        Some(breakdown) => println!("       score {}", breakdown.summary()),
+        None => println!("       score {:.2}", hit.score),
+    }
     for term in &hit.evidence.terms {
+        let demoting = if term.role == Role::Demoting {
+            " [demoting]"
+        } else {
+            ""
+        };
         println!(
-            "       {} → {:?} ({} {}..{})",
+            "       {} → {:?} ({} {}..{}){demoting}",
             term.term, term.text, term.field, term.start, term.end
         );
     }

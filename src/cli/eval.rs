@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{EXIT_OK, GlobalArgs, load_indicators};
-use crate::eval::{evaluate, read_labeled};
+use super::{EXIT_OK, GlobalArgs, explain, load_indicators};
+use crate::config::Indicator;
+use crate::eval::{Mistake, evaluate, read_labeled};
+use crate::matcher::{Explanation, ItemText};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -19,16 +21,45 @@ pub struct EvalArgs {
     /// List every false positive and false negative
     #[arg(long)]
     pub show_errors: bool,
+    /// With --show-errors: explain each error for the indicator concerned (the query tree,
+    /// the boosts, the score against min_score)
+    #[arg(long, requires = "show_errors")]
+    pub explain: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<u8> {
     let indicators = load_indicators(global)?;
     let items = read_labeled(&args.file, &indicators)?;
     let report = evaluate(&indicators, &items);
+    // The item and indicator of a mistake, explained; only when asked, since it scans again.
+    let explain_mistake = |mistake: &Mistake| -> Option<(&Indicator, Explanation)> {
+        if !args.explain {
+            return None;
+        }
+        let item = items.iter().find(|i| i.line == mistake.line)?;
+        let index = indicators.position(&mistake.indicator)?;
+        let text = ItemText {
+            title: &item.title,
+            summary: &item.summary,
+            ..ItemText::default()
+        };
+        Some((
+            &indicators.indicators[index],
+            indicators.matcher.explain(&text, index),
+        ))
+    };
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         if args.show_errors {
-            value["errors"] = serde_json::to_value(&report.mistakes)?;
+            let mut errors = Vec::with_capacity(report.mistakes.len());
+            for mistake in &report.mistakes {
+                let mut error = serde_json::to_value(mistake)?;
+                if let Some((indicator, explanation)) = explain_mistake(mistake) {
+                    error["explanation"] = explain::to_json(indicator, &explanation);
+                }
+                errors.push(error);
+            }
+            value["errors"] = serde_json::Value::Array(errors);
         }
         println!("{}", serde_json::to_string(&value)?);
         return Ok(EXIT_OK);
@@ -83,6 +114,9 @@ pub fn run(global: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<u8> {
                 mistake.indicator,
                 mistake.title
             );
+            if let Some((indicator, explanation)) = explain_mistake(mistake) {
+                print!("{}", explain::render_text(indicator, &explanation, "    "));
+            }
         }
     }
     Ok(EXIT_OK)

@@ -3,8 +3,8 @@
 use clap::Args;
 use serde_json::json;
 
-use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, load_indicators};
-use crate::matcher::ItemText;
+use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, explain, load_indicators};
+use crate::matcher::{ItemText, Role};
 use crate::text::html_to_text;
 
 #[derive(Debug, Args)]
@@ -21,6 +21,10 @@ pub struct MatchArgs {
     /// Print one JSON object instead of text
     #[arg(long)]
     pub json: bool,
+    /// Explain every indicator, fired or not: the query tree with each node true or false,
+    /// the boosts, the score against min_score, and the verdict's cause
+    #[arg(long)]
+    pub explain: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
@@ -45,6 +49,11 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
     // As the pipeline stores it: from the title and the summary.
     let lang = crate::text::lang::detect(&title, &summary);
     let lang = crate::text::lang::stored(&lang);
+    let explanations = if args.explain {
+        matcher.explain_all(&item)
+    } else {
+        Vec::new()
+    };
     if args.json {
         let hits: Vec<_> = hits
             .iter()
@@ -60,8 +69,23 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
                 })
             })
             .collect();
-        let out = json!({"title": title, "summary": summary, "lang": lang, "hits": hits});
+        let mut out = json!({"title": title, "summary": summary, "lang": lang, "hits": hits});
+        if args.explain {
+            out["explanations"] = explanations
+                .iter()
+                .map(|e| explain::to_json(&indicators.indicators[e.indicator], e))
+                .collect();
+        }
         println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if args.explain {
+        println!("language: {lang}");
+        for (n, explanation) in explanations.iter().enumerate() {
+            if n > 0 {
+                println!();
+            }
+            let indicator = &indicators.indicators[explanation.indicator];
+            print!("{}", explain::render_text(indicator, explanation, ""));
+        }
     } else if hits.is_empty() {
         println!("language: {lang}");
         println!("no indicator fired");
@@ -73,9 +97,17 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
                 "{} [{}] {} (score {:.2})",
                 indicator.id, indicator.severity, indicator.title, hit.score
             );
+            if let Some(breakdown) = &hit.evidence.score {
+                println!("  score: {}", breakdown.summary());
+            }
             for term in &hit.evidence.terms {
+                let demoting = if term.role == Role::Demoting {
+                    " (demoting)"
+                } else {
+                    ""
+                };
                 println!(
-                    "  {} → {:?} in {} at {}..{}",
+                    "  {} → {:?} in {} at {}..{}{demoting}",
                     term.term, term.text, term.field, term.start, term.end
                 );
             }

@@ -9,6 +9,7 @@ mod bench_ingest;
 mod bench_langid;
 mod check;
 mod eval;
+mod explain;
 mod feeds;
 mod hits;
 mod matching;

@@ -13,7 +13,7 @@ use super::coverage::{self, Coverage};
 use super::error::{ConfigError, Problem};
 use super::mail::{AlertMode, check_address};
 use crate::matcher::query::{self, Expr, QueryError, Term};
-use crate::matcher::{ItemText, ListEntry, Matcher, MatcherBuilder};
+use crate::matcher::{Clause, ItemText, ListEntry, Matcher, MatcherBuilder};
 use crate::schedule::Schedule;
 
 /// How much an indicator's hit matters; sets the alert's subject tag and ordering.
@@ -607,7 +607,19 @@ impl Loader<'_> {
             .zip(&raw.boost)
             .map(|(expr, b)| Some((expr?, b.weight)))
             .collect::<Option<_>>()?;
-        if let Err(e) = builder.add_indicator(&query, &boosts, min_score) {
+        let clauses: Vec<(Clause, f64)> = boosts
+            .iter()
+            .zip(&raw.boost)
+            .map(|((expr, weight), b)| {
+                let text = &b.query.value;
+                (Clause { text, expr }, *weight)
+            })
+            .collect();
+        let written = Clause {
+            text: &raw.query.value,
+            expr: &query,
+        };
+        if let Err(e) = builder.add_indicator(written, &clauses, min_score) {
             let clause = match e.boost {
                 None => &raw.query,
                 Some(i) => &raw.boost[i].query,

@@ -6,6 +6,7 @@ use aho_corasick::{AhoCorasick, MatchKind, StartKind, dfa, nfa};
 use regex::{Regex, RegexBuilder};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
+use super::explain::{Shape, Written, WrittenClause};
 use super::query::{Expr, QueryError, Term, Word};
 use super::{
     Boost, CompiledIndicator, Matcher, NO_HEAD, Node, Pattern, StartFilter, TermDef, TermKind,
@@ -47,6 +48,8 @@ pub struct MatcherBuilder {
     indicators: Vec<CompiledIndicator>,
     /// Per indicator, every term its query uses (either polarity): what makes it a candidate.
     query_terms: Vec<Vec<u32>>,
+    /// Per indicator, its clauses as written, for explanations.
+    written: Vec<Written>,
 }
 
 /// What compiling one clause collects besides its tree.
@@ -54,6 +57,16 @@ pub struct MatcherBuilder {
 struct ClauseTerms {
     all: Vec<u32>,
     positive: Vec<u32>,
+    /// The term of each leaf of the expression, in the order `compile` visits them.
+    leaves: Vec<u32>,
+}
+
+/// A query or boost clause: its text as written and its parsed form, whose spans point into
+/// the text.
+#[derive(Clone, Copy, Debug)]
+pub struct Clause<'a> {
+    pub text: &'a str,
+    pub expr: &'a Expr,
 }
 
 impl MatcherBuilder {
@@ -65,40 +78,55 @@ impl MatcherBuilder {
         self.lists.insert(name.to_owned(), entries);
     }
 
-    /// Compiles an indicator's query and boost clauses (each a parsed clause and its weight).
+    /// Compiles an indicator's query and boost clauses (each a clause and its weight).
     pub fn add_indicator(
         &mut self,
-        query: &Expr,
-        boosts: &[(Expr, f64)],
+        query: Clause<'_>,
+        boosts: &[(Clause<'_>, f64)],
         min_score: f64,
     ) -> Result<(), CompileError> {
         let mut query_terms = ClauseTerms::default();
         let node = self
-            .compile(query, FieldMask::DEFAULT, false, true, &mut query_terms)
+            .compile(
+                query.expr,
+                FieldMask::DEFAULT,
+                false,
+                true,
+                &mut query_terms,
+            )
             .map_err(|error| CompileError { boost: None, error })?;
         if static_eval(&node) {
             return Err(CompileError {
                 boost: None,
                 error: QueryError::new(
-                    query.span(),
+                    query.expr.span(),
                     "this query would match items that contain none of its terms; \
                      give it a term that must be present",
                 ),
             });
         }
+        let mut written = Written {
+            query: WrittenClause::new(query.text, Shape::new(query.expr, &query_terms.leaves)),
+            boosts: Vec::with_capacity(boosts.len()),
+        };
         let mut compiled_boosts = Vec::with_capacity(boosts.len());
-        for (index, (expr, weight)) in boosts.iter().enumerate() {
+        for (index, (clause, weight)) in boosts.iter().enumerate() {
             let mut terms = ClauseTerms::default();
             let node = self
-                .compile(expr, FieldMask::DEFAULT, false, true, &mut terms)
+                .compile(clause.expr, FieldMask::DEFAULT, false, true, &mut terms)
                 .map_err(|error| CompileError {
                     boost: Some(index),
                     error,
                 })?;
+            written.boosts.push(WrittenClause::new(
+                clause.text,
+                Shape::new(clause.expr, &terms.leaves),
+            ));
             compiled_boosts.push(Boost {
                 node,
                 weight: *weight,
                 evidence_terms: terms.positive,
+                text: written.boosts[index].text.clone(),
             });
         }
         dedup(&mut query_terms.positive);
@@ -110,6 +138,7 @@ impl MatcherBuilder {
             evidence_terms: query_terms.positive,
         });
         self.query_terms.push(query_terms.all);
+        self.written.push(written);
         Ok(())
     }
 
@@ -207,6 +236,7 @@ impl MatcherBuilder {
             terms: self.terms,
             pattern_users,
             regex_users,
+            written: self.written,
         }
     }
 
@@ -231,6 +261,7 @@ impl MatcherBuilder {
                     }
                 };
                 terms.all.push(id);
+                terms.leaves.push(id);
                 if positive {
                     terms.positive.push(id);
                 }

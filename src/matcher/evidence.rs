@@ -3,14 +3,33 @@
 //! Offsets are byte offsets into the display text of the field named beside them (the text after
 //! HTML stripping and entity decoding, before any folding), so `&text[start..end]` is exactly
 //! the matched text.
+//!
+//! Evidence is stored as JSON in `hits.evidence` and read back by mail, Atom and the web
+//! pages: fields added later carry `#[serde(default)]`, so hits stored before still read.
 
-use serde::Serialize;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 
 use super::ItemText;
 use crate::text::Field;
 
+/// What a matched term did for the score.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// In the query, or in a boost that raised the score.
+    #[default]
+    Supporting,
+    /// Only in boosts with a negative weight that applied: it counted against the hit, and a
+    /// reader must not take it for a reason the indicator fired.
+    Demoting,
+}
+
 /// One occurrence of a matched term.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchedTerm {
     /// The term as written in the query or list (`launch*`, `@dprk: 북한*`).
     pub term: std::sync::Arc<str>,
@@ -19,10 +38,12 @@ pub struct MatchedTerm {
     pub end: usize,
     /// The display text at `start..end`.
     pub text: String,
+    #[serde(default)]
+    pub role: Role,
 }
 
 /// About 200 characters of display text around the best match, for mail and the hit log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snippet {
     pub field: Field,
     /// Byte range of the excerpt in the field's display text.
@@ -30,14 +51,73 @@ pub struct Snippet {
     pub end: usize,
     /// The excerpt, with `…` where it cuts the text.
     pub text: String,
-    /// Byte ranges of matched terms within `text`.
+    /// Byte ranges of supporting matched terms within `text`.
     pub highlights: Vec<(usize, usize)>,
+    /// Byte ranges of demoting terms within `text`, shown apart from the highlights.
+    #[serde(default)]
+    pub demoting: Vec<(usize, usize)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// One boost clause of the indicator and whether it applied to the item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BoostOutcome {
+    /// The clause as written.
+    pub query: Arc<str>,
+    pub weight: f64,
+    pub applied: bool,
+}
+
+/// How a hit's score was made: the base score of a true query plus the weights of the boosts
+/// that applied, against the indicator's `min_score`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoreBreakdown {
+    pub base: f64,
+    /// Every boost clause, in the order written, applied or not.
+    pub boosts: Vec<BoostOutcome>,
+    pub score: f64,
+    pub min_score: f64,
+}
+
+impl ScoreBreakdown {
+    /// One line for readers: `query 1.0 + 'title:(@sat)' 0.5 − '@imagery' 1.0 = 0.5 ≥ min_score
+    /// 0.5`. Boosts that did not apply are left out; the query texts are the analysts' own.
+    pub fn summary(&self) -> String {
+        use super::explain::number;
+        let mut line = format!("query {}", number(self.base));
+        for boost in self.boosts.iter().filter(|b| b.applied) {
+            let sign = if boost.weight < 0.0 { '−' } else { '+' };
+            line.push_str(&format!(
+                " {sign} '{}' {}",
+                boost.query,
+                number(boost.weight.abs())
+            ));
+        }
+        let comparison = if self.score + super::explain::SCORE_EPSILON >= self.min_score {
+            '≥'
+        } else {
+            '<'
+        };
+        line.push_str(&format!(
+            " = {} {comparison} min_score {}",
+            number(self.score),
+            number(self.min_score)
+        ));
+        line
+    }
+
+    /// The boosts with a negative weight that applied.
+    pub fn demoted_by(&self) -> impl Iterator<Item = &BoostOutcome> {
+        self.boosts.iter().filter(|b| b.applied && b.weight < 0.0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     pub terms: Vec<MatchedTerm>,
     pub snippet: Option<Snippet>,
+    /// How the score was made; `None` in hits stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<ScoreBreakdown>,
 }
 
 /// Characters of context in a snippet.
@@ -47,13 +127,28 @@ const LEAD_CHARS: usize = 60;
 const ELLIPSIS: &str = "…";
 
 impl Evidence {
+    /// Evidence without a score breakdown; the matcher adds it.
     pub fn new(mut terms: Vec<MatchedTerm>, item: &ItemText<'_>) -> Self {
+        // Supporting sorts first, so the copy that stays of a term both in the query and in a
+        // demoting boost is the supporting one.
         terms.sort_unstable_by(|a, b| {
-            (a.field, a.start, a.end, &a.term).cmp(&(b.field, b.start, b.end, &b.term))
+            (a.field, a.start, a.end, &a.term, a.role)
+                .cmp(&(b.field, b.start, b.end, &b.term, b.role))
         });
-        terms.dedup();
+        terms.dedup_by(|b, a| {
+            (a.field, a.start, a.end, &a.term) == (b.field, b.start, b.end, &b.term)
+        });
         let snippet = best_anchor(&terms).map(|anchor| snippet(item, &terms, anchor));
-        Evidence { terms, snippet }
+        Evidence {
+            terms,
+            snippet,
+            score: None,
+        }
+    }
+
+    /// The demoting terms, for listing apart from the ones that support the hit.
+    pub fn demoting_terms(&self) -> impl Iterator<Item = &MatchedTerm> {
+        self.terms.iter().filter(|t| t.role == Role::Demoting)
     }
 }
 
@@ -78,23 +173,29 @@ fn best_anchor(terms: &[MatchedTerm]) -> Option<&MatchedTerm> {
     let reach = SNIPPET_CHARS / 2;
     // One buffer for every anchor: this runs for each pair of matches.
     let mut nearby: Vec<*const u8> = Vec::new();
-    terms.iter().max_by_key(|anchor| {
-        nearby.clear();
-        for t in terms {
-            let close = t.field == anchor.field
-                && t.end + reach >= anchor.start
-                && t.start <= anchor.end + reach;
-            let label = t.term.as_ptr();
-            if close && !nearby.contains(&label) {
-                nearby.push(label);
+    // The snippet shows why the indicator fired: a demoting term anchors it only when
+    // nothing else matched.
+    let supporting = terms.iter().any(|t| t.role == Role::Supporting);
+    terms
+        .iter()
+        .filter(|t| !supporting || t.role == Role::Supporting)
+        .max_by_key(|anchor| {
+            nearby.clear();
+            for t in terms {
+                let close = t.field == anchor.field
+                    && t.end + reach >= anchor.start
+                    && t.start <= anchor.end + reach;
+                let label = t.term.as_ptr();
+                if close && !nearby.contains(&label) {
+                    nearby.push(label);
+                }
             }
-        }
-        (
-            nearby.len(),
-            u8::MAX - field_preference(anchor.field),
-            usize::MAX - anchor.start,
-        )
-    })
+            (
+                nearby.len(),
+                u8::MAX - field_preference(anchor.field),
+                usize::MAX - anchor.start,
+            )
+        })
 }
 
 fn snippet(item: &ItemText<'_>, terms: &[MatchedTerm], anchor: &MatchedTerm) -> Snippet {
@@ -109,17 +210,21 @@ fn snippet(item: &ItemText<'_>, terms: &[MatchedTerm], anchor: &MatchedTerm) -> 
     if end < text.len() {
         excerpt.push_str(ELLIPSIS);
     }
-    let highlights = terms
-        .iter()
-        .filter(|t| t.field == anchor.field && t.start >= start && t.end <= end)
-        .map(|t| (t.start - start + shift, t.end - start + shift))
-        .collect();
+    let ranges = |role: Role| {
+        terms
+            .iter()
+            .filter(|t| t.role == role)
+            .filter(|t| t.field == anchor.field && t.start >= start && t.end <= end)
+            .map(|t| (t.start - start + shift, t.end - start + shift))
+            .collect()
+    };
     Snippet {
         field: anchor.field,
         start,
         end,
         text: excerpt,
-        highlights,
+        highlights: ranges(Role::Supporting),
+        demoting: ranges(Role::Demoting),
     }
 }
 

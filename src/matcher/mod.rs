@@ -13,6 +13,7 @@
 
 mod compile;
 pub mod evidence;
+pub mod explain;
 pub mod query;
 
 use aho_corasick::automaton::Automaton;
@@ -20,8 +21,11 @@ use aho_corasick::{Anchored, dfa, nfa};
 
 use regex::Regex;
 
-pub use compile::{CompileError, ListEntry, MatcherBuilder};
-pub use evidence::{Evidence, MatchedTerm, Snippet};
+pub use compile::{Clause, CompileError, ListEntry, MatcherBuilder};
+pub use evidence::{BoostOutcome, Evidence, MatchedTerm, Role, ScoreBreakdown, Snippet};
+pub use explain::{Explanation, Verdict};
+
+use explain::{BASE_SCORE, SCORE_EPSILON, Written};
 
 use crate::text::{Analyzed, Field, FieldMask};
 
@@ -132,6 +136,9 @@ struct Boost {
     node: Node,
     weight: f64,
     evidence_terms: Vec<u32>,
+    /// The clause as written, for the score breakdown in evidence; shared, since every hit
+    /// carries it.
+    text: std::sync::Arc<str>,
 }
 
 #[derive(Clone, Debug)]
@@ -295,6 +302,9 @@ pub struct Matcher {
     pattern_users: Vec<Vec<u32>>,
     /// For each regex, the indicators whose query uses it.
     regex_users: Vec<Vec<u32>>,
+    /// Per indicator, its clauses as written: only explanations read them, so they stay out
+    /// of the compiled indicators the hot path walks.
+    written: Vec<Written>,
 }
 
 /// In [`Matcher::term_heads`], a term that does not start with a pattern.
@@ -322,8 +332,11 @@ pub struct Scratch {
     /// says so.
     shared_value: Vec<bool>,
     shared_generation: Vec<u32>,
-    /// Terms still to visit while building evidence, kept between hits.
-    evidence_pending: Vec<u32>,
+    /// Terms still to visit while building evidence, and whether they only demote; kept
+    /// between hits.
+    evidence_pending: Vec<(u32, Role)>,
+    /// Which boosts of the indicator being evaluated applied.
+    boosts_applied: Vec<bool>,
     generation: u32,
 }
 
@@ -369,18 +382,38 @@ impl Matcher {
             if !self.eval(&indicator.query, item, scratch) {
                 continue;
             }
-            let mut score = 1.0;
-            let mut boost_terms = Vec::new();
+            let mut score = BASE_SCORE;
+            let mut applied = std::mem::take(&mut scratch.boosts_applied);
+            applied.clear();
             for boost in &indicator.boosts {
-                if self.eval(&boost.node, item, scratch) {
+                let applies = self.eval(&boost.node, item, scratch);
+                if applies {
                     score += boost.weight;
-                    boost_terms.extend(&boost.evidence_terms);
                 }
+                applied.push(applies);
             }
-            if score + 1e-9 < indicator.min_score {
+            if score + SCORE_EPSILON < indicator.min_score {
+                scratch.boosts_applied = applied;
                 continue;
             }
-            let evidence = self.evidence(item, &indicator.evidence_terms, &boost_terms, scratch);
+            let breakdown = ScoreBreakdown {
+                base: BASE_SCORE,
+                boosts: indicator
+                    .boosts
+                    .iter()
+                    .zip(&applied)
+                    .map(|(boost, &applied)| BoostOutcome {
+                        query: boost.text.clone(),
+                        weight: boost.weight,
+                        applied,
+                    })
+                    .collect(),
+                score,
+                min_score: indicator.min_score,
+            };
+            let mut evidence = self.evidence(item, indicator, &applied, scratch);
+            evidence.score = Some(breakdown);
+            scratch.boosts_applied = applied;
             hits.push(Hit {
                 indicator: index as usize,
                 score,
@@ -678,27 +711,46 @@ impl Matcher {
     }
 
     /// Evidence for the query's terms and those of the boosts that applied. Their order does
-    /// not matter: [`Evidence::new`] sorts.
+    /// not matter: [`Evidence::new`] sorts, and keeps a term that both supports and demotes
+    /// as supporting.
     fn evidence(
         &self,
         item: &ItemText<'_>,
-        terms: &[u32],
-        boost_terms: &[u32],
+        indicator: &CompiledIndicator,
+        applied: &[bool],
         scratch: &mut Scratch,
     ) -> Evidence {
         // Most hits carry a handful of terms: one allocation instead of several doublings.
         let mut matched = Vec::with_capacity(16);
         let mut pending = std::mem::take(&mut scratch.evidence_pending);
         pending.clear();
-        pending.extend_from_slice(boost_terms);
-        pending.extend_from_slice(terms);
-        while let Some(term) = pending.pop() {
+        for (boost, _) in indicator.boosts.iter().zip(applied).filter(|(_, a)| **a) {
+            let role = if boost.weight < 0.0 {
+                Role::Demoting
+            } else {
+                Role::Supporting
+            };
+            pending.extend(boost.evidence_terms.iter().map(|&t| (t, role)));
+        }
+        pending.extend(
+            indicator
+                .evidence_terms
+                .iter()
+                .map(|&t| (t, Role::Supporting)),
+        );
+        while let Some((term, role)) = pending.pop() {
             if self.term_occurrences(term, item, scratch) == 0 {
                 continue;
             }
             if let TermKind::Any(members) = &self.terms[term as usize].kind {
-                // Evidence names the list entry that matched, not just the list.
-                pending.extend(members);
+                // Evidence names the list entry that matched, not just the list. Only the
+                // members whose first pattern occurred can have matched: the scan listed them,
+                // so a list of hundreds of entries costs what it found, not its length.
+                pending.extend(
+                    scratch.list_positions[term as usize]
+                        .iter()
+                        .map(|&position| (members[position as usize], role)),
+                );
                 continue;
             }
             let label = &self.terms[term as usize].label;
@@ -714,6 +766,7 @@ impl Matcher {
                     start,
                     end,
                     text: text[start..end].to_owned(),
+                    role,
                 });
             }
         }

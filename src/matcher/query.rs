@@ -213,6 +213,20 @@ pub fn parse_list_entry(entry: &str) -> Result<Vec<Word>, QueryError> {
     literal_words(unquoted, start)
 }
 
+/// The byte offsets of the grouping parentheses of a query, `true` for an opening one; none
+/// when it does not lex. Parentheses inside phrases and regexes are not among them.
+pub(super) fn parentheses(query: &str) -> Vec<(usize, bool)> {
+    lex(query)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|token| match token.kind {
+            TokenKind::LParen => Some((token.span.start, true)),
+            TokenKind::RParen => Some((token.span.start, false)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum TokenKind {
     LParen,

@@ -21,7 +21,14 @@ fn matcher(query: &str) -> Matcher {
     }
     let expr = parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
     builder
-        .add_indicator(&expr, &[], 1.0)
+        .add_indicator(
+            Clause {
+                text: query,
+                expr: &expr,
+            },
+            &[],
+            1.0,
+        )
         .unwrap_or_else(|e| panic!("{query}: {e:?}"));
     builder.build()
 }
@@ -33,7 +40,15 @@ fn fires(query: &str, title: &str, summary: &str) -> bool {
         summary,
         ..ItemText::default()
     };
-    !m.match_item(&item, &mut m.scratch()).is_empty()
+    let fired = !m.match_item(&item, &mut m.scratch()).is_empty();
+    // The explanation walks the query as written, the matcher its compiled form: they must
+    // agree on every case of every table that uses this.
+    let explained = m.explain(&item, 0);
+    assert_eq!(
+        explained.fired, fired,
+        "{query} on {title:?} / {summary:?}: {explained:#?}"
+    );
+    fired
 }
 
 #[test]
@@ -153,7 +168,16 @@ fn compile_errors_name_the_bad_token() {
     for (query, token, message) in cases {
         let expr = parse(query).expect("parses");
         let mut builder = MatcherBuilder::new();
-        let err = builder.add_indicator(&expr, &[], 1.0).expect_err(query);
+        let err = builder
+            .add_indicator(
+                Clause {
+                    text: query,
+                    expr: &expr,
+                },
+                &[],
+                1.0,
+            )
+            .expect_err(query);
         assert!(
             err.error.message.contains(message),
             "{query}: {:?}",
@@ -181,8 +205,16 @@ fn an_unknown_list_suggests_the_name_that_was_probably_meant() {
         ("@sat", "did you mean '@sat_object'?"),
         ("@ukraine", "3 lists are defined"),
     ] {
+        let expr = parse(query).expect("parses");
         let err = builder
-            .add_indicator(&parse(query).expect("parses"), &[], 1.0)
+            .add_indicator(
+                Clause {
+                    text: query,
+                    expr: &expr,
+                },
+                &[],
+                1.0,
+            )
             .expect_err(query);
         assert!(
             err.error.message.contains(suggestion),
@@ -201,12 +233,35 @@ fn an_unknown_list_suggests_the_name_that_was_probably_meant() {
 fn boosts_add_to_the_score_and_min_score_gates_the_hit() {
     let mut builder = MatcherBuilder::new();
     let query = parse("satellite").expect("parses");
-    let boosts = vec![
-        (parse("Sohae OR Vostochny").expect("parses"), 0.5),
-        (parse("SpaceX").expect("parses"), -2.0),
+    let (sites, spacex) = (
+        parse("Sohae OR Vostochny").expect("parses"),
+        parse("SpaceX").expect("parses"),
+    );
+    let boosts = [
+        (
+            Clause {
+                text: "Sohae OR Vostochny",
+                expr: &sites,
+            },
+            0.5,
+        ),
+        (
+            Clause {
+                text: "SpaceX",
+                expr: &spacex,
+            },
+            -2.0,
+        ),
     ];
     builder
-        .add_indicator(&query, &boosts, 1.2)
+        .add_indicator(
+            Clause {
+                text: "satellite",
+                expr: &query,
+            },
+            &boosts,
+            1.2,
+        )
         .expect("compiles");
     let m = builder.build();
     let score = |title: &str| {
@@ -353,7 +408,7 @@ mod properties {
     use proptest::prelude::*;
 
     use super::super::query::parse;
-    use super::super::{ItemText, MatcherBuilder};
+    use super::super::{Clause, ItemText, MatcherBuilder};
     use crate::text::Analyzed;
     use crate::text::Field;
 
@@ -371,10 +426,15 @@ mod properties {
         ) {
             if let Ok(expr) = parse(&query) {
                 let mut builder = MatcherBuilder::new();
-                let _ = builder.add_indicator(&expr, &[], 1.0);
+                let added = builder
+                    .add_indicator(Clause { text: &query, expr: &expr }, &[], 1.0)
+                    .is_ok();
                 let matcher = builder.build();
                 let item = ItemText { title: &query, ..ItemText::default() };
-                let _ = matcher.match_item(&item, &mut matcher.scratch());
+                let fired = !matcher.match_item(&item, &mut matcher.scratch()).is_empty();
+                if added {
+                    prop_assert_eq!(matcher.explain(&item, 0).fired, fired);
+                }
             }
         }
 
@@ -397,4 +457,292 @@ mod properties {
             let _ = crate::text::html_to_text(&text);
         }
     }
+}
+
+/// An indicator with boosts over lists named as the shipped file names them.
+fn indicator(query: &str, boosts: &[(&str, f64)], min_score: f64) -> Matcher {
+    let mut builder = MatcherBuilder::new();
+    for (name, entries) in [
+        ("launch_verb", &["launch*", "발사*", "запуст*"][..]),
+        ("sat_object", &["satellite", "위성*", "спутник*"][..]),
+        ("imagery", &["satellite imagery", "images"][..]),
+        ("russia", &["Russia*", "Moscow"][..]),
+        ("dprk", &["North Korea", "북한*"][..]),
+    ] {
+        let entries = entries
+            .iter()
+            .map(|e| ListEntry {
+                label: (*e).to_owned(),
+                words: parse_list_entry(e).expect("valid entry"),
+            })
+            .collect();
+        builder.add_list(name, entries);
+    }
+    let expr = parse(query).expect("query parses");
+    let boost_exprs: Vec<_> = boosts
+        .iter()
+        .map(|(text, _)| parse(text).expect("boost parses"))
+        .collect();
+    let clauses: Vec<_> = boosts
+        .iter()
+        .zip(&boost_exprs)
+        .map(|((text, weight), expr)| (Clause { text, expr }, *weight))
+        .collect();
+    builder
+        .add_indicator(
+            Clause {
+                text: query,
+                expr: &expr,
+            },
+            &clauses,
+            min_score,
+        )
+        .expect("compiles");
+    builder.build()
+}
+
+fn titled(title: &str) -> ItemText<'_> {
+    ItemText {
+        title,
+        ..ItemText::default()
+    }
+}
+
+#[test]
+fn explanation_of_a_hit_shows_each_node_true_with_the_text_it_matched() {
+    let m = matcher_for_launch();
+    let item = titled("North Korea launched a satellite");
+    let e = m.explain(&item, 0);
+    assert_eq!(e.verdict, Verdict::Fired);
+    assert!(e.fired && e.failed.is_empty());
+    assert_eq!(e.reason, "fired: score 1.0 ≥ min_score 1.0");
+    let tree = &e.query.tree;
+    assert_eq!((tree.op, tree.value), (explain::Op::And, true));
+    assert_eq!(tree.text, "@launch_verb AND @sat_object");
+    let launch = &tree.children[0];
+    assert_eq!(
+        (launch.op, launch.text.as_str()),
+        (explain::Op::Term, "@launch_verb")
+    );
+    assert_eq!(&*launch.matches[0].term, "@launch_verb: launch*");
+    assert_eq!(launch.matches[0].text, "launched");
+    assert_eq!(
+        &item.title[launch.matches[0].start..launch.matches[0].end],
+        "launched"
+    );
+}
+
+fn matcher_for_launch() -> Matcher {
+    indicator("@launch_verb AND @sat_object", &[], 1.0)
+}
+
+#[test]
+fn a_false_query_names_the_required_operand_that_found_nothing() {
+    let m = matcher_for_launch();
+    let e = m.explain(&titled("North Korea launched a rocket"), 0);
+    assert_eq!(e.verdict, Verdict::QueryFalse);
+    assert!(!e.fired);
+    assert_eq!(e.reason, "query false: '@sat_object' found nothing");
+    assert_eq!(e.failed.len(), 1);
+    assert_eq!((e.failed[0].start, e.failed[0].end), (17, 28));
+    assert!(e.query.tree.children[0].value);
+    assert!(!e.query.tree.children[1].value);
+
+    // A grouped branch is named as written, and says when part of it occurred.
+    let m = indicator(
+        "@sat_object AND (@launch_verb OR (@russia AND help))",
+        &[],
+        1.0,
+    );
+    let e = m.explain(&titled("a satellite on display"), 0);
+    assert_eq!(
+        e.reason,
+        "query false: '@launch_verb OR (@russia AND help)' found nothing"
+    );
+    let e = m.explain(&titled("a satellite shown in Moscow"), 0);
+    assert_eq!(
+        e.reason,
+        "query false: '@launch_verb OR (@russia AND help)' is false \
+         ('@launch_verb' found nothing; 'help' found nothing)"
+    );
+}
+
+#[test]
+fn a_true_query_under_min_score_names_the_demoting_boost() {
+    let m = indicator(
+        "@sat_object",
+        &[("title:(@launch_verb)", 0.5), ("@imagery", -1.0)],
+        1.0,
+    );
+    let item = titled("Satellite imagery shows a new pad");
+    assert!(m.match_item(&item, &mut m.scratch()).is_empty());
+    let e = m.explain(&item, 0);
+    assert_eq!(e.verdict, Verdict::BelowMinScore);
+    assert!(e.query.value);
+    assert_eq!(e.score, 0.0);
+    assert_eq!(
+        e.reason,
+        "query true but score 0.0 < min_score 1.0: demoted by boost '@imagery' (-1.0); \
+         boosts that did not apply: 'title:(@launch_verb)' (+0.5)"
+    );
+    let demoted: Vec<&str> = e.demoted_by().map(|b| &*b.query).collect();
+    assert_eq!(demoted, ["@imagery"]);
+    assert_eq!(
+        e.score_breakdown().summary(),
+        "query 1.0 − '@imagery' 1.0 = 0.0 < min_score 1.0"
+    );
+}
+
+#[test]
+fn near_not_and_field_nodes_explain_what_made_them_false() {
+    let m = indicator("title:(satellite) NEAR/2 launch* NOT missile", &[], 1.0);
+    let cases = [
+        (
+            "satellite to launch, and a missile",
+            "query false: 'NOT missile' is false: found \"missile\"",
+        ),
+        (
+            "satellite went far away before the launch",
+            "query false: 'title:(satellite) NEAR/2 launch*' is false: 'title:(satellite)' and \
+             'launch*' both occur, but not within 2 words",
+        ),
+        (
+            "launch day",
+            "query false: 'title:(satellite)' found nothing",
+        ),
+    ];
+    for (title, reason) in cases {
+        let e = m.explain(&titled(title), 0);
+        assert_eq!(e.reason, reason, "{title}");
+    }
+    // The satellite only in the summary: the field restriction is what fails.
+    let item = ItemText {
+        title: "launch day",
+        summary: "a satellite",
+        ..ItemText::default()
+    };
+    let e = m.explain(&item, 0);
+    assert_eq!(e.reason, "query false: 'title:(satellite)' found nothing");
+    let near = &e.query.tree.children[0];
+    assert_eq!((near.op, near.distance), (explain::Op::Near, Some(2)));
+    let field = &near.children[0];
+    assert_eq!(
+        (field.op, field.field, field.text.as_str()),
+        (explain::Op::Field, Some(Field::Title), "title:(satellite)")
+    );
+    let e = m.explain(&titled("satellite launch today"), 0);
+    assert!(e.fired, "{e:#?}");
+    let not = &e.query.tree.children[1];
+    assert_eq!((not.op, not.value), (explain::Op::Not, true));
+}
+
+#[test]
+fn list_terms_are_explained_by_the_entry_that_matched() {
+    let m = indicator("@dprk AND @sat_object", &[], 1.0);
+    let e = m.explain(&titled("북한은 위성을 발사했다"), 0);
+    assert!(e.fired);
+    let entries: Vec<(&str, &str)> = e
+        .query
+        .tree
+        .children
+        .iter()
+        .flat_map(|c| &c.matches)
+        .map(|f| (&*f.term, f.text.as_str()))
+        .collect();
+    assert_eq!(
+        entries,
+        [("@dprk: 북한*", "북한은"), ("@sat_object: 위성*", "위성을")]
+    );
+}
+
+#[test]
+fn indicators_that_are_not_candidates_are_explained_too() {
+    let m = indicator("@launch_verb AND @sat_object", &[], 1.0);
+    let all = m.explain_all(&titled("weather report"));
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        all[0].reason,
+        "query false: '@launch_verb' found nothing; '@sat_object' found nothing"
+    );
+}
+
+#[test]
+fn the_explanation_json_has_the_documented_shape() {
+    let m = indicator("@sat_object", &[("@imagery", -1.0)], 1.0);
+    let e = m.explain(&titled("satellite imagery"), 0);
+    let value = serde_json::to_value(&e).expect("serialises");
+    assert_eq!(value["verdict"], "below_min_score");
+    assert_eq!(value["fired"], false);
+    assert_eq!(value["query"]["text"], "@sat_object");
+    assert_eq!(value["query"]["tree"]["op"], "term");
+    assert_eq!(value["query"]["tree"]["matches"][0]["text"], "satellite");
+    assert_eq!(value["query"]["tree"]["matches"][0]["field"], "title");
+    assert_eq!(value["query"]["tree"]["children"], serde_json::json!([]));
+    assert_eq!(value["boosts"][0]["query"], "@imagery");
+    assert_eq!(value["boosts"][0]["weight"], -1.0);
+    assert_eq!(value["boosts"][0]["applied"], true);
+    assert_eq!(value["base_score"], 1.0);
+    assert_eq!(value["score"], 0.0);
+    assert_eq!(value["min_score"], 1.0);
+    assert_eq!(value["failed"], serde_json::json!([]));
+}
+
+#[test]
+fn demoting_terms_are_marked_and_kept_out_of_the_highlights() {
+    let m = indicator(
+        "@sat_object",
+        &[("title:(@launch_verb)", 0.5), ("@imagery OR pad", -1.0)],
+        0.5,
+    );
+    let item = ItemText {
+        title: "Launch of a satellite",
+        summary: "Satellite imagery shows the pad",
+        ..ItemText::default()
+    };
+    let hits = m.match_item(&item, &mut m.scratch());
+    assert_eq!(hits.len(), 1);
+    let evidence = &hits[0].evidence;
+    let roles: Vec<(&str, Role)> = evidence
+        .terms
+        .iter()
+        .map(|t| (t.text.as_str(), t.role))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("Launch", Role::Supporting),
+            ("satellite", Role::Supporting),
+            ("Satellite", Role::Supporting),
+            ("Satellite imagery", Role::Demoting),
+            ("pad", Role::Demoting),
+        ]
+    );
+    let snippet = evidence.snippet.as_ref().expect("snippet");
+    let marked = |ranges: &[(usize, usize)]| -> Vec<String> {
+        ranges
+            .iter()
+            .map(|&(s, e)| snippet.text[s..e].to_owned())
+            .collect()
+    };
+    assert!(!marked(&snippet.highlights).contains(&"pad".to_owned()));
+    assert_eq!(snippet.field, Field::Summary);
+    assert_eq!(marked(&snippet.highlights), ["Satellite"]);
+    assert_eq!(marked(&snippet.demoting), ["Satellite imagery", "pad"]);
+    let score = evidence.score.as_ref().expect("breakdown");
+    assert_eq!(
+        score.summary(),
+        "query 1.0 + 'title:(@launch_verb)' 0.5 − '@imagery OR pad' 1.0 = 0.5 ≥ min_score 0.5"
+    );
+    // The hit and the explanation tell the same score.
+    assert_eq!(m.explain(&item, 0).score_breakdown(), *score);
+}
+
+#[test]
+fn evidence_stored_before_the_score_breakdown_still_reads() {
+    let old = r#"{"terms":[{"term":"satellite","field":"title","start":2,"end":11,"text":"satellite"}],
+        "snippet":{"field":"title","start":0,"end":11,"text":"a satellite","highlights":[[2,11]]}}"#;
+    let evidence: Evidence = serde_json::from_str(old).expect("old evidence reads");
+    assert_eq!(evidence.terms[0].role, Role::Supporting);
+    assert_eq!(evidence.score, None);
+    assert!(evidence.snippet.expect("snippet").demoting.is_empty());
 }

@@ -70,6 +70,15 @@ impl serde::Serialize for Field {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const NAMES: &[&str] = &["title", "summary", "content", "author", "category", "link"];
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        name.parse()
+            .map_err(|()| serde::de::Error::unknown_variant(&name, NAMES))
+    }
+}
+
 /// A set of fields, one bit each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FieldMask(pub u8);

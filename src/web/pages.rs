@@ -10,9 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use super::WebState;
 use super::chart::{self, Chart};
-use crate::alert::render::{Segment, header_text, highlight_block, web_link};
+use crate::alert::render::{
+    Segment, demotion_lines, header_text, highlight_block, highlight_block_roles, lenient, web_link,
+};
 use crate::config::{Indicator, Indicators};
 use crate::languages;
+use crate::matcher::{Role, ScoreBreakdown};
 use crate::store::{FeedState, HitDetail, HitFilter, HitRow, TriageFilter, Verdict};
 
 /// Hits on one page of the list.
@@ -337,10 +340,14 @@ pub fn hit_list(
     .render()
 }
 
+/// What the hit page reads of stored evidence (`matcher::Evidence` as JSON); parts added
+/// later may be missing from older hits.
 #[derive(Deserialize)]
 struct StoredEvidence {
     #[serde(default)]
     terms: Vec<StoredTerm>,
+    #[serde(default, deserialize_with = "lenient")]
+    score: Option<ScoreBreakdown>,
 }
 
 #[derive(Deserialize)]
@@ -351,6 +358,8 @@ struct StoredTerm {
     end: usize,
     #[serde(default)]
     text: String,
+    #[serde(default, deserialize_with = "lenient")]
+    role: Role,
 }
 
 /// One field of the item, with its matched terms marked.
@@ -364,6 +373,7 @@ struct Term {
     field: String,
     text: String,
     range: String,
+    demoting: bool,
 }
 
 struct Source {
@@ -403,6 +413,10 @@ struct HitPage {
     first_seen: String,
     recorded: String,
     score: String,
+    /// How the score was made; empty for hits stored before evidence recorded it.
+    score_breakdown: String,
+    /// Demoting boosts that applied and demoting terms, listed apart from the evidence.
+    demoted_by: Vec<String>,
     origin: String,
     definition_hash: String,
     /// The item's language as stored, with what `und` or its absence means.
@@ -426,8 +440,11 @@ pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::
     let page = frame(state, &format!("Hit {}: {}", hit.hit_id, hit.title));
     let rule: Option<&Indicator> = rules.indicators.iter().find(|i| i.id == hit.indicator_id);
     // Unreadable evidence still leaves a page worth showing, without highlights.
-    let evidence = serde_json::from_str::<StoredEvidence>(&hit.evidence)
-        .unwrap_or(StoredEvidence { terms: Vec::new() });
+    let evidence =
+        serde_json::from_str::<StoredEvidence>(&hit.evidence).unwrap_or(StoredEvidence {
+            terms: Vec::new(),
+            score: None,
+        });
     let link_text = hit.link.clone().unwrap_or_default();
     let texts: [(&'static str, &str); 6] = [
         ("title", &hit.title),
@@ -442,23 +459,21 @@ pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::
         .iter()
         .filter(|(_, text)| !text.trim().is_empty())
         .map(|&(name, text)| {
-            let ranges: Vec<(usize, usize)> = evidence
-                .terms
-                .iter()
-                .filter(|t| t.field == name)
-                .filter(|t| {
-                    // The item may have been updated since the hit, moving its text.
-                    let fits = t.text.is_empty() || text.get(t.start..t.end) == Some(&t.text);
-                    if !fits {
-                        misplaced += 1;
-                    }
-                    fits
-                })
-                .map(|t| (t.start, t.end))
-                .collect();
+            let (mut supporting, mut demoting) = (Vec::new(), Vec::new());
+            for t in evidence.terms.iter().filter(|t| t.field == name) {
+                // The item may have been updated since the hit, moving its text.
+                if !(t.text.is_empty() || text.get(t.start..t.end) == Some(&t.text)) {
+                    misplaced += 1;
+                    continue;
+                }
+                match t.role {
+                    Role::Supporting => supporting.push((t.start, t.end)),
+                    Role::Demoting => demoting.push((t.start, t.end)),
+                }
+            }
             FieldText {
                 name,
-                segments: highlight_block(text, &ranges),
+                segments: highlight_block_roles(text, &supporting, &demoting),
             }
         })
         .collect();
@@ -470,8 +485,21 @@ pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::
             field: header_text(&t.field, NAME_MAX),
             text: header_text(&t.text, NAME_MAX),
             range: format!("{}..{}", t.start, t.end),
+            demoting: t.role == Role::Demoting,
         })
         .collect();
+    let demoted_by = demotion_lines(
+        evidence.score.as_ref(),
+        evidence
+            .terms
+            .iter()
+            .filter(|t| t.role == Role::Demoting)
+            .map(|t| (t.term.as_str(), t.text.as_str())),
+    );
+    let score_breakdown = evidence
+        .score
+        .as_ref()
+        .map_or(String::new(), |b| header_text(&b.summary(), INSIGHT_MAX));
     let sources = detail
         .sources
         .iter()
@@ -534,6 +562,8 @@ pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::
         first_seen: when(hit.first_seen),
         recorded: when(hit.created_at),
         score: format!("{:.2}", hit.score),
+        score_breakdown,
+        demoted_by,
         origin: header_text(&hit.origin, NAME_MAX),
         definition_hash: header_text(&hit.definition_hash, NAME_MAX),
         rule_changed: rule.is_some_and(|r| r.definition_hash != hit.definition_hash),
@@ -760,6 +790,109 @@ mod tests {
         .filter();
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(filter.since.is_none() && filter.offset == 0);
+    }
+
+    #[test]
+    fn the_hit_page_strikes_demoting_terms_and_shows_the_score_breakdown() {
+        let rules = Indicators::parse(
+            r#"lists:
+  imagery: ["commercial imagery"]
+indicators:
+  - id: sat
+    title: Satellite
+    insight: Why.
+    severity: high
+    query: satellite AND launch*
+    boost:
+      - query: "title:(launch*)"
+        weight: 0.5
+      - query: "@imagery"
+        weight: -1.0
+    min_score: 0.5
+"#,
+            std::path::Path::new("rules.yaml"),
+        )
+        .expect("rules");
+        let (title, summary) = (
+            "Launch pad readied",
+            "Commercial imagery shows the satellite on the pad",
+        );
+        let item = crate::matcher::ItemText {
+            title,
+            summary,
+            ..Default::default()
+        };
+        let hit = rules
+            .matcher
+            .match_item(&item, &mut rules.matcher.scratch())
+            .pop()
+            .expect("the example fires");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("watchfloor.db");
+        let store = crate::store::Store::open(&db).expect("store");
+        let rules = std::sync::Arc::new(rules);
+        let state = WebState::new(
+            db,
+            std::sync::Arc::new(std::sync::Mutex::new(store)),
+            std::sync::Arc::new(move || rules.clone()),
+            crate::config::WebAuth::default(),
+            None,
+        );
+        let now = Utc::now();
+        let detail = HitDetail {
+            row: HitRow {
+                hit_id: 3,
+                indicator_id: "sat".into(),
+                feed_id: "wire".into(),
+                item_id: 1,
+                title: title.into(),
+                link: None,
+                published: None,
+                first_seen: now,
+                created_at: now,
+                score: hit.score,
+                definition_hash: String::new(),
+                origin: "poll".into(),
+                evidence: serde_json::to_string(&hit.evidence).expect("json"),
+                sources: Vec::new(),
+                alert_status: None,
+                lang: Some("en".into()),
+                triage: None,
+            },
+            summary: summary.into(),
+            content: String::new(),
+            authors: String::new(),
+            categories: String::new(),
+            sources: Vec::new(),
+            deliveries: Vec::new(),
+        };
+        let body = hit_page(&state, &detail).expect("renders");
+        assert!(
+            body.contains(
+                "<div class=\"text\" id=\"field-summary\"><s class=\"demoting\" \
+                 title=\"demoting term\">Commercial imagery</s> shows the <mark>satellite</mark> on \
+                 the pad</div>"
+            ),
+            "{body}"
+        );
+        assert!(
+            body.contains(
+                "<span id=\"score-breakdown\">query 1.0 + &#39;title:(launch*)&#39; 0.5 − \
+                 &#39;@imagery&#39; 1.0 = 0.5 ≥ min_score 0.5</span>"
+            ),
+            "{body}"
+        );
+        assert!(
+            body.contains(
+                "<li><s class=\"demoting\" title=\"demoting term\">boost &#39;@imagery&#39; \
+                 (-1.0)</s></li>"
+            ),
+            "{body}"
+        );
+        assert!(
+            body.contains("<td><s class=\"demoting\" title=\"demoting term\">demoting</s></td>")
+        );
+        assert!(!body.contains("<mark>Commercial imagery</mark>"));
     }
 
     #[test]

@@ -399,11 +399,13 @@ fn bad_highlight_offsets_do_not_panic() {
         vec![
             Segment {
                 text: "북".to_owned(),
-                marked: true
+                marked: true,
+                demoting: false,
             },
             Segment {
                 text: "한 спутник launch".to_owned(),
-                marked: false
+                marked: false,
+                demoting: false,
             },
         ],
         "a range inside a character widens to the whole character"
@@ -713,4 +715,141 @@ proptest! {
         let joined: String = highlight(&text, &highlights).iter().map(|s| s.text.as_str()).collect();
         prop_assert_eq!(joined, text);
     }
+}
+
+/// Evidence as the matcher records it for a hit whose score a demoting boost lowered.
+fn demoted_evidence() -> (String, f64) {
+    let rules = crate::config::Indicators::parse(
+        r#"lists:
+  imagery: ["commercial imagery"]
+indicators:
+  - id: sat
+    title: Satellite
+    insight: Why.
+    severity: high
+    query: satellite AND launch*
+    boost:
+      - query: "title:(launch*)"
+        weight: 0.5
+      - query: "@imagery"
+        weight: -1.0
+    min_score: 0.5
+"#,
+        std::path::Path::new("rules.yaml"),
+    )
+    .expect("rules");
+    let item = crate::matcher::ItemText {
+        title: "Launch pad readied",
+        summary: "Commercial imagery shows the satellite on the pad",
+        ..Default::default()
+    };
+    let hits = rules
+        .matcher
+        .match_item(&item, &mut rules.matcher.scratch());
+    assert_eq!(hits.len(), 1, "the example hit fires");
+    (
+        serde_json::to_string(&hits[0].evidence).expect("json"),
+        hits[0].score,
+    )
+}
+
+#[test]
+fn a_demoting_term_is_marked_apart_and_the_score_breakdown_is_shown() {
+    let (evidence_json, score) = demoted_evidence();
+    let mut hit = satellite(7, "Launch pad readied");
+    hit.evidence_json = evidence_json;
+    hit.score = score;
+    let rendered = render(&view(MessageKind::Alert, vec![hit]));
+    let html = &rendered.html;
+    // The supporting term is highlighted; the demoting one is struck through, not marked.
+    assert!(html.contains("<mark>satellite</mark>"), "{html}");
+    assert!(
+        html.contains("<s title=\"demoting term\" style=\"color:#777777\">Commercial imagery</s>"),
+        "{html}"
+    );
+    assert!(!html.contains("<mark>Commercial imagery</mark>"), "{html}");
+    assert!(
+        html.contains(
+            "Demoted by: <s title=\"demoting term\">boost &#39;@imagery&#39; (-1.0)</s>; \
+             <s title=\"demoting term\">&#34;Commercial imagery&#34; (@imagery: commercial imagery)</s>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "Score breakdown: query 1.0 + &#39;title:(launch*)&#39; 0.5 − &#39;@imagery&#39; 1.0 \
+             = 0.5 ≥ min_score 0.5"
+        ),
+        "{html}"
+    );
+    let text = &rendered.text;
+    assert!(
+        text.contains("  > ~~Commercial imagery~~ shows the *satellite* on the pad"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  Demoted by (~~demoting term~~): boost '@imagery' (-1.0); \
+             \"Commercial imagery\" (@imagery: commercial imagery)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  Score breakdown: query 1.0 + 'title:(launch*)' 0.5 − '@imagery' 1.0 = 0.5 ≥ \
+             min_score 0.5"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn hostile_boost_text_in_stored_evidence_stays_escaped() {
+    let json = serde_json::json!({
+        "terms": [{"term": SCRIPT, "field": "summary", "start": 0, "end": 3, "text": ATTRIBUTE_BREAKER, "role": "demoting"}],
+        "snippet": {"field": "summary", "start": 0, "end": 10, "text": SCRIPT, "highlights": [], "demoting": [[0, 8]]},
+        "score": {"base": 1.0, "boosts": [{"query": SCRIPT, "weight": -1.0, "applied": true}], "score": 0.0, "min_score": 0.0},
+    });
+    let mut hit = satellite(1, "Launch");
+    hit.evidence_json = json.to_string();
+    let rendered = render(&view(MessageKind::Alert, vec![hit]));
+    assert!(!rendered.html.contains("<script>"), "{}", rendered.html);
+    assert!(!rendered.html.contains("<img"), "{}", rendered.html);
+    assert!(rendered.html.contains("Demoted by:"));
+}
+
+#[test]
+fn a_malformed_score_breakdown_costs_only_the_breakdown() {
+    let json = serde_json::json!({
+        "snippet": {"text": "a satellite", "highlights": [[2, 11]]},
+        "score": {"base": "one"},
+        "terms": 5,
+    });
+    let mut hit = satellite(1, "Launch");
+    hit.evidence_json = json.to_string();
+    let rendered = render(&view(MessageKind::Alert, vec![hit]));
+    assert!(rendered.html.contains("<mark>satellite</mark>"));
+    assert!(!rendered.html.contains("Score breakdown"));
+}
+
+#[test]
+fn a_highlight_inside_a_demoting_range_stays_a_highlight() {
+    let segments = highlight_roles(
+        "Satellite imagery of the pad",
+        &[(0, 9)],
+        &[(0, 17), (25, 28)],
+    );
+    let runs: Vec<(&str, bool, bool)> = segments
+        .iter()
+        .map(|s| (s.text.as_str(), s.marked, s.demoting))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("Satellite", true, false),
+            (" imagery", false, true),
+            (" of the ", false, false),
+            ("pad", false, true),
+        ]
+    );
 }
