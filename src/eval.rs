@@ -22,6 +22,8 @@ pub struct LabeledItem {
     pub labels: Vec<String>,
     /// 1-based line in the file.
     pub line: usize,
+    /// The item's language as labelled (`lang`, ISO 639-1), when the file says.
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,8 @@ struct RawLine {
     #[serde(default)]
     summary: String,
     labels: Vec<String>,
+    #[serde(default)]
+    lang: Option<String>,
 }
 
 /// Reads a labelled file; blank lines are skipped. Labels are checked against `known` ids.
@@ -89,6 +93,7 @@ pub fn read_labeled(path: &Path, known: &Indicators) -> Result<Vec<LabeledItem>,
             summary: html_to_text(&raw.summary),
             labels: raw.labels,
             line: index + 1,
+            lang: raw.lang,
         });
     }
     Ok(items)
@@ -164,6 +169,8 @@ pub struct Mistake {
     /// `fp` (fired, not labelled) or `fn` (labelled, did not fire).
     pub kind: &'static str,
     pub title: String,
+    /// The item's language (labelled, else detected).
+    pub lang: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -174,6 +181,24 @@ pub struct Report {
     pub macro_avg: Scores,
     #[serde(skip)]
     pub mistakes: Vec<Mistake>,
+    /// Scores per item language, summed over the indicators: where the rules read well and
+    /// where they do not.
+    pub languages: BTreeMap<String, LanguageScore>,
+    /// `labelled` when every item carries a `lang`, else `detected` (for those without).
+    pub languages_from: &'static str,
+}
+
+/// Decisions on the items of one language, every indicator's counted together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct LanguageScore {
+    pub items: u64,
+    pub tp: u64,
+    pub fp: u64,
+    #[serde(rename = "fn")]
+    pub fn_: u64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
 }
 
 /// Runs every item through the indicators and tallies the decisions.
@@ -183,7 +208,14 @@ pub fn evaluate(indicators: &Indicators, items: &[LabeledItem]) -> Report {
     let mut counts: Vec<IndicatorScore> =
         vec![IndicatorScore::default(); indicators.indicators.len()];
     let mut mistakes = Vec::new();
+    let mut languages: BTreeMap<String, LanguageScore> = BTreeMap::new();
     for item in items {
+        let lang = item.lang.clone().unwrap_or_else(|| {
+            crate::text::lang::stored(&crate::text::lang::detect(&item.title, &item.summary))
+                .to_owned()
+        });
+        let language = languages.entry(lang.clone()).or_default();
+        language.items += 1;
         let text = ItemText {
             title: &item.title,
             summary: &item.summary,
@@ -200,15 +232,18 @@ pub fn evaluate(indicators: &Indicators, items: &[LabeledItem]) -> Report {
             let kind = match (expected, got) {
                 (true, true) => {
                     counts[index].tp += 1;
+                    language.tp += 1;
                     continue;
                 }
                 (false, false) => continue,
                 (false, true) => {
                     counts[index].fp += 1;
+                    language.fp += 1;
                     "fp"
                 }
                 (true, false) => {
                     counts[index].fn_ += 1;
+                    language.fn_ += 1;
                     "fn"
                 }
             };
@@ -218,11 +253,20 @@ pub fn evaluate(indicators: &Indicators, items: &[LabeledItem]) -> Report {
                 indicator: indicator.id.clone(),
                 kind,
                 title: item.title.clone(),
+                lang: lang.clone(),
             });
         }
     }
     for c in &mut counts {
         c.finish();
+    }
+    for l in languages.values_mut() {
+        let Scores {
+            precision,
+            recall,
+            f1,
+        } = scores(l.tp, l.fp, l.fn_);
+        (l.precision, l.recall, l.f1) = (precision, recall, f1);
     }
     let n = counts.len().max(1) as f64;
     let macro_avg = Scores {
@@ -240,6 +284,12 @@ pub fn evaluate(indicators: &Indicators, items: &[LabeledItem]) -> Report {
             .collect(),
         macro_avg,
         mistakes,
+        languages,
+        languages_from: if items.iter().all(|i| i.lang.is_some()) {
+            "labelled"
+        } else {
+            "detected"
+        },
     }
 }
 

@@ -23,6 +23,7 @@
 //! - [`web`] is the hit log for reviewers: pages, the Atom feed and the triage form, served on
 //!   the operations listener from read-only connections.
 //! - [`eval`] scores the rules against labelled items.
+//! - [`languages`] sets the languages feeds deliver against those the rules can read.
 //! - [`cli`] is the command line: each subcommand a function over the stages above.
 
 pub mod alert;
@@ -32,6 +33,7 @@ pub mod daemon;
 pub mod eval;
 pub mod fetch;
 pub mod housekeeping;
+pub mod languages;
 pub mod matcher;
 pub mod ops;
 pub mod parse;

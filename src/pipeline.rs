@@ -340,7 +340,15 @@ fn record_failure(
 }
 
 fn item_record(item: ParsedItem) -> ItemRecord {
+    // The body a reader sees first: feeds that give only content give no summary.
+    let body = if item.summary.is_empty() {
+        &item.content
+    } else {
+        &item.summary
+    };
+    let lang = crate::text::lang::detect(&item.title, body);
     ItemRecord {
+        lang,
         key: item.key,
         link: item.link,
         title: item.title,

@@ -26,6 +26,8 @@ pub enum BenchTarget {
     Parse(ParseBench),
     /// Alert delivery: many pending alerts sent through the configured transport
     Alerts(super::bench_alerts::AlertsBench),
+    /// Language identification: accuracy and speed on labelled news excerpts
+    Langid(super::bench_langid::LangidBench),
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +55,9 @@ pub struct MatchBench {
     /// another matcher (bench/reference.py) can be measured on the very same items
     #[arg(long, value_name = "FILE")]
     pub dump_items: Option<PathBuf>,
+    /// Leave language identification out of the loop, to see what it costs
+    #[arg(long)]
+    pub without_langid: bool,
     /// Match these items (JSON lines with "title" and "summary", as --dump-items writes them)
     /// instead of generating them, so that two rule files are measured on the same items
     #[arg(long, value_name = "FILE", conflicts_with = "dump_items")]
@@ -65,6 +70,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<u8> {
         BenchTarget::Ingest(bench) => super::bench_ingest::run(global, bench),
         BenchTarget::Parse(bench) => parse_bench(bench),
         BenchTarget::Alerts(bench) => super::bench_alerts::run(global, bench),
+        BenchTarget::Langid(bench) => super::bench_langid::run(bench),
     }
 }
 
@@ -192,15 +198,40 @@ fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {
         Path::new("<generated>"),
     )?;
     println!(
-        "match throughput: 1 thread, normalisation included, {} items of {average:.0} bytes on average",
+        "match throughput: 1 thread, normalisation {} included, {} items of {average:.0} bytes on average",
+        if args.without_langid {
+            "(not language identification)"
+        } else {
+            "and language identification"
+        },
         args.items
     );
+    if !args.without_langid {
+        // What decides these items' languages: the shortcuts cost little, the models much.
+        let mut routes: std::collections::BTreeMap<crate::text::lang::Route, usize> =
+            std::collections::BTreeMap::new();
+        for (title, summary) in &items {
+            let route = crate::text::lang::detect_how(title, summary).1;
+            *routes.entry(route).or_default() += 1;
+        }
+        let shares: Vec<String> = routes
+            .iter()
+            .map(|(route, n)| {
+                format!(
+                    "{} {:.0}%",
+                    route.name(),
+                    100.0 * *n as f64 / items.len() as f64
+                )
+            })
+            .collect();
+        println!("languages decided by: {}", shares.join(", "));
+    }
     println!(
         "{:>10} {:>9} {:>9} {:>9} {:>12} {:>8} {:>10} {:>7}",
         "indicators", "patterns", "table MB", "seconds", "items/s", "MB/s", "hits/item", "CPU s"
     );
     for set in [&shipped, &generated] {
-        let figures = measure(set, &items, args.items);
+        let figures = measure(set, &items, args.items, !args.without_langid);
         println!(
             "{:>10} {:>9} {:>9.1} {:>9.3} {:>12.0} {:>8.1} {:>10.3} {:>7.2}",
             set.indicators.len(),
@@ -269,7 +300,7 @@ struct Figures {
     cpu_seconds: f64,
 }
 
-fn measure(set: &Indicators, items: &[(String, String)], count: usize) -> Figures {
+fn measure(set: &Indicators, items: &[(String, String)], count: usize, langid: bool) -> Figures {
     let matcher = &set.matcher;
     let mut scratch = matcher.scratch();
     let run = |scratch: &mut _, count: usize| {
@@ -282,6 +313,10 @@ fn measure(set: &Indicators, items: &[(String, String)], count: usize) -> Figure
                 ..ItemText::default()
             };
             hits += matcher.match_item(&item, scratch).len();
+            // The pipeline identifies every new item's language beside matching it.
+            if langid {
+                std::hint::black_box(crate::text::lang::detect(title, summary));
+            }
             bytes += title.len() + summary.len();
         }
         (bytes, hits)

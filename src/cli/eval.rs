@@ -11,7 +11,8 @@ use crate::matcher::{Explanation, ItemText};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// JSONL file, one item a line: {"id", "title", "summary", "labels": [indicator ids]}
+    /// JSONL file, one item a line: {"id", "title", "summary", "labels": [indicator ids]},
+    /// optionally "lang" (ISO 639-1; detected when absent)
     #[arg(value_name = "LABELED.jsonl")]
     pub file: PathBuf,
     /// Print one JSON object instead of a table
@@ -86,14 +87,30 @@ pub fn run(global: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<u8> {
         "{:width$}  {:>4} {:>4} {:>4}  {:>9.3} {:>6.3} {:>6.3}",
         "macro", "", "", "", m.precision, m.recall, m.f1
     );
+    println!();
+    println!(
+        "by language ({}), every indicator counted together",
+        report.languages_from
+    );
+    println!(
+        "{:width$}  {:>5} {:>4} {:>4} {:>4}  {:>9} {:>6} {:>6}",
+        "lang", "items", "tp", "fp", "fn", "precision", "recall", "f1"
+    );
+    for (lang, s) in &report.languages {
+        println!(
+            "{lang:width$}  {:>5} {:>4} {:>4} {:>4}  {:>9.3} {:>6.3} {:>6.3}",
+            s.items, s.tp, s.fp, s.fn_, s.precision, s.recall, s.f1
+        );
+    }
     if args.show_errors {
         for mistake in &report.mistakes {
             println!(
-                "{} {}:{} item {} {}: {}",
+                "{} {}:{} item {} [{}] {}: {}",
                 mistake.kind,
                 args.file.display(),
                 mistake.line,
                 mistake.item,
+                mistake.lang,
                 mistake.indicator,
                 mistake.title
             );

@@ -4,6 +4,7 @@ use chrono::Utc;
 use clap::Args;
 
 use super::{EXIT_OK, GlobalArgs, load_indicators, load_settings};
+use crate::languages;
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -53,6 +54,23 @@ pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
         ],
         &rows,
     );
+    // Languages get their own table: the health table is wide already, and a blind spot is
+    // a question for the rules' authors, not for whoever keeps the feeds up.
+    let languages = store.feed_languages()?;
+    let rows: Vec<[String; 3]> = languages
+        .iter()
+        .map(|(feed, langs)| {
+            [
+                feed.clone(),
+                languages::shares(langs),
+                languages::blind(langs, &indicators).describe(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        println!();
+        print_table(&["feed", "languages", "blind"], &rows);
+    }
     Ok(EXIT_OK)
 }
 

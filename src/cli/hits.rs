@@ -84,6 +84,9 @@ struct ExportedHit<'a> {
     indicator: &'a str,
     score: f64,
     title: &'a str,
+    /// ISO 639-1, `und` when the text did not say, empty for items stored before languages
+    /// were identified.
+    lang: &'a str,
     link: &'a str,
     feed: &'a str,
     sources: String,
@@ -106,6 +109,7 @@ fn exported(hit: &HitRow) -> ExportedHit<'_> {
         indicator: &hit.indicator_id,
         score: hit.score,
         title: &hit.title,
+        lang: hit.lang.as_deref().unwrap_or(""),
         link: hit.link.as_deref().unwrap_or(""),
         feed: &hit.feed_id,
         sources: hit.sources.join(" "),
@@ -171,13 +175,14 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
             writer.flush()?;
         }
         Format::Table => {
-            let rows: Vec<[String; 7]> = hits
+            let rows: Vec<[String; 8]> = hits
                 .iter()
                 .map(|hit| {
                     [
                         hit.hit_id.to_string(),
                         hit.created_at.format("%Y-%m-%d %H:%M").to_string(),
                         hit.indicator_id.clone(),
+                        hit.lang_shown().to_owned(),
                         hit.sources.join(","),
                         hit.alert_status.clone().unwrap_or_else(|| "-".into()),
                         hit.triage
@@ -192,6 +197,7 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
                     "hit",
                     "seen",
                     "indicator",
+                    "lang",
                     "sources",
                     "alert",
                     "triage",
@@ -206,12 +212,13 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-const CSV_COLUMNS: [&str; 16] = [
+const CSV_COLUMNS: [&str; 17] = [
     "hit_id",
     "created_at",
     "indicator",
     "score",
     "title",
+    "lang",
     "link",
     "feed",
     "sources",
@@ -250,6 +257,10 @@ struct LabelLine<'a> {
     title: &'a str,
     summary: &'a str,
     labels: Vec<&'a str>,
+    /// The stored language, so `eval` scores per language without detecting it again;
+    /// absent when none was identified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lang: Option<&'a str>,
 }
 
 pub fn export_labels(global: &GlobalArgs, args: &ExportLabelsArgs) -> anyhow::Result<u8> {
@@ -276,6 +287,10 @@ pub fn export_labels(global: &GlobalArgs, args: &ExportLabelsArgs) -> anyhow::Re
             title: &item.title,
             summary,
             labels,
+            lang: item
+                .lang
+                .as_deref()
+                .filter(|l| *l != crate::text::lang::UNDETERMINED),
         };
         text.push_str(&serde_json::to_string(&line)?);
         text.push('\n');

@@ -46,6 +46,9 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
     };
     let matcher = &indicators.matcher;
     let hits = matcher.match_item(&item, &mut matcher.scratch());
+    // As the pipeline stores it: from the title and the summary.
+    let lang = crate::text::lang::detect(&title, &summary);
+    let lang = crate::text::lang::stored(&lang);
     let explanations = if args.explain {
         matcher.explain_all(&item)
     } else {
@@ -66,7 +69,7 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
                 })
             })
             .collect();
-        let mut out = json!({"title": title, "summary": summary, "hits": hits});
+        let mut out = json!({"title": title, "summary": summary, "lang": lang, "hits": hits});
         if args.explain {
             out["explanations"] = explanations
                 .iter()
@@ -75,6 +78,7 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
         }
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else if args.explain {
+        println!("language: {lang}");
         for (n, explanation) in explanations.iter().enumerate() {
             if n > 0 {
                 println!();
@@ -83,8 +87,10 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
             print!("{}", explain::render_text(indicator, explanation, ""));
         }
     } else if hits.is_empty() {
+        println!("language: {lang}");
         println!("no indicator fired");
     } else {
+        println!("language: {lang}");
         for hit in &hits {
             let indicator = &indicators.indicators[hit.indicator];
             println!(

@@ -6,6 +6,7 @@ mod backup;
 mod bench;
 mod bench_alerts;
 mod bench_ingest;
+mod bench_langid;
 mod check;
 mod eval;
 mod explain;

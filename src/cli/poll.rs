@@ -158,10 +158,12 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
                 "http: /healthz and /metrics on http://{}",
                 listener.local_addr()?
             );
+            let rules_of = live.clone();
             let shared = Arc::new(crate::ops::http::Shared {
                 health: health.clone(),
                 store: store.clone(),
                 metrics: crate::ops::metrics::install(),
+                rules: Some(Arc::new(move || rules_of.current().indicators.clone())),
             });
             info!(
                 "web: the hit log on http://{}/hits ({})",

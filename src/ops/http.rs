@@ -27,6 +27,9 @@ pub struct Shared {
     pub store: Arc<Mutex<Store>>,
     /// `None` when another recorder was installed first (tests in one process).
     pub metrics: Option<PrometheusHandle>,
+    /// The rules in force, asked at each scrape (a reload swaps them): blind items depend
+    /// on them.
+    pub rules: Option<crate::web::Rules>,
 }
 
 /// Runs `work` with the store if its lock comes free within [`DATABASE_WAIT`] (a poll's write
@@ -104,9 +107,10 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         )
             .into_response();
     };
-    with_store_within(shared.store.clone(), |store| {
+    let rules = shared.rules.as_ref().map(|rules| rules());
+    with_store_within(shared.store.clone(), move |store| {
         if let Some(store) = store {
-            super::metrics::refresh(store);
+            super::metrics::refresh(store, rules.as_deref());
         }
     })
     .await;

@@ -7,6 +7,10 @@
 use metrics::{counter, gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use crate::config::Indicators;
 use crate::pipeline::PollReport;
 use crate::store::Store;
 
@@ -41,6 +45,15 @@ fn describe() {
         "Messages waiting to be sent or retried"
     );
     describe_gauge!("watchfloor_items", "Items stored");
+    describe_gauge!(
+        "watchfloor_items_by_language",
+        "Items stored, by language (ISO 639-1; und: not determined; none: stored before \
+         languages were identified)"
+    );
+    describe_gauge!(
+        "watchfloor_blind_items",
+        "Items stored in a language the indicator cannot fire on, by indicator and language"
+    );
     describe_gauge!("watchfloor_hits", "Hits stored, by indicator");
     describe_gauge!(
         "watchfloor_feed_last_success_timestamp_seconds",
@@ -84,8 +97,13 @@ pub fn record_reload(ok: bool) {
         .increment(1);
 }
 
-/// Sets the gauges from the database.
-pub fn refresh(store: &Store) {
+/// Label sets of the gauges that a scrape may stop reporting (a reload that teaches an
+/// indicator a language ends its blind spot there): set to 0 when they go, since the
+/// recorder keeps every series it has seen.
+static LANGUAGE_SERIES: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
+
+/// Sets the gauges from the database; blind items need the rules in force.
+pub fn refresh(store: &Store, rules: Option<&Indicators>) {
     if let Ok(counts) = store.outbox_counts() {
         for (status, n) in [
             ("pending", counts.pending),
@@ -115,4 +133,31 @@ pub fn refresh(store: &Store) {
                 .set(f64::from(state.consecutive_failures));
         }
     }
+    if let Ok(langs) = store.items_by_language() {
+        for (lang, n) in &langs {
+            gauge!("watchfloor_items_by_language", "lang" => lang.clone()).set(*n as f64);
+        }
+        if let Some(rules) = rules {
+            refresh_blind(&langs, rules);
+        }
+    }
+}
+
+/// `watchfloor_blind_items{indicator, lang}` from the item counts and the rules in force.
+fn refresh_blind(langs: &[(String, u64)], rules: &Indicators) {
+    let blind = crate::languages::blind(langs, rules);
+    let mut now = BTreeSet::new();
+    for language in &blind.by_language {
+        for indicator in &language.indicators {
+            gauge!("watchfloor_blind_items", "indicator" => indicator.clone(), "lang" => language.lang.clone())
+                .set(language.items as f64);
+            now.insert((indicator.clone(), language.lang.clone()));
+        }
+    }
+    let mut before = LANGUAGE_SERIES.lock().unwrap_or_else(|p| p.into_inner());
+    for (indicator, lang) in before.difference(&now) {
+        gauge!("watchfloor_blind_items", "indicator" => indicator.clone(), "lang" => lang.clone())
+            .set(0.0);
+    }
+    before.extend(now);
 }

@@ -104,7 +104,17 @@ pub struct HitRow {
     /// The alerts' state: `failed` if any failed, else `pending` if any waits, else `sent`,
     /// else `folded`; `None` when the hit alerted nobody.
     pub alert_status: Option<String>,
+    /// The item's language as stored: an ISO 639-1 code, `und` when its text did not say,
+    /// `None` for items stored before languages were identified.
+    pub lang: Option<String>,
     pub triage: Option<Triage>,
+}
+
+impl HitRow {
+    /// The language for display: the code, `und`, or `-` when never identified.
+    pub fn lang_shown(&self) -> &str {
+        self.lang.as_deref().unwrap_or("-")
+    }
 }
 
 /// A hit with everything its page shows.
@@ -137,7 +147,8 @@ const HIT_SELECT: &str = "SELECT h.id, h.indicator_id, h.feed_id, h.item_id, i.t
             WHEN SUM(a.status = 'pending') > 0 THEN 'pending'
             WHEN SUM(a.status = 'sent') > 0 THEN 'sent'
             WHEN COUNT(*) > 0 THEN 'folded'
-         END FROM alerts a WHERE a.hit_id = h.id)
+         END FROM alerts a WHERE a.hit_id = h.id),
+        i.lang
      FROM hits h JOIN items i ON i.id = h.item_id LEFT JOIN triage t ON t.hit_id = h.id";
 
 fn hit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HitRow> {
@@ -158,6 +169,7 @@ fn hit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HitRow> {
         evidence: row.get(12)?,
         sources: Vec::new(),
         alert_status: row.get(16)?,
+        lang: row.get(17)?,
         triage: match verdict.as_deref().and_then(Verdict::parse) {
             Some(verdict) => Some(Triage {
                 verdict,
@@ -330,7 +342,7 @@ impl Store {
     /// title, summary, [(indicator, verdict)]), by item.
     pub fn triaged_items(&self) -> Result<Vec<TriagedItem>, StoreError> {
         let mut statement = self.conn.prepare(
-            "SELECT i.id, i.title, i.summary, i.content, h.indicator_id, t.verdict
+            "SELECT i.id, i.title, i.summary, i.content, h.indicator_id, t.verdict, i.lang
              FROM triage t JOIN hits h ON h.id = t.hit_id JOIN items i ON i.id = h.item_id
              ORDER BY i.id, h.indicator_id",
         )?;
@@ -347,6 +359,7 @@ impl Store {
                     title: row.get(1)?,
                     summary: row.get(2)?,
                     content: row.get(3)?,
+                    lang: row.get(6)?,
                     verdicts: vec![(indicator, verdict)],
                 }),
             }
@@ -362,6 +375,8 @@ pub struct TriagedItem {
     pub title: String,
     pub summary: String,
     pub content: String,
+    /// As stored: a code, `und`, or `None` for items stored before languages were identified.
+    pub lang: Option<String>,
     pub verdicts: Vec<(String, Verdict)>,
 }
 

@@ -9,6 +9,7 @@ mod checkpoint;
 mod feed_health;
 mod hitlog;
 mod housekeeping;
+mod langs;
 mod outbox;
 mod schema;
 
@@ -17,6 +18,7 @@ use checkpoint::Checkpointer;
 pub use feed_health::{FeedHealthRow, NoticeKind, NoticePhase, NoticeState};
 pub use hitlog::{HitDetail, HitFilter, HitRow, Triage, TriageFilter, TriagedItem, Verdict};
 pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
+pub use langs::NOT_IDENTIFIED;
 
 pub use outbox::{
     AlertRow, AlertStatus, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,
@@ -31,6 +33,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::config::AlertMode;
+use crate::text::lang::{self, Lang};
 
 /// How long a writer waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -132,6 +135,9 @@ pub struct ItemRecord {
     pub published: Option<DateTime<Utc>>,
     pub updated: Option<DateTime<Utc>>,
     pub content_hash: String,
+    /// The language its text is in (`text::lang::detect`); `None` when the text did not say,
+    /// stored as `und`.
+    pub lang: Option<Lang>,
 }
 
 impl ItemRecord {
@@ -534,8 +540,8 @@ impl Store {
                     let inserted = tx
                         .prepare_cached(
                             "INSERT INTO items (identity, link, title, summary, content, authors,
-                               categories, published, updated, first_seen, content_hash)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                               categories, published, updated, first_seen, content_hash, lang)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                              ON CONFLICT(identity) DO NOTHING",
                         )?
                         .execute(params![
@@ -550,6 +556,7 @@ impl Store {
                             item.updated.map(to_unix),
                             now,
                             item.content_hash,
+                            lang::stored(&item.lang),
                         ])?;
                     let item_id: i64 = if inserted == 1 {
                         counts.new_items += 1;
@@ -586,7 +593,8 @@ impl Store {
                     // Fresh text makes a pruned item whole again; retention trims it anew.
                     tx.prepare_cached(
                         "UPDATE items SET title = ?2, summary = ?3, content = ?4, authors = ?5,
-                           categories = ?6, updated = ?7, content_hash = ?8, pruned_at = NULL
+                           categories = ?6, updated = ?7, content_hash = ?8, pruned_at = NULL,
+                           lang = ?9
                          WHERE id = ?1",
                     )?
                     .execute(params![
@@ -598,6 +606,7 @@ impl Store {
                         item.categories,
                         item.updated.map(to_unix),
                         item.content_hash,
+                        lang::stored(&item.lang),
                     ])?;
                     counts.changed_items += 1;
                     insert_hits(&tx, *item_id, item, &poll.feed_id, now, hits, &mut counts)?;

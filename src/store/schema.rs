@@ -219,4 +219,11 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX triage_verdict ON triage(verdict);
     "#,
+    // 7: each item's language (ISO 639-1, or 'und' when its text did not say), identified
+    // when the item is stored or its text changes. NULL for items stored before: their
+    // language was never asked. Items are counted by language at every /metrics scrape.
+    r#"
+    ALTER TABLE items ADD COLUMN lang TEXT;
+    CREATE INDEX items_lang ON items(lang);
+    "#,
 ];

@@ -1,7 +1,9 @@
-//! Text handling shared by the parse and match stages: HTML to display text, and display text
-//! to the normalised word stream that indicators are matched against.
+//! Text handling shared by the parse and match stages: HTML to display text, display text to
+//! the normalised word stream that indicators are matched against, and the language a text is
+//! written in.
 
 pub mod html;
+pub mod lang;
 pub mod normalize;
 
 pub use html::{html_to_text, html_to_text_into};

@@ -287,10 +287,13 @@ async fn indicator_page(State(state): State<Arc<WebState>>, Path(id): Path<Strin
 
 async fn feeds_page(State(state): State<Arc<WebState>>) -> Response {
     let rules = (state.rules)();
-    match state.read(|store| store.feed_states()).await {
-        Ok(feeds) => html(
+    let read = state
+        .read(|store| Ok((store.feed_states()?, store.feed_languages()?)))
+        .await;
+    match read {
+        Ok((feeds, languages)) => html(
             StatusCode::OK,
-            pages::feeds_page(&state, &rules, &feeds, Utc::now()),
+            pages::feeds_page(&state, &rules, &feeds, &languages, Utc::now()),
         ),
         Err(e) => failure(&state, e),
     }

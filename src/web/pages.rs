@@ -2,6 +2,8 @@
 //! Rust: which links are live, what text is shown, where highlights fall. The templates only
 //! lay it out, and escape every value.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,6 +14,7 @@ use crate::alert::render::{
     Segment, demotion_lines, header_text, highlight_block, highlight_block_roles, lenient, web_link,
 };
 use crate::config::{Indicator, Indicators};
+use crate::languages;
 use crate::matcher::{Role, ScoreBreakdown};
 use crate::store::{FeedState, HitDetail, HitFilter, HitRow, TriageFilter, Verdict};
 
@@ -416,6 +419,8 @@ struct HitPage {
     demoted_by: Vec<String>,
     origin: String,
     definition_hash: String,
+    /// The item's language as stored, with what `und` or its absence means.
+    lang: String,
     /// Whether the rule has changed since this hit was recorded.
     rule_changed: bool,
     fields: Vec<FieldText>,
@@ -538,6 +543,11 @@ pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::
         })
         .collect();
     HitPage {
+        lang: match hit.lang.as_deref() {
+            None => "not identified (stored before watchfloor identified languages)".to_owned(),
+            Some(crate::text::lang::UNDETERMINED) => "und (the text did not say)".to_owned(),
+            Some(code) => header_text(code, NAME_MAX),
+        },
         hit_id: hit.hit_id,
         title: title_text(&hit.title),
         link: item_link(hit.link.as_deref()),
@@ -656,6 +666,10 @@ struct FeedRow {
     hits: u64,
     last_error: String,
     hits_href: String,
+    /// "en 80%, ko 15%, ru 5%", or "-" before any item's language was identified.
+    languages: String,
+    /// Items in a language some indicator cannot fire on; "-" for none.
+    blind: String,
 }
 
 #[derive(Template)]
@@ -669,6 +683,7 @@ pub fn feeds_page(
     state: &WebState,
     rules: &Indicators,
     feeds: &[FeedState],
+    languages: &BTreeMap<String, Vec<(String, u64)>>,
     now: DateTime<Utc>,
 ) -> Result<String, askama::Error> {
     let page = frame(state, "Feeds");
@@ -680,7 +695,10 @@ pub fn feeds_page(
                 .iter()
                 .find(|f| f.id == feed.id)
                 .is_some_and(|f| f.enabled);
+            let langs = languages.get(&feed.id).map_or(&[][..], Vec::as_slice);
             FeedRow {
+                languages: languages::shares(langs),
+                blind: languages::blind(langs, rules).describe(),
                 id: header_text(&feed.id, NAME_MAX),
                 title: feed
                     .title
@@ -838,6 +856,7 @@ indicators:
                 evidence: serde_json::to_string(&hit.evidence).expect("json"),
                 sources: Vec::new(),
                 alert_status: None,
+                lang: Some("en".into()),
                 triage: None,
             },
             summary: summary.into(),
