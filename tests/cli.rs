@@ -738,3 +738,41 @@ fn match_prints_each_hits_score_breakdown() {
         "{out}"
     );
 }
+
+/// The shipped rules against the labelled sets: a rule change that loses a family of wording
+/// (or starts firing on a hard negative) fails here, not in an analyst's inbox. The floors sit
+/// below today's scores (README, "Evaluating rules") by a margin for honest trade-offs.
+#[test]
+fn shipped_rules_keep_their_scores_on_the_labelled_sets() {
+    let shared = root().join("../shared/labelled/news_dev.jsonl");
+    let mut sets = vec![
+        ("tests/data/dev.jsonl".to_owned(), 0.93, 0.90),
+        ("tests/data/news_own.jsonl".to_owned(), 0.95, 0.95),
+    ];
+    if shared.exists() {
+        sets.push((shared.display().to_string(), 0.95, 0.95));
+    } else {
+        eprintln!("skipping the shared set: {} is absent", shared.display());
+    }
+    for (file, min_f1, min_precision) in sets {
+        let output = watchfloor(&["eval", "--json", "--indicators", "indicators.yaml", &file]);
+        assert_eq!(output.status.code(), Some(0), "{file}: {}", stderr(&output));
+        let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+        let f1 = report["macro"]["f1"].as_f64().expect("macro f1");
+        let precision = report["macro"]["precision"]
+            .as_f64()
+            .expect("macro precision");
+        assert!(
+            f1 >= min_f1,
+            "{file}: macro F1 {f1:.3} < {min_f1}: {report}"
+        );
+        assert!(
+            precision >= min_precision,
+            "{file}: macro precision {precision:.3} < {min_precision}: {report}"
+        );
+        for (id, scores) in report["indicators"].as_object().expect("indicators") {
+            let f1 = scores["f1"].as_f64().expect("f1");
+            assert!(f1 >= 0.8, "{file}: {id} F1 {f1:.3} < 0.8: {report}");
+        }
+    }
+}
