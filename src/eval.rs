@@ -192,13 +192,9 @@ pub struct Report {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct LanguageScore {
     pub items: u64,
-    pub tp: u64,
-    pub fp: u64,
-    #[serde(rename = "fn")]
-    pub fn_: u64,
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
+    /// The same counts and scores an indicator gets, summed over every indicator.
+    #[serde(flatten)]
+    pub counts: IndicatorScore,
 }
 
 /// Runs every item through the indicators and tallies the decisions.
@@ -232,18 +228,18 @@ pub fn evaluate(indicators: &Indicators, items: &[LabeledItem]) -> Report {
             let kind = match (expected, got) {
                 (true, true) => {
                     counts[index].tp += 1;
-                    language.tp += 1;
+                    language.counts.tp += 1;
                     continue;
                 }
                 (false, false) => continue,
                 (false, true) => {
                     counts[index].fp += 1;
-                    language.fp += 1;
+                    language.counts.fp += 1;
                     "fp"
                 }
                 (true, false) => {
                     counts[index].fn_ += 1;
-                    language.fn_ += 1;
+                    language.counts.fn_ += 1;
                     "fn"
                 }
             };
@@ -261,12 +257,7 @@ pub fn evaluate(indicators: &Indicators, items: &[LabeledItem]) -> Report {
         c.finish();
     }
     for l in languages.values_mut() {
-        let Scores {
-            precision,
-            recall,
-            f1,
-        } = scores(l.tp, l.fp, l.fn_);
-        (l.precision, l.recall, l.f1) = (precision, recall, f1);
+        l.counts.finish();
     }
     let n = counts.len().max(1) as f64;
     let macro_avg = Scores {

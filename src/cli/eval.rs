@@ -99,7 +99,13 @@ pub fn run(global: &GlobalArgs, args: &EvalArgs) -> anyhow::Result<u8> {
     for (lang, s) in &report.languages {
         println!(
             "{lang:width$}  {:>5} {:>4} {:>4} {:>4}  {:>9.3} {:>6.3} {:>6.3}",
-            s.items, s.tp, s.fp, s.fn_, s.precision, s.recall, s.f1
+            s.items,
+            s.counts.tp,
+            s.counts.fp,
+            s.counts.fn_,
+            s.counts.precision,
+            s.counts.recall,
+            s.counts.f1
         );
     }
     if args.show_errors {

@@ -90,14 +90,6 @@ impl Need {
             }
         }
     }
-
-    fn languages(&self, out: &mut BTreeSet<String>) {
-        match self {
-            Need::Nothing => {}
-            Need::List { languages, .. } => out.extend(languages.iter().cloned()),
-            Need::All(items) | Need::Any(items) => items.iter().for_each(|n| n.languages(out)),
-        }
-    }
 }
 
 /// One indicator's coverage, computed once when the file loads.
@@ -162,6 +154,11 @@ impl Coverage {
         1.0 + self.boosts.iter().map(|(_, w)| w.max(0.0)).sum::<f64>()
     }
 
+    /// Whether some item can reach `min_score` at all.
+    pub fn reachable(&self) -> bool {
+        self.best_score() + EPSILON >= self.min_score
+    }
+
     fn best_score_in(&self, language: &str) -> f64 {
         1.0 + self
             .boosts
@@ -197,16 +194,6 @@ impl Coverage {
             reachable: format!("{reachable:.2} < min_score {:.2}", self.min_score),
             lists: lists.into_iter().collect(),
         })
-    }
-
-    /// Every language named by a list this indicator uses.
-    pub fn languages(&self) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        self.query.languages(&mut out);
-        for (need, _) in &self.boosts {
-            need.languages(&mut out);
-        }
-        out
     }
 }
 
@@ -278,7 +265,7 @@ mod tests {
     fn bare_words_plain_lists_and_regexes_count_for_every_language() {
         let c = coverage("satellite AND @plain AND /\\d+호기/", &[], 1.0);
         assert!(c.can_fire_in("ar"));
-        assert!(c.languages().is_empty());
+        assert!(c.gap("xx").is_none(), "no language is needed at all");
     }
 
     #[test]

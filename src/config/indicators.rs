@@ -195,13 +195,6 @@ impl Indicators {
         all.sort_by_key(|code| (code != "en", code.clone()));
         all
     }
-
-    /// The indicators that cannot fire on an item written only in `language`.
-    pub fn blind_in<'a>(&'a self, language: &'a str) -> impl Iterator<Item = &'a Indicator> + 'a {
-        self.indicators
-            .iter()
-            .filter(move |i| !i.can_fire_in(language))
-    }
 }
 
 #[derive(Deserialize)]
@@ -680,7 +673,7 @@ impl Loader<'_> {
         }
         let languages_of = |name: &str| list_words.languages.get(name).cloned();
         let coverage = Coverage::new(&query, &boosts, min_score, &languages_of);
-        if coverage.best_score() + 1e-9 < min_score {
+        if !coverage.reachable() {
             self.problems.push(self.problem_at(
                 at_id,
                 context.clone(),

@@ -17,7 +17,9 @@ use serde::Serialize;
 
 use super::evidence::{BoostOutcome, ScoreBreakdown};
 use super::query::{self, Expr, Span};
-use super::{ItemText, MAX_OCCURRENCES_PER_TERM, Matcher, Occurrence, Scratch, TermKind};
+use super::{
+    ItemText, MAX_OCCURRENCES_PER_TERM, Matcher, Occurrence, Scratch, TermKind, push_near_spans,
+};
 use crate::text::Field;
 
 /// The score every indicator starts from when its query is true; boosts add to it.
@@ -468,19 +470,7 @@ impl Walk<'_, '_, '_> {
                 let mut rights = Vec::new();
                 self.spans(left, &mut lefts);
                 self.spans(right, &mut rights);
-                for a in &lefts {
-                    for b in &rights {
-                        if a.distance(b).is_some_and(|d| d <= *distance) {
-                            out.push(Occurrence {
-                                field: a.field,
-                                first_token: a.first_token.min(b.first_token),
-                                last_token: a.last_token.max(b.last_token),
-                                disp_start: a.disp_start.min(b.disp_start),
-                                disp_end: a.disp_end.max(b.disp_end),
-                            });
-                        }
-                    }
-                }
+                push_near_spans(&lefts, &rights, *distance, out);
             }
             ShapeKind::Field(_, inner) => self.spans(inner, out),
             ShapeKind::Not(_) => {}

@@ -75,6 +75,29 @@ struct Occurrence {
     disp_end: u32,
 }
 
+/// Each pair of a `NEAR`'s operands within `distance` words, as one span covering both: what
+/// evidence highlights and what an enclosing `NEAR` measures from.
+fn push_near_spans(
+    lefts: &[Occurrence],
+    rights: &[Occurrence],
+    distance: u32,
+    out: &mut Vec<Occurrence>,
+) {
+    for a in lefts {
+        for b in rights {
+            if a.distance(b).is_some_and(|d| d <= distance) {
+                out.push(Occurrence {
+                    field: a.field,
+                    first_token: a.first_token.min(b.first_token),
+                    last_token: a.last_token.max(b.last_token),
+                    disp_start: a.disp_start.min(b.disp_start),
+                    disp_end: a.disp_end.max(b.disp_end),
+                });
+            }
+        }
+    }
+}
+
 impl Occurrence {
     /// Words between two occurrences in the same field; 0 when they overlap.
     fn distance(&self, other: &Occurrence) -> Option<u32> {
@@ -820,19 +843,7 @@ impl Matcher {
                 let mut rights = scratch.span_buffers.pop().unwrap_or_default();
                 self.spans(left, item, scratch, &mut lefts);
                 self.spans(right, item, scratch, &mut rights);
-                for a in &lefts {
-                    for b in &rights {
-                        if a.distance(b).is_some_and(|d| d <= *distance) {
-                            out.push(Occurrence {
-                                field: a.field,
-                                first_token: a.first_token.min(b.first_token),
-                                last_token: a.last_token.max(b.last_token),
-                                disp_start: a.disp_start.min(b.disp_start),
-                                disp_end: a.disp_end.max(b.disp_end),
-                            });
-                        }
-                    }
-                }
+                push_near_spans(&lefts, &rights, *distance, out);
                 lefts.clear();
                 rights.clear();
                 scratch.span_buffers.push(lefts);
