@@ -77,15 +77,21 @@ impl MatcherBuilder {
     /// Adds a named list. An entry that another entry of the list already matches wherever it
     /// matches (the same words after folding, or `Kursk` beside `Kursk*`) is dropped: lists
     /// written per language repeat names across languages, and each kept duplicate would cost
-    /// a term to evaluate on every item and a repeated line in evidence.
+    /// a term to evaluate on every item and a repeated line in evidence. Comparing every pair
+    /// is quadratic, so a list longer than [`COVER_CHECK_LIMIT`] only loses exact repeats.
     pub fn add_list(&mut self, name: &str, entries: Vec<ListEntry>) {
         let mut kept: Vec<ListEntry> = Vec::with_capacity(entries.len());
-        for entry in entries {
-            if kept.iter().any(|k| covers(&k.words, &entry.words)) {
-                continue;
+        if entries.len() > COVER_CHECK_LIMIT {
+            let mut seen = std::collections::HashSet::new();
+            kept.extend(entries.into_iter().filter(|e| seen.insert(e.words.clone())));
+        } else {
+            for entry in entries {
+                if kept.iter().any(|k| covers(&k.words, &entry.words)) {
+                    continue;
+                }
+                kept.retain(|k| !covers(&entry.words, &k.words));
+                kept.push(entry);
             }
-            kept.retain(|k| !covers(&entry.words, &k.words));
-            kept.push(entry);
         }
         self.lists.insert(name.to_owned(), kept);
     }
@@ -570,6 +576,10 @@ fn class_text(class: &Class) -> Option<Vec<u8>> {
     (second == u32::from(upper.to_ascii_lowercase())).then(|| vec![upper.to_ascii_lowercase()])
 }
 
+/// Past this length (bytes) a mistyped name gets no edit-distance suggestion: a list name is
+/// a word or two, and the distance is quadratic.
+const MAX_SUGGESTED_NAME: usize = 64;
+
 /// The defined name closest to a mistyped one, if it is close enough to be the one meant:
 /// within a third of the name's length in edits (case ignored), or a name that contains it.
 fn closest_name<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
@@ -578,8 +588,15 @@ fn closest_name<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Optio
     names
         .filter_map(|name| {
             let lower = name.to_lowercase();
-            let distance = edit_distance(&wanted_lower, &lower);
             let related = lower.contains(&wanted_lower) || wanted_lower.contains(&lower);
+            // Names whose lengths differ by more than the limit cannot be within it, and a
+            // name longer than any real one is not worth a quadratic distance.
+            let length_gap = lower.chars().count().abs_diff(wanted_lower.chars().count());
+            let distance = if length_gap > limit || wanted_lower.len() > MAX_SUGGESTED_NAME {
+                usize::MAX
+            } else {
+                edit_distance(&wanted_lower, &lower)
+            };
             (distance <= limit || related).then_some((distance, name))
         })
         .min()
@@ -601,6 +618,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     }
     previous[b.len()]
 }
+
+/// Lists up to this long are checked pair by pair for entries that cover others (at most
+/// about two million comparisons); longer ones, which no analyst writes by hand, only for
+/// exact repeats.
+const COVER_CHECK_LIMIT: usize = 2_000;
 
 /// Whether every text `general` matches is one that `specific` matches: word for word, a
 /// prefix word matches any word starting with it, a plain word only itself.

@@ -236,6 +236,42 @@ fn list_entries_another_entry_already_matches_are_kept_once() {
 }
 
 #[test]
+fn a_list_past_the_pairwise_limit_compiles_and_drops_only_exact_repeats() {
+    let mut builder = MatcherBuilder::new();
+    let mut entries: Vec<ListEntry> = (0..10_000)
+        .map(|i| format!("term{i}"))
+        .chain(["term7".to_owned(), "term7*".to_owned()])
+        .map(|e| ListEntry {
+            words: parse_list_entry(&e).expect("valid entry"),
+            label: e,
+        })
+        .collect();
+    entries.reverse();
+    builder.add_list("huge", entries);
+    let expr = parse("@huge").expect("parses");
+    builder
+        .add_indicator(
+            Clause {
+                text: "@huge",
+                expr: &expr,
+            },
+            &[],
+            1.0,
+        )
+        .expect("compiles");
+    let m = builder.build();
+    let item = ItemText {
+        title: "term9999 and term7",
+        ..ItemText::default()
+    };
+    let hits = m.match_item(&item, &mut m.scratch());
+    let mut terms: Vec<&str> = hits[0].evidence.terms.iter().map(|t| &*t.term).collect();
+    terms.sort_unstable();
+    // Past the limit `term7*` does not absorb `term7`: both stay, each once.
+    assert_eq!(terms, ["@huge: term7", "@huge: term7*", "@huge: term9999"]);
+}
+
+#[test]
 fn an_unknown_list_suggests_the_name_that_was_probably_meant() {
     let entries = |label: &str| {
         vec![ListEntry {
@@ -252,6 +288,8 @@ fn an_unknown_list_suggests_the_name_that_was_probably_meant() {
         ("@Russia", "did you mean '@russia'?"),
         ("@sat", "did you mean '@sat_object'?"),
         ("@ukraine", "3 lists are defined"),
+        // A name far longer than any list's costs no quadratic comparison, and gets none.
+        (&*format!("@{}", "r".repeat(100_000)), "3 lists are defined"),
     ] {
         let expr = parse(query).expect("parses");
         let err = builder
