@@ -407,11 +407,9 @@ async fn a_server_that_hangs_up_or_talks_nonsense_is_an_error_not_a_panic() {
 
 #[tokio::test]
 async fn a_refused_connection_says_so() {
-    // A port that was just free: nothing listens on it.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    // A port bound by a socket that never listens: every connection is refused.
+    let port_guard = support::ports::RefusedPort::new();
+    let port = port_guard.port;
     let error = failure(&fetcher(), &format!("http://127.0.0.1:{port}/feed.xml")).await;
     assert!(matches!(error, FetchError::Connect(_)), "{error:?}");
     assert!(

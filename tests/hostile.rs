@@ -484,10 +484,8 @@ fn states(db: &Path) -> BTreeMap<String, FeedState> {
 async fn fifty_hostile_feeds_beside_fifty_good_ones_leave_the_daemon_up_small_and_right() {
     let server = FeedServer::empty().await;
     let url_of = |path: &str| server.url(path);
-    let refused = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    let refused_guard = support::ports::RefusedPort::new();
+    let refused = refused_guard.port;
     let good = good_feeds(&url_of);
     let defused = defused_feeds();
     let hostile = hostile_feeds(&url_of);

@@ -5,4 +5,5 @@ pub mod cli;
 pub mod e2e;
 pub mod feed_server;
 pub mod ingest;
+pub mod ports;
 pub mod smtp_server;

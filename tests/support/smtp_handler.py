@@ -1,6 +1,6 @@
 """The SMTP side of watchfloor's mail tests, for aiosmtpd.
 
-Run as: python3 -m aiosmtpd -n -l 127.0.0.1:PORT -c smtp_handler.Handler MAILDIR
+Run by smtp_serve.py, which binds the port; the handler takes the Maildir path.
 
 Messages are kept in a Maildir, as aiosmtpd's Mailbox handler keeps them (each with
 X-MailFrom and X-RcptTo headers). Recipients choose the server's answer by their local part:

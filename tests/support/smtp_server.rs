@@ -2,7 +2,6 @@
 //! or from PyPI), with the handler in `smtp_handler.py`, writing every message it accepts to
 //! a Maildir that the tests read back.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -101,6 +100,8 @@ impl TestCertificate {
 
 pub struct SmtpServer {
     child: Option<Child>,
+    /// Holds a reserved port refusing connections until the server first binds it.
+    reserved: Option<super::ports::RefusedPort>,
     pub port: u16,
     /// Where the server keeps its Maildir and session counter.
     dir: PathBuf,
@@ -157,24 +158,16 @@ impl Delivered {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 impl SmtpServer {
     /// A plain SMTP server (no STARTTLS offered).
     pub fn start(dir: &Path) -> SmtpServer {
-        Self::launch(dir, free_port(), None)
+        Self::launch(dir, None)
     }
 
     /// A server that offers STARTTLS with this certificate and requires it before mail.
     pub fn start_tls(dir: &Path, certificate: &TestCertificate) -> SmtpServer {
         Self::launch(
             dir,
-            free_port(),
             Some((certificate.cert.clone(), certificate.key.clone())),
         )
     }
@@ -182,19 +175,23 @@ impl SmtpServer {
     /// A port nothing listens on yet, for a server that starts later ("the server is down").
     pub fn reserve(dir: &Path) -> SmtpServer {
         std::fs::create_dir_all(dir).expect("server dir");
+        let reserved = super::ports::RefusedPort::new();
         SmtpServer {
             child: None,
-            port: free_port(),
+            port: reserved.port,
+            reserved: Some(reserved),
             dir: dir.to_owned(),
             tls: None,
         }
     }
 
-    fn launch(dir: &Path, port: u16, tls: Option<(PathBuf, PathBuf)>) -> SmtpServer {
+    /// A server on a port it binds itself (port 0), so no other test can take it first.
+    fn launch(dir: &Path, tls: Option<(PathBuf, PathBuf)>) -> SmtpServer {
         std::fs::create_dir_all(dir).expect("server dir");
         let mut server = SmtpServer {
             child: None,
-            port,
+            reserved: None,
+            port: 0,
             dir: dir.to_owned(),
             tls,
         };
@@ -210,49 +207,50 @@ impl SmtpServer {
         self.dir.join("maildir")
     }
 
-    /// Starts (or restarts) the server on its port.
+    /// Starts the server: on a port of its own choosing the first time (`port` 0), on the same
+    /// port after `stop` or for a reserved one.
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "already running");
         let support = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support");
         let mut command = Command::new(python());
         command
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{}", self.port))
-            .args(["-c", "smtp_handler.Handler"])
+            .arg(support.join("smtp_serve.py"))
+            .arg(self.port.to_string())
+            .arg(self.maildir())
             .env("PYTHONPATH", &support)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some((cert, key)) = &self.tls {
-            command.arg("--tlscert").arg(cert).arg("--tlskey").arg(key);
+            command.arg(cert).arg(key);
         }
-        // aiosmtpd's handler arguments come last.
-        command.arg(self.maildir());
         let mut child = command.spawn().expect("python3 runs");
-        let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().expect("addr");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
+        // The server prints its port once it listens; end of output first means it failed.
+        let mut line = String::new();
+        {
+            use std::io::BufRead;
+            let stdout = child.stdout.take().expect("piped stdout");
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        }
+        match line.trim().parse::<u16>() {
+            Ok(port) if self.port == 0 || port == self.port => self.port = port,
+            _ => {
+                let _ = child.kill();
+                let status = child.wait().expect("wait for the SMTP server");
                 let mut stderr = String::new();
                 if let Some(mut pipe) = child.stderr.take() {
                     use std::io::Read;
                     let _ = pipe.read_to_string(&mut stderr);
                 }
                 panic!(
-                    "the SMTP test server (aiosmtpd) exited with {status}: {stderr}\n\
+                    "the SMTP test server (aiosmtpd) did not start ({status}): {stderr}\n\
                      install it with `apt-get install python3-aiosmtpd` (the README's test \
                      command does), or set WATCHFLOOR_TEST_PYTHON to a Python that has it"
                 );
             }
-            assert!(
-                Instant::now() < deadline,
-                "the SMTP test server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
+        // The server listens on the port now: the placeholder has done its work.
+        self.reserved = None;
         // The listener answers before the Maildir exists; the first message creates it.
         self.child = Some(child);
     }
