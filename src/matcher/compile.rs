@@ -2,15 +2,14 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::AhoCorasick;
 use regex::{Regex, RegexBuilder};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 use super::explain::{Shape, Written, WrittenClause};
 use super::query::{Expr, QueryError, Term, Word};
 use super::{
-    Boost, CompiledIndicator, Matcher, NO_HEAD, Node, Pattern, StartFilter, TermDef, TermKind,
-    WordAutomata,
+    Boost, CompiledIndicator, Matcher, NO_HEAD, Node, Pattern, RegexNeedles, StartFilter, TermDef,
+    TermKind, WordTrie,
 };
 use crate::text::FieldMask;
 
@@ -41,7 +40,8 @@ pub struct MatcherBuilder {
     patterns: Vec<Pattern>,
     regex_ids: HashMap<String, u32>,
     regexes: Vec<Regex>,
-    regex_prefilters: Vec<Option<AhoCorasick>>,
+    /// Per regex, text every match of it contains, if any is known.
+    regex_needles: Vec<Option<Vec<u8>>>,
     term_ids: HashMap<(String, u8), u32>,
     terms: Vec<TermDef>,
     lists: HashMap<String, Vec<ListEntry>>,
@@ -161,7 +161,7 @@ impl MatcherBuilder {
     }
 
     pub fn build(self) -> Matcher {
-        let automata = WordAutomata::build(&self.pattern_texts);
+        let trie = WordTrie::build(&self.pattern_texts);
         let start_filter = StartFilter::new(
             self.pattern_texts
                 .iter()
@@ -225,7 +225,7 @@ impl MatcherBuilder {
             }
         }
         Matcher {
-            automata,
+            trie,
             start_filter,
             indicators,
             shared_nodes: shared.len(),
@@ -233,7 +233,7 @@ impl MatcherBuilder {
             pattern_members,
             patterns: self.patterns,
             regexes: self.regexes,
-            regex_prefilters: self.regex_prefilters,
+            regex_needles: RegexNeedles::build(&self.regex_needles),
             terms: self.terms,
             pattern_users,
             regex_users,
@@ -361,7 +361,7 @@ impl MatcherBuilder {
                     })?;
                 let id = self.regexes.len() as u32;
                 self.regexes.push(regex);
-                self.regex_prefilters.push(literal_prefilter(pattern));
+                self.regex_needles.push(literal_needle(pattern));
                 self.regex_ids.insert(pattern.to_owned(), id);
                 id
             }
@@ -480,16 +480,9 @@ fn static_eval(node: &Node) -> bool {
 /// A search for text that every match of the regex contains, when there is such text: a regex
 /// scans the whole field, while a literal is found with memchr, and the regex need not run on
 /// a field without it. Letters are compared ignoring ASCII case, which covers `(?i)`.
-fn literal_prefilter(pattern: &str) -> Option<AhoCorasick> {
+fn literal_needle(pattern: &str) -> Option<Vec<u8>> {
     let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
-    let needle = required_text(&hir).longest;
-    if needle.is_empty() {
-        return None;
-    }
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build([needle])
-        .ok()
+    Some(required_text(&hir).longest).filter(|needle| !needle.is_empty())
 }
 
 /// What a regex says about the text of its matches.

@@ -15,9 +15,7 @@ mod compile;
 pub mod evidence;
 pub mod explain;
 pub mod query;
-
-use aho_corasick::automaton::Automaton;
-use aho_corasick::{Anchored, dfa, nfa};
+mod trie;
 
 use regex::Regex;
 
@@ -27,7 +25,8 @@ pub use explain::{Explanation, Verdict};
 
 use explain::{BASE_SCORE, SCORE_EPSILON, Written};
 
-use crate::text::{Analyzed, Field, FieldMask};
+use crate::text::{Analyzed, Field, FieldMask, FieldRun};
+use trie::WordTrie;
 
 /// The text of one item, as display text per field (HTML already stripped).
 #[derive(Clone, Copy, Debug, Default)]
@@ -173,103 +172,6 @@ struct CompiledIndicator {
     evidence_terms: Vec<u32>,
 }
 
-/// All patterns, searched anchored at each word start: patterns only ever match from the
-/// start of a word, so an unanchored scan would spend most of its time following partial
-/// matches inside words, one dependent table lookup per byte of the whole text.
-#[derive(Debug)]
-enum WordAutomaton {
-    Dfa(dfa::DFA),
-    /// For pattern sets too large for a DFA.
-    Nfa(nfa::contiguous::NFA),
-}
-
-impl WordAutomaton {
-    fn build(texts: &[&str]) -> WordAutomaton {
-        // A DFA walks several times faster than an NFA; if the term set is too large for one,
-        // fall back.
-        dfa::Builder::new()
-            .match_kind(aho_corasick::MatchKind::Standard)
-            .start_kind(aho_corasick::StartKind::Anchored)
-            .prefilter(false)
-            .build(texts)
-            .map(WordAutomaton::Dfa)
-            .or_else(|_| {
-                nfa::contiguous::Builder::new()
-                    .match_kind(aho_corasick::MatchKind::Standard)
-                    .prefilter(false)
-                    .build(texts)
-                    .map(WordAutomaton::Nfa)
-            })
-            .expect("the automaton accepts any set of non-empty patterns")
-    }
-
-    fn memory_usage(&self) -> usize {
-        match self {
-            WordAutomaton::Dfa(dfa) => dfa.memory_usage(),
-            WordAutomaton::Nfa(nfa) => nfa.memory_usage(),
-        }
-    }
-}
-
-/// The patterns split by their first byte, one automaton for each lead byte of a script
-/// (ASCII together). One automaton over terms in a dozen scripts has hundreds of byte
-/// classes, and its table of tens of megabytes turns every step of the walk into a cache
-/// miss; split, each table holds one script's bytes and stays small, and a walk from a word
-/// start only ever needs the automaton of that word's first byte.
-#[derive(Debug)]
-struct WordAutomata {
-    automata: Vec<WordAutomaton>,
-    /// Per automaton, the global pattern id of each of its patterns.
-    pattern_ids: Vec<Vec<u32>>,
-    /// Per first byte, the automaton to walk, or [`NO_AUTOMATON`].
-    by_first_byte: [u8; 256],
-}
-
-const NO_AUTOMATON: u8 = u8::MAX;
-
-impl WordAutomata {
-    fn build(texts: &[String]) -> WordAutomata {
-        let group = |byte: u8| if byte.is_ascii() { 0 } else { byte };
-        let mut by_first_byte = [NO_AUTOMATON; 256];
-        let mut members: Vec<(u8, Vec<u32>)> = Vec::new();
-        for (id, text) in texts.iter().enumerate() {
-            let Some(&first) = text.as_bytes().first() else {
-                continue;
-            };
-            let key = group(first);
-            match members.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, ids)) => ids.push(id as u32),
-                None => members.push((key, vec![id as u32])),
-            }
-        }
-        assert!(
-            members.len() < NO_AUTOMATON as usize,
-            "at most 255 lead bytes"
-        );
-        let mut automata = Vec::new();
-        let mut pattern_ids = Vec::new();
-        for (index, (key, ids)) in members.into_iter().enumerate() {
-            let group_texts: Vec<&str> = ids.iter().map(|&i| texts[i as usize].as_str()).collect();
-            automata.push(WordAutomaton::build(&group_texts));
-            pattern_ids.push(ids);
-            for byte in 0..=255u8 {
-                if group(byte) == key {
-                    by_first_byte[byte as usize] = index as u8;
-                }
-            }
-        }
-        WordAutomata {
-            automata,
-            pattern_ids,
-            by_first_byte,
-        }
-    }
-
-    fn memory_usage(&self) -> usize {
-        self.automata.iter().map(WordAutomaton::memory_usage).sum()
-    }
-}
-
 /// The first three bytes of every text a pattern can match at, hashed into a bitset that
 /// stays in L1. Most words start no pattern, and the walk that finds out follows a few
 /// dependent loads in an automaton of megabytes; this answers most of them from one load.
@@ -328,7 +230,7 @@ struct FoundPatterns<'a> {
 }
 
 impl FoundPatterns<'_> {
-    fn scan(mut self, automata: &WordAutomata) {
+    fn scan(mut self, trie: &WordTrie) {
         let analyzed = self.analyzed;
         let norm = analyzed.norm.as_bytes();
         for run in &analyzed.fields {
@@ -337,19 +239,11 @@ impl FoundPatterns<'_> {
             let tokens = &analyzed.tokens[run.first_token as usize..run.end_token as usize];
             for (first, token) in (run.first_token..).zip(tokens) {
                 let from = token.norm_start as usize;
-                let Some(&lead) = field.get(from) else {
-                    continue;
-                };
-                let index = automata.by_first_byte[lead as usize];
-                if index == NO_AUTOMATON {
-                    continue;
-                }
                 if let (Some(filter), [a, b, c, ..]) = (self.filter, &field[from..])
                     && !filter.may_start(*a, *b, *c)
                 {
                     continue;
                 }
-                let ids = &automata.pattern_ids[index as usize];
                 let at = WalkStart {
                     field: run.field,
                     text: field,
@@ -357,41 +251,26 @@ impl FoundPatterns<'_> {
                     first,
                     disp_start: token.disp_start,
                 };
-                match &automata.automata[index as usize] {
-                    WordAutomaton::Dfa(dfa) => self.walk(dfa, ids, &at),
-                    WordAutomaton::Nfa(nfa) => self.walk(nfa, ids, &at),
-                }
+                self.walk(trie, &at);
             }
         }
     }
 
-    /// Every pattern of one automaton that starts at one word.
+    /// Every pattern that starts at one word.
     #[inline]
-    fn walk<A: Automaton>(&mut self, automaton: &A, ids: &[u32], at: &WalkStart<'_>) {
-        let mut state = automaton
-            .start_state(Anchored::Yes)
-            .expect("the automaton is built for anchored searches");
+    fn walk(&mut self, trie: &WordTrie, at: &WalkStart<'_>) {
+        let mut position = trie.start();
         let field = at.text;
         for (walked, &byte) in field[at.from..].iter().enumerate() {
-            state = automaton.next_state(Anchored::Yes, state, byte);
-            if !automaton.is_special(state) {
-                continue;
-            }
-            if automaton.is_dead(state) {
+            let Some(step) = trie.step(position, byte) else {
                 break;
-            }
-            if !automaton.is_match(state) {
+            };
+            position = step.position();
+            if !step.ends_here() {
                 continue;
             }
             let end = at.from + walked + 1;
-            for index in 0..automaton.match_len(state) {
-                let local = automaton.match_pattern(state, index);
-                // A match state also lists the patterns that end here but start later (its
-                // suffixes); only those starting at this word count.
-                if automaton.pattern_len(local) != walked + 1 {
-                    continue;
-                }
-                let pattern_id = ids[local.as_usize()];
+            for &pattern_id in trie.ends(step) {
                 let pattern = &self.patterns[pattern_id as usize];
                 if !pattern.prefix && field.get(end).is_some_and(|&next| next != b' ') {
                     continue;
@@ -427,12 +306,11 @@ struct WalkStart<'a> {
 /// All compiled indicators. Cheap to share between threads; per-thread state is a [`Scratch`].
 #[derive(Debug)]
 pub struct Matcher {
-    automata: WordAutomata,
+    trie: WordTrie,
     start_filter: Option<Box<StartFilter>>,
     patterns: Vec<Pattern>,
     regexes: Vec<Regex>,
-    /// Per regex, a search for text all its matches contain, run first on each field.
-    regex_prefilters: Vec<Option<aho_corasick::AhoCorasick>>,
+    regex_needles: RegexNeedles,
     terms: Vec<TermDef>,
     /// Per term, the pattern its first segment starts with, or [`NO_HEAD`] for regex and
     /// list terms.
@@ -452,6 +330,64 @@ pub struct Matcher {
     written: Vec<Written>,
 }
 
+/// For every regex at once, text each of its matches contains: one search of a field tells
+/// which regexes can match in it at all, where a search per regex would read the field once
+/// for each.
+#[derive(Debug)]
+struct RegexNeedles {
+    search: Option<aho_corasick::AhoCorasick>,
+    /// Per needle, the regexes that contain it.
+    regexes: Vec<Vec<u32>>,
+    /// Per regex, whether it has a needle; one without runs on every field.
+    has_needle: Vec<bool>,
+}
+
+impl RegexNeedles {
+    fn build(needles: &[Option<Vec<u8>>]) -> RegexNeedles {
+        let mut distinct: Vec<&[u8]> = Vec::new();
+        let mut regexes: Vec<Vec<u32>> = Vec::new();
+        for (regex, needle) in needles.iter().enumerate() {
+            let Some(needle) = needle else { continue };
+            match distinct.iter().position(|d| d.eq_ignore_ascii_case(needle)) {
+                Some(index) => regexes[index].push(regex as u32),
+                None => {
+                    distinct.push(needle);
+                    regexes.push(vec![regex as u32]);
+                }
+            }
+        }
+        let search = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .build(&distinct)
+            .ok()
+            .filter(|_| !distinct.is_empty());
+        RegexNeedles {
+            // Without the search, every regex runs on every field: slower, never wrong.
+            has_needle: needles
+                .iter()
+                .map(|needle| needle.is_some() && search.is_some())
+                .collect(),
+            search,
+            regexes,
+        }
+    }
+
+    /// Per regex, a bit for each field run (in the order of `runs`) that holds its needle.
+    fn find(&self, item: &ItemText<'_>, runs: &[FieldRun], found: &mut Vec<u8>) {
+        found.clear();
+        found.resize(self.has_needle.len(), 0);
+        let Some(search) = &self.search else { return };
+        for (index, run) in runs.iter().enumerate().take(8) {
+            for hit in search.find_overlapping_iter(item.get(run.field)) {
+                for &regex in &self.regexes[hit.pattern().as_usize()] {
+                    found[regex as usize] |= 1 << index;
+                }
+            }
+        }
+    }
+}
+
 /// In [`Matcher::term_heads`], a term that does not start with a pattern.
 const NO_HEAD: u32 = u32::MAX;
 
@@ -465,6 +401,10 @@ pub struct Scratch {
     /// `regex_occurrences[r]` is valid for this item when `regex_generation[r] == generation`.
     regex_generation: Vec<u32>,
     touched_regexes: Vec<u32>,
+    /// Per regex, the field runs of this item that hold its needle ([`RegexNeedles::find`]),
+    /// valid when `needles_generation == generation`.
+    needle_fields: Vec<u8>,
+    needles_generation: u32,
     term_occurrences: Vec<Vec<Occurrence>>,
     /// `term_occurrences[t]` is valid for this item when `term_generation[t] == generation`.
     term_generation: Vec<u32>,
@@ -501,9 +441,9 @@ impl Matcher {
         self.patterns.len()
     }
 
-    /// Bytes held by the word automata: what one scan has to keep in cache.
+    /// Bytes held by the pattern trie: what one scan has to keep in cache.
     pub fn automaton_bytes(&self) -> usize {
-        self.automata.memory_usage()
+        self.trie.memory_usage()
     }
 
     pub fn scratch(&self) -> Scratch {
@@ -589,6 +529,7 @@ impl Matcher {
             scratch.regex_generation.fill(0);
             scratch.candidate_generation.fill(0);
             scratch.shared_generation.fill(0);
+            scratch.needles_generation = 0;
             scratch.generation = 1;
         }
 
@@ -604,7 +545,7 @@ impl Matcher {
             occurrences: &mut scratch.pattern_occurrences,
             touched: &mut scratch.touched_patterns,
         }
-        .scan(&self.automata);
+        .scan(&self.trie);
 
         for &list in &scratch.touched_lists {
             scratch.list_positions[list as usize].clear();
@@ -642,11 +583,19 @@ impl Matcher {
         }
         let mut found_list = std::mem::take(&mut scratch.regex_occurrences[regex_id]);
         found_list.clear();
+        if scratch.needles_generation != scratch.generation {
+            self.regex_needles
+                .find(item, &scratch.analyzed.fields, &mut scratch.needle_fields);
+            scratch.needles_generation = scratch.generation;
+        }
         let analyzed = &scratch.analyzed;
-        let prefilter = self.regex_prefilters[regex_id].as_ref();
-        for run in &analyzed.fields {
+        let needle_fields = scratch.needle_fields[regex_id];
+        for (index, run) in analyzed.fields.iter().enumerate() {
             let text = item.get(run.field);
-            if prefilter.is_some_and(|p| !p.is_match(text)) {
+            if self.regex_needles.has_needle[regex_id]
+                && index < 8
+                && needle_fields & (1 << index) == 0
+            {
                 continue;
             }
             for found in self.regexes[regex_id].find_iter(text) {

@@ -135,10 +135,15 @@ impl Analyzed {
                 i += c.len_utf8();
                 words.letters(start, i, folded);
                 for next in display[i..].chars() {
-                    let Some(folded) = table.word(next) else {
+                    let Some(fold) = table.word_fold(next) else {
                         break;
                     };
-                    words.out.norm.push_str(folded);
+                    // Most letters fold to one character: pushed as a character, it is
+                    // encoded in place rather than copied by a call per letter.
+                    match fold.one {
+                        Some(one) => words.out.norm.push(one),
+                        None => words.out.norm.push_str(&fold.text),
+                    }
                     i += next.len_utf8();
                 }
                 // Stretches the open word's display range over the run.
@@ -423,8 +428,17 @@ enum FoldKind {
 /// Precomputed folds for U+0080..U+052F (Latin-1, Latin Extended, IPA, Greek, Cyrillic): the
 /// non-ASCII characters of European news text, looked up instead of decomposed each time.
 struct FoldTable {
-    /// Per character: its kind and its fold, each fold apart so that a lookup slices nothing.
-    entries: Vec<(FoldKind, Box<str>)>,
+    /// Per character, from [`TABLE_FIRST`].
+    entries: Vec<Fold>,
+}
+
+/// How one table character folds.
+struct Fold {
+    kind: FoldKind,
+    /// Kept apart for each character, so that a lookup slices nothing.
+    text: Box<str>,
+    /// The fold when it is a single character.
+    one: Option<char>,
 }
 
 const TABLE_FIRST: u32 = 0x80;
@@ -446,24 +460,35 @@ impl FoldTable {
                 [one] if !is_mark(*one) => FoldKind::Separator,
                 _ => FoldKind::Mixed,
             };
-            entries.push((kind, folded.into_boxed_str()));
+            let one = match chars.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            };
+            entries.push(Fold {
+                kind,
+                text: folded.into_boxed_str(),
+                one,
+            });
         }
         FoldTable { entries }
     }
 
     fn lookup(&self, c: char) -> Option<(FoldKind, &str)> {
-        let (kind, folded) = self
+        let fold = self
             .entries
             .get((c as u32).wrapping_sub(TABLE_FIRST) as usize)?;
-        Some((*kind, folded))
+        Some((fold.kind, &fold.text))
     }
 
     /// The fold of a table character that folds to letters or digits only.
     fn word(&self, c: char) -> Option<&str> {
-        match self.lookup(c)? {
-            (FoldKind::Word, folded) => Some(folded),
-            _ => None,
-        }
+        self.word_fold(c).map(|fold| &*fold.text)
+    }
+
+    fn word_fold(&self, c: char) -> Option<&Fold> {
+        self.entries
+            .get((c as u32).wrapping_sub(TABLE_FIRST) as usize)
+            .filter(|fold| fold.kind == FoldKind::Word)
     }
 }
 

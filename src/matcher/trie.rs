@@ -1,0 +1,366 @@
+//! Every pattern's normalised bytes in one trie, laid out as a double array.
+//!
+//! Patterns only ever match from a word start, so finding them is an anchored walk: follow
+//! the bytes after the word start down a trie until no pattern continues. A dense automaton
+//! spends a row of its byte classes on every state; with terms in a dozen scripts that made
+//! tables of ten megabytes, and every step of a walk a cache miss. Here a node's children sit
+//! at `base + byte` in one array of 8-byte cells, each cell naming its parent (by the cell
+//! that leads to the parent), so a step is one load and one comparison, and the whole trie is
+//! a few hundred kilobytes that stay in the nearer caches.
+
+/// One slot of the double array: the transition into a node from its parent.
+#[derive(Clone, Copy, Debug)]
+struct Cell {
+    /// The cell that leads to the parent ([`ROOT`] for the root's children), or [`FREE`].
+    check: u32,
+    /// The base of this node's children ([`LEAF`] when it has none), with [`ENDS_HERE`] set
+    /// when patterns end at this node.
+    next: u32,
+}
+
+/// A cell no transition uses.
+const FREE: u32 = u32::MAX;
+/// The root's name in its children's checks: the root has no cell of its own.
+const ROOT: u32 = u32::MAX - 1;
+/// In [`Cell::next`]: some pattern ends at the node.
+const ENDS_HERE: u32 = 1 << 31;
+/// The base of a node without children: no cell names a leaf as its parent, so a walk from a
+/// leaf stops at the next byte wherever that lands.
+const LEAF: u32 = 0;
+/// Holes tried for one node's children before it is placed past the end of the array, so the
+/// build stays linear in the patterns' bytes whatever their shape.
+const HOLES_TRIED: usize = 256;
+
+/// The patterns, walked byte by byte from a word start.
+#[derive(Debug)]
+pub(super) struct WordTrie {
+    cells: Vec<Cell>,
+    /// For a cell with [`ENDS_HERE`], the range of [`WordTrie::ends`] holding the patterns
+    /// that end at its node; untouched elsewhere, so it stays out of the cache of a walk.
+    end_ranges: Vec<(u32, u32)>,
+    ends: Vec<u32>,
+    root_base: u32,
+}
+
+/// Where a walk is: the node reached (the cell that leads to it) and its children's base.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Position {
+    node: u32,
+    base: u32,
+}
+
+/// The node reached by one step, when the trie has it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Step {
+    cell: u32,
+    next: u32,
+}
+
+impl Step {
+    /// Patterns end at the node this step reached.
+    #[inline]
+    pub(super) fn ends_here(self) -> bool {
+        self.next & ENDS_HERE != 0
+    }
+
+    #[inline]
+    pub(super) fn position(self) -> Position {
+        Position {
+            node: self.cell,
+            base: self.next & !ENDS_HERE,
+        }
+    }
+}
+
+impl WordTrie {
+    /// A trie of `texts`; pattern `i` is `texts[i]`. Empty texts are left out.
+    pub(super) fn build(texts: &[String]) -> WordTrie {
+        let tree = Tree::build(texts);
+        Layout::new(&tree).finish(&tree)
+    }
+
+    #[inline]
+    pub(super) fn start(&self) -> Position {
+        Position {
+            node: ROOT,
+            base: self.root_base,
+        }
+    }
+
+    /// The node after `byte`, or `None` when no pattern continues with it.
+    #[inline]
+    pub(super) fn step(&self, at: Position, byte: u8) -> Option<Step> {
+        let index = at.base as usize + byte as usize;
+        // Every base leaves room for 256 cells after it, so the lookup never misses the array.
+        let cell = self.cells[index];
+        (cell.check == at.node).then_some(Step {
+            cell: index as u32,
+            next: cell.next,
+        })
+    }
+
+    /// The patterns that end exactly at the node `step` reached.
+    pub(super) fn ends(&self, step: Step) -> &[u32] {
+        let (start, end) = self.end_ranges[step.cell as usize];
+        &self.ends[start as usize..end as usize]
+    }
+
+    /// Bytes held: what one scan may have to keep in cache.
+    pub(super) fn memory_usage(&self) -> usize {
+        self.cells.len() * std::mem::size_of::<Cell>()
+            + self.end_ranges.len() * std::mem::size_of::<(u32, u32)>()
+            + self.ends.len() * std::mem::size_of::<u32>()
+    }
+}
+
+/// The trie as linked nodes, before it is laid out.
+struct Tree {
+    /// Per node, its children by byte, sorted.
+    children: Vec<Vec<(u8, u32)>>,
+    /// Per node, the patterns that end there.
+    ends: Vec<Vec<u32>>,
+}
+
+impl Tree {
+    fn build(texts: &[String]) -> Tree {
+        let mut tree = Tree {
+            children: vec![Vec::new()],
+            ends: vec![Vec::new()],
+        };
+        for (id, text) in texts.iter().enumerate() {
+            if text.is_empty() {
+                continue;
+            }
+            let mut node = 0;
+            for &byte in text.as_bytes() {
+                let children = &tree.children[node];
+                node = match children.binary_search_by_key(&byte, |&(b, _)| b) {
+                    Ok(found) => children[found].1 as usize,
+                    Err(slot) => {
+                        let child = tree.children.len();
+                        tree.children[node].insert(slot, (byte, child as u32));
+                        tree.children.push(Vec::new());
+                        tree.ends.push(Vec::new());
+                        child
+                    }
+                };
+            }
+            tree.ends[node].push(id as u32);
+        }
+        tree
+    }
+}
+
+/// Places each node's children in the double array.
+struct Layout {
+    cells: Vec<Cell>,
+    /// No free cell lies before this one.
+    first_free: usize,
+}
+
+impl Layout {
+    fn new(tree: &Tree) -> Layout {
+        let mut layout = Layout {
+            cells: Vec::new(),
+            // Cell 0 would need a base of 0, which means "no children".
+            first_free: 1,
+        };
+        layout.grow(tree.children.len() + 512);
+        layout
+    }
+
+    fn grow(&mut self, len: usize) {
+        if self.cells.len() < len {
+            self.cells.resize(
+                len,
+                Cell {
+                    check: FREE,
+                    next: LEAF,
+                },
+            );
+        }
+    }
+
+    /// A base at which every child byte of a node lands on a free cell.
+    fn place(&mut self, children: &[(u8, u32)]) -> u32 {
+        let lowest = children[0].0 as usize;
+        let fits = |layout: &Layout, base: usize| {
+            base > LEAF as usize
+                && children
+                    .iter()
+                    .all(|&(byte, _)| layout.cells[base + byte as usize].check == FREE)
+        };
+        while self.first_free < self.cells.len() && self.cells[self.first_free].check != FREE {
+            self.first_free += 1;
+        }
+        // A hole before `lowest + 1` would need a base below 1.
+        let mut hole = self.first_free.max(lowest + 1);
+        while hole < self.cells.len() && self.cells[hole].check != FREE {
+            hole += 1;
+        }
+        let mut tried = 0;
+        let base = loop {
+            if tried == HOLES_TRIED || hole >= self.cells.len() {
+                // Past the end, where every cell is free.
+                break (self.cells.len().max(lowest + 1) - lowest).max(LEAF as usize + 1);
+            }
+            if let Some(base) = hole.checked_sub(lowest)
+                && base + 256 <= self.cells.len()
+                && fits(self, base)
+            {
+                break base;
+            }
+            tried += 1;
+            hole += 1;
+            while hole < self.cells.len() && self.cells[hole].check != FREE {
+                hole += 1;
+            }
+        };
+        self.grow(base + 257);
+        base as u32
+    }
+
+    /// Lays out every node, breadth first from the root.
+    fn finish(mut self, tree: &Tree) -> WordTrie {
+        let mut base_of = vec![LEAF; tree.children.len()];
+        let mut cell_of = vec![ROOT; tree.children.len()];
+        let mut queue = std::collections::VecDeque::from([0usize]);
+        while let Some(node) = queue.pop_front() {
+            let children = &tree.children[node];
+            if children.is_empty() {
+                continue;
+            }
+            let base = self.place(children);
+            base_of[node] = base;
+            for &(byte, child) in children {
+                let cell = base as usize + byte as usize;
+                self.cells[cell].check = cell_of[node];
+                cell_of[child as usize] = cell as u32;
+                queue.push_back(child as usize);
+            }
+        }
+        let mut end_ranges = vec![(0, 0); self.cells.len()];
+        let mut ends = Vec::new();
+        for node in 1..tree.children.len() {
+            let cell = cell_of[node] as usize;
+            let mut next = base_of[node];
+            if !tree.ends[node].is_empty() {
+                next |= ENDS_HERE;
+                let start = ends.len() as u32;
+                ends.extend_from_slice(&tree.ends[node]);
+                end_ranges[cell] = (start, ends.len() as u32);
+            }
+            self.cells[cell].next = next;
+        }
+        WordTrie {
+            cells: self.cells,
+            end_ranges,
+            ends,
+            root_base: base_of[0],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pattern that starts at the beginning of `text`, with where it ends.
+    fn walk(trie: &WordTrie, text: &str) -> Vec<(u32, usize)> {
+        let mut found = Vec::new();
+        let mut at = trie.start();
+        for (walked, &byte) in text.as_bytes().iter().enumerate() {
+            let Some(step) = trie.step(at, byte) else {
+                break;
+            };
+            if step.ends_here() {
+                found.extend(trie.ends(step).iter().map(|&id| (id, walked + 1)));
+            }
+            at = step.position();
+        }
+        found
+    }
+
+    fn texts(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    #[test]
+    fn finds_every_pattern_that_starts_at_the_walk_and_only_those() {
+        let trie = WordTrie::build(&texts(&[
+            "north",
+            "north korea",
+            "northern",
+            "orth",
+            "북한",
+            "북",
+            "спутник",
+            "north",
+        ]));
+        assert_eq!(
+            walk(&trie, "north korea launched"),
+            vec![(0, 5), (7, 5), (1, 11)]
+        );
+        assert_eq!(walk(&trie, "northern lights"), vec![(0, 5), (7, 5), (2, 8)]);
+        assert_eq!(walk(&trie, "orthodox"), vec![(3, 4)]);
+        assert_eq!(walk(&trie, "북한은"), vec![(5, 3), (4, 6)]);
+        assert_eq!(walk(&trie, "спутники"), vec![(6, 14)]);
+        assert_eq!(walk(&trie, "nort"), vec![]);
+        assert_eq!(walk(&trie, "south"), vec![]);
+    }
+
+    #[test]
+    fn an_empty_set_or_empty_texts_match_nothing() {
+        let trie = WordTrie::build(&texts(&["", ""]));
+        assert_eq!(walk(&trie, "anything"), vec![]);
+        let trie = WordTrie::build(&[]);
+        assert_eq!(walk(&trie, "anything"), vec![]);
+    }
+
+    #[test]
+    fn agrees_with_a_plain_scan_on_many_overlapping_patterns() {
+        // Words that share prefixes in every script, including bytes at both ends of the
+        // range, so children spread across the whole array.
+        let mut words = Vec::new();
+        for a in ["a", "ab", "\u{7f}", "é", "к", "북", "\u{10FFFF}"] {
+            for b in ["", "b", "bc", "ы", "한", "~"] {
+                for c in ["", " x", "*"] {
+                    words.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        let trie = WordTrie::build(&words);
+        for text in &words {
+            let mut expected: Vec<(u32, usize)> = words
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| text.starts_with(w.as_str()))
+                .map(|(id, w)| (id as u32, w.len()))
+                .collect();
+            let mut found = walk(&trie, text);
+            expected.sort();
+            found.sort();
+            assert_eq!(found, expected, "walking {text:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_shapes_build_in_linear_space() {
+        // Each node's children at both ends of the byte range: no hole ever fits them, so
+        // they go past the end of the array, a bounded step each time.
+        let words: Vec<String> = (0..20_000u32)
+            .flat_map(|n| {
+                let stem = format!("{n:05}");
+                [format!("{stem}\u{1}"), format!("{stem}\u{10FFFF}")]
+            })
+            .collect();
+        let bytes: usize = words.iter().map(String::len).sum();
+        let trie = WordTrie::build(&words);
+        assert!(
+            trie.cells.len() <= 4 * bytes + 1024,
+            "{} cells for {bytes} bytes",
+            trie.cells.len()
+        );
+        assert_eq!(walk(&trie, "00042\u{1}"), vec![(84, 6)]);
+    }
+}
