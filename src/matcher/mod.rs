@@ -25,7 +25,7 @@ pub use explain::{Explanation, Verdict};
 
 use explain::{BASE_SCORE, SCORE_EPSILON, Written};
 
-use crate::text::{Analyzed, Field, FieldMask, FieldRun};
+use crate::text::{Analyzed, Field, FieldMask};
 use trie::WordTrie;
 
 /// The text of one item, as display text per field (HTML already stripped).
@@ -310,7 +310,8 @@ pub struct Matcher {
     start_filter: Option<Box<StartFilter>>,
     patterns: Vec<Pattern>,
     regexes: Vec<Regex>,
-    regex_needles: RegexNeedles,
+    /// Per regex, text all its matches contain, looked for first on each field.
+    regex_needles: Vec<Option<Needle>>,
     terms: Vec<TermDef>,
     /// Per term, the pattern its first segment starts with, or [`NO_HEAD`] for regex and
     /// list terms.
@@ -330,60 +331,34 @@ pub struct Matcher {
     written: Vec<Written>,
 }
 
-/// For every regex at once, text each of its matches contains: one search of a field tells
-/// which regexes can match in it at all, where a search per regex would read the field once
-/// for each.
+/// Text every match of a regex contains, looked for before the regex runs on a field: most
+/// fields lack it, and finding that out costs a fraction of what the regex would.
 #[derive(Debug)]
-struct RegexNeedles {
-    search: Option<aho_corasick::AhoCorasick>,
-    /// Per needle, the regexes that contain it.
-    regexes: Vec<Vec<u32>>,
-    /// Per regex, whether it has a needle; one without runs on every field.
-    has_needle: Vec<bool>,
+enum Needle {
+    /// Searched as written: the needle has no ASCII letter whose case could differ.
+    Exact(memchr::memmem::Finder<'static>),
+    /// Searched up to ASCII case.
+    Caseless(aho_corasick::AhoCorasick),
 }
 
-impl RegexNeedles {
-    fn build(needles: &[Option<Vec<u8>>]) -> RegexNeedles {
-        let mut distinct: Vec<&[u8]> = Vec::new();
-        let mut regexes: Vec<Vec<u32>> = Vec::new();
-        for (regex, needle) in needles.iter().enumerate() {
-            let Some(needle) = needle else { continue };
-            match distinct.iter().position(|d| d.eq_ignore_ascii_case(needle)) {
-                Some(index) => regexes[index].push(regex as u32),
-                None => {
-                    distinct.push(needle);
-                    regexes.push(vec![regex as u32]);
-                }
-            }
+impl Needle {
+    fn new(needle: &[u8]) -> Option<Needle> {
+        if !needle.iter().any(u8::is_ascii_alphabetic) {
+            return Some(Needle::Exact(
+                memchr::memmem::Finder::new(needle).into_owned(),
+            ));
         }
-        let search = aho_corasick::AhoCorasick::builder()
+        aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
-            .match_kind(aho_corasick::MatchKind::Standard)
-            .build(&distinct)
+            .build([needle])
             .ok()
-            .filter(|_| !distinct.is_empty());
-        RegexNeedles {
-            // Without the search, every regex runs on every field: slower, never wrong.
-            has_needle: needles
-                .iter()
-                .map(|needle| needle.is_some() && search.is_some())
-                .collect(),
-            search,
-            regexes,
-        }
+            .map(Needle::Caseless)
     }
 
-    /// Per regex, a bit for each field run (in the order of `runs`) that holds its needle.
-    fn find(&self, item: &ItemText<'_>, runs: &[FieldRun], found: &mut Vec<u8>) {
-        found.clear();
-        found.resize(self.has_needle.len(), 0);
-        let Some(search) = &self.search else { return };
-        for (index, run) in runs.iter().enumerate().take(8) {
-            for hit in search.find_overlapping_iter(item.get(run.field)) {
-                for &regex in &self.regexes[hit.pattern().as_usize()] {
-                    found[regex as usize] |= 1 << index;
-                }
-            }
+    fn is_in(&self, text: &str) -> bool {
+        match self {
+            Needle::Exact(finder) => finder.find(text.as_bytes()).is_some(),
+            Needle::Caseless(search) => search.is_match(text),
         }
     }
 }
@@ -401,10 +376,6 @@ pub struct Scratch {
     /// `regex_occurrences[r]` is valid for this item when `regex_generation[r] == generation`.
     regex_generation: Vec<u32>,
     touched_regexes: Vec<u32>,
-    /// Per regex, the field runs of this item that hold its needle ([`RegexNeedles::find`]),
-    /// valid when `needles_generation == generation`.
-    needle_fields: Vec<u8>,
-    needles_generation: u32,
     term_occurrences: Vec<Vec<Occurrence>>,
     /// `term_occurrences[t]` is valid for this item when `term_generation[t] == generation`.
     term_generation: Vec<u32>,
@@ -529,7 +500,6 @@ impl Matcher {
             scratch.regex_generation.fill(0);
             scratch.candidate_generation.fill(0);
             scratch.shared_generation.fill(0);
-            scratch.needles_generation = 0;
             scratch.generation = 1;
         }
 
@@ -583,19 +553,11 @@ impl Matcher {
         }
         let mut found_list = std::mem::take(&mut scratch.regex_occurrences[regex_id]);
         found_list.clear();
-        if scratch.needles_generation != scratch.generation {
-            self.regex_needles
-                .find(item, &scratch.analyzed.fields, &mut scratch.needle_fields);
-            scratch.needles_generation = scratch.generation;
-        }
         let analyzed = &scratch.analyzed;
-        let needle_fields = scratch.needle_fields[regex_id];
-        for (index, run) in analyzed.fields.iter().enumerate() {
+        let needle = self.regex_needles[regex_id].as_ref();
+        for run in &analyzed.fields {
             let text = item.get(run.field);
-            if self.regex_needles.has_needle[regex_id]
-                && index < 8
-                && needle_fields & (1 << index) == 0
-            {
+            if needle.is_some_and(|needle| !needle.is_in(text)) {
                 continue;
             }
             for found in self.regexes[regex_id].find_iter(text) {
@@ -651,6 +613,37 @@ impl Matcher {
     fn surely_absent(&self, term: u32, scratch: &Scratch) -> bool {
         let head = self.term_heads[term as usize];
         head != NO_HEAD && scratch.pattern_occurrences[head as usize].is_empty()
+    }
+
+    /// Whether a term occurs in this item. Most queries only ask that, so a list answers from
+    /// its first member found and a one-word term from its pattern, without collecting every
+    /// occurrence as `NEAR` and evidence need.
+    fn term_present(&self, term: u32, item: &ItemText<'_>, scratch: &mut Scratch) -> bool {
+        if self.surely_absent(term, scratch) {
+            return false;
+        }
+        let t = term as usize;
+        if scratch.term_generation[t] == scratch.generation {
+            return !scratch.term_occurrences[t].is_empty();
+        }
+        let def = &self.terms[t];
+        match &def.kind {
+            TermKind::Segments(segments) if segments.len() == 1 => scratch.pattern_occurrences
+                [segments[0] as usize]
+                .iter()
+                .any(|o| def.fields.contains(o.field)),
+            TermKind::Any(members) => {
+                let positions = std::mem::take(&mut scratch.list_positions[t]);
+                let present = positions
+                    .iter()
+                    .any(|&position| self.term_present(members[position as usize], item, scratch));
+                scratch.list_positions[t] = positions;
+                present
+            }
+            TermKind::Segments(_) | TermKind::Regex(_) => {
+                self.term_occurrences(term, item, scratch) > 0
+            }
+        }
     }
 
     /// The occurrences of a term in this item, computed once per item.
@@ -723,10 +716,7 @@ impl Matcher {
 
     fn eval(&self, node: &Node, item: &ItemText<'_>, scratch: &mut Scratch) -> bool {
         match node {
-            Node::Term(term) => {
-                !self.surely_absent(*term, scratch)
-                    && self.term_occurrences(*term, item, scratch) > 0
-            }
+            Node::Term(term) => self.term_present(*term, item, scratch),
             Node::And(items) => items.iter().all(|n| self.eval(n, item, scratch)),
             Node::Or(items) => items.iter().any(|n| self.eval(n, item, scratch)),
             Node::Not(inner) => !self.eval(inner, item, scratch),

@@ -154,69 +154,101 @@ impl Tree {
 /// Places each node's children in the double array.
 struct Layout {
     cells: Vec<Cell>,
-    /// No free cell lies before this one.
-    first_free: usize,
+    /// The free cells as a list in index order (`NONE` ends it), so that looking for room
+    /// skips the used ones instead of stepping over them one by one for every node.
+    next_free: Vec<u32>,
+    prev_free: Vec<u32>,
+    first_free: u32,
+    last_free: u32,
 }
+
+/// The end of the free list.
+const NONE: u32 = u32::MAX;
 
 impl Layout {
     fn new(tree: &Tree) -> Layout {
         let mut layout = Layout {
             cells: Vec::new(),
-            // Cell 0 would need a base of 0, which means "no children".
-            first_free: 1,
+            next_free: Vec::new(),
+            prev_free: Vec::new(),
+            first_free: NONE,
+            last_free: NONE,
         };
         layout.grow(tree.children.len() + 512);
+        // Cell 0 would need a base of 0, which means "no children".
+        layout.take(0);
         layout
     }
 
+    /// Adds free cells up to `len`.
     fn grow(&mut self, len: usize) {
-        if self.cells.len() < len {
-            self.cells.resize(
-                len,
-                Cell {
-                    check: FREE,
-                    next: LEAF,
-                },
-            );
+        let old = self.cells.len();
+        if old >= len {
+            return;
+        }
+        self.cells.resize(
+            len,
+            Cell {
+                check: FREE,
+                next: LEAF,
+            },
+        );
+        self.next_free.resize(len, NONE);
+        self.prev_free.resize(len, NONE);
+        for cell in old as u32..len as u32 {
+            self.prev_free[cell as usize] = self.last_free;
+            match self.last_free {
+                NONE => self.first_free = cell,
+                last => self.next_free[last as usize] = cell,
+            }
+            self.last_free = cell;
         }
     }
 
-    /// A base at which every child byte of a node lands on a free cell.
+    /// Marks a cell used.
+    fn take(&mut self, cell: usize) {
+        let (prev, next) = (self.prev_free[cell], self.next_free[cell]);
+        match prev {
+            NONE => self.first_free = next,
+            prev => self.next_free[prev as usize] = next,
+        }
+        match next {
+            NONE => self.last_free = prev,
+            next => self.prev_free[next as usize] = prev,
+        }
+    }
+
+    /// A base at which every child byte of a node lands on a free cell; the cells it takes
+    /// are marked used.
     fn place(&mut self, children: &[(u8, u32)]) -> u32 {
         let lowest = children[0].0 as usize;
-        let fits = |layout: &Layout, base: usize| {
-            base > LEAF as usize
-                && children
-                    .iter()
-                    .all(|&(byte, _)| layout.cells[base + byte as usize].check == FREE)
-        };
-        while self.first_free < self.cells.len() && self.cells[self.first_free].check != FREE {
-            self.first_free += 1;
-        }
-        // A hole before `lowest + 1` would need a base below 1.
-        let mut hole = self.first_free.max(lowest + 1);
-        while hole < self.cells.len() && self.cells[hole].check != FREE {
-            hole += 1;
+        // A hole before `lowest + 1` would need a base below 1; at most 256 free cells lie
+        // there.
+        let mut hole = self.first_free;
+        while hole != NONE && (hole as usize) <= lowest {
+            hole = self.next_free[hole as usize];
         }
         let mut tried = 0;
         let base = loop {
-            if tried == HOLES_TRIED || hole >= self.cells.len() {
+            if tried == HOLES_TRIED || hole == NONE {
                 // Past the end, where every cell is free.
-                break (self.cells.len().max(lowest + 1) - lowest).max(LEAF as usize + 1);
+                break self.cells.len() - lowest;
             }
-            if let Some(base) = hole.checked_sub(lowest)
-                && base + 256 <= self.cells.len()
-                && fits(self, base)
+            let base = hole as usize - lowest;
+            self.grow(base + 257);
+            if children
+                .iter()
+                .all(|&(byte, _)| self.cells[base + byte as usize].check == FREE)
             {
                 break base;
             }
             tried += 1;
-            hole += 1;
-            while hole < self.cells.len() && self.cells[hole].check != FREE {
-                hole += 1;
-            }
+            hole = self.next_free[hole as usize];
         };
         self.grow(base + 257);
+        for &(byte, _) in children {
+            self.take(base + byte as usize);
+        }
         base as u32
     }
 

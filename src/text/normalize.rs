@@ -82,6 +82,8 @@ impl Analyzed {
         if display.is_empty() {
             return;
         }
+        // Folding rarely makes text longer; one reservation spares most growth checks a copy.
+        self.norm.reserve(display.len() + 1);
         if !self.norm.is_empty() {
             self.norm.push('\n');
         }
@@ -120,10 +122,7 @@ impl Analyzed {
                 .expect("index is a char boundary");
             if is_hangul_syllable(c) {
                 // Hangul is kept as written: take a whole run of syllables at once.
-                let run = display[i..]
-                    .char_indices()
-                    .find(|(_, c)| !is_hangul_syllable(*c))
-                    .map_or(bytes.len(), |(n, _)| i + n);
+                let run = i + hangul_run_len(&bytes[i..]);
                 words.letters(i, run, &display[i..run]);
                 i = run;
                 continue;
@@ -134,8 +133,10 @@ impl Analyzed {
                 let start = i;
                 i += c.len_utf8();
                 words.letters(start, i, folded);
-                for next in display[i..].chars() {
-                    let Some(fold) = table.word_fold(next) else {
+                // Every table character is two bytes long in UTF-8, decoded here in place.
+                while let [lead @ 0xC2..=0xDF, next, ..] = bytes[i..] {
+                    let code = (u32::from(lead) & 0x1F) << 6 | (u32::from(next) & 0x3F);
+                    let Some(fold) = table.word_fold(code) else {
                         break;
                     };
                     // Most letters fold to one character: pushed as a character, it is
@@ -144,7 +145,7 @@ impl Analyzed {
                         Some(one) => words.out.norm.push(one),
                         None => words.out.norm.push_str(&fold.text),
                     }
-                    i += next.len_utf8();
+                    i += 2;
                 }
                 // Stretches the open word's display range over the run.
                 words.ignorable(i);
@@ -311,6 +312,25 @@ impl WordWriter<'_> {
     }
 }
 
+/// The length of the run of Hangul syllables (U+AC00..=U+D7A3) that `bytes` starts with,
+/// read from the UTF-8 bytes rather than decoded character by character.
+fn hangul_run_len(bytes: &[u8]) -> usize {
+    let mut len = 0;
+    while let [lead, second, third, ..] = bytes[len..] {
+        let syllable = match lead {
+            0xEA => second >= 0xB0,
+            0xEB | 0xEC => true,
+            0xED => second < 0x9E || (second == 0x9E && third <= 0xA3),
+            _ => false,
+        };
+        if !syllable {
+            break;
+        }
+        len += 3;
+    }
+    len
+}
+
 fn is_hangul_syllable(c: char) -> bool {
     ('\u{AC00}'..='\u{D7A3}').contains(&c)
 }
@@ -425,8 +445,9 @@ enum FoldKind {
     Mixed,
 }
 
-/// Precomputed folds for U+0080..U+052F (Latin-1, Latin Extended, IPA, Greek, Cyrillic): the
-/// non-ASCII characters of European news text, looked up instead of decomposed each time.
+/// Precomputed folds for U+0080..U+07FF, every character UTF-8 writes in two bytes (Latin-1,
+/// Latin Extended, Greek, Cyrillic, Armenian, Hebrew, Arabic, ...): the non-ASCII letters of
+/// most news text outside East Asia, looked up instead of decomposed each time.
 struct FoldTable {
     /// Per character, from [`TABLE_FIRST`].
     entries: Vec<Fold>,
@@ -442,7 +463,7 @@ struct Fold {
 }
 
 const TABLE_FIRST: u32 = 0x80;
-const TABLE_END: u32 = 0x530;
+const TABLE_END: u32 = 0x800;
 
 impl FoldTable {
     fn build() -> Self {
@@ -482,12 +503,12 @@ impl FoldTable {
 
     /// The fold of a table character that folds to letters or digits only.
     fn word(&self, c: char) -> Option<&str> {
-        self.word_fold(c).map(|fold| &*fold.text)
+        self.word_fold(c as u32).map(|fold| &*fold.text)
     }
 
-    fn word_fold(&self, c: char) -> Option<&Fold> {
+    fn word_fold(&self, code: u32) -> Option<&Fold> {
         self.entries
-            .get((c as u32).wrapping_sub(TABLE_FIRST) as usize)
+            .get(code.wrapping_sub(TABLE_FIRST) as usize)
             .filter(|fold| fold.kind == FoldKind::Word)
     }
 }
@@ -529,6 +550,46 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(words(input), *want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn a_run_of_table_letters_folds_each_letter_as_alone() {
+        // The run after a word's first letter decodes its bytes in place: every two-byte
+        // character must fold there as it does through the general path.
+        for code in TABLE_FIRST..TABLE_END {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            if fold_table().word(c).is_none() {
+                continue;
+            }
+            let mut alone = String::new();
+            fold_slow(c, |f| alone.push(f));
+            assert_eq!(
+                words(&format!("д{c}ж")),
+                [format!("д{alone}ж")],
+                "U+{code:04X}"
+            );
+        }
+    }
+
+    #[test]
+    fn hangul_runs_end_exactly_where_the_syllables_end() {
+        let edges = [
+            '\u{ABFF}', '\u{AC00}', '\u{AFFF}', '\u{B000}', '\u{CFFF}', '\u{D000}', '\u{D7A3}',
+            '\u{D7A4}', '\u{E000}', 'a', 'ы',
+        ];
+        for first in edges {
+            for second in edges {
+                let text: String = [first, second, '한'].iter().collect();
+                let naive: usize = text
+                    .chars()
+                    .take_while(|c| is_hangul_syllable(*c))
+                    .map(char::len_utf8)
+                    .sum();
+                assert_eq!(hangul_run_len(text.as_bytes()), naive, "{text:?}");
+            }
         }
     }
 
