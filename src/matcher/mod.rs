@@ -336,7 +336,7 @@ pub struct Matcher {
 #[derive(Debug)]
 enum Needle {
     /// Searched as written: the needle has no ASCII letter whose case could differ.
-    Exact(memchr::memmem::Finder<'static>),
+    Exact(Box<memchr::memmem::Finder<'static>>),
     /// Searched up to ASCII case.
     Caseless(aho_corasick::AhoCorasick),
 }
@@ -344,9 +344,9 @@ enum Needle {
 impl Needle {
     fn new(needle: &[u8]) -> Option<Needle> {
         if !needle.iter().any(u8::is_ascii_alphabetic) {
-            return Some(Needle::Exact(
+            return Some(Needle::Exact(Box::new(
                 memchr::memmem::Finder::new(needle).into_owned(),
-            ));
+            )));
         }
         aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
