@@ -2,8 +2,9 @@
 //!
 //! Expressions use the `cron` crate, which wants a seconds field. Operators write the standard
 //! five-field form (`minute hour day-of-month month day-of-week`) and it is accepted as is: a
-//! `0` seconds field is prepended, and numeric weekdays are translated from the standard
-//! 0–7 (Sunday = 0 or 7) to the crate's 1–7 (Sunday = 1). Six and seven fields (with seconds,
+//! `0` seconds field is prepended, and the weekday field is read as standard cron reads it
+//! (0–7 or SUN–SAT, Sunday = 0 or 7, a range may end on Sunday) and given to the crate as the
+//! list of days it names in the crate's 1–7 (Sunday = 1). Six and seven fields (with seconds,
 //! and a year) are passed through. Times are evaluated in the machine's local time zone.
 
 use std::fmt;
@@ -48,7 +49,10 @@ impl Schedule {
         let (with_seconds, first_name) = match fields.len() {
             5 => {
                 let mut parts: Vec<String> = fields.iter().map(|(_, f)| (*f).to_owned()).collect();
-                parts[4] = standard_weekdays(&parts[4]);
+                parts[4] = standard_weekdays(&parts[4]).map_err(|reason| ScheduleError {
+                    column: fields[4].0,
+                    message: format!("invalid day of week field '{}': {reason}", fields[4].1),
+                })?;
                 (format!("0 {}", parts.join(" ")), 1)
             }
             6 | 7 => (
@@ -199,32 +203,79 @@ fn field_offsets(expression: &str) -> Vec<(usize, &str)> {
     fields
 }
 
-/// Standard cron numbers weekdays 0–7 from Sunday; the crate numbers them 1–7 from Sunday.
-fn standard_weekdays(field: &str) -> String {
-    let mut out = String::new();
-    let mut number = String::new();
-    let mut after_slash = false;
-    let flush = |number: &mut String, out: &mut String, after_slash: bool| {
-        if number.is_empty() {
-            return;
-        }
-        match number.parse::<u32>() {
-            Ok(n) if !after_slash && n <= 7 => out.push_str(&((n % 7) + 1).to_string()),
-            _ => out.push_str(number),
-        }
-        number.clear();
-    };
-    for c in field.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-        } else {
-            flush(&mut number, &mut out, after_slash);
-            after_slash = c == '/';
-            out.push(c);
+/// A standard day-of-week field in the crate's terms.
+///
+/// Standard cron numbers weekdays 0–7 from Sunday (0 and 7 both Sunday) and names them SUN to
+/// SAT; the crate numbers them 1–7 from Sunday and refuses a range that goes down. So the
+/// field is read here as cron users mean it (`0-7`, `1-7` and `MON-SUN` are every day; a
+/// range may end on Sunday as 7, 0 or SUN) and handed over as the plain list of days it
+/// names. A field with anything else in it is left to the crate and its errors.
+fn standard_weekdays(field: &str) -> Result<String, String> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '*' | '-' | ',' | '/');
+    if !field.chars().all(plain) {
+        return Ok(field.to_owned());
+    }
+    let mut days = [false; 7];
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((range, step)) => match step.parse::<usize>() {
+                Ok(step) if step > 0 => (range, step),
+                _ => return Err(format!("'{step}' is not a step (a whole number from 1)")),
+            },
+            None => (part, 1),
+        };
+        let (first, last) = match range.split_once('-') {
+            _ if range == "*" => (0, 6),
+            Some((first, last)) => {
+                let first = weekday(first)?;
+                // Sunday ends a week as well as starting one: `MON-SUN`, `5-0`.
+                let last = match weekday(last)? {
+                    0 => 7,
+                    last => last,
+                };
+                if first > last {
+                    return Err(format!("the range '{range}' goes backwards"));
+                }
+                (first, last)
+            }
+            // `5/2` runs from Friday to the end of the week, as in cron.
+            None if step > 1 => (weekday(range)?, 7),
+            None => {
+                let day = weekday(range)?;
+                (day, day)
+            }
+        };
+        for day in (first..=last).step_by(step) {
+            days[day % 7] = true;
         }
     }
-    flush(&mut number, &mut out, after_slash);
-    out
+    if days.iter().all(|&day| day) {
+        return Ok("*".to_owned());
+    }
+    // The crate numbers Sunday 1.
+    let listed: Vec<String> = (0..7)
+        .filter(|&day| days[day])
+        .map(|day| (day + 1).to_string())
+        .collect();
+    Ok(listed.join(","))
+}
+
+/// A weekday as standard cron writes it: 0–7 from Sunday, or its English three-letter name.
+fn weekday(text: &str) -> Result<usize, String> {
+    const NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+    if let Ok(number) = text.parse::<usize>() {
+        return if number <= 7 {
+            Ok(number)
+        } else {
+            Err(format!(
+                "'{text}' is not a weekday (0-7, Sunday being 0 or 7)"
+            ))
+        };
+    }
+    NAMES
+        .iter()
+        .position(|name| name.eq_ignore_ascii_case(text))
+        .ok_or_else(|| format!("'{text}' is not a weekday (0-7 or SUN to SAT)"))
 }
 
 /// Finds the field the crate's error is about, by parsing each field alone in an otherwise
@@ -235,7 +286,8 @@ fn locate_error(fields: &[(usize, &str)], first_name: usize, message: &str) -> S
         let position = first_name + index;
         let mut probe: Vec<String> = template[..6].iter().map(|p| (*p).to_owned()).collect();
         let value = if position == 5 && first_name == 1 {
-            standard_weekdays(field)
+            // Already read without error, or the caller would have said so.
+            standard_weekdays(field).unwrap_or_else(|_| (*field).to_owned())
         } else {
             (*field).to_owned()
         };
@@ -262,6 +314,36 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn every_day_written_in_any_standard_way_runs_every_day() {
+        // 2026-11-28 is a Saturday; a week of runs at 09:00 must start Saturday and miss no day.
+        let friday_noon = Local
+            .with_ymd_and_hms(2026, 11, 27, 12, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        for expression in [
+            "0 9 * * *",
+            "0 9 * * 0-7",
+            "0 9 * * 1-7",
+            "0 9 * * MON-SUN",
+            "0 9 * * 0-6",
+        ] {
+            let schedule =
+                Schedule::parse(expression).unwrap_or_else(|e| panic!("{expression}: {e}"));
+            let mut at = friday_noon;
+            let mut days = Vec::new();
+            for _ in 0..7 {
+                at = schedule.next_after(at).expect("next run");
+                days.push(at.with_timezone(&Local).format("%a").to_string());
+            }
+            assert_eq!(
+                days,
+                ["Sat", "Sun", "Mon", "Tue", "Wed", "Thu", "Fri"],
+                "{expression}"
+            );
+        }
+    }
 
     #[test]
     fn five_six_and_seven_field_forms_are_accepted() {
@@ -294,10 +376,35 @@ mod tests {
 
     #[test]
     fn standard_weekday_numbers_mean_what_cron_users_expect() {
-        assert_eq!(standard_weekdays("1-5"), "2-6");
-        assert_eq!(standard_weekdays("0,7"), "1,1");
-        assert_eq!(standard_weekdays("*/2"), "*/2");
-        assert_eq!(standard_weekdays("MON"), "MON");
+        let cases = [
+            ("1-5", "2,3,4,5,6"),
+            ("MON-FRI", "2,3,4,5,6"),
+            ("0,7", "1"),
+            ("SUN", "1"),
+            ("0-7", "*"),
+            ("1-7", "*"),
+            ("MON-SUN", "*"),
+            ("mon-sun", "*"),
+            ("0-6", "*"),
+            ("*", "*"),
+            ("*/2", "1,3,5,7"),
+            ("SAT-SUN", "1,7"),
+            ("5-0", "1,6,7"),
+            ("MON-FRI/2", "2,4,6"),
+            ("5/1", "6"),
+            ("5/2", "1,6"),
+            ("1,3-4,SAT", "2,4,5,7"),
+        ];
+        for (standard, crate_form) in cases {
+            assert_eq!(
+                standard_weekdays(standard).as_deref(),
+                Ok(crate_form),
+                "{standard}"
+            );
+        }
+        for wrong in ["8", "5-1", "FRI-MON", "*/0", "MON-", "1/x", "FUNDAY"] {
+            assert!(standard_weekdays(wrong).is_err(), "{wrong}");
+        }
         let weekdays = Schedule::parse("0 12 * * 1-5").expect("valid");
         // 2026-11-28 is a Saturday: the next run is Monday the 30th.
         let saturday = Local

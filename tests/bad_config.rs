@@ -144,6 +144,10 @@ const CASES: &[(&str, &[&str])] = &[
         &[":2:20:", "setting 'mail.digest_schedule'"],
     ),
     ("settings-binary.yaml", &["cannot read"]),
+    (
+        "settings-group-wait-too-long.yaml",
+        &[":2:15:", "setting 'mail.group_wait'", "a day"],
+    ),
 ];
 
 fn fixture(name: &str) -> PathBuf {

@@ -776,3 +776,38 @@ fn shipped_rules_keep_their_scores_on_the_labelled_sets() {
         }
     }
 }
+
+#[test]
+fn schedule_prints_the_next_runs_and_every_standard_every_day_form_runs_daily() {
+    for expression in ["0 9 * * *", "0 9 * * 0-7", "0 9 * * 1-7", "0 9 * * MON-SUN"] {
+        let output = watchfloor(&["schedule", expression, "--count", "7"]);
+        assert!(output.status.success(), "{expression}: {}", stderr(&output));
+        let text = stdout(&output);
+        let days: std::collections::BTreeSet<&str> = text
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_whitespace().next())
+            .collect();
+        assert_eq!(days.len(), 7, "{expression}: {text}");
+        assert!(
+            text.lines().skip(1).all(|l| l.contains("09:00:00")),
+            "{text}"
+        );
+    }
+    let weekdays = stdout(&watchfloor(&["schedule", "30 6 * * MON-FRI", "-n", "10"]));
+    assert!(
+        !weekdays.contains("Sat") && !weekdays.contains("Sun"),
+        "{weekdays}"
+    );
+
+    let bad = watchfloor(&["schedule", "0 9 * * FRI-MON"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let message = stderr(&bad);
+    assert!(
+        message.contains("invalid day of week field 'FRI-MON'"),
+        "{message}"
+    );
+    assert!(message.contains("goes backwards"), "{message}");
+    // The caret sits under the field.
+    assert!(message.contains("\n          ^"), "{message}");
+}

@@ -66,7 +66,9 @@ pub fn plan(
         }
     }
 
-    let wait = chrono::Duration::from_std(rules.group_wait).unwrap_or_default();
+    // Settings hold the wait to a day; were a longer one to reach here, it must still hold
+    // alerts back, never send them at once.
+    let wait = chrono::Duration::from_std(rules.group_wait).unwrap_or(chrono::Duration::days(1));
     let mut planned = Vec::new();
     for recipient in recipients {
         if occasion.digest_due
@@ -205,6 +207,16 @@ mod tests {
                 ("b@x", MessageKind::Alert, vec![4]),
             ]
         );
+    }
+
+    #[test]
+    fn a_wait_too_long_for_the_clock_still_holds_alerts_back() {
+        let pending = [alert(1, "sat", "a@x", AlertMode::Immediate, 0)];
+        let rules = Rules {
+            group_wait: Duration::MAX,
+            ..RULES
+        };
+        assert!(plan(&pending, &HashMap::new(), &rules, &occasion(3_600)).is_empty());
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod hits;
 mod matching;
 mod poll;
 mod replay;
+mod schedule;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -120,6 +121,9 @@ pub enum Command {
     /// Write a consistent copy of the database (safe while the daemon runs) and check it
     #[command(after_help = EXIT_CODES)]
     Backup(backup::BackupArgs),
+    /// Print the next runs of a cron expression, to check a feed's schedule before using it
+    #[command(after_help = EXIT_CODES)]
+    Schedule(schedule::ScheduleArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -144,6 +148,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             | Command::Feeds(_)
             | Command::Alerts(_)
             | Command::Hits(_)
+            | Command::Schedule(_)
     ) {
         end_quietly_on_closed_pipe();
     }
@@ -162,6 +167,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::ExportLabels(args) => hits::export_labels(&cli.global, args),
         Command::TestEmail(args) => alerts::test_email(&cli.global, args),
         Command::Backup(args) => backup::run(&cli.global, args),
+        Command::Schedule(args) => schedule::run(args),
     }
 }
 

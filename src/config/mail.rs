@@ -144,6 +144,9 @@ pub(super) struct RawSmtp {
     ca_file: Option<String>,
 }
 
+/// The longest `group_wait`: alerts held longer than a day are no longer alerts.
+pub const MAX_GROUP_WAIT_SECONDS: u64 = 24 * 60 * 60;
+
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMail {
@@ -153,8 +156,8 @@ pub(super) struct RawMail {
     tls: Option<Spanned<String>>,
     mode: Option<AlertMode>,
     /// Seconds.
-    group_wait: Option<u64>,
-    max_per_hour: Option<u32>,
+    group_wait: Option<Spanned<u64>>,
+    max_per_hour: Option<Spanned<u64>>,
     digest_schedule: Option<Spanned<String>>,
     dir: Option<String>,
 }
@@ -419,24 +422,54 @@ pub(super) fn resolve(
         None => mail.mode.unwrap_or_default(),
     };
 
-    let mut number = |key: &str, var: &str, file: Option<u64>, default: u64| match env(var) {
-        Some(text) => text.trim().parse::<u64>().unwrap_or_else(|_| {
-            report(key, 0, 0, format!("{var}={text:?} is not a number"));
-            default
-        }),
-        None => file.unwrap_or(default),
-    };
+    // A number from the environment or the file, refused above `max` with its place: a value
+    // the alert plan cannot hold must not quietly become another one.
+    let mut number =
+        |key: &str, var: &str, file: &Option<Spanned<u64>>, default: u64, max: u64, unit: &str| {
+            let (value, line, column, origin) = match env(var) {
+                Some(text) => match text.trim().parse::<u64>() {
+                    Ok(value) => (value, 0, 0, format!("{var}={text:?}: ")),
+                    Err(_) => {
+                        report(key, 0, 0, format!("{var}={text:?} is not a number"));
+                        return default;
+                    }
+                },
+                None => match file {
+                    Some(set) => (
+                        set.value,
+                        set.defined.line(),
+                        set.defined.column(),
+                        String::new(),
+                    ),
+                    None => return default,
+                },
+            };
+            if value > max {
+                report(
+                    key,
+                    line,
+                    column,
+                    format!("{origin}{value} is more than the most this can be, {max} {unit}"),
+                );
+                return default;
+            }
+            value
+        };
     let group_wait = Duration::from_secs(number(
         "mail.group_wait",
         "WATCHFLOOR_MAIL_GROUP_WAIT",
-        mail.group_wait,
+        &mail.group_wait,
         30,
+        MAX_GROUP_WAIT_SECONDS,
+        "seconds (a day)",
     ));
     let max_per_hour = number(
         "mail.max_per_hour",
         "WATCHFLOOR_MAIL_MAX_PER_HOUR",
-        mail.max_per_hour.map(u64::from),
+        &mail.max_per_hour,
         20,
+        u64::from(u32::MAX),
+        "messages",
     );
     if max_per_hour == 0 {
         report(

@@ -222,8 +222,8 @@ impl Layout {
     /// are marked used.
     fn place(&mut self, children: &[(u8, u32)]) -> u32 {
         let lowest = children[0].0 as usize;
-        // A hole before `lowest + 1` would need a base below 1; at most 256 free cells lie
-        // there.
+        // A hole before `lowest + 1` would need a base below 1. Only the root places children
+        // there (see `finish`), so this skips nothing after the first node.
         let mut hole = self.first_free;
         while hole != NONE && (hole as usize) <= lowest {
             hole = self.next_free[hole as usize];
@@ -264,6 +264,20 @@ impl Layout {
             }
             let base = self.place(children);
             base_of[node] = base;
+            if node == 0 {
+                // The cells below 257 the root left free could only take a node whose
+                // lowest child byte is below their index; leaving them unused keeps every
+                // later search from stepping over them again.
+                for cell in 1..257.min(self.cells.len()) {
+                    if self.cells[cell].check == FREE
+                        && !children
+                            .iter()
+                            .any(|&(byte, _)| base as usize + byte as usize == cell)
+                    {
+                        self.take(cell);
+                    }
+                }
+            }
             for &(byte, child) in children {
                 let cell = base as usize + byte as usize;
                 self.cells[cell].check = cell_of[node];
