@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::FetchSettings;
@@ -209,6 +209,35 @@ impl Fetcher {
         url: &str,
         validators: &Validators,
     ) -> Result<FetchOutcome, FetchError> {
+        self.fetch_holding(url, validators, None).await.0
+    }
+
+    /// [`Fetcher::fetch`], and a permit of `hold` for what comes after it (the pipeline holds
+    /// one for as long as the body waits to be parsed and stored). It is taken once this
+    /// host's turn has come, never while waiting for it: fetches queued behind one busy host
+    /// then hold none of the permits that polls of other hosts need. `None` when the request
+    /// never reached that point (a bad URL).
+    pub async fn fetch_holding(
+        &self,
+        url: &str,
+        validators: &Validators,
+        hold: Option<&Arc<Semaphore>>,
+    ) -> (
+        Result<FetchOutcome, FetchError>,
+        Option<OwnedSemaphorePermit>,
+    ) {
+        let mut held = None;
+        let result = self.fetch_inner(url, validators, hold, &mut held).await;
+        (result, held)
+    }
+
+    async fn fetch_inner(
+        &self,
+        url: &str,
+        validators: &Validators,
+        hold: Option<&Arc<Semaphore>>,
+        held: &mut Option<OwnedSemaphorePermit>,
+    ) -> Result<FetchOutcome, FetchError> {
         let parsed = Url::parse(url).map_err(|e| FetchError::InvalidUrl {
             url: url.to_owned(),
             reason: e.to_string(),
@@ -222,6 +251,9 @@ impl Fetcher {
         })?;
         let shut = |_| FetchError::Other("the fetcher's limits were closed".to_owned());
         let _host_permit = self.host(host).acquire_owned().await.map_err(shut)?;
+        if let Some(hold) = hold {
+            *held = Some(Arc::clone(hold).acquire_owned().await.map_err(shut)?);
+        }
         let _permit = self.global.acquire().await.map_err(shut)?;
 
         let started = Instant::now();

@@ -24,8 +24,9 @@ use crate::store::{
 pub struct Context {
     pub fetcher: Fetcher,
     /// Whole polls in flight (fetch through store): bounds the bodies held in memory, since a
-    /// fetched body waits here for parsing and the database.
-    polls: tokio::sync::Semaphore,
+    /// fetched body waits here for parsing and the database. Taken inside the fetch, once the
+    /// feed's host has a free slot (see [`Fetcher::fetch_holding`]).
+    polls: Arc<tokio::sync::Semaphore>,
     pub indicators: Arc<Indicators>,
     pub store: Arc<Mutex<Store>>,
     pub default_schedule: Schedule,
@@ -56,7 +57,7 @@ impl Context {
         Ok(Context {
             routes,
             fetcher: Fetcher::new(&settings.fetch)?,
-            polls: tokio::sync::Semaphore::new(settings.fetch.concurrency),
+            polls: Arc::new(tokio::sync::Semaphore::new(settings.fetch.concurrency)),
             indicators,
             store,
             default_schedule: settings.schedule.clone(),
@@ -104,14 +105,16 @@ pub struct PollSuccess {
 /// Polls one feed and records the outcome. Never fails: every error becomes the feed's recorded
 /// error, except a database error, which is returned in the report too (and logged by callers).
 pub async fn poll_feed(ctx: Arc<Context>, feed: Feed, state: Option<FeedState>) -> PollReport {
-    let _permit = ctx.polls.acquire().await;
     let started = Utc::now();
     let validators = Validators {
         etag: state.as_ref().and_then(|s| s.etag.clone()),
         last_modified: state.as_ref().and_then(|s| s.last_modified.clone()),
     };
     let failures = state.as_ref().map_or(0, |s| s.consecutive_failures);
-    let fetched = ctx.fetcher.fetch(&feed.url, &validators).await;
+    let (fetched, _permit) = ctx
+        .fetcher
+        .fetch_holding(&feed.url, &validators, Some(&ctx.polls))
+        .await;
     let blocking_ctx = ctx.clone();
     let feed_id = feed.id.clone();
     let joined = tokio::task::spawn_blocking(move || {

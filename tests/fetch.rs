@@ -522,3 +522,72 @@ async fn fetch_at_once(
     }
     tasks.join_all().await
 }
+
+/// Regression: a poll took its slot among the polls in flight before waiting for its host's
+/// turn, so feeds queued behind one slow host held every slot and a feed on another host
+/// waited for the slow one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_queued_behind_one_slow_host_leave_other_hosts_free() {
+    use watchfloor::config::{Feed, Indicators, Settings};
+    use watchfloor::pipeline::{Context, poll_feed};
+    use watchfloor::store::{FeedDef, Store};
+
+    let slow = FeedServer::start().await;
+    // Held until the fast feed is done, or long enough to fail the test if it never is.
+    slow.set(
+        "/slow.xml",
+        Response::ok("application/rss+xml", FEED).delay(Duration::from_secs(20)),
+    );
+    let fast = FeedServer::start().await;
+    // Two host names for the one loopback address: the fetcher counts hosts by name.
+    let slow_url = slow.url("/slow.xml").replace("127.0.0.1", "localhost");
+    let fast_url = fast.url("/feed.xml");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("watchfloor.db");
+    let mut settings = Settings::load(None, Some(&db), &|_| None).expect("settings");
+    settings.fetch = FetchSettings {
+        timeout: Duration::from_secs(30),
+        concurrency: 2,
+        per_host: 1,
+        ..settings.fetch
+    };
+    let mut feeds: Vec<Feed> = (1..=4)
+        .map(|n| Feed::new(&format!("slow{n}"), &slow_url))
+        .collect();
+    feeds.push(Feed::new("fast", &fast_url));
+    let mut store = Store::open(&db).expect("open");
+    let defs: Vec<FeedDef> = feeds
+        .iter()
+        .map(|f| FeedDef {
+            id: &f.id,
+            url: &f.url,
+            title: None,
+        })
+        .collect();
+    store.sync_feeds(&defs).expect("feeds");
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("indicators.yaml");
+    let indicators = Indicators::load(&rules).expect("rules");
+    let ctx = Arc::new(Context::new(&settings, Arc::new(indicators), store).expect("context"));
+
+    let (done, mut reports) = tokio::sync::mpsc::unbounded_channel();
+    let fast_feed = feeds.pop().expect("fast feed");
+    for feed in feeds {
+        let (ctx, done) = (ctx.clone(), done.clone());
+        tokio::spawn(async move { done.send(poll_feed(ctx, feed, None).await.feed_id) });
+    }
+    // Only once the slow host is busy (and the other slow feeds queue for it) does the fast
+    // feed start.
+    let waiting = Instant::now();
+    while slow.hits("/slow.xml") == 0 {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(10),
+            "no slow fetch began"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::spawn(async move { done.send(poll_feed(ctx, fast_feed, None).await.feed_id) });
+    let first = reports.recv().await.expect("a report");
+    assert_eq!(first, "fast", "the fast feed waited for the slow host");
+}
