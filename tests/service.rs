@@ -225,6 +225,57 @@ async fn a_broken_settings_file_on_reload_leaves_the_running_settings_in_place()
     assert_eq!(code, Some(0), "the daemon ran on: {log}");
 }
 
+/// Regression: the reload wrote the new feed list to the database before a step that could
+/// still fail, so a failed reload deactivated feeds while the old rules went on polling them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_fails_leaves_the_feeds_table_untouched() {
+    let feeds = FeedServer::empty().await;
+    feeds.set(
+        "/wire.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[("a1", SATELLITE, "https://news.test/1")]),
+        ),
+    );
+    let (dir, indicators, db) = state_dir();
+    write_indicators(&indicators, &feeds.url("/wire.xml"));
+    let config = dir.path().join("watchfloor.yaml");
+    std::fs::write(&config, "mail:\n  group_wait: 5\n").expect("write settings");
+    let daemon = Daemon::start(
+        &indicators,
+        &db,
+        &[("WATCHFLOOR_CONFIG", config.display().to_string())],
+    );
+    wait_for_hits(&db, 1, &daemon);
+    let table = || {
+        let mut rows: Vec<(String, bool)> = Store::open(&db)
+            .expect("open")
+            .feed_polling()
+            .expect("feeds")
+            .into_iter()
+            .map(|feed| (feed.id, feed.active))
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(table(), [("wire".to_owned(), true)]);
+
+    // New rules that drop 'wire' for another feed, and settings that load but cannot make an
+    // HTTP client (a control character in the User-Agent).
+    let shipped = std::fs::read_to_string(&indicators).expect("indicators");
+    std::fs::write(&indicators, shipped.replace("id: wire,", "id: agency,")).expect("new rules");
+    std::fs::write(
+        &config,
+        "mail:\n  group_wait: 5\nfetch:\n  user_agent: \"watchfloor\\x01\"\n",
+    )
+    .expect("new settings");
+    daemon.signal("HUP");
+    daemon.wait_for_log("reload failed", Duration::from_secs(10));
+    assert_eq!(table(), [("wire".to_owned(), true)], "{}", daemon.log());
+    let (code, log) = daemon.stop();
+    assert_eq!(code, Some(0), "the daemon ran on: {log}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_valid_prometheus_text_with_polls_hits_and_build_info() {
     let feeds = FeedServer::empty().await;

@@ -300,8 +300,10 @@ fn reload(
         }
     }
     let store = live.current().store.clone();
+    let ctx = Context::sharing(&settings, indicators.clone(), store.clone())?;
+    // The last fallible step, and the only one that writes: a reload that fails before it
+    // leaves the feeds table (active flags, validators, backoff) as it was.
     crate::store::lock(&store).sync_feeds(&feed_defs(&indicators.feeds))?;
-    let ctx = Context::sharing(&settings, indicators.clone(), store)?;
     let summary = format!(
         "{} indicators, {} feeds ({} enabled); {}",
         indicators.indicators.len(),
