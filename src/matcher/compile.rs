@@ -32,10 +32,17 @@ pub struct CompileError {
 /// A regex term may not compile to more than this many bytes: regexes run on every item.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
+/// The most search-term text the rules may hold: the shipped rules hold about 60 KB, and the
+/// trie's cells are counted in 32 bits; far below either limit, a file past it is a mistake.
+const MAX_PATTERN_BYTES: usize = 64 << 20;
+
 /// Collects lists and indicators, then builds one [`Matcher`].
 #[derive(Debug, Default)]
 pub struct MatcherBuilder {
     pattern_ids: HashMap<(String, bool), u32>,
+    /// Bytes of search terms compiled so far, repeats included, held under
+    /// [`MAX_PATTERN_BYTES`].
+    pattern_bytes: usize,
     pattern_texts: Vec<String>,
     patterns: Vec<Pattern>,
     regex_ids: HashMap<String, u32>,
@@ -251,7 +258,7 @@ impl MatcherBuilder {
         Ok(match expr {
             Expr::Term { term, source, span } => {
                 let id = match term {
-                    Term::Words(words) => self.words_term(words, fields, source),
+                    Term::Words(words) => self.words_term(words, fields, source, *span)?,
                     Term::Regex(pattern) => self.regex_term(pattern, fields, source, *span)?,
                     Term::List(name) => {
                         let members = self.list_terms(name, fields, *span)?;
@@ -303,7 +310,13 @@ impl MatcherBuilder {
         })
     }
 
-    fn words_term(&mut self, words: &[Word], fields: FieldMask, label: &str) -> u32 {
+    fn words_term(
+        &mut self,
+        words: &[Word],
+        fields: FieldMask,
+        label: &str,
+        span: super::query::Span,
+    ) -> Result<u32, QueryError> {
         // A wildcard ends a pattern: the next word must start a new one, checked for adjacency
         // when the term is evaluated.
         let mut segments = Vec::new();
@@ -311,7 +324,19 @@ impl MatcherBuilder {
         for (i, word) in words.iter().enumerate() {
             current.push(&word.text);
             if word.prefix || i == words.len() - 1 {
-                segments.push(self.pattern(&current.join(" "), word.prefix, current.len()));
+                let text = current.join(" ");
+                self.pattern_bytes += text.len();
+                if self.pattern_bytes > MAX_PATTERN_BYTES {
+                    return Err(QueryError::new(
+                        span,
+                        format!(
+                            "the rules' search terms pass {} MiB: shorten the lists or split \
+                             the indicators",
+                            MAX_PATTERN_BYTES >> 20
+                        ),
+                    ));
+                }
+                segments.push(self.pattern(&text, word.prefix, current.len()));
                 current.clear();
             }
         }
@@ -320,12 +345,12 @@ impl MatcherBuilder {
             .map(u32::to_string)
             .collect::<Vec<_>>()
             .join(",");
-        self.term(
+        Ok(self.term(
             format!("w{key}"),
             fields,
             TermKind::Segments(segments),
             label,
-        )
+        ))
     }
 
     fn pattern(&mut self, text: &str, prefix: bool, words: usize) -> u32 {
@@ -386,12 +411,13 @@ impl MatcherBuilder {
                 format!("unknown list '@{name}'{hint}"),
             ));
         };
-        Ok(entries
+        entries
             .iter()
             .map(|entry| {
-                self.words_term(&entry.words, fields, &format!("@{name}: {}", entry.label))
+                let label = format!("@{name}: {}", entry.label);
+                self.words_term(&entry.words, fields, &label, span)
             })
-            .collect())
+            .collect()
     }
 
     fn term(&mut self, key: String, fields: FieldMask, kind: TermKind, label: &str) -> u32 {
