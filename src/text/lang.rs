@@ -170,10 +170,14 @@ pub fn detect_how(title: &str, body: &str) -> (Option<Lang>, Route) {
         Script::Thai => by_script(b"th"),
         Script::Georgian => by_script(b"ka"),
         Script::Armenian => by_script(b"hy"),
-        Script::Cyrillic => match census.cyrillic_by_letters() {
-            Some(lang) => (Some(lang), Route::Letters(lang)),
-            None => (models(title, body, &census), Route::Models),
-        },
+        Script::Cyrillic => {
+            census.count_cyrillic_letters(title);
+            census.count_cyrillic_letters(body);
+            match census.cyrillic_by_letters() {
+                Some(lang) => (Some(lang), Route::Letters(lang)),
+                None => (models(title, body, &census), Route::Models),
+            }
+        }
         Script::Latin => {
             let mut words = WordCounts::default();
             words.scan(title);
@@ -559,9 +563,9 @@ struct Census {
 
 impl Census {
     /// Counts the letters of `text`, eight bytes at a time: ASCII letters and capitals, and
-    /// the lead bytes of the commonest Han and Hangul characters, by bit arithmetic on the
-    /// whole word; every other character outside ASCII by its block, through [`LOW`] and
-    /// [`PAGES`], visiting its lead byte only. Classes are tallied in the 7-bit fields of a
+    /// the lead bytes of the commonest Han, Hangul and Cyrillic characters and punctuation,
+    /// by bit arithmetic on the whole word; every other character outside ASCII by its
+    /// block, through [`LOW`] and [`PAGES`], visiting its lead byte only. Classes are tallied in the 7-bit fields of a
     /// register, emptied every [`FLUSH_BYTES`] (a run of Hangul incrementing one counter in
     /// memory waited on each store).
     ///
@@ -591,17 +595,34 @@ impl Census {
             let lower = ascii_in(word, b'a', b'z');
             self.latin_capitals += upper.count_ones() as usize;
             self.latin += (upper | lower).count_ones() as usize;
-            // U+5000 to U+9FFF (leads E5 to E9) are all Han, U+B000 to U+CFFF (EB, EC) all
-            // Hangul syllables.
-            let han = high_in(word, 0xE5, 0xE9);
-            let hangul = high_in(word, 0xEB, 0xEC);
-            fields += u128::from(han.count_ones()) << (FIELD_BITS * u32::from(HAN));
-            fields += u128::from(hangul.count_ones()) << (FIELD_BITS * u32::from(HANGUL));
-            let mut leads = word & (word << 1) & HIGH_BITS & !(han | hangul);
-            while leads != 0 {
-                let at = start + (leads.trailing_zeros() / 8) as usize;
-                fields += 1 << (FIELD_BITS * u32::from(class_at(bytes, at)));
-                leads &= leads - 1;
+            let mut leads = word & (word << 1) & HIGH_BITS;
+            if leads != 0 {
+                // Lead bytes whose class the lead byte, or the lead and the byte after it, tell
+                // are counted by the same arithmetic. A lead's second byte sits one place on,
+                // in `next` (none for the last place: that lead is visited).
+                let next = word >> 8;
+                // U+5000 to U+9FFF: Han.
+                let han = high_in(word, 0xE5, 0xE9);
+                // U+AC00 to U+D77F: Hangul syllables.
+                let hangul = high_in(word, 0xEB, 0xEC)
+                    | high_in(word, 0xEA, 0xEA) & high_in(next, 0xB0, 0xBF)
+                    | high_in(word, 0xED, 0xED) & high_in(next, 0x80, 0x9D);
+                // U+0400 to U+047F: Cyrillic letters, counted here as such; which of them tell
+                // Russian from Ukrainian is looked up only for a Cyrillic text
+                // ([`Census::count_cyrillic_letters`]).
+                let cyrillic = high_in(word, 0xD0, 0xD1);
+                // U+0080 to U+00BF and U+2000 to U+2BFF: punctuation and symbols.
+                let skipped = high_in(word, 0xC2, 0xC2)
+                    | high_in(word, 0xE2, 0xE2) & high_in(next, 0x80, 0xAF);
+                fields += u128::from(han.count_ones()) << (FIELD_BITS * u32::from(HAN));
+                fields += u128::from(hangul.count_ones()) << (FIELD_BITS * u32::from(HANGUL));
+                fields += u128::from(cyrillic.count_ones()) << (FIELD_BITS * u32::from(CYRILLIC));
+                leads &= !(han | hangul | cyrillic | skipped);
+                while leads != 0 {
+                    let at = start + (leads.trailing_zeros() / 8) as usize;
+                    fields += 1 << (FIELD_BITS * u32::from(class_at(bytes, at)));
+                    leads &= leads - 1;
+                }
             }
             start += 8;
             if start % FLUSH_BYTES == 0 || start >= bytes.len() {
@@ -614,6 +635,23 @@ impl Census {
             }
         }
         false
+    }
+
+    /// Counts the Cyrillic letters of `text` from U+0400 to U+047F that tell languages
+    /// apart ([`Census::count`] counted them as Cyrillic only): for a Cyrillic text, after
+    /// the count.
+    fn count_cyrillic_letters(&mut self, text: &str) {
+        for c in text.chars().filter(|c| ('\u{400}'..='\u{47F}').contains(c)) {
+            match class_of(c as u32) {
+                UKRAINIAN_ONLY => self.ukrainian_only += 1,
+                CYRILLIC_I => self.cyrillic_i += 1,
+                RUSSIAN_MARK => self.russian_marks += 1,
+                YO => self.yo += 1,
+                HARD_SIGN => self.hard_sign += 1,
+                CYRILLIC_OTHER => self.cyrillic_other += 1,
+                _ => {}
+            }
+        }
     }
 
     /// Adds the classes tallied in `fields`.
@@ -1165,9 +1203,11 @@ impl WordCounts {
     /// census's count of Latin letters. Its words must outnumber all the other lists' words
     /// together [`MARGIN`] times, be two distinct words at least and one word in
     /// [`DENSITY`], and the text must have next to no letter foreign to it ([`FOREIGN_SHARE`]).
-    /// "the", English's commonest word (about one in seventeen of running text) and no other
-    /// language's, twice and one word in thirty-three, is English however few other function
-    /// words a headline-like text has.
+    /// For English, the words it shares with other languages ([`ENGLISH_SHARED`]) count too
+    /// once two of its own have shown, or in a text of [`REPORT_WORDS`] words once one has
+    /// beside three distinct shared ones. "the", English's commonest word (about one in
+    /// seventeen of running text) and no other language's, twice and one word in
+    /// thirty-three, is English however few other function words a headline-like text has.
     fn language(&self, latin: usize) -> Option<Lang> {
         let top = *self.hits.iter().max()?;
         if top == 0 || self.hits.iter().filter(|hits| **hits == top).count() > 1 {
@@ -1476,6 +1516,7 @@ mod tests {
                 let text = format!("{}{text}", "x".repeat(start));
                 let mut fast = Census::default();
                 assert!(!fast.count(&text, usize::MAX));
+                fast.count_cyrillic_letters(&text);
                 let mut slow = Census::default();
                 count_slowly(&mut slow, &text);
                 assert_eq!(fast, slow, "{text}");
