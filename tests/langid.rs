@@ -65,14 +65,19 @@ fn accuracy_on_real_news_stays_above_its_floor_in_every_script() {
     // Floors a little under what the set gave when they were set (README.md, "Language
     // identification"): title and summary, then the title alone, the harder case.
     let floors: [(&str, f64, f64); 5] = [
-        ("Latin", 0.96, 0.80),
+        ("Latin", 0.96, 0.85),
         ("Cyrillic", 0.97, 0.85),
         ("Han/kana", 0.98, 0.98),
         ("Hangul", 0.98, 0.98),
-        ("Arabic", 0.95, 0.90),
+        ("Arabic", 0.98, 0.98),
     ];
+    // Ceilings on the share of items the trigram models decide, in percent (13 of 391 and
+    // 93 of 391 when set): each costs 60-100 µs against well under 1 µs for a shortcut, so
+    // a word list or letter rule that stops deciding shows here before it shows in speed.
+    let models_ceiling = |with_summary: bool| if with_summary { 6 } else { 30 };
     for with_summary in [true, false] {
         let mut groups: BTreeMap<&str, Tally> = BTreeMap::new();
+        let mut by_models = 0;
         let mut total = 0;
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let item: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
@@ -84,6 +89,7 @@ fn accuracy_on_real_news_stays_above_its_floor_in_every_script() {
                 ""
             };
             let (got, route) = lang::detect_how(title, body);
+            by_models += usize::from(route == Route::Models);
             let tally = groups.entry(script_group(truth)).or_insert(Tally {
                 right: 0,
                 undetermined: 0,
@@ -106,6 +112,10 @@ fn accuracy_on_real_news_stays_above_its_floor_in_every_script() {
             total += 1;
         }
         assert!(total > 300, "{total} items");
+        assert!(
+            by_models * 100 <= total * models_ceiling(with_summary),
+            "the models decided {by_models} of {total} items (summary: {with_summary})"
+        );
         for (group, with, without) in floors {
             let floor = if with_summary { with } else { without };
             let tally = &groups[group];
@@ -118,6 +128,38 @@ fn accuracy_on_real_news_stays_above_its_floor_in_every_script() {
             );
         }
     }
+}
+
+/// The labelled sets kept in the repository: `news_own.jsonl` names each item's language;
+/// `dev.jsonl` does not, but its items are English, Korean or Russian, which their script
+/// tells (Hangul, Cyrillic without a Ukrainian letter, else Latin).
+#[test]
+fn the_shortcuts_are_never_wrong_on_the_labelled_sets_of_the_repository() {
+    let mut decided = 0;
+    for file in ["tests/data/news_own.jsonl", "tests/data/dev.jsonl"] {
+        let text = std::fs::read_to_string(root().join(file)).expect("a labelled set");
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let item: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            let title = item["title"].as_str().unwrap_or("");
+            let summary = item["summary"].as_str().unwrap_or("");
+            let truth = match item["lang"].as_str() {
+                Some(lang) => lang,
+                None if title.chars().any(|c| ('가'..='힣').contains(&c)) => "ko",
+                None if title.chars().any(|c| ('А'..='я').contains(&c)) => "ru",
+                None => "en",
+            };
+            for body in [summary, ""] {
+                // Undetermined is no answer; a wrong answer may only be the models'.
+                let (got, route) = lang::detect_how(title, body);
+                let Some(got) = got.filter(|_| route != Route::Models) else {
+                    continue;
+                };
+                decided += 1;
+                assert_eq!(got.as_str(), truth, "{file}: {route:?} on {title}");
+            }
+        }
+    }
+    assert!(decided > 300, "{decided} decided by the shortcuts");
 }
 
 #[test]

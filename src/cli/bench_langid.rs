@@ -135,7 +135,7 @@ pub fn run(args: &LangidBench) -> anyhow::Result<u8> {
             );
         }
         println!(
-            "  {:<16} {:>6} {:>7} {:>6} {:>6} {:>12}",
+            "  {:<18} {:>6} {:>7} {:>6} {:>6} {:>12}",
             "decided by", "items", "right", "und", "wrong", "µs an item"
         );
         for (route, [right, und, bad]) in &routes {
@@ -157,7 +157,7 @@ pub fn run(args: &LangidBench) -> anyhow::Result<u8> {
             }
             let micros = (super::bench_alerts::cpu_seconds() - cpu) * 1e6 / done.max(1) as f64;
             println!(
-                "  {:<16} {n:>6} {:>6.1}% {und:>6} {bad:>6} {micros:>12.1}",
+                "  {:<18} {n:>6} {:>6.1}% {und:>6} {bad:>6} {micros:>12.1}",
                 route.name(),
                 100.0 * *right as f64 / n as f64
             );
