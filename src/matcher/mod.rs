@@ -1,9 +1,9 @@
 //! The match stage: compiled indicator queries run over an item's text.
 //!
 //! Key design decision: one pass over the item serves every indicator. All literal terms of
-//! all indicators (words, phrases, prefixes, list entries) are compiled into one Aho-Corasick
-//! automaton over the normalised word stream (see [`crate::text::normalize`]). One anchored
-//! walk from each word start finds every occurrence of every term starting there; the end
+//! all indicators (words, phrases, prefixes, list entries) are compiled into one trie over the
+//! normalised word stream (see [`crate::text::normalize`] and [`trie`]). One walk from each
+//! word start finds every occurrence of every term starting there; the end
 //! boundary is checked on the normalised text, where words are separated by exactly one space,
 //! so no Unicode-aware regex runs on the hot path. Only the indicators that use a term found in the item have their
 //! boolean trees evaluated, so the cost of an item does not grow with the number of indicators
@@ -112,7 +112,7 @@ impl Occurrence {
     }
 }
 
-/// A pattern of the automaton: one or more normalised words.
+/// A pattern of the trie: one or more normalised words.
 #[derive(Clone, Debug)]
 struct Pattern {
     /// The last word may be followed by more letters (`launch*`).
@@ -174,7 +174,7 @@ struct CompiledIndicator {
 
 /// The first three bytes of every text a pattern can match at, hashed into a bitset that
 /// stays in L1. Most words start no pattern, and the walk that finds out follows a few
-/// dependent loads in an automaton of megabytes; this answers most of them from one load.
+/// dependent loads in the trie; this answers most of them from one load.
 #[derive(Debug)]
 struct StartFilter {
     bits: [u64; StartFilter::WORDS],
@@ -531,7 +531,7 @@ impl Matcher {
             }
         }
 
-        // Regexes run over the display text, which costs far more than the automaton: only
+        // Regexes run over the display text, which costs far more than the trie: only
         // those that can make an indicator a candidate run on every item; a regex used only in
         // boost clauses runs when an indicator that fired needs it.
         for (regex_id, users) in self.regex_users.iter().enumerate() {
