@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -461,7 +461,9 @@ async fn replay_shows_what_edited_rules_would_change_and_apply_records_it() {
     assert!(out.contains("+ festivals item"), "{out}");
     assert!(out.contains("- satellite_launch item"), "{out}");
     assert!(
-        out.contains("3 items replayed: 1 hits would be added, 1 removed, 1 unchanged"),
+        out.contains(
+            "3 items replayed: 1 hits would be added, 1 retracted, 0 stand again, 1 unchanged"
+        ),
         "{out}"
     );
     assert_eq!(
@@ -470,12 +472,80 @@ async fn replay_shows_what_edited_rules_would_change_and_apply_records_it() {
         "a dry run writes nothing"
     );
 
+    let log = |db: &Path| {
+        let db = db.to_owned();
+        let indicators = indicators.clone();
+        async move {
+            let out = watchfloor(
+                args(&indicators, &db, &["hits", "--format", "jsonl"]),
+                vec![],
+            )
+            .await;
+            stdout(&out)
+                .lines()
+                .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("json"))
+                .collect::<Vec<_>>()
+        }
+    };
+    let launch_before: Vec<_> = log(&db)
+        .await
+        .into_iter()
+        .filter(|h| h["indicator"] == "satellite_launch")
+        .collect();
+    assert_eq!(launch_before.len(), 1);
+    assert_ne!(launch_before[0]["alert_status"], "");
+
     let applied = watchfloor(args(&indicators, &db, &["replay", "--apply"]), vec![]).await;
     assert!(stdout(&applied).contains("applied"));
+    // Regression: the hit the rules no longer make was deleted, and its alerts, delivery
+    // record and triage with it. It stays, retracted, with all of them.
+    assert_eq!(
+        Store::open(&db).expect("open").totals().expect("totals").2,
+        3,
+        "no hit is deleted by a replay"
+    );
+    let launch_after: Vec<_> = log(&db)
+        .await
+        .into_iter()
+        .filter(|h| h["indicator"] == "satellite_launch")
+        .collect();
+    assert_eq!(launch_after.len(), 1);
+    assert_eq!(launch_after[0]["hit_id"], launch_before[0]["hit_id"]);
+    assert_eq!(
+        launch_after[0]["alert_status"],
+        launch_before[0]["alert_status"]
+    );
+    assert_ne!(launch_after[0]["retracted_at"], "", "{:?}", launch_after[0]);
+    assert_ne!(launch_after[0]["retracted_by"], "", "{:?}", launch_after[0]);
+    let table = watchfloor(args(&indicators, &db, &["hits"]), vec![]).await;
+    assert!(stdout(&table).contains("(retracted)"), "{}", stdout(&table));
+
     let again = watchfloor(args(&indicators, &db, &["replay"]), vec![]).await;
     assert!(
-        stdout(&again).contains("0 hits would be added, 0 removed, 2 unchanged"),
+        stdout(&again).contains("0 hits would be added, 0 retracted, 0 stand again, 2 unchanged"),
         "{}",
         stdout(&again)
     );
+
+    // The analyst restores the rule: the retracted hit stands again, the same hit.
+    std::fs::write(&indicators, text.replacen(
+        "indicators:\n",
+        "indicators:\n  - id: festivals\n    title: Festivals\n    insight: A test rule.\n    severity: low\n    query: festival*\n",
+        1,
+    ))
+    .expect("write");
+    let restored = watchfloor(args(&indicators, &db, &["replay", "--apply"]), vec![]).await;
+    assert!(
+        stdout(&restored)
+            .contains("0 hits would be added, 0 retracted, 1 stand again, 2 unchanged"),
+        "{}",
+        stdout(&restored)
+    );
+    let launch_restored: Vec<_> = log(&db)
+        .await
+        .into_iter()
+        .filter(|h| h["indicator"] == "satellite_launch")
+        .collect();
+    assert_eq!(launch_restored[0]["hit_id"], launch_before[0]["hit_id"]);
+    assert_eq!(launch_restored[0]["retracted_at"], "");
 }

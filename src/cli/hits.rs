@@ -97,6 +97,10 @@ struct ExportedHit<'a> {
     triage_note: &'a str,
     definition_hash: &'a str,
     origin: &'a str,
+    /// When a replay found the rules no longer make this hit; empty while it stands.
+    retracted_at: String,
+    /// The indicator's definition hash that no longer makes it.
+    retracted_by: &'a str,
     /// The evidence JSON, as stored.
     evidence: &'a str,
 }
@@ -120,6 +124,12 @@ fn exported(hit: &HitRow) -> ExportedHit<'_> {
         triage_note: hit.triage.as_ref().map_or("", |t| t.note.as_str()),
         definition_hash: &hit.definition_hash,
         origin: &hit.origin,
+        retracted_at: hit
+            .retracted
+            .as_ref()
+            .map(|r| time(r.at))
+            .unwrap_or_default(),
+        retracted_by: hit.retracted.as_ref().map_or("", |r| r.by.as_str()),
         evidence: &hit.evidence,
     }
 }
@@ -188,7 +198,10 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
                         hit.triage
                             .as_ref()
                             .map_or("-".to_owned(), |t| t.verdict.as_str().to_owned()),
-                        hit.title.clone(),
+                        match &hit.retracted {
+                            Some(_) => format!("(retracted) {}", hit.title),
+                            None => hit.title.clone(),
+                        },
                     ]
                 })
                 .collect();
@@ -212,7 +225,7 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-const CSV_COLUMNS: [&str; 17] = [
+const CSV_COLUMNS: [&str; 19] = [
     "hit_id",
     "created_at",
     "indicator",
@@ -229,6 +242,8 @@ const CSV_COLUMNS: [&str; 17] = [
     "triage_note",
     "definition_hash",
     "origin",
+    "retracted_at",
+    "retracted_by",
     "evidence",
 ];
 

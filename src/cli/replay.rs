@@ -1,4 +1,6 @@
-//! `watchfloor replay`: what the current rules would add to and remove from the hit log.
+//! `watchfloor replay`: what the current rules would add to the hit log, and which of its hits
+//! they no longer make. Those are retracted, never deleted: a hit, with its alerts, delivery
+//! record and triage, is the reviewers' record of what was seen and sent.
 
 use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
@@ -8,14 +10,16 @@ use clap::Args;
 
 use super::{EXIT_OK, GlobalArgs, load_indicators, load_settings, parse_date};
 use crate::matcher::ItemText;
-use crate::store::{HitRecord, Store};
+use crate::store::{HitRecord, Retraction, Store};
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     /// Only items first seen on or after this date (2026-11-01 or RFC 3339)
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
-    /// Record the differences: add the new hits (they never alert) and remove the others
+    /// Record the differences: add the new hits (they never alert), mark the hits the rules
+    /// no longer make as retracted (never deleted), and let retracted hits the rules make
+    /// again stand again
     #[arg(long)]
     pub apply: bool,
 }
@@ -96,25 +100,47 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> anyhow::Result<u8> {
     let item_titles: HashMap<i64, &str> = items.iter().map(|i| (i.id, i.title.as_str())).collect();
     let removed: Vec<&crate::store::StoredHit> = stored
         .iter()
-        .filter(|h| defined.contains(h.indicator_id.as_str()) && !kept.contains(&h.id))
+        .filter(|h| {
+            defined.contains(h.indicator_id.as_str()) && !kept.contains(&h.id) && !h.retracted
+        })
+        .collect();
+    let restored: Vec<&crate::store::StoredHit> = stored
+        .iter()
+        .filter(|h| h.retracted && kept.contains(&h.id))
+        .collect();
+    let definition_of: HashMap<&str, &str> = indicators
+        .indicators
+        .iter()
+        .map(|i| (i.id.as_str(), i.definition_hash.as_str()))
         .collect();
     for (item_id, hit) in &added {
         println!("+ {} item {item_id}: {}", hit.indicator_id, titles[item_id]);
     }
     for hit in &removed {
         println!(
-            "- {} item {}: {}",
+            "- {} item {} (hit {}): {}",
             hit.indicator_id,
             hit.item_id,
+            hit.id,
+            item_titles.get(&hit.item_id).unwrap_or(&"")
+        );
+    }
+    for hit in &restored {
+        println!(
+            "= {} item {} (hit {}, retracted): {}",
+            hit.indicator_id,
+            hit.item_id,
+            hit.id,
             item_titles.get(&hit.item_id).unwrap_or(&"")
         );
     }
     println!(
-        "{} items replayed: {} hits would be added, {} removed, {} unchanged{}",
+        "{} items replayed: {} hits would be added, {} retracted, {} stand again, {} unchanged{}",
         items.len(),
         added.len(),
         removed.len(),
-        kept.len(),
+        restored.len(),
+        kept.len() - restored.len(),
         if orphaned > 0 {
             format!(", {orphaned} kept from indicators no longer defined")
         } else {
@@ -127,8 +153,15 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> anyhow::Result<u8> {
             let feed = store.first_source(item_id)?.unwrap_or_default();
             with_feed.push((item_id, feed, hit));
         }
-        let removed_ids: Vec<i64> = removed.iter().map(|h| h.id).collect();
-        store.apply_replay(&with_feed, &removed_ids, Utc::now())?;
+        let retractions: Vec<Retraction> = removed
+            .iter()
+            .map(|h| Retraction {
+                hit_id: h.id,
+                by: definition_of[h.indicator_id.as_str()].to_owned(),
+            })
+            .collect();
+        let restored_ids: Vec<i64> = restored.iter().map(|h| h.id).collect();
+        store.apply_replay(&with_feed, &retractions, &restored_ids, Utc::now())?;
         println!("applied");
     }
     Ok(EXIT_OK)

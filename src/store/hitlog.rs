@@ -108,6 +108,15 @@ pub struct HitRow {
     /// `None` for items stored before languages were identified.
     pub lang: Option<String>,
     pub triage: Option<Triage>,
+    /// Set when a replay found the rules in force no longer make this hit.
+    pub retracted: Option<Retracted>,
+}
+
+/// When a replay retracted a hit, and by which version of the indicator's definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retracted {
+    pub at: DateTime<Utc>,
+    pub by: String,
 }
 
 impl HitRow {
@@ -148,7 +157,7 @@ const HIT_SELECT: &str = "SELECT h.id, h.indicator_id, h.feed_id, h.item_id, i.t
             WHEN SUM(a.status = 'sent') > 0 THEN 'sent'
             WHEN COUNT(*) > 0 THEN 'folded'
          END FROM alerts a WHERE a.hit_id = h.id),
-        i.lang
+        i.lang, h.retracted_at, h.retracted_by
      FROM hits h JOIN items i ON i.id = h.item_id LEFT JOIN triage t ON t.hit_id = h.id";
 
 fn hit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HitRow> {
@@ -170,6 +179,13 @@ fn hit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HitRow> {
         sources: Vec::new(),
         alert_status: row.get(16)?,
         lang: row.get(17)?,
+        retracted: match row.get::<_, Option<i64>>(18)? {
+            Some(at) => Some(Retracted {
+                at: from_unix(at),
+                by: row.get::<_, Option<String>>(19)?.unwrap_or_default(),
+            }),
+            None => None,
+        },
         triage: match verdict.as_deref().and_then(Verdict::parse) {
             Some(verdict) => Some(Triage {
                 verdict,

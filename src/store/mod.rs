@@ -16,7 +16,9 @@ mod schema;
 pub use checkpoint::CheckpointPolicy;
 use checkpoint::Checkpointer;
 pub use feed_health::{FeedHealthRow, NoticeKind, NoticePhase, NoticeState};
-pub use hitlog::{HitDetail, HitFilter, HitRow, Triage, TriageFilter, TriagedItem, Verdict};
+pub use hitlog::{
+    HitDetail, HitFilter, HitRow, Retracted, Triage, TriageFilter, TriagedItem, Verdict,
+};
 pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
 pub use langs::NOT_IDENTIFIED;
 
@@ -261,6 +263,16 @@ pub struct StoredHit {
     pub score: f64,
     pub definition_hash: String,
     pub created_at: DateTime<Utc>,
+    /// A replay found that the rules no longer make this hit.
+    pub retracted: bool,
+}
+
+/// A hit a replay no longer makes: retracted, never deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retraction {
+    pub hit_id: i64,
+    /// The definition hash of the indicator that no longer matches.
+    pub by: String,
 }
 
 /// Locks a store shared between tasks. A panic while holding the lock aborts the process (the
@@ -694,7 +706,7 @@ impl Store {
     pub fn hits_since(&self, since: Option<DateTime<Utc>>) -> Result<Vec<StoredHit>, StoreError> {
         let mut statement = self.conn.prepare(
             "SELECT h.id, h.indicator_id, h.item_id, h.feed_id, h.score, h.definition_hash,
-                    h.created_at
+                    h.created_at, h.retracted_at IS NOT NULL
              FROM hits h JOIN items i ON i.id = h.item_id
              WHERE i.first_seen >= ?1 AND i.pruned_at IS NULL ORDER BY h.id",
         )?;
@@ -707,6 +719,7 @@ impl Store {
                 score: row.get(4)?,
                 definition_hash: row.get(5)?,
                 created_at: from_unix(row.get(6)?),
+                retracted: row.get(7)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -724,11 +737,14 @@ impl Store {
     }
 
     /// Records a replay's verdicts in one transaction: new hits (marked as replayed, so they
-    /// never alert) and removed ones.
+    /// never alert), hits the rules no longer make (retracted: a hit, with its alerts,
+    /// delivery record and triage, is the record of what was seen and sent, and is never
+    /// deleted), and retracted hits the rules make again (standing again).
     pub fn apply_replay(
         &mut self,
         added: &[(i64, String, HitRecord)],
-        removed: &[i64],
+        retracted: &[Retraction],
+        restored: &[i64],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
@@ -749,8 +765,18 @@ impl Store {
                 to_unix(at)
             ])?;
         }
-        for hit_id in removed {
-            tx.execute("DELETE FROM hits WHERE id = ?1", [hit_id])?;
+        for retraction in retracted {
+            tx.prepare_cached(
+                "UPDATE hits SET retracted_at = ?1, retracted_by = ?2
+                 WHERE id = ?3 AND retracted_at IS NULL",
+            )?
+            .execute(params![to_unix(at), retraction.by, retraction.hit_id])?;
+        }
+        for hit_id in restored {
+            tx.prepare_cached(
+                "UPDATE hits SET retracted_at = NULL, retracted_by = NULL WHERE id = ?1",
+            )?
+            .execute([hit_id])?;
         }
         tx.commit()?;
         Ok(())

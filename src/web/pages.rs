@@ -216,6 +216,8 @@ struct Row {
     also: usize,
     triage: &'static str,
     alert: String,
+    /// A replay found the rules no longer make this hit.
+    retracted: bool,
 }
 
 fn severity_of(rules: &Indicators, id: &str) -> &'static str {
@@ -252,6 +254,7 @@ fn row(prefix: &str, rules: &Indicators, hit: &HitRow) -> Row {
             .alert_status
             .as_deref()
             .map_or(String::new(), |s| header_text(s, NAME_MAX)),
+        retracted: hit.retracted.is_some(),
     }
 }
 
@@ -423,6 +426,8 @@ struct HitPage {
     lang: String,
     /// Whether the rule has changed since this hit was recorded.
     rule_changed: bool,
+    /// When and by which rule version a replay retracted this hit.
+    retracted: Option<(String, String)>,
     fields: Vec<FieldText>,
     /// Matched terms whose offsets no longer fit the stored text.
     misplaced: usize,
@@ -567,6 +572,10 @@ pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::
         origin: header_text(&hit.origin, NAME_MAX),
         definition_hash: header_text(&hit.definition_hash, NAME_MAX),
         rule_changed: rule.is_some_and(|r| r.definition_hash != hit.definition_hash),
+        retracted: hit
+            .retracted
+            .as_ref()
+            .map(|r| (when(r.at), header_text(&r.by, NAME_MAX))),
         fields,
         misplaced,
         terms,
@@ -858,6 +867,7 @@ indicators:
                 alert_status: None,
                 lang: Some("en".into()),
                 triage: None,
+                retracted: None,
             },
             summary: summary.into(),
             content: String::new(),
