@@ -14,6 +14,11 @@ const SAME_STORY: f64 = 0.7;
 /// Titles with fewer distinct content words than this must have the same words.
 const SHORT_TITLE: usize = 4;
 
+/// Bytes of a title read: a headline is a line, but a feed may put a whole article (or
+/// megabytes, on purpose) in the title, and every new hit is compared with hundreds of
+/// earlier ones inside the poll's write. Capped, one comparison costs what a headline costs.
+pub const TITLE_BYTES: usize = 512;
+
 /// Words too common in headlines to say anything about the story.
 const FILLER: &[&str] = &[
     "a", "an", "and", "as", "at", "by", "for", "from", "in", "is", "it", "of", "on", "or", "says",
@@ -29,7 +34,11 @@ pub struct Fingerprint {
 
 impl Fingerprint {
     pub fn of(title: &str) -> Fingerprint {
-        let mut words: Vec<String> = normalize_words(title)
+        let mut end = title.len().min(TITLE_BYTES);
+        while !title.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut words: Vec<String> = normalize_words(&title[..end])
             .into_iter()
             .filter(|w| !FILLER.contains(&w.as_str()))
             .collect();
@@ -71,6 +80,22 @@ impl Fingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_title_of_any_length_costs_what_its_first_line_costs() {
+        let headline = "North Korea launches spy satellite, Seoul says";
+        let huge = format!("{headline} {}", "zzz ".repeat(2_000_000));
+        let fingerprint = Fingerprint::of(&huge);
+        let prefix_end = (0..=TITLE_BYTES)
+            .rev()
+            .find(|&n| huge.is_char_boundary(n))
+            .expect("a boundary");
+        assert_eq!(fingerprint, Fingerprint::of(&huge[..prefix_end]));
+        assert!(fingerprint.words.len() <= TITLE_BYTES / 2);
+        // Cut inside a multi-byte character, it still reads whole characters.
+        let korean = "북".repeat(1_000);
+        assert_eq!(Fingerprint::of(&korean).words.len(), 1);
+    }
 
     fn same(a: &str, b: &str) -> bool {
         Fingerprint::of(a).same_story(&Fingerprint::of(b))

@@ -265,7 +265,8 @@ fn story_leader(
     now: i64,
 ) -> Result<Option<i64>, StoreError> {
     let mut statement = tx.prepare_cached(
-        "SELECT h.id, i.title FROM hits h JOIN items i ON i.id = h.item_id
+        // Only the part of a title a fingerprint reads leaves the database.
+        "SELECT h.id, substr(i.title, 1, ?6) FROM hits h JOIN items i ON i.id = h.item_id
          WHERE h.indicator_id = ?1 AND h.created_at >= ?2 AND h.story_id IS NULL
            AND h.id != ?3 AND h.item_id != ?4 AND h.origin = 'poll'
          ORDER BY h.id DESC LIMIT ?5",
@@ -276,7 +277,8 @@ fn story_leader(
         now - STORY_WINDOW_SECONDS,
         hit_id,
         item_id,
-        STORY_CANDIDATES
+        STORY_CANDIDATES,
+        crate::alert::story::TITLE_BYTES as i64
     ])?;
     let mut leader = None;
     while let Some(row) = rows.next()? {
