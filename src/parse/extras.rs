@@ -114,7 +114,12 @@ pub fn read(text: &str) -> Vec<Extras> {
                 if empty {
                     continue;
                 }
-                let wanted = (ns.is(DC) || ns.is(DC_TERMS) || ns.is(MEDIA_RSS) || ns.is(XHTML))
+                // A media group's children are read one by one, like the item's own.
+                let wanted = (ns.is(DC)
+                    || ns.is(DC_TERMS)
+                    || (ns.is(MEDIA_RSS) && local != "group")
+                    || (ns.is(ITUNES) && local == "author")
+                    || ns.is(XHTML))
                     || (ns.is_feed() && matches!(local, "body" | "fullitem"));
                 if !wanted {
                     depth += 1;
@@ -144,9 +149,15 @@ pub fn read(text: &str) -> Vec<Extras> {
                         "modified" if current.updated.is_none() => current.updated = value(),
                         _ => {}
                     }
+                } else if ns.is(ITUNES) {
+                    current.authors.extend(value());
                 } else if ns.is(MEDIA_RSS) {
-                    if local == "category" {
-                        current.categories.extend(value());
+                    // feed-rs keeps a media title or description only beside media content.
+                    match local {
+                        "category" => current.categories.extend(value()),
+                        "title" if current.title.is_none() => current.title = value(),
+                        "description" if current.summary.is_none() => current.summary = value(),
+                        _ => {}
                     }
                 } else if matches!(local, "body" | "fullitem") && current.content.is_none() {
                     current.content = value();

@@ -222,20 +222,32 @@ pub fn parse_feed_with(
             rdf_about: Vec::new(),
         },
     };
-    let parsed = contain_panics(|| parser.parse(repaired.text.as_bytes())).map_err(|panic| {
-        ParseError::Invalid {
+    let run = |text: &str| {
+        contain_panics(|| parser.parse(text.as_bytes())).map_err(|panic| ParseError::Invalid {
             message: format!(
                 "the feed parser failed on this document ({})",
                 panic_message(&panic)
             ),
             line: None,
             column: None,
+        })
+    };
+    let mut parsed = run(&repaired.text)?;
+    let mut read_text: Cow<'_, str> = Cow::Borrowed(&repaired.text);
+    if let Err(ParseFeedError::XmlReader(_)) = &parsed
+        && let Some(escaped) = repair::escape_bare_ampersands(&repaired.text)
+    {
+        // One bare `&` refuses the whole document; with it escaped the document may read.
+        // The error, if it still does not, is the original one, at its original place.
+        if let Ok(Ok(feed)) = run(&escaped) {
+            parsed = Ok(feed);
+            read_text = Cow::Owned(escaped);
         }
-    })?;
+    }
     let feed = parsed.map_err(|e| invalid(e, &document))?;
     let context = Context {
         format: document.format,
-        text: &repaired.text,
+        text: &read_text,
         rdf_about: &repaired.rdf_about,
         entries_in_document: repaired.entries,
     };
@@ -399,7 +411,22 @@ fn prepare(text: &str) -> Result<Document<'_>, ParseError> {
         }
         _ => fixed_tag,
     };
+    // Apple's own examples spelled the iTunes namespace with capitals; namespaces compare
+    // exactly, so feed-rs (and the extras reader) would not see any iTunes element.
+    let fixed_tag = if tag.contains(ITUNES_CAPITALISED) {
+        Some(fixed_tag.as_deref().unwrap_or(tag).replace(ITUNES_CAPITALISED, ITUNES))
+    } else {
+        fixed_tag
+    };
     let body = &text[content_start..];
+    // Items straight under `<rss>`, without the `<channel>` RSS puts them in: feed-rs finds
+    // no channel and refuses the document, items and all.
+    let channel_missing = local == "rss"
+        && memchr::memmem::find(text[root.tag.end..].as_bytes(), b"channel").is_none();
+    let fixed_tag = match fixed_tag {
+        None if channel_missing => Some(tag.to_owned()),
+        other => other,
+    };
     let Some(fixed_tag) = fixed_tag else {
         let mut document = Document::cut(text, content_start, without_declarations(body));
         document.format = Some(format);
@@ -408,7 +435,16 @@ fn prepare(text: &str) -> Result<Document<'_>, ParseError> {
     let mut fixed = String::with_capacity(body.len() + 16);
     fixed.push_str(&text[content_start..root.tag.start]);
     fixed.push_str(&fixed_tag);
-    fixed.push_str(&text[root.tag.end..]);
+    let rest = &text[root.tag.end..];
+    match rest.rfind("</").filter(|_| channel_missing) {
+        Some(end) => {
+            fixed.push_str("<channel>");
+            fixed.push_str(&rest[..end]);
+            fixed.push_str("</channel>");
+            fixed.push_str(&rest[end..]);
+        }
+        None => fixed.push_str(rest),
+    }
     if local != "rss" && fixed_tag.contains(ATOM_10) {
         for (old, new) in ATOM_03_DATES {
             fixed = fixed.replace(old, new);
@@ -427,6 +463,8 @@ const ATOM_03: &str = "http://purl.org/atom/ns#";
 const ATOM_10: &str = "http://www.w3.org/2005/Atom";
 const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
 const RSS_10: &str = "http://purl.org/rss/1.0/";
+const ITUNES: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
+const ITUNES_CAPITALISED: &str = "http://www.itunes.com/DTDs/Podcast-1.0.dtd";
 /// Namespaces RSS 2.0 was published in before it settled on none.
 const RSS_2_NAMESPACES: [&str; 3] = [
     "http://backend.userland.com/rss2",
@@ -755,14 +793,17 @@ fn convert_entry(
     {
         content = html_to_text(body);
     }
+    let title = undo_double_encoding(title);
+    let summary = undo_double_encoding(summary);
+    let content = undo_double_encoding(content);
     let mut authors: Vec<String> = Vec::new();
     for person in &entry.authors {
         let name = person.name.as_deref().or(person.email.as_deref());
-        push_unique(&mut authors, name.map(collapse_whitespace));
+        push_unique(&mut authors, name.map(author_name));
     }
     if authors.is_empty() {
         for name in extras.iter().flat_map(|e| &e.authors) {
-            push_unique(&mut authors, Some(html_to_text(name)));
+            push_unique(&mut authors, Some(author_name(&html_to_text(name))));
         }
         for credit in entry.media.iter().flat_map(|m| &m.credits) {
             push_unique(&mut authors, Some(collapse_whitespace(&credit.entity)));
@@ -879,6 +920,60 @@ fn push_unique(list: &mut Vec<String>, value: Option<String>) {
     {
         list.push(value);
     }
+}
+
+/// Text that was UTF-8, read as windows-1252 and encoded again (`â€¦` for `…`), as the
+/// UTF-8 it was. Only text that holds such a sequence is tried (a character that would be a
+/// UTF-8 lead byte followed by one that would be a continuation byte), and only text whose
+/// every character has a windows-1252 byte that together are valid UTF-8 is changed: text in
+/// Latin-1 languages (`été`) never qualifies, since its bytes are not UTF-8.
+fn undo_double_encoding(text: String) -> String {
+    let bytes = text.as_bytes();
+    let suspect = memchr::memchr2_iter(0xC3, 0xC2, bytes).any(|at| {
+        let lead = text[at..].chars().next().expect("a char boundary");
+        ('\u{C2}'..='\u{F4}').contains(&lead)
+            && text[at + lead.len_utf8()..]
+                .chars()
+                .next()
+                .is_some_and(is_continuation_like)
+    });
+    if !suspect {
+        return text;
+    }
+    let (encoded, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&text);
+    if unmappable {
+        return text;
+    }
+    match String::from_utf8(encoded.into_owned()) {
+        Ok(repaired) if repaired != text => repaired,
+        _ => text,
+    }
+}
+
+/// A character whose windows-1252 byte is a UTF-8 continuation byte (0x80 to 0xBF).
+fn is_continuation_like(c: char) -> bool {
+    ('\u{A0}'..='\u{BF}').contains(&c)
+        || "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ".contains(c)
+}
+
+/// An author's name as written in RSS's `name (email)` or `email (name)` forms, without the
+/// address: feed-rs takes the address out of `me@example.com (Name)` and leaves `(Name)`.
+fn author_name(text: &str) -> String {
+    let name = collapse_whitespace(text);
+    let trimmed = name.trim();
+    if let Some(inner) = trimmed.strip_prefix('(').and_then(|t| t.strip_suffix(')'))
+        && !inner.contains(['(', ')'])
+    {
+        return inner.trim().to_owned();
+    }
+    if let Some(open) = trimmed.rfind(" (")
+        && trimmed.ends_with(')')
+        && trimmed[open..].contains('@')
+        && !trimmed[open + 2..trimmed.len() - 1].contains(char::is_whitespace)
+    {
+        return trimmed[..open].trim().to_owned();
+    }
+    name
 }
 
 fn collapse_whitespace(text: &str) -> String {

@@ -8,6 +8,8 @@
 //! - **Atom `type` and `mode` attributes** feed-rs refuses (`text/plain`,
 //!   `application/xhtml+xml`, `""`, Atom 0.3's `mode="xml"`, `mode="escaped"`, MIME types of
 //!   base64 content): each becomes `text`, `html` or `xhtml`; base64 content is decoded.
+//! - **An Atom link written as content** (`<link rel="alternate">http://...</link>`, no
+//!   `href`): the content becomes the `href`.
 //! - **RSS 1.0 items without `<link>`**, which feed-rs drops: a placeholder link it keeps (and
 //!   the parse stage ignores) is added, and each item's `rdf:about` is recorded in document
 //!   order, to serve as its id.
@@ -56,10 +58,12 @@ const TEXT_ELEMENTS: [&str; 6] = [
     "rights",
 ];
 const ENTRY_ELEMENTS: [&str; 2] = ["item", "entry"];
+/// Atom 0.3 feeds in the wild write a link's address as its content.
+const LINK: &str = "link";
 
 static NEEDLES: LazyLock<AhoCorasick> = LazyLock::new(|| {
     let mut patterns = vec!["<![CDATA[".to_owned(), "<!--".to_owned()];
-    for name in TEXT_ELEMENTS.iter().chain(&ENTRY_ELEMENTS) {
+    for name in TEXT_ELEMENTS.iter().chain(&ENTRY_ELEMENTS).chain(&[LINK]) {
         patterns.push(format!("<{name}"));
     }
     AhoCorasick::builder()
@@ -197,10 +201,27 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
             }
             continue;
         }
+        if name == LINK && format != Format::Atom {
+            continue;
+        }
         let Some(close) = ends.end_of(name, tag_end) else {
             continue;
         };
         let inner = &text[tag_end..close];
+        if name == LINK {
+            let href = inner.trim();
+            if attribute(attributes, "href").is_some() || href.is_empty() || href.contains('<') {
+                continue;
+            }
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 256));
+            out.push_str(&text[copied..tag_end - 1]);
+            out.push_str(" href=\"");
+            out.push_str(&href.replace('"', "&quot;"));
+            out.push_str("\">");
+            copied = tag_end;
+            at = close;
+            continue;
+        }
         let Some((new_tag, new_inner)) = fix_element(name, attributes, inner, format) else {
             continue;
         };
@@ -228,6 +249,79 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
         text,
         entries,
         rdf_about,
+    }
+}
+
+/// `text` with every `&` that starts no reference written `&amp;`, outside CDATA sections and
+/// comments; None when there is none. A bare `&` (an address's query string pasted into a
+/// `<link>`) is the commonest way a feed stops being XML, and one of them makes the XML
+/// reader refuse the whole document. Used only after the reader refused it.
+pub fn escape_bare_ampersands(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut at = 0;
+    // Where the next CDATA section or comment starts, searched once per section.
+    let mut next_skip = next_quoted(bytes, 0);
+    while let Some(found) = memchr::memchr(b'&', &bytes[at..]) {
+        let amp = at + found;
+        if let Some((start, end)) = next_skip
+            && start < amp
+        {
+            at = end;
+            next_skip = next_quoted(bytes, end);
+            continue;
+        }
+        at = amp + 1;
+        if starts_reference(&bytes[amp + 1..]) {
+            continue;
+        }
+        let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
+        out.push_str(&text[copied..amp]);
+        out.push_str("&amp;");
+        copied = amp + 1;
+    }
+    let mut out = out?;
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// The next CDATA section or comment from `from`: (start, end past its close), or None. An
+/// unclosed one runs to the end.
+fn next_quoted(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
+    let cdata = memchr::memmem::find(&bytes[from..], b"<![CDATA[").map(|i| (from + i, &b"]]>"[..]));
+    let comment = memchr::memmem::find(&bytes[from..], b"<!--").map(|i| (from + i, &b"-->"[..]));
+    let (start, close) = match (cdata, comment) {
+        (Some(a), Some(b)) => {
+            if a.0 < b.0 {
+                a
+            } else {
+                b
+            }
+        }
+        (a, b) => a.or(b)?,
+    };
+    let end = memchr::memmem::find(&bytes[start..], close).map_or(bytes.len(), |i| start + i + close.len());
+    Some((start, end))
+}
+
+/// Whether the bytes after an `&` make a reference: `#123;`, `#x1F;` or `name;`.
+fn starts_reference(rest: &[u8]) -> bool {
+    let body_len = rest.iter().take(32).take_while(|&&b| b != b';').count();
+    if rest.get(body_len) != Some(&b';') || body_len == 0 {
+        return false;
+    }
+    let body = &rest[..body_len];
+    match body {
+        [b'#', b'x' | b'X', hex @ ..] => !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit),
+        [b'#', digits @ ..] => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
+        [first, rest @ ..] => {
+            (first.is_ascii_alphabetic() || *first == b'_')
+                && rest
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        }
+        [] => false,
     }
 }
 
