@@ -186,6 +186,12 @@ pub fn ingest(
         Ok(parsed) => parsed,
         Err(error) => return fail(error.to_string()),
     };
+    // Never a silent "ok": what the document held that did not become items is logged and
+    // recorded on the feed (shown by `feeds`, the feeds page and /metrics).
+    let warning = parsed.warnings.first().map(|w| {
+        tracing::warn!(feed = %feed.id, url = %body.final_url, kind = w.kind(), "{w}");
+        (w.kind().to_owned(), w.to_string())
+    });
     let floor = [
         parsed
             .ttl_minutes
@@ -258,6 +264,7 @@ pub fn ingest(
             last_modified: body.validators.last_modified.clone(),
             // A configured title wins over the feed's own, which may change at any poll.
             title: feed.title.clone().or(parsed.title),
+            warning,
         },
         next_check,
         min_interval: floor,

@@ -84,6 +84,9 @@ pub enum ParseWarning {
 }
 
 impl ParseWarning {
+    /// Every kind, for gauges that report zero as well.
+    pub const KINDS: [&'static str; 2] = ["no_items", "entries_dropped"];
+
     /// A stable name for the kind, as stored and as a metrics label.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -226,4 +226,11 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN lang TEXT;
     CREATE INDEX items_lang ON items(lang);
     "#,
+    // 8: what the last document fetched held that did not become items (no items from a
+    // document with entries, entries dropped): its kind (`parse::ParseWarning::kind`) and
+    // message; NULL when the document was read whole. Set by every fetch, kept through 304s.
+    r#"
+    ALTER TABLE feeds ADD COLUMN warning_kind TEXT;
+    ALTER TABLE feeds ADD COLUMN warning TEXT;
+    "#,
 ];
