@@ -53,16 +53,15 @@ fn suite_dir() -> Option<PathBuf> {
 /// Path to reason, from the exceptions file (`path<TAB>reason`, `#` comments).
 fn exceptions() -> BTreeMap<String, String> {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(EXCEPTIONS);
-    let text = std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let mut listed = BTreeMap::new();
     for (number, line) in text.lines().enumerate() {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let (path, reason) = line.split_once('\t').unwrap_or_else(|| {
-            panic!("{EXCEPTIONS}:{}: want `path<TAB>reason`", number + 1)
-        });
+        let (path, reason) = line
+            .split_once('\t')
+            .unwrap_or_else(|| panic!("{EXCEPTIONS}:{}: want `path<TAB>reason`", number + 1));
         assert!(
             !reason.trim().is_empty(),
             "{EXCEPTIONS}:{}: {path} has no reason",
@@ -113,7 +112,10 @@ fn the_parse_stage_agrees_with_feedparsers_test_documents() {
             let route = format!("/{path}");
             let mut response = Response::status(200).body(bytes);
             let headers = record["headers"].as_object().unwrap();
-            if !headers.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
+            if !headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case("content-type"))
+            {
                 response = response.header("Content-Type", "text/xml");
             }
             for (name, value) in headers {
@@ -210,12 +212,7 @@ fn folder_of(path: &str) -> String {
     }
 }
 
-fn judge(
-    path: &str,
-    record: &Value,
-    parsed: Result<ParsedFeed, String>,
-    address: &str,
-) -> Verdict {
+fn judge(path: &str, record: &Value, parsed: Result<ParsedFeed, String>, address: &str) -> Verdict {
     let feed = match parsed {
         Ok(feed) => feed,
         Err(message) => {
@@ -299,7 +296,10 @@ fn check(conjunct: &Value, items: &[&ParsedItem], address: &str) -> Result<(), S
                     .then_some(())
                     .ok_or_else(|| format!("got code points {got:?}, want {want}"));
             }
-            let want = display(expected_text.as_deref().unwrap_or(""), conjunct["type"].as_str());
+            let want = display(
+                expected_text.as_deref().unwrap_or(""),
+                conjunct["type"].as_str(),
+            );
             // A summary that feedparser takes from the content (or the reverse) is the same
             // text in the other slot.
             let slots: &[&str] = match target {
@@ -342,7 +342,10 @@ fn check(conjunct: &Value, items: &[&ParsedItem], address: &str) -> Result<(), S
                 Some(at) if want.ends_with(')') && want[at..].contains('@') => &want[..at],
                 _ => want.as_str(),
             };
-            let got = item.authors.get(sub.unwrap_or(0)).map_or("", String::as_str);
+            let got = item
+                .authors
+                .get(sub.unwrap_or(0))
+                .map_or("", String::as_str);
             equal(got, want)
         }
         "date" => {
@@ -373,7 +376,10 @@ fn check(conjunct: &Value, items: &[&ParsedItem], address: &str) -> Result<(), S
                     .then_some(())
                     .ok_or_else(|| "no category".to_owned());
             }
-            let got = item.categories.get(sub.unwrap_or(0)).map_or("", String::as_str);
+            let got = item
+                .categories
+                .get(sub.unwrap_or(0))
+                .map_or("", String::as_str);
             equal(got, &display(&expected_text.unwrap(), Some("text/plain")))
         }
         other => Err(format!("unknown target {other}")),

@@ -140,8 +140,13 @@ pub fn refresh(store: &Store, rules: Option<&Indicators>) {
             gauge!("watchfloor_feeds_with_warning", "kind" => kind).set(feeds as f64);
         }
         for state in states.into_iter().filter(|s| s.active) {
-            gauge!("watchfloor_feed_warning", "feed" => state.id.clone())
-                .set(if state.warning_kind.is_some() { 1.0 } else { 0.0 });
+            gauge!("watchfloor_feed_warning", "feed" => state.id.clone()).set(
+                if state.warning_kind.is_some() {
+                    1.0
+                } else {
+                    0.0
+                },
+            );
             if let Some(success) = state.last_success {
                 gauge!("watchfloor_feed_last_success_timestamp_seconds", "feed" => state.id.clone())
                     .set(success.timestamp() as f64);

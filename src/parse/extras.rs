@@ -61,11 +61,8 @@ pub fn read(text: &str) -> Vec<Extras> {
     let mut depth: usize = 0;
     // Depth of the open entry's element, if one is open.
     let mut entry_depth: Option<usize> = None;
-    loop {
-        let (ns, event) = match reader.read_resolved_event() {
-            Ok((ns, event)) => (ns.into_owned_namespace(), event),
-            Err(_) => break,
-        };
+    while let Ok((ns, event)) = reader.read_resolved_event() {
+        let ns = ns.into_owned_namespace();
         match event {
             Event::Eof => break,
             Event::End(_) => {
@@ -93,7 +90,11 @@ pub fn read(text: &str) -> Vec<Extras> {
                         .attributes()
                         .flatten()
                         .find(|a| a.key.local_name().as_ref() == name)
-                        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
+                        .and_then(|a| {
+                            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                .ok()
+                                .map(|v| v.into_owned())
+                        })
                 };
                 // Categories held in an attribute (iTunes nests them, so both forms occur).
                 if ns.is(ITUNES) && local == "category" {
@@ -179,8 +180,11 @@ enum Ns {
 impl Ns {
     fn is(&self, uri: &str) -> bool {
         match self {
+            // Apple's own examples capitalised the iTunes namespace (`DTDs/Podcast`).
             Ns::Bound(ns) => {
-                ns == uri || (uri == MEDIA_RSS && ns == MEDIA_RSS_SLASHLESS)
+                ns == uri
+                    || (uri == MEDIA_RSS && ns == MEDIA_RSS_SLASHLESS)
+                    || (uri == ITUNES && ns.eq_ignore_ascii_case(ITUNES))
             }
             _ => false,
         }

@@ -210,13 +210,17 @@ pub fn parse_feed_with(
     // against the same base, with the same result. The base is only needed by feed-rs for a
     // relative `xml:base`, which it resolves against the base.
     let xml_base = memchr::memmem::find(document.text.as_bytes(), b"xml:base").is_some();
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(base.as_ref().filter(|_| xml_base).map(url::Url::as_str))
-        // An empty id marks an entry without one; the key falls back to its link or hash.
-        .id_generator(|_, _, _| String::new())
-        .timestamp_parser(timestamps)
-        .sanitize_content(false)
-        .build();
+    // A parser that failed mid-entry keeps its Media RSS state and panics when used again,
+    // so every attempt gets its own.
+    let parser = || {
+        feed_rs::parser::Builder::new()
+            .base_uri(base.as_ref().filter(|_| xml_base).map(url::Url::as_str))
+            // An empty id marks an entry without one; the key falls back to its link or hash.
+            .id_generator(|_, _, _| String::new())
+            .timestamp_parser(timestamps)
+            .sanitize_content(false)
+            .build()
+    };
     let repaired = match document.format {
         Some(format) => repair::repair(&document.text, format),
         None => repair::Repaired {
@@ -226,7 +230,7 @@ pub fn parse_feed_with(
         },
     };
     let run = |text: &str| {
-        contain_panics(|| parser.parse(text.as_bytes())).map_err(|panic| ParseError::Invalid {
+        contain_panics(|| parser().parse(text.as_bytes())).map_err(|panic| ParseError::Invalid {
             message: format!(
                 "the feed parser failed on this document ({})",
                 panic_message(&panic)
@@ -409,23 +413,28 @@ fn prepare(text: &str) -> Result<Document<'_>, ParseError> {
     // in no namespace or RSS 1.0's, so the namespace is renamed to RSS 1.0's, whether it is
     // the default one or bound to a prefix.
     let fixed_tag = match RSS_2_NAMESPACES.iter().find(|ns| tag.contains(*ns)) {
-        Some(ns) if local == "rss" => {
-            Some(fixed_tag.as_deref().unwrap_or(tag).replace(ns, RSS_10))
-        }
+        Some(ns) if local == "rss" => Some(fixed_tag.as_deref().unwrap_or(tag).replace(ns, RSS_10)),
         _ => fixed_tag,
     };
     // Apple's own examples spelled the iTunes namespace with capitals; namespaces compare
     // exactly, so feed-rs (and the extras reader) would not see any iTunes element.
     let fixed_tag = if tag.contains(ITUNES_CAPITALISED) {
-        Some(fixed_tag.as_deref().unwrap_or(tag).replace(ITUNES_CAPITALISED, ITUNES))
+        Some(
+            fixed_tag
+                .as_deref()
+                .unwrap_or(tag)
+                .replace(ITUNES_CAPITALISED, ITUNES),
+        )
     } else {
         fixed_tag
     };
     let body = &text[content_start..];
     // Items straight under `<rss>`, without the `<channel>` RSS puts them in: feed-rs finds
     // no channel and refuses the document, items and all.
+    let after_root = &text.as_bytes()[root.tag.end..];
     let channel_missing = local == "rss"
-        && memchr::memmem::find(text[root.tag.end..].as_bytes(), b"channel").is_none();
+        && memchr::memmem::find(after_root, b"<channel").is_none()
+        && memchr::memmem::find(after_root, b":channel").is_none();
     let fixed_tag = match fixed_tag {
         None if channel_missing => Some(tag.to_owned()),
         other => other,
@@ -648,7 +657,11 @@ struct Context<'a> {
     entries_in_document: usize,
 }
 
-fn convert(feed: feed_rs::model::Feed, base: Option<&url::Url>, context: &Context<'_>) -> ParsedFeed {
+fn convert(
+    feed: feed_rs::model::Feed,
+    base: Option<&url::Url>,
+    context: &Context<'_>,
+) -> ParsedFeed {
     let title = feed
         .title
         .map(|t| html_to_text(&t.content))
@@ -692,7 +705,10 @@ fn convert(feed: feed_rs::model::Feed, base: Option<&url::Url>, context: &Contex
 
 /// The second pass of [`extras`], when the document has something it reads and feed-rs left a
 /// use for it; one record per entry, or None.
-fn extras_for(entries: &[feed_rs::model::Entry], context: &Context<'_>) -> Option<Vec<extras::Extras>> {
+fn extras_for(
+    entries: &[feed_rs::model::Entry],
+    context: &Context<'_>,
+) -> Option<Vec<extras::Extras>> {
     if entries.is_empty() || context.format.is_none() {
         return None;
     }
@@ -735,8 +751,7 @@ fn is_plain(text: &feed_rs::model::Text) -> bool {
 }
 
 fn is_plain_content(content: &feed_rs::model::Content) -> bool {
-    content.content_type.ty().as_str() == "text"
-        && content.content_type.subty().as_str() == "plain"
+    content.content_type.ty().as_str() == "text" && content.content_type.subty().as_str() == "plain"
 }
 
 fn convert_entry(
@@ -955,8 +970,7 @@ fn undo_double_encoding(text: String) -> String {
 
 /// A character whose windows-1252 byte is a UTF-8 continuation byte (0x80 to 0xBF).
 fn is_continuation_like(c: char) -> bool {
-    ('\u{A0}'..='\u{BF}').contains(&c)
-        || "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ".contains(c)
+    ('\u{A0}'..='\u{BF}').contains(&c) || "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ".contains(c)
 }
 
 /// An author's name as written in RSS's `name (email)` or `email (name)` forms, without the

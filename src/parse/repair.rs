@@ -66,6 +66,10 @@ static NEEDLES: LazyLock<AhoCorasick> = LazyLock::new(|| {
     for name in TEXT_ELEMENTS.iter().chain(&ENTRY_ELEMENTS).chain(&[LINK]) {
         patterns.push(format!("<{name}"));
     }
+    // Entries under a prefix (`<r:item>`): counted, whatever namespace the prefix names.
+    for name in ENTRY_ELEMENTS {
+        patterns.push(format!(":{name}"));
+    }
     AhoCorasick::builder()
         .match_kind(MatchKind::LeftmostFirst)
         .build(patterns)
@@ -98,8 +102,8 @@ impl<'t> EndTags<'t> {
         {
             return found;
         }
-        let found = memchr::memmem::find(&self.text.as_bytes()[from..], b"<![CDATA[")
-            .map(|i| from + i);
+        let found =
+            memchr::memmem::find(&self.text.as_bytes()[from..], b"<![CDATA[").map(|i| from + i);
         self.cdata = Some((from, found));
         found
     }
@@ -112,8 +116,8 @@ impl<'t> EndTags<'t> {
             return *found;
         }
         let needle = format!("</{name}>");
-        let found =
-            memchr::memmem::find(&self.text.as_bytes()[from..], needle.as_bytes()).map(|i| from + i);
+        let found = memchr::memmem::find(&self.text.as_bytes()[from..], needle.as_bytes())
+            .map(|i| from + i);
         match self.cache.iter_mut().find(|(n, _, _)| n == name) {
             Some(entry) => *entry = (name.to_owned(), from, found),
             None => self.cache.push((name.to_owned(), from, found)),
@@ -172,6 +176,18 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
             .is_some_and(|&b| b == b'>' || b == b'/' || b.is_ascii_whitespace())
         {
             at = name_end;
+            continue;
+        }
+        if bytes[start] == b':' {
+            at = name_end;
+            if is_prefixed_start_tag(bytes, start)
+                && let Some(tag_len) = memchr::memchr(b'>', &bytes[name_end..])
+            {
+                at = name_end + tag_len + 1;
+                if bytes[at - 2] != b'/' {
+                    entries += 1;
+                }
+            }
             continue;
         }
         let name = &text[start + 1..name_end];
@@ -261,15 +277,13 @@ pub fn escape_bare_ampersands(text: &str) -> Option<String> {
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut at = 0;
-    // Where the next CDATA section or comment starts, searched once per section.
-    let mut next_skip = next_quoted(bytes, 0);
+    let mut quoted = Quoted::new(bytes);
     while let Some(found) = memchr::memchr(b'&', &bytes[at..]) {
         let amp = at + found;
-        if let Some((start, end)) = next_skip
+        if let Some((start, end)) = quoted.next(at)
             && start < amp
         {
             at = end;
-            next_skip = next_quoted(bytes, end);
             continue;
         }
         at = amp + 1;
@@ -286,23 +300,57 @@ pub fn escape_bare_ampersands(text: &str) -> Option<String> {
     Some(out)
 }
 
-/// The next CDATA section or comment from `from`: (start, end past its close), or None. An
-/// unclosed one runs to the end.
-fn next_quoted(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
-    let cdata = memchr::memmem::find(&bytes[from..], b"<![CDATA[").map(|i| (from + i, &b"]]>"[..]));
-    let comment = memchr::memmem::find(&bytes[from..], b"<!--").map(|i| (from + i, &b"-->"[..]));
-    let (start, close) = match (cdata, comment) {
-        (Some(a), Some(b)) => {
-            if a.0 < b.0 {
-                a
-            } else {
-                b
-            }
+/// The CDATA sections and comments of a text, found in order. The next opening of each kind
+/// is remembered until passed, so the whole text is searched once for each, however many
+/// times the caller asks.
+struct Quoted<'t> {
+    bytes: &'t [u8],
+    /// The next `<![CDATA[` and `<!--` at or after where each was last searched from
+    /// (None: there is none), once searched.
+    cdata: Option<Option<usize>>,
+    comment: Option<Option<usize>>,
+}
+
+impl<'t> Quoted<'t> {
+    fn new(bytes: &'t [u8]) -> Self {
+        Quoted {
+            bytes,
+            cdata: None,
+            comment: None,
         }
-        (a, b) => a.or(b)?,
-    };
-    let end = memchr::memmem::find(&bytes[start..], close).map_or(bytes.len(), |i| start + i + close.len());
-    Some((start, end))
+    }
+
+    fn next_of(
+        bytes: &[u8],
+        cache: &mut Option<Option<usize>>,
+        needle: &[u8],
+        from: usize,
+    ) -> Option<usize> {
+        match *cache {
+            Some(None) => return None,
+            Some(Some(at)) if at >= from => return Some(at),
+            _ => {}
+        }
+        let found = memchr::memmem::find(&bytes[from..], needle).map(|i| from + i);
+        *cache = Some(found);
+        found
+    }
+
+    /// The first CDATA section or comment starting at or after `from`: (start, end past its
+    /// close; the text's end when unclosed).
+    fn next(&mut self, from: usize) -> Option<(usize, usize)> {
+        let cdata = Self::next_of(self.bytes, &mut self.cdata, b"<![CDATA[", from);
+        let comment = Self::next_of(self.bytes, &mut self.comment, b"<!--", from);
+        let (start, close): (usize, &[u8]) = match (cdata, comment) {
+            (Some(a), Some(b)) if b < a => (b, b"-->"),
+            (Some(a), _) => (a, b"]]>"),
+            (None, Some(b)) => (b, b"-->"),
+            (None, None) => return None,
+        };
+        let end = memchr::memmem::find(&self.bytes[start..], close)
+            .map_or(self.bytes.len(), |i| start + i + close.len());
+        Some((start, end))
+    }
 }
 
 /// Whether the bytes after an `&` make a reference: `#123;`, `#x1F;` or `name;`.
@@ -323,6 +371,18 @@ fn starts_reference(rest: &[u8]) -> bool {
         }
         [] => false,
     }
+}
+
+/// Whether the `:` at `colon` follows `<prefix`, a start tag's prefix (not an end tag's, not
+/// an attribute's).
+fn is_prefixed_start_tag(bytes: &[u8], colon: usize) -> bool {
+    let prefix = bytes[..colon]
+        .iter()
+        .rev()
+        .take(64)
+        .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        .count();
+    prefix > 0 && colon > prefix && bytes[colon - prefix - 1] == b'<'
 }
 
 /// How an Atom text construct's content is to be read.
@@ -477,10 +537,7 @@ fn decode_base64(inner: &str) -> Option<String> {
         .strip_prefix("<![CDATA[")
         .and_then(|i| i.strip_suffix("]]>"))
         .unwrap_or(inner);
-    let compact: Vec<u8> = inner
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    let compact: Vec<u8> = inner.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         base64::engine::GeneralPurposeConfig::new()
@@ -549,7 +606,8 @@ fn without_attributes(attributes: &str, names: &[&str]) -> String {
     let mut copied = 0;
     for (name, _, span) in attribute_spans(attributes) {
         if names.contains(&name) {
-            out.push_str(&attributes[copied..span.start]);
+            // The removed attribute's leading space goes with it.
+            out.push_str(attributes[copied..span.start].trim_end());
             copied = span.end;
         }
     }

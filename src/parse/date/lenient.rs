@@ -8,7 +8,9 @@
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday,
+};
 use regex::Regex;
 
 /// Longer strings are not dates.
@@ -59,7 +61,11 @@ pub fn parse(text: &str) -> Option<DateTime<Utc>> {
         {
             return None;
         }
-        let date = ymd(year(c.get(4)?.as_str())?, month(c.get(3)?.as_str())?, num(&c, 2)?)?;
+        let date = ymd(
+            year(c.get(4)?.as_str())?,
+            month(c.get(3)?.as_str())?,
+            num(&c, 2)?,
+        )?;
         let time = hms(&c, 5, 6, 7)?;
         return at(date, time, c.get(8).map(|m| m.as_str()));
     }
@@ -121,8 +127,18 @@ fn hms(c: &regex::Captures<'_>, h: usize, m: usize, s: usize) -> Option<NaiveTim
 
 fn month(name: &str) -> Option<u32> {
     const MONTHS: [&str; 12] = [
-        "january", "february", "march", "april", "may", "june", "july", "august", "september",
-        "october", "november", "december",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
     ];
     let lower = name.to_ascii_lowercase();
     let index = MONTHS.iter().position(|m| {
@@ -244,11 +260,17 @@ mod tests {
             ("Sun Jan  4 16:29:06 2004", "2004-01-04T16:29:06+00:00"),
             ("Sun Jan 4 16:29:06 PST 2004", "2004-01-05T00:29:06+00:00"),
             ("Thu, 01 Jan 04 19:48:21 MET", "2004-01-01T18:48:21+00:00"),
-            ("Thu, 01 Jul 2004 19:48:21 MEST", "2004-07-01T17:48:21+00:00"),
+            (
+                "Thu, 01 Jul 2004 19:48:21 MEST",
+                "2004-07-01T17:48:21+00:00",
+            ),
             ("2004-05-25 오후 11:23:17", "2004-05-25T14:23:17+00:00"),
             ("2004-05-25 오전 12:23:17", "2004-05-24T15:23:17+00:00"),
             ("2004년 05월 28일 01:31:15", "2004-05-27T16:31:15+00:00"),
-            ("Tuesday, 4 Sept 2007 10:00 GMT", "2007-09-04T10:00:00+00:00"),
+            (
+                "Tuesday, 4 Sept 2007 10:00 GMT",
+                "2007-09-04T10:00:00+00:00",
+            ),
         ] {
             let parsed = parse(text).unwrap_or_else(|| panic!("{text:?} not read"));
             assert_eq!(parsed.to_rfc3339(), expected, "{text:?}");
