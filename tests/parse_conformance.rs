@@ -28,7 +28,7 @@ use watchfloor::text::html_to_text;
 /// Documents that must agree, of all the suite's documents (every one is in scope: the suite
 /// keeps only documents whose expectations touch fields watchfloor keeps). Raise it when the
 /// parse stage gets better; never lower it to pass.
-const AGREEMENT_FLOOR: usize = 844;
+const AGREEMENT_FLOOR: usize = 845;
 
 /// The address feedparser's harness serves documents from; expectations that contain it mean
 /// the document's own address.
