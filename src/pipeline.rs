@@ -99,6 +99,8 @@ pub struct PollSuccess {
     pub items: usize,
     pub counts: PollCounts,
     pub hits: Vec<FoundHit>,
+    /// What the document held that did not become items (`kind: message`), if anything.
+    pub warning: Option<String>,
 }
 
 /// Polls one feed and records the outcome. Never fails: every error becomes the feed's recorded
@@ -192,6 +194,9 @@ pub fn ingest(
         tracing::warn!(feed = %feed.id, url = %body.final_url, kind = w.kind(), "{w}");
         (w.kind().to_owned(), w.to_string())
     });
+    let warning_text = warning
+        .as_ref()
+        .map(|(kind, message)| format!("{kind}: {message}"));
     let floor = [
         parsed
             .ttl_minutes
@@ -296,6 +301,7 @@ pub fn ingest(
                     items: item_count,
                     counts,
                     hits,
+                    warning: warning_text,
                 }),
                 next_check,
             }
