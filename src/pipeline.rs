@@ -100,6 +100,8 @@ pub struct PollSuccess {
     pub items: usize,
     pub counts: PollCounts,
     pub hits: Vec<FoundHit>,
+    /// What the document held that did not become items (`kind: message`), if anything.
+    pub warning: Option<String>,
 }
 
 /// Polls one feed and records the outcome. Never fails: every error becomes the feed's recorded
@@ -189,6 +191,15 @@ pub fn ingest(
         Ok(parsed) => parsed,
         Err(error) => return fail(error.to_string()),
     };
+    // Never a silent "ok": what the document held that did not become items is logged and
+    // recorded on the feed (shown by `feeds`, the feeds page and /metrics).
+    let warning = parsed.warnings.first().map(|w| {
+        tracing::warn!(feed = %feed.id, url = %body.final_url, kind = w.kind(), "{w}");
+        (w.kind().to_owned(), w.to_string())
+    });
+    let warning_text = warning
+        .as_ref()
+        .map(|(kind, message)| format!("{kind}: {message}"));
     let floor = [
         parsed
             .ttl_minutes
@@ -261,6 +272,7 @@ pub fn ingest(
             last_modified: body.validators.last_modified.clone(),
             // A configured title wins over the feed's own, which may change at any poll.
             title: feed.title.clone().or(parsed.title),
+            warning,
         },
         next_check,
         min_interval: floor,
@@ -292,6 +304,7 @@ pub fn ingest(
                     items: item_count,
                     counts,
                     hits,
+                    warning: warning_text,
                 }),
                 next_check,
             }

@@ -102,6 +102,7 @@ fn poll(store: &Mutex<Store>, feed: &str, at: DateTime<Utc>, error: Option<&str>
             etag: None,
             last_modified: None,
             title: None,
+            warning: None,
         },
     };
     store

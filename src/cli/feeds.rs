@@ -27,6 +27,7 @@ pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
                 .is_some_and(|f| f.enabled);
             let status = state.status(enabled);
             let last_success = state.last_success_ago(now);
+            let problem = state.problem().unwrap_or_default();
             [
                 state.id,
                 status.to_owned(),
@@ -37,7 +38,7 @@ pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
                     .map_or("-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string()),
                 state.items.to_string(),
                 state.hits.to_string(),
-                state.last_error.unwrap_or_default(),
+                problem,
             ]
         })
         .collect();
@@ -50,7 +51,7 @@ pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
             "next check",
             "items",
             "hits",
-            "last error",
+            "last error or warning",
         ],
         &rows,
     );

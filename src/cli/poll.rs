@@ -397,6 +397,9 @@ pub fn poll_once(global: &GlobalArgs, args: &PollArgs) -> anyhow::Result<u8> {
                     c.new_sources,
                     c.new_hits
                 );
+                if let Some(warning) = &success.warning {
+                    println!("     WARN {warning}");
+                }
                 for hit in &success.hits {
                     println!("     HIT {}: {}", hit.indicator_id, hit.title);
                 }

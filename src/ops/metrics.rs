@@ -46,6 +46,14 @@ fn describe() {
     );
     describe_gauge!("watchfloor_items", "Items stored");
     describe_gauge!(
+        "watchfloor_feeds_with_warning",
+        "Feeds whose last document was read but not whole, by warning kind (no_items, entries_dropped)"
+    );
+    describe_gauge!(
+        "watchfloor_feed_warning",
+        "1 when the feed's last document was read but not whole (see `watchfloor feeds`)"
+    );
+    describe_gauge!(
         "watchfloor_items_by_language",
         "Items stored, by language (ISO 639-1; und: not determined; none: stored before \
          languages were identified)"
@@ -124,7 +132,21 @@ pub fn refresh(store: &Store, rules: Option<&Indicators>) {
         }
     }
     if let Ok(states) = store.feed_polling() {
+        for kind in crate::parse::ParseWarning::KINDS {
+            let feeds = states
+                .iter()
+                .filter(|s| s.active && s.warning_kind.as_deref() == Some(kind))
+                .count();
+            gauge!("watchfloor_feeds_with_warning", "kind" => kind).set(feeds as f64);
+        }
         for state in states.into_iter().filter(|s| s.active) {
+            gauge!("watchfloor_feed_warning", "feed" => state.id.clone()).set(
+                if state.warning_kind.is_some() {
+                    1.0
+                } else {
+                    0.0
+                },
+            );
             if let Some(success) = state.last_success {
                 gauge!("watchfloor_feed_last_success_timestamp_seconds", "feed" => state.id.clone())
                     .set(success.timestamp() as f64);

@@ -34,6 +34,8 @@ pub struct Decoded<'a> {
     pub text: Cow<'a, str>,
     pub encoding: &'static Encoding,
     pub source: Source,
+    /// Some bytes were not valid in the encoding (they became U+FFFD).
+    pub had_errors: bool,
 }
 
 /// How far into the document the XML declaration is looked for. A declaration is short; this
@@ -53,7 +55,30 @@ pub fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>, tld: Option<&str>
         return with(UTF_16BE, bytes, Source::Bom);
     }
     if let Some(encoding) = declared_encoding(bytes).and_then(ascii_compatible) {
-        return with(encoding, bytes, Source::XmlDeclaration);
+        let declared = with(encoding, bytes, Source::XmlDeclaration);
+        // RFC 7303 gives an XML media type's charset precedence over the declaration. Servers
+        // default that charset wrongly more often than publishers misdeclare, so the
+        // declaration is kept while the bytes are valid in it, and the HTTP charset is tried
+        // only when they are not (and taken only when they are valid in it).
+        if declared.had_errors
+            && let Some(http) = content_type
+                .filter(|t| is_xml_media_type(t))
+                .and_then(http_charset)
+                .and_then(Encoding::for_label)
+                .and_then(ascii_compatible)
+                .filter(|http| *http != encoding)
+        {
+            let (text, had_errors) = http.decode_without_bom_handling(bytes);
+            if !had_errors {
+                return Decoded {
+                    text,
+                    encoding: http,
+                    source: Source::HttpCharset,
+                    had_errors,
+                };
+            }
+        }
+        return declared;
     }
     if let Some(encoding) = content_type
         .and_then(http_charset)
@@ -67,6 +92,7 @@ pub fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>, tld: Option<&str>
             text: Cow::Borrowed(text),
             encoding: UTF_8,
             source: Source::ValidUtf8,
+            had_errors: false,
         };
     }
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
@@ -77,12 +103,23 @@ pub fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>, tld: Option<&str>
 }
 
 fn with<'a>(encoding: &'static Encoding, bytes: &'a [u8], source: Source) -> Decoded<'a> {
-    let (text, _had_errors) = encoding.decode_without_bom_handling(bytes);
+    let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
     Decoded {
         text,
         encoding,
         source,
+        had_errors,
     }
+}
+
+/// `text/xml`, `application/xml` and every `+xml` type: the media types RFC 7303 covers.
+fn is_xml_media_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("text/xml")
+        || essence.eq_ignore_ascii_case("application/xml")
+        || essence
+            .get(essence.len().saturating_sub(4)..)
+            .is_some_and(|tail| tail.eq_ignore_ascii_case("+xml"))
 }
 
 /// The encoding to use for a label found in ASCII-compatible bytes, if any.
@@ -294,6 +331,29 @@ mod tests {
                 String::from_utf8_lossy(bytes)
             );
         }
+    }
+
+    #[test]
+    fn an_xml_media_types_charset_wins_when_the_declaration_is_wrong_for_the_bytes() {
+        // Declared UTF-8, written in windows-1251, served as text/xml; charset=windows-1251.
+        let bytes = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><t>\xcf\xf0\xe8</t>";
+        let (text, encoding, source) =
+            decoded(bytes, Some("application/rss+xml; charset=windows-1251"));
+        assert_eq!(
+            (text.as_str(), encoding, source),
+            (
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?><t>При</t>",
+                "windows-1251",
+                Source::HttpCharset
+            )
+        );
+        // Not an XML media type: the declaration stands, bad bytes and all.
+        let (_, encoding, source) = decoded(bytes, Some("text/html; charset=windows-1251"));
+        assert_eq!((encoding, source), ("UTF-8", Source::XmlDeclaration));
+        // Bytes invalid in the HTTP charset too: the declaration stands.
+        let bad_both = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><t>\xff\xfe</t>";
+        let (_, encoding, source) = decoded(bad_both, Some("text/xml; charset=shift_jis"));
+        assert_eq!((encoding, source), ("UTF-8", Source::XmlDeclaration));
     }
 
     #[test]

@@ -46,8 +46,10 @@
 
 pub mod date;
 pub mod encoding;
+pub mod extras;
 pub mod link;
 pub mod prolog;
+pub mod repair;
 
 use std::borrow::Cow;
 
@@ -58,6 +60,7 @@ use sha2::{Digest, Sha256};
 use crate::text::html_to_text;
 pub use link::{canonical_link, canonical_link_against};
 use prolog::{Prolog, Shape};
+use repair::Format;
 
 /// A feed as the later stages need it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +69,47 @@ pub struct ParsedFeed {
     /// RSS `<ttl>` in minutes, when the feed gives one (a floor on the poll interval).
     pub ttl_minutes: Option<u32>,
     pub items: Vec<ParsedItem>,
+    /// What the document held that did not become an item: never silent, the store records it
+    /// on the feed.
+    pub warnings: Vec<ParseWarning>,
+}
+
+/// A document that parsed, but not whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParseWarning {
+    /// The document has entries (`found` item or entry elements) and none became an item.
+    NoItems { found: usize },
+    /// Fewer items than entries in the document.
+    EntriesDropped { found: usize, read: usize },
+}
+
+impl ParseWarning {
+    /// Every kind, for gauges that report zero as well.
+    pub const KINDS: [&'static str; 2] = ["no_items", "entries_dropped"];
+
+    /// A stable name for the kind, as stored and as a metrics label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ParseWarning::NoItems { .. } => "no_items",
+            ParseWarning::EntriesDropped { .. } => "entries_dropped",
+        }
+    }
+}
+
+impl std::fmt::Display for ParseWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseWarning::NoItems { found } => write!(
+                f,
+                "no items read from a document with {found} item or entry elements"
+            ),
+            ParseWarning::EntriesDropped { found, read } => write!(
+                f,
+                "{} of {found} item or entry elements dropped",
+                found.saturating_sub(*read)
+            ),
+        }
+    }
 }
 
 /// One entry of a feed, with display text ready for matching.
@@ -166,25 +210,55 @@ pub fn parse_feed_with(
     // against the same base, with the same result. The base is only needed by feed-rs for a
     // relative `xml:base`, which it resolves against the base.
     let xml_base = memchr::memmem::find(document.text.as_bytes(), b"xml:base").is_some();
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(base.as_ref().filter(|_| xml_base).map(url::Url::as_str))
-        // An empty id marks an entry without one; the key falls back to its link or hash.
-        .id_generator(|_, _, _| String::new())
-        .timestamp_parser(timestamps)
-        .sanitize_content(false)
-        .build();
-    let parsed = contain_panics(|| parser.parse(document.text.as_bytes())).map_err(|panic| {
-        ParseError::Invalid {
+    // A parser that failed mid-entry keeps its Media RSS state and panics when used again,
+    // so every attempt gets its own.
+    let parser = || {
+        feed_rs::parser::Builder::new()
+            .base_uri(base.as_ref().filter(|_| xml_base).map(url::Url::as_str))
+            // An empty id marks an entry without one; the key falls back to its link or hash.
+            .id_generator(|_, _, _| String::new())
+            .timestamp_parser(timestamps)
+            .sanitize_content(false)
+            .build()
+    };
+    let repaired = match document.format {
+        Some(format) => repair::repair(&document.text, format),
+        None => repair::Repaired {
+            text: Cow::Borrowed(&document.text),
+            entries: 0,
+            rdf_about: Vec::new(),
+        },
+    };
+    let run = |text: &str| {
+        contain_panics(|| parser().parse(text.as_bytes())).map_err(|panic| ParseError::Invalid {
             message: format!(
                 "the feed parser failed on this document ({})",
                 panic_message(&panic)
             ),
             line: None,
             column: None,
+        })
+    };
+    let mut parsed = run(&repaired.text)?;
+    let mut read_text: Cow<'_, str> = Cow::Borrowed(&repaired.text);
+    if let Err(ParseFeedError::XmlReader(_)) = &parsed
+        && let Some(escaped) = repair::escape_bare_ampersands(&repaired.text)
+    {
+        // One bare `&` refuses the whole document; with it escaped the document may read.
+        // The error, if it still does not, is the original one, at its original place.
+        if let Ok(Ok(feed)) = run(&escaped) {
+            parsed = Ok(feed);
+            read_text = Cow::Owned(escaped);
         }
-    })?;
+    }
     let feed = parsed.map_err(|e| invalid(e, &document))?;
-    Ok(convert(feed, base.as_ref()))
+    let context = Context {
+        format: document.format,
+        text: &read_text,
+        rdf_about: &repaired.rdf_about,
+        entries_in_document: repaired.entries,
+    };
+    Ok(convert(feed, base.as_ref(), &context))
 }
 
 thread_local! {
@@ -224,6 +298,8 @@ struct Document<'a> {
     /// The HTML root element when `text` is an Atom feed cut out of an HTML page: if feed-rs
     /// cannot read it, the document is reported as the HTML page it is.
     html_root: Option<&'a str>,
+    /// The XML format the root element names; None for JSON.
+    format: Option<Format>,
 }
 
 impl<'a> Document<'a> {
@@ -236,6 +312,7 @@ impl<'a> Document<'a> {
             text,
             lines_before,
             html_root: None,
+            format: None,
         }
     }
 }
@@ -288,6 +365,7 @@ fn prepare(text: &str) -> Result<Document<'_>, ParseError> {
             let slice = &text[feed.clone()];
             let mut document = Document::cut(text, feed.start, without_declarations(slice));
             document.html_root = Some(root.name);
+            document.format = Some(Format::Atom);
             return Ok(document);
         }
         return Err(ParseError::not_a_feed(format!(
@@ -326,18 +404,59 @@ fn prepare(text: &str) -> Result<Document<'_>, ParseError> {
             )));
         }
     };
+    let format = match local {
+        "rss" => Format::Rss,
+        "RDF" => Format::Rdf,
+        _ => Format::Atom,
+    };
+    // RSS 2.0 in UserLand's namespace (or Harvard's) is RSS 2.0; feed-rs reads only elements
+    // in no namespace or RSS 1.0's, so the namespace is renamed to RSS 1.0's, whether it is
+    // the default one or bound to a prefix.
+    let fixed_tag = match RSS_2_NAMESPACES.iter().find(|ns| tag.contains(*ns)) {
+        Some(ns) if local == "rss" => Some(fixed_tag.as_deref().unwrap_or(tag).replace(ns, RSS_10)),
+        _ => fixed_tag,
+    };
+    // Apple's own examples spelled the iTunes namespace with capitals; namespaces compare
+    // exactly, so feed-rs (and the extras reader) would not see any iTunes element.
+    let fixed_tag = if tag.contains(ITUNES_CAPITALISED) {
+        Some(
+            fixed_tag
+                .as_deref()
+                .unwrap_or(tag)
+                .replace(ITUNES_CAPITALISED, ITUNES),
+        )
+    } else {
+        fixed_tag
+    };
     let body = &text[content_start..];
+    // Items straight under `<rss>`, without the `<channel>` RSS puts them in: feed-rs finds
+    // no channel and refuses the document, items and all.
+    let after_root = &text.as_bytes()[root.tag.end..];
+    let channel_missing = local == "rss"
+        && memchr::memmem::find(after_root, b"<channel").is_none()
+        && memchr::memmem::find(after_root, b":channel").is_none();
+    let fixed_tag = match fixed_tag {
+        None if channel_missing => Some(tag.to_owned()),
+        other => other,
+    };
     let Some(fixed_tag) = fixed_tag else {
-        return Ok(Document::cut(
-            text,
-            content_start,
-            without_declarations(body),
-        ));
+        let mut document = Document::cut(text, content_start, without_declarations(body));
+        document.format = Some(format);
+        return Ok(document);
     };
     let mut fixed = String::with_capacity(body.len() + 16);
     fixed.push_str(&text[content_start..root.tag.start]);
     fixed.push_str(&fixed_tag);
-    fixed.push_str(&text[root.tag.end..]);
+    let rest = &text[root.tag.end..];
+    match rest.rfind("</").filter(|_| channel_missing) {
+        Some(end) => {
+            fixed.push_str("<channel>");
+            fixed.push_str(&rest[..end]);
+            fixed.push_str("</channel>");
+            fixed.push_str(&rest[end..]);
+        }
+        None => fixed.push_str(rest),
+    }
     if local != "rss" && fixed_tag.contains(ATOM_10) {
         for (old, new) in ATOM_03_DATES {
             fixed = fixed.replace(old, new);
@@ -347,13 +466,23 @@ fn prepare(text: &str) -> Result<Document<'_>, ParseError> {
         Cow::Borrowed(_) => fixed,
         Cow::Owned(cleaned) => cleaned,
     };
-    Ok(Document::cut(text, content_start, Cow::Owned(fixed)))
+    let mut document = Document::cut(text, content_start, Cow::Owned(fixed));
+    document.format = Some(format);
+    Ok(document)
 }
 
 const ATOM_03: &str = "http://purl.org/atom/ns#";
 const ATOM_10: &str = "http://www.w3.org/2005/Atom";
 const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
 const RSS_10: &str = "http://purl.org/rss/1.0/";
+const ITUNES: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
+const ITUNES_CAPITALISED: &str = "http://www.itunes.com/DTDs/Podcast-1.0.dtd";
+/// Namespaces RSS 2.0 was published in before it settled on none.
+const RSS_2_NAMESPACES: [&str; 3] = [
+    "http://backend.userland.com/rss2",
+    "http://backend.userland.com/rss",
+    "http://blogs.law.harvard.edu/tech/rss",
+];
 /// Atom 0.3's entry dates under their Atom 1.0 names (`created` is dropped: `issued` is the
 /// publication date).
 const ATOM_03_DATES: [(&str, &str); 4] = [
@@ -519,47 +648,184 @@ fn lowercase_first(message: &str) -> String {
     }
 }
 
-fn convert(feed: feed_rs::model::Feed, base: Option<&url::Url>) -> ParsedFeed {
+/// What the conversion of entries needs to know of the document.
+struct Context<'a> {
+    format: Option<Format>,
+    /// The text feed-rs read.
+    text: &'a str,
+    rdf_about: &'a [Option<String>],
+    entries_in_document: usize,
+}
+
+fn convert(
+    feed: feed_rs::model::Feed,
+    base: Option<&url::Url>,
+    context: &Context<'_>,
+) -> ParsedFeed {
     let title = feed
         .title
         .map(|t| html_to_text(&t.content))
         .filter(|t| !t.is_empty());
-    let items = feed
+    let extras = extras_for(&feed.entries, context);
+    let rdf_about = (context.format == Some(Format::Rdf)
+        && context.rdf_about.len() == feed.entries.len())
+    .then_some(context.rdf_about);
+    let items: Vec<ParsedItem> = feed
         .entries
         .into_iter()
-        .map(|entry| convert_entry(entry, base))
+        .enumerate()
+        .map(|(i, entry)| {
+            let about = rdf_about.and_then(|a| a[i].as_deref());
+            convert_entry(
+                entry,
+                base,
+                context.format,
+                extras.as_ref().map(|e| &e[i]),
+                about,
+            )
+        })
         .collect();
+    let found = context.entries_in_document;
+    let mut warnings = Vec::new();
+    if found > 0 && items.is_empty() {
+        warnings.push(ParseWarning::NoItems { found });
+    } else if found > items.len() {
+        warnings.push(ParseWarning::EntriesDropped {
+            found,
+            read: items.len(),
+        });
+    }
     ParsedFeed {
         title,
         ttl_minutes: feed.ttl,
         items,
+        warnings,
     }
 }
 
-fn convert_entry(entry: feed_rs::model::Entry, base: Option<&url::Url>) -> ParsedItem {
-    let title = entry
+/// The second pass of [`extras`], when the document has something it reads and feed-rs left a
+/// use for it; one record per entry, or None.
+fn extras_for(
+    entries: &[feed_rs::model::Entry],
+    context: &Context<'_>,
+) -> Option<Vec<extras::Extras>> {
+    if entries.is_empty() || context.format.is_none() {
+        return None;
+    }
+    let text = context.text;
+    let first = [&b"<item"[..], b"<entry", b":item", b":entry"]
+        .iter()
+        .filter_map(|n| memchr::memmem::find(text.as_bytes(), n))
+        .min()?;
+    let after = &text.as_bytes()[first..];
+    let has = |needle: &[u8]| memchr::memmem::find(after, needle).is_some();
+    let missing = |test: &dyn Fn(&feed_rs::model::Entry) -> bool| entries.iter().any(test);
+    let wanted = has(b"subject")
+        || has(b":category")
+        || has(b":issued")
+        || has(b":modified")
+        || has(b":created")
+        || (missing(&|e| e.content.is_none()) && (has(b"body") || has(b"fullitem")))
+        || (missing(&|e| e.title.is_none()) && has(b":title"))
+        || (missing(&|e| e.summary.is_none()) && has(b":description"))
+        || (missing(&|e| e.authors.is_empty()) && has(b":author"))
+        || (missing(&|e| e.links.is_empty()) && has(b"isPermaLink"));
+    if !wanted {
+        return None;
+    }
+    let extras = extras::read(text);
+    (extras.len() == entries.len()).then_some(extras)
+}
+
+/// Display text of a feed-rs text: Atom's `type="text"` is text as it stands, `<` and all;
+/// anything else is HTML (RSS titles carry HTML too).
+fn text_of(text: &feed_rs::model::Text, format: Option<Format>) -> String {
+    if format == Some(Format::Atom) && is_plain(text) {
+        return crate::text::plain_to_text(&text.content);
+    }
+    html_to_text(&text.content)
+}
+
+fn is_plain(text: &feed_rs::model::Text) -> bool {
+    text.content_type.ty().as_str() == "text" && text.content_type.subty().as_str() == "plain"
+}
+
+fn is_plain_content(content: &feed_rs::model::Content) -> bool {
+    content.content_type.ty().as_str() == "text" && content.content_type.subty().as_str() == "plain"
+}
+
+fn convert_entry(
+    entry: feed_rs::model::Entry,
+    base: Option<&url::Url>,
+    format: Option<Format>,
+    extras: Option<&extras::Extras>,
+    rdf_about: Option<&str>,
+) -> ParsedItem {
+    let mut title = entry
         .title
         .as_ref()
-        .map_or_else(String::new, |t| html_to_text(&t.content));
+        .map_or_else(String::new, |t| text_of(t, format));
+    let media_text = |pick: fn(&feed_rs::model::MediaObject) -> Option<&feed_rs::model::Text>| {
+        entry
+            .media
+            .iter()
+            .filter_map(pick)
+            .map(|t| html_to_text(&t.content))
+            .find(|t| !t.is_empty())
+    };
+    if title.is_empty() {
+        title = extras
+            .and_then(|e| e.title.as_deref())
+            .map(html_to_text)
+            .filter(|t| !t.is_empty())
+            .or_else(|| media_text(|m| m.title.as_ref()))
+            .unwrap_or_default();
+    }
     let mut summary = entry
         .summary
         .as_ref()
-        .map_or_else(String::new, |t| html_to_text(&t.content));
+        .map_or_else(String::new, |t| text_of(t, format));
     if summary.is_empty() {
-        // YouTube and podcast feeds describe an entry in its media group only.
-        if let Some(description) = entry.media.iter().find_map(|m| m.description.as_ref()) {
-            summary = html_to_text(&description.content);
-        }
+        // YouTube and podcast feeds describe an entry in its media group (or iTunes summary)
+        // only; RSS 2.0 feeds sometimes in `dc:description`.
+        summary = extras
+            .and_then(|e| e.summary.as_deref())
+            .map(html_to_text)
+            .filter(|t| !t.is_empty())
+            .or_else(|| media_text(|m| m.description.as_ref()))
+            .unwrap_or_default();
     }
-    let content = entry
+    let mut content = entry
         .content
         .as_ref()
-        .and_then(|c| c.body.as_deref())
-        .map_or_else(String::new, html_to_text);
+        .and_then(|c| c.body.as_deref().map(|body| (body, is_plain_content(c))))
+        .map_or_else(String::new, |(body, plain)| {
+            if format == Some(Format::Atom) && plain {
+                crate::text::plain_to_text(body)
+            } else {
+                html_to_text(body)
+            }
+        });
+    if content.is_empty()
+        && let Some(body) = extras.and_then(|e| e.content.as_deref())
+    {
+        content = html_to_text(body);
+    }
+    let title = undo_double_encoding(title);
+    let summary = undo_double_encoding(summary);
+    let content = undo_double_encoding(content);
     let mut authors: Vec<String> = Vec::new();
     for person in &entry.authors {
         let name = person.name.as_deref().or(person.email.as_deref());
-        push_unique(&mut authors, name.map(collapse_whitespace));
+        push_unique(&mut authors, name.map(author_name));
+    }
+    if authors.is_empty() {
+        for name in extras.iter().flat_map(|e| &e.authors) {
+            push_unique(&mut authors, Some(author_name(&html_to_text(name))));
+        }
+        for credit in entry.media.iter().flat_map(|m| &m.credits) {
+            push_unique(&mut authors, Some(collapse_whitespace(&credit.entity)));
+        }
     }
     let mut categories: Vec<String> = Vec::new();
     for category in &entry.categories {
@@ -570,8 +836,38 @@ fn convert_entry(entry: feed_rs::model::Entry, base: Option<&url::Url>) -> Parse
             .unwrap_or(&category.term);
         push_unique(&mut categories, Some(collapse_whitespace(name)));
     }
-    let link = pick_link(&entry.links, base);
-    let guid = entry.id.trim();
+    for name in extras.iter().flat_map(|e| &e.categories) {
+        push_unique(&mut categories, Some(html_to_text(name)));
+    }
+    let mut link = pick_link(&entry.links, base);
+    let mut guid = entry.id.trim();
+    if guid.is_empty()
+        && link.is_none()
+        && let Some(about) = rdf_about
+    {
+        // RSS 1.0 names each item by its rdf:about: an item without a link still has an
+        // identity and a page. (Items with a link keep the key they always had.)
+        guid = about.trim();
+        link = canonical_link_against(guid, base);
+    }
+    if link.is_none()
+        && matches!(format, Some(Format::Rss))
+        && !guid.is_empty()
+        && extras.and_then(|e| e.permalink) != Some(false)
+    {
+        // RSS 2.0: a guid is the item's permalink unless isPermaLink="false".
+        link = canonical_link_against(guid, base);
+    }
+    let published = entry.published.or_else(|| {
+        extras
+            .and_then(|e| e.published.as_deref())
+            .and_then(date::parse_timestamp)
+    });
+    let updated = entry.updated.or_else(|| {
+        extras
+            .and_then(|e| e.updated.as_deref())
+            .and_then(date::parse_timestamp)
+    });
     let key = if !guid.is_empty() {
         format!("guid:{guid}")
     } else if let Some(link) = &link {
@@ -602,8 +898,8 @@ fn convert_entry(entry: feed_rs::model::Entry, base: Option<&url::Url>) -> Parse
         content,
         authors,
         categories,
-        published: entry.published,
-        updated: entry.updated,
+        published,
+        updated,
         content_hash,
     }
 }
@@ -642,6 +938,59 @@ fn push_unique(list: &mut Vec<String>, value: Option<String>) {
     {
         list.push(value);
     }
+}
+
+/// Text that was UTF-8, read as windows-1252 and encoded again (`â€¦` for `…`), as the
+/// UTF-8 it was. Only text that holds such a sequence is tried (a character that would be a
+/// UTF-8 lead byte followed by one that would be a continuation byte), and only text whose
+/// every character has a windows-1252 byte that together are valid UTF-8 is changed: text in
+/// Latin-1 languages (`été`) never qualifies, since its bytes are not UTF-8.
+fn undo_double_encoding(text: String) -> String {
+    let bytes = text.as_bytes();
+    let suspect = memchr::memchr2_iter(0xC3, 0xC2, bytes).any(|at| {
+        let lead = text[at..].chars().next().expect("a char boundary");
+        ('\u{C2}'..='\u{F4}').contains(&lead)
+            && text[at + lead.len_utf8()..]
+                .chars()
+                .next()
+                .is_some_and(is_continuation_like)
+    });
+    if !suspect {
+        return text;
+    }
+    let (encoded, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&text);
+    if unmappable {
+        return text;
+    }
+    match String::from_utf8(encoded.into_owned()) {
+        Ok(repaired) if repaired != text => repaired,
+        _ => text,
+    }
+}
+
+/// A character whose windows-1252 byte is a UTF-8 continuation byte (0x80 to 0xBF).
+fn is_continuation_like(c: char) -> bool {
+    ('\u{A0}'..='\u{BF}').contains(&c) || "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ".contains(c)
+}
+
+/// An author's name as written in RSS's `name (email)` or `email (name)` forms, without the
+/// address: feed-rs takes the address out of `me@example.com (Name)` and leaves `(Name)`.
+fn author_name(text: &str) -> String {
+    let name = collapse_whitespace(text);
+    let trimmed = name.trim();
+    if let Some(inner) = trimmed.strip_prefix('(').and_then(|t| t.strip_suffix(')'))
+        && !inner.contains(['(', ')'])
+    {
+        return inner.trim().to_owned();
+    }
+    if let Some(open) = trimmed.rfind(" (")
+        && trimmed.ends_with(')')
+        && trimmed[open..].contains('@')
+        && !trimmed[open + 2..trimmed.len() - 1].contains(char::is_whitespace)
+    {
+        return trimmed[..open].trim().to_owned();
+    }
+    name
 }
 
 fn collapse_whitespace(text: &str) -> String {

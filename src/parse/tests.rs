@@ -513,3 +513,320 @@ fn a_feed_rs_panic_is_this_feed_s_error() {
         other => panic!("{other:?}"),
     }
 }
+
+// Parse fidelity: one regression test per family of losses found against feedparser's suite
+// (tests/parse_conformance.rs runs the suite itself).
+
+fn atom_entry(entry: &str) -> String {
+    format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>W</title><entry>{entry}</entry></feed>"
+    )
+}
+
+#[test]
+fn unescaped_markup_in_titles_and_descriptions_keeps_all_its_text() {
+    let item = only_item(&rss_items(
+        "<item><title>Breaking: <b>North Korea</b> launches satellite</title>\
+         <description><p>Launch from <a href=\"/s\">Sohae</a> &amp; more</p><p>Korea&#146;s second</p></description></item>",
+    ));
+    assert_eq!(item.title, "Breaking: North Korea launches satellite");
+    assert_eq!(item.summary, "Launch from Sohae & more\nKorea’s second");
+    let item = only_item(&atom_entry(
+        "<id>1</id><title>Example <b>Atom</b></title><summary type=\"html\"><p>Naked</p> html</summary>",
+    ));
+    assert_eq!(
+        (item.title.as_str(), item.summary.as_str()),
+        ("Example Atom", "Naked\nhtml")
+    );
+    // Markup quoted in CDATA is left as it was; a CDATA section inside naked markup is text.
+    let item = only_item(&rss_items(
+        "<item><title><![CDATA[<i>Quoted</i> title]]></title>\
+         <description><p>a <![CDATA[x < y]]></p></description></item>",
+    ));
+    assert_eq!(
+        (item.title.as_str(), item.summary.as_str()),
+        ("Quoted title", "a x < y")
+    );
+}
+
+#[test]
+fn one_odd_type_attribute_does_not_refuse_the_feed() {
+    let entries = [
+        (
+            "<title type=\"text/plain\">History of the &lt;blink&gt; tag</title>",
+            "History of the <blink> tag",
+        ),
+        ("<title type=\"\">Empty type</title>", "Empty type"),
+        ("<title type=\"TEXT\">Upper case</title>", "Upper case"),
+        (
+            "<title type=\"application/xhtml+xml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">X<b>html</b></div></title>",
+            "Xhtml",
+        ),
+        (
+            "<title type=\"text/html\" mode=\"escaped\">&lt;b&gt;Escaped&lt;/b&gt;</title>",
+            "Escaped",
+        ),
+        (
+            "<title type=\"application/octet-stream\">RXhhbXBsZSA8Yj5BdG9tPC9iPg==</title>",
+            "Example Atom",
+        ),
+        (
+            "<title mode=\"base64\" type=\"text/html\">RXhhbXBsZSA8Yj5BdG9tPC9iPg</title>",
+            "Example Atom",
+        ),
+        ("<title type=\"image/png\">not base64 at all!</title>", ""),
+        (
+            "<title type=\"application/xhtml+xml\" mode=\"xml\"><div>Mode <i>xml</i></div></title>",
+            "Mode xml",
+        ),
+    ];
+    for (title, expected) in entries {
+        let text = format!(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><id>bad</id>{title}</entry>\
+             <entry><id>good</id><title>Sibling</title></entry></feed>"
+        );
+        let feed = parse(&text).unwrap_or_else(|e| panic!("{title}: {e}"));
+        assert_eq!(feed.items.len(), 2, "{title}");
+        assert_eq!(feed.items[0].title, expected, "{title}");
+        assert_eq!(feed.items[1].title, "Sibling", "{title}");
+    }
+    // Content with an odd type, and base64 content.
+    let item = only_item(&atom_entry(
+        "<id>1</id><content type=\"application/xhtml+xml\" mode=\"xml\"><div>safe <b>text</b></div></content>",
+    ));
+    assert_eq!(item.content, "safe text");
+}
+
+#[test]
+fn an_rss_guid_is_the_link_unless_it_says_it_is_not_a_permalink() {
+    let item = only_item(&rss_items(
+        "<item><guid>https://news.example.org/story?utm_source=x</guid></item>",
+    ));
+    assert_eq!(item.link.as_deref(), Some("https://news.example.org/story"));
+    let item = only_item(&rss_items(
+        "<item><guid isPermaLink=\"true\">https://news.example.org/a</guid><title>t</title></item>",
+    ));
+    assert_eq!(item.link.as_deref(), Some("https://news.example.org/a"));
+    let item = only_item(&rss_items(
+        "<item><guid isPermaLink=\"false\">https://news.example.org/a</guid><title>t</title></item>",
+    ));
+    assert_eq!(item.link, None);
+    // A link, when there is one, wins; a guid that is no URL is no link.
+    let item = only_item(&rss_items(
+        "<item><guid>https://news.example.org/guid</guid><link>https://news.example.org/link</link></item>",
+    ));
+    assert_eq!(item.link.as_deref(), Some("https://news.example.org/link"));
+    let item = only_item(&rss_items(
+        "<item><guid>urn:uuid:1234</guid><title>t</title></item>",
+    ));
+    assert_eq!(item.link, None);
+}
+
+#[test]
+fn more_date_forms_are_read_and_none_is_read_wrongly() {
+    let item = only_item(&rss_items(
+        "<item><title>t</title><pubDate>26 January 2004 16:31:00 ET</pubDate></item>",
+    ));
+    assert_eq!(
+        item.published.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2004-01-26T21:31:00+00:00")
+    );
+    let item = only_item(&rss_items(
+        "<item><title>t</title><pubDate>soon</pubDate></item>",
+    ));
+    assert_eq!(item.published, None);
+    let item = only_item(&rss_items(
+        "<item xmlns:dcterms=\"http://purl.org/dc/terms/\"><title>t</title>\
+         <dcterms:issued>2003-12-31T10:14:55Z</dcterms:issued><dcterms:modified>2004-01-01 10:00:00</dcterms:modified></item>",
+    ));
+    assert_eq!(item.published.map(|t| t.timestamp()), Some(1_072_865_695));
+    assert_eq!(item.updated.map(|t| t.timestamp()), Some(1_072_951_200));
+}
+
+#[test]
+fn references_128_to_159_are_windows_1252_and_double_encoding_is_undone() {
+    let item = only_item(&rss_items(
+        "<item><title>Korea&#146;s &#147;launch&#148; &#128;5</title>\
+         <description>&amp;#150; dash &#129;</description></item>",
+    ));
+    assert_eq!(item.title, "Korea’s “launch” €5");
+    assert_eq!(item.summary, "– dash");
+    // UTF-8 read as windows-1252 and encoded again.
+    let item = only_item(&rss_items(
+        "<item><title>It\u{e2}\u{20ac}\u{2122}s here \u{e2}\u{20ac}\u{a6}</title></item>",
+    ));
+    assert_eq!(item.title, "It’s here …");
+    // Latin-1 languages are not "repaired".
+    let item = only_item(&rss_items(
+        "<item><title>Les élèves à l’école — été</title></item>",
+    ));
+    assert_eq!(item.title, "Les élèves à l’école — été");
+}
+
+#[test]
+fn categories_come_from_dublin_core_media_rss_and_itunes() {
+    let item = only_item(&rss_items(
+        "<item xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:media=\"http://search.yahoo.com/mrss/\" \
+         xmlns:itunes=\"http://www.itunes.com/DTDs/Podcast-1.0.dtd\">\
+         <title>t</title><category>Plain</category><dc:subject>Subject</dc:subject>\
+         <media:category scheme=\"x\">Media</media:category>\
+         <itunes:category text=\"Technology\"><itunes:category text=\"Gadgets\"/></itunes:category></item>",
+    ));
+    assert_eq!(
+        item.categories,
+        ["Plain", "Subject", "Media", "Technology", "Gadgets"]
+    );
+}
+
+#[test]
+fn media_group_descriptions_body_fullitem_and_dc_fields_are_read() {
+    let youtube = "<feed xmlns=\"http://www.w3.org/2005/Atom\" xmlns:media=\"http://search.yahoo.com/mrss/\">\
+        <entry><id>yt:1</id><title>Video</title><media:group><media:title>Video</media:title>\
+        <media:description>What the video shows</media:description></media:group></entry></feed>";
+    assert_eq!(only_item(youtube).summary, "What the video shows");
+    let item = only_item(&rss_items(
+        "<item><title>t</title><body xmlns=\"http://www.w3.org/1999/xhtml\"><p>Body <b>text</b></p></body></item>",
+    ));
+    assert_eq!(item.content, "Body text");
+    let item = only_item(&rss_items(
+        "<item><title>t</title><fullitem>&lt;p&gt;Full item&lt;/p&gt;</fullitem></item>",
+    ));
+    assert_eq!(item.content, "Full item");
+    let item = only_item(&rss_items(
+        "<item xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><dc:title>DC title</dc:title>\
+         <dc:description>DC <i>description</i></dc:description><dc:author>Ana (ana@example.org)</dc:author></item>",
+    ));
+    assert_eq!(
+        (
+            item.title.as_str(),
+            item.summary.as_str(),
+            item.authors.as_slice()
+        ),
+        ("DC title", "DC description", &["Ana".to_owned()][..])
+    );
+}
+
+#[test]
+fn userland_rss_and_rdf_items_without_a_link_give_items() {
+    for root in [
+        "<rss version=\"2.0\" xmlns=\"http://backend.userland.com/rss2\">",
+        "<rss version=\"2.0\" xmlns=\"http://blogs.law.harvard.edu/tech/rss\">",
+    ] {
+        let text = format!(
+            "{root}<channel><title>c</title><item><title>In a namespace</title></item></channel></rss>"
+        );
+        let feed = parse(&text).unwrap();
+        assert_eq!(feed.items.len(), 1, "{root}");
+        assert!(feed.warnings.is_empty(), "{root}");
+    }
+    let prefixed = "<r:rss version=\"2.0\" xmlns:r=\"http://backend.userland.com/rss2\"><r:channel>\
+        <r:item><r:title>Prefixed</r:title></r:item></r:channel></r:rss>";
+    assert_eq!(only_item(prefixed).title, "Prefixed");
+    let rdf = "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"http://purl.org/rss/1.0/\">\
+        <channel rdf:about=\"https://news.example.org/\"><title>c</title></channel>\
+        <item rdf:about=\"https://news.example.org/1\"><title>No link</title></item>\
+        <item rdf:about=\"https://news.example.org/2\"><title>Linked</title><link>https://news.example.org/two</link></item>\
+        </rdf:RDF>";
+    let feed = parse(rdf).unwrap();
+    assert_eq!(feed.items.len(), 2);
+    assert_eq!(feed.items[0].key, "guid:https://news.example.org/1");
+    assert_eq!(
+        feed.items[0].link.as_deref(),
+        Some("https://news.example.org/1")
+    );
+    // An item with a link keeps the key it always had.
+    assert_eq!(feed.items[1].key, "link:https://news.example.org/two");
+    assert!(feed.warnings.is_empty());
+    // Items straight under <rss>, with no <channel>.
+    assert_eq!(
+        only_item("<rss><item><title>No channel</title></item></rss>").title,
+        "No channel"
+    );
+}
+
+#[test]
+fn a_document_with_entries_that_gives_no_items_says_so() {
+    // RSS in a namespace no reader knows: feed-rs reads no item of it.
+    let text = "<rss version=\"2.0\" xmlns=\"http://example.org/not-rss\"><channel><title>c</title>\
+        <item><title>a</title></item><item><title>b</title></item></channel></rss>";
+    let feed = parse(text).unwrap();
+    assert!(feed.items.is_empty());
+    assert_eq!(feed.warnings, [ParseWarning::NoItems { found: 2 }]);
+    assert_eq!(feed.warnings[0].kind(), "no_items");
+    // A feed that is empty today is not a warning.
+    assert!(parse(&rss_items("")).unwrap().warnings.is_empty());
+    // Item tags quoted in CDATA or in escaped markup are not entries.
+    let quoted = rss_items(
+        "<item><title>t</title><description><![CDATA[<item>x</item>]]> &lt;item&gt;</description></item>",
+    );
+    assert!(parse(&quoted).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn a_bare_ampersand_does_not_refuse_the_feed() {
+    let item = only_item(&rss_items(
+        "<item><title>Q&A: sanctions</title><link>https://news.example.org/?a=1&b=2</link></item>",
+    ));
+    assert_eq!(item.title, "Q&A: sanctions");
+    assert_eq!(
+        item.link.as_deref(),
+        Some("https://news.example.org/?a=1&b=2")
+    );
+    // A document broken otherwise keeps its own error and place.
+    let error = parse(&rss_items("<item><title>a & b</title></item></broken>")).unwrap_err();
+    assert!(
+        matches!(error, ParseError::Invalid { line: Some(_), .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn hostile_repairs_stay_linear() {
+    let started = Instant::now();
+    // Many unclosed text elements: each end tag is searched for once.
+    let unclosed = rss_items(&"<item><title>a".repeat(100_000));
+    let _ = parse(&unclosed);
+    // Many elements with naked markup, and deep naked markup in one.
+    let naked: String = (0..50_000)
+        .map(|n| format!("<item><guid>{n}</guid><title>a <b>{n}</b></title></item>"))
+        .collect();
+    let feed = parse(&rss_items(&naked)).unwrap();
+    assert_eq!(feed.items.len(), 50_000);
+    assert_eq!(feed.items[49_999].title, "a 49999");
+    let deep = format!("{}x{}", "<b>".repeat(60_000), "</b>".repeat(60_000));
+    assert_eq!(
+        only_item(&rss_items(&format!("<item><title>{deep}</title></item>"))).title,
+        "x"
+    );
+    // Base64 of a large body, and many odd types.
+    let big = "QUJD".repeat(2_000_000);
+    let item = only_item(&atom_entry(&format!(
+        "<id>1</id><content type=\"application/octet-stream\">{big}</content>"
+    )));
+    assert_eq!(item.content.len(), 6_000_000);
+    let odd: String = (0..20_000)
+        .map(|n| format!("<entry><id>{n}</id><title type=\"text/plain\" mode=\"escaped\">t{n}</title></entry>"))
+        .collect();
+    let feed = parse(&format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\">{odd}</feed>"
+    ))
+    .unwrap();
+    assert_eq!(feed.items.len(), 20_000);
+    // Many bare ampersands and CDATA sections in a broken document.
+    let ampersands = rss_items(&format!(
+        "<item><title>{}</title></item>",
+        "&<![CDATA[&]]>".repeat(200_000)
+    ));
+    let _ = parse(&ampersands);
+    // Many extras.
+    let extras: String = (0..20_000)
+        .map(|n| format!("<item><guid>{n}</guid><dc:subject>s{n}</dc:subject></item>"))
+        .collect();
+    let text = format!(
+        "<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel>{extras}</channel></rss>"
+    );
+    let feed = parse(&text).unwrap();
+    assert_eq!(feed.items[19_999].categories, ["s19999"]);
+    // Debug builds are slow; quadratic work on these sizes would take minutes.
+    assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+}

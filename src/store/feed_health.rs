@@ -208,8 +208,26 @@ impl super::FeedState {
             "never"
         } else if self.consecutive_failures > 0 {
             "failing"
+        } else if self.warning_kind.is_some() {
+            // Read, but not whole: an empty or shortened feed must not look healthy.
+            "warning"
         } else {
             "ok"
+        }
+    }
+
+    /// What is wrong, as both show it: the last error, else the warning with its kind
+    /// (`entries_dropped: 2 of 5 item or entry elements dropped`), else nothing.
+    pub fn problem(&self) -> Option<String> {
+        if self.consecutive_failures > 0
+            && let Some(error) = &self.last_error
+        {
+            return Some(error.clone());
+        }
+        match (&self.warning_kind, &self.warning) {
+            (Some(kind), Some(message)) => Some(format!("{kind}: {message}")),
+            (Some(kind), None) => Some(kind.clone()),
+            _ => self.last_error.clone(),
         }
     }
 

@@ -282,6 +282,7 @@ mod tests {
                 etag: None,
                 last_modified: None,
                 title: None,
+                warning: None,
             },
             next_check: at(day),
             min_interval: None,

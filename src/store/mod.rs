@@ -92,6 +92,10 @@ pub struct FeedState {
     pub last_attempt: Option<DateTime<Utc>>,
     pub last_success: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// The kind of what the last document fetched held that did not become items
+    /// (`parse::ParseWarning::kind`), with its message; None when it was read whole.
+    pub warning_kind: Option<String>,
+    pub warning: Option<String>,
     pub consecutive_failures: u32,
     pub next_check: Option<DateTime<Utc>>,
     pub min_interval: Option<Duration>,
@@ -109,6 +113,8 @@ pub struct FeedPolling {
     pub consecutive_failures: u32,
     pub last_success: Option<DateTime<Utc>>,
     pub next_check: Option<DateTime<Utc>>,
+    /// See [`FeedState::warning_kind`].
+    pub warning_kind: Option<String>,
 }
 
 /// What a feed already delivered, by the item's key in that feed.
@@ -199,6 +205,8 @@ pub enum PollResult {
         etag: Option<String>,
         last_modified: Option<String>,
         title: Option<String>,
+        /// What the document held that did not become items: (kind, message).
+        warning: Option<(String, String)>,
     },
     Failed {
         error: String,
@@ -464,8 +472,8 @@ impl Store {
     /// start, none of which needs items or hits counted feed by feed.
     pub fn feed_polling(&self) -> Result<Vec<FeedPolling>, StoreError> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT id, active, consecutive_failures, last_success, next_check FROM feeds
-             ORDER BY id",
+            "SELECT id, active, consecutive_failures, last_success, next_check, warning_kind
+             FROM feeds ORDER BY id",
         )?;
         let rows = statement.query_map([], |row| {
             Ok(FeedPolling {
@@ -474,6 +482,7 @@ impl Store {
                 consecutive_failures: row.get(2)?,
                 last_success: row.get::<_, Option<i64>>(3)?.map(from_unix),
                 next_check: row.get::<_, Option<i64>>(4)?.map(from_unix),
+                warning_kind: row.get(5)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -641,11 +650,14 @@ impl Store {
                 etag,
                 last_modified,
                 title,
+                warning,
             } => {
+                let (warning_kind, warning) = warning.as_ref().map(|(k, m)| (k, m)).unzip();
                 tx.prepare_cached(
                     "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_error = NULL,
                        consecutive_failures = 0, failing_since = NULL, next_check = ?3, min_interval = ?4,
-                       etag = ?5, last_modified = ?6, title = COALESCE(?7, title)
+                       etag = ?5, last_modified = ?6, title = COALESCE(?7, title),
+                       warning_kind = ?8, warning = ?9
                      WHERE id = ?1",
                 )?
                 .execute(params![
@@ -655,7 +667,9 @@ impl Store {
                         min_interval,
                         etag,
                         last_modified,
-                        title
+                        title,
+                        warning_kind,
+                        warning
                     ])?;
             }
             PollResult::Failed { error } => {
@@ -826,7 +840,8 @@ const FEED_STATE_SELECT: &str = "SELECT f.id, f.url, f.title, f.active, f.etag, 
         f.last_attempt, f.last_success, f.last_error, f.consecutive_failures, f.next_check,
         f.min_interval,
         (SELECT COUNT(*) FROM item_sources s WHERE s.feed_id = f.id),
-        (SELECT COUNT(*) FROM hits h WHERE h.feed_id = f.id)
+        (SELECT COUNT(*) FROM hits h WHERE h.feed_id = f.id),
+        f.warning_kind, f.warning
      FROM feeds f";
 
 fn feed_state_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FeedState> {
@@ -840,6 +855,8 @@ fn feed_state_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FeedState> {
         last_attempt: row.get::<_, Option<i64>>(6)?.map(from_unix),
         last_success: row.get::<_, Option<i64>>(7)?.map(from_unix),
         last_error: row.get(8)?,
+        warning_kind: row.get(14)?,
+        warning: row.get(15)?,
         consecutive_failures: row.get(9)?,
         next_check: row.get::<_, Option<i64>>(10)?.map(from_unix),
         min_interval: row

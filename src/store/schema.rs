@@ -226,7 +226,14 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN lang TEXT;
     CREATE INDEX items_lang ON items(lang);
     "#,
-    // 8: a hit the rules in force no longer make, found by `replay --apply`: kept (its
+    // 8: what the last document fetched held that did not become items (no items from a
+    // document with entries, entries dropped): its kind (`parse::ParseWarning::kind`) and
+    // message; NULL when the document was read whole. Set by every fetch, kept through 304s.
+    r#"
+    ALTER TABLE feeds ADD COLUMN warning_kind TEXT;
+    ALTER TABLE feeds ADD COLUMN warning TEXT;
+    "#,
+    // 9: a hit the rules in force no longer make, found by `replay --apply`: kept (its
     // alerts, delivery and triage are the record of what was seen and sent), marked with when
     // and by which version of the indicator's definition. NULL while the hit stands.
     r#"

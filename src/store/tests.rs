@@ -28,6 +28,7 @@ fn poll(feed: &str, items: Vec<ItemWrite>) -> PollWrite {
             etag: Some("\"v1\"".into()),
             last_modified: None,
             title: Some("Feed".into()),
+            warning: None,
         },
         next_check: Utc.with_ymd_and_hms(2026, 11, 26, 12, 15, 0).unwrap(),
         min_interval: None,

@@ -207,6 +207,27 @@ static MAY_BREAK: [bool; 256] = {
     table
 };
 
+/// What a C1 control character stands for: the windows-1252 character of the same byte. HTML5
+/// reads the numeric references `&#128;` to `&#159;` so, and a C1 control in feed text is
+/// almost always such a reference, or a windows-1252 byte decoded as Latin-1 (`Korea&#146;s`
+/// is "Korea’s"). The five bytes windows-1252 leaves undefined stay controls.
+fn windows_1252_c1(c: char) -> Option<char> {
+    const TABLE: [char; 32] = [
+        '€', '\0', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\0', 'Ž', '\0', '\0',
+        '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\0', 'ž', 'Ÿ',
+    ];
+    let index = (c as u32).checked_sub(0x80).filter(|i| *i < 32)?;
+    Some(TABLE[index as usize]).filter(|m| *m != '\0')
+}
+
+/// Plain text (Atom `type="text"`) as display text: whitespace collapsed as in
+/// [`html_to_text`], and nothing read as markup.
+pub fn plain_to_text(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    collapse_whitespace(input, &mut out);
+    out
+}
+
 /// Collapses runs of whitespace: a run holding a line break becomes one `\n`, any other run one
 /// space; leading and trailing whitespace goes. Control characters count as whitespace.
 ///
@@ -257,6 +278,13 @@ fn collapse_whitespace(input: &str, out: &mut String) {
         } else {
             let c = input[i..].chars().next().expect("a char boundary");
             let width = c.len_utf8();
+            if let Some(mapped) = windows_1252_c1(c) {
+                flush(out, &mut pending, &input[run_start..i]);
+                flush(out, &mut pending, mapped.encode_utf8(&mut [0; 4]));
+                i += width;
+                run_start = i;
+                continue;
+            }
             if c.is_whitespace() || c.is_control() {
                 let brk = if matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') {
                     '\n'
@@ -313,7 +341,9 @@ mod tests {
             ("북한 정찰위성 발사", "북한 정찰위성 발사"),
             ("a \u{a0}b a\u{a0} b a \u{3000}b", "a b a b a b"),
             ("a \u{2028}b", "a\nb"),
-            ("a \u{85}b c\u{9f}d", "a\nb c d"),
+            // C1 controls are windows-1252 characters (HTML5's reading of &#128;-&#159;).
+            ("a \u{85}b c\u{9f}d", "a …b cŸd"),
+            ("Korea&#146;s \u{92}x\u{81}y", "Korea’s ’x y"),
             ("a \u{e9}t\u{e9} \u{1680}x", "a \u{e9}t\u{e9} x"),
             (" a b ", "a b"),
             ("a \tb", "a b"),

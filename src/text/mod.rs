@@ -6,7 +6,7 @@ pub mod html;
 pub mod lang;
 pub mod normalize;
 
-pub use html::{html_to_text, html_to_text_into};
+pub use html::{html_to_text, html_to_text_into, plain_to_text};
 pub use normalize::{Analyzed, FieldRun, Token, normalize_words};
 
 use std::fmt;

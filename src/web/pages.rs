@@ -721,7 +721,7 @@ pub fn feeds_page(
                 items: feed.items,
                 hits: feed.hits,
                 last_error: feed
-                    .last_error
+                    .problem()
                     .as_deref()
                     .map_or(String::new(), |e| header_text(e, ERROR_MAX)),
                 hits_href: format!(
