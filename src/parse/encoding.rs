@@ -4,7 +4,9 @@
 //! 1. a byte order mark (UTF-8, UTF-16LE, UTF-16BE), or the BOM-less UTF-16 pattern `<\0?\0`;
 //! 2. the XML declaration's `encoding` (the publisher wrote it next to the bytes);
 //! 3. the HTTP `charset` of the content type (servers often default it to a wrong value,
-//!    which is why it comes after the declaration);
+//!    which is why it comes after the declaration); for an XML media type (`text/xml`,
+//!    `application/xml`, `*+xml`) RFC 7303 gives it precedence, so it replaces a declared
+//!    encoding the bytes are not valid in, when they are valid in it;
 //! 4. UTF-8, if the bytes are valid UTF-8 (the XML and JSON default);
 //! 5. detection with `chardetng`, hinted by the feed URL's top-level domain.
 //!

@@ -27,8 +27,20 @@
 //!     mistake that the publisher will not fix, and the entries inside are intact; refusing
 //!     it would silence the source.
 //!   - Undeclared legacy encodings are detected rather than rejected.
+//! - **Repairs** ([`repair`]) before feed-rs: unescaped markup in text elements, Atom `type`
+//!   and `mode` values feed-rs refuses, base64 Atom text, Atom links written as content, RSS
+//!   1.0 items without a link; RSS 2.0 in UserLand's or Harvard's namespace and the
+//!   capitalised iTunes namespace are renamed on the root; items straight under `<rss>` get
+//!   their `<channel>`; a document refused for a bare `&` is read again with it escaped.
+//! - **Extras** ([`extras`]) after feed-rs: categories from `dc:subject`, Media RSS and
+//!   iTunes, DC and Media RSS titles and descriptions, `dc:author`, DC Terms dates,
+//!   `<body>`/`<xhtml:body>`/`<fullitem>` content, and the guid as link unless
+//!   `isPermaLink="false"`.
+//! - **Warnings** ([`ParseWarning`]): entries in the document that did not become items.
 //! - **Display text**: title, summary and content go through [`crate::text::html_to_text`]
-//!   (titles carry HTML too); authors and categories have their whitespace collapsed.
+//!   (titles carry HTML too), Atom `type="text"` through [`crate::text::plain_to_text`]; text
+//!   that was UTF-8 encoded twice is undone; authors and categories have their whitespace
+//!   collapsed, and an author's `(email)` is dropped.
 //! - **Dates** ([`date`]): feed-rs's lenient date reader is replaced by one that takes a date
 //!   chrono reads strictly as it is and hands any other to feed-rs's own, with the same
 //!   results at a fraction of the cost.
@@ -227,6 +239,7 @@ pub fn parse_feed_with(
             text: Cow::Borrowed(&document.text),
             entries: 0,
             rdf_about: Vec::new(),
+            signs: 0,
         },
     };
     let run = |text: &str| {
@@ -257,6 +270,7 @@ pub fn parse_feed_with(
         text: &read_text,
         rdf_about: &repaired.rdf_about,
         entries_in_document: repaired.entries,
+        signs: repaired.signs,
     };
     Ok(convert(feed, base.as_ref(), &context))
 }
@@ -655,6 +669,8 @@ struct Context<'a> {
     text: &'a str,
     rdf_about: &'a [Option<String>],
     entries_in_document: usize,
+    /// [`repair::Sign`]s of the document.
+    signs: u16,
 }
 
 fn convert(
@@ -685,7 +701,11 @@ fn convert(
             )
         })
         .collect();
-    let found = context.entries_in_document;
+    let mut found = context.entries_in_document;
+    if items.is_empty() && context.format.is_some() {
+        // Entries under a prefix are counted only here, where they decide a warning.
+        found += repair::prefixed_entries(context.text);
+    }
     let mut warnings = Vec::new();
     if found > 0 && items.is_empty() {
         warnings.push(ParseWarning::NoItems { found });
@@ -712,28 +732,27 @@ fn extras_for(
     if entries.is_empty() || context.format.is_none() {
         return None;
     }
-    let text = context.text;
-    let first = [&b"<item"[..], b"<entry", b":item", b":entry"]
-        .iter()
-        .filter_map(|n| memchr::memmem::find(text.as_bytes(), n))
-        .min()?;
-    let after = &text.as_bytes()[first..];
-    let has = |needle: &[u8]| memchr::memmem::find(after, needle).is_some();
+    use repair::Sign;
+    let signs = context.signs;
     let missing = |test: &dyn Fn(&feed_rs::model::Entry) -> bool| entries.iter().any(test);
-    let wanted = has(b"subject")
-        || has(b":category")
-        || has(b":issued")
-        || has(b":modified")
-        || has(b":created")
-        || (missing(&|e| e.content.is_none()) && (has(b"body") || has(b"fullitem")))
-        || (missing(&|e| e.title.is_none()) && has(b":title"))
-        || (missing(&|e| e.summary.is_none()) && has(b":description"))
-        || (missing(&|e| e.authors.is_empty()) && has(b":author"))
-        || (missing(&|e| e.links.is_empty()) && has(b"isPermaLink"));
+    let wanted = Sign::Category.in_(signs)
+        || Sign::Date.in_(signs)
+        || (Sign::Body.in_(signs) && missing(&|e| e.content.is_none()))
+        // What feed-rs kept in a media object (iTunes authors, media titles and
+        // descriptions beside media content) is used before the extras.
+        || (Sign::Title.in_(signs)
+            && missing(&|e| e.title.is_none() && e.media.iter().all(|m| m.title.is_none())))
+        || (Sign::Description.in_(signs)
+            && missing(&|e| {
+                e.summary.is_none() && e.media.iter().all(|m| m.description.is_none())
+            }))
+        || (Sign::Author.in_(signs)
+            && missing(&|e| e.authors.is_empty() && e.media.iter().all(|m| m.credits.is_empty())))
+        || (Sign::PermaLink.in_(signs) && missing(&|e| e.links.is_empty()));
     if !wanted {
         return None;
     }
-    let extras = extras::read(text);
+    let extras = extras::read(context.text);
     (extras.len() == entries.len()).then_some(extras)
 }
 

@@ -45,7 +45,56 @@ pub struct Repaired<'a> {
     pub entries: usize,
     /// For RSS 1.0, each item's `rdf:about`, in document order.
     pub rdf_about: Vec<Option<String>>,
+    /// Which elements [`super::extras`] reads appear after the first entry (bits of
+    /// [`Sign`]): found in this same pass, so the parse stage needs no other search to know
+    /// whether the second pass has anything to read.
+    pub signs: u16,
 }
+
+/// Names that say a document may hold what [`super::extras`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Sign {
+    Category = 1,
+    Title = 1 << 1,
+    Description = 1 << 2,
+    Author = 1 << 3,
+    Date = 1 << 4,
+    Body = 1 << 5,
+    PermaLink = 1 << 6,
+}
+
+impl Sign {
+    pub fn in_(self, signs: u16) -> bool {
+        signs & self as u16 != 0
+    }
+}
+
+/// Start tags, under the prefixes feeds use for these namespaces, and the sign each gives.
+/// Every pattern starts with `<`, so the search skips from one `<` to the next: a pattern
+/// starting with a common byte (`:` is in every URL) made the whole pass three times slower.
+/// The second pass checks namespaces, whatever the prefix; a document using an unusual prefix
+/// for one of these is read without its extras.
+const SIGNS: [(&str, Sign); 16] = [
+    ("<dc:subject", Sign::Category),
+    ("<media:category", Sign::Category),
+    ("<itunes:category", Sign::Category),
+    ("<dc:title", Sign::Title),
+    ("<media:title", Sign::Title),
+    ("<dc:description", Sign::Description),
+    ("<media:description", Sign::Description),
+    ("<dc:author", Sign::Author),
+    ("<itunes:author", Sign::Author),
+    ("<dcterms:issued", Sign::Date),
+    ("<dcterms:created", Sign::Date),
+    ("<dcterms:modified", Sign::Date),
+    ("<body", Sign::Body),
+    ("<xhtml:body", Sign::Body),
+    ("<fullitem", Sign::Body),
+    ("<guid", Sign::PermaLink),
+];
+/// Index of the first of [`SIGNS`] among the patterns of [`NEEDLES`].
+const FIRST_SIGN: usize = 2 + TEXT_ELEMENTS.len() + ENTRY_ELEMENTS.len() + 1;
 
 /// Elements whose content feed-rs reads as text. Prefixed names are left alone: their
 /// namespace is not known here.
@@ -66,11 +115,10 @@ static NEEDLES: LazyLock<AhoCorasick> = LazyLock::new(|| {
     for name in TEXT_ELEMENTS.iter().chain(&ENTRY_ELEMENTS).chain(&[LINK]) {
         patterns.push(format!("<{name}"));
     }
-    // Entries under a prefix (`<r:item>`): counted, whatever namespace the prefix names.
-    for name in ENTRY_ELEMENTS {
-        patterns.push(format!(":{name}"));
-    }
+    debug_assert_eq!(patterns.len(), FIRST_SIGN);
+    patterns.extend(SIGNS.iter().map(|(pattern, _)| (*pattern).to_owned()));
     AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
         .match_kind(MatchKind::LeftmostFirst)
         .build(patterns)
         .expect("fixed patterns")
@@ -147,6 +195,7 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
     let mut copied = 0;
     let mut entries = 0;
     let mut rdf_about = Vec::new();
+    let mut signs = 0u16;
     let mut ends = EndTags::new(text);
     let bytes = text.as_bytes();
     let mut at = 0;
@@ -167,6 +216,19 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
                 }
                 None => break,
             },
+            index if index >= FIRST_SIGN => {
+                at = start + found.len();
+                let sign = SIGNS[index - FIRST_SIGN].1;
+                let wanted = entries > 0
+                    && (sign != Sign::PermaLink
+                        || memchr::memchr(b'>', &bytes[at..]).is_some_and(|end| {
+                            memchr::memmem::find(&bytes[at..at + end], b"isPermaLink").is_some()
+                        }));
+                if wanted {
+                    signs |= sign as u16;
+                }
+                continue;
+            }
             _ => {}
         }
         let name_end = start + found.len();
@@ -176,18 +238,6 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
             .is_some_and(|&b| b == b'>' || b == b'/' || b.is_ascii_whitespace())
         {
             at = name_end;
-            continue;
-        }
-        if bytes[start] == b':' {
-            at = name_end;
-            if is_prefixed_start_tag(bytes, start)
-                && let Some(tag_len) = memchr::memchr(b'>', &bytes[name_end..])
-            {
-                at = name_end + tag_len + 1;
-                if bytes[at - 2] != b'/' {
-                    entries += 1;
-                }
-            }
             continue;
         }
         let name = &text[start + 1..name_end];
@@ -265,6 +315,7 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
         text,
         entries,
         rdf_about,
+        signs,
     }
 }
 
@@ -371,6 +422,41 @@ fn starts_reference(rest: &[u8]) -> bool {
         }
         [] => false,
     }
+}
+
+/// Start tags of entries under a prefix (`<r:item>`, `<atom:entry>`), outside CDATA sections
+/// and comments. The repair pass does not look for them (a pattern starting with `:` would
+/// slow it down on every URL); the parse stage counts them only when a document gave no
+/// items, to say how many it held.
+pub fn prefixed_entries(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut quoted = Quoted::new(bytes);
+    let mut count = 0;
+    let mut at = 0;
+    while let Some(found) = memchr::memchr(b':', &bytes[at..]) {
+        let colon = at + found;
+        if let Some((start, end)) = quoted.next(at)
+            && start < colon
+        {
+            at = end;
+            continue;
+        }
+        at = colon + 1;
+        let rest = &bytes[colon + 1..];
+        let name_len = ENTRY_ELEMENTS
+            .iter()
+            .find(|name| rest.starts_with(name.as_bytes()))
+            .map(|name| name.len());
+        if let Some(len) = name_len
+            && rest
+                .get(len)
+                .is_some_and(|&b| b == b'>' || b.is_ascii_whitespace())
+            && is_prefixed_start_tag(bytes, colon)
+        {
+            count += 1;
+        }
+    }
+    count
 }
 
 /// Whether the `:` at `colon` follows `<prefix`, a start tag's prefix (not an end tag's, not
