@@ -32,7 +32,7 @@
 //!   1.0 items without a link; RSS 2.0 in UserLand's or Harvard's namespace and the
 //!   capitalised iTunes namespace are renamed on the root; items straight under `<rss>` get
 //!   their `<channel>`; a document refused for a bare `&` is read again with it escaped.
-//! - **Extras** ([`extras`]) after feed-rs: categories from `dc:subject`, Media RSS and
+//! - **Extras** ([`extras`]), read in the repair pass and used after feed-rs: categories from `dc:subject`, Media RSS and
 //!   iTunes, DC and Media RSS titles and descriptions, `dc:author`, DC Terms dates,
 //!   `<body>`/`<xhtml:body>`/`<fullitem>` content, and the guid as link unless
 //!   `isPermaLink="false"`.
