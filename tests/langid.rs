@@ -314,11 +314,13 @@ async fn an_old_database_gains_the_column_and_its_items_show_as_not_identified()
     let dir = tempfile::tempdir().expect("tempdir");
     let db = database(dir.path());
     // Back to schema 6 exactly, as a database written before languages were identified:
-    // no column, no index, version 6.
+    // no column, no index, version 6 (and without the later feed warning columns).
     {
         let conn = rusqlite::Connection::open(&db).expect("open");
         conn.execute_batch(
-            "DROP INDEX items_lang; ALTER TABLE items DROP COLUMN lang; PRAGMA user_version = 6;",
+            "DROP INDEX items_lang; ALTER TABLE items DROP COLUMN lang;
+             ALTER TABLE feeds DROP COLUMN warning_kind; ALTER TABLE feeds DROP COLUMN warning;
+             PRAGMA user_version = 6;",
         )
         .expect("downgrade");
     }
