@@ -1,22 +1,18 @@
-//! What feed-rs leaves out of an entry, read in a second pass over the same text.
+//! What feed-rs leaves out of an entry, read in the repair pass over the same text.
 //!
 //! feed-rs's model has no place for some elements that carry an item's text in real feeds:
 //! Dublin Core `dc:subject`, `dc:title`, `dc:description` and `dc:author` in RSS 2.0, Media RSS
 //! and iTunes categories of an item, DC Terms dates (`dcterms:issued`, `dcterms:modified`),
-//! `<body>` / `<xhtml:body>` and `<fullitem>` content, and a guid's `isPermaLink`. This module
-//! reads them, one [`Extras`] per entry in document order, so the parse stage can fill what
-//! feed-rs left empty.
-//!
-//! The pass runs only when the document has something of the kind (the caller checks with a
-//! substring search first), and only after feed-rs read the document, so it never decides
-//! whether a document is a feed. quick-xml's streaming reader keeps the depth in a counter:
-//! nothing recurses, and work is linear in the text.
+//! `<body>` / `<xhtml:body>` and `<fullitem>` content, and a guid's `isPermaLink`.
+//! [`super::repair`] meets their start tags anyway (it looks at every start tag of interest,
+//! in one linear pass) and hands each to [`record`], one [`Extras`] per entry in document
+//! order, so the parse stage can fill what feed-rs left empty. A second XML pass for them cost
+//! a tenth of the parse stage on the feed corpus; this costs next to nothing.
 
-use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
+use super::repair::{attribute, has_child_elements};
 
-/// What one entry has beyond feed-rs's model. Texts are the element's raw content (markup
-/// and references as written, CDATA unwrapped): the caller makes display text of them.
+/// What one entry has beyond feed-rs's model. Texts are HTML (the caller makes display text
+/// of them).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Extras {
     pub categories: Vec<String>,
@@ -32,184 +28,38 @@ pub struct Extras {
     pub permalink: Option<bool>,
 }
 
-const DC: &str = "http://purl.org/dc/elements/1.1/";
-const DC_TERMS: &str = "http://purl.org/dc/terms/";
-const MEDIA_RSS: &str = "http://search.yahoo.com/mrss/";
-const MEDIA_RSS_SLASHLESS: &str = "http://search.yahoo.com/mrss";
-const ITUNES: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
-const XHTML: &str = "http://www.w3.org/1999/xhtml";
-
-/// Namespaces of the entry elements themselves: RSS 1.0 / 2.0 (and UserLand's), Atom.
-fn is_feed_namespace(ns: &str) -> bool {
-    matches!(
-        ns,
-        "http://purl.org/rss/1.0/"
-            | "http://www.w3.org/2005/Atom"
-            | "http://purl.org/atom/ns#"
-            | "http://backend.userland.com/rss2"
-            | "http://backend.userland.com/rss"
-            | "http://blogs.law.harvard.edu/tech/rss"
-            | "http://my.netscape.com/rdf/simple/0.9/"
-    )
-}
-
-/// The extras of every entry, in document order; reading stops at the first XML error (the
-/// caller uses the result only when it has one record per entry feed-rs found).
-pub fn read(text: &str) -> Vec<Extras> {
-    let mut reader = quick_xml::reader::NsReader::from_str(text);
-    let mut entries: Vec<Extras> = Vec::new();
-    let mut depth: usize = 0;
-    // Depth of the open entry's element, if one is open.
-    let mut entry_depth: Option<usize> = None;
-    while let Ok((ns, event)) = reader.read_resolved_event() {
-        let ns = ns.into_owned_namespace();
-        match event {
-            Event::Eof => break,
-            Event::End(_) => {
-                if entry_depth == Some(depth) {
-                    entry_depth = None;
-                }
-                depth = depth.saturating_sub(1);
+/// Records one element of an entry: its qualified name, its start tag's attribute text, and
+/// its raw content (None for an empty element, or one whose content is not read).
+pub fn record(extras: &mut Extras, name: &str, attributes: &str, inner: Option<&str>) {
+    let value = || inner.map(markup_of).filter(|v| !v.trim().is_empty());
+    match name {
+        "guid" => {
+            extras.permalink = Some(
+                attribute(attributes, "isPermaLink")
+                    .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
+            );
+        }
+        "itunes:category" => {
+            if let Some(text) = attribute(attributes, "text").filter(|t| !t.trim().is_empty()) {
+                extras
+                    .categories
+                    .push(html_escape::decode_html_entities(text).into_owned());
             }
-            Event::Start(ref start) | Event::Empty(ref start) => {
-                let empty = matches!(event, Event::Empty(_));
-                let local = start.local_name();
-                let local = local.as_ref();
-                let Some(current) = entry_depth.and_then(|_| entries.last_mut()) else {
-                    if !empty {
-                        depth += 1;
-                    }
-                    if !empty && matches!(local, "item" | "entry") && ns.is_feed() {
-                        entries.push(Extras::default());
-                        entry_depth = Some(depth);
-                    }
-                    continue;
-                };
-                let attribute = |name: &str| {
-                    start
-                        .attributes()
-                        .flatten()
-                        .find(|a| a.key.local_name().as_ref() == name)
-                        .and_then(|a| {
-                            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                                .ok()
-                                .map(|v| v.into_owned())
-                        })
-                };
-                // Categories held in an attribute (iTunes nests them, so both forms occur).
-                if ns.is(ITUNES) && local == "category" {
-                    if let Some(text) = attribute("text").filter(|t| !t.trim().is_empty()) {
-                        current.categories.push(text);
-                    }
-                    if !empty {
-                        depth += 1;
-                    }
-                    continue;
-                }
-                if ns.is_feed() && local == "guid" {
-                    current.permalink = Some(
-                        attribute("isPermaLink")
-                            .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
-                    );
-                }
-                if empty {
-                    continue;
-                }
-                // A media group's children are read one by one, like the item's own.
-                let wanted = (ns.is(DC)
-                    || ns.is(DC_TERMS)
-                    || (ns.is(MEDIA_RSS) && local != "group")
-                    || (ns.is(ITUNES) && local == "author")
-                    || ns.is(XHTML))
-                    || (ns.is_feed() && matches!(local, "body" | "fullitem"));
-                if !wanted {
-                    depth += 1;
-                    continue;
-                }
-                let end = start.to_end().into_owned();
-                let Ok(span) = reader.read_to_end(end.name()) else {
-                    break;
-                };
-                let raw = text
-                    .get(span.start as usize..span.end as usize)
-                    .unwrap_or("");
-                let value = || Some(markup_of(raw)).filter(|v| !v.trim().is_empty());
-                if ns.is(DC) {
-                    match local {
-                        "subject" => current.categories.extend(value()),
-                        "title" if current.title.is_none() => current.title = value(),
-                        "description" if current.summary.is_none() => current.summary = value(),
-                        "author" => current.authors.extend(value()),
-                        _ => {}
-                    }
-                } else if ns.is(DC_TERMS) {
-                    match local {
-                        "issued" | "created" if current.published.is_none() => {
-                            current.published = value();
-                        }
-                        "modified" if current.updated.is_none() => current.updated = value(),
-                        _ => {}
-                    }
-                } else if ns.is(ITUNES) {
-                    current.authors.extend(value());
-                } else if ns.is(MEDIA_RSS) {
-                    // feed-rs keeps a media title or description only beside media content.
-                    match local {
-                        "category" => current.categories.extend(value()),
-                        "title" if current.title.is_none() => current.title = value(),
-                        "description" if current.summary.is_none() => current.summary = value(),
-                        _ => {}
-                    }
-                } else if matches!(local, "body" | "fullitem") && current.content.is_none() {
-                    current.content = value();
-                }
-            }
-            _ => {}
         }
-    }
-    entries
-}
-
-/// A resolved namespace, owned so the reader can move on.
-enum Ns {
-    Unbound,
-    Bound(String),
-    Unknown,
-}
-
-impl Ns {
-    fn is(&self, uri: &str) -> bool {
-        match self {
-            // Apple's own examples capitalised the iTunes namespace (`DTDs/Podcast`).
-            Ns::Bound(ns) => {
-                ns == uri
-                    || (uri == MEDIA_RSS && ns == MEDIA_RSS_SLASHLESS)
-                    || (uri == ITUNES && ns.eq_ignore_ascii_case(ITUNES))
-            }
-            _ => false,
+        "dc:subject" | "media:category" => extras.categories.extend(value()),
+        "dc:title" | "media:title" if extras.title.is_none() => extras.title = value(),
+        "dc:description" | "media:description" if extras.summary.is_none() => {
+            extras.summary = value();
         }
-    }
-
-    fn is_feed(&self) -> bool {
-        match self {
-            Ns::Unbound => true,
-            Ns::Bound(ns) => is_feed_namespace(ns),
-            Ns::Unknown => false,
+        "dc:author" | "itunes:author" => extras.authors.extend(value()),
+        "dcterms:issued" | "dcterms:created" if extras.published.is_none() => {
+            extras.published = value();
         }
-    }
-}
-
-trait IntoOwnedNamespace {
-    fn into_owned_namespace(self) -> Ns;
-}
-
-impl IntoOwnedNamespace for ResolveResult<'_> {
-    fn into_owned_namespace(self) -> Ns {
-        match self {
-            ResolveResult::Unbound => Ns::Unbound,
-            ResolveResult::Bound(ns) => Ns::Bound(ns.as_ref().to_owned()),
-            ResolveResult::Unknown(_) => Ns::Unknown,
+        "dcterms:modified" if extras.updated.is_none() => extras.updated = value(),
+        "body" | "xhtml:body" | "fullitem" if extras.content.is_none() => {
+            extras.content = value();
         }
+        _ => {}
     }
 }
 
@@ -217,7 +67,7 @@ impl IntoOwnedNamespace for ResolveResult<'_> {
 /// HTML as it stands; otherwise the text (references decoded, CDATA sections taken literally)
 /// is the HTML, as in an RSS `<description>`.
 fn markup_of(raw: &str) -> String {
-    if super::repair::has_child_elements(raw) {
+    if has_child_elements(raw) {
         return raw.to_owned();
     }
     let mut out = String::with_capacity(raw.len());

@@ -32,7 +32,7 @@
 //!   1.0 items without a link; RSS 2.0 in UserLand's or Harvard's namespace and the
 //!   capitalised iTunes namespace are renamed on the root; items straight under `<rss>` get
 //!   their `<channel>`; a document refused for a bare `&` is read again with it escaped.
-//! - **Extras** ([`extras`]) after feed-rs: categories from `dc:subject`, Media RSS and
+//! - **Extras** ([`extras`]), read in the repair pass and used after feed-rs: categories from `dc:subject`, Media RSS and
 //!   iTunes, DC and Media RSS titles and descriptions, `dc:author`, DC Terms dates,
 //!   `<body>`/`<xhtml:body>`/`<fullitem>` content, and the guid as link unless
 //!   `isPermaLink="false"`.
@@ -239,7 +239,7 @@ pub fn parse_feed_with(
             text: Cow::Borrowed(&document.text),
             entries: 0,
             rdf_about: Vec::new(),
-            signs: 0,
+            extras: Vec::new(),
         },
     };
     let run = |text: &str| {
@@ -270,7 +270,7 @@ pub fn parse_feed_with(
         text: &read_text,
         rdf_about: &repaired.rdf_about,
         entries_in_document: repaired.entries,
-        signs: repaired.signs,
+        extras: &repaired.extras,
     };
     Ok(convert(feed, base.as_ref(), &context))
 }
@@ -669,8 +669,8 @@ struct Context<'a> {
     text: &'a str,
     rdf_about: &'a [Option<String>],
     entries_in_document: usize,
-    /// [`repair::Sign`]s of the document.
-    signs: u16,
+    /// One record per entry, or none (see [`repair::Repaired::extras`]).
+    extras: &'a [extras::Extras],
 }
 
 fn convert(
@@ -682,7 +682,7 @@ fn convert(
         .title
         .map(|t| html_to_text(&t.content))
         .filter(|t| !t.is_empty());
-    let extras = extras_for(&feed.entries, context);
+    let extras = (context.extras.len() == feed.entries.len()).then_some(context.extras);
     let rdf_about = (context.format == Some(Format::Rdf)
         && context.rdf_about.len() == feed.entries.len())
     .then_some(context.rdf_about);
@@ -692,13 +692,7 @@ fn convert(
         .enumerate()
         .map(|(i, entry)| {
             let about = rdf_about.and_then(|a| a[i].as_deref());
-            convert_entry(
-                entry,
-                base,
-                context.format,
-                extras.as_ref().map(|e| &e[i]),
-                about,
-            )
+            convert_entry(entry, base, context.format, extras.map(|e| &e[i]), about)
         })
         .collect();
     let mut found = context.entries_in_document;
@@ -721,39 +715,6 @@ fn convert(
         items,
         warnings,
     }
-}
-
-/// The second pass of [`extras`], when the document has something it reads and feed-rs left a
-/// use for it; one record per entry, or None.
-fn extras_for(
-    entries: &[feed_rs::model::Entry],
-    context: &Context<'_>,
-) -> Option<Vec<extras::Extras>> {
-    if entries.is_empty() || context.format.is_none() {
-        return None;
-    }
-    use repair::Sign;
-    let signs = context.signs;
-    let missing = |test: &dyn Fn(&feed_rs::model::Entry) -> bool| entries.iter().any(test);
-    let wanted = Sign::Category.in_(signs)
-        || Sign::Date.in_(signs)
-        || (Sign::Body.in_(signs) && missing(&|e| e.content.is_none()))
-        // What feed-rs kept in a media object (iTunes authors, media titles and
-        // descriptions beside media content) is used before the extras.
-        || (Sign::Title.in_(signs)
-            && missing(&|e| e.title.is_none() && e.media.iter().all(|m| m.title.is_none())))
-        || (Sign::Description.in_(signs)
-            && missing(&|e| {
-                e.summary.is_none() && e.media.iter().all(|m| m.description.is_none())
-            }))
-        || (Sign::Author.in_(signs)
-            && missing(&|e| e.authors.is_empty() && e.media.iter().all(|m| m.credits.is_empty())))
-        || (Sign::PermaLink.in_(signs) && missing(&|e| e.links.is_empty()));
-    if !wanted {
-        return None;
-    }
-    let extras = extras::read(context.text);
-    (extras.len() == entries.len()).then_some(extras)
 }
 
 /// Display text of a feed-rs text: Atom's `type="text"` is text as it stands, `<` and all;

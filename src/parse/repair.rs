@@ -26,6 +26,8 @@ use std::sync::LazyLock;
 use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine as _;
 
+use super::extras::Extras;
+
 /// What the root element said the document is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -45,56 +47,50 @@ pub struct Repaired<'a> {
     pub entries: usize,
     /// For RSS 1.0, each item's `rdf:about`, in document order.
     pub rdf_about: Vec<Option<String>>,
-    /// Which elements [`super::extras`] reads appear after the first entry (bits of
-    /// [`Sign`]): found in this same pass, so the parse stage needs no other search to know
-    /// whether the second pass has anything to read.
-    pub signs: u16,
+    /// What each entry (in document order) holds beyond feed-rs's model, read in this same
+    /// pass; empty when the document uses a prefix for another namespace than the usual one.
+    pub extras: Vec<Extras>,
 }
 
-/// Names that say a document may hold what [`super::extras`] reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u16)]
-pub enum Sign {
-    Category = 1,
-    Title = 1 << 1,
-    Description = 1 << 2,
-    Author = 1 << 3,
-    Date = 1 << 4,
-    Body = 1 << 5,
-    PermaLink = 1 << 6,
-}
-
-impl Sign {
-    pub fn in_(self, signs: u16) -> bool {
-        signs & self as u16 != 0
-    }
-}
-
-/// Start tags, under the prefixes feeds use for these namespaces, and the sign each gives.
+/// Start tags of the elements [`super::extras`] reads, under the prefixes feeds use for
+/// their namespaces (the namespaces are checked once per document, see [`NAMESPACES`]).
 /// Every pattern starts with `<`, so the search skips from one `<` to the next: a pattern
 /// starting with a common byte (`:` is in every URL) made the whole pass three times slower.
-/// The second pass checks namespaces, whatever the prefix; a document using an unusual prefix
-/// for one of these is read without its extras.
-const SIGNS: [(&str, Sign); 16] = [
-    ("<dc:subject", Sign::Category),
-    ("<media:category", Sign::Category),
-    ("<itunes:category", Sign::Category),
-    ("<dc:title", Sign::Title),
-    ("<media:title", Sign::Title),
-    ("<dc:description", Sign::Description),
-    ("<media:description", Sign::Description),
-    ("<dc:author", Sign::Author),
-    ("<itunes:author", Sign::Author),
-    ("<dcterms:issued", Sign::Date),
-    ("<dcterms:created", Sign::Date),
-    ("<dcterms:modified", Sign::Date),
-    ("<body", Sign::Body),
-    ("<xhtml:body", Sign::Body),
-    ("<fullitem", Sign::Body),
-    ("<guid", Sign::PermaLink),
+/// A document using an unusual prefix for one of these is read without that element.
+const EXTRAS: [&str; 16] = [
+    "<dc:subject",
+    "<media:category",
+    "<itunes:category",
+    "<dc:title",
+    "<media:title",
+    "<dc:description",
+    "<media:description",
+    "<dc:author",
+    "<itunes:author",
+    "<dcterms:issued",
+    "<dcterms:created",
+    "<dcterms:modified",
+    "<body",
+    "<xhtml:body",
+    "<fullitem",
+    "<guid",
 ];
+/// The namespace each prefix of [`EXTRAS`] must name (iTunes's also as Apple's examples
+/// capitalised it).
+const NAMESPACES: [(&str, &str); 5] = [
+    ("dc:", "http://purl.org/dc/elements/1.1/"),
+    ("media:", "http://search.yahoo.com/mrss"),
+    ("itunes:", "http://www.itunes.com/dtds/podcast-1.0.dtd"),
+    ("dcterms:", "http://purl.org/dc/terms/"),
+    ("xhtml:", "http://www.w3.org/1999/xhtml"),
+];
+const ITUNES_CAPITALISED: &str = "http://www.itunes.com/DTDs/Podcast-1.0.dtd";
+/// End tags that close an entry, so that nothing after it is taken as part of it.
+const ENTRY_ENDS: [&str; 2] = ["</item>", "</entry>"];
 /// Index of the first of [`SIGNS`] among the patterns of [`NEEDLES`].
 const FIRST_SIGN: usize = 2 + TEXT_ELEMENTS.len() + ENTRY_ELEMENTS.len() + 1;
+/// Index of the first of [`ENTRY_ENDS`].
+const FIRST_END: usize = FIRST_SIGN + EXTRAS.len();
 
 /// Elements whose content feed-rs reads as text. Prefixed names are left alone: their
 /// namespace is not known here.
@@ -116,7 +112,7 @@ static NEEDLES: LazyLock<AhoCorasick> = LazyLock::new(|| {
         patterns.push(format!("<{name}"));
     }
     debug_assert_eq!(patterns.len(), FIRST_SIGN);
-    patterns.extend(SIGNS.iter().map(|(pattern, _)| (*pattern).to_owned()));
+    patterns.extend(EXTRAS.iter().chain(&ENTRY_ENDS).map(|p| (*p).to_owned()));
     AhoCorasick::builder()
         .kind(Some(aho_corasick::AhoCorasickKind::DFA))
         .match_kind(MatchKind::LeftmostFirst)
@@ -195,7 +191,10 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
     let mut copied = 0;
     let mut entries = 0;
     let mut rdf_about = Vec::new();
-    let mut signs = 0u16;
+    let mut extras: Vec<Extras> = Vec::new();
+    let mut in_entry = false;
+    // Prefixes of EXTRAS met, whose namespace declarations are checked at the end.
+    let mut prefixes = 0u8;
     let mut ends = EndTags::new(text);
     let bytes = text.as_bytes();
     let mut at = 0;
@@ -216,17 +215,45 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
                 }
                 None => break,
             },
-            index if index >= FIRST_SIGN => {
+            index if index >= FIRST_END => {
+                in_entry = false;
                 at = start + found.len();
-                let sign = SIGNS[index - FIRST_SIGN].1;
-                let wanted = entries > 0
-                    && (sign != Sign::PermaLink
-                        || memchr::memchr(b'>', &bytes[at..]).is_some_and(|end| {
-                            memchr::memmem::find(&bytes[at..at + end], b"isPermaLink").is_some()
-                        }));
-                if wanted {
-                    signs |= sign as u16;
+                continue;
+            }
+            index if index >= FIRST_SIGN => {
+                let name_end = start + found.len();
+                at = name_end;
+                let Some(current) = extras.last_mut().filter(|_| in_entry) else {
+                    continue;
+                };
+                if !bytes
+                    .get(name_end)
+                    .is_some_and(|&b| b == b'>' || b == b'/' || b.is_ascii_whitespace())
+                {
+                    continue;
                 }
+                let Some(tag_len) = memchr::memchr(b'>', &bytes[name_end..]) else {
+                    break;
+                };
+                let tag_end = name_end + tag_len + 1;
+                at = tag_end;
+                let name = &text[start + 1..name_end];
+                let attributes = &text[name_end..tag_end - 1];
+                if let Some(i) = NAMESPACES.iter().position(|(p, _)| name.starts_with(p)) {
+                    prefixes |= 1 << i;
+                }
+                // A guid's and an iTunes category's content is not read: the one is feed-rs's,
+                // the other holds the subcategories, met next.
+                let inner =
+                    if attributes.ends_with('/') || matches!(name, "guid" | "itunes:category") {
+                        None
+                    } else {
+                        ends.end_of(name, tag_end).map(|close| {
+                            at = close;
+                            &text[tag_end..close]
+                        })
+                    };
+                super::extras::record(current, name, attributes, inner);
                 continue;
             }
             _ => {}
@@ -252,6 +279,8 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
         }
         if ENTRY_ELEMENTS.contains(&name) {
             entries += 1;
+            extras.push(Extras::default());
+            in_entry = true;
             if format == Format::Rdf && name == "item" {
                 rdf_about.push(
                     attribute(attributes, "rdf:about")
@@ -311,11 +340,19 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
         }
         None => Cow::Borrowed(text),
     };
+    let declared = |i: usize| {
+        let uri = NAMESPACES[i].1;
+        memchr::memmem::find(bytes, uri.as_bytes()).is_some()
+            || (i == 2 && memchr::memmem::find(bytes, ITUNES_CAPITALISED.as_bytes()).is_some())
+    };
+    if (0..NAMESPACES.len()).any(|i| prefixes & (1 << i) != 0 && !declared(i)) {
+        extras.clear();
+    }
     Repaired {
         text,
         entries,
         rdf_about,
-        signs,
+        extras,
     }
 }
 

@@ -156,5 +156,8 @@ fn prefixed_entries_are_counted() {
     let text = "<r:channel><r:item><r:title>a</r:title></r:item><r:item/><x:items></x:items>\
                 <a b:item=\"1\"></a></r:item><atom:entry></atom:entry></r:channel>";
     assert_eq!(prefixed_entries(text), 2);
-    assert_eq!(prefixed_entries("<![CDATA[<r:item>]]><!-- <a:entry> -->"), 0);
+    assert_eq!(
+        prefixed_entries("<![CDATA[<r:item>]]><!-- <a:entry> -->"),
+        0
+    );
 }
