@@ -487,11 +487,12 @@ async fn replay_shows_what_edited_rules_would_change_and_apply_records_it() {
                 .collect::<Vec<_>>()
         }
     };
-    let launch_before: Vec<_> = log(&db)
-        .await
-        .into_iter()
-        .filter(|h| h["indicator"] == "satellite_launch")
-        .collect();
+    let launches = |hits: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
+        hits.into_iter()
+            .filter(|h| h["indicator"] == "satellite_launch")
+            .collect()
+    };
+    let launch_before = launches(log(&db).await);
     assert_eq!(launch_before.len(), 1);
     assert_ne!(launch_before[0]["alert_status"], "");
 
@@ -504,11 +505,7 @@ async fn replay_shows_what_edited_rules_would_change_and_apply_records_it() {
         3,
         "no hit is deleted by a replay"
     );
-    let launch_after: Vec<_> = log(&db)
-        .await
-        .into_iter()
-        .filter(|h| h["indicator"] == "satellite_launch")
-        .collect();
+    let launch_after = launches(log(&db).await);
     assert_eq!(launch_after.len(), 1);
     assert_eq!(launch_after[0]["hit_id"], launch_before[0]["hit_id"]);
     assert_eq!(
@@ -541,11 +538,7 @@ async fn replay_shows_what_edited_rules_would_change_and_apply_records_it() {
         "{}",
         stdout(&restored)
     );
-    let launch_restored: Vec<_> = log(&db)
-        .await
-        .into_iter()
-        .filter(|h| h["indicator"] == "satellite_launch")
-        .collect();
+    let launch_restored = launches(log(&db).await);
     assert_eq!(launch_restored[0]["hit_id"], launch_before[0]["hit_id"]);
     assert_eq!(launch_restored[0]["retracted_at"], "");
 }

@@ -60,6 +60,46 @@ fn state_dir() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (dir, indicators, db)
 }
 
+/// A daemon on a one-feed wire with a settings file, as the reload tests start it.
+struct Running {
+    _feeds: FeedServer,
+    _dir: tempfile::TempDir,
+    indicators: PathBuf,
+    db: PathBuf,
+    config: PathBuf,
+    daemon: Daemon,
+}
+
+impl Running {
+    async fn start() -> Running {
+        let feeds = FeedServer::empty().await;
+        feeds.set(
+            "/wire.xml",
+            Response::ok(
+                "application/rss+xml",
+                rss(&[("a1", SATELLITE, "https://news.test/1")]),
+            ),
+        );
+        let (dir, indicators, db) = state_dir();
+        write_indicators(&indicators, &feeds.url("/wire.xml"));
+        let config = dir.path().join("watchfloor.yaml");
+        std::fs::write(&config, "mail:\n  group_wait: 5\n").expect("write settings");
+        let daemon = Daemon::start(
+            &indicators,
+            &db,
+            &[("WATCHFLOOR_CONFIG", config.display().to_string())],
+        );
+        Running {
+            _feeds: feeds,
+            _dir: dir,
+            indicators,
+            db,
+            config,
+            daemon,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn systemd_hears_ready_then_watchdog_pings_and_status_lines() {
     let feeds = FeedServer::empty().await;
@@ -196,23 +236,15 @@ async fn a_broken_reload_keeps_the_old_rules_running_and_a_fixed_one_loads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_settings_file_on_reload_leaves_the_running_settings_in_place() {
-    let feeds = FeedServer::empty().await;
-    feeds.set(
-        "/wire.xml",
-        Response::ok(
-            "application/rss+xml",
-            rss(&[("a1", SATELLITE, "https://news.test/1")]),
-        ),
-    );
-    let (dir, indicators, db) = state_dir();
-    write_indicators(&indicators, &feeds.url("/wire.xml"));
-    let config = dir.path().join("watchfloor.yaml");
-    std::fs::write(&config, "mail:\n  group_wait: 5\n").expect("write settings");
-    let daemon = Daemon::start(
-        &indicators,
-        &db,
-        &[("WATCHFLOOR_CONFIG", config.display().to_string())],
-    );
+    // Named, not `..`: the feed server and the state directory live to the test's end.
+    let Running {
+        _feeds,
+        _dir,
+        indicators: _,
+        db,
+        config,
+        daemon,
+    } = Running::start().await;
     let base = daemon.http_base();
     wait_for_hits(&db, 1, &daemon);
     std::fs::write(&config, "mail:\n  group_wait: soon\n  colour: red\n").expect("break settings");
@@ -229,23 +261,15 @@ async fn a_broken_settings_file_on_reload_leaves_the_running_settings_in_place()
 /// still fail, so a failed reload deactivated feeds while the old rules went on polling them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_that_fails_leaves_the_feeds_table_untouched() {
-    let feeds = FeedServer::empty().await;
-    feeds.set(
-        "/wire.xml",
-        Response::ok(
-            "application/rss+xml",
-            rss(&[("a1", SATELLITE, "https://news.test/1")]),
-        ),
-    );
-    let (dir, indicators, db) = state_dir();
-    write_indicators(&indicators, &feeds.url("/wire.xml"));
-    let config = dir.path().join("watchfloor.yaml");
-    std::fs::write(&config, "mail:\n  group_wait: 5\n").expect("write settings");
-    let daemon = Daemon::start(
-        &indicators,
-        &db,
-        &[("WATCHFLOOR_CONFIG", config.display().to_string())],
-    );
+    // Named, not `..`: the feed server and the state directory live to the test's end.
+    let Running {
+        _feeds,
+        _dir,
+        indicators,
+        db,
+        config,
+        daemon,
+    } = Running::start().await;
     wait_for_hits(&db, 1, &daemon);
     let table = || {
         let mut rows: Vec<(String, bool)> = Store::open(&db)

@@ -381,9 +381,21 @@ impl Store {
         // rusqlite keeps 16 by default, so they pushed each other out and were compiled anew.
         self.conn
             .set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        self.conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
+        // Switching to WAL needs the file to itself, and SQLite answers "locked" at once,
+        // without its busy handler, while another opener holds it: wait for it as the busy
+        // timeout would.
+        let started = std::time::Instant::now();
+        loop {
+            match self.conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other.map_err(err)?,
+            }
+        }
         // WAL with NORMAL sync loses at most the last transactions on power loss, never
         // consistency; a crash of the process loses nothing committed.
         self.conn
@@ -411,21 +423,29 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let current = self.check_version()? as usize;
-        for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(current) {
-            let version = index + 1;
+        self.check_version()?;
+        loop {
+            // Another process (the daemon starting, `watchfloor hits` beside it) may be
+            // migrating the same file: the version is read again under the write lock, so each
+            // migration runs once, whoever gets there first.
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+            let Some(sql) = schema::MIGRATIONS.get(current.max(0) as usize) else {
+                return Ok(());
+            };
+            let version = current as usize + 1;
             let fail = |source| StoreError::Migrate {
                 path: self.path.clone(),
                 version,
                 source,
             };
-            let tx = self.conn.transaction().map_err(fail)?;
             tx.execute_batch(sql).map_err(fail)?;
             tx.pragma_update(None, "user_version", version as i64)
                 .map_err(fail)?;
             tx.commit().map_err(fail)?;
         }
-        Ok(())
     }
 
     /// Makes the feeds table agree with the configuration: new feeds are added, known ones

@@ -55,6 +55,38 @@ fn open_with_feeds(dir: &tempfile::TempDir) -> Store {
     store
 }
 
+/// Regression: each opener read the schema version before its migration's transaction, so
+/// two processes opening one database at once (the daemon starting, a reviewer's
+/// `watchfloor hits`) both ran the same migration, and one died of "duplicate column".
+#[test]
+fn openers_racing_on_one_database_each_migration_runs_once() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("watchfloor.db");
+        let start = std::sync::Barrier::new(6);
+        std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..6)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        Store::open(&path).map(drop)
+                    })
+                })
+                .collect();
+            for opener in openers {
+                if let Err(error) = opener.join().expect("joined") {
+                    panic!("{error}: {:?}", std::error::Error::source(&error));
+                }
+            }
+        });
+        let conn = Connection::open(&path).expect("raw open");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, schema::MIGRATIONS.len() as i64);
+    }
+}
+
 #[test]
 fn a_new_database_is_migrated_and_a_newer_one_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
