@@ -16,10 +16,9 @@ use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use serde::{Deserialize, Deserializer};
 
 use crate::matcher::explain::signed;
-use crate::matcher::{Role, ScoreBreakdown};
+use crate::matcher::{Evidence, ScoreBreakdown};
 
 #[cfg(test)]
 mod tests;
@@ -529,7 +528,7 @@ fn hit_model(alert: &AlertView, hit_log_base: Option<&str>, compact: bool) -> Hi
     if title.is_empty() {
         title = "(untitled)".to_owned();
     }
-    let evidence = stored_evidence(&alert.evidence_json);
+    let evidence = crate::ops::metrics::stored_evidence(alert.hit_id, &alert.evidence_json);
     let score_breakdown = evidence
         .as_ref()
         .and_then(|e| e.score.as_ref())
@@ -597,65 +596,20 @@ pub fn web_link(link: &str) -> Option<String> {
 /// What mail reads of a hit's stored evidence (`matcher::Evidence` as JSON). Only the
 /// snippet's text is required: older hits lack the newer parts, and a part that does not read
 /// is left out rather than costing the alert its snippet.
-#[derive(Deserialize)]
-struct StoredEvidence {
-    snippet: Option<StoredSnippet>,
-    #[serde(default, deserialize_with = "lenient")]
-    terms: Vec<StoredTerm>,
-    #[serde(default, deserialize_with = "lenient")]
-    score: Option<ScoreBreakdown>,
-}
-
-#[derive(Deserialize)]
-struct StoredSnippet {
-    text: String,
-    #[serde(default)]
-    highlights: Vec<(usize, usize)>,
-    #[serde(default, deserialize_with = "lenient")]
-    demoting: Vec<(usize, usize)>,
-}
-
-#[derive(Default, Deserialize)]
-struct StoredTerm {
-    #[serde(default)]
-    term: String,
-    #[serde(default)]
-    text: String,
-    #[serde(default)]
-    role: Role,
-}
-
-/// A part of stored evidence that does not read is its default, not an error for the whole.
-pub(crate) fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    let value = serde_json::Value::deserialize(deserializer)?;
-    Ok(T::deserialize(value).unwrap_or_default())
-}
-
-/// `None` when the JSON cannot be read, since a hit without a snippet still deserves its alert.
-fn stored_evidence(evidence_json: &str) -> Option<StoredEvidence> {
-    serde_json::from_str(evidence_json).ok()
-}
-
 /// The evidence's snippet split into plain, highlighted and demoting runs.
-fn snippet(evidence: &StoredEvidence) -> Vec<Segment> {
+fn snippet(evidence: &Evidence) -> Vec<Segment> {
     match &evidence.snippet {
         Some(snippet) => highlight_roles(&snippet.text, &snippet.highlights, &snippet.demoting),
         None => Vec::new(),
     }
 }
 
-fn demotions(evidence: &StoredEvidence) -> Vec<String> {
+fn demotions(evidence: &Evidence) -> Vec<String> {
     demotion_lines(
         evidence.score.as_ref(),
         evidence
-            .terms
-            .iter()
-            .filter(|t| t.role == Role::Demoting)
-            .map(|t| (t.term.as_str(), t.text.as_str())),
+            .demoting_terms()
+            .map(|t| (&*t.term, t.text.as_str())),
     )
 }
 

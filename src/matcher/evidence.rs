@@ -4,8 +4,10 @@
 //! HTML stripping and entity decoding, before any folding), so `&text[start..end]` is exactly
 //! the matched text.
 //!
-//! Evidence is stored as JSON in `hits.evidence` and read back by mail, Atom and the web
-//! pages: fields added later carry `#[serde(default)]`, so hits stored before still read.
+//! Evidence is stored as JSON in `hits.evidence` and read back, as this same type, by mail,
+//! Atom and the web pages ([`Evidence::from_stored`]): fields added later carry
+//! `#[serde(default)]`, so hits stored before still read, and `v` says which shape wrote a
+//! row, so a row from a newer watchfloor is an error rather than a misreading.
 
 use std::sync::Arc;
 
@@ -37,6 +39,7 @@ pub struct MatchedTerm {
     pub start: usize,
     pub end: usize,
     /// The display text at `start..end`.
+    #[serde(default)]
     pub text: String,
     #[serde(default)]
     pub role: Role,
@@ -52,6 +55,7 @@ pub struct Snippet {
     /// The excerpt, with `…` where it cuts the text.
     pub text: String,
     /// Byte ranges of supporting matched terms within `text`.
+    #[serde(default)]
     pub highlights: Vec<(usize, usize)>,
     /// Byte ranges of demoting terms within `text`, shown apart from the highlights.
     #[serde(default)]
@@ -111,8 +115,26 @@ impl ScoreBreakdown {
     }
 }
 
+/// The shape of evidence this build writes. Rows stored before evidence was versioned read
+/// as 0; every field since has a default, so they read whole.
+pub const EVIDENCE_VERSION: u32 = 1;
+
+/// Stored evidence that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("stored evidence does not decode: {0}")]
+    Invalid(#[from] serde_json::Error),
+    #[error(
+        "stored evidence is of version {0}, newer than this watchfloor reads ({EVIDENCE_VERSION})"
+    )]
+    TooNew(u32),
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
+    /// [`EVIDENCE_VERSION`] when written.
+    #[serde(default, rename = "v")]
+    pub version: u32,
     pub terms: Vec<MatchedTerm>,
     pub snippet: Option<Snippet>,
     /// How the score was made; `None` in hits stored before it was recorded.
@@ -140,10 +162,20 @@ impl Evidence {
         });
         let snippet = best_anchor(&terms).map(|anchor| snippet(item, &terms, anchor));
         Evidence {
+            version: EVIDENCE_VERSION,
             terms,
             snippet,
             score: None,
         }
+    }
+
+    /// Evidence as stored in `hits.evidence`.
+    pub fn from_stored(json: &str) -> Result<Evidence, EvidenceError> {
+        let evidence: Evidence = serde_json::from_str(json)?;
+        if evidence.version > EVIDENCE_VERSION {
+            return Err(EvidenceError::TooNew(evidence.version));
+        }
+        Ok(evidence)
     }
 
     /// The demoting terms, for listing apart from the ones that support the hit.
@@ -268,4 +300,60 @@ fn window(text: &str, at: usize) -> (usize, usize) {
         end = from + space;
     }
     (start, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_reads_back_as_written_and_in_every_older_shape() {
+        let item = ItemText {
+            title: "North Korea launches a satellite",
+            ..ItemText::default()
+        };
+        let written = Evidence::new(
+            vec![MatchedTerm {
+                term: Arc::from("launch*"),
+                field: Field::Title,
+                start: 12,
+                end: 20,
+                text: "launches".to_owned(),
+                role: Role::Supporting,
+            }],
+            &item,
+        );
+        let json = serde_json::to_string(&written).expect("json");
+        assert!(json.contains("\"v\":1"), "{json}");
+        assert_eq!(Evidence::from_stored(&json).expect("reads"), written);
+
+        // Before versions, roles, demoting ranges and score breakdowns.
+        let oldest = r#"{"terms":[{"term":"launch*","field":"title","start":12,"end":20}],
+            "snippet":{"field":"title","start":0,"end":32,"text":"North Korea launches a satellite"}}"#;
+        let read = Evidence::from_stored(oldest).expect("an old row reads");
+        assert_eq!(read.version, 0);
+        assert_eq!(read.terms[0].role, Role::Supporting);
+        assert!(read.score.is_none());
+        assert!(read.snippet.expect("snippet").highlights.is_empty());
+    }
+
+    #[test]
+    fn unreadable_or_newer_evidence_is_an_error_not_an_empty_reading() {
+        for broken in ["", "not json", "{\"terms\": 3}", "[]"] {
+            assert!(
+                matches!(
+                    Evidence::from_stored(broken),
+                    Err(EvidenceError::Invalid(_))
+                ),
+                "{broken:?}"
+            );
+        }
+        let newer = r#"{"v":99,"terms":[],"snippet":null}"#;
+        let error = Evidence::from_stored(newer).expect_err("newer");
+        assert!(matches!(error, EvidenceError::TooNew(99)), "{error}");
+        assert!(
+            error.to_string().contains("newer than this watchfloor"),
+            "{error}"
+        );
+    }
 }

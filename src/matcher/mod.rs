@@ -20,7 +20,10 @@ mod trie;
 use regex::Regex;
 
 pub use compile::{Clause, CompileError, ListEntry, MatcherBuilder};
-pub use evidence::{BoostOutcome, Evidence, MatchedTerm, Role, ScoreBreakdown, Snippet};
+pub use evidence::{
+    BoostOutcome, EVIDENCE_VERSION, Evidence, EvidenceError, MatchedTerm, Role, ScoreBreakdown,
+    Snippet,
+};
 pub use explain::{Explanation, Verdict};
 
 use explain::{BASE_SCORE, SCORE_EPSILON, Written};

@@ -29,6 +29,10 @@ fn describe() {
         "Polls by feed and outcome (ok, not_modified, error)"
     );
     describe_counter!("watchfloor_fetch_errors_total", "Failed polls by feed");
+    describe_counter!(
+        "watchfloor_evidence_unreadable_total",
+        "Stored hits whose evidence did not decode when mail, Atom or the hit page read it"
+    );
     describe_counter!("watchfloor_new_items_total", "Items first seen, by feed");
     describe_counter!(
         "watchfloor_new_hits_total",
@@ -96,6 +100,21 @@ pub fn record_poll(report: &PollReport) {
             counter!("watchfloor_polls_total", "feed" => feed.clone(), "outcome" => "error")
                 .increment(1);
             counter!("watchfloor_fetch_errors_total", "feed" => feed).increment(1);
+        }
+    }
+}
+
+/// A hit's stored evidence, for mail, Atom and the web pages. A row that does not decode is
+/// logged with its hit and counted, and the reader goes on without evidence: the hit still
+/// deserves its alert and its page, but nobody should take the missing snippet for "nothing
+/// matched".
+pub fn stored_evidence(hit_id: i64, json: &str) -> Option<crate::matcher::Evidence> {
+    match crate::matcher::Evidence::from_stored(json) {
+        Ok(evidence) => Some(evidence),
+        Err(error) => {
+            tracing::warn!(hit_id, %error, "hit {hit_id}: its evidence cannot be read");
+            counter!("watchfloor_evidence_unreadable_total").increment(1);
+            None
         }
     }
 }

@@ -7,7 +7,6 @@
 
 use askama::Template;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 
 use crate::alert::render::{header_text, web_link};
 use crate::config::Indicators;
@@ -38,16 +37,6 @@ struct Feed {
     self_href: String,
     list_href: String,
     entries: Vec<Entry>,
-}
-
-#[derive(Deserialize)]
-struct StoredEvidence {
-    snippet: Option<StoredSnippet>,
-}
-
-#[derive(Deserialize)]
-struct StoredSnippet {
-    text: String,
 }
 
 /// Text XML 1.0 can carry: `header_text` has taken out controls; the two non-characters
@@ -86,8 +75,7 @@ pub fn render(
                 Some(r) => format!("{} ({})", xml_text(&r.title, TEXT_MAX), r.severity.as_str()),
                 None => xml_text(&hit.indicator_id, TEXT_MAX),
             };
-            let snippet = serde_json::from_str::<StoredEvidence>(&hit.evidence)
-                .ok()
+            let snippet = crate::ops::metrics::stored_evidence(hit.hit_id, &hit.evidence)
                 .and_then(|e| e.snippet)
                 .map(|s| s.text)
                 .unwrap_or_default();

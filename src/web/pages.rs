@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use super::WebState;
 use super::chart::{self, Chart};
 use crate::alert::render::{
-    Segment, demotion_lines, header_text, highlight_block, highlight_block_roles, lenient, web_link,
+    Segment, demotion_lines, header_text, highlight_block, highlight_block_roles, web_link,
 };
 use crate::config::{Indicator, Indicators};
 use crate::languages;
-use crate::matcher::{Role, ScoreBreakdown};
+use crate::matcher::Role;
 use crate::store::{FeedState, HitDetail, HitFilter, HitRow, TriageFilter, Verdict};
 
 /// Hits on one page of the list.
@@ -343,28 +343,6 @@ pub fn hit_list(
     .render()
 }
 
-/// What the hit page reads of stored evidence (`matcher::Evidence` as JSON); parts added
-/// later may be missing from older hits.
-#[derive(Deserialize)]
-struct StoredEvidence {
-    #[serde(default)]
-    terms: Vec<StoredTerm>,
-    #[serde(default, deserialize_with = "lenient")]
-    score: Option<ScoreBreakdown>,
-}
-
-#[derive(Deserialize)]
-struct StoredTerm {
-    term: String,
-    field: String,
-    start: usize,
-    end: usize,
-    #[serde(default)]
-    text: String,
-    #[serde(default, deserialize_with = "lenient")]
-    role: Role,
-}
-
 /// One field of the item, with its matched terms marked.
 struct FieldText {
     name: &'static str,
@@ -444,12 +422,13 @@ pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::
     let hit = &detail.row;
     let page = frame(state, &format!("Hit {}: {}", hit.hit_id, hit.title));
     let rule: Option<&Indicator> = rules.indicators.iter().find(|i| i.id == hit.indicator_id);
-    // Unreadable evidence still leaves a page worth showing, without highlights.
-    let evidence =
-        serde_json::from_str::<StoredEvidence>(&hit.evidence).unwrap_or(StoredEvidence {
-            terms: Vec::new(),
-            score: None,
-        });
+    // Unreadable evidence (logged and counted) still leaves a page worth showing, without
+    // highlights.
+    let evidence = crate::ops::metrics::stored_evidence(hit.hit_id, &hit.evidence);
+    let (matched, score): (&[crate::matcher::MatchedTerm], _) = match &evidence {
+        Some(evidence) => (&evidence.terms, evidence.score.as_ref()),
+        None => (&[], None),
+    };
     let link_text = hit.link.clone().unwrap_or_default();
     let texts: [(&'static str, &str); 6] = [
         ("title", &hit.title),
@@ -465,7 +444,7 @@ pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::
         .filter(|(_, text)| !text.trim().is_empty())
         .map(|&(name, text)| {
             let (mut supporting, mut demoting) = (Vec::new(), Vec::new());
-            for t in evidence.terms.iter().filter(|t| t.field == name) {
+            for t in matched.iter().filter(|t| t.field.name() == name) {
                 // The item may have been updated since the hit, moving its text.
                 if !(t.text.is_empty() || text.get(t.start..t.end) == Some(&t.text)) {
                     misplaced += 1;
@@ -482,29 +461,24 @@ pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::
             }
         })
         .collect();
-    let terms = evidence
-        .terms
+    let terms = matched
         .iter()
         .map(|t| Term {
             term: header_text(&t.term, NAME_MAX),
-            field: header_text(&t.field, NAME_MAX),
+            field: t.field.name().to_owned(),
             text: header_text(&t.text, NAME_MAX),
             range: format!("{}..{}", t.start, t.end),
             demoting: t.role == Role::Demoting,
         })
         .collect();
     let demoted_by = demotion_lines(
-        evidence.score.as_ref(),
-        evidence
-            .terms
+        score,
+        matched
             .iter()
             .filter(|t| t.role == Role::Demoting)
-            .map(|t| (t.term.as_str(), t.text.as_str())),
+            .map(|t| (&*t.term, t.text.as_str())),
     );
-    let score_breakdown = evidence
-        .score
-        .as_ref()
-        .map_or(String::new(), |b| header_text(&b.summary(), INSIGHT_MAX));
+    let score_breakdown = score.map_or(String::new(), |b| header_text(&b.summary(), INSIGHT_MAX));
     let sources = detail
         .sources
         .iter()

@@ -819,7 +819,7 @@ fn hostile_boost_text_in_stored_evidence_stays_escaped() {
 }
 
 #[test]
-fn a_malformed_score_breakdown_costs_only_the_breakdown() {
+fn malformed_evidence_is_counted_and_the_alert_still_goes_out_without_it() {
     let json = serde_json::json!({
         "snippet": {"text": "a satellite", "highlights": [[2, 11]]},
         "score": {"base": "one"},
@@ -827,9 +827,18 @@ fn a_malformed_score_breakdown_costs_only_the_breakdown() {
     });
     let mut hit = satellite(1, "Launch");
     hit.evidence_json = json.to_string();
-    let rendered = render(&view(MessageKind::Alert, vec![hit]));
-    assert!(rendered.html.contains("<mark>satellite</mark>"));
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let counted = recorder.handle();
+    let rendered =
+        metrics::with_local_recorder(&recorder, || render(&view(MessageKind::Alert, vec![hit])));
+    assert!(rendered.html.contains("Launch"), "{}", rendered.html);
+    assert!(!rendered.html.contains("<mark>"), "{}", rendered.html);
     assert!(!rendered.html.contains("Score breakdown"));
+    let metrics = counted.render();
+    assert!(
+        metrics.contains("watchfloor_evidence_unreadable_total 1"),
+        "{metrics}"
+    );
 }
 
 #[test]
