@@ -60,6 +60,19 @@ fn state_dir() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (dir, indicators, db)
 }
 
+/// A feed server whose `/wire.xml` reports one satellite launch.
+async fn wire() -> FeedServer {
+    let feeds = FeedServer::empty().await;
+    feeds.set(
+        "/wire.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[("a1", SATELLITE, "https://news.test/1")]),
+        ),
+    );
+    feeds
+}
+
 /// A daemon on a one-feed wire with a settings file, as the reload tests start it.
 struct Running {
     _feeds: FeedServer,
@@ -72,14 +85,7 @@ struct Running {
 
 impl Running {
     async fn start() -> Running {
-        let feeds = FeedServer::empty().await;
-        feeds.set(
-            "/wire.xml",
-            Response::ok(
-                "application/rss+xml",
-                rss(&[("a1", SATELLITE, "https://news.test/1")]),
-            ),
-        );
+        let feeds = wire().await;
         let (dir, indicators, db) = state_dir();
         write_indicators(&indicators, &feeds.url("/wire.xml"));
         let config = dir.path().join("watchfloor.yaml");
@@ -102,14 +108,7 @@ impl Running {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn systemd_hears_ready_then_watchdog_pings_and_status_lines() {
-    let feeds = FeedServer::empty().await;
-    feeds.set(
-        "/wire.xml",
-        Response::ok(
-            "application/rss+xml",
-            rss(&[("a1", SATELLITE, "https://news.test/1")]),
-        ),
-    );
+    let feeds = wire().await;
     let (dir, indicators, db) = state_dir();
     write_indicators(&indicators, &feeds.url("/wire.xml"));
     let socket_path = dir.path().join("notify.sock");
@@ -170,14 +169,7 @@ async fn systemd_hears_ready_then_watchdog_pings_and_status_lines() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_reload_keeps_the_old_rules_running_and_a_fixed_one_loads() {
-    let feeds = FeedServer::empty().await;
-    feeds.set(
-        "/wire.xml",
-        Response::ok(
-            "application/rss+xml",
-            rss(&[("a1", SATELLITE, "https://news.test/1")]),
-        ),
-    );
+    let feeds = wire().await;
     let (_dir, indicators, db) = state_dir();
     write_indicators(&indicators, &feeds.url("/wire.xml"));
     let daemon = Daemon::start(&indicators, &db, &[]);
@@ -302,14 +294,7 @@ async fn a_reload_that_fails_leaves_the_feeds_table_untouched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_valid_prometheus_text_with_polls_hits_and_build_info() {
-    let feeds = FeedServer::empty().await;
-    feeds.set(
-        "/wire.xml",
-        Response::ok(
-            "application/rss+xml",
-            rss(&[("a1", SATELLITE, "https://news.test/1")]),
-        ),
-    );
+    let feeds = wire().await;
     let (_dir, indicators, db) = state_dir();
     write_indicators(&indicators, &feeds.url("/wire.xml"));
     let daemon = Daemon::start(&indicators, &db, &[]);
