@@ -14,6 +14,8 @@
 mod compile;
 pub mod evidence;
 pub mod explain;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod query;
 mod trie;
 

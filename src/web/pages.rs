@@ -777,39 +777,9 @@ mod tests {
 
     #[test]
     fn the_hit_page_strikes_demoting_terms_and_shows_the_score_breakdown() {
-        let rules = Indicators::parse(
-            r#"lists:
-  imagery: ["commercial imagery"]
-indicators:
-  - id: sat
-    title: Satellite
-    insight: Why.
-    severity: high
-    query: satellite AND launch*
-    boost:
-      - query: "title:(launch*)"
-        weight: 0.5
-      - query: "@imagery"
-        weight: -1.0
-    min_score: 0.5
-"#,
-            std::path::Path::new("rules.yaml"),
-        )
-        .expect("rules");
-        let (title, summary) = (
-            "Launch pad readied",
-            "Commercial imagery shows the satellite on the pad",
-        );
-        let item = crate::matcher::ItemText {
-            title,
-            summary,
-            ..Default::default()
-        };
-        let hit = rules
-            .matcher
-            .match_item(&item, &mut rules.matcher.scratch())
-            .pop()
-            .expect("the example fires");
+        use crate::matcher::fixtures::{DEMOTED_SUMMARY, DEMOTED_TITLE, demoted_hit};
+        let (rules, hit) = demoted_hit();
+        let (title, summary) = (DEMOTED_TITLE, DEMOTED_SUMMARY);
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("watchfloor.db");
         let store = crate::store::Store::open(&db).expect("store");

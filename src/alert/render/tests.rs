@@ -719,37 +719,10 @@ proptest! {
 
 /// Evidence as the matcher records it for a hit whose score a demoting boost lowered.
 fn demoted_evidence() -> (String, f64) {
-    let rules = crate::config::Indicators::parse(
-        r#"lists:
-  imagery: ["commercial imagery"]
-indicators:
-  - id: sat
-    title: Satellite
-    insight: Why.
-    severity: high
-    query: satellite AND launch*
-    boost:
-      - query: "title:(launch*)"
-        weight: 0.5
-      - query: "@imagery"
-        weight: -1.0
-    min_score: 0.5
-"#,
-        std::path::Path::new("rules.yaml"),
-    )
-    .expect("rules");
-    let item = crate::matcher::ItemText {
-        title: "Launch pad readied",
-        summary: "Commercial imagery shows the satellite on the pad",
-        ..Default::default()
-    };
-    let hits = rules
-        .matcher
-        .match_item(&item, &mut rules.matcher.scratch());
-    assert_eq!(hits.len(), 1, "the example hit fires");
+    let (_, hit) = crate::matcher::fixtures::demoted_hit();
     (
-        serde_json::to_string(&hits[0].evidence).expect("json"),
-        hits[0].score,
+        serde_json::to_string(&hit.evidence).expect("json"),
+        hit.score,
     )
 }
 
