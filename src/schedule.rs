@@ -316,6 +316,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hostile_weekday_fields_are_read_in_linear_time_or_refused() {
+        // A list of 100,000 days is read once through, into seven flags.
+        let long = vec!["MON"; 100_000].join(",");
+        assert_eq!(standard_weekdays(&long).as_deref(), Ok("2"));
+        for wrong in [
+            "99999999999999999999999",
+            "1-99999999999999999999999",
+            "*/99999999999999999999999",
+            "-",
+            ",,",
+            "/",
+            "1//2",
+        ] {
+            assert!(standard_weekdays(wrong).is_err(), "{wrong}");
+        }
+        // A step larger than the week leaves just the first day.
+        assert_eq!(standard_weekdays("1-7/1000").as_deref(), Ok("2"));
+        // Characters the standard reading does not know go to the crate, whose error names
+        // the field.
+        let err = Schedule::parse("0 9 * * MON\u{202e}").expect_err("refused");
+        assert!(err.message.contains("day of week"), "{err}");
+    }
+
+    #[test]
     fn every_day_written_in_any_standard_way_runs_every_day() {
         // 2026-11-28 is a Saturday; a week of runs at 09:00 must start Saturday and miss no day.
         let friday_noon = Local
