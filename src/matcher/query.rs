@@ -136,6 +136,9 @@ impl Expr {
 
 /// Deepest nesting accepted, so that hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 64;
+/// Most `NEAR` operators in one chain. Real rules chain two or three; each link multiplies the
+/// positions a match must weigh.
+const MAX_NEAR_CHAIN: usize = 16;
 
 /// Parses query text.
 pub fn parse(query: &str) -> Result<Expr, QueryError> {
@@ -372,8 +375,34 @@ fn lex_regex(query: &str, start: usize) -> Result<(String, usize), QueryError> {
     ))
 }
 
-/// Lexes a bare word: an operator, a list reference, a field prefix, or a literal term.
+/// Lexes a bare word: field prefixes (`title:`), then an operator, a list reference or a
+/// literal term. The prefixes are taken in a loop: a word of thousands of them must cost an
+/// error from the parser's depth limit, not the stack of whichever thread reads the rules.
 fn lex_word(word: &str, start: usize, tokens: &mut Vec<Token>) -> Result<(), QueryError> {
+    let (mut word, mut start) = (word, start);
+    while let Some(colon) = word.find(':') {
+        let name = &word[..colon];
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphabetic()) {
+            break;
+        }
+        let Ok(field) = name.parse::<Field>() else {
+            let known: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+            return Err(QueryError::new(
+                Span::new(start, start + colon),
+                format!("unknown field '{name}' (fields: {})", known.join(", ")),
+            ));
+        };
+        tokens.push(Token {
+            kind: TokenKind::Field(field),
+            span: Span::new(start, start + colon + 1),
+            source: word[..=colon].to_owned(),
+        });
+        word = &word[colon + 1..];
+        start += colon + 1;
+        if word.is_empty() {
+            return Ok(());
+        }
+    }
     let span = Span::new(start, start + word.len());
     let push = |tokens: &mut Vec<Token>, kind| {
         tokens.push(Token {
@@ -422,29 +451,6 @@ fn lex_word(word: &str, start: usize, tokens: &mut Vec<Token>) -> Result<(), Que
             ));
         }
         return push(tokens, TokenKind::Term(Term::List(name.to_owned())));
-    }
-    if let Some(colon) = word.find(':') {
-        let name = &word[..colon];
-        if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphabetic()) {
-            let field_span = Span::new(start, start + colon + 1);
-            let Ok(field) = name.parse::<Field>() else {
-                let known: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
-                return Err(QueryError::new(
-                    Span::new(start, start + colon),
-                    format!("unknown field '{name}' (fields: {})", known.join(", ")),
-                ));
-            };
-            tokens.push(Token {
-                kind: TokenKind::Field(field),
-                span: field_span,
-                source: word[..=colon].to_owned(),
-            });
-            let rest = &word[colon + 1..];
-            if !rest.is_empty() {
-                lex_word(rest, start + colon + 1, tokens)?;
-            }
-            return Ok(());
-        }
     }
     let words = literal_words(word, start)?;
     push(tokens, TokenKind::Term(Term::Words(words)))
@@ -566,8 +572,21 @@ impl Parser {
 
     fn near(&mut self) -> Result<Expr, QueryError> {
         let mut left = self.unary()?;
+        // A chain `a NEAR b NEAR c ...` nests to the left, one level a link: each link counts
+        // against the depth limit, so no chain can make evaluation, coverage or compilation
+        // recurse (or collect positions) without bound.
+        let outer_depth = self.depth;
         while let Some(TokenKind::Near(distance)) = self.peek().map(|t| t.kind.clone()) {
             let near = self.next().expect("peeked");
+            if self.depth - outer_depth >= MAX_NEAR_CHAIN {
+                return Err(QueryError::new(
+                    near.span,
+                    format!(
+                        "more than {MAX_NEAR_CHAIN} NEAR operators in one chain: split the query"
+                    ),
+                ));
+            }
+            self.enter(near.span)?;
             if self.peek().is_none() {
                 return Err(QueryError::new(near.span, "NEAR needs a term after it"));
             }
@@ -580,6 +599,7 @@ impl Parser {
                 span,
             };
         }
+        self.depth = outer_depth;
         Ok(left)
     }
 
@@ -784,6 +804,59 @@ mod tests {
         let query = format!("{}a{}", "(".repeat(10_000), ")".repeat(10_000));
         let err = parse(&query).expect_err("too deep");
         assert!(err.message.contains("nests too deeply"));
+    }
+
+    /// Runs `f` on a thread with a small stack, as a tokio worker's or smaller: recursion
+    /// that grows with the input overflows it and aborts the test binary.
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(f)
+            .expect("thread")
+            .join()
+            .expect("no panic")
+    }
+
+    #[test]
+    fn thousands_of_field_prefixes_are_an_error_on_any_thread() {
+        for repeat in [65, 10_000, 300_000] {
+            let query = format!("{}satellite", "title:".repeat(repeat));
+            let err = on_small_stack(move || parse(&query).expect_err("too deep"));
+            assert!(err.message.contains("nests too deeply"), "{err:?}");
+        }
+        // Within the limit, prefixes still parse.
+        let query = format!("{}satellite", "title:".repeat(3));
+        assert!(parse(&query).is_ok());
+        // The lint lexes the query too, and is run on every rule by `check`.
+        let lints = on_small_stack(|| lint(&"summary:".repeat(300_000)));
+        assert!(lints.is_empty(), "{lints:?}");
+    }
+
+    #[test]
+    fn long_near_chains_are_refused_with_a_reason() {
+        let chain = |links: usize| {
+            let mut query = "a".to_owned();
+            for _ in 0..links {
+                query.push_str(" NEAR/3 a");
+            }
+            query
+        };
+        assert!(parse(&chain(MAX_NEAR_CHAIN)).is_ok());
+        let err = parse(&chain(MAX_NEAR_CHAIN + 1)).expect_err("too long");
+        assert!(
+            err.message.contains("NEAR operators in one chain"),
+            "{err:?}"
+        );
+        let query = chain(8_000);
+        let err = on_small_stack(move || parse(&query).expect_err("too long"));
+        assert!(
+            err.message.contains("NEAR operators in one chain"),
+            "{err:?}"
+        );
+        // Nested in parentheses, chains still count against the depth limit.
+        let nested = format!("{}a{}", "(a NEAR/2 ".repeat(40), ")".repeat(40));
+        let err = parse(&nested).expect_err("too deep");
+        assert!(err.message.contains("nests too deeply"), "{err:?}");
     }
 
     #[test]

@@ -59,13 +59,19 @@ pub fn html_to_text_into(input: &str, out: &mut String) {
         return;
     }
     let mut stripped = String::with_capacity(input.len());
-    strip_tags(input, &mut stripped);
+    strip_tags(input, &mut stripped, 0);
     let decoded = html_escape::decode_html_entities(&stripped);
     collapse_whitespace(&decoded, out);
 }
 
-/// Removes tags, comments and hidden elements; block elements become line breaks.
-fn strip_tags(input: &str, out: &mut String) {
+/// CDATA sections read inside CDATA sections: feeds escape at most twice or so. Deeper ones
+/// are dropped as markers, so that a field of a million `<![CDATA[` costs neither a stack frame
+/// nor a search to the end of the text for each.
+const MAX_CDATA_NESTING: usize = 4;
+
+/// Removes tags, comments and hidden elements; block elements become line breaks. `nesting`
+/// is the number of CDATA sections around `input`.
+fn strip_tags(input: &str, out: &mut String, nesting: usize) {
     let mut i = 0;
     let mut text_start = 0;
     // Text between tags is skipped with memchr rather than a byte at a time.
@@ -81,11 +87,12 @@ fn strip_tags(input: &str, out: &mut String) {
             Markup::Comment => {
                 i += rest.find("-->").map_or(rest.len(), |end| end + 3);
             }
+            Markup::CData if nesting >= MAX_CDATA_NESTING => i += 9,
             Markup::CData => {
                 let body = &rest[9..];
                 let end = body.find("]]>").unwrap_or(body.len());
                 // Feeds wrap escaped HTML in CDATA: its markup is markup, so strip it too.
-                strip_tags(&body[..end], out);
+                strip_tags(&body[..end], out, nesting + 1);
                 i += 9 + (end + 3).min(body.len());
             }
             Markup::Declaration => {
@@ -361,5 +368,24 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(html_to_text(input), *want, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn nested_cdata_costs_no_stack_and_no_rescan() {
+        // A section ends at the first `]]>`, however many opened: sections do not nest.
+        assert_eq!(
+            html_to_text("<![CDATA[<![CDATA[<b>inner</b>]]> outer]]>"),
+            "inner outer]]>"
+        );
+        // A million nested openers on a thread with a small stack: a frame and a search to
+        // the end of the text for each would overflow it, or take minutes.
+        let hostile = format!("{}payload", "<![CDATA[".repeat(1_000_000));
+        let text = std::thread::Builder::new()
+            .stack_size(128 * 1024)
+            .spawn(move || html_to_text(&hostile))
+            .expect("thread")
+            .join()
+            .expect("no overflow");
+        assert_eq!(text, "payload");
     }
 }
