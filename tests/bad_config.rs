@@ -53,6 +53,15 @@ const CASES: &[(&str, &[&str])] = &[
         &[":6:13:", "unknown list '@dprk'"],
     ),
     ("indicators-bad-regex.yaml", &[":6:27:", "invalid regex"]),
+    // Thirty thousand `title:` prefixes: once a crash of `check`, and of the daemon at reload.
+    (
+        "indicators-deep-field-prefix.yaml",
+        &[":6:", "'satellite_launch'", "nests too deeply"],
+    ),
+    (
+        "indicators-near-chain.yaml",
+        &[":6:", "'satellite_launch'", "NEAR operators in one chain"],
+    ),
     (
         "indicators-fires-on-nothing.yaml",
         &[":6:13:", "none of its terms"],

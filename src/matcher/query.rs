@@ -50,24 +50,52 @@ impl QueryError {
         }
     }
 
-    /// Renders the query with a caret line under the bad token.
+    /// Renders the query's line with a caret line under the bad token. A long line is cut to
+    /// a window around the token, marked with `…`: the message of a hostile rule file must not
+    /// repeat it whole into the log.
     pub fn pointer(&self, query: &str) -> String {
-        let line_start = query[..self.span.start.min(query.len())]
-            .rfind('\n')
-            .map_or(0, |i| i + 1);
+        let start = floor_boundary(query, self.span.start);
+        let line_start = query[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = query[line_start..]
             .find('\n')
             .map_or(query.len(), |i| line_start + i);
-        let line = &query[line_start..line_end];
-        let lead = query[line_start..self.span.start.min(line_end)]
-            .chars()
-            .count();
-        let width = query[self.span.start.min(line_end)..self.span.end.clamp(line_start, line_end)]
-            .chars()
-            .count()
-            .max(1);
+        let end = floor_boundary(query, self.span.end.clamp(start, line_end));
+        let before: Vec<(usize, char)> = query[line_start..start].char_indices().collect();
+        let (shown_start, cut_before) = match before.len().checked_sub(POINTER_CONTEXT) {
+            Some(skip) if skip > 0 => (line_start + before[skip].0, true),
+            _ => (line_start, false),
+        };
+        let token: Vec<(usize, char)> = query[start..end].char_indices().collect();
+        let (token_end, cut_token) = match token.get(POINTER_CONTEXT) {
+            Some(&(at, _)) => (start + at, true),
+            None => (end, false),
+        };
+        let after_end = query[token_end..line_end]
+            .char_indices()
+            .nth(if cut_token { 0 } else { POINTER_CONTEXT })
+            .map_or(line_end, |(at, _)| token_end + at);
+        let mut line = String::from(if cut_before { "…" } else { "" });
+        line.push_str(&query[shown_start..after_end]);
+        if after_end < line_end {
+            line.push('…');
+        }
+        let lead = usize::from(cut_before) + query[shown_start..start].chars().count();
+        let width = query[start..token_end].chars().count().max(1);
         format!("  {line}\n  {}{}", " ".repeat(lead), "^".repeat(width))
     }
+}
+
+/// Characters of a long query line shown on each side of the bad token, and most of the
+/// token shown.
+const POINTER_CONTEXT: usize = 60;
+
+/// `at`, or the character boundary before it, within `text`.
+fn floor_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 impl fmt::Display for QueryError {
@@ -866,6 +894,35 @@ mod tests {
             err.pointer("satellite AND foo:bar"),
             "  satellite AND foo:bar\n                ^^^"
         );
+    }
+
+    #[test]
+    fn pointer_shows_a_window_of_a_long_line() {
+        let query = format!("{} foo:bar {}", "a ".repeat(5_000), "b ".repeat(5_000));
+        let err = parse(&query).expect_err("unknown field");
+        let pointer = err.pointer(&query);
+        let lines: Vec<&str> = pointer.lines().collect();
+        assert_eq!(lines.len(), 2, "{pointer}");
+        assert!(
+            lines[0].starts_with("  …") && lines[0].ends_with('…'),
+            "{pointer}"
+        );
+        assert!(lines[0].contains(" foo:bar "), "{pointer}");
+        assert!(
+            lines[0].chars().count() < 2 * POINTER_CONTEXT + 20,
+            "{pointer}"
+        );
+        // The carets sit under the field name, counted in characters.
+        let caret = lines[1].find('^').expect("caret");
+        let name = lines[0]
+            .char_indices()
+            .position(|(i, _)| lines[0][i..].starts_with("foo:"));
+        assert_eq!(Some(caret), name, "{pointer}");
+        assert_eq!(lines[1].matches('^').count(), 3);
+        // A huge bad token is cut too.
+        let query = format!("\"{}", "x".repeat(100_000));
+        let pointer = parse(&query).expect_err("unterminated").pointer(&query);
+        assert!(pointer.len() < 400, "{}", pointer.len());
     }
 
     #[test]
