@@ -93,17 +93,21 @@ pub enum ParseWarning {
     NoItems { found: usize },
     /// Fewer items than entries in the document.
     EntriesDropped { found: usize, read: usize },
+    /// Items with more text, authors or categories than an item may carry: each was cut to
+    /// the limits ([`ItemLimits`]) and kept.
+    ItemsCut { items: usize },
 }
 
 impl ParseWarning {
     /// Every kind, for gauges that report zero as well.
-    pub const KINDS: [&'static str; 2] = ["no_items", "entries_dropped"];
+    pub const KINDS: [&'static str; 3] = ["no_items", "entries_dropped", "items_cut"];
 
     /// A stable name for the kind, as stored and as a metrics label.
     pub fn kind(&self) -> &'static str {
         match self {
             ParseWarning::NoItems { .. } => "no_items",
             ParseWarning::EntriesDropped { .. } => "entries_dropped",
+            ParseWarning::ItemsCut { .. } => "items_cut",
         }
     }
 }
@@ -120,8 +124,50 @@ impl std::fmt::Display for ParseWarning {
                 "{} of {found} item or entry elements dropped",
                 found.saturating_sub(*read)
             ),
+            ParseWarning::ItemsCut { items } => write!(
+                f,
+                "{items} item{} cut to the limits of an item (title {} KB, summary {} KB, \
+                 content {} KB, {} authors, {} categories)",
+                if *items == 1 { "" } else { "s" },
+                ItemLimits::TITLE_BYTES / 1024,
+                ItemLimits::SUMMARY_BYTES / 1024,
+                ItemLimits::CONTENT_BYTES / 1024,
+                ItemLimits::AUTHORS,
+                ItemLimits::CATEGORIES,
+            ),
         }
     }
+}
+
+/// What one item may carry. Every later stage (matching, NEAR positions, evidence, the store,
+/// mail) costs in proportion to an item's text and lists, so a hostile entry of megabytes, or
+/// of 200,000 categories, is cut here, once, and the cut is reported on the feed. The limits
+/// sit far above real news: a long article's full text is some 60 KB.
+pub struct ItemLimits;
+
+impl ItemLimits {
+    pub const TITLE_BYTES: usize = 2 * 1024;
+    pub const SUMMARY_BYTES: usize = 64 * 1024;
+    pub const CONTENT_BYTES: usize = 256 * 1024;
+    pub const AUTHORS: usize = 16;
+    pub const CATEGORIES: usize = 64;
+    /// One author's name or one category.
+    pub const NAME_BYTES: usize = 256;
+    /// An id longer than this keys the item by its hash instead.
+    pub const GUID_BYTES: usize = 1024;
+}
+
+/// Cuts `text` to at most `max` bytes, on a character boundary; whether it cut.
+fn cut_to(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    true
 }
 
 /// One entry of a feed, with display text ready for matching.
@@ -686,13 +732,17 @@ fn convert(
     let rdf_about = (context.format == Some(Format::Rdf)
         && context.rdf_about.len() == feed.entries.len())
     .then_some(context.rdf_about);
+    let mut cut = 0;
     let items: Vec<ParsedItem> = feed
         .entries
         .into_iter()
         .enumerate()
         .map(|(i, entry)| {
             let about = rdf_about.and_then(|a| a[i].as_deref());
-            convert_entry(entry, base, context.format, extras.map(|e| &e[i]), about)
+            let (item, was_cut) =
+                convert_entry(entry, base, context.format, extras.map(|e| &e[i]), about);
+            cut += usize::from(was_cut);
+            item
         })
         .collect();
     let mut found = context.entries_in_document;
@@ -708,6 +758,9 @@ fn convert(
             found,
             read: items.len(),
         });
+    }
+    if cut > 0 {
+        warnings.push(ParseWarning::ItemsCut { items: cut });
     }
     ParsedFeed {
         title,
@@ -740,7 +793,7 @@ fn convert_entry(
     format: Option<Format>,
     extras: Option<&extras::Extras>,
     rdf_about: Option<&str>,
-) -> ParsedItem {
+) -> (ParsedItem, bool) {
     let mut title = entry
         .title
         .as_ref()
@@ -791,34 +844,39 @@ fn convert_entry(
     {
         content = html_to_text(body);
     }
-    let title = undo_double_encoding(title);
-    let summary = undo_double_encoding(summary);
-    let content = undo_double_encoding(content);
-    let mut authors: Vec<String> = Vec::new();
+    let mut title = undo_double_encoding(title);
+    let mut summary = undo_double_encoding(summary);
+    let mut content = undo_double_encoding(content);
+    let mut cut = cut_to(&mut title, ItemLimits::TITLE_BYTES);
+    cut |= cut_to(&mut summary, ItemLimits::SUMMARY_BYTES);
+    cut |= cut_to(&mut content, ItemLimits::CONTENT_BYTES);
+    let mut authors = Capped::new(ItemLimits::AUTHORS);
     for person in &entry.authors {
         let name = person.name.as_deref().or(person.email.as_deref());
-        push_unique(&mut authors, name.map(author_name));
+        authors.push(name.map(author_name));
     }
-    if authors.is_empty() {
+    if authors.list.is_empty() {
         for name in extras.iter().flat_map(|e| &e.authors) {
-            push_unique(&mut authors, Some(author_name(&html_to_text(name))));
+            authors.push(Some(author_name(&html_to_text(name))));
         }
         for credit in entry.media.iter().flat_map(|m| &m.credits) {
-            push_unique(&mut authors, Some(collapse_whitespace(&credit.entity)));
+            authors.push(Some(collapse_whitespace(&credit.entity)));
         }
     }
-    let mut categories: Vec<String> = Vec::new();
+    let mut categories = Capped::new(ItemLimits::CATEGORIES);
     for category in &entry.categories {
         let name = category
             .label
             .as_deref()
             .filter(|l| !l.trim().is_empty())
             .unwrap_or(&category.term);
-        push_unique(&mut categories, Some(collapse_whitespace(name)));
+        categories.push(Some(collapse_whitespace(name)));
     }
     for name in extras.iter().flat_map(|e| &e.categories) {
-        push_unique(&mut categories, Some(html_to_text(name)));
+        categories.push(Some(html_to_text(name)));
     }
+    cut |= authors.cut || categories.cut;
+    let (authors, categories) = (authors.list, categories.list);
     let mut link = pick_link(&entry.links, base);
     let mut guid = entry.id.trim();
     if guid.is_empty()
@@ -848,7 +906,11 @@ fn convert_entry(
             .and_then(|e| e.updated.as_deref())
             .and_then(date::parse_timestamp)
     });
-    let key = if !guid.is_empty() {
+    let key = if guid.len() > ItemLimits::GUID_BYTES {
+        // Still the same key at every poll, but of a bounded size.
+        cut = true;
+        format!("guid-sha256:{:x}", Sha256::digest(guid.as_bytes()))
+    } else if !guid.is_empty() {
         format!("guid:{guid}")
     } else if let Some(link) = &link {
         format!("link:{link}")
@@ -870,7 +932,7 @@ fn convert_entry(
     }
     hash_field(&mut hasher, link.as_deref().unwrap_or(""));
     let content_hash = format!("{:x}", hasher.finalize());
-    ParsedItem {
+    let item = ParsedItem {
         key,
         link,
         title,
@@ -881,7 +943,8 @@ fn convert_entry(
         published,
         updated,
         content_hash,
-    }
+    };
+    (item, cut)
 }
 
 /// The entry's page: the first usable link that is the alternate (or has no relation), else
@@ -912,11 +975,37 @@ fn hash_field(hasher: &mut Sha256, value: &str) {
     hasher.update(value.as_bytes());
 }
 
-fn push_unique(list: &mut Vec<String>, value: Option<String>) {
-    if let Some(value) = value.filter(|v| !v.is_empty())
-        && !list.contains(&value)
-    {
-        list.push(value);
+/// A list of distinct, non-empty names, at most `max` of them, each of at most
+/// [`ItemLimits::NAME_BYTES`]: the search for a duplicate never looks at more than `max`.
+struct Capped {
+    list: Vec<String>,
+    max: usize,
+    /// Whether a name was dropped or shortened.
+    cut: bool,
+}
+
+impl Capped {
+    fn new(max: usize) -> Capped {
+        Capped {
+            list: Vec::new(),
+            max,
+            cut: false,
+        }
+    }
+
+    fn push(&mut self, value: Option<String>) {
+        let Some(mut value) = value.filter(|v| !v.is_empty()) else {
+            return;
+        };
+        self.cut |= cut_to(&mut value, ItemLimits::NAME_BYTES);
+        if self.list.contains(&value) {
+            return;
+        }
+        if self.list.len() == self.max {
+            self.cut = true;
+            return;
+        }
+        self.list.push(value);
     }
 }
 

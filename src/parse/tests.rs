@@ -382,7 +382,9 @@ fn hostile_sizes_stay_linear() {
     let item = only_item(&rss_items(&format!(
         "<item><title>long</title><description>{long}</description></item>"
     )));
-    assert_eq!(item.summary.len(), long.trim_end().len());
+    // Read whole, then cut to an item's limit.
+    assert_eq!(item.summary.len(), ItemLimits::SUMMARY_BYTES);
+    assert!(long.starts_with(&item.summary));
 
     // 100,000 items.
     let items: String = (0..100_000)
@@ -803,7 +805,8 @@ fn hostile_repairs_stay_linear() {
     let item = only_item(&atom_entry(&format!(
         "<id>1</id><content type=\"application/octet-stream\">{big}</content>"
     )));
-    assert_eq!(item.content.len(), 6_000_000);
+    assert_eq!(item.content.len(), ItemLimits::CONTENT_BYTES);
+    assert!(item.content.starts_with("ABCABC"));
     let odd: String = (0..20_000)
         .map(|n| format!("<entry><id>{n}</id><title type=\"text/plain\" mode=\"escaped\">t{n}</title></entry>"))
         .collect();
@@ -829,4 +832,58 @@ fn hostile_repairs_stay_linear() {
     assert_eq!(feed.items[19_999].categories, ["s19999"]);
     // Debug builds are slow; quadratic work on these sizes would take minutes.
     assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+}
+
+#[test]
+fn an_item_is_cut_to_its_limits_and_the_cut_is_reported() {
+    // 200,000 categories, half of them repeats, and 1,000 authors: the first distinct ones
+    // are kept, up to the limits, and the search for repeats stays within them.
+    let mut categories = String::new();
+    for n in 0..200_000 {
+        categories.push_str(&format!("<category>c{}</category>", n % 100_000));
+    }
+    let mut authors = String::new();
+    for n in 0..1_000 {
+        authors.push_str(&format!("<dc:creator>Author {n}</dc:creator>"));
+    }
+    // Content of about a megabyte, in a script of three-byte characters: the cut falls on a
+    // character boundary.
+    let content = "北朝鮮 ".repeat(100_000);
+    let text = format!(
+        "<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>c</title>\
+         <item><title>{}</title><guid>{}</guid><description>{content}</description>{categories}{authors}</item>\
+         <item><title>small</title><guid>small</guid></item></channel></rss>",
+        "Launch ".repeat(1_000),
+        "g".repeat(5_000),
+    );
+    let feed = parse(&text).unwrap();
+    assert_eq!(feed.items.len(), 2);
+    let item = &feed.items[0];
+    assert_eq!(item.categories.len(), ItemLimits::CATEGORIES);
+    assert_eq!(item.categories[0], "c0");
+    assert_eq!(item.categories[63], "c63");
+    assert!(
+        item.authors.len() <= ItemLimits::AUTHORS,
+        "{}",
+        item.authors.len()
+    );
+    assert!(item.title.len() <= ItemLimits::TITLE_BYTES);
+    assert!(item.title.starts_with("Launch Launch"));
+    assert!(item.summary.len() <= ItemLimits::SUMMARY_BYTES);
+    assert!(item.summary.len() > ItemLimits::SUMMARY_BYTES - 4);
+    assert!(item.summary.starts_with("北朝鮮 "));
+    // An id of 5,000 bytes keys the item by its hash: the same at every poll.
+    assert!(item.key.starts_with("guid-sha256:"), "{}", item.key);
+    assert_eq!(parse(&text).unwrap().items[0].key, item.key);
+    assert_eq!(feed.items[1].key, "guid:small");
+    assert_eq!(feed.warnings, [ParseWarning::ItemsCut { items: 1 }]);
+    assert_eq!(feed.warnings[0].kind(), "items_cut");
+    assert!(feed.warnings[0].to_string().starts_with("1 item cut"));
+    // An item within the limits is not reported.
+    assert!(
+        parse(&rss_items("<item><title>t</title></item>"))
+            .unwrap()
+            .warnings
+            .is_empty()
+    );
 }
