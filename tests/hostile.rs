@@ -449,16 +449,50 @@ fn defused_feeds() -> Vec<Good> {
         <item><guid>bad-1</guid><title>a\xff\xfeb</title></item>\
         <item><guid>bad-2</guid><title>\xc3\x28 broken pair</title></item></channel></rss>"
         .to_vec();
-    [laughs_in_rss.into_bytes(), bad_bytes]
-        .into_iter()
-        .enumerate()
-        .map(|(n, body)| Good {
-            id: format!("defused_{n}"),
-            path: format!("/defused/{n}"),
-            content_type: RSS_TYPE,
-            body: Arc::from(body),
-        })
-        .collect()
+    // 200,000 categories on one item: once quadratic to de-duplicate (23 s of CPU).
+    let mut categories = String::from(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><item><guid>cats</guid>\
+         <title>North Korea grain shipments</title>",
+    );
+    for n in 0..200_000 {
+        categories.push_str(&format!("<category>c{n}</category>"));
+    }
+    categories.push_str("</item></channel></rss>");
+    // Fourteen megabytes of one-letter words in one item, under the body cap: every word a
+    // position for the rules' NEAR clauses, once half a gigabyte of memory.
+    let letters = "a b c d e f g h i j k l m n o p q r s t u v w x y z ".repeat(270_000);
+    let one_letter = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><item><guid>letters</guid>\
+         <title>Russia oil North Korea</title><description>{letters}</description></item>\
+         </channel></rss>"
+    );
+    // A hundred thousand small entries, under the body cap.
+    let mut many = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel>");
+    for n in 0..100_000 {
+        many.push_str(&format!(
+            "<item><guid>k{n}</guid><title>Entry {n}</title></item>"
+        ));
+    }
+    many.push_str("</channel></rss>");
+    for body in [&categories, &one_letter, &many] {
+        assert!(body.len() < MAX_BODY as usize, "{} bytes", body.len());
+    }
+    [
+        laughs_in_rss.into_bytes(),
+        bad_bytes,
+        categories.into_bytes(),
+        one_letter.into_bytes(),
+        many.into_bytes(),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, body)| Good {
+        id: format!("defused_{n}"),
+        path: format!("/defused/{n}"),
+        content_type: RSS_TYPE,
+        body: Arc::from(body),
+    })
+    .collect()
 }
 
 fn write_indicators(path: &Path, feeds: &[(String, String)]) {

@@ -51,7 +51,7 @@ fn describe() {
     describe_gauge!("watchfloor_items", "Items stored");
     describe_gauge!(
         "watchfloor_feeds_with_warning",
-        "Feeds whose last document was read but not whole, by warning kind (no_items, entries_dropped, items_cut)"
+        "Feeds whose last document was read but not whole, by warning kind (no_items, entries_dropped, items_cut, too_many_entries)"
     );
     describe_gauge!(
         "watchfloor_feed_warning",

@@ -59,6 +59,7 @@
 pub mod date;
 pub mod encoding;
 pub mod extras;
+pub mod json_items;
 pub mod link;
 pub mod prolog;
 pub mod repair;
@@ -96,11 +97,19 @@ pub enum ParseWarning {
     /// Items with more text, authors or categories than an item may carry: each was cut to
     /// the limits ([`ItemLimits`]) and kept.
     ItemsCut { items: usize },
+    /// More entries than a document may give ([`repair::MAX_ENTRIES`]): the first `kept`
+    /// were read, `cut` more never were.
+    TooManyEntries { kept: usize, cut: usize },
 }
 
 impl ParseWarning {
     /// Every kind, for gauges that report zero as well.
-    pub const KINDS: [&'static str; 3] = ["no_items", "entries_dropped", "items_cut"];
+    pub const KINDS: [&'static str; 4] = [
+        "no_items",
+        "entries_dropped",
+        "items_cut",
+        "too_many_entries",
+    ];
 
     /// A stable name for the kind, as stored and as a metrics label.
     pub fn kind(&self) -> &'static str {
@@ -108,6 +117,7 @@ impl ParseWarning {
             ParseWarning::NoItems { .. } => "no_items",
             ParseWarning::EntriesDropped { .. } => "entries_dropped",
             ParseWarning::ItemsCut { .. } => "items_cut",
+            ParseWarning::TooManyEntries { .. } => "too_many_entries",
         }
     }
 }
@@ -134,6 +144,11 @@ impl std::fmt::Display for ParseWarning {
                 ItemLimits::CONTENT_BYTES / 1024,
                 ItemLimits::AUTHORS,
                 ItemLimits::CATEGORIES,
+            ),
+            ParseWarning::TooManyEntries { kept, cut } => write!(
+                f,
+                "{} entries in one document: the first {kept} read, {cut} more left out",
+                kept + cut
             ),
         }
     }
@@ -281,11 +296,21 @@ pub fn parse_feed_with(
     };
     let repaired = match document.format {
         Some(format) => repair::repair(&document.text, format),
-        None => repair::Repaired {
-            text: Cow::Borrowed(&document.text),
-            entries: 0,
-            rdf_about: Vec::new(),
-            extras: Vec::new(),
+        None => match json_items::cut_items(&document.text) {
+            Some(cut) => repair::Repaired {
+                text: Cow::Owned(cut.text),
+                entries: cut.kept,
+                cut_entries: cut.cut,
+                rdf_about: Vec::new(),
+                extras: Vec::new(),
+            },
+            None => repair::Repaired {
+                text: Cow::Borrowed(&document.text),
+                entries: 0,
+                cut_entries: 0,
+                rdf_about: Vec::new(),
+                extras: Vec::new(),
+            },
         },
     };
     let run = |text: &str| {
@@ -316,6 +341,7 @@ pub fn parse_feed_with(
         text: &read_text,
         rdf_about: &repaired.rdf_about,
         entries_in_document: repaired.entries,
+        cut_entries: repaired.cut_entries,
         extras: &repaired.extras,
     };
     Ok(convert(feed, base.as_ref(), &context))
@@ -715,6 +741,8 @@ struct Context<'a> {
     text: &'a str,
     rdf_about: &'a [Option<String>],
     entries_in_document: usize,
+    /// Entries past [`repair::MAX_ENTRIES`], never read.
+    cut_entries: usize,
     /// One record per entry, or none (see [`repair::Repaired::extras`]).
     extras: &'a [extras::Extras],
 }
@@ -757,6 +785,12 @@ fn convert(
         warnings.push(ParseWarning::EntriesDropped {
             found,
             read: items.len(),
+        });
+    }
+    if context.cut_entries > 0 {
+        warnings.push(ParseWarning::TooManyEntries {
+            kept: context.entries_in_document,
+            cut: context.cut_entries,
         });
     }
     if cut > 0 {

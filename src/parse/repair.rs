@@ -36,6 +36,12 @@ pub enum Format {
     Atom,
 }
 
+/// Most entries read from one document. The XML reader builds every entry of a document
+/// before the first is converted, at about a kilobyte each: a hundred thousand tiny entries
+/// under the body cap took over 120 MB. Real feeds carry tens to a few thousand entries; the
+/// first ones are the newest.
+pub const MAX_ENTRIES: usize = 10_000;
+
 /// The placeholder link given to an RSS 1.0 item, so that feed-rs keeps it; not a URL the
 /// parse stage accepts, so it never becomes an item's link.
 pub const RDF_PLACEHOLDER: &str = "urn:x-watchfloor:rdf-item";
@@ -44,7 +50,10 @@ pub const RDF_PLACEHOLDER: &str = "urn:x-watchfloor:rdf-item";
 pub struct Repaired<'a> {
     pub text: Cow<'a, str>,
     /// Item or entry start tags found outside CDATA and comments: what a reader should find.
+    /// At most [`MAX_ENTRIES`]: the text holds no more.
     pub entries: usize,
+    /// Entries beyond [`MAX_ENTRIES`], cut out of the text.
+    pub cut_entries: usize,
     /// For RSS 1.0, each item's `rdf:about`, in document order.
     pub rdf_about: Vec<Option<String>>,
     /// What each entry (in document order) holds beyond feed-rs's model, read in this same
@@ -190,6 +199,7 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut entries = 0;
+    let mut cut_entries = 0;
     let mut rdf_about = Vec::new();
     let mut extras: Vec<Extras> = Vec::new();
     let mut in_entry = false;
@@ -278,6 +288,20 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
             continue;
         }
         if ENTRY_ELEMENTS.contains(&name) {
+            if entries == MAX_ENTRIES {
+                // Everything from this entry to the end of the last one goes; what follows
+                // the last (the closing tags) stays, so the document is still whole. Without
+                // an end tag after here, the entries are unclosed and the rest goes.
+                let last_end = last_entry_end(text)
+                    .filter(|&end| end > start)
+                    .unwrap_or(text.len());
+                cut_entries = count_entries(&text[start..last_end]);
+                let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 256));
+                out.push_str(&text[copied..start]);
+                copied = last_end;
+                at = last_end;
+                continue;
+            }
             entries += 1;
             extras.push(Extras::default());
             in_entry = true;
@@ -351,9 +375,38 @@ pub fn repair(text: &str, format: Format) -> Repaired<'_> {
     Repaired {
         text,
         entries,
+        cut_entries,
         rdf_about,
         extras,
     }
+}
+
+/// The end of the document's last `</item>` or `</entry>`.
+fn last_entry_end(text: &str) -> Option<usize> {
+    ENTRY_ENDS
+        .iter()
+        .filter_map(|end| {
+            memchr::memmem::rfind(text.as_bytes(), end.as_bytes()).map(|at| at + end.len())
+        })
+        .max()
+}
+
+/// Item and entry start tags in `text`, in one pass.
+fn count_entries(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    ENTRY_ELEMENTS
+        .iter()
+        .map(|name| {
+            let tag = format!("<{name}");
+            memchr::memmem::find_iter(bytes, tag.as_bytes())
+                .filter(|&at| {
+                    bytes
+                        .get(at + tag.len())
+                        .is_some_and(|&b| b == b'>' || b.is_ascii_whitespace())
+                })
+                .count()
+        })
+        .sum()
 }
 
 /// `text` with every `&` that starts no reference written `&amp;`, outside CDATA sections and
