@@ -53,6 +53,10 @@ const CASES: &[(&str, &[&str])] = &[
         &[":6:13:", "unknown list '@dprk'"],
     ),
     ("indicators-bad-regex.yaml", &[":6:27:", "invalid regex"]),
+    (
+        "indicators-list-in-list.yaml",
+        &[":3:", "'@dprk' in a list is not a reference"],
+    ),
     // Thirty thousand `title:` prefixes: once a crash of `check`, and of the daemon at reload.
     (
         "indicators-deep-field-prefix.yaml",

@@ -236,11 +236,23 @@ pub fn lint(query: &str) -> Vec<QueryError> {
 
 pub fn parse_list_entry(entry: &str) -> Result<Vec<Word>, QueryError> {
     let trimmed = entry.trim();
-    let unquoted = trimmed
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .unwrap_or(trimmed);
+    let quoted = trimmed.strip_prefix('"').and_then(|s| s.strip_suffix('"'));
+    let unquoted = quoted.unwrap_or(trimmed);
     let start = entry.find(unquoted).unwrap_or(0);
+    if quoted.is_none()
+        && let Some(name) = unquoted.strip_prefix('@')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+    {
+        // Read as a word, '@dprk' would silently search for "dprk" alone.
+        return Err(QueryError::new(
+            Span::new(start, start + unquoted.len()),
+            format!(
+                "'{unquoted}' in a list is not a reference: a list cannot include another list; \
+                 write its terms here, use {unquoted} in the query, or quote it (\"{unquoted}\") \
+                 to search for the word"
+            ),
+        ));
+    }
     literal_words(unquoted, start)
 }
 
@@ -941,6 +953,13 @@ mod tests {
             ]
         );
         assert_eq!(parse_list_entry("\"North Korea\"").expect("valid").len(), 2);
+        let err = parse_list_entry("@dprk").expect_err("a list inside a list");
+        assert!(
+            err.message.contains("a list cannot include another list"),
+            "{err:?}"
+        );
+        assert_eq!(err.span, Span::new(0, 5));
+        assert_eq!(parse_list_entry("\"@dprk\"").expect("quoted").len(), 1);
     }
 
     #[test]
