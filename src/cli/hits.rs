@@ -76,7 +76,7 @@ pub struct ExportLabelsArgs {
     pub file: PathBuf,
 }
 
-/// Every field of a hit, for export.
+/// Every field of a hit, for export; its fields in [`CSV_COLUMNS`] order.
 #[derive(Serialize)]
 struct ExportedHit<'a> {
     hit_id: i64,
@@ -134,6 +134,45 @@ fn exported(hit: &HitRow) -> ExportedHit<'_> {
     }
 }
 
+impl ExportedHit<'_> {
+    /// The row in [`CSV_COLUMNS`] order, each text cell made inert for a spreadsheet.
+    fn csv_cells(&self) -> [String; 19] {
+        let text = |value: &str| spreadsheet_inert(value).into_owned();
+        [
+            self.hit_id.to_string(),
+            self.created_at.clone(),
+            text(self.indicator),
+            self.score.to_string(),
+            text(self.title),
+            text(self.lang),
+            text(self.link),
+            text(self.feed),
+            text(&self.sources),
+            self.published.clone(),
+            self.first_seen.clone(),
+            text(self.alert_status),
+            text(self.triage),
+            text(self.triage_note),
+            text(self.definition_hash),
+            text(self.origin),
+            self.retracted_at.clone(),
+            text(self.retracted_by),
+            text(self.evidence),
+        ]
+    }
+}
+
+/// `value`, with a `'` before it when a spreadsheet would read it as a formula: feed titles
+/// are written by strangers, and a title such as `=HYPERLINK(...)` opened from a CSV export
+/// must stay text.
+fn spreadsheet_inert(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
 /// `--until 2026-11-30` means up to the end of that day.
 fn until(text: &str) -> Result<chrono::DateTime<Utc>, UsageError> {
     let at = parse_date(text)?;
@@ -175,12 +214,10 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
         }
         Format::Csv => {
             let mut writer = csv::Writer::from_writer(out);
+            // The header even without rows: it tells a script which columns to expect.
+            writer.write_record(CSV_COLUMNS)?;
             for hit in &hits {
-                writer.serialize(exported(hit))?;
-            }
-            if hits.is_empty() {
-                // The header alone still tells a script which columns to expect.
-                writer.write_record(CSV_COLUMNS)?;
+                writer.write_record(exported(hit).csv_cells())?;
             }
             writer.flush()?;
         }
@@ -319,4 +356,19 @@ pub fn export_labels(global: &GlobalArgs, args: &ExportLabelsArgs) -> anyhow::Re
         args.file.display()
     );
     Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spreadsheet_inert;
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_made_text() {
+        for formula in ["=1+1", "+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "\n=1"] {
+            assert_eq!(spreadsheet_inert(formula), format!("'{formula}"));
+        }
+        for text in ["North Korea", "", "1-2", " =1", "'quoted"] {
+            assert_eq!(spreadsheet_inert(text), text);
+        }
+    }
 }
