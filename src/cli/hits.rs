@@ -142,7 +142,7 @@ impl ExportedHit<'_> {
             self.hit_id.to_string(),
             self.created_at.clone(),
             text(self.indicator),
-            self.score.to_string(),
+            format!("{:?}", self.score),
             text(self.title),
             text(self.lang),
             text(self.link),
