@@ -188,6 +188,84 @@ async fn backup_refuses_an_existing_target_unless_forced() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_never_replaces_the_live_database_a_link_a_folder_or_a_device() {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::FileTypeExt;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let indicators = indicators_with_feeds(dir.path(), &[]);
+    let db = dir.path().join("watchfloor.db");
+    // Held open, as the daemon holds it: the write-ahead log and its index exist.
+    let live = Store::open(&db).expect("create");
+    let wal = dir.path().join("watchfloor.db-wal");
+    assert!(wal.exists(), "the live database has its WAL");
+    let linked = dir.path().join("hard-link.db");
+    std::fs::hard_link(&db, &linked).expect("hard link");
+    let symlink = dir.path().join("symlink.db");
+    std::os::unix::fs::symlink(&db, &symlink).expect("symlink");
+    let folder = dir.path().join("folder.db");
+    std::fs::create_dir(&folder).expect("folder");
+    let fifo = dir.path().join("pipe.db");
+    let fifo_name = std::ffi::CString::new(fifo.as_os_str().as_bytes()).expect("path");
+    // SAFETY: a valid NUL-terminated path, and a mode.
+    assert_eq!(
+        unsafe { libc::mkfifo(fifo_name.as_ptr(), 0o600) },
+        0,
+        "mkfifo"
+    );
+
+    let cases: [(&Path, &str); 6] = [
+        (&db, "is the live database"),
+        (&wal, "is the live database"),
+        (&linked, "is the live database"),
+        (&symlink, "a symbolic link"),
+        (&folder, "a directory"),
+        (&fifo, "not a regular file"),
+    ];
+    for (target, want) in cases {
+        let target_arg = target.display().to_string();
+        let refused = watchfloor(
+            args(&indicators, &db, &["backup", "--force", &target_arg]),
+            vec![],
+        )
+        .await;
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{target_arg}: {err}");
+        assert!(err.contains(want), "{target_arg}: want {want:?} in {err}");
+    }
+    assert_eq!(live.integrity_check().expect("check"), "ok");
+    assert!(
+        std::fs::symlink_metadata(&symlink)
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+    assert!(folder.is_dir());
+    assert!(
+        std::fs::metadata(&fifo)
+            .expect("pipe")
+            .file_type()
+            .is_fifo()
+    );
+    drop(live);
+    assert_eq!(
+        Store::open_read_only(&db)
+            .expect("still a database")
+            .integrity_check()
+            .expect("check"),
+        "ok"
+    );
+    // Nothing staged is left behind.
+    let staged: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(staged.is_empty(), "{staged:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pruned_items_a_feed_still_lists_are_neither_new_again_nor_alerted_again() {
     let server = FeedServer::empty().await;
     let listing = |weather: &str| {
