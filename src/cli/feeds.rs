@@ -75,34 +75,129 @@ pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// Prints aligned columns; the last column (free text) is cut to the terminal's width.
+/// Prints rows as aligned columns, the last one cut to the terminal's width. Feed text is
+/// written by strangers: a cell's control characters become spaces and bidi controls go, so no
+/// title can move the cursor, rewrite the line or reorder what is shown. Widths are display
+/// columns (a Hangul or Han character takes two); a cut cell ends with `…`. The width is
+/// `$COLUMNS`, else the terminal's; output to a pipe or file is never cut.
 pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    use std::io::IsTerminal;
     let width = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse::<usize>().ok())
-        .unwrap_or(120);
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+        .or_else(|| {
+            std::io::stdout()
+                .is_terminal()
+                .then(terminal_columns)
+                .flatten()
+        });
+    for line in table_lines(header, rows, width) {
+        println!("{line}");
+    }
+}
+
+/// The lines of [`print_table`], the last column cut to fit `width` columns when given.
+pub fn table_lines<const N: usize>(
+    header: &[&str; N],
+    rows: &[[String; N]],
+    width: Option<usize>,
+) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let clean = |cell: &str| crate::cli::terminal_text(cell);
+    let header: Vec<String> = header.iter().map(|h| clean(h)).collect();
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| clean(c)).collect())
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
+    for row in &rows {
         for (i, cell) in row.iter().enumerate().take(N - 1) {
-            widths[i] = widths[i].max(cell.chars().count());
+            widths[i] = widths[i].max(cell.width());
         }
     }
     let used: usize = widths[..N - 1].iter().map(|w| w + 2).sum();
-    let last = width.saturating_sub(used).max(12);
-    let line = |cells: Vec<&str>| {
+    let last = width.map(|width| width.saturating_sub(used).max(12));
+    let line = |cells: &[String]| {
         let mut out = String::new();
         for (i, cell) in cells.iter().enumerate() {
             if i == N - 1 {
-                out.extend(cell.chars().take(last));
+                match last {
+                    Some(last) => out.push_str(&cut_to_width(cell, last)),
+                    None => out.push_str(cell),
+                }
             } else {
                 out.push_str(cell);
-                out.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+                out.push_str(&" ".repeat(widths[i] - cell.width() + 2));
             }
         }
-        println!("{}", out.trim_end());
+        out.trim_end().to_owned()
     };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
+    std::iter::once(line(&header))
+        .chain(rows.iter().map(|row| line(row)))
+        .collect()
+}
+
+/// `text` in at most `columns` display columns, ending with `…` when cut.
+fn cut_to_width(text: &str, columns: usize) -> String {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    if text.width() <= columns {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > columns {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// The terminal's width in columns, when stdout is one.
+fn terminal_columns() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ fills the winsize it is given, and touches nothing else.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_col > 0).then_some(usize::from(size.ws_col))
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::table_lines;
+
+    #[test]
+    fn cells_cannot_move_the_cursor_and_wide_text_is_measured_in_columns() {
+        let rows = [
+            [
+                "1".to_owned(),
+                "북한 정찰위성 발사 준비 정황이 포착됐다".to_owned(),
+            ],
+            [
+                "2".to_owned(),
+                "line one\nline two\r\u{1b}[2Jcleared \u{202e}txt.exe".to_owned(),
+            ],
+        ];
+        let lines = table_lines(&["id", "title"], &rows, Some(20));
+        assert_eq!(lines.len(), 3);
+        // "id  " takes 4 columns; the title gets the rest of 20... but never under 12.
+        let korean = &lines[1];
+        assert!(korean.ends_with('…'), "{korean}");
+        assert!(
+            unicode_width::UnicodeWidthStr::width(korean.as_str()) <= 20,
+            "{korean}"
+        );
+        let hostile = &lines[2];
+        assert!(
+            !hostile.contains(['\n', '\r', '\u{1b}', '\u{202e}']),
+            "{hostile:?}"
+        );
+        // Uncut when there is no width (a pipe).
+        let whole = table_lines(&["id", "title"], &rows, None);
+        assert!(whole[1].ends_with("포착됐다"), "{}", whole[1]);
+        assert!(whole[2].contains("txt.exe"));
     }
 }

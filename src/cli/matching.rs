@@ -112,7 +112,11 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
                 );
             }
             if let Some(snippet) = &hit.evidence.snippet {
-                println!("  snippet ({}): {}", snippet.field, snippet.text);
+                println!(
+                    "  snippet ({}): {}",
+                    snippet.field,
+                    super::terminal_text(&snippet.text)
+                );
             }
         }
     }

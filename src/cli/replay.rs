@@ -114,7 +114,11 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> anyhow::Result<u8> {
         .map(|i| (i.id.as_str(), i.definition_hash.as_str()))
         .collect();
     for (item_id, hit) in &added {
-        println!("+ {} item {item_id}: {}", hit.indicator_id, titles[item_id]);
+        println!(
+            "+ {} item {item_id}: {}",
+            hit.indicator_id,
+            super::terminal_text(titles[item_id])
+        );
     }
     for hit in &removed {
         println!(
@@ -122,7 +126,7 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> anyhow::Result<u8> {
             hit.indicator_id,
             hit.item_id,
             hit.id,
-            item_titles.get(&hit.item_id).unwrap_or(&"")
+            super::terminal_text(item_titles.get(&hit.item_id).unwrap_or(&""))
         );
     }
     for hit in &restored {
@@ -131,7 +135,7 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> anyhow::Result<u8> {
             hit.indicator_id,
             hit.item_id,
             hit.id,
-            item_titles.get(&hit.item_id).unwrap_or(&"")
+            super::terminal_text(item_titles.get(&hit.item_id).unwrap_or(&""))
         );
     }
     println!(
