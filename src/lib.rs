@@ -24,12 +24,14 @@
 //!   the operations listener from read-only connections.
 //! - [`eval`] scores the rules against labelled items.
 //! - [`languages`] sets the languages feeds deliver against those the rules can read.
+//! - [`error`] prints an error with its causes and names the kinds failures are counted by.
 //! - [`cli`] is the command line: each subcommand a function over the stages above.
 
 pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod error;
 pub mod eval;
 pub mod fetch;
 pub mod housekeeping;

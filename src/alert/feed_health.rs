@@ -694,7 +694,7 @@ pub async fn watch_feeds(
             _ = tokio::time::sleep(TICK) => {}
         }
         if let Err(e) = watch.check_and_send(Utc::now()).await {
-            error!("feed health: {}", crate::pipeline::error_chain(&e));
+            error!("feed health: {}", crate::error::error_chain(&e));
         }
     }
 }
