@@ -40,7 +40,7 @@ impl Context {
         settings: &Settings,
         indicators: Arc<Indicators>,
         store: Store,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, FetchError> {
         Self::sharing(settings, indicators, Arc::new(Mutex::new(store)))
     }
 
@@ -49,7 +49,7 @@ impl Context {
         settings: &Settings,
         indicators: Arc<Indicators>,
         store: Arc<Mutex<Store>>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, FetchError> {
         let routes = indicators
             .indicators
             .iter()
