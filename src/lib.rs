@@ -15,7 +15,8 @@
 //! - [`store`] is the only module that touches SQLite: feeds' state, items, sources, hits,
 //!   retention pruning and backups.
 //! - [`housekeeping`] runs retention pruning nightly beside the daemon's loop.
-//! - [`text`] turns HTML into display text and display text into normalised words.
+//! - [`text`] turns HTML into display text and display text into normalised words, tells
+//!   the language, and makes feed text safe to show in mail, pages and the terminal.
 //! - [`matcher`] runs all indicators over an item in one pass and explains each hit with
 //!   evidence.
 //! - [`ops`] tells systemd and monitoring how the daemon is: readiness, watchdog, health,
