@@ -26,6 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::FetchSettings;
+use crate::error::ErrorKind;
 
 /// Redirects followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
@@ -111,9 +112,16 @@ pub enum FetchError {
     /// The whole request, body included, took longer than the timeout.
     #[error("timed out after {}", seconds(*.0))]
     Timeout(Duration),
-    /// DNS, TCP or TLS failed before a request was sent.
+    /// The host name did not resolve. The three ways a connection fails read alike, and
+    /// differ in their kind only.
+    #[error("connection failed: {0}")]
+    Dns(String),
+    /// TCP failed before a request was sent.
     #[error("connection failed: {0}")]
     Connect(String),
+    /// The TLS handshake failed.
+    #[error("connection failed: {0}")]
+    Tls(String),
     /// The server closed the connection, or sent something that is not HTTP, before a
     /// complete response head.
     #[error("no valid response: {0}")]
@@ -148,6 +156,26 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            FetchError::InvalidUrl { .. } | FetchError::UnsupportedScheme(_) => {
+                ErrorKind::InvalidUrl
+            }
+            FetchError::Timeout(_) => ErrorKind::Timeout,
+            FetchError::Dns(_) => ErrorKind::Dns,
+            FetchError::Connect(_) => ErrorKind::Connect,
+            FetchError::Tls(_) => ErrorKind::Tls,
+            FetchError::Protocol(_) => ErrorKind::Protocol,
+            FetchError::Status { .. } => ErrorKind::HttpStatus,
+            FetchError::Throttled { .. } => ErrorKind::Throttled,
+            FetchError::TooManyRedirects(_) | FetchError::RedirectScheme(_) => ErrorKind::Redirect,
+            FetchError::BodyTooLarge(_) => ErrorKind::TooLarge,
+            FetchError::ClosedMidBody => ErrorKind::Truncated,
+            FetchError::Decode(_) => ErrorKind::Decode,
+            FetchError::Setup(_) | FetchError::Other(_) => ErrorKind::Other,
+        }
+    }
+
     /// Server-requested wait (429/503 Retry-After, seconds or HTTP date), if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -389,7 +417,7 @@ impl Fetcher {
                 })
         });
         if error.is_connect() {
-            FetchError::Connect(describe(error))
+            connect_error(&causes, describe(error))
         } else if (error.is_body() || error.is_decode()) && cut {
             FetchError::ClosedMidBody
         } else if error.is_decode() {
@@ -399,6 +427,22 @@ impl Fetcher {
         } else {
             FetchError::Other(describe(error))
         }
+    }
+}
+
+/// Which step of connecting failed, from the errors beneath reqwest's.
+fn connect_error(causes: &[&(dyn StdError + 'static)], message: String) -> FetchError {
+    if causes
+        .iter()
+        .any(|c| c.downcast_ref::<rustls::Error>().is_some())
+    {
+        FetchError::Tls(message)
+    // hyper-util's connector names a failed lookup so and no other way; its error type is
+    // private.
+    } else if causes.iter().any(|c| c.to_string() == "dns error") {
+        FetchError::Dns(message)
+    } else {
+        FetchError::Connect(message)
     }
 }
 

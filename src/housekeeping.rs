@@ -77,7 +77,7 @@ pub async fn run_housekeeping(
             Err(e) => {
                 error!(
                     "housekeeping: pruning failed, trying again in an hour: {}",
-                    crate::pipeline::error_chain(&e)
+                    crate::error::error_chain(&e)
                 );
                 if !pause(RETRY_AFTER, &shutdown).await {
                     return;

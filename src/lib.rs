@@ -15,7 +15,8 @@
 //! - [`store`] is the only module that touches SQLite: feeds' state, items, sources, hits,
 //!   retention pruning and backups.
 //! - [`housekeeping`] runs retention pruning nightly beside the daemon's loop.
-//! - [`text`] turns HTML into display text and display text into normalised words.
+//! - [`text`] turns HTML into display text and display text into normalised words, tells
+//!   the language, and makes feed text safe to show in mail, pages and the terminal.
 //! - [`matcher`] runs all indicators over an item in one pass and explains each hit with
 //!   evidence.
 //! - [`ops`] tells systemd and monitoring how the daemon is: readiness, watchdog, health,
@@ -24,12 +25,14 @@
 //!   the operations listener from read-only connections.
 //! - [`eval`] scores the rules against labelled items.
 //! - [`languages`] sets the languages feeds deliver against those the rules can read.
+//! - [`error`] prints an error with its causes and names the kinds failures are counted by.
 //! - [`cli`] is the command line: each subcommand a function over the stages above.
 
 pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod error;
 pub mod eval;
 pub mod fetch;
 pub mod housekeeping;

@@ -11,9 +11,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Feed, Indicators, Settings};
-use crate::fetch::{FetchOutcome, FetchedBody, Fetcher, Validators};
+use crate::error::{ErrorKind, error_chain};
+use crate::fetch::{FetchError, FetchOutcome, FetchedBody, Fetcher, Validators};
 use crate::matcher::ItemText;
-use crate::parse::{ParsedItem, parse_feed};
+use crate::parse::{ParseError, ParsedItem, parse_feed};
 use crate::schedule::{self, Outcome, Schedule};
 use crate::store::{
     FeedState, HitRecord, HitRoute, ItemRecord, ItemWrite, PollCounts, PollResult, PollWrite,
@@ -39,7 +40,7 @@ impl Context {
         settings: &Settings,
         indicators: Arc<Indicators>,
         store: Store,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, FetchError> {
         Self::sharing(settings, indicators, Arc::new(Mutex::new(store)))
     }
 
@@ -48,7 +49,7 @@ impl Context {
         settings: &Settings,
         indicators: Arc<Indicators>,
         store: Arc<Mutex<Store>>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, FetchError> {
         let routes = indicators
             .indicators
             .iter()
@@ -86,11 +87,47 @@ pub struct FoundHit {
 }
 
 /// How one poll went.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct PollReport {
     pub feed_id: String,
-    pub result: Result<PollSuccess, String>,
+    pub result: Result<PollSuccess, PollError>,
     pub next_check: DateTime<Utc>,
+}
+
+/// Why a poll failed. The message is what is recorded on the feed and shown by the log,
+/// `poll`, `feeds` and the feeds page; [`PollError::kind`] is what `/metrics` counts it by.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// The causes are in the message itself: the feed's recorded error is one line of text.
+    #[error("database: {}", error_chain(.0))]
+    Store(StoreError),
+    /// The task running the poll ended without a report (it panicked or was cancelled).
+    #[error("internal error: {0}")]
+    Task(String),
+    /// The poll failed, and recording that on the feed failed too.
+    #[error("{error}; and recording it failed: {}", error_chain(.record))]
+    Unrecorded {
+        error: Box<PollError>,
+        record: StoreError,
+    },
+}
+
+impl PollError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PollError::Fetch(error) => error.kind(),
+            PollError::Parse(error) => error.kind(),
+            PollError::Store(_) => ErrorKind::Store,
+            PollError::Task(_) => ErrorKind::Other,
+            // What went wrong with the feed, rather than with the database afterwards: a
+            // database that fails shows in /healthz already.
+            PollError::Unrecorded { error, .. } => error.kind(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -127,7 +164,7 @@ pub async fn poll_feed(ctx: Arc<Context>, feed: Feed, state: Option<FeedState>) 
         Ok(report) => report,
         Err(e) => PollReport {
             feed_id,
-            result: Err(format!("internal error: {e}")),
+            result: Err(PollError::Task(e.to_string())),
             next_check: started + chrono::Duration::minutes(15),
         },
     }
@@ -136,16 +173,16 @@ pub async fn poll_feed(ctx: Arc<Context>, feed: Feed, state: Option<FeedState>) 
 fn process(
     ctx: &Context,
     feed: &Feed,
-    fetched: Result<FetchOutcome, crate::fetch::FetchError>,
+    fetched: Result<FetchOutcome, FetchError>,
     failures: u32,
     now: DateTime<Utc>,
 ) -> PollReport {
     let schedule = ctx.schedule_of(feed);
-    let fail =
-        |error: String, retry_after| record_failure(ctx, feed, error, retry_after, failures, now);
-
     let body = match fetched {
-        Err(error) => return fail(error.to_string(), error.retry_after()),
+        Err(error) => {
+            let retry_after = error.retry_after();
+            return record_failure(ctx, feed, error.into(), retry_after, failures, now);
+        }
         Ok(FetchOutcome::NotModified { max_age }) => {
             let next_check =
                 schedule::next_check(schedule, &feed.id, now, Outcome::Success { floor: max_age });
@@ -164,7 +201,7 @@ fn process(
                     counts,
                     ..PollSuccess::default()
                 })
-                .map_err(|e| error_chain(&e));
+                .map_err(PollError::Store);
             return PollReport {
                 feed_id: feed.id.clone(),
                 result,
@@ -186,10 +223,10 @@ pub fn ingest(
     now: DateTime<Utc>,
 ) -> PollReport {
     let schedule = ctx.schedule_of(feed);
-    let fail = |error: String| record_failure(ctx, feed, error, None, failures, now);
+    let fail = |error: PollError| record_failure(ctx, feed, error, None, failures, now);
     let parsed = match parse_feed(&body.body, body.content_type.as_deref(), &body.final_url) {
         Ok(parsed) => parsed,
-        Err(error) => return fail(error.to_string()),
+        Err(error) => return fail(error.into()),
     };
     // Never a silent "ok": what the document held that did not become items is logged and
     // recorded on the feed (shown by `feeds`, the feeds page and /metrics).
@@ -212,7 +249,7 @@ pub fn ingest(
 
     let known = match ctx.with_store(|store| store.known_items(&feed.id)) {
         Ok(known) => known,
-        Err(e) => return fail(format!("database: {}", error_chain(&e))),
+        Err(e) => return fail(PollError::Store(e)),
     };
 
     let indicators = &ctx.indicators;
@@ -309,7 +346,7 @@ pub fn ingest(
                 next_check,
             }
         }
-        Err(e) => fail(format!("database: {}", error_chain(&e))),
+        Err(e) => fail(PollError::Store(e)),
     }
 }
 
@@ -317,7 +354,7 @@ pub fn ingest(
 fn record_failure(
     ctx: &Context,
     feed: &Feed,
-    error: String,
+    error: PollError,
     retry_after: Option<Duration>,
     failures: u32,
     now: DateTime<Utc>,
@@ -335,7 +372,7 @@ fn record_failure(
         feed_id: feed.id.clone(),
         attempted_at: now,
         result: PollResult::Failed {
-            error: error.clone(),
+            error: error.to_string(),
         },
         next_check,
         min_interval: None,
@@ -343,10 +380,10 @@ fn record_failure(
     };
     let result = match ctx.with_store(|store| store.write_poll(&write)) {
         Ok(_) => Err(error),
-        Err(db) => Err(format!(
-            "{error}; and recording it failed: {}",
-            error_chain(&db)
-        )),
+        Err(record) => Err(PollError::Unrecorded {
+            error: Box::new(error),
+            record,
+        }),
     };
     PollReport {
         feed_id: feed.id.clone(),
@@ -378,14 +415,27 @@ fn item_record(item: ParsedItem) -> ItemRecord {
     }
 }
 
-/// An error and its causes on one line.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_that_could_not_be_recorded_is_counted_by_its_own_kind() {
+        let error = PollError::Unrecorded {
+            error: Box::new(FetchError::BodyTooLarge(4096).into()),
+            record: StoreError::Checkpointer(std::io::Error::other("disk full")),
+        };
+        assert_eq!(error.kind(), ErrorKind::TooLarge);
+        assert_eq!(
+            error.to_string(),
+            "body larger than 4096 bytes; and recording it failed: \
+             cannot start the WAL checkpoint thread: disk full"
+        );
+        let store = PollError::Store(StoreError::Checkpointer(std::io::Error::other("x")));
+        assert_eq!(store.kind(), ErrorKind::Store);
+        assert_eq!(
+            store.to_string(),
+            "database: cannot start the WAL checkpoint thread: x"
+        );
     }
-    text
 }

@@ -406,12 +406,53 @@ async fn a_server_that_hangs_up_or_talks_nonsense_is_an_error_not_a_panic() {
 }
 
 #[tokio::test]
+async fn a_server_that_does_not_speak_tls_is_a_tls_failure() {
+    // A plain HTTP server waits for a request the TLS client never sends; this one answers
+    // the handshake with plain text at once, as a server on the wrong port does.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let _ = socket
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let url = format!("https://127.0.0.1:{port}/feed.xml");
+    let error = failure(&fetcher(), &url).await;
+    assert!(matches!(error, FetchError::Tls(_)), "{error:?}");
+    assert_eq!(error.kind().as_str(), "tls");
+    assert!(
+        error.to_string().starts_with("connection failed: "),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_name_that_does_not_resolve_is_a_dns_failure() {
+    // `.invalid` never resolves (RFC 6761); resolvers answer so without asking the network.
+    let error = failure(&fetcher(), "http://watchfloor-test.invalid/feed.xml").await;
+    assert!(matches!(error, FetchError::Dns(_)), "{error:?}");
+    assert_eq!(error.kind().as_str(), "dns");
+    assert!(
+        error
+            .to_string()
+            .starts_with("connection failed: dns error"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn a_refused_connection_says_so() {
     // A port bound by a socket that never listens: every connection is refused.
     let port_guard = support::ports::RefusedPort::new();
     let port = port_guard.port;
     let error = failure(&fetcher(), &format!("http://127.0.0.1:{port}/feed.xml")).await;
     assert!(matches!(error, FetchError::Connect(_)), "{error:?}");
+    assert_eq!(error.kind().as_str(), "connect");
     assert!(
         error
             .to_string()

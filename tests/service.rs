@@ -20,11 +20,19 @@ const SOHAE: &str = "North Korea prepares a new satellite launch at Sohae, image
 
 /// The shipped rules with one feed polled every two seconds.
 fn write_indicators(path: &Path, feed_url: &str) {
+    write_indicators_with_feeds(path, &[("wire", feed_url.to_owned())]);
+}
+
+/// The shipped rules with these feeds (id, URL), each polled every two seconds.
+fn write_indicators_with_feeds(path: &Path, feeds: &[(&str, String)]) {
     let shipped = std::fs::read_to_string(root().join("indicators.yaml")).expect("indicators");
     let rules = shipped.split("\nfeeds:").next().expect("rules part");
-    let text = format!(
-        "{rules}\nfeeds:\n  - {{id: wire, url: '{feed_url}', schedule: '*/2 * * * * *'}}\n"
-    );
+    let mut text = format!("{rules}\nfeeds:\n");
+    for (id, url) in feeds {
+        text.push_str(&format!(
+            "  - {{id: {id}, url: '{url}', schedule: '*/2 * * * * *'}}\n"
+        ));
+    }
     std::fs::write(path, text).expect("write indicators");
 }
 
@@ -322,6 +330,106 @@ async fn metrics_are_valid_prometheus_text_with_polls_hits_and_build_info() {
         .find(|s| s.metric == "watchfloor_polls_total" && s.labels.get("feed") == Some("wire"))
         .expect("polls of wire");
     assert_eq!(polls.labels.get("outcome"), Some("ok"));
+    let (code, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_polls_are_counted_in_metrics_by_kind_of_failure() {
+    let feeds = FeedServer::empty().await;
+    feeds.set("/500.xml", Response::status(500));
+    feeds.set(
+        "/broken.xml",
+        Response::ok(
+            "application/rss+xml",
+            "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel>\n\
+             <item><title>a</titel></item>\n</channel></rss>",
+        ),
+    );
+    feeds.set(
+        "/login.xml",
+        Response::ok(
+            "text/html",
+            "<!DOCTYPE html><html><body>Sign in</body></html>",
+        ),
+    );
+    feeds.set(
+        "/big.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[("b1", &"x".repeat(8192), "https://news.test/b")]),
+        ),
+    );
+    let refused = support::ports::RefusedPort::new();
+    let expected = [
+        ("server_error", feeds.url("/500.xml"), "http_status"),
+        ("broken", feeds.url("/broken.xml"), "parse"),
+        ("login_wall", feeds.url("/login.xml"), "not_a_feed"),
+        ("oversize", feeds.url("/big.xml"), "too_large"),
+        (
+            "refused",
+            format!("http://127.0.0.1:{}/feed.xml", refused.port),
+            "connect",
+        ),
+    ];
+    let (_dir, indicators, db) = state_dir();
+    let listed: Vec<(&str, String)> = expected
+        .iter()
+        .map(|(id, url, _)| (*id, url.clone()))
+        .collect();
+    write_indicators_with_feeds(&indicators, &listed);
+    let daemon = Daemon::start(
+        &indicators,
+        &db,
+        &[("WATCHFLOOR_FETCH_MAX_BODY", "4096".to_owned())],
+    );
+    let base = daemon.http_base();
+
+    let kind_of = |scrape: &prometheus_parse::Scrape, feed: &str| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| {
+                s.metric == "watchfloor_fetch_errors_total" && s.labels.get("feed") == Some(feed)
+            })
+            .and_then(|s| s.labels.get("kind").map(str::to_owned))
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, text) = get(&format!("{base}/metrics")).await;
+        assert_eq!(status, 200);
+        let lines = text.lines().map(|l| Ok(l.to_owned()));
+        let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
+        let found: Vec<(&str, Option<String>)> = expected
+            .iter()
+            .map(|(feed, _, _)| (*feed, kind_of(&scrape, feed)))
+            .collect();
+        if found.iter().all(|(_, kind)| kind.is_some()) {
+            let want: Vec<(&str, Option<String>)> = expected
+                .iter()
+                .map(|(feed, _, kind)| (*feed, Some((*kind).to_owned())))
+                .collect();
+            assert_eq!(found, want, "{}", daemon.log());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every feed failed within 30 s: {found:?}\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The log keeps the messages it always gave.
+    let log = daemon.log();
+    for message in [
+        "poll failed: HTTP 500",
+        "poll failed: invalid feed at line 3",
+        "poll failed: an HTML page",
+        "poll failed: body larger than 4096 bytes",
+        "poll failed: connection failed: tcp connect error",
+    ] {
+        assert!(log.contains(message), "{message} in {log}");
+    }
     let (code, log) = daemon.stop();
     assert_eq!(code, Some(0), "{log}");
 }

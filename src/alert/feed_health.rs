@@ -26,10 +26,10 @@ use lettre::message::{Mailbox, SinglePart};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::render::header_text;
 use super::transport::Transport;
 use crate::config::{Feed, MailSettings, Settings};
 use crate::store::{FeedHealthRow, NoticeKind, NoticePhase, NoticeState, Store, StoreError};
+use crate::text::safe::header_text;
 
 /// How often the daemon checks feed health: far below any threshold worth reporting, and
 /// each check is a few indexed queries.
@@ -694,7 +694,7 @@ pub async fn watch_feeds(
             _ = tokio::time::sleep(TICK) => {}
         }
         if let Err(e) = watch.check_and_send(Utc::now()).await {
-            error!("feed health: {}", crate::pipeline::error_chain(&e));
+            error!("feed health: {}", crate::error::error_chain(&e));
         }
     }
 }

@@ -312,7 +312,7 @@ impl Dispatcher {
             .map_err(|e| {
                 format!(
                     "reading the message's alerts: {}",
-                    crate::pipeline::error_chain(&e)
+                    crate::error::error_chain(&e)
                 )
             })?;
         if alerts.is_empty() {
@@ -385,7 +385,7 @@ impl Dispatcher {
                     );
                 }
                 Ok(_) => {}
-                Err(e) => error!("outbox: {}", crate::pipeline::error_chain(&e)),
+                Err(e) => error!("outbox: {}", crate::error::error_chain(&e)),
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,

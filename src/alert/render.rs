@@ -6,8 +6,9 @@
 //! made once in Rust, and the templates only lay it out.
 //!
 //! Everything that came from a feed is hostile until shown otherwise. Control characters and
-//! bidi overrides are taken out here, for both parts and for headers; in the HTML part askama
-//! escapes every value and nothing is marked safe; only http and https links become `href`s.
+//! bidi overrides are taken out through `text::safe`, for both parts and for headers; in the
+//! HTML part askama escapes every value and nothing is marked safe; only http and https links
+//! become `href`s (`text::safe::web_link`).
 
 use std::time::SystemTime;
 
@@ -17,8 +18,9 @@ use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
-use crate::matcher::explain::signed;
-use crate::matcher::{Evidence, ScoreBreakdown};
+use crate::matcher::Evidence;
+use crate::matcher::explain::demotion_lines;
+use crate::text::safe::{LINK_MAX, Segment, header_text, highlight_roles, web_link};
 
 #[cfg(test)]
 mod tests;
@@ -110,7 +112,6 @@ pub const SUBJECT_MAX: usize = 200;
 /// Caps on feed text in bodies: generous for real titles, bounded for hostile ones.
 const TITLE_MAX: usize = 500;
 const NAME_MAX: usize = 200;
-const LINK_MAX: usize = 2000;
 const INSIGHT_MAX: usize = 2000;
 const SEVERITY_UNKNOWN: &str = "unknown";
 
@@ -193,55 +194,6 @@ fn is_message_id(id: &str) -> bool {
     };
     let allowed = |c: char| c.is_ascii_graphic() && !"<>()[]\\,;:\"@".contains(c);
     !left.is_empty() && !right.is_empty() && left.chars().chain(right.chars()).all(allowed)
-}
-
-/// A header-safe one-line string: CR, LF, other control characters and Unicode bidi overrides
-/// removed or replaced by a space, whitespace collapsed, capped to `max` characters on a char
-/// boundary with `…`.
-pub fn header_text(text: &str, max: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max.saturating_mul(4)));
-    let mut chars = 0;
-    let mut space_pending = false;
-    for c in text.chars() {
-        if is_bidi_control(c) {
-            continue;
-        }
-        if c.is_whitespace() || c.is_control() {
-            space_pending = !out.is_empty();
-            continue;
-        }
-        if space_pending {
-            out.push(' ');
-            chars += 1;
-            space_pending = false;
-        }
-        out.push(c);
-        chars += 1;
-        // One character past the cap is enough to know the text must be cut.
-        if chars > max {
-            break;
-        }
-    }
-    if chars <= max {
-        return out;
-    }
-    let Some(keep) = max.checked_sub(1) else {
-        return String::new();
-    };
-    let cut = out.char_indices().nth(keep).map_or(out.len(), |(i, _)| i);
-    out.truncate(cut);
-    out.truncate(out.trim_end().len());
-    out.push('…');
-    out
-}
-
-/// Characters that reorder how text around them is displayed: a title could use them to make a
-/// subject or a link read as something else.
-fn is_bidi_control(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-    )
 }
 
 /// Severity in a fixed vocabulary, with its rank; anything else ranks below `low`.
@@ -467,17 +419,6 @@ struct Link {
     href: Option<String>,
 }
 
-/// A run of snippet text, highlighted when a matched term.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Segment {
-    pub text: String,
-    /// A term that supports the hit.
-    pub marked: bool,
-    /// A term that only counted against the hit (a negative boost): shown apart, never as a
-    /// highlight.
-    pub demoting: bool,
-}
-
 #[derive(Template)]
 #[template(path = "mail/message.txt")]
 struct TextBody<'a> {
@@ -584,18 +525,6 @@ fn source_link(source: &SourceView) -> Link {
     }
 }
 
-/// The link as it may go in an `href`: absolute http or https with a host, re-serialised so it
-/// holds no raw spaces, quotes or control characters.
-pub fn web_link(link: &str) -> Option<String> {
-    let url = url::Url::parse(link.trim()).ok()?;
-    let web =
-        matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty());
-    (web && url.as_str().len() <= LINK_MAX).then(|| url.into())
-}
-
-/// What mail reads of a hit's stored evidence (`matcher::Evidence` as JSON). Only the
-/// snippet's text is required: older hits lack the newer parts, and a part that does not read
-/// is left out rather than costing the alert its snippet.
 /// The evidence's snippet split into plain, highlighted and demoting runs.
 fn snippet(evidence: &Evidence) -> Vec<Segment> {
     match &evidence.snippet {
@@ -611,170 +540,4 @@ fn demotions(evidence: &Evidence) -> Vec<String> {
             .demoting_terms()
             .map(|t| (&*t.term, t.text.as_str())),
     )
-}
-
-/// The demoting boosts that applied, then each demoting term (as written, and the text it
-/// matched), cleaned for one line; the same for mail and the hit page.
-pub fn demotion_lines<'a>(
-    score: Option<&ScoreBreakdown>,
-    demoting_terms: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Vec<String> {
-    let mut lines: Vec<String> = score
-        .iter()
-        .flat_map(|s| s.demoted_by())
-        .map(|b| {
-            format!(
-                "boost '{}' ({})",
-                header_text(&b.query, NAME_MAX),
-                signed(b.weight)
-            )
-        })
-        .collect();
-    for (term, text) in demoting_terms {
-        let line = format!(
-            "\"{}\" ({})",
-            header_text(text, NAME_MAX),
-            header_text(term, NAME_MAX)
-        );
-        if !lines.contains(&line) {
-            lines.push(line);
-        }
-    }
-    lines
-}
-
-/// Splits `text` at the highlight byte ranges. Ranges out of order, overlapping, reversed, past
-/// the end or inside a character are tolerated: each is clamped to the text and widened to
-/// whole characters, and overlapping ones merge.
-pub fn highlight(text: &str, highlights: &[(usize, usize)]) -> Vec<Segment> {
-    split_highlights(text, highlights, &[], false)
-}
-
-/// As [`highlight`], with the ranges of demoting terms marked apart; where a demoting range
-/// overlaps a highlight, the highlight wins.
-pub fn highlight_roles(
-    text: &str,
-    highlights: &[(usize, usize)],
-    demoting: &[(usize, usize)],
-) -> Vec<Segment> {
-    split_highlights(text, highlights, demoting, false)
-}
-
-/// As [`highlight`], for a whole field shown as a block (the hit log's item text): line breaks
-/// stay, so paragraphs still read as paragraphs.
-pub fn highlight_block(text: &str, highlights: &[(usize, usize)]) -> Vec<Segment> {
-    split_highlights(text, highlights, &[], true)
-}
-
-/// As [`highlight_block`], with demoting terms marked apart as in [`highlight_roles`].
-pub fn highlight_block_roles(
-    text: &str,
-    highlights: &[(usize, usize)],
-    demoting: &[(usize, usize)],
-) -> Vec<Segment> {
-    split_highlights(text, highlights, demoting, true)
-}
-
-/// How a run of text is shown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Mark {
-    // Supporting sorts before demoting, so at the same start the highlight is laid first and
-    // the demoting range only keeps what lies past it.
-    Supporting,
-    Demoting,
-    Plain,
-}
-
-fn split_highlights(
-    text: &str,
-    highlights: &[(usize, usize)],
-    demoting: &[(usize, usize)],
-    lines: bool,
-) -> Vec<Segment> {
-    let clamp = |&(start, end): &(usize, usize)| {
-        (
-            floor_char_boundary(text, start.min(text.len())),
-            ceil_char_boundary(text, end.min(text.len())),
-        )
-    };
-    let mut ranges: Vec<(usize, Mark, usize)> = highlights
-        .iter()
-        .map(|r| (clamp(r), Mark::Supporting))
-        .chain(demoting.iter().map(|r| (clamp(r), Mark::Demoting)))
-        .filter(|((start, end), _)| start < end)
-        .map(|((start, end), mark)| (start, mark, end))
-        .collect();
-    ranges.sort_unstable();
-    let mut segments = Vec::new();
-    let mut at = 0;
-    for (index, &(start, mark, end)) in ranges.iter().enumerate() {
-        let start = start.max(at);
-        // A demoting range gives way to a highlight that starts inside it.
-        let end = match mark {
-            Mark::Demoting => ranges[index + 1..]
-                .iter()
-                .filter(|(s, m, _)| *m == Mark::Supporting && *s < end)
-                .map(|(s, _, _)| (*s).max(start))
-                .min()
-                .unwrap_or(end),
-            _ => end,
-        };
-        if end <= start {
-            continue;
-        }
-        push_segment(&mut segments, &text[at..start], Mark::Plain, lines);
-        push_segment(&mut segments, &text[start..end], mark, lines);
-        at = end;
-    }
-    push_segment(&mut segments, &text[at..], Mark::Plain, lines);
-    segments
-}
-
-fn push_segment(segments: &mut Vec<Segment>, text: &str, mark: Mark, lines: bool) {
-    if text.is_empty() {
-        return;
-    }
-    let text = inline_text(text, lines);
-    let (marked, demoting) = (mark == Mark::Supporting, mark == Mark::Demoting);
-    match segments.last_mut() {
-        // Two touching highlights read as one term.
-        Some(last) if last.marked == marked && last.demoting == demoting => {
-            last.text.push_str(&text)
-        }
-        _ => segments.push(Segment {
-            text,
-            marked,
-            demoting,
-        }),
-    }
-}
-
-/// Snippet text made safe to show without moving anything: controls become spaces (line
-/// breaks stay when `lines`) and bidi controls go, but whitespace is not collapsed, since
-/// segments join back into one line.
-fn inline_text(text: &str, lines: bool) -> String {
-    text.chars()
-        .filter(|&c| !is_bidi_control(c))
-        .map(|c| {
-            if c.is_control() && !(lines && c == '\n') {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
-fn floor_char_boundary(text: &str, mut at: usize) -> usize {
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
-}
-
-fn ceil_char_boundary(text: &str, mut at: usize) -> usize {
-    while !text.is_char_boundary(at) {
-        at += 1;
-    }
-    at
 }

@@ -303,7 +303,7 @@ fn percent_decode(text: &str) -> String {
 
 /// 5xx replies are permanent; everything else (4xx, connection, TLS, timeouts) may pass.
 fn classify(error: &lettre::transport::smtp::Error) -> SendError {
-    let text = crate::pipeline::error_chain(error);
+    let text = crate::error::error_chain(error);
     if error.is_permanent() {
         SendError::Permanent(text)
     } else {

@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, load_settings};
-use crate::pipeline::error_chain;
+use crate::error::error_chain;
 use crate::store::Store;
 
 #[derive(Debug, Args)]

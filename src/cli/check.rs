@@ -3,9 +3,9 @@
 use clap::Args;
 
 use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, load_indicators};
-use crate::alert::render::header_text;
 use crate::config::{Example, Indicators};
 use crate::matcher::{Hit, Role};
+use crate::text::safe::header_text;
 
 /// A reason names query branches and boosts as written; long ones are cut on one line.
 const REASON_MAX: usize = 1000;

@@ -2,10 +2,10 @@
 
 use std::fmt::Write as _;
 
-use crate::alert::render::header_text;
 use crate::config::Indicator;
 use crate::matcher::explain::{Found, NodeExplanation, Op, signed};
 use crate::matcher::{Explanation, Verdict};
+use crate::text::safe::header_text;
 
 /// Query text is the analysts' and may span lines in YAML; one line reads better in a tree.
 const CLAUSE_MAX: usize = 300;

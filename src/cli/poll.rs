@@ -52,7 +52,7 @@ fn context(global: &GlobalArgs) -> anyhow::Result<(Settings, Arc<Context>)> {
         tracing::warn!(
             "{}: WAL checkpoints stay in the polls' commits: {}",
             settings.database.display(),
-            crate::pipeline::error_chain(&e)
+            crate::error::error_chain(&e)
         );
     }
     store.sync_feeds(&feed_defs(&indicators.feeds))?;
@@ -431,7 +431,7 @@ pub fn poll_once(global: &GlobalArgs, args: &PollArgs) -> anyhow::Result<u8> {
                 dispatcher.describe_transport()
             );
         }
-        Err(e) => println!("alerts: outbox error: {}", crate::pipeline::error_chain(&e)),
+        Err(e) => println!("alerts: outbox error: {}", crate::error::error_chain(&e)),
     }
     Ok(if failed == 0 { EXIT_OK } else { EXIT_FINDINGS })
 }

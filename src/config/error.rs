@@ -1,7 +1,7 @@
 //! Configuration errors that name the place.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One thing wrong in a configuration file, with its location.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +52,35 @@ impl ConfigError {
         match self {
             ConfigError::Invalid { problems } => problems,
             ConfigError::Read { .. } => &[],
+        }
+    }
+}
+
+/// A YAML syntax or schema error, with the library's snippet under our one-line message.
+pub(super) fn yaml_error(path: &Path, error: &serde_saphyr::Error) -> ConfigError {
+    {
+        let rendered = error.to_string();
+        let mut lines = rendered.lines();
+        let first = lines.next().unwrap_or("invalid YAML");
+        // The library's first line repeats the location we print ourselves.
+        let first = first.strip_prefix("error: ").unwrap_or(first);
+        let message = match first.find(": ") {
+            Some(i) if first.starts_with("line ") => &first[i + 2..],
+            _ => first,
+        };
+        let detail: Vec<String> = lines
+            .map(|l| l.replace("<input>", &path.display().to_string()))
+            .collect();
+        let location = error.location();
+        ConfigError::Invalid {
+            problems: vec![Problem {
+                path: path.to_owned(),
+                line: location.map_or(0, |l| l.line()),
+                column: location.map_or(0, |l| l.column()),
+                context: None,
+                message: message.to_owned(),
+                detail: (!detail.is_empty()).then(|| detail.join("\n")),
+            }],
         }
     }
 }

@@ -10,7 +10,7 @@ use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
 use super::coverage::{self, Coverage};
-use super::error::{ConfigError, Problem};
+use super::error::{ConfigError, Problem, yaml_error};
 use super::mail::{AlertMode, check_address};
 use crate::matcher::query::{self, Expr, QueryError, Term};
 use crate::matcher::{Clause, ItemText, ListEntry, Matcher, MatcherBuilder};
@@ -835,35 +835,6 @@ impl Loader<'_> {
 
     fn yaml_error(&self, error: &serde_saphyr::Error) -> ConfigError {
         yaml_error(self.path, error)
-    }
-}
-
-/// A YAML syntax or schema error, with the library's snippet under our one-line message.
-pub(super) fn yaml_error(path: &Path, error: &serde_saphyr::Error) -> ConfigError {
-    {
-        let rendered = error.to_string();
-        let mut lines = rendered.lines();
-        let first = lines.next().unwrap_or("invalid YAML");
-        // The library's first line repeats the location we print ourselves.
-        let first = first.strip_prefix("error: ").unwrap_or(first);
-        let message = match first.find(": ") {
-            Some(i) if first.starts_with("line ") => &first[i + 2..],
-            _ => first,
-        };
-        let detail: Vec<String> = lines
-            .map(|l| l.replace("<input>", &path.display().to_string()))
-            .collect();
-        let location = error.location();
-        ConfigError::Invalid {
-            problems: vec![Problem {
-                path: path.to_owned(),
-                line: location.map_or(0, |l| l.line()),
-                column: location.map_or(0, |l| l.column()),
-                context: None,
-                message: message.to_owned(),
-                detail: (!detail.is_empty()).then(|| detail.join("\n")),
-            }],
-        }
     }
 }
 

@@ -4,7 +4,6 @@
 //! The SMTP password never comes from the YAML file: it is read from the environment, a file
 //! named in the settings, or a systemd credential, and it never prints.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -14,7 +13,9 @@ use lettre::Address;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::settings::{Sourced, pick};
+pub use super::values::Secret;
+use super::values::{Sourced, pick};
+use super::web::RawWeb;
 use crate::schedule::Schedule;
 
 /// Whether an indicator's hits are mailed as they come or collected for the digest.
@@ -51,26 +52,6 @@ pub enum TlsMode {
     Required,
     /// Plain SMTP: only for a relay on a loopback address, where nothing crosses a network.
     None,
-}
-
-/// A secret that never appears in logs or debug output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(text: impl Into<String>) -> Secret {
-        Secret(text.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
 }
 
 /// An SMTP server to send through.
@@ -162,16 +143,6 @@ pub(super) struct RawMail {
     dir: Option<String>,
 }
 
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawWeb {
-    base_url: Option<Spanned<String>>,
-    /// A file holding the bearer token for the hit log (see `config::web`).
-    pub(super) token_file: Option<Spanned<String>>,
-    /// A file holding `user:password` for the hit log's basic auth.
-    pub(super) basic_auth_file: Option<Spanned<String>>,
-}
-
 /// Checks an e-mail address as lettre will use it.
 pub fn check_address(text: &str) -> Result<String, String> {
     let trimmed = text.trim();
@@ -245,7 +216,7 @@ pub(super) fn resolve(
                 .filter(|p| p.exists())
         });
     let password = match env("WATCHFLOOR_SMTP_PASSWORD") {
-        Some(p) if !p.is_empty() => Some(Secret(p)),
+        Some(p) if !p.is_empty() => Some(Secret::new(p)),
         _ => match &password_file {
             None => None,
             Some(path) => match std::fs::read_to_string(path) {
@@ -253,7 +224,7 @@ pub(super) fn resolve(
                 // that takes mail without login.
                 Ok(text) => Some(text.trim_end_matches(['\r', '\n']).to_owned())
                     .filter(|p| !p.is_empty())
-                    .map(Secret),
+                    .map(Secret::new),
                 Err(e) => {
                     report(
                         "smtp.password_file",
@@ -322,9 +293,7 @@ pub(super) fn resolve(
                     );
                     ok = false;
                 }
-                let password = password
-                    .clone()
-                    .or_else(|| url.password().map(|p| Secret(p.to_owned())));
+                let password = password.clone().or_else(|| url.password().map(Secret::new));
                 if password.is_some() && url.username().is_empty() {
                     report(
                         "smtp.url",
@@ -560,7 +529,7 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let secret = Secret("hunter2".into());
+        let secret = Secret::new("hunter2");
         assert!(!format!("{secret:?}").contains("hunter2"));
     }
 }

@@ -4,12 +4,18 @@
 //! Files are read in two steps, as ripgrep reads its flags: strict raw structs
 //! (`deny_unknown_fields`) first, then a validated form in which every query is compiled. Any
 //! error names the file, line and column; all problems of a file are reported together.
+//!
+//! The files import each other in one direction only (a test in `tests/invariants.rs` holds
+//! them to it): `settings` assembles `mail` and `web`; `indicators` uses `coverage` and
+//! `mail`'s address check; `error` (located problems) and `values` (where a value came from,
+//! secrets) are leaves that everything may use.
 
 pub mod coverage;
 mod error;
 pub mod indicators;
 pub mod mail;
 pub mod settings;
+mod values;
 pub mod web;
 
 pub use coverage::{Coverage, Gap};
@@ -17,4 +23,5 @@ pub use error::{ConfigError, Problem};
 pub use indicators::{AlertRoute, Example, Feed, Indicator, Indicators, Severity};
 pub use mail::{AlertMode, MailSettings, SmtpSettings, TlsMode};
 pub use settings::{FetchSettings, RetentionSettings, Settings};
+pub use values::Secret;
 pub use web::{BasicCredentials, WebAuth};

@@ -10,8 +10,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::error::{ConfigError, Problem};
-use super::mail::{self, MailInputs, MailSettings, RawMail, RawSmtp, RawWeb};
+use super::error::{ConfigError, Problem, yaml_error};
+use super::mail::{self, MailInputs, MailSettings, RawMail, RawSmtp};
+use super::values::pick;
+use super::web::{self, RawWeb, WebAuth};
 use crate::schedule::Schedule;
 
 /// The settings file read when `--config` is not given, if it exists.
@@ -73,7 +75,7 @@ pub struct Settings {
     /// How long a feed fails before operators are told (`mail.ops`).
     pub feed_alert_after: Duration,
     /// Who may read the hit log and triage; required when `http_listen` is not loopback.
-    pub web_auth: super::WebAuth,
+    pub web_auth: WebAuth,
 }
 
 /// The operations listener's default address: loopback only.
@@ -176,8 +178,7 @@ impl Settings {
                 if text.trim().is_empty() {
                     RawSettings::default()
                 } else {
-                    serde_saphyr::from_str(&text)
-                        .map_err(|e| super::indicators::yaml_error(path, &e))?
+                    serde_saphyr::from_str(&text).map_err(|e| yaml_error(path, &e))?
                 }
             }
             None => RawSettings::default(),
@@ -329,7 +330,7 @@ impl Settings {
             },
             &mut |key, line, column, message| problems.push(problem(key, line, column, message)),
         );
-        let web_auth = super::web::resolve(&raw.web, env, &mut |key, line, column, message| {
+        let web_auth = web::resolve(&raw.web, env, &mut |key, line, column, message| {
             problems.push(problem(key, line, column, message))
         });
         let (listen_text, line, column) = match pick(env, "WATCHFLOOR_LISTEN", &raw.http.listen) {
@@ -392,50 +393,6 @@ impl Settings {
     pub fn from_process(config: Option<&Path>, db: Option<&Path>) -> Result<Settings, ConfigError> {
         Settings::load(config, db, &|name| std::env::var(name).ok())
     }
-}
-
-/// A value from the environment (named in the message) or from the file (with its place).
-/// A setting's text and where it came from, for messages: a line and column in the file, or
-/// the environment variable that set it.
-pub(super) struct Sourced {
-    pub value: String,
-    pub line: u64,
-    pub column: u64,
-    pub from_file: bool,
-}
-
-impl Sourced {
-    /// What a message says before the problem: the variable's name when the environment set
-    /// the value (the line and column then say nothing).
-    pub fn origin(&self, var: &str) -> String {
-        if self.from_file {
-            String::new()
-        } else {
-            format!("{var}: ")
-        }
-    }
-}
-
-/// A setting from `var` in the environment, else from the file.
-pub(super) fn pick(
-    env: &dyn Fn(&str) -> Option<String>,
-    var: &str,
-    file: &Option<Spanned<String>>,
-) -> Option<Sourced> {
-    if let Some(value) = env(var) {
-        return Some(Sourced {
-            value,
-            line: 0,
-            column: 0,
-            from_file: false,
-        });
-    }
-    file.as_ref().map(|s| Sourced {
-        value: s.value.clone(),
-        line: s.defined.line(),
-        column: s.defined.column(),
-        from_file: true,
-    })
 }
 
 /// `$STATE_DIRECTORY/watchfloor.db` under systemd, else `./watchfloor.db`.

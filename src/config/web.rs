@@ -11,7 +11,22 @@
 
 use std::path::PathBuf;
 
-use super::mail::{RawWeb, Secret};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::values::{Secret, pick};
+
+/// The `web:` section of the settings file.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWeb {
+    /// The hit log's public URL; mail links to it (`config::mail`).
+    pub(super) base_url: Option<Spanned<String>>,
+    /// A file holding the bearer token for the hit log (see `config::web`).
+    pub(super) token_file: Option<Spanned<String>>,
+    /// A file holding `user:password` for the hit log's basic auth.
+    pub(super) basic_auth_file: Option<Spanned<String>>,
+}
 
 /// Who may use the hit log. Empty: nobody needs to log in, and nobody may triage.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -83,7 +98,7 @@ pub(super) fn resolve(
     problem: &mut dyn FnMut(&str, u64, u64, String),
 ) -> WebAuth {
     let mut read = |key: &str, var: &str, raw: &Option<serde_saphyr::Spanned<String>>| {
-        let set = super::settings::pick(env, var, raw)?;
+        let set = pick(env, var, raw)?;
         let (path, line, column, from) = (
             PathBuf::from(&set.value),
             set.line,

@@ -21,6 +21,7 @@ use super::{
     ItemText, MAX_OCCURRENCES_PER_TERM, Matcher, Occurrence, Scratch, TermKind, push_near_spans,
 };
 use crate::text::Field;
+use crate::text::safe::header_text;
 
 /// The score every indicator starts from when its query is true; boosts add to it.
 pub const BASE_SCORE: f64 = 1.0;
@@ -384,6 +385,39 @@ pub fn signed(value: f64) -> String {
     } else {
         format!("+{}", number(value))
     }
+}
+
+/// Feed and rule text in a demotion line is cut here: a line, not a paragraph.
+const DEMOTION_TEXT_MAX: usize = 200;
+
+/// The demoting boosts that applied, then each demoting term (as written, and the text it
+/// matched), cleaned for one line; the same for mail and the hit page.
+pub fn demotion_lines<'a>(
+    score: Option<&ScoreBreakdown>,
+    demoting_terms: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<String> {
+    let mut lines: Vec<String> = score
+        .iter()
+        .flat_map(|s| s.demoted_by())
+        .map(|b| {
+            format!(
+                "boost '{}' ({})",
+                header_text(&b.query, DEMOTION_TEXT_MAX),
+                signed(b.weight)
+            )
+        })
+        .collect();
+    for (term, text) in demoting_terms {
+        let line = format!(
+            "\"{}\" ({})",
+            header_text(text, DEMOTION_TEXT_MAX),
+            header_text(term, DEMOTION_TEXT_MAX)
+        );
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines
 }
 
 /// The node's span widened over the parentheses that group it: a parsed group's span covers

@@ -128,9 +128,7 @@ pub fn assess(health: &Health, store: Option<&Store>, now: DateTime<Utc>) -> Rep
     let (mut polled, mut hits) = (0, 0);
     match store.map(|s| (s.ping(), s)) {
         None => reasons.push("database: busy, no answer within 2 s".into()),
-        Some((Err(e), _)) => {
-            reasons.push(format!("database: {}", crate::pipeline::error_chain(&e)))
-        }
+        Some((Err(e), _)) => reasons.push(format!("database: {}", crate::error::error_chain(&e))),
         Some((Ok(()), store)) => {
             if let Ok(states) = store.feed_polling() {
                 let active: Vec<_> = states.iter().filter(|s| s.active).collect();

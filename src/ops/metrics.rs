@@ -28,7 +28,11 @@ fn describe() {
         "watchfloor_polls_total",
         "Polls by feed and outcome (ok, not_modified, error)"
     );
-    describe_counter!("watchfloor_fetch_errors_total", "Failed polls by feed");
+    describe_counter!(
+        "watchfloor_fetch_errors_total",
+        "Failed polls by feed and kind of failure (dns, connect, tls, timeout, http_status, \
+         too_large, not_a_feed, parse, store, ...)"
+    );
     describe_counter!(
         "watchfloor_evidence_unreadable_total",
         "Stored hits whose evidence did not decode when mail, Atom or the hit page read it"
@@ -96,10 +100,11 @@ pub fn record_poll(report: &PollReport) {
                     .increment(1);
             }
         }
-        Err(_) => {
+        Err(error) => {
             counter!("watchfloor_polls_total", "feed" => feed.clone(), "outcome" => "error")
                 .increment(1);
-            counter!("watchfloor_fetch_errors_total", "feed" => feed).increment(1);
+            counter!("watchfloor_fetch_errors_total", "feed" => feed, "kind" => error.kind().as_str())
+                .increment(1);
         }
     }
 }

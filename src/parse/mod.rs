@@ -70,6 +70,7 @@ use chrono::{DateTime, Utc};
 use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use sha2::{Digest, Sha256};
 
+use crate::error::ErrorKind;
 use crate::text::html_to_text;
 pub use link::{canonical_link, canonical_link_against};
 use prolog::{Prolog, Shape};
@@ -228,6 +229,16 @@ pub enum ParseError {
         line: Option<u64>,
         column: Option<u64>,
     },
+}
+
+impl ParseError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ParseError::Empty => ErrorKind::Empty,
+            ParseError::NotAFeed { .. } => ErrorKind::NotAFeed,
+            ParseError::Invalid { .. } => ErrorKind::Parse,
+        }
+    }
 }
 
 fn location(line: Option<u64>, column: Option<u64>) -> String {

@@ -1,10 +1,11 @@
-//! Text handling shared by the parse and match stages: HTML to display text, display text to
-//! the normalised word stream that indicators are matched against, and the language a text is
-//! written in.
+//! Text handling shared by the stages: HTML to display text, display text to the normalised
+//! word stream that indicators are matched against, the language a text is written in, and
+//! (`safe`) feed text made safe to show in mail, pages and the terminal.
 
 pub mod html;
 pub mod lang;
 pub mod normalize;
+pub mod safe;
 
 pub use html::{html_to_text, html_to_text_into, plain_to_text};
 pub use normalize::{Analyzed, FieldRun, Token, normalize_words};

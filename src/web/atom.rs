@@ -8,9 +8,9 @@
 use askama::Template;
 use chrono::{DateTime, Utc};
 
-use crate::alert::render::{header_text, web_link};
 use crate::config::Indicators;
 use crate::store::HitRow;
+use crate::text::safe::{header_text, web_link};
 
 /// Entries in the feed: readers poll often, and the page lists the rest.
 pub const ENTRIES: usize = 100;

@@ -400,7 +400,7 @@ async fn triage(
             StatusCode::BAD_REQUEST,
             format!(
                 "verdict '{}' is neither 'relevant' nor 'false_positive'\n",
-                crate::alert::render::header_text(&form.verdict, 40)
+                crate::text::safe::header_text(&form.verdict, 40)
             ),
         )
             .into_response();

@@ -10,20 +10,20 @@ use serde::{Deserialize, Serialize};
 
 use super::WebState;
 use super::chart::{self, Chart};
-use crate::alert::render::{
-    Segment, demotion_lines, header_text, highlight_block, highlight_block_roles, web_link,
-};
 use crate::config::{Indicator, Indicators};
 use crate::languages;
 use crate::matcher::Role;
+use crate::matcher::explain::demotion_lines;
 use crate::store::{FeedState, HitDetail, HitFilter, HitRow, TriageFilter, Verdict};
+use crate::text::safe::{
+    LINK_MAX, Segment, header_text, highlight_block, highlight_block_roles, web_link,
+};
 
 /// Hits on one page of the list.
 pub const PAGE_SIZE: usize = 50;
 /// Caps on feed text: generous for real titles, bounded for hostile ones.
 const TITLE_MAX: usize = 500;
 const NAME_MAX: usize = 200;
-const LINK_MAX: usize = 2000;
 const NOTE_MAX: usize = 2000;
 const ERROR_MAX: usize = 1000;
 const INSIGHT_MAX: usize = 4000;

@@ -1,8 +1,8 @@
 use chrono::TimeZone;
 use mail_parser::MessageParser;
-use proptest::prelude::*;
 
 use super::*;
+use crate::text::safe::tests::bad_offsets;
 
 const SCRIPT: &str = "<script>alert(1)</script>";
 const ATTRIBUTE_BREAKER: &str = "\"><img src=x onerror=alert(1)>";
@@ -159,55 +159,6 @@ fn a_long_subject_is_capped_with_an_ellipsis() {
     assert_eq!(subject.chars().count(), SUBJECT_MAX);
     assert!(subject.ends_with('…'));
     assert!(subject.starts_with("[watchfloor][high] North Korean satellite launch: 북한"));
-}
-
-#[test]
-fn header_text_makes_one_clean_line() {
-    let cases = [
-        ("plain", "plain"),
-        ("  padded  ", "padded"),
-        (
-            "Evil\r\nBcc: victim@example.org",
-            "Evil Bcc: victim@example.org",
-        ),
-        ("a\rb\nc\td", "a b c d"),
-        (
-            "bell\u{7}null\u{0}del\u{7f}c1\u{85}end",
-            "bell null del c1 end",
-        ),
-        ("many    \n\n   spaces", "many spaces"),
-        ("line\u{2028}separator", "line separator"),
-        ("Invoice \u{202E}fdp.exe", "Invoice fdp.exe"),
-        (
-            "\u{202A}\u{202B}\u{202C}\u{202D}\u{2066}\u{2067}\u{2068}\u{2069}\u{200E}\u{200F}\u{61C}x",
-            "x",
-        ),
-        ("Северная Корея", "Северная Корея"),
-        ("", ""),
-        ("\r\n\t", ""),
-    ];
-    for (input, expected) in cases {
-        assert_eq!(header_text(input, 100), expected, "{input:?}");
-    }
-}
-
-#[test]
-fn header_text_caps_length_on_a_char_boundary() {
-    let cases = [
-        ("abcdef", 6, "abcdef"),
-        ("abcdefg", 6, "abcde…"),
-        ("북한이 정찰위성을 발사했다", 5, "북한이…"),
-        ("a b c", 3, "a…"),
-        ("спутник", 3, "сп…"),
-        ("abc", 1, "…"),
-        ("abc", 0, ""),
-        ("", 0, ""),
-    ];
-    for (input, max, expected) in cases {
-        let capped = header_text(input, max);
-        assert_eq!(capped, expected, "{input:?} to {max}");
-        assert!(capped.chars().count() <= max);
-    }
 }
 
 #[test]
@@ -372,44 +323,17 @@ fn highlights_land_on_the_matched_words() {
     }
 }
 
+/// The splitting itself is tested in `text::safe`; here, that a message carrying such
+/// evidence still renders.
 #[test]
 fn bad_highlight_offsets_do_not_panic() {
     let text = "북한 спутник launch";
-    let cases: Vec<Vec<(usize, usize)>> = vec![
-        vec![(1, 2)],          // inside the first Hangul syllable
-        vec![(5, 100)],        // past the end
-        vec![(100, 200)],      // wholly past the end
-        vec![(9, 3)],          // reversed
-        vec![(0, 7), (3, 12)], // overlapping
-        vec![(7, 12), (0, 3)], // out of order
-        vec![(0, 0), (4, 4)],  // empty
-        vec![(usize::MAX, usize::MAX), (0, usize::MAX)],
-    ];
-    for highlights in cases {
-        let segments = highlight(text, &highlights);
-        let joined: String = segments.iter().map(|s| s.text.as_str()).collect();
-        assert_eq!(joined, text, "{highlights:?}");
+    for highlights in bad_offsets() {
         let json = serde_json::json!({"snippet": {"text": text, "highlights": highlights}});
         let mut hit = satellite(1, "Launch");
         hit.evidence_json = json.to_string();
         render(&view(MessageKind::Alert, vec![hit]));
     }
-    assert_eq!(
-        highlight(text, &[(1, 2)]),
-        vec![
-            Segment {
-                text: "북".to_owned(),
-                marked: true,
-                demoting: false,
-            },
-            Segment {
-                text: "한 спутник launch".to_owned(),
-                marked: false,
-                demoting: false,
-            },
-        ],
-        "a range inside a character widens to the whole character"
-    );
 }
 
 #[test]
@@ -697,26 +621,6 @@ fn a_malformed_message_id_is_refused() {
     }
 }
 
-proptest! {
-    #[test]
-    fn header_text_is_always_one_short_clean_line(text in "\\PC*|[\\s\\x00-\\x1f\u{202a}-\u{202e}a-zé북]*", max in 0usize..40) {
-        let cleaned = header_text(&text, max);
-        prop_assert!(cleaned.chars().count() <= max);
-        prop_assert!(!cleaned.chars().any(|c| c.is_control() || is_bidi_control(c)));
-        prop_assert!(!cleaned.contains("  "));
-        prop_assert_eq!(cleaned.trim(), cleaned.as_str());
-    }
-
-    #[test]
-    fn highlighting_keeps_the_snippet_text_whole(
-        text in "[a-z 북한спутник]{0,30}",
-        highlights in prop::collection::vec((0usize..80, 0usize..80), 0..6),
-    ) {
-        let joined: String = highlight(&text, &highlights).iter().map(|s| s.text.as_str()).collect();
-        prop_assert_eq!(joined, text);
-    }
-}
-
 /// Evidence as the matcher records it for a hit whose score a demoting boost lowered.
 fn demoted_evidence() -> (String, f64) {
     let (_, hit) = crate::matcher::fixtures::demoted_hit();
@@ -811,27 +715,5 @@ fn malformed_evidence_is_counted_and_the_alert_still_goes_out_without_it() {
     assert!(
         metrics.contains("watchfloor_evidence_unreadable_total 1"),
         "{metrics}"
-    );
-}
-
-#[test]
-fn a_highlight_inside_a_demoting_range_stays_a_highlight() {
-    let segments = highlight_roles(
-        "Satellite imagery of the pad",
-        &[(0, 9)],
-        &[(0, 17), (25, 28)],
-    );
-    let runs: Vec<(&str, bool, bool)> = segments
-        .iter()
-        .map(|s| (s.text.as_str(), s.marked, s.demoting))
-        .collect();
-    assert_eq!(
-        runs,
-        [
-            ("Satellite", true, false),
-            (" imagery", false, true),
-            (" of the ", false, false),
-            ("pad", false, true),
-        ]
     );
 }
