@@ -211,19 +211,7 @@ fn init_logging(level: &str) {
 }
 
 /// Settings from `--config`, `--db` and the environment.
-/// Text from a feed or the database as it may reach a terminal or a log line: control
-/// characters (a line break, a carriage return, an escape sequence's ESC) become spaces and
-/// bidi controls go, so no title can forge a line, move the cursor or reorder what is shown.
-pub fn terminal_text(text: &str) -> String {
-    text.chars()
-        .filter(|&c| !is_bidi_control(c))
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
+pub use crate::text::safe::terminal_text;
 
 pub fn load_settings(global: &GlobalArgs) -> Result<crate::config::Settings, ConfigError> {
     crate::config::Settings::from_process(global.config.as_deref(), global.db.as_deref())

@@ -56,6 +56,17 @@ pub fn header_text(text: &str, max: usize) -> String {
     out
 }
 
+/// Text from a feed or the database as it may reach a terminal or a log line: control
+/// characters (a line break, a carriage return, an escape sequence's ESC) become spaces and
+/// bidi controls go, so no title can forge a line, move the cursor or reorder what is shown.
+/// Unlike [`header_text`], nothing is collapsed or cut.
+pub fn terminal_text(text: &str) -> String {
+    text.chars()
+        .filter(|&c| !is_bidi_control(c))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// Characters that reorder how text around them is displayed: a title could use them to make a
 /// subject or a link read as something else.
 pub fn is_bidi_control(c: char) -> bool {
