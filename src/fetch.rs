@@ -12,6 +12,10 @@
 //!   brotli and deflate transparently), so both a large body and a small bomb stop at the cap.
 //! - `per_host` and `concurrency` bound the fetches in flight to one host and overall.
 //!
+//! Redirects are followed here, hop by hop, not by reqwest: each hop's connected address is
+//! judged, and once a fetch has been answered from a public address no later hop may connect
+//! to a non-public one ([`address`]; `fetch.allow_private_redirects` lifts it).
+//!
 //! TLS is rustls only; reqwest is built without native-tls, so OpenSSL is never linked.
 
 use std::collections::HashMap;
@@ -28,6 +32,10 @@ use url::Url;
 use crate::config::FetchSettings;
 use crate::error::ErrorKind;
 
+pub mod address;
+
+use address::{NotPublic, PublicOnly, Publicness};
+
 /// Redirects followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
 
@@ -42,6 +50,10 @@ const ACCEPT: &str = "application/rss+xml, application/atom+xml, application/fee
 #[derive(Clone, Debug)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// The same, but resolving names to public addresses only: for the hops after a public one.
+    public_client: reqwest::Client,
+    publicness: Publicness,
+    allow_private_redirects: bool,
     /// Whole-request deadline, started once the permits are held.
     timeout: Duration,
     max_body: u64,
@@ -140,6 +152,12 @@ pub enum FetchError {
     TooManyRedirects(usize),
     #[error("redirect to unsupported scheme '{0}'")]
     RedirectScheme(String),
+    /// A hop after a public address led to a loopback, private or link-local one.
+    #[error(
+        "redirect from a public address to the non-public {address} refused ({url}); \
+         fetch.allow_private_redirects follows it"
+    )]
+    PrivateRedirect { address: String, url: String },
     /// The decompressed body would pass the cap; reading stopped there.
     #[error("body larger than {0} bytes")]
     BodyTooLarge(u64),
@@ -168,7 +186,9 @@ impl FetchError {
             FetchError::Protocol(_) => ErrorKind::Protocol,
             FetchError::Status { .. } => ErrorKind::HttpStatus,
             FetchError::Throttled { .. } => ErrorKind::Throttled,
-            FetchError::TooManyRedirects(_) | FetchError::RedirectScheme(_) => ErrorKind::Redirect,
+            FetchError::TooManyRedirects(_)
+            | FetchError::RedirectScheme(_)
+            | FetchError::PrivateRedirect { .. } => ErrorKind::Redirect,
             FetchError::BodyTooLarge(_) => ErrorKind::TooLarge,
             FetchError::ClosedMidBody => ErrorKind::Truncated,
             FetchError::Decode(_) => ErrorKind::Decode,
@@ -185,15 +205,6 @@ impl FetchError {
     }
 }
 
-/// Policy errors raised inside reqwest's redirect handling, found again in the error chain.
-#[derive(Debug, thiserror::Error)]
-enum RedirectError {
-    #[error("too many redirects")]
-    TooMany,
-    #[error("unsupported scheme")]
-    Scheme(String),
-}
-
 impl Fetcher {
     pub fn new(settings: &FetchSettings) -> Result<Fetcher, FetchError> {
         if settings.concurrency == 0 || settings.per_host == 0 {
@@ -201,25 +212,28 @@ impl Fetcher {
                 "concurrency and per_host must be at least 1".to_owned(),
             ));
         }
-        let policy = reqwest::redirect::Policy::custom(|attempt| {
-            let scheme = attempt.url().scheme();
-            if scheme != "http" && scheme != "https" {
-                let scheme = scheme.to_owned();
-                attempt.error(RedirectError::Scheme(scheme))
-            } else if attempt.previous().len() > MAX_REDIRECTS {
-                attempt.error(RedirectError::TooMany)
-            } else {
-                attempt.follow()
-            }
-        });
-        let client = reqwest::Client::builder()
-            .user_agent(settings.user_agent.as_str())
-            .redirect(policy)
-            .referer(false)
+        let publicness = Publicness::new(&settings.test_public_addresses);
+        // Redirects are followed in `get`, where each hop's address is judged.
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(settings.user_agent.as_str())
+                .redirect(reqwest::redirect::Policy::none())
+                .referer(false)
+        };
+        let client = builder()
+            .build()
+            .map_err(|e| FetchError::Setup(describe(&e)))?;
+        let public_client = builder()
+            .dns_resolver(Arc::new(PublicOnly {
+                publicness: publicness.clone(),
+            }))
             .build()
             .map_err(|e| FetchError::Setup(describe(&e)))?;
         Ok(Fetcher {
             client,
+            public_client,
+            publicness,
+            allow_private_redirects: settings.allow_private_redirects,
             timeout: settings.timeout,
             max_body: settings.max_body,
             global: Arc::new(Semaphore::new(
@@ -312,21 +326,51 @@ impl Fetcher {
         )
     }
 
-    /// The request itself, without limits or deadline.
+    /// The request itself, without limits or deadline: the redirects are followed here.
     async fn get(&self, url: Url, validators: &Validators) -> Result<FetchOutcome, FetchError> {
-        let mut request = self
-            .client
-            .get(url)
-            .header(header::ACCEPT, HeaderValue::from_static(ACCEPT));
-        // Validators come from an earlier response's headers, so they are valid header values;
-        // one that is not is dropped, which only makes the request unconditional.
-        if let Some(value) = valid_header(validators.etag.as_deref()) {
-            request = request.header(header::IF_NONE_MATCH, value);
-        }
-        if let Some(value) = valid_header(validators.last_modified.as_deref()) {
-            request = request.header(header::IF_MODIFIED_SINCE, value);
-        }
-        let mut response = request.send().await.map_err(|e| self.classify(&e))?;
+        let mut url = url;
+        let mut redirects = 0;
+        // Whether a hop so far was answered from a public address: from then on, only public
+        // addresses may be connected to.
+        let mut public_seen = false;
+        let mut response = loop {
+            let public_only = public_seen && !self.allow_private_redirects;
+            if public_only
+                && let Some(ip) = literal_ip(&url)
+                && !self.publicness.judge(ip)
+            {
+                return Err(private_redirect(ip, &url));
+            }
+            let client = if public_only {
+                &self.public_client
+            } else {
+                &self.client
+            };
+            let response = self
+                .request(client, url.clone(), validators)
+                .send()
+                .await
+                .map_err(|e| self.classify(&e, &url))?;
+            if let Some(peer) = response.remote_addr() {
+                let public = self.publicness.judge(peer.ip());
+                if public_only && !public {
+                    return Err(private_redirect(peer.ip(), &url));
+                }
+                public_seen |= public;
+            }
+            let Some(next) = redirect_target(&response, &url) else {
+                break response;
+            };
+            let next = next?;
+            redirects += 1;
+            if redirects > MAX_REDIRECTS {
+                return Err(FetchError::TooManyRedirects(MAX_REDIRECTS));
+            }
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(FetchError::RedirectScheme(next.scheme().to_owned()));
+            }
+            url = next;
+        };
 
         let status = response.status();
         let headers = response.headers();
@@ -368,7 +412,11 @@ impl Fetcher {
         let capacity = announced.unwrap_or(0).min(self.max_body) as usize;
         let mut large = None;
         let mut body = Vec::with_capacity(capacity.min(INITIAL_CAPACITY));
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(&e))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.classify(&e, &url))?
+        {
             if (body.len() + chunk.len()) as u64 > self.max_body {
                 return Err(FetchError::BodyTooLarge(self.max_body));
             }
@@ -391,14 +439,39 @@ impl Fetcher {
         }))
     }
 
-    /// Names what went wrong from reqwest's error and the errors beneath it.
-    fn classify(&self, error: &reqwest::Error) -> FetchError {
+    /// One GET, conditional on the validators. They come from an earlier response's
+    /// headers, so they are valid header values; one that is not is dropped, which only makes
+    /// the request unconditional.
+    fn request(
+        &self,
+        client: &reqwest::Client,
+        url: Url,
+        validators: &Validators,
+    ) -> reqwest::RequestBuilder {
+        let mut request = client
+            .get(url)
+            .header(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+        if let Some(value) = valid_header(validators.etag.as_deref()) {
+            request = request.header(header::IF_NONE_MATCH, value);
+        }
+        if let Some(value) = valid_header(validators.last_modified.as_deref()) {
+            request = request.header(header::IF_MODIFIED_SINCE, value);
+        }
+        request
+    }
+
+    /// Names what went wrong from reqwest's error and the errors beneath it; `url` is the hop
+    /// that failed.
+    fn classify(&self, error: &reqwest::Error, url: &Url) -> FetchError {
         let causes = causes(error);
         for cause in &causes {
-            match cause.downcast_ref::<RedirectError>() {
-                Some(RedirectError::TooMany) => return FetchError::TooManyRedirects(MAX_REDIRECTS),
-                Some(RedirectError::Scheme(s)) => return FetchError::RedirectScheme(s.clone()),
-                None => {}
+            if let Some(not_public) = cause.downcast_ref::<NotPublic>() {
+                return FetchError::PrivateRedirect {
+                    address: not_public
+                        .first
+                        .map_or_else(|| not_public.addresses.clone(), |ip| ip.to_string()),
+                    url: url.to_string(),
+                };
             }
         }
         if error.is_timeout() {
@@ -443,6 +516,37 @@ fn connect_error(causes: &[&(dyn StdError + 'static)], message: String) -> Fetch
         FetchError::Dns(message)
     } else {
         FetchError::Connect(message)
+    }
+}
+
+/// The next URL when `response` is a redirect to follow (301, 302, 303, 307, 308 with a
+/// `Location`), resolved against the URL it answered; an error when the location is not a URL.
+fn redirect_target(response: &reqwest::Response, url: &Url) -> Option<Result<Url, FetchError>> {
+    let status = response.status().as_u16();
+    if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = response.headers().get(header::LOCATION)?;
+    let text = String::from_utf8_lossy(location.as_bytes());
+    Some(url.join(text.trim()).map_err(|e| FetchError::InvalidUrl {
+        url: text.chars().take(200).collect(),
+        reason: format!("redirect location: {e}"),
+    }))
+}
+
+/// The host of `url` when it is an IP address rather than a name.
+fn literal_ip(url: &Url) -> Option<std::net::IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(ip) => Some(ip.into()),
+        url::Host::Ipv6(ip) => Some(ip.into()),
+        url::Host::Domain(_) => None,
+    }
+}
+
+fn private_redirect(ip: std::net::IpAddr, url: &Url) -> FetchError {
+    FetchError::PrivateRedirect {
+        address: ip.to_string(),
+        url: url.to_string(),
     }
 }
 

@@ -22,6 +22,7 @@ fn settings() -> FetchSettings {
         concurrency: 8,
         per_host: 2,
         user_agent: "watchfloor-test/1.0 (+https://example.org/bot)".to_owned(),
+        ..FetchSettings::default()
     }
 }
 
@@ -349,6 +350,115 @@ async fn a_redirect_to_ftp_is_refused() {
     let server = FeedServer::start().await;
     let error = failure(&fetcher(), &server.url("/to-ftp")).await;
     assert_eq!(error.to_string(), "redirect to unsupported scheme 'ftp'");
+}
+
+/// A fetcher that takes the loopback test server for a public one, as if it were on the
+/// internet.
+fn fetcher_with_loopback_public(allow_private_redirects: bool) -> Fetcher {
+    Fetcher::new(&FetchSettings {
+        test_public_addresses: vec!["127.0.0.1".parse().expect("ip")],
+        allow_private_redirects,
+        ..settings()
+    })
+    .expect("fetcher")
+}
+
+#[tokio::test]
+async fn a_public_feed_cannot_redirect_the_fetcher_into_the_local_network() {
+    let server = FeedServer::start().await;
+    let port = server
+        .url("/")
+        .split(':')
+        .nth(2)
+        .expect("port")
+        .trim_end_matches('/')
+        .to_owned();
+    // Each a non-public address the fetcher must never be sent to: other loopback addresses,
+    // a cloud's metadata service, private ranges. (Names are judged on what they resolve to,
+    // in the resolver's own tests: here 127.0.0.1 stands for the internet, so `localhost`
+    // would count as public.)
+    let targets = [
+        format!("http://127.0.0.2:{port}/feed.xml"),
+        format!("http://[::1]:{port}/feed.xml"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        format!("http://10.0.0.1:{port}/feed.xml"),
+        format!("http://[::ffff:192.168.1.1]:{port}/feed.xml"),
+    ];
+    let fetcher = fetcher_with_loopback_public(false);
+    for (n, target) in targets.iter().enumerate() {
+        let path = format!("/to-private-{n}");
+        server.set(&path, Response::redirect(302, target));
+        let started = Instant::now();
+        let error = failure(&fetcher, &server.url(&path)).await;
+        assert!(
+            matches!(error, FetchError::PrivateRedirect { .. }),
+            "{target}: {error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("redirect from a public address to the non-public"),
+            "{error}"
+        );
+        // Refused before connecting: no timeout waited on an address that does not answer.
+        assert!(started.elapsed() < Duration::from_millis(900), "{target}");
+    }
+    // Two public hops and then a private one: still refused, wherever in the chain.
+    server.set("/public-hop", Response::redirect(301, "/to-private-0"));
+    let error = failure(&fetcher, &server.url("/public-hop")).await;
+    assert!(
+        matches!(error, FetchError::PrivateRedirect { .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.kind().as_str(), "redirect");
+
+    // Public to public is followed as ever.
+    server.set(
+        "/to-public",
+        Response::redirect(302, &server.url("/feed.xml")),
+    );
+    let body = fetched(&fetcher, &server.url("/to-public")).await;
+    assert_eq!(body.body, FEED.as_bytes());
+}
+
+#[tokio::test]
+async fn a_configured_local_feed_may_redirect_locally_and_the_setting_allows_the_rest() {
+    let server = FeedServer::start().await;
+    let local = server.url("/feed.xml").replace("127.0.0.1", "localhost");
+    server.set("/moved", Response::redirect(301, &local));
+    // The loopback server is not public here: an analyst's own local feed, moved within the
+    // local network, is followed.
+    let body = fetched(&fetcher(), &server.url("/moved")).await;
+    assert_eq!(body.body, FEED.as_bytes());
+    // With the server judged public, a redirect to another loopback address is refused,
+    // unless the operator allows it: then it is followed, and fails only because nothing
+    // listens there.
+    let port = server
+        .url("/")
+        .split(':')
+        .nth(2)
+        .expect("port")
+        .trim_end_matches('/')
+        .to_owned();
+    server.set(
+        "/elsewhere",
+        Response::redirect(301, &format!("http://127.0.0.2:{port}/feed.xml")),
+    );
+    let error = failure(
+        &fetcher_with_loopback_public(false),
+        &server.url("/elsewhere"),
+    )
+    .await;
+    assert!(
+        matches!(error, FetchError::PrivateRedirect { .. }),
+        "{error:?}"
+    );
+    let error = failure(
+        &fetcher_with_loopback_public(true),
+        &server.url("/elsewhere"),
+    )
+    .await;
+    assert!(matches!(error, FetchError::Connect(_)), "{error:?}");
 }
 
 #[tokio::test]

@@ -101,6 +101,7 @@ fn the_parse_stage_agrees_with_feedparsers_test_documents() {
         concurrency: 4,
         per_host: 4,
         user_agent: "watchfloor-conformance".to_owned(),
+        ..FetchSettings::default()
     })
     .unwrap();
 

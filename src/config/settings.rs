@@ -31,6 +31,12 @@ pub struct FetchSettings {
     /// Polls in flight at once to one host.
     pub per_host: usize,
     pub user_agent: String,
+    /// Follow a redirect from a public address to a loopback, private or link-local one. Off:
+    /// a public feed must not be able to send the fetcher into the operator's own network.
+    pub allow_private_redirects: bool,
+    /// Addresses judged public although they are not: for tests only, so that a feed server on
+    /// 127.0.0.1 can stand for the internet.
+    pub test_public_addresses: Vec<std::net::IpAddr>,
 }
 
 impl Default for FetchSettings {
@@ -41,6 +47,8 @@ impl Default for FetchSettings {
             concurrency: 16,
             per_host: 2,
             user_agent: format!("watchfloor/{}", env!("CARGO_PKG_VERSION")),
+            allow_private_redirects: false,
+            test_public_addresses: Vec::new(),
         }
     }
 }
@@ -123,6 +131,8 @@ struct RawFetch {
     concurrency: Option<Spanned<u64>>,
     per_host: Option<Spanned<u64>>,
     user_agent: Option<String>,
+    allow_private_redirects: Option<bool>,
+    test_public_addresses: Option<Vec<Spanned<String>>>,
 }
 
 /// The default schedule: every 15 minutes.
@@ -224,6 +234,57 @@ impl Settings {
         };
 
         let defaults = FetchSettings::default();
+        let allow_private_redirects = match env("WATCHFLOOR_FETCH_ALLOW_PRIVATE_REDIRECTS") {
+            Some(text) => match text.trim() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    problems.push(problem(
+                        "fetch.allow_private_redirects",
+                        0,
+                        0,
+                        format!(
+                            "WATCHFLOOR_FETCH_ALLOW_PRIVATE_REDIRECTS={text:?} is not true or false"
+                        ),
+                    ));
+                    false
+                }
+            },
+            None => raw
+                .fetch
+                .allow_private_redirects
+                .unwrap_or(defaults.allow_private_redirects),
+        };
+        let test_public_addresses = {
+            let listed: Vec<(String, u64, u64)> =
+                match env("WATCHFLOOR_FETCH_TEST_PUBLIC_ADDRESSES") {
+                    Some(text) => text
+                        .split(',')
+                        .filter(|a| !a.trim().is_empty())
+                        .map(|a| (a.trim().to_owned(), 0, 0))
+                        .collect(),
+                    None => raw
+                        .fetch
+                        .test_public_addresses
+                        .iter()
+                        .flatten()
+                        .map(|a| (a.value.clone(), a.defined.line(), a.defined.column()))
+                        .collect(),
+                };
+            let mut addresses = Vec::new();
+            for (text, line, column) in listed {
+                match text.parse::<std::net::IpAddr>() {
+                    Ok(address) => addresses.push(address),
+                    Err(_) => problems.push(problem(
+                        "fetch.test_public_addresses",
+                        line,
+                        column,
+                        format!("'{text}' is not an IP address"),
+                    )),
+                }
+            }
+            addresses
+        };
         let mut number =
             |key: &str, var: &str, file_value: &Option<Spanned<u64>>, default: u64, min: u64| {
                 // Where the value came from: a place in the file, or none for the environment.
@@ -291,6 +352,8 @@ impl Settings {
             user_agent: env("WATCHFLOOR_USER_AGENT")
                 .or(raw.fetch.user_agent)
                 .unwrap_or(defaults.user_agent),
+            allow_private_redirects,
+            test_public_addresses,
         };
         // Past a century the cutoff date stops meaning anything (and stops fitting a date).
         let items_days = number(
