@@ -54,7 +54,7 @@ impl Clock {
     }
 }
 
-/// The configuration in force: the poll context (rules, fetch settings, the shared store),
+/// The configuration in force: the poll context (rules, fetch settings, the database),
 /// swapped whole by a reload. A poll keeps the context it started with.
 pub struct Live {
     ctx: RwLock<Arc<Context>>,
@@ -86,8 +86,10 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let ctx = live.current();
-    let states = crate::store::lock(&ctx.store)
-        .feed_polling()
+    let states = ctx
+        .db
+        .read(|store| store.feed_polling())
+        .await
         .unwrap_or_default();
     let stored: HashMap<String, DateTime<Utc>> = states
         .into_iter()
@@ -97,8 +99,11 @@ pub async fn run(
     let poll = move |feed: Feed| {
         let ctx = poll_live.current();
         async move {
-            let state = crate::store::lock(&ctx.store)
-                .feed_state(&feed.id)
+            let id = feed.id.clone();
+            let state = ctx
+                .db
+                .read(move |store| store.feed_state(&id))
+                .await
                 .ok()
                 .flatten();
             poll_feed(ctx, feed, state).await

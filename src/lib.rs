@@ -13,7 +13,8 @@
 //! - [`alert`] turns hits into e-mail: the outbox dispatcher, grouping and noise control,
 //!   message rendering, SMTP or `.eml` files.
 //! - [`store`] is the only module that touches SQLite: feeds' state, items, sources, hits,
-//!   retention pruning and backups.
+//!   retention pruning and backups; its [`store::Db`] owns the daemon's connections on
+//!   threads of their own, awaited from async code.
 //! - [`housekeeping`] runs retention pruning nightly beside the daemon's loop.
 //! - [`text`] turns HTML into display text and display text into normalised words.
 //! - [`matcher`] runs all indicators over an item in one pass and explains each hit with
@@ -24,9 +25,12 @@
 //!   the operations listener from read-only connections.
 //! - [`eval`] scores the rules against labelled items.
 //! - [`languages`] sets the languages feeds deliver against those the rules can read.
+//! - [`app`] assembles the daemon once (database, polls, dispatcher, listener, housekeeping,
+//!   watchdog, reloads) for the command line, benches and tests.
 //! - [`cli`] is the command line: each subcommand a function over the stages above.
 
 pub mod alert;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod daemon;

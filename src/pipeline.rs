@@ -1,11 +1,12 @@
 //! One feed through the pipeline: fetch, parse, match, store.
 //!
-//! `poll_feed` reads top to bottom like the stages it runs. The network wait is async; parsing,
-//! matching and the database work run on the blocking pool, and the database is touched twice:
-//! once to learn which items the feed already delivered, once to write everything the poll
-//! learned in a single transaction. A failure at any stage is recorded against this feed alone.
+//! `poll_feed` reads top to bottom like the stages it runs. The network wait is async; parsing
+//! and matching run on the blocking pool; the database is awaited twice through [`Db`]: once
+//! (on a read connection) to learn which items the feed already delivered, once (on the
+//! writer) to write everything the poll learned in a single transaction. A failure at any stage
+//! is recorded against this feed alone.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,8 +17,8 @@ use crate::matcher::ItemText;
 use crate::parse::{ParsedItem, parse_feed};
 use crate::schedule::{self, Outcome, Schedule};
 use crate::store::{
-    FeedState, HitRecord, HitRoute, ItemRecord, ItemWrite, PollCounts, PollResult, PollWrite,
-    Store, StoreError,
+    Db, FeedState, HitRecord, HitRoute, ItemRecord, ItemWrite, KnownItem, PollCounts, PollResult,
+    PollWrite,
 };
 
 /// What every poll needs: shared by all polls of a run.
@@ -28,7 +29,7 @@ pub struct Context {
     /// feed's host has a free slot (see [`Fetcher::fetch_holding`]).
     polls: Arc<tokio::sync::Semaphore>,
     pub indicators: Arc<Indicators>,
-    pub store: Arc<Mutex<Store>>,
+    pub db: Db,
     pub default_schedule: Schedule,
     /// Who each indicator's new hits alert, by indicator position; worked out once.
     routes: Vec<Option<HitRoute>>,
@@ -38,17 +39,8 @@ impl Context {
     pub fn new(
         settings: &Settings,
         indicators: Arc<Indicators>,
-        store: Store,
-    ) -> anyhow::Result<Self> {
-        Self::sharing(settings, indicators, Arc::new(Mutex::new(store)))
-    }
-
-    /// A context on a store already shared, as a reload builds one.
-    pub fn sharing(
-        settings: &Settings,
-        indicators: Arc<Indicators>,
-        store: Arc<Mutex<Store>>,
-    ) -> anyhow::Result<Self> {
+        db: Db,
+    ) -> Result<Self, crate::fetch::FetchError> {
         let routes = indicators
             .indicators
             .iter()
@@ -59,20 +51,13 @@ impl Context {
             fetcher: Fetcher::new(&settings.fetch)?,
             polls: Arc::new(tokio::sync::Semaphore::new(settings.fetch.concurrency)),
             indicators,
-            store,
+            db,
             default_schedule: settings.schedule.clone(),
         })
     }
 
     pub fn schedule_of<'a>(&'a self, feed: &'a Feed) -> &'a Schedule {
         feed.schedule.as_ref().unwrap_or(&self.default_schedule)
-    }
-
-    fn with_store<T>(
-        &self,
-        work: impl FnOnce(&mut Store) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        work(&mut crate::store::lock(&self.store))
     }
 }
 
@@ -113,88 +98,101 @@ pub async fn poll_feed(ctx: Arc<Context>, feed: Feed, state: Option<FeedState>) 
         last_modified: state.as_ref().and_then(|s| s.last_modified.clone()),
     };
     let failures = state.as_ref().map_or(0, |s| s.consecutive_failures);
+    // Held to the end: it bounds whole polls in flight, their bodies and parsed items included.
     let (fetched, _permit) = ctx
         .fetcher
         .fetch_holding(&feed.url, &validators, Some(&ctx.polls))
         .await;
-    let blocking_ctx = ctx.clone();
-    let feed_id = feed.id.clone();
-    let joined = tokio::task::spawn_blocking(move || {
-        process(&blocking_ctx, &feed, fetched, failures, started)
-    })
-    .await;
-    match joined {
-        Ok(report) => report,
-        Err(e) => PollReport {
-            feed_id,
-            result: Err(format!("internal error: {e}")),
-            next_check: started + chrono::Duration::minutes(15),
-        },
-    }
-}
-
-fn process(
-    ctx: &Context,
-    feed: &Feed,
-    fetched: Result<FetchOutcome, crate::fetch::FetchError>,
-    failures: u32,
-    now: DateTime<Utc>,
-) -> PollReport {
-    let schedule = ctx.schedule_of(feed);
-    let fail =
-        |error: String, retry_after| record_failure(ctx, feed, error, retry_after, failures, now);
-
-    let body = match fetched {
-        Err(error) => return fail(error.to_string(), error.retry_after()),
+    let schedule = ctx.schedule_of(&feed);
+    match fetched {
+        Err(error) => {
+            let retry_after = error.retry_after();
+            record_failure(
+                &ctx,
+                &feed,
+                error.to_string(),
+                retry_after,
+                failures,
+                started,
+            )
+            .await
+        }
         Ok(FetchOutcome::NotModified { max_age }) => {
-            let next_check =
-                schedule::next_check(schedule, &feed.id, now, Outcome::Success { floor: max_age });
+            let next_check = schedule::next_check(
+                schedule,
+                &feed.id,
+                started,
+                Outcome::Success { floor: max_age },
+            );
             let write = PollWrite {
                 feed_id: feed.id.clone(),
-                attempted_at: now,
+                attempted_at: started,
                 result: PollResult::NotModified,
                 next_check,
                 min_interval: max_age,
                 items: Vec::new(),
             };
             let result = ctx
-                .with_store(|store| store.write_poll(&write))
+                .db
+                .write(move |store| store.write_poll(&write))
+                .await
                 .map(|counts| PollSuccess {
                     not_modified: true,
                     counts,
                     ..PollSuccess::default()
                 })
                 .map_err(|e| error_chain(&e));
-            return PollReport {
+            PollReport {
                 feed_id: feed.id.clone(),
                 result,
                 next_check,
-            };
+            }
         }
-        Ok(FetchOutcome::Fetched(body)) => body,
-    };
-    ingest(ctx, feed, &body, failures, now)
+        Ok(FetchOutcome::Fetched(body)) => ingest(&ctx, &feed, body, failures, started).await,
+    }
+}
+
+/// Runs CPU-bound work (parsing, matching) on the blocking pool, off the async workers.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| format!("internal error: {e}"))
 }
 
 /// Parses a fetched document, matches what is new or changed, and records the poll: the part
 /// of a poll after the network, also used to ingest files.
-pub fn ingest(
-    ctx: &Context,
+pub async fn ingest(
+    ctx: &Arc<Context>,
     feed: &Feed,
-    body: &FetchedBody,
+    body: FetchedBody,
     failures: u32,
     now: DateTime<Utc>,
 ) -> PollReport {
     let schedule = ctx.schedule_of(feed);
-    let fail = |error: String| record_failure(ctx, feed, error, None, failures, now);
-    let parsed = match parse_feed(&body.body, body.content_type.as_deref(), &body.final_url) {
-        Ok(parsed) => parsed,
-        Err(error) => return fail(error.to_string()),
+    let FetchedBody {
+        body,
+        content_type,
+        final_url,
+        validators,
+        max_age,
+        // Held until the poll is done with what the body became.
+        large: _large,
+    } = body;
+    let url = final_url.clone();
+    let parsed = off_the_runtime(move || parse_feed(&body, content_type.as_deref(), &url)).await;
+    let parsed = match parsed {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err(error)) => {
+            return record_failure(ctx, feed, error.to_string(), None, failures, now).await;
+        }
+        Err(error) => return record_failure(ctx, feed, error, None, failures, now).await,
     };
     // Never a silent "ok": what the document held that did not become items is logged and
     // recorded on the feed (shown by `feeds`, the feeds page and /metrics).
     let warning = parsed.warnings.first().map(|w| {
-        tracing::warn!(feed = %feed.id, url = %body.final_url, kind = w.kind(), "{w}");
+        tracing::warn!(feed = %feed.id, url = %final_url, kind = w.kind(), "{w}");
         (w.kind().to_owned(), w.to_string())
     });
     let warning_text = warning
@@ -204,72 +202,35 @@ pub fn ingest(
         parsed
             .ttl_minutes
             .map(|m| Duration::from_secs(u64::from(m) * 60)),
-        body.max_age,
+        max_age,
     ]
     .into_iter()
     .flatten()
     .max();
 
-    let known = match ctx.with_store(|store| store.known_items(&feed.id)) {
+    let feed_id = feed.id.clone();
+    let known = match ctx.db.read(move |store| store.known_items(&feed_id)).await {
         Ok(known) => known,
-        Err(e) => return fail(format!("database: {}", error_chain(&e))),
+        Err(e) => {
+            let error = format!("database: {}", error_chain(&e));
+            return record_failure(ctx, feed, error, None, failures, now).await;
+        }
     };
 
-    let indicators = &ctx.indicators;
-    let matcher = &indicators.matcher;
-    let mut scratch = matcher.scratch();
-    let mut writes = Vec::new();
     let item_count = parsed.items.len();
-    // Items move into their records: their text is the bulk of the poll, and copying it cost
-    // an allocation and a copy per field.
-    for item in parsed.items {
-        let previous = known.get(&item.key);
-        // A forgotten item is one retention deleted as too old to keep: any text it has now
-        // is still old news.
-        if previous.is_some_and(|p| p.forgotten || p.content_hash == item.content_hash) {
-            continue;
-        }
-        let record = item_record(item);
-        let text = ItemText {
-            title: &record.title,
-            summary: &record.summary,
-            content: &record.content,
-            author: &record.authors,
-            category: &record.categories,
-            link: record.link.as_deref().unwrap_or(""),
-        };
-        let hits: Vec<HitRecord> = matcher
-            .match_item(&text, &mut scratch)
-            .into_iter()
-            .map(|hit| {
-                let indicator = &indicators.indicators[hit.indicator];
-                HitRecord {
-                    indicator_id: indicator.id.clone(),
-                    score: hit.score,
-                    evidence: serde_json::to_string(&hit.evidence)
-                        .unwrap_or_else(|_| "{}".to_owned()),
-                    definition_hash: indicator.definition_hash.clone(),
-                    route: ctx.routes[hit.indicator].clone(),
-                }
-            })
-            .collect();
-        writes.push(match previous {
-            Some(previous) => ItemWrite::Changed {
-                item_id: previous.item_id,
-                item: record,
-                hits,
-            },
-            None => ItemWrite::New { item: record, hits },
-        });
-    }
+    let matching = ctx.clone();
+    let writes = match off_the_runtime(move || match_items(&matching, parsed.items, &known)).await {
+        Ok(writes) => writes,
+        Err(error) => return record_failure(ctx, feed, error, None, failures, now).await,
+    };
 
     let next_check = schedule::next_check(schedule, &feed.id, now, Outcome::Success { floor });
     let write = PollWrite {
         feed_id: feed.id.clone(),
         attempted_at: now,
         result: PollResult::Fetched {
-            etag: body.validators.etag.clone(),
-            last_modified: body.validators.last_modified.clone(),
+            etag: validators.etag,
+            last_modified: validators.last_modified,
             // A configured title wins over the feed's own, which may change at any poll.
             title: feed.title.clone().or(parsed.title),
             warning,
@@ -278,8 +239,12 @@ pub fn ingest(
         min_interval: floor,
         items: writes,
     };
-    match ctx.with_store(|store| store.write_poll(&write)) {
-        Ok(counts) => {
+    let written = ctx
+        .db
+        .write(move |store| Ok((store.write_poll(&write)?, write)))
+        .await;
+    match written {
+        Ok((counts, write)) => {
             let hits = counts
                 .hits
                 .iter()
@@ -309,12 +274,75 @@ pub fn ingest(
                 next_check,
             }
         }
-        Err(e) => fail(format!("database: {}", error_chain(&e))),
+        Err(e) => {
+            let error = format!("database: {}", error_chain(&e));
+            record_failure(ctx, feed, error, None, failures, now).await
+        }
     }
 }
 
+/// Matches the items that are new or changed against the rules: what the poll will write.
+fn match_items(
+    ctx: &Context,
+    items: Vec<ParsedItem>,
+    known: &std::collections::HashMap<String, KnownItem>,
+) -> Vec<ItemWrite> {
+    let indicators = &ctx.indicators;
+    let matcher = &indicators.matcher;
+    let mut scratch = matcher.scratch();
+    let mut writes = Vec::new();
+    // Items move into their records: their text is the bulk of the poll, and copying it cost
+    // an allocation and a copy per field.
+    for item in items {
+        let previous = known.get(&item.key);
+        // A forgotten item is one retention deleted as too old to keep: any text it has now
+        // is still old news.
+        if previous.is_some_and(|p| p.forgotten || p.content_hash == item.content_hash) {
+            continue;
+        }
+        let record = item_record(item);
+        let text = ItemText {
+            title: &record.title,
+            summary: &record.summary,
+            content: &record.content,
+            author: &record.authors,
+            category: &record.categories,
+            link: record.link.as_deref().unwrap_or(""),
+        };
+        let found = matcher.match_item(&text, &mut scratch);
+        // Once per item with hits, here rather than in the store's transaction: folding later
+        // compares these, never the titles again.
+        let fingerprint = (!found.is_empty())
+            .then(|| crate::alert::story::Fingerprint::of(&record.title).to_stored());
+        let hits: Vec<HitRecord> = found
+            .into_iter()
+            .map(|hit| {
+                let indicator = &indicators.indicators[hit.indicator];
+                HitRecord {
+                    indicator_id: indicator.id.clone(),
+                    score: hit.score,
+                    evidence: serde_json::to_string(&hit.evidence)
+                        .unwrap_or_else(|_| "{}".to_owned()),
+                    definition_hash: indicator.definition_hash.clone(),
+                    route: ctx.routes[hit.indicator].clone(),
+                    fingerprint: fingerprint.clone(),
+                }
+            })
+            .collect();
+        writes.push(match previous {
+            Some(previous) => ItemWrite::Changed {
+                item_id: previous.item_id,
+                item: record,
+                hits,
+            },
+            None => ItemWrite::New { item: record, hits },
+        });
+    }
+    writes
+}
+
 /// Records a failed poll: the error, one more failure, and a backed-off next check.
-fn record_failure(
+async fn record_failure(
     ctx: &Context,
     feed: &Feed,
     error: String,
@@ -341,7 +369,7 @@ fn record_failure(
         min_interval: None,
         items: Vec::new(),
     };
-    let result = match ctx.with_store(|store| store.write_poll(&write)) {
+    let result = match ctx.db.write(move |store| store.write_poll(&write)).await {
         Ok(_) => Err(error),
         Err(db) => Err(format!(
             "{error}; and recording it failed: {}",
