@@ -164,7 +164,11 @@ mod tests {
     #[tokio::test]
     async fn the_task_prunes_at_start_when_it_never_ran_and_records_it() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = Db::open(&dir.path().join("watchfloor.db")).expect("open");
+        let path = dir.path().join("watchfloor.db");
+        let db = tokio::task::spawn_blocking(move || Db::open(&path))
+            .await
+            .expect("joined")
+            .expect("open");
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run_housekeeping(db.clone(), 30, shutdown.clone()));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);

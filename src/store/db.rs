@@ -292,7 +292,11 @@ mod tests {
     #[tokio::test]
     async fn a_write_whose_caller_stopped_waiting_is_skipped() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = Db::open(&dir.path().join("w.db")).expect("open");
+        let path = dir.path().join("w.db");
+        let db = tokio::task::spawn_blocking(move || Db::open(&path))
+            .await
+            .expect("joined")
+            .expect("open");
         // Hold the writer, so the next write is still queued when its caller gives up.
         let (release, held) = std::sync::mpsc::channel::<()>();
         let holding = db
