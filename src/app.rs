@@ -8,10 +8,10 @@
 //! SIGTERM.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Mutex, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -23,7 +23,7 @@ use crate::daemon::Live;
 use crate::fetch::FetchError;
 use crate::ops::health::Health;
 use crate::ops::notify;
-use crate::pipeline::{Context, PollReport, poll_feed};
+use crate::pipeline::{Context, PollReport};
 use crate::store::{Db, FeedDef, StoreError};
 
 /// How long the dispatcher may take to finish the message in flight once polls have
@@ -190,17 +190,7 @@ impl App {
         let ctx = self.context();
         let mut polls = tokio::task::JoinSet::new();
         for feed in feeds {
-            let ctx = ctx.clone();
-            polls.spawn(async move {
-                let id = feed.id.clone();
-                let state = ctx
-                    .db
-                    .read(move |store| store.feed_state(&id))
-                    .await
-                    .ok()
-                    .flatten();
-                poll_feed(ctx, feed, state).await
-            });
+            polls.spawn(crate::daemon::poll_stored(ctx.clone(), feed));
         }
         let mut reports = Vec::new();
         while let Some(joined) = polls.join_next().await {
@@ -224,7 +214,7 @@ impl App {
         } = self
             .startup
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .await
             .take()
             .ok_or(AppError::AlreadyRun)?;
         if let Some(listener) = listener {

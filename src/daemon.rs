@@ -96,19 +96,7 @@ pub async fn run(
         .filter_map(|s| Some((s.id, s.next_check?)))
         .collect();
     let poll_live = live.clone();
-    let poll = move |feed: Feed| {
-        let ctx = poll_live.current();
-        async move {
-            let id = feed.id.clone();
-            let state = ctx
-                .db
-                .read(move |store| store.feed_state(&id))
-                .await
-                .ok()
-                .flatten();
-            poll_feed(ctx, feed, state).await
-        }
-    };
+    let poll = move |feed: Feed| poll_stored(poll_live.current(), feed);
     let log_live = live.clone();
     run_loop(
         feeds,
@@ -123,6 +111,18 @@ pub async fn run(
         shutdown,
     )
     .await;
+}
+
+/// Polls `feed` from its stored state (validators, failures), read when the poll starts.
+pub async fn poll_stored(ctx: Arc<Context>, feed: Feed) -> PollReport {
+    let id = feed.id.clone();
+    let state = ctx
+        .db
+        .read(move |store| store.feed_state(&id))
+        .await
+        .ok()
+        .flatten();
+    poll_feed(ctx, feed, state).await
 }
 
 /// The scheduling loop, apart from what a poll does: `feeds` carries the feed list (a new

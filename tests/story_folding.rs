@@ -57,7 +57,20 @@ fn write_indicators(path: &Path, feed_url: &str) {
     std::fs::write(path, yearly).expect("write indicators");
 }
 
-async fn start(dir: &Path, feeds: &FeedServer) -> Daemon {
+/// The real daemon on a state folder of its own, polling a feed server that serves the
+/// hostile wire.
+async fn start_on_hostile_wire() -> (FeedServer, tempfile::TempDir, Daemon) {
+    let feeds = FeedServer::empty().await;
+    feeds.set(
+        "/wire.xml",
+        Response::ok("application/rss+xml", hostile_wire()),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let daemon = start(dir.path(), &feeds);
+    (feeds, dir, daemon)
+}
+
+fn start(dir: &Path, feeds: &FeedServer) -> Daemon {
     let indicators = dir.join("indicators.yaml");
     write_indicators(&indicators, &feeds.url("/wire.xml"));
     Daemon::start(
@@ -86,14 +99,8 @@ fn progress(db: &Path) -> (u64, bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_title_among_hundreds_of_hits_keeps_healthz_answering_within_a_second() {
-    let feeds = FeedServer::empty().await;
-    feeds.set(
-        "/wire.xml",
-        Response::ok("application/rss+xml", hostile_wire()),
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (_feeds, dir, daemon) = start_on_hostile_wire().await;
     let db = dir.path().join("watchfloor.db");
-    let daemon = start(dir.path(), &feeds).await;
     let base = daemon.http_base();
     let client = reqwest::Client::new();
 
@@ -140,14 +147,8 @@ async fn a_huge_title_among_hundreds_of_hits_keeps_healthz_answering_within_a_se
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_daemon_within_ten_seconds_while_it_takes_in_the_hostile_feed() {
-    let feeds = FeedServer::empty().await;
-    feeds.set(
-        "/wire.xml",
-        Response::ok("application/rss+xml", hostile_wire()),
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (feeds, dir, daemon) = start_on_hostile_wire().await;
     let db = dir.path().join("watchfloor.db");
-    let daemon = start(dir.path(), &feeds).await;
     let waiting = Instant::now();
     while feeds.hits("/wire.xml") == 0 {
         assert!(

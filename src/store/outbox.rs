@@ -242,6 +242,12 @@ pub struct StoryHit {
     pub title: String,
 }
 
+/// A hit for story folding; `?1` is how many bytes of a title to read when the hit has no
+/// stored fingerprint.
+const STORY_HIT_SELECT: &str = "SELECT h.id, h.indicator_id, h.item_id, h.created_at,
+        h.fingerprint, CASE WHEN h.fingerprint IS NULL THEN substr(i.title, 1, ?1) ELSE '' END
+     FROM hits h JOIN items i ON i.id = h.item_id";
+
 fn story_hit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoryHit> {
     Ok(StoryHit {
         hit_id: row.get(0)?,
@@ -260,13 +266,10 @@ impl Store {
         limit: usize,
         title_bytes: usize,
     ) -> Result<Vec<StoryHit>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT h.id, h.indicator_id, h.item_id, h.created_at, h.fingerprint,
-                    CASE WHEN h.fingerprint IS NULL THEN substr(i.title, 1, ?2) ELSE '' END
-             FROM hits h JOIN items i ON i.id = h.item_id
-             WHERE h.story_pending = 1 ORDER BY h.id LIMIT ?1",
-        )?;
-        let rows = statement.query_map(params![limit as i64, title_bytes as i64], story_hit_row)?;
+        let mut statement = self.conn.prepare_cached(&format!(
+            "{STORY_HIT_SELECT} WHERE h.story_pending = 1 ORDER BY h.id LIMIT ?2"
+        ))?;
+        let rows = statement.query_map(params![title_bytes as i64, limit as i64], story_hit_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -282,21 +285,18 @@ impl Store {
         limit: usize,
         title_bytes: usize,
     ) -> Result<Vec<StoryHit>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT h.id, h.indicator_id, h.item_id, h.created_at, h.fingerprint,
-                    CASE WHEN h.fingerprint IS NULL THEN substr(i.title, 1, ?5) ELSE '' END
-             FROM hits h JOIN items i ON i.id = h.item_id
-             WHERE h.indicator_id = ?1 AND h.created_at >= ?2 AND h.id < ?3
+        let mut statement = self.conn.prepare_cached(&format!(
+            "{STORY_HIT_SELECT} WHERE h.indicator_id = ?2 AND h.created_at >= ?3 AND h.id < ?4
                AND h.story_id IS NULL AND h.origin = 'poll'
-             ORDER BY h.id DESC LIMIT ?4",
-        )?;
+             ORDER BY h.id DESC LIMIT ?5"
+        ))?;
         let rows = statement.query_map(
             params![
+                title_bytes as i64,
                 indicator_id,
                 to_unix(since),
                 before,
-                limit as i64,
-                title_bytes as i64
+                limit as i64
             ],
             story_hit_row,
         )?;
