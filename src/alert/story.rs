@@ -261,6 +261,82 @@ mod tests {
         );
     }
 
+    /// Through the store: alerts wait for their story, a hit stored before fingerprints were
+    /// (none kept) is compared by its title, and a later report's alert is folded into the
+    /// first report's.
+    #[test]
+    fn waiting_alerts_are_folded_into_the_first_report_and_released() {
+        use crate::config::AlertMode;
+        use crate::store::{
+            AlertStatus, FeedDef, HitRecord, HitRoute, ItemRecord, ItemWrite, PollResult, PollWrite,
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&dir.path().join("w.db")).expect("open");
+        store
+            .sync_feeds(&[FeedDef {
+                id: "wire",
+                url: "http://127.0.0.1/wire.xml",
+                title: None,
+            }])
+            .expect("feeds");
+        let at = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let first = "North Korea launches spy satellite with Russian help";
+        let later = "North Korea launches spy satellite with Russian help, Seoul says";
+        let write = |key: &str, title: &str, fingerprint: Option<String>| ItemWrite::New {
+            item: ItemRecord {
+                key: key.into(),
+                link: Some(format!("https://news.test/{key}")),
+                title: title.into(),
+                content_hash: key.into(),
+                ..ItemRecord::default()
+            },
+            hits: vec![HitRecord {
+                indicator_id: "sat".into(),
+                score: 1.0,
+                evidence: "{}".into(),
+                definition_hash: "h".into(),
+                route: Some(HitRoute {
+                    recipients: vec!["analyst@example.org".into()],
+                    mode: AlertMode::Immediate,
+                }),
+                fingerprint,
+            }],
+        };
+        let counts = store
+            .write_poll(&PollWrite {
+                feed_id: "wire".into(),
+                attempted_at: at,
+                result: PollResult::NotModified,
+                next_check: at,
+                min_interval: None,
+                items: vec![
+                    // As a hit stored before schema version 10: no fingerprint.
+                    write("a", first, None),
+                    write("b", later, Some(Fingerprint::of(later).to_stored())),
+                ],
+            })
+            .expect("write");
+        assert_eq!(counts.new_alerts, 2);
+        assert!(
+            store.pending_alerts().expect("pending").is_empty(),
+            "waiting"
+        );
+
+        let decided = fold_pending(&store).expect("folded");
+        let (a, b) = (counts.hits[0].hit_id, counts.hits[1].hit_id);
+        assert_eq!(decided, [(a, None), (b, Some(a))]);
+        assert_eq!(store.record_stories(&decided).expect("recorded"), 1);
+        let pending = store.pending_alerts().expect("pending");
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].hit_id, a);
+        let folded = store.alerts(Some(AlertStatus::Folded), 10).expect("folded");
+        assert_eq!(folded.len(), 1);
+        assert_eq!(folded[0].hit_id, b);
+        assert!(fold_pending(&store).expect("nothing waits").is_empty());
+    }
+
     #[test]
     fn a_stored_fingerprint_reads_back_as_it_was() {
         let fingerprint = Fingerprint::of("North Korea launches spy satellite, Seoul says");
