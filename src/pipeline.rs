@@ -103,30 +103,28 @@ pub async fn poll_feed(ctx: Arc<Context>, feed: Feed, state: Option<FeedState>) 
         .fetcher
         .fetch_holding(&feed.url, &validators, Some(&ctx.polls))
         .await;
-    let schedule = ctx.schedule_of(&feed);
-    match fetched {
-        Err(error) => {
-            let retry_after = error.retry_after();
-            record_failure(
-                &ctx,
-                &feed,
-                error.to_string(),
-                retry_after,
-                failures,
-                started,
-            )
-            .await
-        }
+    process(&ctx, &feed, fetched, failures, started).await
+}
+
+async fn process(
+    ctx: &Arc<Context>,
+    feed: &Feed,
+    fetched: Result<FetchOutcome, crate::fetch::FetchError>,
+    failures: u32,
+    now: DateTime<Utc>,
+) -> PollReport {
+    let schedule = ctx.schedule_of(feed);
+    let fail =
+        |error: String, retry_after| record_failure(ctx, feed, error, retry_after, failures, now);
+
+    let body = match fetched {
+        Err(error) => return fail(error.to_string(), error.retry_after()).await,
         Ok(FetchOutcome::NotModified { max_age }) => {
-            let next_check = schedule::next_check(
-                schedule,
-                &feed.id,
-                started,
-                Outcome::Success { floor: max_age },
-            );
+            let next_check =
+                schedule::next_check(schedule, &feed.id, now, Outcome::Success { floor: max_age });
             let write = PollWrite {
                 feed_id: feed.id.clone(),
-                attempted_at: started,
+                attempted_at: now,
                 result: PollResult::NotModified,
                 next_check,
                 min_interval: max_age,
@@ -142,14 +140,15 @@ pub async fn poll_feed(ctx: Arc<Context>, feed: Feed, state: Option<FeedState>) 
                     ..PollSuccess::default()
                 })
                 .map_err(|e| error_chain(&e));
-            PollReport {
+            return PollReport {
                 feed_id: feed.id.clone(),
                 result,
                 next_check,
-            }
+            };
         }
-        Ok(FetchOutcome::Fetched(body)) => ingest(&ctx, &feed, body, failures, started).await,
-    }
+        Ok(FetchOutcome::Fetched(body)) => body,
+    };
+    ingest(ctx, feed, body, failures, now).await
 }
 
 /// Runs CPU-bound work (parsing, matching) on the blocking pool, off the async workers.
@@ -171,6 +170,7 @@ pub async fn ingest(
     now: DateTime<Utc>,
 ) -> PollReport {
     let schedule = ctx.schedule_of(feed);
+    let fail = |error: String| record_failure(ctx, feed, error, None, failures, now);
     let FetchedBody {
         body,
         content_type,
@@ -184,10 +184,8 @@ pub async fn ingest(
     let parsed = off_the_runtime(move || parse_feed(&body, content_type.as_deref(), &url)).await;
     let parsed = match parsed {
         Ok(Ok(parsed)) => parsed,
-        Ok(Err(error)) => {
-            return record_failure(ctx, feed, error.to_string(), None, failures, now).await;
-        }
-        Err(error) => return record_failure(ctx, feed, error, None, failures, now).await,
+        Ok(Err(error)) => return fail(error.to_string()).await,
+        Err(error) => return fail(error).await,
     };
     // Never a silent "ok": what the document held that did not become items is logged and
     // recorded on the feed (shown by `feeds`, the feeds page and /metrics).
@@ -211,17 +209,14 @@ pub async fn ingest(
     let feed_id = feed.id.clone();
     let known = match ctx.db.read(move |store| store.known_items(&feed_id)).await {
         Ok(known) => known,
-        Err(e) => {
-            let error = format!("database: {}", error_chain(&e));
-            return record_failure(ctx, feed, error, None, failures, now).await;
-        }
+        Err(e) => return fail(format!("database: {}", error_chain(&e))).await,
     };
 
     let item_count = parsed.items.len();
     let matching = ctx.clone();
     let writes = match off_the_runtime(move || match_items(&matching, parsed.items, &known)).await {
         Ok(writes) => writes,
-        Err(error) => return record_failure(ctx, feed, error, None, failures, now).await,
+        Err(error) => return fail(error).await,
     };
 
     let next_check = schedule::next_check(schedule, &feed.id, now, Outcome::Success { floor });
@@ -274,10 +269,7 @@ pub async fn ingest(
                 next_check,
             }
         }
-        Err(e) => {
-            let error = format!("database: {}", error_chain(&e));
-            record_failure(ctx, feed, error, None, failures, now).await
-        }
+        Err(e) => fail(format!("database: {}", error_chain(&e))).await,
     }
 }
 
