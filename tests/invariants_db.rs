@@ -248,6 +248,28 @@ fn only_the_store_touches_sqlite() {
     );
 }
 
+/// The store records what other stages decided; it decides nothing of alerts (routing, story
+/// folding), so nothing of `alert` runs inside a write transaction.
+#[test]
+fn the_store_calls_nothing_of_the_alert_stage() {
+    let mut found = Vec::new();
+    for (name, text) in src() {
+        if !name.starts_with("src/store/") {
+            continue;
+        }
+        let code = code_only(&text);
+        for (at, _) in code.match_indices("alert::") {
+            let line = code[..at].matches('\n').count() + 1;
+            found.push(format!("{name}:{line}"));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "the store calls the alert stage:\n{}",
+        found.join("\n")
+    );
+}
+
 #[test]
 fn the_scanner_sees_async_bodies_and_skips_comments_and_strings() {
     let code = code_only(
