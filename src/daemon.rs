@@ -54,7 +54,7 @@ impl Clock {
     }
 }
 
-/// The configuration in force: the poll context (rules, fetch settings, the shared store),
+/// The configuration in force: the poll context (rules, fetch settings, the database),
 /// swapped whole by a reload. A poll keeps the context it started with.
 pub struct Live {
     ctx: RwLock<Arc<Context>>,
@@ -86,24 +86,17 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let ctx = live.current();
-    let states = crate::store::lock(&ctx.store)
-        .feed_polling()
+    let states = ctx
+        .db
+        .read(|store| store.feed_polling())
+        .await
         .unwrap_or_default();
     let stored: HashMap<String, DateTime<Utc>> = states
         .into_iter()
         .filter_map(|s| Some((s.id, s.next_check?)))
         .collect();
     let poll_live = live.clone();
-    let poll = move |feed: Feed| {
-        let ctx = poll_live.current();
-        async move {
-            let state = crate::store::lock(&ctx.store)
-                .feed_state(&feed.id)
-                .ok()
-                .flatten();
-            poll_feed(ctx, feed, state).await
-        }
-    };
+    let poll = move |feed: Feed| poll_stored(poll_live.current(), feed);
     let log_live = live.clone();
     run_loop(
         feeds,
@@ -118,6 +111,18 @@ pub async fn run(
         shutdown,
     )
     .await;
+}
+
+/// Polls `feed` from its stored state (validators, failures), read when the poll starts.
+pub async fn poll_stored(ctx: Arc<Context>, feed: Feed) -> PollReport {
+    let id = feed.id.clone();
+    let state = ctx
+        .db
+        .read(move |store| store.feed_state(&id))
+        .await
+        .ok()
+        .flatten();
+    poll_feed(ctx, feed, state).await
 }
 
 /// The scheduling loop, apart from what a poll does: `feeds` carries the feed list (a new

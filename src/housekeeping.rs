@@ -4,10 +4,9 @@
 //! store records when it last ran to the end, and the next run is due at the first 03:30 after
 //! that: a restart the same night does not prune again, a night the machine was off is made
 //! up once at the next start, and a run cut short by a stop is finished at the next start.
-//! The work goes one batch (one transaction) at a time, with the store unlocked in between,
-//! so polls and the dispatcher wait for one batch at most.
+//! The work goes one batch (one transaction) at a time on the database's writer, so polls and
+//! the dispatcher wait for one batch at most.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -15,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info};
 
 use crate::schedule::Schedule;
-use crate::store::{self, PRUNE_BATCH, PruneReport, Store, StoreError};
+use crate::store::{Db, PRUNE_BATCH, PruneReport, StoreError};
 
 /// When pruning runs: 03:30 local time, every night.
 pub const NIGHTLY: &str = "30 3 * * *";
@@ -43,14 +42,10 @@ pub fn next_prune(
 /// Runs retention pruning nightly until `shutdown` is cancelled; `items_days` is
 /// `retention.items_days`. Errors are logged and retried an hour later: housekeeping never
 /// stops the daemon.
-pub async fn run_housekeeping(
-    store: Arc<Mutex<Store>>,
-    items_days: u32,
-    shutdown: CancellationToken,
-) {
+pub async fn run_housekeeping(db: Db, items_days: u32, shutdown: CancellationToken) {
     let nightly = Schedule::parse(NIGHTLY).expect("the nightly schedule is valid");
     loop {
-        let last = store::lock(&store).last_prune();
+        let last = db.read(|store| store.last_prune()).await;
         let due = match last {
             Ok(last) => next_prune(last, &nightly, Utc::now()),
             Err(e) => {
@@ -71,7 +66,7 @@ pub async fn run_housekeeping(
                 return;
             }
         }
-        match prune_now(&store, items_days, &shutdown).await {
+        match prune_now(&db, items_days, &shutdown).await {
             Ok(Some(_)) => {}
             Ok(None) => return,
             Err(e) => {
@@ -90,7 +85,7 @@ pub async fn run_housekeeping(
 /// Prunes items first seen more than `items_days` ago, one batch at a time, and records the
 /// run; logs what it removed. `None` when stopped before the end (the next start finishes).
 pub async fn prune_now(
-    store: &Arc<Mutex<Store>>,
+    db: &Db,
     items_days: u32,
     shutdown: &CancellationToken,
 ) -> Result<Option<PruneReport>, StoreError> {
@@ -102,21 +97,16 @@ pub async fn prune_now(
             info!("housekeeping: stopped mid-prune; the next start finishes it");
             return Ok(None);
         }
-        let shared = store.clone();
-        let step = tokio::task::spawn_blocking(move || {
-            store::lock(&shared).prune_step(older_than, now, PRUNE_BATCH)
-        })
-        .await;
-        // Only a runtime shutting down cancels a blocking task (a panic aborts the process).
-        let Ok(step) = step else { return Ok(None) };
-        let step = step?;
+        let step = db
+            .write(move |store| store.prune_step(older_than, now, PRUNE_BATCH))
+            .await?;
         total.add(&step);
         if step.is_empty() {
             break;
         }
         tokio::task::yield_now().await;
     }
-    store::lock(store).record_prune(now)?;
+    db.write(move |store| store.record_prune(now)).await?;
     info!(
         deleted = total.items_deleted,
         trimmed = total.items_trimmed,
@@ -174,13 +164,20 @@ mod tests {
     #[tokio::test]
     async fn the_task_prunes_at_start_when_it_never_ran_and_records_it() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Arc::new(Mutex::new(
-            Store::open(&dir.path().join("watchfloor.db")).expect("open"),
-        ));
+        let path = dir.path().join("watchfloor.db");
+        let db = tokio::task::spawn_blocking(move || Db::open(&path))
+            .await
+            .expect("joined")
+            .expect("open");
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run_housekeeping(store.clone(), 30, shutdown.clone()));
+        let task = tokio::spawn(run_housekeeping(db.clone(), 30, shutdown.clone()));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while store::lock(&store).last_prune().expect("state").is_none() {
+        while db
+            .read(|store| store.last_prune())
+            .await
+            .expect("state")
+            .is_none()
+        {
             assert!(std::time::Instant::now() < deadline, "never pruned");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

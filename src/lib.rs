@@ -13,7 +13,8 @@
 //! - [`alert`] turns hits into e-mail: the outbox dispatcher, grouping and noise control,
 //!   message rendering, SMTP or `.eml` files.
 //! - [`store`] is the only module that touches SQLite: feeds' state, items, sources, hits,
-//!   retention pruning and backups.
+//!   retention pruning and backups; its [`store::Db`] owns the daemon's connections on
+//!   threads of their own, awaited from async code.
 //! - [`housekeeping`] runs retention pruning nightly beside the daemon's loop.
 //! - [`text`] turns HTML into display text and display text into normalised words, tells
 //!   the language, and makes feed text safe to show in mail, pages and the terminal.
@@ -26,9 +27,12 @@
 //! - [`eval`] scores the rules against labelled items.
 //! - [`languages`] sets the languages feeds deliver against those the rules can read.
 //! - [`error`] prints an error with its causes and names the kinds failures are counted by.
+//! - [`app`] assembles the daemon once (database, polls, dispatcher, listener, housekeeping,
+//!   watchdog, reloads) for the command line, benches and tests.
 //! - [`cli`] is the command line: each subcommand a function over the stages above.
 
 pub mod alert;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -1,11 +1,12 @@
 //! One feed through the pipeline: fetch, parse, match, store.
 //!
-//! `poll_feed` reads top to bottom like the stages it runs. The network wait is async; parsing,
-//! matching and the database work run on the blocking pool, and the database is touched twice:
-//! once to learn which items the feed already delivered, once to write everything the poll
-//! learned in a single transaction. A failure at any stage is recorded against this feed alone.
+//! `poll_feed` reads top to bottom like the stages it runs. The network wait is async; parsing
+//! and matching run on the blocking pool; the database is awaited twice through [`Db`]: once
+//! (on a read connection) to learn which items the feed already delivered, once (on the
+//! writer) to write everything the poll learned in a single transaction. A failure at any stage
+//! is recorded against this feed alone.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,8 +18,8 @@ use crate::matcher::ItemText;
 use crate::parse::{ParseError, ParsedItem, parse_feed};
 use crate::schedule::{self, Outcome, Schedule};
 use crate::store::{
-    FeedState, HitRecord, HitRoute, ItemRecord, ItemWrite, PollCounts, PollResult, PollWrite,
-    Store, StoreError,
+    Db, FeedState, HitRecord, HitRoute, ItemRecord, ItemWrite, KnownItem, PollCounts, PollResult,
+    PollWrite, StoreError,
 };
 
 /// What every poll needs: shared by all polls of a run.
@@ -29,7 +30,7 @@ pub struct Context {
     /// feed's host has a free slot (see [`Fetcher::fetch_holding`]).
     polls: Arc<tokio::sync::Semaphore>,
     pub indicators: Arc<Indicators>,
-    pub store: Arc<Mutex<Store>>,
+    pub db: Db,
     pub default_schedule: Schedule,
     /// Who each indicator's new hits alert, by indicator position; worked out once.
     routes: Vec<Option<HitRoute>>,
@@ -39,16 +40,7 @@ impl Context {
     pub fn new(
         settings: &Settings,
         indicators: Arc<Indicators>,
-        store: Store,
-    ) -> Result<Self, FetchError> {
-        Self::sharing(settings, indicators, Arc::new(Mutex::new(store)))
-    }
-
-    /// A context on a store already shared, as a reload builds one.
-    pub fn sharing(
-        settings: &Settings,
-        indicators: Arc<Indicators>,
-        store: Arc<Mutex<Store>>,
+        db: Db,
     ) -> Result<Self, FetchError> {
         let routes = indicators
             .indicators
@@ -60,20 +52,13 @@ impl Context {
             fetcher: Fetcher::new(&settings.fetch)?,
             polls: Arc::new(tokio::sync::Semaphore::new(settings.fetch.concurrency)),
             indicators,
-            store,
+            db,
             default_schedule: settings.schedule.clone(),
         })
     }
 
     pub fn schedule_of<'a>(&'a self, feed: &'a Feed) -> &'a Schedule {
         feed.schedule.as_ref().unwrap_or(&self.default_schedule)
-    }
-
-    fn with_store<T>(
-        &self,
-        work: impl FnOnce(&mut Store) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        work(&mut crate::store::lock(&self.store))
     }
 }
 
@@ -150,28 +135,16 @@ pub async fn poll_feed(ctx: Arc<Context>, feed: Feed, state: Option<FeedState>) 
         last_modified: state.as_ref().and_then(|s| s.last_modified.clone()),
     };
     let failures = state.as_ref().map_or(0, |s| s.consecutive_failures);
+    // Held to the end: it bounds whole polls in flight, their bodies and parsed items included.
     let (fetched, _permit) = ctx
         .fetcher
         .fetch_holding(&feed.url, &validators, Some(&ctx.polls))
         .await;
-    let blocking_ctx = ctx.clone();
-    let feed_id = feed.id.clone();
-    let joined = tokio::task::spawn_blocking(move || {
-        process(&blocking_ctx, &feed, fetched, failures, started)
-    })
-    .await;
-    match joined {
-        Ok(report) => report,
-        Err(e) => PollReport {
-            feed_id,
-            result: Err(PollError::Task(e.to_string())),
-            next_check: started + chrono::Duration::minutes(15),
-        },
-    }
+    process(&ctx, &feed, fetched, failures, started).await
 }
 
-fn process(
-    ctx: &Context,
+async fn process(
+    ctx: &Arc<Context>,
     feed: &Feed,
     fetched: Result<FetchOutcome, FetchError>,
     failures: u32,
@@ -181,7 +154,7 @@ fn process(
     let body = match fetched {
         Err(error) => {
             let retry_after = error.retry_after();
-            return record_failure(ctx, feed, error.into(), retry_after, failures, now);
+            return record_failure(ctx, feed, error.into(), retry_after, failures, now).await;
         }
         Ok(FetchOutcome::NotModified { max_age }) => {
             let next_check =
@@ -195,7 +168,9 @@ fn process(
                 items: Vec::new(),
             };
             let result = ctx
-                .with_store(|store| store.write_poll(&write))
+                .db
+                .write(move |store| store.write_poll(&write))
+                .await
                 .map(|counts| PollSuccess {
                     not_modified: true,
                     counts,
@@ -210,28 +185,49 @@ fn process(
         }
         Ok(FetchOutcome::Fetched(body)) => body,
     };
-    ingest(ctx, feed, &body, failures, now)
+    ingest(ctx, feed, body, failures, now).await
+}
+
+/// Runs CPU-bound work (parsing, matching) on the blocking pool, off the async workers.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PollError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| PollError::Task(e.to_string()))
 }
 
 /// Parses a fetched document, matches what is new or changed, and records the poll: the part
 /// of a poll after the network, also used to ingest files.
-pub fn ingest(
-    ctx: &Context,
+pub async fn ingest(
+    ctx: &Arc<Context>,
     feed: &Feed,
-    body: &FetchedBody,
+    body: FetchedBody,
     failures: u32,
     now: DateTime<Utc>,
 ) -> PollReport {
     let schedule = ctx.schedule_of(feed);
     let fail = |error: PollError| record_failure(ctx, feed, error, None, failures, now);
-    let parsed = match parse_feed(&body.body, body.content_type.as_deref(), &body.final_url) {
-        Ok(parsed) => parsed,
-        Err(error) => return fail(error.into()),
+    let FetchedBody {
+        body,
+        content_type,
+        final_url,
+        validators,
+        max_age,
+        // Held until the poll is done with what the body became.
+        large: _large,
+    } = body;
+    let url = final_url.clone();
+    let parsed = off_the_runtime(move || parse_feed(&body, content_type.as_deref(), &url)).await;
+    let parsed = match parsed {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err(error)) => return fail(error.into()).await,
+        Err(error) => return fail(error).await,
     };
     // Never a silent "ok": what the document held that did not become items is logged and
     // recorded on the feed (shown by `feeds`, the feeds page and /metrics).
     let warning = parsed.warnings.first().map(|w| {
-        tracing::warn!(feed = %feed.id, url = %body.final_url, kind = w.kind(), "{w}");
+        tracing::warn!(feed = %feed.id, url = %final_url, kind = w.kind(), "{w}");
         (w.kind().to_owned(), w.to_string())
     });
     let warning_text = warning
@@ -241,72 +237,32 @@ pub fn ingest(
         parsed
             .ttl_minutes
             .map(|m| Duration::from_secs(u64::from(m) * 60)),
-        body.max_age,
+        max_age,
     ]
     .into_iter()
     .flatten()
     .max();
 
-    let known = match ctx.with_store(|store| store.known_items(&feed.id)) {
+    let feed_id = feed.id.clone();
+    let known = match ctx.db.read(move |store| store.known_items(&feed_id)).await {
         Ok(known) => known,
-        Err(e) => return fail(PollError::Store(e)),
+        Err(e) => return fail(PollError::Store(e)).await,
     };
 
-    let indicators = &ctx.indicators;
-    let matcher = &indicators.matcher;
-    let mut scratch = matcher.scratch();
-    let mut writes = Vec::new();
     let item_count = parsed.items.len();
-    // Items move into their records: their text is the bulk of the poll, and copying it cost
-    // an allocation and a copy per field.
-    for item in parsed.items {
-        let previous = known.get(&item.key);
-        // A forgotten item is one retention deleted as too old to keep: any text it has now
-        // is still old news.
-        if previous.is_some_and(|p| p.forgotten || p.content_hash == item.content_hash) {
-            continue;
-        }
-        let record = item_record(item);
-        let text = ItemText {
-            title: &record.title,
-            summary: &record.summary,
-            content: &record.content,
-            author: &record.authors,
-            category: &record.categories,
-            link: record.link.as_deref().unwrap_or(""),
-        };
-        let hits: Vec<HitRecord> = matcher
-            .match_item(&text, &mut scratch)
-            .into_iter()
-            .map(|hit| {
-                let indicator = &indicators.indicators[hit.indicator];
-                HitRecord {
-                    indicator_id: indicator.id.clone(),
-                    score: hit.score,
-                    evidence: serde_json::to_string(&hit.evidence)
-                        .unwrap_or_else(|_| "{}".to_owned()),
-                    definition_hash: indicator.definition_hash.clone(),
-                    route: ctx.routes[hit.indicator].clone(),
-                }
-            })
-            .collect();
-        writes.push(match previous {
-            Some(previous) => ItemWrite::Changed {
-                item_id: previous.item_id,
-                item: record,
-                hits,
-            },
-            None => ItemWrite::New { item: record, hits },
-        });
-    }
+    let matching = ctx.clone();
+    let writes = match off_the_runtime(move || match_items(&matching, parsed.items, &known)).await {
+        Ok(writes) => writes,
+        Err(error) => return fail(error).await,
+    };
 
     let next_check = schedule::next_check(schedule, &feed.id, now, Outcome::Success { floor });
     let write = PollWrite {
         feed_id: feed.id.clone(),
         attempted_at: now,
         result: PollResult::Fetched {
-            etag: body.validators.etag.clone(),
-            last_modified: body.validators.last_modified.clone(),
+            etag: validators.etag,
+            last_modified: validators.last_modified,
             // A configured title wins over the feed's own, which may change at any poll.
             title: feed.title.clone().or(parsed.title),
             warning,
@@ -315,8 +271,12 @@ pub fn ingest(
         min_interval: floor,
         items: writes,
     };
-    match ctx.with_store(|store| store.write_poll(&write)) {
-        Ok(counts) => {
+    let written = ctx
+        .db
+        .write(move |store| Ok((store.write_poll(&write)?, write)))
+        .await;
+    match written {
+        Ok((counts, write)) => {
             let hits = counts
                 .hits
                 .iter()
@@ -346,12 +306,72 @@ pub fn ingest(
                 next_check,
             }
         }
-        Err(e) => fail(PollError::Store(e)),
+        Err(e) => fail(PollError::Store(e)).await,
     }
 }
 
+/// Matches the items that are new or changed against the rules: what the poll will write.
+fn match_items(
+    ctx: &Context,
+    items: Vec<ParsedItem>,
+    known: &std::collections::HashMap<String, KnownItem>,
+) -> Vec<ItemWrite> {
+    let indicators = &ctx.indicators;
+    let matcher = &indicators.matcher;
+    let mut scratch = matcher.scratch();
+    let mut writes = Vec::new();
+    // Items move into their records: their text is the bulk of the poll, and copying it cost
+    // an allocation and a copy per field.
+    for item in items {
+        let previous = known.get(&item.key);
+        // A forgotten item is one retention deleted as too old to keep: any text it has now
+        // is still old news.
+        if previous.is_some_and(|p| p.forgotten || p.content_hash == item.content_hash) {
+            continue;
+        }
+        let record = item_record(item);
+        let text = ItemText {
+            title: &record.title,
+            summary: &record.summary,
+            content: &record.content,
+            author: &record.authors,
+            category: &record.categories,
+            link: record.link.as_deref().unwrap_or(""),
+        };
+        let found = matcher.match_item(&text, &mut scratch);
+        // Once per item with hits, here rather than in the store's transaction: folding later
+        // compares these, never the titles again.
+        let fingerprint = (!found.is_empty())
+            .then(|| crate::alert::story::Fingerprint::of(&record.title).to_stored());
+        let hits: Vec<HitRecord> = found
+            .into_iter()
+            .map(|hit| {
+                let indicator = &indicators.indicators[hit.indicator];
+                HitRecord {
+                    indicator_id: indicator.id.clone(),
+                    score: hit.score,
+                    evidence: serde_json::to_string(&hit.evidence)
+                        .unwrap_or_else(|_| "{}".to_owned()),
+                    definition_hash: indicator.definition_hash.clone(),
+                    route: ctx.routes[hit.indicator].clone(),
+                    fingerprint: fingerprint.clone(),
+                }
+            })
+            .collect();
+        writes.push(match previous {
+            Some(previous) => ItemWrite::Changed {
+                item_id: previous.item_id,
+                item: record,
+                hits,
+            },
+            None => ItemWrite::New { item: record, hits },
+        });
+    }
+    writes
+}
+
 /// Records a failed poll: the error, one more failure, and a backed-off next check.
-fn record_failure(
+async fn record_failure(
     ctx: &Context,
     feed: &Feed,
     error: PollError,
@@ -378,7 +398,7 @@ fn record_failure(
         min_interval: None,
         items: Vec::new(),
     };
-    let result = match ctx.with_store(|store| store.write_poll(&write)) {
+    let result = match ctx.db.write(move |store| store.write_poll(&write)).await {
         Ok(_) => Err(error),
         Err(record) => Err(PollError::Unrecorded {
             error: Box::new(error),

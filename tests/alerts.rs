@@ -8,15 +8,14 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use support::smtp_server::{Delivered, SmtpServer, TestCertificate};
 use watchfloor::alert::Dispatcher;
 use watchfloor::alert::transport::{SendError, Transport};
-use watchfloor::config::{Feed, Indicators, Settings};
-use watchfloor::pipeline::Context;
+use watchfloor::app::App;
+use watchfloor::config::{Indicators, Settings};
 use watchfloor::store::{AlertStatus, Store};
 
 const SATELLITE: &str = "North Korea launches reconnaissance satellite with Russian help";
@@ -26,70 +25,44 @@ const ARMS: &str = "South Korea considers supplying weapons to Ukraine directly"
 const OIL: &str = "Russia delivers oil products to North Korea by rail, exceeding UN cap";
 const WHEAT: &str = "Russian wheat shipments to North Korea double this year";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A database, the shipped indicators, two feeds, and a dispatcher on the settings given.
+/// A database, the shipped indicators, three feeds, and the daemon built on the settings given.
 struct Harness {
     dir: PathBuf,
     settings: Settings,
-    ctx: Arc<Context>,
-    dispatcher: Dispatcher,
+    app: App,
+}
+
+impl Harness {
+    fn dispatcher(&self) -> &Dispatcher {
+        self.app.dispatcher()
+    }
+
+    /// A connection of its own, as `watchfloor alerts` opens one beside the daemon.
+    fn store(&self) -> Store {
+        Store::open(&self.settings.database).expect("open")
+    }
 }
 
 fn settings(dir: &Path, env: &[(&str, String)]) -> Settings {
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
-    Settings::load(None, Some(&dir.join("watchfloor.db")), &|name| {
-        env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    })
-    .expect("valid settings")
+    support::app::settings(dir, env)
 }
 
 fn harness(dir: &Path, env: &[(&str, String)]) -> Harness {
-    harness_with(
-        dir,
-        env,
-        Indicators::load(&root().join("indicators.yaml")).expect("rules"),
-    )
+    harness_with(dir, env, support::app::shipped_rules())
 }
 
 fn harness_with(dir: &Path, env: &[(&str, String)], indicators: Indicators) -> Harness {
     std::fs::create_dir_all(dir).expect("state dir");
     let settings = settings(dir, env);
-    let mut store = Store::open(&settings.database).expect("open");
-    let feeds: Vec<Feed> = ["wire", "agency", "paper"]
-        .iter()
-        .map(|id| Feed::new(id, &format!("http://127.0.0.1/{id}.xml")))
-        .collect();
-    store
-        .sync_feeds(
-            &feeds
-                .iter()
-                .map(|f| watchfloor::store::FeedDef {
-                    id: &f.id,
-                    url: &f.url,
-                    title: None,
-                })
-                .collect::<Vec<_>>(),
-        )
-        .expect("feeds");
-    let ctx = Arc::new(Context::new(&settings, Arc::new(indicators), store).expect("context"));
-    let transport = Transport::new(&settings.mail).expect("transport");
-    let dispatcher = Dispatcher::new(
-        ctx.store.clone(),
-        transport,
-        settings.mail.clone(),
-        ctx.indicators.clone(),
+    let app = support::app::build_app(
+        settings.clone(),
+        indicators,
+        support::app::feeds(&["wire", "agency", "paper"]),
     );
     Harness {
         dir: dir.to_owned(),
         settings,
-        ctx,
-        dispatcher,
+        app,
     }
 }
 
@@ -117,7 +90,7 @@ fn feed_items(h: &Harness, feed: &str, items: &[(&str, &str, &str)], now: DateTi
         ));
     }
     body.push_str("</channel></rss>");
-    support::ingest::ingest_rss(&h.ctx, feed, body, now);
+    support::app::ingest_rss(&h.app, feed, body, now);
 }
 
 fn t0() -> DateTime<Utc> {
@@ -139,7 +112,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn counts(h: &Harness) -> watchfloor::store::OutboxCounts {
-    h.ctx.store.lock().unwrap().outbox_counts().expect("counts")
+    h.store().outbox_counts().expect("counts")
 }
 
 fn message_ids(messages: &[Delivered]) -> Vec<String> {
@@ -160,15 +133,15 @@ fn an_alert_arrives_once_with_its_evidence_and_headers() {
     let rt = rt();
 
     let early = rt
-        .block_on(h.dispatcher.round(t0() + secs(5), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(5), false, None))
         .expect("round");
     assert_eq!(early.sent, 0, "the group window is still open");
     let report = rt
-        .block_on(h.dispatcher.round(t0() + secs(31), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(31), false, None))
         .expect("round");
     assert_eq!((report.planned, report.sent), (1, 1), "{report:?}");
     let again = rt
-        .block_on(h.dispatcher.round(t0() + secs(600), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(600), false, None))
         .expect("round");
     assert_eq!(again.sent, 0, "sent once");
 
@@ -226,7 +199,7 @@ fn starttls_is_used_with_a_trusted_certificate_and_required_otherwise() {
         t0(),
     );
     let report = rt()
-        .block_on(h.dispatcher.round(t0() + secs(60), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(60), false, None))
         .expect("round");
     assert_eq!(report.sent, 1, "{report:?}");
     assert_eq!(server.wait_for(1, Duration::from_secs(5)).len(), 1);
@@ -245,7 +218,7 @@ fn starttls_is_used_with_a_trusted_certificate_and_required_otherwise() {
         t0(),
     );
     let report = rt()
-        .block_on(h.dispatcher.round(t0() + secs(60), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(60), false, None))
         .expect("round");
     assert_eq!((report.sent, report.retrying), (0, 1), "{report:?}");
     assert!(plain.messages().is_empty(), "nothing was sent without TLS");
@@ -264,7 +237,7 @@ fn an_smtp_outage_delays_alerts_but_delivers_every_one_once() {
     }
     let rt = rt();
     let down = rt
-        .block_on(h.dispatcher.round(t0() + secs(60), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(60), false, None))
         .expect("round");
     assert_eq!(
         (down.planned, down.sent, down.retrying),
@@ -273,20 +246,20 @@ fn an_smtp_outage_delays_alerts_but_delivers_every_one_once() {
     );
     assert!(down.errors[0].contains("message"), "{:?}", down.errors);
     let still_down = rt
-        .block_on(h.dispatcher.round(t0() + secs(95), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(95), false, None))
         .expect("round");
     assert_eq!(still_down.retrying, 4, "retried after 30 s: {still_down:?}");
 
     server.resume();
     let early = rt
-        .block_on(h.dispatcher.round(t0() + secs(120), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(120), false, None))
         .expect("round");
     assert_eq!(early.sent, 0, "the second retry waits 60 s: {early:?}");
     let back = rt
-        .block_on(h.dispatcher.round(t0() + secs(160), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(160), false, None))
         .expect("round");
     assert_eq!(back.sent, 4, "{back:?}");
-    rt.block_on(h.dispatcher.round(t0() + secs(3600), false, None))
+    rt.block_on(h.dispatcher().round(t0() + secs(3600), false, None))
         .expect("round");
 
     let messages = server.wait_for(4, Duration::from_secs(5));
@@ -317,7 +290,7 @@ fn a_4xx_reply_is_retried_and_a_5xx_reply_fails_at_once_and_stays_visible() {
     );
     let rt = rt();
     let first = rt
-        .block_on(h.dispatcher.round(t0() + secs(60), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(60), false, None))
         .expect("round");
     assert_eq!(
         (first.sent, first.retrying, first.failed),
@@ -325,7 +298,7 @@ fn a_4xx_reply_is_retried_and_a_5xx_reply_fails_at_once_and_stays_visible() {
         "{first:?}"
     );
 
-    let store = || h.ctx.store.lock().unwrap();
+    let store = || h.store();
     let failed = store()
         .alerts(Some(AlertStatus::Failed), 10)
         .expect("alerts");
@@ -354,7 +327,10 @@ fn a_4xx_reply_is_retried_and_a_5xx_reply_fails_at_once_and_stays_visible() {
 
     // A day of 4xx replies gives up too.
     let later = rt
-        .block_on(h.dispatcher.round(t0() + secs(60 + 24 * 3600), false, None))
+        .block_on(
+            h.dispatcher()
+                .round(t0() + secs(60 + 24 * 3600), false, None),
+        )
         .expect("round");
     assert_eq!(later.failed, 1, "{later:?}");
     assert_eq!(store().outbox_counts().expect("counts").failed, 2);
@@ -379,27 +355,25 @@ fn a_crash_between_acceptance_and_acknowledgement_resends_with_the_same_message_
             &[("a1", SATELLITE, "https://news.test/sat")],
             t0(),
         );
-        assert_eq!(h.dispatcher.plan(t0() + secs(60), false).expect("plan"), 1);
-        let due = h
-            .ctx
-            .store
-            .lock()
-            .unwrap()
-            .due_messages(t0() + secs(60), 10)
-            .expect("due");
+        assert_eq!(
+            rt.block_on(h.dispatcher().plan(t0() + secs(60), false))
+                .expect("plan"),
+            1
+        );
+        let due = h.store().due_messages(t0() + secs(60), 10).expect("due");
         // The server accepts the message; the process dies before recording it.
-        rt.block_on(h.dispatcher.send(&due[0], t0() + secs(60)))
+        rt.block_on(h.dispatcher().send(&due[0], t0() + secs(60)))
             .expect("accepted");
     }
     let h = harness(dir.path(), &env);
     let report = rt
-        .block_on(h.dispatcher.round(t0() + secs(120), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(120), false, None))
         .expect("round");
     assert_eq!(
         report.sent, 1,
         "the unacknowledged message is sent again: {report:?}"
     );
-    rt.block_on(h.dispatcher.round(t0() + secs(600), false, None))
+    rt.block_on(h.dispatcher().round(t0() + secs(600), false, None))
         .expect("round");
 
     let messages = server.wait_for(2, Duration::from_secs(5));
@@ -416,7 +390,7 @@ fn hostile_titles_cannot_inject_headers_or_markup() {
     let title = "North Korea launches satellite &lt;script&gt;alert(1)&lt;/script&gt;&#13;&#10;Bcc: victim@example.org&#13;&#10;&#13;&#10;\"&gt;&lt;img src=x onerror=alert(2)&gt; \u{202e}evil";
     feed_items(&h, "wire", &[("a1", title, "javascript:alert(3)")], t0());
     let report = rt()
-        .block_on(h.dispatcher.round(t0() + secs(60), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(60), false, None))
         .expect("round");
     assert_eq!(report.sent, 1, "{report:?}");
     let messages = server.wait_for(1, Duration::from_secs(5));
@@ -471,7 +445,7 @@ fn immediate_hits_of_one_indicator_within_the_window_share_a_message() {
         t0() + secs(20),
     );
     let report = rt()
-        .block_on(h.dispatcher.round(t0() + secs(55), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(55), false, None))
         .expect("round");
     assert_eq!(report.sent, 2, "{report:?}");
     let messages = server.wait_for(2, Duration::from_secs(5));
@@ -501,7 +475,7 @@ fn the_hourly_cap_rolls_the_overflow_into_one_summary_and_drops_nothing() {
     }
     let rt = rt();
     let first = rt
-        .block_on(h.dispatcher.round(t0() + secs(60), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(60), false, None))
         .expect("round");
     assert_eq!(first.sent, 2, "one alert and one summary: {first:?}");
     let messages = server.wait_for(2, Duration::from_secs(5));
@@ -519,11 +493,11 @@ fn the_hourly_cap_rolls_the_overflow_into_one_summary_and_drops_nothing() {
         t0() + secs(120),
     );
     let held = rt
-        .block_on(h.dispatcher.round(t0() + secs(600), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(600), false, None))
         .expect("round");
     assert_eq!(held.sent, 0, "{held:?}");
     let later = rt
-        .block_on(h.dispatcher.round(t0() + secs(3700), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(3700), false, None))
         .expect("round");
     assert_eq!(later.sent, 1, "{later:?}");
     let c = counts(&h);
@@ -539,7 +513,7 @@ fn the_digest_collects_pending_hits_by_indicator_and_skips_an_empty_day() {
     let h = harness(dir.path(), &env);
     let rt = rt();
     // The first round starts the digest clock.
-    rt.block_on(h.dispatcher.round(t0(), false, None))
+    rt.block_on(h.dispatcher().round(t0(), false, None))
         .expect("round");
     feed_items(
         &h,
@@ -560,7 +534,7 @@ fn the_digest_collects_pending_hits_by_indicator_and_skips_an_empty_day() {
         t0() + secs(80),
     );
     let waiting = rt
-        .block_on(h.dispatcher.round(t0() + secs(3600), true, None))
+        .block_on(h.dispatcher().round(t0() + secs(3600), true, None))
         .expect("round");
     assert_eq!(
         waiting.sent, 0,
@@ -574,7 +548,7 @@ fn the_digest_collects_pending_hits_by_indicator_and_skips_an_empty_day() {
         .next_after(t0())
         .expect("next digest");
     let report = rt
-        .block_on(h.dispatcher.round(digest_at, false, None))
+        .block_on(h.dispatcher().round(digest_at, false, None))
         .expect("round");
     assert_eq!(report.sent, 1, "{report:?}");
     let messages = server.wait_for(1, Duration::from_secs(5));
@@ -592,7 +566,7 @@ fn the_digest_collects_pending_hits_by_indicator_and_skips_an_empty_day() {
 
     let next_day = h.settings.mail.digest.next_after(digest_at).expect("next");
     let empty = rt
-        .block_on(h.dispatcher.round(next_day, false, None))
+        .block_on(h.dispatcher().round(next_day, false, None))
         .expect("round");
     assert_eq!(empty.sent, 0, "an empty digest is not sent");
     assert_eq!(server.messages().len(), 1);
@@ -626,7 +600,7 @@ fn one_story_from_several_feeds_is_one_alert_that_lists_every_source() {
     );
     let rt = rt();
     let report = rt
-        .block_on(h.dispatcher.round(t0() + secs(60), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(60), false, None))
         .expect("round");
     assert_eq!(report.sent, 1, "{report:?}");
     let messages = server.wait_for(1, Duration::from_secs(5));
@@ -646,12 +620,12 @@ fn one_story_from_several_feeds_is_one_alert_that_lists_every_source() {
         t0() + secs(3600),
     );
     let after = rt
-        .block_on(h.dispatcher.round(t0() + secs(4000), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(4000), false, None))
         .expect("round");
     assert_eq!(after.sent, 0, "{after:?}");
     let c = counts(&h);
     assert_eq!((c.sent, c.folded), (1, 2), "{c:?}");
-    let (_, _, hits) = h.ctx.store.lock().unwrap().totals().expect("totals");
+    let (_, _, hits) = h.store().totals().expect("totals");
     assert_eq!(hits, 3, "every report is a recorded hit");
 }
 
@@ -668,7 +642,7 @@ fn a_batch_of_messages_shares_one_smtp_connection() {
         t0(),
     );
     let report = rt()
-        .block_on(h.dispatcher.round(t0() + secs(60), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(60), false, None))
         .expect("round");
     assert_eq!(report.sent, 12, "{report:?}");
     assert_eq!(server.wait_for(12, Duration::from_secs(5)).len(), 12);
@@ -679,7 +653,7 @@ fn a_batch_of_messages_shares_one_smtp_connection() {
 fn without_an_smtp_server_messages_are_written_as_eml_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let h = harness(dir.path(), &[]);
-    assert!(h.dispatcher.describe_transport().contains(".eml"));
+    assert!(h.dispatcher().describe_transport().contains(".eml"));
     feed_items(
         &h,
         "wire",
@@ -687,7 +661,7 @@ fn without_an_smtp_server_messages_are_written_as_eml_files() {
         t0(),
     );
     let report = rt()
-        .block_on(h.dispatcher.round(t0() + secs(60), false, None))
+        .block_on(h.dispatcher().round(t0() + secs(60), false, None))
         .expect("round");
     assert_eq!(report.sent, 1, "{report:?}");
     let files: Vec<PathBuf> = std::fs::read_dir(h.dir.join("mail"))

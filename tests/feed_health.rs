@@ -5,15 +5,15 @@
 mod support;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use support::smtp_server::{Delivered, SmtpServer};
 use watchfloor::alert::feed_health::FeedWatch;
 use watchfloor::alert::transport::Transport;
+use watchfloor::app::App;
 use watchfloor::config::{Feed, Settings};
-use watchfloor::store::{FeedDef, ItemRecord, ItemWrite, PollResult, PollWrite, Store};
+use watchfloor::store::{ItemRecord, ItemWrite, PollResult, PollWrite};
 
 const OPS: &str = "ops@example.org";
 
@@ -52,10 +52,7 @@ fn settings(dir: &Path, server: Option<&SmtpServer>, ops: &str) -> Settings {
         env.push(("WATCHFLOOR_SMTP_URL", server.url()));
         env.push(("WATCHFLOOR_MAIL_TLS", "none".to_owned()));
     }
-    Settings::load(None, Some(&dir.join("watchfloor.db")), &|name| {
-        env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
-    })
-    .expect("valid settings")
+    support::app::settings(dir, &env)
 }
 
 fn feeds(ids: &[&str]) -> Vec<Feed> {
@@ -64,22 +61,16 @@ fn feeds(ids: &[&str]) -> Vec<Feed> {
         .collect()
 }
 
-/// A store with `feeds` and a watcher sending as `settings` say.
-fn watch(settings: &Settings, feeds: &[Feed]) -> (Arc<Mutex<Store>>, FeedWatch) {
-    let mut store = Store::open(&settings.database).expect("open");
-    let defs: Vec<FeedDef<'_>> = feeds
-        .iter()
-        .map(|f| FeedDef {
-            id: &f.id,
-            url: &f.url,
-            title: None,
-        })
-        .collect();
-    store.sync_feeds(&defs).expect("feeds");
-    let store = Arc::new(Mutex::new(store));
+/// The daemon with `feeds`, and a watcher of its own sending as `settings` say.
+fn watch(settings: &Settings, feeds: &[Feed]) -> (App, FeedWatch) {
+    let app = support::app::build_app(
+        settings.clone(),
+        support::app::shipped_rules(),
+        feeds.to_vec(),
+    );
     let transport = Transport::new(&settings.mail).expect("transport");
-    let watch = FeedWatch::new(store.clone(), transport, settings, feeds);
-    (store, watch)
+    let watch = FeedWatch::new(app.db().clone(), transport, settings, feeds);
+    (app, watch)
 }
 
 fn item(key: &str) -> ItemRecord {
@@ -93,7 +84,7 @@ fn item(key: &str) -> ItemRecord {
 }
 
 /// Records one poll of `feed` at `at`: a failure with `error`, or a success bringing `items`.
-fn poll(store: &Mutex<Store>, feed: &str, at: DateTime<Utc>, error: Option<&str>, items: &[&str]) {
+fn poll(app: &App, feed: &str, at: DateTime<Utc>, error: Option<&str>, items: &[&str]) {
     let result = match error {
         Some(error) => PollResult::Failed {
             error: error.to_owned(),
@@ -105,23 +96,22 @@ fn poll(store: &Mutex<Store>, feed: &str, at: DateTime<Utc>, error: Option<&str>
             warning: None,
         },
     };
-    store
-        .lock()
-        .unwrap()
-        .write_poll(&PollWrite {
-            feed_id: feed.to_owned(),
-            attempted_at: at,
-            result,
-            next_check: at + minutes(15),
-            min_interval: None,
-            items: items
-                .iter()
-                .map(|key| ItemWrite::New {
-                    item: item(key),
-                    hits: Vec::new(),
-                })
-                .collect(),
-        })
+    let write = PollWrite {
+        feed_id: feed.to_owned(),
+        attempted_at: at,
+        result,
+        next_check: at + minutes(15),
+        min_interval: None,
+        items: items
+            .iter()
+            .map(|key| ItemWrite::New {
+                item: item(key),
+                hits: Vec::new(),
+            })
+            .collect(),
+    };
+    app.db()
+        .write_blocking(move |store| store.write_poll(&write))
         .expect("write poll");
 }
 
@@ -201,7 +191,7 @@ fn a_failing_feed_gets_one_notice_a_day_and_one_recovery() {
     // A restart reads what was sent from the database.
     drop(watch);
     let transport = Transport::new(&settings.mail).expect("transport");
-    let watch = FeedWatch::new(store.clone(), transport, &settings, &feeds);
+    let watch = FeedWatch::new(store.db().clone(), transport, &settings, &feeds);
     let restarted = rt
         .block_on(watch.check_and_send(t0() + hours(12)))
         .expect("check");

@@ -679,9 +679,8 @@ async fn fetch_at_once(
 /// waited for the slow one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polls_queued_behind_one_slow_host_leave_other_hosts_free() {
-    use watchfloor::config::{Feed, Indicators, Settings};
-    use watchfloor::pipeline::{Context, poll_feed};
-    use watchfloor::store::{FeedDef, Store};
+    use watchfloor::config::Feed;
+    use watchfloor::pipeline::poll_feed;
 
     let slow = FeedServer::start().await;
     // Held until the fast feed is done, or long enough to fail the test if it never is.
@@ -695,8 +694,7 @@ async fn polls_queued_behind_one_slow_host_leave_other_hosts_free() {
     let fast_url = fast.url("/feed.xml");
 
     let dir = tempfile::tempdir().expect("dir");
-    let db = dir.path().join("watchfloor.db");
-    let mut settings = Settings::load(None, Some(&db), &|_| None).expect("settings");
+    let mut settings = support::app::settings(dir.path(), &[]);
     settings.fetch = FetchSettings {
         timeout: Duration::from_secs(30),
         concurrency: 2,
@@ -707,19 +705,8 @@ async fn polls_queued_behind_one_slow_host_leave_other_hosts_free() {
         .map(|n| Feed::new(&format!("slow{n}"), &slow_url))
         .collect();
     feeds.push(Feed::new("fast", &fast_url));
-    let mut store = Store::open(&db).expect("open");
-    let defs: Vec<FeedDef> = feeds
-        .iter()
-        .map(|f| FeedDef {
-            id: &f.id,
-            url: &f.url,
-            title: None,
-        })
-        .collect();
-    store.sync_feeds(&defs).expect("feeds");
-    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("indicators.yaml");
-    let indicators = Indicators::load(&rules).expect("rules");
-    let ctx = Arc::new(Context::new(&settings, Arc::new(indicators), store).expect("context"));
+    let app = support::app::build_app(settings, support::app::shipped_rules(), feeds.clone());
+    let ctx = app.context();
 
     let (done, mut reports) = tokio::sync::mpsc::unbounded_channel();
     let fast_feed = feeds.pop().expect("fast feed");

@@ -6,12 +6,9 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use watchfloor::config::{Indicators, Settings};
-use watchfloor::pipeline::Context;
-use watchfloor::store::{FeedDef, Store};
+use watchfloor::config::Feed;
 
 const SATELLITE: &str = "North Korea launches reconnaissance satellite with Russian help";
 const SOHAE: &str = "North Korea prepares a new satellite launch at Sohae, imagery shows";
@@ -30,25 +27,12 @@ fn at(text: &str) -> DateTime<Utc> {
 
 /// A database with hits from two feeds over three days.
 fn database(dir: &Path) -> PathBuf {
-    let db = dir.join("watchfloor.db");
-    let settings = Settings::load(None, Some(&db), &|_| None).expect("settings");
-    let indicators = Indicators::load(&root().join("indicators.yaml")).expect("rules");
-    let mut store = Store::open(&db).expect("open");
-    store
-        .sync_feeds(&[
-            FeedDef {
-                id: "wire",
-                url: "http://127.0.0.1/wire.xml",
-                title: Some("Wire"),
-            },
-            FeedDef {
-                id: "agency",
-                url: "http://127.0.0.1/agency.xml",
-                title: None,
-            },
-        ])
-        .expect("feeds");
-    let ctx = Context::new(&settings, Arc::new(indicators), store).expect("context");
+    let settings = support::app::settings(dir, &[]);
+    let db = settings.database.clone();
+    let mut wire = Feed::new("wire", "http://127.0.0.1/wire.xml");
+    wire.title = Some("Wire".into());
+    let agency = Feed::new("agency", "http://127.0.0.1/agency.xml");
+    let app = support::app::build_app(settings, support::app::shipped_rules(), vec![wire, agency]);
     let polls: [(&str, &str, &str, &str, &str); 5] = [
         (
             "wire",
@@ -96,7 +80,7 @@ fn database(dir: &Path) -> PathBuf {
              <title>{title}</title><link>{link}</link><description>{title}. Launch site \
              officials spoke.</description></item></channel></rss>"
         );
-        let success = support::ingest::ingest_rss(&ctx, feed, body, at(time));
+        let success = support::app::ingest_rss(&app, feed, body, at(time));
         assert_eq!(success.counts.new_hits, 1, "{title}");
     }
     db

@@ -9,16 +9,13 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use daemon::Daemon;
 use support::cli::{args, indicators_with_feeds, root, stdout, watchfloor};
 use support::feed_server::{FeedServer, Response};
-use watchfloor::config::{Indicators, Settings};
-use watchfloor::pipeline::Context;
-use watchfloor::store::{FeedDef, Store};
+use watchfloor::store::Store;
 use watchfloor::text::lang::{self, Route};
 
 const DEV_SET: &str = "../shared/labelled/news_dev.jsonl";
@@ -221,25 +218,13 @@ fn rss(items: &[(&str, &str)]) -> String {
 
 /// Two feeds through the real pipeline: `wire` in English, `agency` in Korean and Russian.
 fn database(dir: &Path) -> PathBuf {
-    let db = dir.join("watchfloor.db");
-    let settings = Settings::load(None, Some(&db), &|_| None).expect("settings");
-    let indicators = Indicators::load(&root().join("indicators.yaml")).expect("rules");
-    let mut store = Store::open(&db).expect("open");
-    store
-        .sync_feeds(&[
-            FeedDef {
-                id: "wire",
-                url: "http://127.0.0.1/wire.xml",
-                title: None,
-            },
-            FeedDef {
-                id: "agency",
-                url: "http://127.0.0.1/agency.xml",
-                title: None,
-            },
-        ])
-        .expect("feeds");
-    let ctx = Context::new(&settings, Arc::new(indicators), store).expect("context");
+    let settings = support::app::settings(dir, &[]);
+    let db = settings.database.clone();
+    let app = support::app::build_app(
+        settings,
+        support::app::shipped_rules(),
+        support::app::feeds(&["wire", "agency"]),
+    );
     let wire = rss(&[
         ("w1", SATELLITE_EN),
         (
@@ -258,9 +243,9 @@ fn database(dir: &Path) -> PathBuf {
         ),
         ("r1", SATELLITE_RU),
     ]);
-    let done = support::ingest::ingest_rss(&ctx, "wire", wire, at("2026-12-01T09:00:00Z"));
+    let done = support::app::ingest_rss(&app, "wire", wire, at("2026-12-01T09:00:00Z"));
     assert_eq!(done.counts.new_hits, 1);
-    let done = support::ingest::ingest_rss(&ctx, "agency", agency, at("2026-12-01T10:00:00Z"));
+    let done = support::app::ingest_rss(&app, "agency", agency, at("2026-12-01T10:00:00Z"));
     assert_eq!(done.counts.new_hits, 2);
     db
 }
@@ -362,7 +347,9 @@ async fn an_old_database_gains_the_column_and_its_items_show_as_not_identified()
         conn.execute_batch(
             "ALTER TABLE hits DROP COLUMN retracted_by; ALTER TABLE hits DROP COLUMN retracted_at;
              ALTER TABLE feeds DROP COLUMN warning; ALTER TABLE feeds DROP COLUMN warning_kind;
-             DROP INDEX items_lang; ALTER TABLE items DROP COLUMN lang; PRAGMA user_version = 6;",
+             DROP INDEX items_lang; ALTER TABLE items DROP COLUMN lang;
+             DROP INDEX hits_story_pending; ALTER TABLE hits DROP COLUMN story_pending;
+             ALTER TABLE hits DROP COLUMN fingerprint; PRAGMA user_version = 6;",
         )
         .expect("downgrade");
     }

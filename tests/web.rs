@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use support::cli::{indicators_with_feeds, root};
-use watchfloor::config::{BasicCredentials, Feed, Indicators, Settings, WebAuth};
-use watchfloor::pipeline::Context;
+use watchfloor::app::App;
+use watchfloor::config::{BasicCredentials, WebAuth};
 use watchfloor::store::{HitFilter, Store};
 use watchfloor::web::{CONTENT_SECURITY_POLICY, WebState};
 
@@ -28,7 +28,7 @@ const RTL: &str = "North Korea satellite launch \u{202E}gnp.exe";
 struct Log {
     _dir: tempfile::TempDir,
     db: PathBuf,
-    ctx: Arc<Context>,
+    app: App,
 }
 
 fn t0() -> DateTime<Utc> {
@@ -53,37 +53,24 @@ fn escaped(text: &str) -> String {
 
 fn log() -> Log {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("watchfloor.db");
     let env = [
-        ("WATCHFLOOR_MAIL_TO", "reviewers@watch.example.org"),
-        ("WATCHFLOOR_MAIL_FROM", "watchfloor@watch.example.org"),
+        (
+            "WATCHFLOOR_MAIL_TO",
+            "reviewers@watch.example.org".to_owned(),
+        ),
+        (
+            "WATCHFLOOR_MAIL_FROM",
+            "watchfloor@watch.example.org".to_owned(),
+        ),
     ];
-    let settings = Settings::load(None, Some(&db), &|name| {
-        env.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .expect("settings");
-    let mut store = Store::open(&db).expect("open");
-    let feeds: Vec<Feed> = ["wire", "agency"]
-        .iter()
-        .map(|id| Feed::new(id, &format!("http://127.0.0.1/{id}.xml")))
-        .collect();
-    store
-        .sync_feeds(
-            &feeds
-                .iter()
-                .map(|f| watchfloor::store::FeedDef {
-                    id: &f.id,
-                    url: &f.url,
-                    title: None,
-                })
-                .collect::<Vec<_>>(),
-        )
-        .expect("feeds");
-    let rules = Indicators::load(&root().join("indicators.yaml")).expect("rules");
-    let ctx = Arc::new(Context::new(&settings, Arc::new(rules), store).expect("context"));
-    Log { _dir: dir, db, ctx }
+    let settings = support::app::settings(dir.path(), &env);
+    let db = settings.database.clone();
+    let app = support::app::build_app(
+        settings,
+        support::app::shipped_rules(),
+        support::app::feeds(&["wire", "agency"]),
+    );
+    Log { _dir: dir, db, app }
 }
 
 /// Ingests `items` (guid, title, link) as one RSS document of `feed` at `now`.
@@ -101,7 +88,7 @@ fn feed_items(log: &Log, feed: &str, items: &[(&str, &str, &str)], now: DateTime
         ));
     }
     body.push_str("</channel></rss>");
-    support::ingest::ingest_rss(&log.ctx, feed, body, now);
+    support::app::ingest_rss(&log.app, feed, body, now);
 }
 
 /// The usual log: three stories, one in two feeds, and the hostile titles.
@@ -155,10 +142,9 @@ fn hit_titled(log: &Log, title: &str) -> i64 {
 
 /// Serves the log's pages, as the daemon does, on 127.0.0.1; returns the base URL.
 async fn serve(log: &Log, auth: WebAuth) -> String {
-    let rules = log.ctx.indicators.clone();
+    let rules = log.app.context().indicators.clone();
     let state = WebState::new(
-        log.db.clone(),
-        log.ctx.store.clone(),
+        log.app.db().clone(),
         Arc::new(move || rules.clone()),
         auth,
         None,
@@ -289,10 +275,8 @@ async fn each_filter_narrows_the_list_and_bad_values_are_named() {
     assert_eq!(count(&before), 0);
 
     let sohae = hit_titled(&log, "Sohae");
-    log.ctx
-        .store
-        .lock()
-        .unwrap()
+    Store::open(&log.db)
+        .expect("open")
         .set_triage(
             sohae,
             watchfloor::store::Verdict::FalsePositive,
@@ -446,9 +430,8 @@ async fn the_indicator_page_has_the_insight_the_query_and_a_chart_readable_witho
     let log = usual_log();
     let base = serve(&log, WebAuth::default()).await;
     let body = page(&format!("{base}/indicators/satellite_launch")).await;
-    let rule = log
-        .ctx
-        .indicators
+    let rules = log.app.context().indicators.clone();
+    let rule = rules
         .indicators
         .iter()
         .find(|i| i.id == "satellite_launch")

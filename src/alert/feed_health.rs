@@ -16,7 +16,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -28,7 +27,7 @@ use tracing::{error, info, warn};
 
 use super::transport::Transport;
 use crate::config::{Feed, MailSettings, Settings};
-use crate::store::{FeedHealthRow, NoticeKind, NoticePhase, NoticeState, Store, StoreError};
+use crate::store::{Db, FeedHealthRow, NoticeKind, NoticePhase, NoticeState, StoreError};
 use crate::text::safe::header_text;
 
 /// How often the daemon checks feed health: far below any threshold worth reporting, and
@@ -526,7 +525,7 @@ pub struct HealthReport {
 
 /// The feed health watcher: what it reads, where it sends.
 pub struct FeedWatch {
-    store: Arc<Mutex<Store>>,
+    db: Db,
     /// Its own transport, so a notice never waits behind the dispatcher's batch.
     transport: Transport,
     mail: MailSettings,
@@ -536,14 +535,9 @@ pub struct FeedWatch {
 }
 
 impl FeedWatch {
-    pub fn new(
-        store: Arc<Mutex<Store>>,
-        transport: Transport,
-        settings: &Settings,
-        feeds: &[Feed],
-    ) -> FeedWatch {
+    pub fn new(db: Db, transport: Transport, settings: &Settings, feeds: &[Feed]) -> FeedWatch {
         FeedWatch {
-            store,
+            db,
             transport,
             mail: settings.mail.clone(),
             rules: Rules::new(settings.feed_alert_after),
@@ -564,14 +558,12 @@ impl FeedWatch {
     }
 
     /// The notices due at `now`, sent or not.
-    pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<OpsNotice>, StoreError> {
-        let (feeds, sent) = {
-            let store = crate::store::lock(&self.store);
-            (
-                store.feed_health(self.rules.history)?,
-                store.notice_states()?,
-            )
-        };
+    pub async fn due(&self, now: DateTime<Utc>) -> Result<Vec<OpsNotice>, StoreError> {
+        let history = self.rules.history;
+        let (feeds, sent) = self
+            .db
+            .read(move |store| Ok((store.feed_health(history)?, store.notice_states()?)))
+            .await?;
         let feeds: Vec<FeedHealthRow> = feeds
             .into_iter()
             .filter(|f| self.enabled.contains(&f.id))
@@ -582,7 +574,7 @@ impl FeedWatch {
     /// Checks at `now` and sends what is due over one connection; a notice is recorded only
     /// once the server took it (or, with `mail.ops` empty, once it is logged).
     pub async fn check_and_send(&self, now: DateTime<Utc>) -> Result<HealthReport, StoreError> {
-        let notices = self.due(now)?;
+        let notices = self.due(now).await?;
         let mut report = HealthReport::default();
         if notices.is_empty() {
             return Ok(report);
@@ -628,12 +620,10 @@ impl FeedWatch {
                     }
                 }
             }
-            crate::store::lock(&self.store).record_notice(
-                &notice.feed_id,
-                notice.kind,
-                notice.phase,
-                now,
-            )?;
+            let (feed_id, kind, phase) = (notice.feed_id.clone(), notice.kind, notice.phase);
+            self.db
+                .write(move |store| store.record_notice(&feed_id, kind, phase, now))
+                .await?;
         }
         batch.finish().await;
         Ok(report)

@@ -2,7 +2,8 @@
 //!
 //! Hits and their alerts are written together by the store (one per recipient, in the poll's
 //! transaction), so nothing here can lose one. The [`Dispatcher`] works in three steps, each a
-//! public function so tests can drive it: [`Dispatcher::plan`] decides which pending alerts go
+//! public function so tests can drive it: [`Dispatcher::plan`] first folds new hits into the
+//! stories they continue ([`story::fold_pending`]), then decides which pending alerts go
 //! out now and records the messages that will carry them (grouping, the hourly cap, the
 //! digest; see [`plan`]); [`Dispatcher::send`] renders and transmits one message;
 //! [`Dispatcher::acknowledge`] records the outcome. A message planned but not acknowledged
@@ -20,7 +21,7 @@ pub mod render;
 pub mod story;
 pub mod transport;
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -29,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::config::{Indicator, Indicators, MailSettings};
-use crate::store::{HitRoute, MessageKind, OutboxMessage, Store, StoreError};
+use crate::store::{Db, HitRoute, MessageKind, OutboxMessage, StoreError};
 use render::{AlertView, Envelope, MessageView, SourceView};
 use transport::{Batch, SendError, Transport};
 
@@ -68,7 +69,7 @@ pub struct DeliveryReport {
 }
 
 pub struct Dispatcher {
-    store: Arc<Mutex<Store>>,
+    db: Db,
     /// Swapped whole by a reload; each round works with the one it started with.
     config: RwLock<Arc<DispatchConfig>>,
 }
@@ -83,13 +84,13 @@ struct DispatchConfig {
 
 impl Dispatcher {
     pub fn new(
-        store: Arc<Mutex<Store>>,
+        db: Db,
         transport: Transport,
         mail: MailSettings,
         indicators: Arc<Indicators>,
     ) -> Dispatcher {
         Dispatcher {
-            store,
+            db,
             config: RwLock::new(Arc::new(DispatchConfig {
                 transport,
                 mail,
@@ -125,49 +126,58 @@ impl Dispatcher {
         self.config().transport.describe()
     }
 
-    fn with_store<T>(
-        &self,
-        work: impl FnOnce(&mut Store) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        work(&mut crate::store::lock(&self.store))
+    /// Decides the stories of new hits and releases their alerts to planning; returns how
+    /// many alerts were folded. The comparisons run on a read connection, so the writer (and
+    /// the polls waiting for it) only records the answer.
+    pub async fn fold_stories(&self) -> Result<u64, StoreError> {
+        let decided = self.db.read(story::fold_pending).await?;
+        if decided.is_empty() {
+            return Ok(0);
+        }
+        self.db
+            .write(move |store| store.record_stories(&decided))
+            .await
     }
 
     /// Plans the messages due at `now`; `flush` sends immediate alerts without waiting for
     /// their group window. Returns how many messages were planned.
-    pub fn plan(&self, now: DateTime<Utc>, flush: bool) -> Result<usize, StoreError> {
+    pub async fn plan(&self, now: DateTime<Utc>, flush: bool) -> Result<usize, StoreError> {
+        self.fold_stories().await?;
         let config = self.config();
         let rules = plan::Rules {
             group_wait: config.mail.group_wait,
             max_per_hour: config.mail.max_per_hour,
         };
         let domain = config.mail.from_domain().to_owned();
-        let digest = &config.mail.digest;
-        self.with_store(|store| {
-            let digest_due = match store.dispatch_time(LAST_DIGEST)? {
-                // The first run starts the digest clock rather than sending one at once.
-                None => {
-                    store.set_dispatch_time(LAST_DIGEST, now)?;
-                    false
+        let digest = config.mail.digest.clone();
+        self.db
+            .write(move |store| {
+                let digest_due = match store.dispatch_time(LAST_DIGEST)? {
+                    // The first run starts the digest clock rather than sending one at once.
+                    None => {
+                        store.set_dispatch_time(LAST_DIGEST, now)?;
+                        false
+                    }
+                    Some(last) => digest.next_after(last).is_some_and(|next| next <= now),
+                };
+                let pending = store.pending_alerts()?;
+                if pending.is_empty() && !digest_due {
+                    return Ok(0);
                 }
-                Some(last) => digest.next_after(last).is_some_and(|next| next <= now),
-            };
-            let pending = store.pending_alerts()?;
-            if pending.is_empty() && !digest_due {
-                return Ok(0);
-            }
-            let recent = store.recent_message_counts(now - chrono::Duration::hours(1))?;
-            let occasion = plan::Occasion {
-                now,
-                flush,
-                digest_due,
-            };
-            let planned = plan::plan(&pending, &recent, &rules, &occasion);
-            let mark = digest_due.then_some((LAST_DIGEST, now));
-            if planned.is_empty() && mark.is_none() {
-                return Ok(0);
-            }
-            Ok(store.plan_messages(&planned, &domain, mark, now)?.len())
-        })
+                let recent = store.recent_message_counts(now - chrono::Duration::hours(1))?;
+                let occasion = plan::Occasion {
+                    now,
+                    flush,
+                    digest_due,
+                };
+                let planned = plan::plan(&pending, &recent, &rules, &occasion);
+                let mark = digest_due.then_some((LAST_DIGEST, now));
+                if planned.is_empty() && mark.is_none() {
+                    return Ok(0);
+                }
+                Ok(store.plan_messages(&planned, &domain, mark, now)?.len())
+            })
+            .await
     }
 
     /// Sends every message due at `now`, one connection for the batch, acknowledging each.
@@ -178,7 +188,10 @@ impl Dispatcher {
         shutdown: Option<&CancellationToken>,
     ) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
-        let due = self.with_store(|store| store.due_messages(now, BATCH))?;
+        let due = self
+            .db
+            .read(move |store| store.due_messages(now, BATCH))
+            .await?;
         let config = self.config();
         let mut batch = config.transport.batch();
         for message in due {
@@ -200,7 +213,7 @@ impl Dispatcher {
                     ));
                 }
             }
-            self.acknowledge(&message, &outcome, now)?;
+            self.acknowledge(&message, &outcome, now).await?;
         }
         batch.finish().await;
         Ok(report)
@@ -214,7 +227,7 @@ impl Dispatcher {
         flush: bool,
         shutdown: Option<&CancellationToken>,
     ) -> Result<DeliveryReport, StoreError> {
-        let planned = self.plan(now, flush)?;
+        let planned = self.plan(now, flush).await?;
         let mut report = self.deliver_due(now, shutdown).await?;
         report.planned = planned;
         Ok(report)
@@ -241,7 +254,7 @@ impl Dispatcher {
         message: &OutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<String, SendError> {
-        let email = match self.compose(config, message, now) {
+        let email = match self.compose(config, message, now).await {
             Ok(email) => email,
             Err(reason) => return Err(SendError::Permanent(reason)),
         };
@@ -253,12 +266,13 @@ impl Dispatcher {
     }
 
     /// Records how a send went: sent, to be retried with backoff, or given up on.
-    pub fn acknowledge(
+    pub async fn acknowledge(
         &self,
         message: &OutboxMessage,
         outcome: &Result<String, SendError>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let id = message.id;
         match outcome {
             Ok(reply) => {
                 info!(
@@ -268,7 +282,10 @@ impl Dispatcher {
                     kind = message.kind.as_str(),
                     "sent: {reply}"
                 );
-                self.with_store(|store| store.mark_sent(message.id, reply, now))
+                let reply = reply.clone();
+                self.db
+                    .write(move |store| store.mark_sent(id, &reply, now))
+                    .await
             }
             Err(e) => {
                 let reason = e.to_string();
@@ -279,9 +296,9 @@ impl Dispatcher {
                         attempts = message.attempts + 1,
                         "alert message failed, giving up (retry with `watchfloor alerts retry`): {reason}"
                     );
-                    self.with_store(|store| {
-                        store.mark_attempt_failed(message.id, &reason, None, now)
-                    })
+                    self.db
+                        .write(move |store| store.mark_attempt_failed(id, &reason, None, now))
+                        .await
                 } else {
                     let delay = plan::retry_delay(message.attempts + 1);
                     let retry_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
@@ -292,23 +309,28 @@ impl Dispatcher {
                         retry_at = %retry_at.format("%H:%M:%S"),
                         "alert message not sent, will retry: {reason}"
                     );
-                    self.with_store(|store| {
-                        store.mark_attempt_failed(message.id, &reason, Some(retry_at), now)
-                    })
+                    self.db
+                        .write(move |store| {
+                            store.mark_attempt_failed(id, &reason, Some(retry_at), now)
+                        })
+                        .await
                 }
             }
         }
     }
 
     /// Builds the e-mail for a planned message from what the store holds now.
-    fn compose(
+    async fn compose(
         &self,
         config: &DispatchConfig,
         message: &OutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<lettre::Message, String> {
+        let id = message.id;
         let alerts = self
-            .with_store(|store| store.message_alerts(message.id))
+            .db
+            .read(move |store| store.message_alerts(id))
+            .await
             .map_err(|e| {
                 format!(
                     "reading the message's alerts: {}",

@@ -1,19 +1,17 @@
 //! `watchfloor bench alerts`: delivery of many pending alerts through the configured
 //! transport (an SMTP server on loopback, for figures worth quoting).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
 use clap::Args;
 
 use super::{EXIT_OK, GlobalArgs, load_indicators, load_settings};
-use crate::alert::Dispatcher;
-use crate::alert::transport::Transport;
+use crate::app::App;
 use crate::config::Feed;
 use crate::fetch::{FetchedBody, Validators};
-use crate::pipeline::{Context, ingest};
-use crate::store::{MessageKind, PlannedMessage, Store};
+use crate::pipeline::ingest;
+use crate::store::{MessageKind, PlannedMessage};
 
 #[derive(Debug, Args)]
 pub struct AlertsBench {
@@ -25,19 +23,20 @@ pub struct AlertsBench {
 pub fn run(global: &GlobalArgs, args: &AlertsBench) -> anyhow::Result<u8> {
     let dir = std::env::temp_dir().join(format!("watchfloor-bench-alerts-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let database = dir.join("bench.db");
     let mut settings = load_settings(global)?;
-    settings.database = database.clone();
+    settings.database = dir.join("bench.db");
+    settings.http_listen = None;
     // One recipient, so that every alert is one message.
     settings.mail.to.truncate(1);
     if settings.mail.smtp.is_none() {
         settings.mail.dir = dir.join("mail");
     }
-    let indicators = Arc::new(load_indicators(global)?);
+    let mut indicators = load_indicators(global)?;
     let feed = Feed::new("bench", "http://127.0.0.1/bench.xml");
-    let mut store = Store::open(&database)?;
-    store.sync_feeds(&super::feed_defs(std::slice::from_ref(&feed)))?;
-    let ctx = Context::new(&settings, indicators.clone(), store)?;
+    indicators.feeds = vec![feed.clone()];
+    let recipient = settings.mail.to.first().cloned();
+    let domain = settings.mail.from_domain().to_owned();
+    let app = App::build(settings, indicators)?;
 
     // Distinct stories, so that none is folded into another as a second report.
     let mut body = String::from("<rss version=\"2.0\"><channel><title>Bench</title>");
@@ -59,48 +58,42 @@ pub fn run(global: &GlobalArgs, args: &AlertsBench) -> anyhow::Result<u8> {
         large: None,
     };
     let now = Utc::now();
-    ingest(&ctx, &feed, &fetched, 0, now)
-        .result
-        .map_err(|e| anyhow::anyhow!("ingesting the bench items: {e}"))?;
-    let ctx = Arc::new(ctx);
-    let plans: Vec<PlannedMessage> = {
-        let store = ctx.store.lock().unwrap_or_else(|p| p.into_inner());
-        store
-            .pending_alerts()?
-            .into_iter()
-            .map(|alert| PlannedMessage {
-                recipient: alert.recipient,
-                kind: MessageKind::Alert,
-                alert_ids: vec![alert.alert_id],
+    let runtime = super::poll::runtime()?;
+    let planned = runtime.block_on(async {
+        ingest(&app.context(), &feed, fetched, 0, now)
+            .await
+            .result
+            .map_err(|e| anyhow::anyhow!("ingesting the bench items: {e}"))?;
+        app.dispatcher().fold_stories().await?;
+        let planned = app
+            .db()
+            .write(move |store| {
+                let plans: Vec<PlannedMessage> = store
+                    .pending_alerts()?
+                    .into_iter()
+                    .map(|alert| PlannedMessage {
+                        recipient: alert.recipient,
+                        kind: MessageKind::Alert,
+                        alert_ids: vec![alert.alert_id],
+                    })
+                    .collect();
+                Ok(store.plan_messages(&plans, &domain, None, now)?.len())
             })
-            .collect()
-    };
-    let planned = ctx
-        .store
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .plan_messages(&plans, settings.mail.from_domain(), None, now)?
-        .len();
+            .await?;
+        anyhow::Ok(planned)
+    })?;
 
-    let transport = Transport::new(&settings.mail)?;
     println!(
         "alert delivery: {planned} messages to {} via {}",
-        settings.mail.to.first().map_or("nobody", String::as_str),
-        transport.describe()
+        recipient.as_deref().unwrap_or("nobody"),
+        app.describe_transport()
     );
-    let dispatcher = Dispatcher::new(
-        ctx.store.clone(),
-        transport,
-        settings.mail.clone(),
-        indicators,
-    );
-    let runtime = super::poll::runtime()?;
     let started = Instant::now();
     let cpu_started = cpu_seconds();
     let (mut sent, mut failed) = (0, 0);
     runtime.block_on(async {
         loop {
-            let report = dispatcher.deliver_due(Utc::now(), None).await?;
+            let report = app.dispatcher().deliver_due(Utc::now(), None).await?;
             sent += report.sent;
             failed += report.retrying + report.failed;
             if report.sent + report.retrying + report.failed == 0 || report.sent == 0 {
@@ -115,8 +108,8 @@ pub fn run(global: &GlobalArgs, args: &AlertsBench) -> anyhow::Result<u8> {
         cpu_seconds() - cpu_started,
         sent as f64 / seconds
     );
-    drop(dispatcher);
     drop(runtime);
+    drop(app);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(EXIT_OK)
 }

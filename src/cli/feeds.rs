@@ -4,20 +4,26 @@ use chrono::Utc;
 use clap::Args;
 
 use super::{EXIT_OK, GlobalArgs, load_indicators, load_settings};
+use crate::app::App;
+use crate::config::Settings;
 use crate::languages;
-use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct FeedsArgs {}
 
 pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
-    let settings = load_settings(global)?;
-    let indicators = load_indicators(global)?;
-    let mut store = Store::open(&settings.database)?;
-    store.sync_feeds(&super::feed_defs(&indicators.feeds))?;
+    // A daemon may be running: its listener keeps the port.
+    let settings = Settings {
+        http_listen: None,
+        ..load_settings(global)?
+    };
+    let app = App::build(settings, load_indicators(global)?)?;
+    let indicators = app.context().indicators.clone();
+    let (states, languages) = app
+        .db()
+        .read_blocking(|store| Ok((store.feed_states()?, store.feed_languages()?)))?;
     let now = Utc::now();
-    let rows: Vec<[String; 8]> = store
-        .feed_states()?
+    let rows: Vec<[String; 8]> = states
         .into_iter()
         .map(|state| {
             let enabled = indicators
@@ -57,7 +63,6 @@ pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
     );
     // Languages get their own table: the health table is wide already, and a blind spot is
     // a question for the rules' authors, not for whoever keeps the feeds up.
-    let languages = store.feed_languages()?;
     let rows: Vec<[String; 3]> = languages
         .iter()
         .map(|(feed, langs)| {

@@ -236,6 +236,14 @@ pub fn parse_date(text: &str) -> Result<chrono::DateTime<chrono::Utc>, UsageErro
 pub struct UsageError(pub String);
 
 fn exit_code_for(error: &anyhow::Error) -> u8 {
+    use crate::app::AppError;
+    if let Some(app) = error.downcast_ref::<AppError>() {
+        return match app {
+            AppError::Config(_) | AppError::Transport(_) => EXIT_CONFIG,
+            AppError::Store(_) | AppError::Listen { .. } => EXIT_USAGE,
+            AppError::Fetch(_) | AppError::AlreadyRun => EXIT_FINDINGS,
+        };
+    }
     // A transport that cannot be set up (an unreadable CA file) is a configuration error too.
     if error.downcast_ref::<ConfigError>().is_some()
         || error
@@ -267,19 +275,6 @@ pub fn indicators_path(global: &GlobalArgs) -> PathBuf {
     }
 }
 
-/// The configured feeds, as the store knows them.
-pub fn feed_defs(feeds: &[crate::config::Feed]) -> Vec<crate::store::FeedDef<'_>> {
-    feeds
-        .iter()
-        .map(|f| crate::store::FeedDef {
-            id: &f.id,
-            url: &f.url,
-            title: f.title.as_deref(),
-        })
-        .collect()
-}
-
-/// Loads and compiles the indicators, printing warnings to stderr.
 pub fn load_indicators(global: &GlobalArgs) -> Result<Indicators, ConfigError> {
     let indicators = Indicators::load(&indicators_path(global))?;
     for warning in &indicators.warnings {

@@ -85,6 +85,7 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> anyhow::Result<u8> {
                             definition_hash: indicator.definition_hash.clone(),
                             // Replayed hits never alert: they are old news.
                             route: None,
+                            fingerprint: None,
                         },
                     ));
                 }

@@ -2,8 +2,8 @@
 //! on loopback by default.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::health::{self, Health};
-use crate::store::Store;
+use crate::store::{Db, Store};
 
 /// How long a check waits for the database before calling it busy.
 const DATABASE_WAIT: Duration = Duration::from_secs(2);
@@ -24,7 +24,7 @@ const DATABASE_WAIT: Duration = Duration::from_secs(2);
 /// What the handlers read.
 pub struct Shared {
     pub health: Arc<Health>,
-    pub store: Arc<Mutex<Store>>,
+    pub db: Db,
     /// `None` when another recorder was installed first (tests in one process).
     pub metrics: Option<PrometheusHandle>,
     /// The rules in force, asked at each scrape (a reload swaps them): blind items depend
@@ -32,27 +32,32 @@ pub struct Shared {
     pub rules: Option<crate::web::Rules>,
 }
 
-/// Runs `work` with the store if its lock comes free within [`DATABASE_WAIT`] (a poll's write
-/// holds it for milliseconds; longer means the database is stuck), on the blocking pool.
-pub async fn with_store_within<T: Send + 'static>(
-    store: Arc<Mutex<Store>>,
-    work: impl FnOnce(Option<&Store>) -> T + Send + 'static,
-) -> T {
-    tokio::task::spawn_blocking(move || {
-        let deadline = Instant::now() + DATABASE_WAIT;
-        loop {
-            match store.try_lock() {
-                Ok(guard) => return work(Some(&guard)),
-                Err(std::sync::TryLockError::Poisoned(p)) => return work(Some(&p.into_inner())),
-                Err(std::sync::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(std::sync::TryLockError::WouldBlock) => return work(None),
-            }
+/// Runs `work` on a read connection, or gives `None` when none answers within
+/// [`DATABASE_WAIT`]: reads never wait for a write, so a longer wait means the database (or
+/// its disk) is stuck, which a check reports instead of hanging.
+pub async fn read_within<T: Send + 'static>(
+    db: &Db,
+    work: impl FnOnce(&Store) -> T + Send + 'static,
+) -> Option<T> {
+    let read = db.read(move |store| Ok(work(store)));
+    match tokio::time::timeout(DATABASE_WAIT, read).await {
+        Ok(Ok(answer)) => Some(answer),
+        Ok(Err(e)) => {
+            tracing::warn!("database: {}", crate::error::error_chain(&e));
+            None
         }
-    })
-    .await
-    .expect("the health check does not panic")
+        Err(_) => None,
+    }
+}
+
+/// The health report, with what the database says if it answers in time.
+pub async fn assess(health: &Arc<Health>, db: &Db) -> health::Report {
+    let shared = health.clone();
+    let now = Utc::now();
+    match read_within(db, move |store| health::assess(&shared, Some(store), now)).await {
+        Some(report) => report,
+        None => health::assess(health, None, now),
+    }
 }
 
 pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
@@ -85,11 +90,7 @@ pub async fn serve(
 }
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
-    let health = shared.health.clone();
-    let report = with_store_within(shared.store.clone(), move |store| {
-        health::assess(&health, store, Utc::now())
-    })
-    .await;
+    let report = assess(&shared.health, &shared.db).await;
     let status = if report.is_ok() {
         StatusCode::OK
     } else {
@@ -108,10 +109,8 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             .into_response();
     };
     let rules = shared.rules.as_ref().map(|rules| rules());
-    with_store_within(shared.store.clone(), move |store| {
-        if let Some(store) = store {
-            super::metrics::refresh(store, rules.as_deref());
-        }
+    read_within(&shared.db, move |store| {
+        super::metrics::refresh(store, rules.as_deref());
     })
     .await;
     handle.run_upkeep();

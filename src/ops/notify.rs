@@ -2,16 +2,15 @@
 //! does, `STATUS=` for `systemctl status`, `RELOADING=1` and `STOPPING=1` around those.
 //! Outside systemd (`NOTIFY_SOCKET` unset) every call does nothing.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use sd_notify::NotifyState;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::health::{self, Health};
-use crate::store::Store;
+use super::health::Health;
+use crate::store::Db;
 
 fn send(states: &[NotifyState<'_>]) {
     if let Err(e) = sd_notify::notify(states) {
@@ -46,17 +45,13 @@ pub fn status(line: &str) {
 
 /// Pings the watchdog at half its interval, but only while the scheduler turns and the
 /// database answers; also refreshes the status line. Runs until `shutdown`.
-pub async fn watchdog(health: Arc<Health>, store: Arc<Mutex<Store>>, shutdown: CancellationToken) {
+pub async fn watchdog(health: Arc<Health>, db: Db, shutdown: CancellationToken) {
     let interval = sd_notify::watchdog_enabled()
         .map(|d| d / 2)
         .unwrap_or(Duration::from_secs(30))
         .max(Duration::from_millis(100));
     loop {
-        let health_now = health.clone();
-        let report = super::http::with_store_within(store.clone(), move |store| {
-            health::assess(&health_now, store, Utc::now())
-        })
-        .await;
+        let report = super::http::assess(&health, &db).await;
         let alive = !report
             .reasons
             .iter()

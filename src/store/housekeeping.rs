@@ -271,6 +271,7 @@ mod tests {
             evidence: r#"{"terms":[]}"#.to_owned(),
             definition_hash: "abc".to_owned(),
             route: None,
+            fingerprint: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! open the same file; SQLite's WAL mode lets them read while the daemon writes.
 
 mod checkpoint;
+mod db;
 mod feed_health;
 mod hitlog;
 mod housekeeping;
@@ -15,6 +16,7 @@ mod schema;
 
 pub use checkpoint::CheckpointPolicy;
 use checkpoint::Checkpointer;
+pub use db::Db;
 pub use feed_health::{FeedHealthRow, NoticeKind, NoticePhase, NoticeState};
 pub use hitlog::{
     HitDetail, HitFilter, HitRow, Retracted, Triage, TriageFilter, TriagedItem, Verdict,
@@ -24,7 +26,7 @@ pub use langs::NOT_IDENTIFIED;
 
 pub use outbox::{
     AlertRow, AlertStatus, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,
-    OutboxMessage, PendingAlert, PlannedMessage, SourceRow,
+    OutboxMessage, PendingAlert, PlannedMessage, SourceRow, StoryHit,
 };
 
 use std::collections::HashMap;
@@ -68,6 +70,10 @@ pub enum StoreError {
     },
     #[error("cannot start the WAL checkpoint thread")]
     Checkpointer(#[source] std::io::Error),
+    #[error("cannot start a database thread")]
+    Thread(#[source] std::io::Error),
+    #[error("the database threads have stopped")]
+    Closed,
     #[error("database error")]
     Sql(#[from] rusqlite::Error),
 }
@@ -168,6 +174,9 @@ pub struct HitRecord {
     pub definition_hash: String,
     /// Who the hit alerts; `None` records it without an alert.
     pub route: Option<HitRoute>,
+    /// The item title's story fingerprint (`alert::story::Fingerprint::to_stored`), kept with
+    /// the hit so that story folding never reads or normalises earlier titles again.
+    pub fingerprint: Option<String>,
 }
 
 /// The recipients of a new hit and how they want it.
@@ -281,16 +290,6 @@ pub struct Retraction {
     pub hit_id: i64,
     /// The definition hash of the indicator that no longer matches.
     pub by: String,
-}
-
-/// Locks a store shared between tasks. A panic while holding the lock aborts the process (the
-/// binary's panic hook; only feed-rs's panics are caught, and feed-rs never holds the lock), so
-/// a poisoned lock only happens in tests; the store itself stays consistent through its
-/// transactions.
-pub fn lock(shared: &std::sync::Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
-    shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub struct Store {
@@ -902,8 +901,8 @@ fn insert_hits(
     }
     let mut statement = tx.prepare_cached(
         "INSERT INTO hits (indicator_id, item_id, feed_id, score, evidence, definition_hash,
-           created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+           created_at, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(indicator_id, item_id) DO NOTHING",
     )?;
     for hit in hits {
@@ -914,21 +913,14 @@ fn insert_hits(
             hit.score,
             hit.evidence,
             hit.definition_hash,
-            now
+            now,
+            hit.fingerprint
         ])?;
         if inserted == 1 {
             let hit_id = tx.last_insert_rowid();
             counts.new_hits += 1;
             if let Some(route) = &hit.route {
-                counts.new_alerts += outbox::queue_alerts(
-                    tx,
-                    hit_id,
-                    &hit.indicator_id,
-                    item_id,
-                    &item.title,
-                    route,
-                    now,
-                )?;
+                counts.new_alerts += outbox::queue_alerts(tx, hit_id, route, now)?;
             }
             counts.hits.push(NewHit {
                 hit_id,

@@ -15,10 +15,6 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::{HitRoute, Store, StoreError, from_unix, to_unix};
 use crate::config::AlertMode;
 
-/// How far back a new hit looks for an earlier report of the same story.
-const STORY_WINDOW_SECONDS: i64 = 72 * 3600;
-/// Earlier reports compared at most, newest first: a busy indicator's 72 hours.
-const STORY_CANDIDATES: i64 = 500;
 /// How long a message keeps being retried before it is marked failed.
 pub const GIVE_UP_AFTER_SECONDS: i64 = 24 * 3600;
 
@@ -206,89 +202,139 @@ pub struct OutboxCounts {
     pub messages_pending: u64,
 }
 
-/// Queues the alerts of a new hit, one per recipient, inside the poll's transaction. When an
-/// earlier hit of the same indicator reported the same story, the hit joins that story and
-/// its alerts are folded into the earlier ones: recorded, never mailed alone.
+/// Queues the alerts of a new hit, one per recipient, inside the poll's transaction, and
+/// marks the hit as waiting for its story: its alerts are held back from planning until the
+/// dispatcher has decided whether the hit is a later report of a story already alerted
+/// ([`Store::record_stories`]), which it does outside this transaction.
 pub(super) fn queue_alerts(
     tx: &Transaction<'_>,
     hit_id: i64,
-    indicator_id: &str,
-    item_id: i64,
-    title: &str,
     route: &HitRoute,
     now: i64,
 ) -> Result<u64, StoreError> {
-    let leader = story_leader(tx, hit_id, indicator_id, item_id, title, now)?;
-    if let Some(leader) = leader {
-        tx.prepare_cached("UPDATE hits SET story_id = ?2 WHERE id = ?1")?
-            .execute(params![hit_id, leader])?;
-    }
+    tx.prepare_cached("UPDATE hits SET story_pending = 1 WHERE id = ?1")?
+        .execute([hit_id])?;
     let mut queued = 0;
     for recipient in &route.recipients {
-        let folded_into: Option<i64> = match leader {
-            None => None,
-            Some(leader) => tx
-                .prepare_cached("SELECT id FROM alerts WHERE hit_id = ?1 AND recipient = ?2")?
-                .query_row(params![leader, recipient], |row| row.get(0))
-                .optional()?,
-        };
-        let status = if folded_into.is_some() {
-            AlertStatus::Folded
-        } else {
-            AlertStatus::Pending
-        };
-        queued += tx
-            .prepare_cached(
-                "INSERT INTO alerts (hit_id, recipient, mode, status, created_at, folded_into)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        queued +=
+            tx.prepare_cached(
+                "INSERT INTO alerts (hit_id, recipient, mode, status, created_at)
+                 VALUES (?1, ?2, ?3, 'pending', ?4)
                  ON CONFLICT(hit_id, recipient) DO NOTHING",
             )?
-            .execute(params![
-                hit_id,
-                recipient,
-                route.mode.as_str(),
-                status.as_str(),
-                now,
-                folded_into
-            ])? as u64;
+            .execute(params![hit_id, recipient, route.mode.as_str(), now])? as u64;
     }
     Ok(queued)
 }
 
-/// The first report of the story this hit belongs to, if an earlier one exists.
-fn story_leader(
-    tx: &Transaction<'_>,
-    hit_id: i64,
-    indicator_id: &str,
-    item_id: i64,
-    title: &str,
-    now: i64,
-) -> Result<Option<i64>, StoreError> {
-    let mut statement = tx.prepare_cached(
-        // Only the part of a title a fingerprint reads leaves the database.
-        "SELECT h.id, substr(i.title, 1, ?6) FROM hits h JOIN items i ON i.id = h.item_id
-         WHERE h.indicator_id = ?1 AND h.created_at >= ?2 AND h.story_id IS NULL
-           AND h.id != ?3 AND h.item_id != ?4 AND h.origin = 'poll'
-         ORDER BY h.id DESC LIMIT ?5",
-    )?;
-    let fingerprint = crate::alert::story::Fingerprint::of(title);
-    let mut rows = statement.query(params![
-        indicator_id,
-        now - STORY_WINDOW_SECONDS,
-        hit_id,
-        item_id,
-        STORY_CANDIDATES,
-        crate::alert::story::TITLE_BYTES as i64
-    ])?;
-    let mut leader = None;
-    while let Some(row) = rows.next()? {
-        let other: String = row.get(1)?;
-        if fingerprint.same_story(&crate::alert::story::Fingerprint::of(&other)) {
-            // Rows come newest first; keep going to find the earliest matching report.
-            leader = Some(row.get(0)?);
-        }
+/// A hit as story folding sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoryHit {
+    pub hit_id: i64,
+    pub indicator_id: String,
+    pub item_id: i64,
+    pub created_at: DateTime<Utc>,
+    /// The title's fingerprint as stored with the hit; `None` for hits stored before
+    /// fingerprints were (schema version 10), which give `title` instead.
+    pub fingerprint: Option<String>,
+    /// The first [`Store::story_candidates`]'s `title_bytes` of the item's title, only when
+    /// there is no stored fingerprint; else empty.
+    pub title: String,
+}
+
+/// A hit for story folding; `?1` is how many bytes of a title to read when the hit has no
+/// stored fingerprint.
+const STORY_HIT_SELECT: &str = "SELECT h.id, h.indicator_id, h.item_id, h.created_at,
+        h.fingerprint, CASE WHEN h.fingerprint IS NULL THEN substr(i.title, 1, ?1) ELSE '' END
+     FROM hits h JOIN items i ON i.id = h.item_id";
+
+fn story_hit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoryHit> {
+    Ok(StoryHit {
+        hit_id: row.get(0)?,
+        indicator_id: row.get(1)?,
+        item_id: row.get(2)?,
+        created_at: from_unix(row.get(3)?),
+        fingerprint: row.get(4)?,
+        title: row.get(5)?,
+    })
+}
+
+impl Store {
+    /// Hits whose story is not decided yet, oldest first, at most `limit`.
+    pub fn story_pending(
+        &self,
+        limit: usize,
+        title_bytes: usize,
+    ) -> Result<Vec<StoryHit>, StoreError> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "{STORY_HIT_SELECT} WHERE h.story_pending = 1 ORDER BY h.id LIMIT ?2"
+        ))?;
+        let rows = statement.query_map(params![title_bytes as i64, limit as i64], story_hit_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
-    Ok(leader)
+
+    /// The first reports of `indicator_id`'s stories (hits from polls that joined no earlier
+    /// story) created at or after `since` and before hit `before`, newest first, at most
+    /// `limit`. Only the part of a title a fingerprint reads leaves the database, and only for
+    /// hits stored without one.
+    pub fn story_candidates(
+        &self,
+        indicator_id: &str,
+        since: DateTime<Utc>,
+        before: i64,
+        limit: usize,
+        title_bytes: usize,
+    ) -> Result<Vec<StoryHit>, StoreError> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "{STORY_HIT_SELECT} WHERE h.indicator_id = ?2 AND h.created_at >= ?3 AND h.id < ?4
+               AND h.story_id IS NULL AND h.origin = 'poll'
+             ORDER BY h.id DESC LIMIT ?5"
+        ))?;
+        let rows = statement.query_map(
+            params![
+                title_bytes as i64,
+                indicator_id,
+                to_unix(since),
+                before,
+                limit as i64
+            ],
+            story_hit_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records decided stories in one transaction: each hit joins its leader's story (or
+    /// leads its own), its alerts to a recipient the leader already alerts are folded into
+    /// that alert, and its alerts are released to planning. A hit already decided (by another
+    /// process) is left as it is.
+    pub fn record_stories(&mut self, decided: &[(i64, Option<i64>)]) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut folded = 0;
+        for &(hit_id, leader) in decided {
+            let released = tx
+                .prepare_cached(
+                    "UPDATE hits SET story_pending = 0, story_id = ?2
+                     WHERE id = ?1 AND story_pending = 1",
+                )?
+                .execute(params![hit_id, leader])?;
+            if released == 0 {
+                continue;
+            }
+            let Some(leader) = leader else { continue };
+            folded += tx
+                .prepare_cached(
+                    "UPDATE alerts SET status = 'folded',
+                       folded_into = (SELECT l.id FROM alerts l
+                                      WHERE l.hit_id = ?2 AND l.recipient = alerts.recipient)
+                     WHERE hit_id = ?1 AND status = 'pending' AND message IS NULL
+                       AND EXISTS (SELECT 1 FROM alerts l
+                                   WHERE l.hit_id = ?2 AND l.recipient = alerts.recipient)",
+                )?
+                .execute(params![hit_id, leader])? as u64;
+        }
+        tx.commit()?;
+        Ok(folded)
+    }
 }
 
 const MESSAGE_SELECT: &str = "SELECT id, recipient, kind, message_id, status, created_at, attempts,
@@ -319,7 +365,7 @@ impl Store {
         let mut statement = self.conn.prepare_cached(
             "SELECT a.id, a.hit_id, h.indicator_id, a.recipient, a.mode, a.created_at
              FROM alerts a JOIN hits h ON h.id = a.hit_id
-             WHERE a.message IS NULL AND a.status = 'pending'
+             WHERE a.message IS NULL AND a.status = 'pending' AND h.story_pending = 0
              ORDER BY a.created_at, a.id",
         )?;
         let rows = statement.query_map([], |row| {

@@ -240,4 +240,15 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE hits ADD COLUMN retracted_at INTEGER;
     ALTER TABLE hits ADD COLUMN retracted_by TEXT;
     "#,
+    // 10: story folding leaves the poll's transaction. Each hit keeps its title's fingerprint
+    // (`alert::story::Fingerprint`, computed once when the hit is stored, bounded in size),
+    // so folding never normalises earlier titles again; NULL for hits stored before, whose
+    // titles are read instead. A new hit that alerts waits with `story_pending = 1` until the
+    // dispatcher has decided whether it is a later report of a story already alerted; its
+    // alerts are not planned before.
+    r#"
+    ALTER TABLE hits ADD COLUMN fingerprint TEXT;
+    ALTER TABLE hits ADD COLUMN story_pending INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX hits_story_pending ON hits(id) WHERE story_pending = 1;
+    "#,
 ];

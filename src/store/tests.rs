@@ -17,6 +17,7 @@ fn hit(indicator: &str) -> HitRecord {
         evidence: "{}".to_owned(),
         definition_hash: "abc".to_owned(),
         route: None,
+        fingerprint: None,
     }
 }
 

@@ -6,17 +6,16 @@
 //! escaping (nothing is marked safe) after `header_text` has taken out control characters and
 //! bidi overrides; only http and https links become `href`s.
 //!
-//! The pages read through their own read-only connections, never the daemon's writer, so a
-//! slow page cannot hold up a poll. The one write is a reviewer's triage verdict, made through
-//! the store on the daemon's writer, and only where access is configured: without a login
-//! there is nobody to record as having decided.
+//! The pages read through the database's read-only connections ([`Db::read`]), never the
+//! daemon's writer, so a slow page cannot hold up a poll, nor a poll a page. The one write is
+//! a reviewer's triage verdict, made through the store on the daemon's writer, and only where
+//! access is configured: without a login there is nobody to record as having decided.
 
 mod atom;
 mod chart;
 mod pages;
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, Request, State};
@@ -28,7 +27,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::config::{Indicators, WebAuth};
-use crate::store::{Store, StoreError, Verdict};
+use crate::store::{Db, Store, StoreError, Verdict};
 
 pub use pages::ListQuery;
 
@@ -45,34 +44,22 @@ pub type Rules = Arc<dyn Fn() -> Arc<Indicators> + Send + Sync>;
 
 /// What the pages need.
 pub struct WebState {
-    /// Opened read-only by the pages, one connection per request in flight.
-    pub database: PathBuf,
-    /// The daemon's writer: only triage uses it.
-    pub writer: Arc<Mutex<Store>>,
+    /// Pages read on its read-only connections; only triage writes.
+    pub db: Db,
     pub rules: Rules,
     pub auth: WebAuth,
     /// `web.base_url`, without a trailing slash: the Atom feed's absolute links start with it,
     /// and page links with its path, so pages stay whole behind a proxy that strips that path.
     pub base_url: Option<String>,
-    /// Idle read-only connections, kept so a page does not pay for opening the file.
-    readers: Mutex<Vec<Store>>,
 }
 
 impl WebState {
-    pub fn new(
-        database: PathBuf,
-        writer: Arc<Mutex<Store>>,
-        rules: Rules,
-        auth: WebAuth,
-        base_url: Option<String>,
-    ) -> WebState {
+    pub fn new(db: Db, rules: Rules, auth: WebAuth, base_url: Option<String>) -> WebState {
         WebState {
-            database,
-            writer,
+            db,
             rules,
             auth,
             base_url: base_url.map(|b| b.trim_end_matches('/').to_owned()),
-            readers: Mutex::new(Vec::new()),
         }
     }
 
@@ -85,35 +72,12 @@ impl WebState {
             .unwrap_or_default()
     }
 
-    /// Runs `work` on a read-only connection, on the blocking pool.
+    /// Runs `work` on a read-only connection.
     async fn read<T: Send + 'static>(
         self: &Arc<Self>,
         work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let state = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let idle = state
-                .readers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pop();
-            let store = match idle {
-                Some(store) => store,
-                None => Store::open_read_only(&state.database)?,
-            };
-            let result = work(&store);
-            // A connection that failed may be broken; a fresh one is cheap.
-            if result.is_ok() {
-                state
-                    .readers
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(store);
-            }
-            result
-        })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        self.db.read(work).await
     }
 }
 
@@ -406,12 +370,10 @@ async fn triage(
             .into_response();
     };
     let note: String = form.note.trim().chars().take(NOTE_MAX).collect();
-    let writer = state.writer.clone();
-    let recorded = tokio::task::spawn_blocking(move || {
-        crate::store::lock(&writer).set_triage(id, verdict, &note, Utc::now())
-    })
-    .await
-    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let recorded = state
+        .db
+        .write(move |store| store.set_triage(id, verdict, &note, Utc::now()))
+        .await;
     match recorded {
         Ok(true) => {
             tracing::info!(hit = id, "web: hit {id} triaged {}", verdict.as_str());

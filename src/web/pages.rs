@@ -781,12 +781,10 @@ mod tests {
         let (rules, hit) = demoted_hit();
         let (title, summary) = (DEMOTED_TITLE, DEMOTED_SUMMARY);
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = dir.path().join("watchfloor.db");
-        let store = crate::store::Store::open(&db).expect("store");
+        let db = crate::store::Db::open(&dir.path().join("watchfloor.db")).expect("store");
         let rules = std::sync::Arc::new(rules);
         let state = WebState::new(
             db,
-            std::sync::Arc::new(std::sync::Mutex::new(store)),
             std::sync::Arc::new(move || rules.clone()),
             crate::config::WebAuth::default(),
             None,
