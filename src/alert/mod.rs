@@ -15,6 +15,7 @@
 //! - [`story`]: whether two headlines report the same story.
 //! - [`transport`]: SMTP or a folder of `.eml` files.
 
+mod encoded_words;
 pub mod feed_health;
 pub mod plan;
 pub mod render;

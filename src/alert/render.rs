@@ -18,6 +18,7 @@ use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
+use super::encoded_words;
 use crate::matcher::Evidence;
 use crate::matcher::explain::demotion_lines;
 use crate::text::safe::{LINK_MAX, Segment, header_text, highlight_roles, web_link};
@@ -222,14 +223,14 @@ fn subject(kind: MessageKind, alerts: &[AlertView], indicators: usize) -> String
             "[watchfloor][{}] {}: {}",
             highest_severity(alerts).1,
             header_text(&only.indicator_title, SUBJECT_MAX),
-            header_text(&only.item_title, SUBJECT_MAX),
+            header_text(&encoded_words::decode(&only.item_title), SUBJECT_MAX),
         ),
         (MessageKind::Alert, [first, ..]) => format!(
             "[watchfloor][{}] {}: {} new hits (first: {})",
             highest_severity(alerts).1,
             header_text(&first.indicator_title, SUBJECT_MAX),
             alerts.len(),
-            header_text(&first.item_title, SUBJECT_MAX),
+            header_text(&encoded_words::decode(&first.item_title), SUBJECT_MAX),
         ),
         (MessageKind::Digest, _) => format!(
             "[watchfloor] Digest: {} across {}",

@@ -162,6 +162,22 @@ fn a_long_subject_is_capped_with_an_ellipsis() {
 }
 
 #[test]
+fn encoded_words_in_a_title_are_decoded_then_cleaned_for_the_subject() {
+    // A title whose encoded word hides a line break and a bidi override: as raw ASCII it would
+    // pass every check and be decoded by the mail client alone.
+    let title =
+        "=?utf-8?q?Launch=0D=0ABcc:_victim=40example.org_=E2=80=AEtxt?= =?utf-8?b?67aB7ZWc?=";
+    let rendered = render(&view(MessageKind::Alert, vec![satellite(1, title)]));
+    let subject = &rendered.subject;
+    assert!(!subject.contains("=?"), "{subject}");
+    assert!(!subject.contains(['\r', '\n', '\u{202E}']), "{subject:?}");
+    assert!(
+        subject.ends_with("Launch Bcc: victim@example.org txt북한"),
+        "{subject}"
+    );
+}
+
+#[test]
 fn hostile_item_titles_are_inert_in_subject_text_and_html() {
     for hostile in [SCRIPT, ATTRIBUTE_BREAKER, HEADER_INJECTION, RTL_OVERRIDE] {
         let rendered = render(&view(MessageKind::Alert, vec![satellite(1, hostile)]));
