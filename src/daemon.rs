@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 use crate::config::Feed;
 use crate::ops::health::Heartbeat;
 use crate::pipeline::{Context, PollReport, poll_feed};
+use crate::text::safe::terminal_text;
 
 /// The longest the loop sleeps before looking at the clock again.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -256,17 +257,24 @@ pub fn log_report(ctx: &Context, report: &PollReport) {
                     .indicators
                     .get(&hit.indicator_id)
                     .map_or("?", |i| i.severity.as_str());
+                // Titles and links are the feed's words: no line break may forge a log line.
                 info!(
                     indicator = %hit.indicator_id,
                     feed = %report.feed_id,
                     hit = hit.hit_id,
-                    link = hit.link.as_deref().unwrap_or(""),
+                    link = terminal_text(hit.link.as_deref().unwrap_or("")),
                     "HIT [{severity}] {}",
-                    hit.title
+                    terminal_text(&hit.title)
                 );
             }
         }
-        Err(error) => warn!(feed = %report.feed_id, %next, "poll failed: {error}"),
+        Err(error) => warn!(
+            feed = %report.feed_id,
+            kind = error.kind().as_str(),
+            %next,
+            "poll failed: {}",
+            terminal_text(&error.to_string())
+        ),
     }
 }
 

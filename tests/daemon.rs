@@ -542,3 +542,45 @@ async fn replay_shows_what_edited_rules_would_change_and_apply_records_it() {
     assert_eq!(launch_restored[0]["hit_id"], launch_before[0]["hit_id"]);
     assert_eq!(launch_restored[0]["retracted_at"], "");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_text_reaches_the_terminal_without_controls_or_bidi_overrides() {
+    let server = FeedServer::empty().await;
+    // The title's override would flip how the rest of the line reads; the link's encoded line
+    // break must stay encoded.
+    server.set(
+        "/wire.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[(
+                "bidi-1",
+                "North Korea launches satellite \u{202E}gpj.exe\u{202C} \u{2066}FAKE\u{2069}",
+                "https://news.test/story%0D%0AFORGED",
+            )]),
+        ),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let indicators = indicators_with_feeds(dir.path(), &[("wire", server.url("/wire.xml"))]);
+    let db = dir.path().join("watchfloor.db");
+    let output = watchfloor(args(&indicators, &db, &["poll"]), vec![]).await;
+    let out = stdout(&output);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        out.contains("HIT satellite_launch: North Korea launches"),
+        "{out}"
+    );
+    for text in [out.as_str(), &err] {
+        assert!(
+            !text.contains(['\u{202E}', '\u{202C}', '\u{2066}', '\u{2069}', '\r']),
+            "{text:?}"
+        );
+        assert!(
+            !text.lines().any(|line| line.starts_with("FORGED")),
+            "{text}"
+        );
+    }
+    let hits = watchfloor(args(&indicators, &db, &["hits"]), vec![]).await;
+    let table = stdout(&hits);
+    assert!(table.contains("North Korea launches"), "{table}");
+    assert!(!table.contains(['\u{202E}', '\u{2066}']), "{table:?}");
+}

@@ -168,12 +168,20 @@ pub fn poll_once(global: &GlobalArgs, args: &PollArgs) -> anyhow::Result<u8> {
                     println!("     WARN {warning}");
                 }
                 for hit in &success.hits {
-                    println!("     HIT {}: {}", hit.indicator_id, hit.title);
+                    println!(
+                        "     HIT {}: {}",
+                        hit.indicator_id,
+                        super::terminal_text(&hit.title)
+                    );
                 }
             }
             Err(error) => {
                 failed += 1;
-                println!("FAIL {}: {error}", report.feed_id);
+                println!(
+                    "FAIL {}: {}",
+                    report.feed_id,
+                    super::terminal_text(&error.to_string())
+                );
             }
         }
     }
