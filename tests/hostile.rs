@@ -449,6 +449,21 @@ fn defused_feeds() -> Vec<Good> {
         <item><guid>bad-1</guid><title>a\xff\xfeb</title></item>\
         <item><guid>bad-2</guid><title>\xc3\x28 broken pair</title></item></channel></rss>"
         .to_vec();
+    [laughs_in_rss.into_bytes(), bad_bytes]
+        .into_iter()
+        .enumerate()
+        .map(|(n, body)| Good {
+            id: format!("defused_{n}"),
+            path: format!("/defused/{n}"),
+            content_type: RSS_TYPE,
+            body: Arc::from(body),
+        })
+        .collect()
+}
+
+/// Documents under the body cap that once cost far more than their size, each with what must
+/// become of it: the items recorded and the warning on the feed.
+fn large_documents() -> Vec<(&'static str, Vec<u8>, usize, &'static str)> {
     // 200,000 categories on one item: once quadratic to de-duplicate (23 s of CPU).
     let mut categories = String::from(
         "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><item><guid>cats</guid>\
@@ -474,25 +489,82 @@ fn defused_feeds() -> Vec<Good> {
         ));
     }
     many.push_str("</channel></rss>");
-    for body in [&categories, &one_letter, &many] {
-        assert!(body.len() < MAX_BODY as usize, "{} bytes", body.len());
-    }
-    [
-        laughs_in_rss.into_bytes(),
-        bad_bytes,
-        categories.into_bytes(),
-        one_letter.into_bytes(),
-        many.into_bytes(),
+    vec![
+        ("categories", categories.into_bytes(), 1, "items_cut"),
+        ("letters", one_letter.into_bytes(), 1, "items_cut"),
+        ("many", many.into_bytes(), 10_000, "too_many_entries"),
     ]
-    .into_iter()
-    .enumerate()
-    .map(|(n, body)| Good {
-        id: format!("defused_{n}"),
-        path: format!("/defused/{n}"),
-        content_type: RSS_TYPE,
-        body: Arc::from(body),
-    })
-    .collect()
+}
+
+/// The large documents alone, one daemon polling them together: read to the limits of an item
+/// and of a document, reported, and in bounded time and memory. Apart from the fifty hostile
+/// endpoints, whose large bodies would wait behind these for the one large-body turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_that_once_cost_far_more_than_their_size_stay_bounded() {
+    let server = FeedServer::empty().await;
+    let documents = large_documents();
+    let mut feeds = Vec::new();
+    for (name, body, _, _) in &documents {
+        assert!(
+            body.len() < MAX_BODY as usize,
+            "{name}: {} bytes",
+            body.len()
+        );
+        let path = format!("/large/{name}");
+        server.set(&path, Response::ok(RSS_TYPE, body.clone()));
+        feeds.push((format!("large_{name}"), server.url(&path)));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let indicators = dir.path().join("indicators.yaml");
+    let db = dir.path().join("watchfloor.db");
+    write_indicators(&indicators, &feeds);
+    let started = Instant::now();
+    let mut daemon = Daemon::start(
+        &indicators,
+        &db,
+        &[
+            ("WATCHFLOOR_FETCH_TIMEOUT", "60".to_owned()),
+            (
+                "WATCHFLOOR_MAIL_DIR",
+                dir.path().join("mail").display().to_string(),
+            ),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let done = |now: &BTreeMap<String, FeedState>| {
+        documents.iter().all(|(name, _, items, _)| {
+            now.get(&format!("large_{name}"))
+                .is_some_and(|s| s.last_success.is_some() && s.items as usize == *items)
+        })
+    };
+    let settled = loop {
+        let now = states(&db);
+        if done(&now) || Instant::now() > deadline {
+            break now;
+        }
+        assert!(daemon.alive(), "the daemon died:\n{}", daemon.log());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let read_in = started.elapsed();
+    let peak_kb = daemon.status_kb("VmHWM").expect("VmHWM");
+    let (code, log) = daemon.stop();
+    println!(
+        "large documents read in {:.1} s; peak RSS (VmHWM) {:.1} MB",
+        read_in.as_secs_f64(),
+        peak_kb as f64 / 1000.0
+    );
+    for (name, _, items, kind) in &documents {
+        let state = settled.get(&format!("large_{name}"));
+        assert_eq!(
+            state.map(|s| s.items as usize),
+            Some(*items),
+            "{name}: {state:?}\n{log}"
+        );
+        let warning = state.and_then(|s| s.warning_kind.clone());
+        assert_eq!(warning.as_deref(), Some(*kind), "{name}: {state:?}");
+    }
+    assert!(peak_kb < RSS_LIMIT_KB, "peak RSS {peak_kb} kB");
+    assert_eq!(code, Some(0), "stopped cleanly:\n{log}");
 }
 
 fn write_indicators(path: &Path, feeds: &[(String, String)]) {
