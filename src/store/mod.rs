@@ -62,6 +62,13 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// The file is another application's SQLite database (or holds tables of its own): it is
+    /// never migrated in place.
+    #[error(
+        "{}: not a watchfloor database ({reason}); give --db or `database` a file of its own",
+        path.display()
+    )]
+    Foreign { path: PathBuf, reason: String },
     #[error("{}: migration to schema version {version} failed", path.display())]
     Migrate {
         path: PathBuf,
@@ -310,6 +317,10 @@ fn from_unix(seconds: i64) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// `PRAGMA application_id` of a watchfloor database ("WFLR"): `file` names it, and no other
+/// application's database is ever migrated in place.
+pub const APPLICATION_ID: i64 = 0x5746_4C52;
+
 impl Store {
     /// Opens (creating if needed) and migrates the database.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -317,6 +328,10 @@ impl Store {
             path: path.to_owned(),
             source,
         })?;
+        // Before anything is written (the switch to WAL rewrites the header): another
+        // application's file is left exactly as it was.
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        Self::check_owner(&conn, path)?;
         let mut store = Store {
             conn,
             path: path.to_owned(),
@@ -406,7 +421,43 @@ impl Store {
         Ok(())
     }
 
+    /// Whether this file is watchfloor's: its `application_id`, or for a database made before
+    /// the id was set, watchfloor's own tables; `Ok(true)` when the id should be written (an
+    /// empty file, or one of ours without it).
+    fn check_owner(conn: &Connection, path: &Path) -> Result<bool, StoreError> {
+        let id: i64 = conn.pragma_query_value(None, "application_id", |row| row.get(0))?;
+        if id == APPLICATION_ID {
+            return Ok(false);
+        }
+        let foreign = |reason: String| StoreError::Foreign {
+            path: path.to_owned(),
+            reason,
+        };
+        if id != 0 {
+            return Err(foreign(format!("its application_id is {id:#x}")));
+        }
+        let tables: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        if tables.is_empty() {
+            return Ok(true);
+        }
+        let ours = ["feeds", "items", "hits"];
+        if ours.iter().all(|t| tables.iter().any(|name| name == t)) {
+            return Ok(true);
+        }
+        let shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
+        Err(foreign(format!(
+            "it holds other tables: {}",
+            shown.join(", ")
+        )))
+    }
+
     fn check_version(&self) -> Result<i64, StoreError> {
+        Self::check_owner(&self.conn, &self.path)?;
         let found: i64 = self
             .conn
             .pragma_query_value(None, "user_version", |row| row.get(0))?;
@@ -430,8 +481,12 @@ impl Store {
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if Self::check_owner(&tx, &self.path)? {
+                tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+            }
             let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
             let Some(sql) = schema::MIGRATIONS.get(current.max(0) as usize) else {
+                tx.commit()?;
                 return Ok(());
             };
             let version = current as usize + 1;

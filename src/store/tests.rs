@@ -261,3 +261,67 @@ fn a_restart_keeps_the_title_a_poll_learned_unless_the_config_names_one_or_the_u
         .expect("sync");
     assert_eq!(title(&store), None, "the old title named another resource");
 }
+
+#[test]
+fn another_applications_database_is_never_migrated_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Tables of its own and an id of its own, or tables alone: refused, and left as found.
+    let cases = [
+        (
+            "notes.db",
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);",
+            0,
+        ),
+        ("owned.db", "CREATE TABLE feeds (id TEXT);", 0x1234),
+        (
+            "partial.db",
+            "CREATE TABLE feeds (id TEXT); CREATE TABLE hits (id INTEGER);",
+            0,
+        ),
+    ];
+    for (name, sql, id) in cases {
+        let path = dir.path().join(name);
+        {
+            let conn = Connection::open(&path).expect("create");
+            conn.execute_batch(sql).expect("tables");
+            conn.pragma_update(None, "application_id", id).expect("id");
+            conn.pragma_update(None, "user_version", 3)
+                .expect("version");
+        }
+        let before = std::fs::read(&path).expect("read");
+        for result in [Store::open(&path).err(), Store::open_read_only(&path).err()] {
+            let error = result.unwrap_or_else(|| panic!("{name} accepted"));
+            assert!(
+                matches!(error, StoreError::Foreign { .. }),
+                "{name}: {error}"
+            );
+            assert!(
+                error.to_string().contains("not a watchfloor database"),
+                "{error}"
+            );
+        }
+        assert!(
+            std::fs::read(&path).expect("read") == before,
+            "{name} changed"
+        );
+    }
+    // A new file gets the id; a database of ours made before the id existed gets it too.
+    let fresh = dir.path().join("fresh.db");
+    let store = Store::open(&fresh).expect("fresh");
+    let id: i64 = store
+        .conn
+        .pragma_query_value(None, "application_id", |row| row.get(0))
+        .expect("id");
+    assert_eq!(id, APPLICATION_ID);
+    store
+        .conn
+        .pragma_update(None, "application_id", 0)
+        .expect("clear");
+    drop(store);
+    let store = Store::open(&fresh).expect("ours, without the id");
+    let id: i64 = store
+        .conn
+        .pragma_query_value(None, "application_id", |row| row.get(0))
+        .expect("id");
+    assert_eq!(id, APPLICATION_ID);
+}
