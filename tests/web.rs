@@ -333,6 +333,24 @@ async fn pagination_moves_by_pages_and_keeps_the_filters() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crafted_search_and_offset_values_give_a_page_not_an_error() {
+    let log = usual_log();
+    let base = serve(&log, WebAuth::default()).await;
+    for query in [
+        "q=%00",
+        "q=launch%00%1b",
+        "offset=18446744073709551615",
+        "offset=9223372036854775807",
+        "offset=-1",
+    ] {
+        for path in ["/hits", "/hits.atom"] {
+            let (status, _, body) = get(&format!("{base}{path}?{query}")).await;
+            assert_eq!(status, 200, "{path}?{query}: {body}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_titles_are_shown_as_text_on_every_page() {
     let log = usual_log();
     let base = serve(&log, WebAuth::default()).await;

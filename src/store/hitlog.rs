@@ -141,8 +141,11 @@ pub struct HitDetail {
 /// Turns a reviewer's words into an FTS5 query: each word quoted (so `-`, `:`, `*` and
 /// quotes are text, not syntax), all required.
 fn fts_query(text: &str) -> Option<String> {
+    // Control characters (a NUL from a crafted URL) are no part of any indexed word, and
+    // SQLite ends a query string at a NUL.
     let words: Vec<String> = text
-        .split_whitespace()
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
         .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
         .collect();
     (!words.is_empty()).then(|| words.join(" "))
@@ -411,5 +414,7 @@ mod tests {
             fts_query("Kim \"Jong-un\" NOT OR*"),
             Some("\"Kim\" \"\"\"Jong-un\"\"\" \"NOT\" \"OR*\"".into())
         );
+        assert_eq!(fts_query("a\0b \u{1b}"), Some("\"a\" \"b\"".into()));
+        assert_eq!(fts_query("\0"), None);
     }
 }

@@ -21,6 +21,8 @@ use crate::text::safe::{
 
 /// Hits on one page of the list.
 pub const PAGE_SIZE: usize = 50;
+/// The largest `offset` a list accepts.
+const MAX_OFFSET: usize = 1_000_000_000;
 /// Caps on feed text: generous for real titles, bounded for hostile ones.
 const TITLE_MAX: usize = 500;
 const NAME_MAX: usize = 200;
@@ -137,10 +139,20 @@ impl ListQuery {
         };
         let offset = match self.offset.trim() {
             "" => 0,
-            n => n.parse().unwrap_or_else(|_| {
-                problems.push("offset: not a number; showing the first page".to_owned());
-                0
-            }),
+            n => match n.parse::<usize>() {
+                // Far past any hit log, and small enough that no page arithmetic overflows.
+                Ok(offset) if offset <= MAX_OFFSET => offset,
+                Ok(_) => {
+                    problems.push(format!(
+                        "offset: more than {MAX_OFFSET}; showing the first page"
+                    ));
+                    0
+                }
+                Err(_) => {
+                    problems.push("offset: not a number; showing the first page".to_owned());
+                    0
+                }
+            },
         };
         let filter = HitFilter {
             indicator: text(&self.indicator),
@@ -773,6 +785,16 @@ mod tests {
         .filter();
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(filter.since.is_none() && filter.offset == 0);
+        // An offset near the top of the integers would wrap the page arithmetic.
+        for huge in ["18446744073709551615", "9223372036854775808", "1000000001"] {
+            let (filter, problems) = ListQuery {
+                offset: huge.into(),
+                ..Default::default()
+            }
+            .filter();
+            assert_eq!(filter.offset, 0, "{huge}");
+            assert_eq!(problems.len(), 1, "{huge}: {problems:?}");
+        }
     }
 
     #[test]
