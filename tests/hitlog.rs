@@ -171,6 +171,26 @@ fn hits_are_listed_newest_first_and_every_filter_narrows_them() {
 }
 
 #[test]
+fn an_unknown_indicator_or_feed_is_a_usage_error_naming_the_known_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = database(dir.path());
+    for (flag, wrong, known) in [
+        ("--indicator", "satelite_launch", "satellite_launch"),
+        ("--feed", "wires", "agency, wire"),
+    ] {
+        let output = watchfloor(&db, &["hits", flag, wrong]);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {wrong}: {err}");
+        assert!(err.contains(&format!("'{wrong}'")), "{err}");
+        assert!(err.contains(known), "{err}");
+        assert!(output.stdout.is_empty(), "nothing listed");
+    }
+    // An indicator of the rules without a hit yet is a filter that finds nothing, not an error.
+    let quiet = watchfloor(&db, &["hits", "--indicator", "energy_food_flows"]);
+    assert_eq!(quiet.status.code(), Some(0));
+}
+
+#[test]
 fn csv_and_jsonl_carry_every_field_and_csv_round_trips() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = database(dir.path());

@@ -162,6 +162,46 @@ impl ExportedHit<'_> {
     }
 }
 
+/// An indicator or feed id that nothing knows is a typo, not a filter that matched nothing:
+/// "0 of 0" would read as "nothing happened". Known are the ids of the rules in force, and
+/// those the database holds (an indicator since retired still has its hits).
+fn check_filter_ids(global: &GlobalArgs, store: &Store, filter: &HitFilter) -> anyhow::Result<()> {
+    use std::collections::BTreeSet;
+    if let Some(wanted) = &filter.indicator {
+        let mut known: BTreeSet<String> = store
+            .hits_by_indicator()?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        if let Ok(rules) = super::load_indicators(global) {
+            known.extend(rules.indicators.iter().map(|i| i.id.clone()));
+        }
+        if !known.contains(wanted) {
+            return Err(UsageError(unknown_id("indicator", wanted, &known)).into());
+        }
+    }
+    if let Some(wanted) = &filter.feed {
+        let known: BTreeSet<String> = store.feed_states()?.into_iter().map(|f| f.id).collect();
+        if !known.contains(wanted) {
+            return Err(UsageError(unknown_id("feed", wanted, &known)).into());
+        }
+    }
+    Ok(())
+}
+
+fn unknown_id(what: &str, wanted: &str, known: &std::collections::BTreeSet<String>) -> String {
+    let listed: Vec<&str> = known.iter().map(String::as_str).collect();
+    format!(
+        "unknown {what} '{}' (known: {})",
+        super::terminal_text(wanted),
+        if listed.is_empty() {
+            "none yet".to_owned()
+        } else {
+            listed.join(", ")
+        }
+    )
+}
+
 /// `value`, with a `'` before it when a spreadsheet would read it as a formula: feed titles
 /// are written by strangers, and a title such as `=HYPERLINK(...)` opened from a CSV export
 /// must stay text.
@@ -202,6 +242,7 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
         limit: args.limit,
         offset: 0,
     };
+    check_filter_ids(global, &store, &filter)?;
     let (hits, total) = store.hits_page(&filter)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
