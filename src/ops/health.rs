@@ -108,9 +108,24 @@ impl Report {
     }
 }
 
-/// Assesses everything; `store` is `None` when the database could not be reached in time.
-pub fn assess(health: &Health, store: Option<&Store>, now: DateTime<Utc>) -> Report {
+/// Assesses everything; `store` is `None` when the database could not be reached in time;
+/// `write_failure` is since when, and why, writes fail for want of storage (`Db::write_failure`):
+/// reads can go on answering from a full disk, so only the writer knows.
+pub fn assess(
+    health: &Health,
+    store: Option<&Store>,
+    write_failure: Option<(DateTime<Utc>, String)>,
+    now: DateTime<Utc>,
+) -> Report {
     let mut reasons = Vec::new();
+    if let Some((since, error)) = write_failure {
+        // Not worded "database...": the watchdog stops on those, and a restart frees no disk.
+        reasons.push(format!(
+            "storage failing: writes refused since {} ({error}); polls and alerts are not \
+             being recorded",
+            since.format("%Y-%m-%d %H:%M:%S UTC")
+        ));
+    }
     let beat = health.heartbeat.age(now);
     if beat > STALLED_AFTER {
         reasons.push(format!(

@@ -54,9 +54,15 @@ pub async fn read_within<T: Send + 'static>(
 pub async fn assess(health: &Arc<Health>, db: &Db) -> health::Report {
     let shared = health.clone();
     let now = Utc::now();
-    match read_within(db, move |store| health::assess(&shared, Some(store), now)).await {
+    let failing = db.write_failure();
+    let writes = failing.clone();
+    match read_within(db, move |store| {
+        health::assess(&shared, Some(store), writes, now)
+    })
+    .await
+    {
         Some(report) => report,
-        None => health::assess(health, None, now),
+        None => health::assess(health, None, failing, now),
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use super::{Store, StoreError};
@@ -34,8 +35,14 @@ pub struct Db {
     inner: Arc<Inner>,
 }
 
+/// Since when writes have failed for want of storage, and the error.
+pub type WriteFailure = (DateTime<Utc>, String);
+
 struct Inner {
     path: PathBuf,
+    /// When writes began to fail for want of storage, and why; cleared by the next write
+    /// that succeeds. `/healthz` reports it: a full disk must not look healthy.
+    write_failure: Arc<Mutex<Option<WriteFailure>>>,
     /// `None` only while dropping: closing the channel is what tells the thread to stop.
     writes: Option<mpsc::Sender<WriteJob>>,
     reads: Option<mpsc::Sender<ReadJob>>,
@@ -101,6 +108,7 @@ impl Db {
         Ok(Db {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
+                write_failure: Arc::default(),
                 writes: Some(writes),
                 reads: Some(reads),
                 threads,
@@ -110,6 +118,15 @@ impl Db {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Since when, and why, writes have failed for want of storage; `None` while they succeed.
+    pub fn write_failure(&self) -> Option<WriteFailure> {
+        self.inner
+            .write_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Runs `work` on the writing connection and awaits its answer. A caller that stops
@@ -169,11 +186,23 @@ impl Db {
         F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel();
+        let failure = Arc::clone(&self.inner.write_failure);
         let job: WriteJob = Box::new(move |store| {
             if answer.is_closed() {
                 return;
             }
-            let _ = answer.send(work(store));
+            let result = work(store);
+            let mut failing = failure.lock().unwrap_or_else(|p| p.into_inner());
+            match &result {
+                Ok(_) => *failing = None,
+                Err(error) if error.is_storage_failure() => {
+                    let since = failing.as_ref().map_or_else(Utc::now, |(since, _)| *since);
+                    *failing = Some((since, crate::error::error_chain(error)));
+                }
+                Err(_) => {}
+            }
+            drop(failing);
+            let _ = answer.send(result);
         });
         self.inner
             .writes
@@ -257,6 +286,64 @@ impl Drop for Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_is_remembered_until_a_write_succeeds_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("full.db")).expect("open");
+        assert!(db.write_failure().is_none());
+        // The writer's file may not grow past its present size: as a full disk, SQLite
+        // answers SQLITE_FULL.
+        db.write_blocking(|store| {
+            let pages: i64 = store
+                .conn
+                .pragma_query_value(None, "page_count", |row| row.get(0))?;
+            store.conn.pragma_update(None, "max_page_count", pages)?;
+            Ok(())
+        })
+        .expect("limit");
+        let filled = db.write_blocking(|store| {
+            store.conn.execute_batch(
+                "CREATE TABLE filler (b BLOB); INSERT INTO filler VALUES (zeroblob(1000000));",
+            )?;
+            Ok(())
+        });
+        let error = filled.expect_err("the file is full");
+        assert!(error.is_storage_failure(), "{error:?}");
+        let (since, why) = db.write_failure().expect("remembered");
+        assert!(why.contains("full"), "{why}");
+        // Another failing write keeps the first time; one that succeeds clears it.
+        let _ = db.write_blocking(|store| {
+            store.conn.execute_batch(
+                "CREATE TABLE more (b BLOB); INSERT INTO more VALUES (zeroblob(1000000));",
+            )?;
+            Ok(())
+        });
+        assert_eq!(db.write_failure().map(|(at, _)| at), Some(since));
+        db.write_blocking(|store| {
+            store
+                .conn
+                .pragma_update(None, "max_page_count", 1_000_000)?;
+            Ok(())
+        })
+        .expect("room again");
+        assert!(db.write_failure().is_none());
+        let report = crate::ops::health::assess(
+            &crate::ops::health::Health::default(),
+            None,
+            Some((since, why)),
+            Utc::now(),
+        );
+        assert!(!report.is_ok());
+        assert!(
+            report
+                .reasons
+                .iter()
+                .any(|r| r.starts_with("storage failing")),
+            "{:?}",
+            report.reasons
+        );
+    }
 
     #[test]
     fn reads_and_writes_answer_from_their_threads() {

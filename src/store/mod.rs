@@ -321,6 +321,28 @@ fn from_unix(seconds: i64) -> DateTime<Utc> {
 /// application's database is ever migrated in place.
 pub const APPLICATION_ID: i64 = 0x5746_4C52;
 
+impl StoreError {
+    /// Whether the storage itself refused: the disk or the file system is full, failing or
+    /// read-only. Such a failure stops every later write too, unlike one bad statement.
+    pub fn is_storage_failure(&self) -> bool {
+        use rusqlite::ErrorCode::{CannotOpen, DiskFull, ReadOnly, SystemIoFailure};
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(error) = source {
+            if let Some(rusqlite::Error::SqliteFailure(failure, _)) =
+                error.downcast_ref::<rusqlite::Error>()
+                && matches!(
+                    failure.code,
+                    DiskFull | SystemIoFailure | ReadOnly | CannotOpen
+                )
+            {
+                return true;
+            }
+            source = error.source();
+        }
+        false
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) and migrates the database.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
