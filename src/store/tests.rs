@@ -369,6 +369,21 @@ fn a_changed_copy_of_an_item_another_feed_also_lists_moves_to_a_row_of_its_own()
         store.first_source(shared).expect("source").as_deref(),
         Some("b")
     );
+    let (hits, _) = store
+        .hits_page(&HitFilter {
+            feed: Some("a".into()),
+            ..HitFilter::default()
+        })
+        .expect("hits");
+    let mut items: Vec<i64> = hits.iter().map(|h| h.item_id).collect();
+    items.sort_unstable();
+    assert_eq!(
+        items,
+        [shared, moved.item_id],
+        "the feed's hit on the text it had is still its own"
+    );
+    let first = hits.iter().find(|h| h.item_id == shared).expect("the hit");
+    assert_eq!(first.sources, ["a", "b"], "the hit's own feed first");
 
     // Alone on its row now, the feed's next change rewrites it in place.
     let counts = store
