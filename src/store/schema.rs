@@ -287,8 +287,9 @@ pub const MIGRATIONS: &[&str] = &[
         FROM items;
     DROP TABLE items;
     ALTER TABLE items_rebuilt RENAME TO items;
-    -- A new copy of a link looks for a row with the same text.
-    CREATE INDEX items_identity ON items(identity, content_hash);
+    -- A new copy of a link looks for a row with the same text among the few of its link;
+    -- the hash stays out of the index, which every new item writes to.
+    CREATE INDEX items_identity ON items(identity);
     CREATE INDEX items_first_seen ON items(first_seen);
     CREATE INDEX items_lang ON items(lang);
     CREATE TRIGGER hit_items_fts_hit AFTER INSERT ON hits
