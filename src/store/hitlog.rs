@@ -44,7 +44,8 @@ pub enum TriageFilter {
 #[derive(Clone, Debug, PartialEq)]
 pub struct HitFilter {
     pub indicator: Option<String>,
-    /// Hits whose story this feed reported.
+    /// Hits this feed produced, or whose story it reported (a feed that has since moved on
+    /// to other text for an item still produced the hits on the text it had).
     pub feed: Option<String>,
     /// Recorded at or after.
     pub since: Option<DateTime<Utc>>,
@@ -210,7 +211,7 @@ impl Store {
             TriageFilter::Verdict(v) => (false, false, Some(v.as_str())),
         };
         let conditions = "WHERE (?1 IS NULL OR h.indicator_id = ?1)
-              AND (?2 IS NULL OR EXISTS (SELECT 1 FROM item_sources s
+              AND (?2 IS NULL OR h.feed_id = ?2 OR EXISTS (SELECT 1 FROM item_sources s
                      WHERE s.feed_id = ?2 AND (s.item_id = h.item_id OR s.item_id IN
                        (SELECT item_id FROM hits WHERE story_id = h.id))))
               AND (?3 IS NULL OR h.created_at >= ?3)

@@ -162,7 +162,8 @@ pub struct ItemRecord {
 }
 
 impl ItemRecord {
-    /// The identity that makes one story from two feeds one item.
+    /// The item's link (or, without one, its key in its feed): identical copies of it from
+    /// two feeds are one item with two sources; other texts of it are other items.
     pub fn identity(&self, feed_id: &str) -> String {
         match &self.link {
             Some(link) => format!("link:{link}"),
@@ -196,14 +197,16 @@ pub struct HitRoute {
 /// What to do with one item of a poll.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ItemWrite {
-    /// First seen in this feed: store it (or, if another feed already has the same story, add
-    /// this feed as a source) and record its hits.
+    /// First seen in this feed: store it (or, if an identical copy is stored, add this feed
+    /// as its source) and record its hits.
     New {
         item: ItemRecord,
         hits: Vec<HitRecord>,
     },
-    /// Seen before in this feed with other text: update the text; hits are added only for
-    /// indicators the item did not hit yet.
+    /// Seen before in this feed with other text. The row is rewritten only when no other
+    /// feed lists it; otherwise the new text gets a row of its own (or joins an identical
+    /// copy), and its hits go there. On a rewritten row, hits are added only for indicators
+    /// it did not hit yet.
     Changed {
         item_id: i64,
         item: ItemRecord,
@@ -245,7 +248,7 @@ pub struct PollWrite {
 pub struct PollCounts {
     pub new_items: u64,
     pub changed_items: u64,
-    /// The same story already stored from another feed: recorded as a second source.
+    /// An identical copy already stored (same link, same text): recorded as a second source.
     pub new_sources: u64,
     pub new_hits: u64,
     /// Alerts queued in the outbox for the new hits (one per hit and recipient).
@@ -496,6 +499,17 @@ impl Store {
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         self.check_version()?;
+        // A migration that rebuilds a table drops the one other tables refer to; with foreign
+        // keys enforced, that drop would delete through them. SQLite's procedure: enforcement
+        // off outside the transaction (it cannot change inside one), the references checked
+        // before each commit.
+        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let migrated = self.run_migrations();
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrated
+    }
+
+    fn run_migrations(&mut self) -> Result<(), StoreError> {
         loop {
             // Another process (the daemon starting, `watchfloor hits` beside it) may be
             // migrating the same file: the version is read again under the write lock, so each
@@ -518,6 +532,16 @@ impl Store {
                 source,
             };
             tx.execute_batch(sql).map_err(fail)?;
+            let dangling: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+                .optional()
+                .map_err(fail)?;
+            if let Some(table) = dangling {
+                return Err(fail(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                    Some(format!("a row of {table} refers to a row that is gone")),
+                )));
+            }
             tx.pragma_update(None, "user_version", version as i64)
                 .map_err(fail)?;
             tx.commit().map_err(fail)?;
@@ -636,15 +660,6 @@ impl Store {
         Ok(known)
     }
 
-    /// Whether an item with this identity is stored (the same story from another feed).
-    pub fn item_by_identity(&self, identity: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT id FROM items WHERE identity = ?1")?
-            .query_row([identity], |row| row.get(0))
-            .optional()?)
-    }
-
     /// Writes everything one poll learned, in one transaction.
     pub fn write_poll(&mut self, poll: &PollWrite) -> Result<PollCounts, StoreError> {
         let tx = self.conn.transaction()?;
@@ -653,36 +668,12 @@ impl Store {
         for write in &poll.items {
             match write {
                 ItemWrite::New { item, hits } => {
-                    let identity = item.identity(&poll.feed_id);
-                    let inserted = tx
-                        .prepare_cached(
-                            "INSERT INTO items (identity, link, title, summary, content, authors,
-                               categories, published, updated, first_seen, content_hash, lang)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                             ON CONFLICT(identity) DO NOTHING",
-                        )?
-                        .execute(params![
-                            identity,
-                            item.link,
-                            item.title,
-                            item.summary,
-                            item.content,
-                            item.authors,
-                            item.categories,
-                            item.published.map(to_unix),
-                            item.updated.map(to_unix),
-                            now,
-                            item.content_hash,
-                            lang::stored(&item.lang),
-                        ])?;
-                    let item_id: i64 = if inserted == 1 {
+                    let (item_id, stored) = copy_of(&tx, item, &poll.feed_id, now)?;
+                    if stored {
                         counts.new_items += 1;
-                        tx.last_insert_rowid()
                     } else {
                         counts.new_sources += 1;
-                        tx.prepare_cached("SELECT id FROM items WHERE identity = ?1")?
-                            .query_row([&identity], |row| row.get(0))?
-                    };
+                    }
                     tx.prepare_cached(
                         "INSERT INTO item_sources (feed_id, key, item_id, first_seen, content_hash)
                          VALUES (?1, ?2, ?3, ?4, ?5)
@@ -696,37 +687,46 @@ impl Store {
                     item,
                     hits,
                 } => {
-                    let source = tx
+                    let listed = tx
                         .prepare_cached(
-                            "UPDATE item_sources SET content_hash = ?3
-                             WHERE feed_id = ?1 AND key = ?2 AND item_id = ?4",
+                            "SELECT EXISTS (SELECT 1 FROM item_sources
+                               WHERE feed_id = ?1 AND key = ?2 AND item_id = ?3)",
                         )?
-                        .execute(params![poll.feed_id, item.key, item.content_hash, item_id])?;
-                    if source == 0 {
+                        .query_row(params![poll.feed_id, item.key, item_id], |row| {
+                            row.get::<_, bool>(0)
+                        })?;
+                    if !listed {
                         // Retention deleted the item between this poll's reading of its known
                         // items and this write: it is old news, not a change to record.
                         continue;
                     }
-                    // Fresh text makes a pruned item whole again; retention trims it anew.
+                    // Another feed published the text this row holds: rewriting it would put
+                    // this feed's words in that feed's mouth (and under its hits). The new
+                    // text becomes a row of its own, or joins an identical copy.
+                    let shared = tx
+                        .prepare_cached(
+                            "SELECT EXISTS (SELECT 1 FROM item_sources
+                               WHERE item_id = ?1 AND feed_id <> ?2)",
+                        )?
+                        .query_row(params![item_id, poll.feed_id], |row| row.get::<_, bool>(0))?;
+                    let target = if shared {
+                        copy_of(&tx, item, &poll.feed_id, now)?.0
+                    } else {
+                        rewrite(&tx, *item_id, item)?;
+                        *item_id
+                    };
                     tx.prepare_cached(
-                        "UPDATE items SET title = ?2, summary = ?3, content = ?4, authors = ?5,
-                           categories = ?6, updated = ?7, content_hash = ?8, pruned_at = NULL,
-                           lang = ?9
-                         WHERE id = ?1",
+                        "UPDATE item_sources SET item_id = ?3, content_hash = ?4
+                         WHERE feed_id = ?1 AND key = ?2",
                     )?
                     .execute(params![
-                        item_id,
-                        item.title,
-                        item.summary,
-                        item.content,
-                        item.authors,
-                        item.categories,
-                        item.updated.map(to_unix),
-                        item.content_hash,
-                        lang::stored(&item.lang),
+                        poll.feed_id,
+                        item.key,
+                        target,
+                        item.content_hash
                     ])?;
                     counts.changed_items += 1;
-                    insert_hits(&tx, *item_id, item, &poll.feed_id, now, hits, &mut counts)?;
+                    insert_hits(&tx, target, item, &poll.feed_id, now, hits, &mut counts)?;
                 }
             }
         }
@@ -961,6 +961,72 @@ fn feed_state_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FeedState> {
         items: row.get::<_, i64>(12)? as u64,
         hits: row.get::<_, i64>(13)? as u64,
     })
+}
+
+/// The row holding exactly this text of this item: an identical copy already stored (by any
+/// feed), or a new row. True when the row is new.
+fn copy_of(
+    tx: &rusqlite::Transaction<'_>,
+    item: &ItemRecord,
+    feed_id: &str,
+    now: i64,
+) -> Result<(i64, bool), StoreError> {
+    let identity = item.identity(feed_id);
+    let identical = tx
+        .prepare_cached(
+            "SELECT id FROM items WHERE identity = ?1 AND content_hash = ?2 ORDER BY id LIMIT 1",
+        )?
+        .query_row(params![identity, item.content_hash], |row| row.get(0))
+        .optional()?;
+    if let Some(id) = identical {
+        return Ok((id, false));
+    }
+    tx.prepare_cached(
+        "INSERT INTO items (identity, link, title, summary, content, authors, categories,
+           published, updated, first_seen, content_hash, lang)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        identity,
+        item.link,
+        item.title,
+        item.summary,
+        item.content,
+        item.authors,
+        item.categories,
+        item.published.map(to_unix),
+        item.updated.map(to_unix),
+        now,
+        item.content_hash,
+        lang::stored(&item.lang),
+    ])?;
+    Ok((tx.last_insert_rowid(), true))
+}
+
+/// A feed's new text for a row no other feed published.
+fn rewrite(
+    tx: &rusqlite::Transaction<'_>,
+    item_id: i64,
+    item: &ItemRecord,
+) -> Result<(), StoreError> {
+    // Fresh text makes a pruned item whole again; retention trims it anew.
+    tx.prepare_cached(
+        "UPDATE items SET title = ?2, summary = ?3, content = ?4, authors = ?5,
+           categories = ?6, updated = ?7, content_hash = ?8, pruned_at = NULL, lang = ?9
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        item_id,
+        item.title,
+        item.summary,
+        item.content,
+        item.authors,
+        item.categories,
+        item.updated.map(to_unix),
+        item.content_hash,
+        lang::stored(&item.lang),
+    ])?;
+    Ok(())
 }
 
 fn insert_hits(

@@ -515,7 +515,8 @@ impl Store {
     }
 
     /// Every feed that reported a hit's story: the hit's own item's sources and those of the
-    /// later reports folded into it, the feed that produced the hit first.
+    /// later reports folded into it, the feed that produced the hit first (always: the hit
+    /// and its text are that feed's, whatever other feeds list).
     pub(super) fn story_sources(
         &self,
         hit_id: i64,
@@ -536,8 +537,27 @@ impl Store {
             })
         })?;
         let mut sources: Vec<SourceRow> = rows.collect::<Result<_, _>>()?;
-        if let Some(position) = sources.iter().position(|s| s.feed_id == hit_feed) {
-            let first = sources.remove(position);
+        let first = match sources.iter().position(|s| s.feed_id == hit_feed) {
+            Some(position) => Some(sources.remove(position)),
+            // The feed moved on to other text (a change of its own, on a row of its own) and
+            // no longer lists this item; the hit, and the text it matched, are still its.
+            None => self
+                .conn
+                .prepare_cached(
+                    "SELECT h.feed_id, f.title, i.link
+                     FROM hits h JOIN feeds f ON f.id = h.feed_id JOIN items i ON i.id = h.item_id
+                     WHERE h.id = ?1",
+                )?
+                .query_row([hit_id], |row| {
+                    Ok(SourceRow {
+                        feed_id: row.get(0)?,
+                        feed_title: row.get(1)?,
+                        link: row.get(2)?,
+                    })
+                })
+                .optional()?,
+        };
+        if let Some(first) = first {
             sources.insert(0, first);
         }
         Ok(sources)

@@ -251,4 +251,63 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE hits ADD COLUMN story_pending INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX hits_story_pending ON hits(id) WHERE story_pending = 1;
     "#,
+    // 11: each source's text is its own. `identity` is no longer unique: a feed that lists a
+    // stored link with other text gets an item row of its own, so that no feed's copy can
+    // rewrite what another feed published (a hostile feed listing a trusted outlet's link
+    // first, then changing its text, rewrote the trusted feed's hit). Identical copies still
+    // share a row, found by identity and content hash. SQLite cannot drop a constraint, so
+    // the table is rebuilt; `Store::migrate` runs migrations with foreign keys off and checks
+    // them before committing, as SQLite's procedure for changing a table asks.
+    r#"
+    -- Its body names items, which is missing between the drop and the rename.
+    DROP TRIGGER hit_items_fts_hit;
+    CREATE TABLE items_rebuilt (
+        id           INTEGER PRIMARY KEY,
+        -- "link:<canonical link>" when the item has a link, else "feed:<feed id>:<key>".
+        -- Rows with one identity hold different texts: each is the text some feed published,
+        -- and an item_sources row names each feed that published it.
+        identity     TEXT NOT NULL,
+        link         TEXT,
+        title        TEXT NOT NULL,
+        summary      TEXT NOT NULL,
+        content      TEXT NOT NULL,
+        authors      TEXT NOT NULL,
+        categories   TEXT NOT NULL,
+        published    INTEGER,
+        updated      INTEGER,
+        first_seen   INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        pruned_at    INTEGER,
+        lang         TEXT
+    );
+    INSERT INTO items_rebuilt (id, identity, link, title, summary, content, authors,
+        categories, published, updated, first_seen, content_hash, pruned_at, lang)
+        SELECT id, identity, link, title, summary, content, authors, categories, published,
+               updated, first_seen, content_hash, pruned_at, lang
+        FROM items;
+    DROP TABLE items;
+    ALTER TABLE items_rebuilt RENAME TO items;
+    -- A new copy of a link looks for a row with the same text among the few of its link;
+    -- the hash stays out of the index, which every new item writes to.
+    CREATE INDEX items_identity ON items(identity);
+    CREATE INDEX items_first_seen ON items(first_seen);
+    CREATE INDEX items_lang ON items(lang);
+    CREATE TRIGGER hit_items_fts_hit AFTER INSERT ON hits
+    WHEN NOT EXISTS (SELECT 1 FROM hit_items_fts WHERE rowid = new.item_id)
+    BEGIN
+        INSERT INTO hit_items_fts (rowid, title, summary, content)
+            SELECT id, title, summary, content FROM items WHERE id = new.item_id;
+    END;
+    CREATE TRIGGER hit_items_fts_text AFTER UPDATE OF title, summary, content ON items
+    WHEN EXISTS (SELECT 1 FROM hit_items_fts WHERE rowid = new.id)
+    BEGIN
+        DELETE FROM hit_items_fts WHERE rowid = new.id;
+        INSERT INTO hit_items_fts (rowid, title, summary, content)
+            VALUES (new.id, new.title, new.summary, new.content);
+    END;
+    CREATE TRIGGER hit_items_fts_gone AFTER DELETE ON items
+    BEGIN
+        DELETE FROM hit_items_fts WHERE rowid = old.id;
+    END;
+    "#,
 ];

@@ -325,3 +325,212 @@ fn another_applications_database_is_never_migrated_in_place() {
         .expect("id");
     assert_eq!(id, APPLICATION_ID);
 }
+
+fn item_title(store: &Store, item_id: i64) -> String {
+    store
+        .conn
+        .query_row("SELECT title FROM items WHERE id = ?1", [item_id], |r| {
+            r.get(0)
+        })
+        .expect("item")
+}
+
+/// Issue 15, item 1: a hostile feed listed a trusted outlet's link first, then changed its
+/// copy, and the change rewrote the row the trusted feed's hit was on.
+#[test]
+fn another_feeds_text_for_a_link_is_its_own_item_and_its_changes_rewrite_only_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open_with_feeds(&dir);
+    let link = Some("https://trusted.test/launch");
+    store
+        .write_poll(&poll(
+            "b",
+            vec![ItemWrite::New {
+                item: item("guid:b1", link, "Weather in Seoul"),
+                hits: vec![],
+            }],
+        ))
+        .expect("hostile first");
+    let counts = store
+        .write_poll(&poll(
+            "a",
+            vec![ItemWrite::New {
+                item: item("guid:a1", link, "North Korea launches satellite"),
+                hits: vec![hit("satellite_launch")],
+            }],
+        ))
+        .expect("trusted");
+    assert_eq!(
+        (counts.new_items, counts.new_sources, counts.new_hits),
+        (1, 0, 1)
+    );
+    let trusted = store.known_items("a").expect("known")["guid:a1"].item_id;
+    let hostile = store.known_items("b").expect("known")["guid:b1"].item_id;
+    assert_ne!(trusted, hostile);
+
+    let counts = store
+        .write_poll(&poll(
+            "b",
+            vec![ItemWrite::Changed {
+                item_id: hostile,
+                item: item("guid:b1", link, "FAKE: launch failed"),
+                hits: vec![],
+            }],
+        ))
+        .expect("hostile change");
+    assert_eq!(counts.changed_items, 1);
+    assert_eq!(
+        item_title(&store, trusted),
+        "North Korea launches satellite"
+    );
+    assert_eq!(item_title(&store, hostile), "FAKE: launch failed");
+    let hits = store.hits_since(None).expect("hits");
+    assert_eq!(hits.len(), 1);
+    assert_eq!((hits[0].item_id, hits[0].feed_id.as_str()), (trusted, "a"));
+    assert_eq!(store.totals().expect("totals"), (2, 2, 1));
+}
+
+#[test]
+fn a_changed_copy_of_an_item_another_feed_also_lists_moves_to_a_row_of_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open_with_feeds(&dir);
+    let link = Some("https://x.test/story");
+    let story = |key: &str| ItemWrite::New {
+        item: item(key, link, "story"),
+        hits: vec![hit("satellite_launch")],
+    };
+    store
+        .write_poll(&poll("a", vec![story("guid:a1")]))
+        .expect("a");
+    store
+        .write_poll(&poll("b", vec![story("guid:b1")]))
+        .expect("b");
+    let shared = store.known_items("a").expect("known")["guid:a1"].item_id;
+    assert_eq!(
+        store.known_items("b").expect("known")["guid:b1"].item_id,
+        shared
+    );
+
+    // The feed that stored the row first owns no more of it than the other does.
+    let counts = store
+        .write_poll(&poll(
+            "a",
+            vec![ItemWrite::Changed {
+                item_id: shared,
+                item: item("guid:a1", link, "story, corrected"),
+                hits: vec![hit("satellite_launch")],
+            }],
+        ))
+        .expect("a changes");
+    assert_eq!(counts.changed_items, 1);
+    assert_eq!(counts.new_hits, 1, "the new text's own hit, on its own row");
+    let moved = store.known_items("a").expect("known")["guid:a1"].clone();
+    assert_ne!(moved.item_id, shared);
+    assert_eq!(moved.content_hash, "hash-of-story, corrected");
+    assert_eq!(item_title(&store, shared), "story");
+    assert_eq!(item_title(&store, moved.item_id), "story, corrected");
+    assert_eq!(
+        store.first_source(shared).expect("source").as_deref(),
+        Some("b")
+    );
+    let (hits, _) = store
+        .hits_page(&HitFilter {
+            feed: Some("a".into()),
+            ..HitFilter::default()
+        })
+        .expect("hits");
+    let mut items: Vec<i64> = hits.iter().map(|h| h.item_id).collect();
+    items.sort_unstable();
+    assert_eq!(
+        items,
+        [shared, moved.item_id],
+        "the feed's hit on the text it had is still its own"
+    );
+    let first = hits.iter().find(|h| h.item_id == shared).expect("the hit");
+    assert_eq!(first.sources, ["a", "b"], "the hit's own feed first");
+
+    // Alone on its row now, the feed's next change rewrites it in place.
+    let counts = store
+        .write_poll(&poll(
+            "a",
+            vec![ItemWrite::Changed {
+                item_id: moved.item_id,
+                item: item("guid:a1", link, "story, corrected twice"),
+                hits: vec![hit("satellite_launch")],
+            }],
+        ))
+        .expect("a changes again");
+    assert_eq!((counts.changed_items, counts.new_hits), (1, 0));
+    assert_eq!(
+        store.known_items("a").expect("known")["guid:a1"].item_id,
+        moved.item_id
+    );
+    assert_eq!(item_title(&store, moved.item_id), "story, corrected twice");
+    assert_eq!(store.totals().expect("totals"), (2, 2, 2));
+}
+
+/// Migration 11 rebuilds `items`, which sources, hits and the search index refer to.
+#[test]
+fn rebuilding_items_keeps_every_item_source_hit_and_search_entry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("watchfloor.db");
+    {
+        let conn = Connection::open(&path).expect("raw open");
+        for (n, sql) in schema::MIGRATIONS[..10].iter().enumerate() {
+            conn.execute_batch(sql).expect("old migration");
+            conn.pragma_update(None, "user_version", n as i64 + 1)
+                .expect("version");
+        }
+        conn.execute_batch(
+            "INSERT INTO feeds (id, url) VALUES ('a', 'http://127.0.0.1/a.xml');
+             INSERT INTO items (id, identity, link, title, summary, content, authors,
+               categories, first_seen, content_hash, lang)
+             VALUES (7, 'link:https://x.test/s', 'https://x.test/s', 'Satellite launch',
+               'Sohae', '', '', '', 1, 'h1', 'en');
+             INSERT INTO item_sources VALUES ('a', 'guid:1', 7, 1, 'h1');
+             INSERT INTO hits (indicator_id, item_id, feed_id, score, evidence,
+               definition_hash, created_at)
+             VALUES ('satellite_launch', 7, 'a', 1.0, '{}', 'd', 1);",
+        )
+        .expect("old rows");
+    }
+    let mut store = Store::open(&path).expect("migrated");
+    assert_eq!(store.totals().expect("totals"), (1, 1, 1));
+    assert_eq!(store.known_items("a").expect("known")["guid:1"].item_id, 7);
+    let found: i64 = store
+        .conn
+        .query_row(
+            "SELECT rowid FROM hit_items_fts WHERE hit_items_fts MATCH 'sohae'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("still searchable");
+    assert_eq!(found, 7);
+    let enforced: bool = store
+        .conn
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .expect("pragma");
+    assert!(enforced, "foreign keys are enforced again after migrating");
+    assert_eq!(store.integrity_check().expect("check"), "ok");
+
+    // The search index still follows the text of an item with hits.
+    store
+        .write_poll(&poll(
+            "a",
+            vec![ItemWrite::Changed {
+                item_id: 7,
+                item: item("guid:1", Some("https://x.test/s"), "Tonghae"),
+                hits: vec![],
+            }],
+        ))
+        .expect("change");
+    let found: i64 = store
+        .conn
+        .query_row(
+            "SELECT rowid FROM hit_items_fts WHERE hit_items_fts MATCH 'tonghae'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the new text is searchable");
+    assert_eq!(found, 7);
+}

@@ -14,7 +14,7 @@ use crate::config::{Indicator, Indicators};
 use crate::languages;
 use crate::matcher::Role;
 use crate::matcher::explain::demotion_lines;
-use crate::store::{FeedState, HitDetail, HitFilter, HitRow, TriageFilter, Verdict};
+use crate::store::{FeedState, HitDetail, HitFilter, HitRow, SourceRow, TriageFilter, Verdict};
 use crate::text::safe::{
     LINK_MAX, Segment, header_text, highlight_block, highlight_block_roles, web_link,
 };
@@ -422,6 +422,8 @@ struct HitPage {
     /// Matched terms whose offsets no longer fit the stored text.
     misplaced: usize,
     terms: Vec<Term>,
+    /// The feed whose text this hit matched: the text shown is that feed's.
+    found_through: String,
     sources: Vec<Source>,
     deliveries: Vec<Delivery>,
     triage: Option<TriageView>,
@@ -491,23 +493,29 @@ pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::
             .map(|t| (&*t.term, t.text.as_str())),
     );
     let score_breakdown = score.map_or(String::new(), |b| header_text(&b.summary(), INSIGHT_MAX));
+    let feed_name = |s: &SourceRow| {
+        let id = header_text(&s.feed_id, NAME_MAX);
+        let title = s
+            .feed_title
+            .as_deref()
+            .map(|t| header_text(t, NAME_MAX))
+            .filter(|t| !t.is_empty() && *t != id);
+        match title {
+            Some(title) => format!("{title} ({id})"),
+            None => id,
+        }
+    };
+    let found_through = detail
+        .sources
+        .iter()
+        .find(|s| s.feed_id == hit.feed_id)
+        .map_or_else(|| header_text(&hit.feed_id, NAME_MAX), feed_name);
     let sources = detail
         .sources
         .iter()
-        .map(|s| {
-            let id = header_text(&s.feed_id, NAME_MAX);
-            let title = s
-                .feed_title
-                .as_deref()
-                .map(|t| header_text(t, NAME_MAX))
-                .filter(|t| !t.is_empty() && *t != id);
-            Source {
-                feed: match title {
-                    Some(title) => format!("{title} ({id})"),
-                    None => id,
-                },
-                link: item_link(s.link.as_deref()),
-            }
+        .map(|s| Source {
+            feed: feed_name(s),
+            link: item_link(s.link.as_deref()),
         })
         .collect();
     let deliveries = detail
@@ -565,6 +573,7 @@ pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::
         fields,
         misplaced,
         terms,
+        found_through,
         sources,
         deliveries,
         triage: hit.triage.as_ref().map(|t| TriageView {
