@@ -352,6 +352,13 @@ async fn a_redirect_to_ftp_is_refused() {
     assert_eq!(error.to_string(), "redirect to unsupported scheme 'ftp'");
 }
 
+/// The port the test server bound, to address it under another loopback address.
+fn port_of(server: &FeedServer) -> String {
+    let url = server.url("/");
+    let after_host = url.rsplit_once(':').expect("a port").1;
+    after_host.trim_end_matches('/').to_owned()
+}
+
 /// A fetcher that takes the loopback test server for a public one, as if it were on the
 /// internet.
 fn fetcher_with_loopback_public(allow_private_redirects: bool) -> Fetcher {
@@ -366,13 +373,7 @@ fn fetcher_with_loopback_public(allow_private_redirects: bool) -> Fetcher {
 #[tokio::test]
 async fn a_public_feed_cannot_redirect_the_fetcher_into_the_local_network() {
     let server = FeedServer::start().await;
-    let port = server
-        .url("/")
-        .split(':')
-        .nth(2)
-        .expect("port")
-        .trim_end_matches('/')
-        .to_owned();
+    let port = port_of(&server);
     // Each a non-public address the fetcher must never be sent to: other loopback addresses,
     // a cloud's metadata service, private ranges. (Names are judged on what they resolve to,
     // in the resolver's own tests: here 127.0.0.1 stands for the internet, so `localhost`
@@ -433,13 +434,7 @@ async fn a_configured_local_feed_may_redirect_locally_and_the_setting_allows_the
     // With the server judged public, a redirect to another loopback address is refused,
     // unless the operator allows it: then it is followed, and fails only because nothing
     // listens there.
-    let port = server
-        .url("/")
-        .split(':')
-        .nth(2)
-        .expect("port")
-        .trim_end_matches('/')
-        .to_owned();
+    let port = port_of(&server);
     server.set(
         "/elsewhere",
         Response::redirect(301, &format!("http://127.0.0.2:{port}/feed.xml")),
