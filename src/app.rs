@@ -287,16 +287,28 @@ impl App {
             metrics: crate::ops::metrics::install(),
             rules: Some(self.rules()),
         });
-        let pages = crate::web::router(Arc::new(crate::web::WebState::new(
-            self.db.clone(),
-            self.rules(),
-            self.settings.web_auth.clone(),
-            self.settings.mail.hit_log_base.clone(),
-        )));
+        let pages = crate::web::router(Arc::new(
+            crate::web::WebState::new(
+                self.db.clone(),
+                self.rules(),
+                self.settings.web_auth.clone(),
+                self.settings.mail.hit_log_base.clone(),
+            )
+            .served_at(address),
+        ));
+        let guards = crate::ops::http::Guards {
+            hosts: crate::ops::hosts::AllowedHosts::new(
+                address,
+                self.settings.mail.hit_log_base.as_deref(),
+                &self.settings.web_allowed_hosts,
+            ),
+            max_connections: self.settings.http_max_connections,
+        };
         tokio::spawn(crate::ops::http::serve(
             listener,
             shared,
             Some(pages),
+            guards,
             shutdown.clone(),
         ));
         Ok(())

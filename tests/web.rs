@@ -143,16 +143,17 @@ fn hit_titled(log: &Log, title: &str) -> i64 {
 /// Serves the log's pages, as the daemon does, on 127.0.0.1; returns the base URL.
 async fn serve(log: &Log, auth: WebAuth) -> String {
     let rules = log.app.context().indicators.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
     let state = WebState::new(
         log.app.db().clone(),
         Arc::new(move || rules.clone()),
         auth,
         None,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
+    )
+    .served_at(address);
     tokio::spawn(async move {
         axum::serve(listener, watchfloor::web::router(Arc::new(state)))
             .await

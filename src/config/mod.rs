@@ -24,4 +24,4 @@ pub use indicators::{AlertRoute, Example, Feed, Indicator, Indicators, Severity}
 pub use mail::{AlertMode, MailSettings, SmtpSettings, TlsMode};
 pub use settings::{FetchSettings, RetentionSettings, Settings};
 pub use values::Secret;
-pub use web::{BasicCredentials, WebAuth};
+pub use web::{BasicCredentials, HostPort, WebAuth};
