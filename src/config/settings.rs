@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::error::{ConfigError, Problem, yaml_error};
+use super::error::{ConfigError, Problem, ProblemKind, yaml_error};
 use super::mail::{self, MailInputs, MailSettings, RawMail, RawSmtp};
 use super::values::pick;
 use super::web::{self, HostPort, RawWeb, WebAuth};
@@ -213,6 +213,7 @@ impl Settings {
             line,
             column,
             context: Some(format!("setting '{key}'")),
+            kind: ProblemKind::Setting,
             message,
             detail: None,
         };
