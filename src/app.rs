@@ -402,6 +402,15 @@ impl App {
                 "the hit log's access (web.token_file, web.basic_auth_file)",
                 settings.web_auth != started_with.web_auth,
             ),
+            (
+                "the hosts the listener answers to (web.allowed_hosts, web.base_url)",
+                settings.web_allowed_hosts != started_with.web_allowed_hosts
+                    || settings.mail.hit_log_base != started_with.mail.hit_log_base,
+            ),
+            (
+                "http.max_connections",
+                settings.http_max_connections != started_with.http_max_connections,
+            ),
         ] {
             if changed {
                 tracing::warn!("{what} changed: it takes effect at the next start");
