@@ -198,7 +198,7 @@ fn only_alert_speaks_smtp() {
 /// "Only `fetch` talks to feed servers."
 #[test]
 fn only_fetch_makes_http_requests() {
-    assert_only_in("reqwest", &["fetch.rs"]);
+    assert_only_in("reqwest", &["fetch.rs", "fetch/"]);
 }
 
 /// "`anyhow` only in `cli`": the library's errors are typed.
