@@ -151,6 +151,14 @@ const CASES: &[(&str, &[&str])] = &[
         &[":2:13:", "setting 'web.base_url'"],
     ),
     (
+        "settings-bad-allowed-hosts.yaml",
+        &[
+            ":2:38:",
+            "setting 'web.allowed_hosts'",
+            "'http://watch.example.org/log' is not a host name",
+        ],
+    ),
+    (
         "settings-bad-listen.yaml",
         &[":2:11:", "setting 'http.listen'", "'localhost'"],
     ),
