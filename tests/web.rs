@@ -916,6 +916,7 @@ fn a_request_naming_a_foreign_host_is_refused_and_no_link_is_built_from_host() {
     ];
     let ours = [
         address.clone(),
+        "127.0.0.1".to_owned(),
         format!("localhost:{port}"),
         "watch.example.org".to_owned(),
         "WATCH.example.org:443".to_owned(),

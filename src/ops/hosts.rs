@@ -45,16 +45,17 @@ impl AllowedHosts {
         let Some(asked) = HostPort::parse(host) else {
             return false;
         };
-        // No port is http's 80, which is this listener's only if it listens there; a
-        // browser omits the port exactly then.
-        let our_port = asked.port.unwrap_or(80) == self.listen.port();
+        // An address is taken with or without the port: no page can rebind an address, and
+        // clients other than browsers (probes, proxies) may leave the port out.
         if let Ok(ip) = asked.host.parse::<IpAddr>()
-            && our_port
+            && asked.port.is_none_or(|port| port == self.listen.port())
             && (ip == self.listen.ip() || self.listen.ip().is_unspecified())
         {
             return true;
         }
-        if asked.host == "localhost" && our_port {
+        // No port is http's 80, which is this listener's only if it listens there; a
+        // browser omits the port exactly then.
+        if asked.host == "localhost" && asked.port.unwrap_or(80) == self.listen.port() {
             return true;
         }
         self.named.iter().any(|allowed| {
@@ -93,6 +94,7 @@ mod tests {
         let on_loopback = hosts("127.0.0.1:9477", None, &[]);
         for host in [
             "127.0.0.1:9477",
+            "127.0.0.1",
             "localhost:9477",
             "LOCALHOST:9477",
             "localhost.:9477",
@@ -123,6 +125,7 @@ mod tests {
     fn an_unspecified_address_admits_any_address_on_its_port_but_no_other_name() {
         let anywhere = hosts("0.0.0.0:9477", None, &[]);
         assert!(anywhere.admits("10.0.0.5:9477") && anywhere.admits("192.0.2.7:9477"));
+        assert!(anywhere.admits("10.0.0.5"));
         assert!(!anywhere.admits("10.0.0.5:8080"));
         assert!(!anywhere.admits("intranet.example:9477"));
     }
