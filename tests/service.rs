@@ -585,3 +585,40 @@ async fn eleven_hundred_half_sent_requests_leave_health_the_hit_log_polls_and_ma
         assert!(!log.contains(symptom), "{symptom}: {log}");
     }
 }
+
+/// A body that never finishes is cut too: the request gets 30 s from its headers to our
+/// answer, body included, so a client cannot hold a connection that is being answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_body_that_never_finishes_is_answered_408_and_closed_after_the_timeout() {
+    use std::io::{Read, Write};
+    let feeds = wire().await;
+    let (_dir, indicators, db) = state_dir();
+    write_indicators(&indicators, &feeds.url("/wire.xml"));
+    let daemon = Daemon::start(&indicators, &db, &[]);
+    let address = daemon.http_base().trim_start_matches("http://").to_owned();
+    let mut slow = std::net::TcpStream::connect(&address).expect("connect");
+    let sent = Instant::now();
+    // Triage reads its form before anything else; ten bytes of the hundred announced.
+    slow.write_all(
+        format!(
+            "POST /hits/1/triage HTTP/1.1\r\nHost: {address}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n\
+             verdict=re"
+        )
+        .as_bytes(),
+    )
+    .expect("half a body");
+    slow.set_read_timeout(Some(Duration::from_secs(45)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    let _ = slow.read_to_end(&mut answer);
+    let waited = sent.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        waited >= Duration::from_secs(29) && waited < Duration::from_secs(40),
+        "answered after {waited:?}"
+    );
+    let (code, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
+}
