@@ -54,6 +54,22 @@ pub enum AppError {
     AlreadyRun,
 }
 
+/// What `/healthz` says of a failed reload: where and what kind of problem, never the text of
+/// the files (queries, URLs, and a password an operator put where it does not belong), since
+/// the listener answers health probes without credentials. The log has the whole message.
+fn reload_failure(error: &AppError) -> String {
+    let what = match error {
+        AppError::Config(e) => e.summary(),
+        AppError::Store(_) => "the database did not take the new feed list".to_owned(),
+        AppError::Transport(_) => "the mail transport could not be set up".to_owned(),
+        AppError::Fetch(_) => "the feed fetcher could not be set up".to_owned(),
+        AppError::Listen { .. } | AppError::AlreadyRun => {
+            "the daemon could not apply it".to_owned()
+        }
+    };
+    format!("{what} (see the log)")
+}
+
 /// Reads the settings and rules again, for a reload on SIGHUP: the files are the caller's.
 pub type Loader = Arc<dyn Fn() -> Result<(Settings, Indicators), ConfigError> + Send + Sync>;
 
@@ -287,16 +303,28 @@ impl App {
             metrics: crate::ops::metrics::install(),
             rules: Some(self.rules()),
         });
-        let pages = crate::web::router(Arc::new(crate::web::WebState::new(
-            self.db.clone(),
-            self.rules(),
-            self.settings.web_auth.clone(),
-            self.settings.mail.hit_log_base.clone(),
-        )));
+        let pages = crate::web::router(Arc::new(
+            crate::web::WebState::new(
+                self.db.clone(),
+                self.rules(),
+                self.settings.web_auth.clone(),
+                self.settings.mail.hit_log_base.clone(),
+            )
+            .served_at(address),
+        ));
+        let guards = crate::ops::http::Guards {
+            hosts: crate::ops::hosts::AllowedHosts::new(
+                address,
+                self.settings.mail.hit_log_base.as_deref(),
+                &self.settings.web_allowed_hosts,
+            ),
+            max_connections: self.settings.http_max_connections,
+        };
         tokio::spawn(crate::ops::http::serve(
             listener,
             shared,
             Some(pages),
+            guards,
             shutdown.clone(),
         ));
         Ok(())
@@ -331,15 +359,17 @@ impl App {
                 Err(_) => return,
             };
             crate::ops::metrics::record_reload(outcome.is_ok());
-            let outcome = outcome.map_err(|e| crate::error::error_chain(&e));
             match &outcome {
                 Ok(summary) => info!("reloaded: {summary}"),
-                Err(e) => {
-                    tracing::error!("reload failed, the previous configuration stays in force: {e}")
-                }
+                Err(e) => tracing::error!(
+                    "reload failed, the previous configuration stays in force: {}",
+                    crate::error::error_chain(e)
+                ),
             }
-            self.health
-                .reloaded(outcome.map(|_| ()), chrono::Utc::now());
+            self.health.reloaded(
+                outcome.as_ref().map(|_| ()).map_err(reload_failure),
+                chrono::Utc::now(),
+            );
             notify::reloaded();
         }
     }
@@ -371,6 +401,15 @@ impl App {
             (
                 "the hit log's access (web.token_file, web.basic_auth_file)",
                 settings.web_auth != started_with.web_auth,
+            ),
+            (
+                "the hosts the listener answers to (web.allowed_hosts, web.base_url)",
+                settings.web_allowed_hosts != started_with.web_allowed_hosts
+                    || settings.mail.hit_log_base != started_with.mail.hit_log_base,
+            ),
+            (
+                "http.max_connections",
+                settings.http_max_connections != started_with.http_max_connections,
             ),
         ] {
             if changed {

@@ -128,6 +128,16 @@ const CASES: &[(&str, &[&str])] = &[
         "settings-smtp-url-not-a-url.yaml",
         &[":2:8:", "setting 'smtp.url'", "is not a URL"],
     ),
+    // Not a URL, and a password in it: the message quotes what was written, but not that.
+    (
+        "settings-smtp-url-malformed-password.yaml",
+        &[
+            ":2:8:",
+            "setting 'smtp.url'",
+            "is not a URL",
+            "watchfloor:***@",
+        ],
+    ),
     (
         "settings-smtp-password-in-url.yaml",
         &[":2:8:", "setting 'smtp.url'", "holds a password"],
@@ -139,6 +149,14 @@ const CASES: &[(&str, &[&str])] = &[
     (
         "settings-bad-base-url.yaml",
         &[":2:13:", "setting 'web.base_url'"],
+    ),
+    (
+        "settings-bad-allowed-hosts.yaml",
+        &[
+            ":2:38:",
+            "setting 'web.allowed_hosts'",
+            "'http://watch.example.org/log' is not a host name",
+        ],
     ),
     (
         "settings-bad-listen.yaml",
@@ -169,6 +187,24 @@ fn fixture(name: &str) -> PathBuf {
 
 fn is_settings(name: &str) -> bool {
     name.starts_with("settings-")
+}
+
+/// What `/healthz` must not quote of a fixture: every value written in quotes (queries,
+/// URLs, schedules, addresses), and any password. Health is read without credentials.
+fn health_leaks(name: &str, fixture: &Path, body: &str) -> Vec<String> {
+    let text = std::fs::read(fixture).expect("the fixture");
+    let text = String::from_utf8_lossy(&text);
+    let mut leaks: Vec<String> = text
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .filter(|quoted| quoted.len() > 3 && body.contains(*quoted))
+        .map(|quoted| format!("{name}: /healthz quotes the file ({quoted:?}): {body}"))
+        .collect();
+    if body.contains("hunter2") {
+        leaks.push(format!("{name}: /healthz shows the password: {body}"));
+    }
+    leaks
 }
 
 /// Checks one message: the file, the place and the problem, and nothing a password could
@@ -329,9 +365,14 @@ async fn every_broken_file_sent_by_sighup_leaves_the_running_config_in_force() {
             .join("\n");
         wrong.extend(check_message(name, target, &logged, wants));
         let (status, body) = get(&format!("{base}/healthz")).await;
-        if status != 503 || !body.contains("last reload failed") {
+        if status != 503
+            || !body.contains("last reload failed")
+            || !body.contains("see the log")
+            || !body.contains(&target.display().to_string())
+        {
             wrong.push(format!("{name}: /healthz {status}: {body}"));
         }
+        wrong.extend(health_leaks(name, &fixture(name), &body));
         // The old rules still poll and match: a new story on the feed becomes a hit.
         serve(n + 2);
         wait_for_hits(&db, n as u64 + 2, &daemon);

@@ -454,3 +454,171 @@ fn an_address_already_in_use_is_a_clear_startup_error() {
         "{err}"
     );
 }
+
+/// Whether the daemon has closed `stream`: end of file, or a reset, rather than nothing yet.
+fn closed_by_daemon(stream: &mut std::net::TcpStream, within: Duration) -> bool {
+    use std::io::Read;
+    stream.set_read_timeout(Some(within)).expect("timeout");
+    let mut buffer = [0u8; 1024];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return true,
+            // An answer (408, say) before the close: read on to the close.
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Issue 15, item 4: 1,100 requests whose headers never finish, from one local client, held
+/// every descriptor of a daemon with the usual limit of 1,024; health, the hit log, polls and
+/// mail all failed with EMFILE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eleven_hundred_half_sent_requests_leave_health_the_hit_log_polls_and_mail_working() {
+    use std::io::Write;
+    let feeds = wire().await;
+    let (dir, indicators, db) = state_dir();
+    write_indicators(&indicators, &feeds.url("/wire.xml"));
+    let mail = dir.path().join("mail");
+    let daemon = Daemon::start_with_descriptor_limit(
+        &indicators,
+        &db,
+        &[("WATCHFLOOR_MAIL_GROUP_WAIT", "1".to_owned())],
+        1024,
+    );
+    let base = daemon.http_base();
+    let address = base.trim_start_matches("http://").to_owned();
+    daemon.wait_for_log("file descriptors: soft limit 1024", Duration::from_secs(5));
+    wait_for_hits(&db, 1, &daemon);
+
+    let flooded = Instant::now();
+    let mut held = Vec::new();
+    for _ in 0..1100 {
+        let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+        stream
+            .write_all(format!("GET /hits HTTP/1.1\r\nHost: {address}\r\nX-Slow: ").as_bytes())
+            .expect("half a request");
+        held.push(stream);
+    }
+
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    for path in ["/healthz", "/hits", "/metrics"] {
+        let response = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path} answers with 1,100 connections held: {e}"));
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+    }
+    // A poll still succeeds, and its alert is still written.
+    feeds.set(
+        "/wire.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[
+                ("a1", SATELLITE, "https://news.test/1"),
+                ("a2", SOHAE, "https://news.test/2"),
+            ]),
+        ),
+    );
+    wait_for_hits(&db, 2, &daemon);
+    let messages = || {
+        std::fs::read_dir(&mail)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while messages() < 2 {
+        assert!(Instant::now() < deadline, "no mail:\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("a body");
+    assert!(
+        metrics.contains("watchfloor_http_connections_shed_total{reason=\"evicted\"}"),
+        "{metrics}"
+    );
+
+    // Headers that never finish are cut after the header timeout (10 s), counted from the
+    // connection's opening, not sooner.
+    let mut slow = std::net::TcpStream::connect(&address).expect("connect");
+    let opened = Instant::now();
+    slow.write_all(b"GET /hits HTTP/1.1\r\nX-Slow: ")
+        .expect("half a request");
+    assert!(!closed_by_daemon(&mut slow, Duration::from_secs(8)));
+    assert!(closed_by_daemon(&mut slow, Duration::from_secs(6)));
+    let cut = opened.elapsed();
+    assert!(cut >= Duration::from_secs(9), "cut after {cut:?}");
+    // Every one of the flood is closed by now, evicted or timed out.
+    assert!(flooded.elapsed() > Duration::from_secs(10));
+    for (n, stream) in held.iter_mut().enumerate() {
+        assert!(
+            closed_by_daemon(stream, Duration::from_secs(2)),
+            "connection {n} of the flood is still open"
+        );
+    }
+
+    let (code, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
+    for symptom in ["Too many open files", "EMFILE", "cannot accept"] {
+        assert!(!log.contains(symptom), "{symptom}: {log}");
+    }
+}
+
+/// A body that never finishes is cut too: the request gets 30 s from its headers to our
+/// answer, body included, so a client cannot hold a connection that is being answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_body_that_never_finishes_is_answered_408_and_closed_after_the_timeout() {
+    use std::io::{Read, Write};
+    let feeds = wire().await;
+    let (_dir, indicators, db) = state_dir();
+    write_indicators(&indicators, &feeds.url("/wire.xml"));
+    let daemon = Daemon::start(&indicators, &db, &[]);
+    let address = daemon.http_base().trim_start_matches("http://").to_owned();
+    let mut slow = std::net::TcpStream::connect(&address).expect("connect");
+    let sent = Instant::now();
+    // Triage reads its form before anything else; ten bytes of the hundred announced.
+    slow.write_all(
+        format!(
+            "POST /hits/1/triage HTTP/1.1\r\nHost: {address}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n\
+             verdict=re"
+        )
+        .as_bytes(),
+    )
+    .expect("half a body");
+    slow.set_read_timeout(Some(Duration::from_secs(45)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    let _ = slow.read_to_end(&mut answer);
+    let waited = sent.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        waited >= Duration::from_secs(29) && waited < Duration::from_secs(40),
+        "answered after {waited:?}"
+    );
+    let (code, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
+}

@@ -143,16 +143,17 @@ fn hit_titled(log: &Log, title: &str) -> i64 {
 /// Serves the log's pages, as the daemon does, on 127.0.0.1; returns the base URL.
 async fn serve(log: &Log, auth: WebAuth) -> String {
     let rules = log.app.context().indicators.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
     let state = WebState::new(
         log.app.db().clone(),
         Arc::new(move || rules.clone()),
         auth,
         None,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
+    )
+    .served_at(address);
     tokio::spawn(async move {
         axum::serve(listener, watchfloor::web::router(Arc::new(state)))
             .await
@@ -873,4 +874,132 @@ fn chromium_renders_the_hit_list_and_a_hit_page_from_the_running_daemon() {
             String::from_utf8_lossy(&shot.stderr)
         );
     }
+}
+
+/// One request over a fresh connection, written by hand so that its `Host` (and target) say
+/// whatever a rebinding page's would: the status and the whole answer, headers included.
+fn raw_request(address: &str, request: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("the whole answer");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {answer:?}"));
+    (status, answer)
+}
+
+fn get_naming(address: &str, path: &str, host: &str) -> (u16, String) {
+    raw_request(
+        address,
+        &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+#[test]
+fn a_request_naming_a_foreign_host_is_refused_and_no_link_is_built_from_host() {
+    let log = usual_log();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let indicators = indicators_with_feeds(dir.path(), &[]);
+    let daemon = Daemon::start(
+        &indicators,
+        &log.db,
+        &[
+            ("WATCHFLOOR_WEB_BASE_URL", "https://watch.example.org/log"),
+            (
+                "WATCHFLOOR_WEB_ALLOWED_HOSTS",
+                "wf.internal:8000, [fd00::5]",
+            ),
+        ],
+    );
+    let base = daemon.http_base();
+    let address = base.trim_start_matches("http://").to_owned();
+    let port = address.rsplit(':').next().expect("a port").to_owned();
+
+    let foreign = [
+        "rebound.example".to_owned(),
+        format!("rebound.example:{port}"),
+        format!("127.0.0.1.nip.io:{port}"),
+        "localhost".to_owned(),
+        format!("127.0.0.2:{port}"),
+        "wf.internal:8001".to_owned(),
+        "watch.example.org.rebound.example".to_owned(),
+    ];
+    let ours = [
+        address.clone(),
+        "127.0.0.1".to_owned(),
+        format!("localhost:{port}"),
+        "watch.example.org".to_owned(),
+        "WATCH.example.org:443".to_owned(),
+        "wf.internal:8000".to_owned(),
+        format!("[fd00::5]:{port}"),
+    ];
+    for path in ["/hits", "/hits.atom", "/healthz", "/metrics", "/feeds"] {
+        for host in &foreign {
+            let (status, answer) = get_naming(&address, path, host);
+            assert_eq!(status, 421, "{path} naming {host}: {answer}");
+            assert!(!answer.contains("North Korea"), "{answer}");
+        }
+        for host in &ours {
+            let (status, answer) = get_naming(&address, path, host);
+            assert_eq!(status, 200, "{path} naming {host}: {answer}");
+        }
+    }
+    // An absolute-form target names a host too, and two `Host` lines are one too many.
+    let (status, _) = raw_request(
+        &address,
+        &format!(
+            "GET http://rebound.example:{port}/hits HTTP/1.1\r\nHost: {address}\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 421);
+    let (status, _) = raw_request(
+        &address,
+        &format!(
+            "GET /hits HTTP/1.1\r\nHost: {address}\r\nHost: rebound.example\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 421);
+
+    // Whichever allowed name the request used, the feed's links start with web.base_url.
+    for host in &ours {
+        let (_, answer) = get_naming(&address, "/hits.atom", host);
+        let body = answer.split("\r\n\r\n").nth(1).expect("a body");
+        assert!(
+            body.contains("https://watch.example.org/log/hits/"),
+            "{body}"
+        );
+        // The items' own links are the feeds' business; every link to our pages is ours.
+        for href in body.split("href=\"").skip(1) {
+            let href = href.split('"').next().expect("a link");
+            assert!(
+                !href.contains("/hits") || href.starts_with("https://watch.example.org/log/"),
+                "{href} in the feed asked for as {host}: {body}"
+            );
+        }
+    }
+}
+
+#[test]
+fn without_a_base_url_the_atom_links_use_the_listen_address_whatever_the_host() {
+    let log = usual_log();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let indicators = indicators_with_feeds(dir.path(), &[]);
+    let daemon = Daemon::start(&indicators, &log.db, &[]);
+    let base = daemon.http_base();
+    let address = base.trim_start_matches("http://").to_owned();
+    let port = address.rsplit(':').next().expect("a port").to_owned();
+    let (status, answer) = get_naming(&address, "/hits.atom", &format!("localhost:{port}"));
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains(&format!("{base}/hits/")), "{answer}");
+    assert!(!answer.contains("://localhost"), "{answer}");
 }

@@ -72,6 +72,14 @@ pub fn run_daemon(global: &GlobalArgs, _args: &RunArgs) -> anyhow::Result<u8> {
     let indicators = load_indicators(global)?;
     describe(&settings, &indicators);
     describe_mail(&settings);
+    // Before anything opens a descriptor in earnest; the listener's cap fits under the result.
+    match crate::ops::limits::raise_descriptor_limit() {
+        Ok((before, after)) if after > before => {
+            info!("file descriptors: soft limit raised from {before} to {after} (the hard limit)")
+        }
+        Ok((_, after)) => info!("file descriptors: soft limit {after}, the hard limit"),
+        Err(e) => tracing::warn!("file descriptors: cannot raise the soft limit: {e}"),
+    }
     let reload_from = global.clone();
     let app = App::build(settings, indicators)?.reload_on_hangup(
         super::indicators_path(global).display().to_string(),

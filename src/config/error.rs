@@ -3,6 +3,46 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::values::redact_url_passwords;
+
+/// What kind of thing is wrong, said without quoting the file: what `/healthz` shows, which
+/// anyone who can reach the listener reads, while the whole message goes to the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// Not UTF-8 text.
+    NotText,
+    /// Not YAML, or YAML of the wrong shape (a value of the wrong type, a missing key).
+    Yaml,
+    /// A key the file may not have.
+    UnknownKey,
+    /// A key written twice in one mapping.
+    DuplicateKey,
+    /// A query that does not parse or compile.
+    Query,
+    /// A cron expression that does not parse.
+    Schedule,
+    /// An indicator, list or feed that breaks a rule of `indicators.yaml` (a duplicate id, a
+    /// bad URL or regex, an unknown list, ...).
+    Definition,
+    /// A setting with a value it may not have.
+    Setting,
+}
+
+impl fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProblemKind::NotText => "not UTF-8 text",
+            ProblemKind::Yaml => "invalid YAML or a value of the wrong type",
+            ProblemKind::UnknownKey => "an unknown key",
+            ProblemKind::DuplicateKey => "a duplicate key",
+            ProblemKind::Query => "a query that does not compile",
+            ProblemKind::Schedule => "an invalid schedule",
+            ProblemKind::Definition => "an invalid definition",
+            ProblemKind::Setting => "an invalid value",
+        })
+    }
+}
+
 /// One thing wrong in a configuration file, with its location.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
@@ -12,6 +52,7 @@ pub struct Problem {
     pub column: u64,
     /// The indicator (or list) the problem belongs to, when there is one.
     pub context: Option<String>,
+    pub kind: ProblemKind,
     pub message: String,
     /// Extra lines shown under the message: the offending text with a caret.
     pub detail: Option<String>,
@@ -27,11 +68,30 @@ impl fmt::Display for Problem {
         if let Some(context) = &self.context {
             write!(f, "{context}: ")?;
         }
-        f.write_str(&self.message)?;
+        // Messages quote what was written, which may be a URL with its password in it.
+        f.write_str(&redact_url_passwords(&self.message))?;
         if let Some(detail) = &self.detail {
-            write!(f, "\n{detail}")?;
+            write!(f, "\n{}", redact_url_passwords(detail))?;
         }
         Ok(())
+    }
+}
+
+impl Problem {
+    /// The place and the kind of problem, quoting nothing the file says beyond the ids in
+    /// `context`: for readers who may not see the configuration (`/healthz`).
+    pub fn summary(&self) -> String {
+        let mut summary = self.path.display().to_string();
+        if self.line > 0 {
+            summary.push_str(&format!(":{}:{}", self.line, self.column));
+        }
+        summary.push_str(": ");
+        if let Some(context) = &self.context {
+            summary.push_str(context);
+            summary.push_str(": ");
+        }
+        summary.push_str(&self.kind.to_string());
+        summary
     }
 }
 
@@ -54,6 +114,24 @@ impl ConfigError {
             ConfigError::Read { .. } => &[],
         }
     }
+
+    /// Each problem's [`Problem::summary`], the first few of them, quoting nothing from the
+    /// files; the log has the whole messages.
+    pub fn summary(&self) -> String {
+        /// A page is not the place for a hundred problems; the count says there are more.
+        const SHOWN: usize = 5;
+        match self {
+            ConfigError::Read { path, .. } => format!("{}: cannot read", path.display()),
+            ConfigError::Invalid { problems } => {
+                let mut lines: Vec<String> =
+                    problems.iter().take(SHOWN).map(Problem::summary).collect();
+                if problems.len() > SHOWN {
+                    lines.push(format!("and {} more", problems.len() - SHOWN));
+                }
+                lines.join("; ")
+            }
+        }
+    }
 }
 
 /// A YAML syntax or schema error, with the library's snippet under our one-line message.
@@ -72,12 +150,20 @@ pub(super) fn yaml_error(path: &Path, error: &serde_saphyr::Error) -> ConfigErro
             .map(|l| l.replace("<input>", &path.display().to_string()))
             .collect();
         let location = error.location();
+        let kind = if message.starts_with("unknown field") {
+            ProblemKind::UnknownKey
+        } else if message.starts_with("duplicate mapping key") {
+            ProblemKind::DuplicateKey
+        } else {
+            ProblemKind::Yaml
+        };
         ConfigError::Invalid {
             problems: vec![Problem {
                 path: path.to_owned(),
                 line: location.map_or(0, |l| l.line()),
                 column: location.map_or(0, |l| l.column()),
                 context: None,
+                kind,
                 message: message.to_owned(),
                 detail: (!detail.is_empty()).then(|| detail.join("\n")),
             }],

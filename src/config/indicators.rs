@@ -10,7 +10,7 @@ use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
 use super::coverage::{self, Coverage};
-use super::error::{ConfigError, Problem, yaml_error};
+use super::error::{ConfigError, Problem, ProblemKind, yaml_error};
 use super::mail::{AlertMode, check_address};
 use crate::matcher::query::{self, Expr, QueryError, Term};
 use crate::matcher::{Clause, ItemText, ListEntry, Matcher, MatcherBuilder};
@@ -153,6 +153,7 @@ impl Indicators {
                 line: 0,
                 column: 0,
                 context: None,
+                kind: ProblemKind::NotText,
                 message: format!(
                     "not UTF-8 text (invalid byte at offset {}); is this the right file?",
                     e.utf8_error().valid_up_to()
@@ -757,6 +758,7 @@ impl Loader<'_> {
                                 line,
                                 column,
                                 context: context.clone(),
+                                kind: ProblemKind::Schedule,
                                 message: format!("schedule: {}", e.message),
                                 detail: Some(format!(
                                     "  {}\n  {}^",
@@ -806,6 +808,7 @@ impl Loader<'_> {
             line,
             column,
             context,
+            kind: ProblemKind::Query,
             message: error.message.clone(),
             detail: Some(error.pointer(&clause.value)),
         }
@@ -822,6 +825,7 @@ impl Loader<'_> {
             line: location.map_or(0, Location::line),
             column: location.map_or(0, Location::column),
             context,
+            kind: ProblemKind::Definition,
             message,
             detail: None,
         }

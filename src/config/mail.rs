@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 pub use super::values::Secret;
+use super::values::redact_url_passwords;
 use super::values::{Sourced, pick};
 use super::web::RawWeb;
 use crate::schedule::Schedule;
@@ -54,8 +55,9 @@ pub enum TlsMode {
     None,
 }
 
-/// An SMTP server to send through.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An SMTP server to send through. Its `Debug` leaves out the URL's password, which
+/// `WATCHFLOOR_SMTP_URL` may carry.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SmtpSettings {
     /// As configured, in lettre's URL form (`smtp://host:port`, `smtps://user@host`); any
     /// password in it has been refused.
@@ -64,6 +66,17 @@ pub struct SmtpSettings {
     pub password: Option<Secret>,
     /// Extra trusted root certificate (PEM), for a relay with a private CA.
     pub ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("url", &self.display_url())
+            .field("tls", &self.tls)
+            .field("password", &self.password)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
 }
 
 impl SmtpSettings {
@@ -249,7 +262,7 @@ pub(super) fn resolve(
                     s.column,
                     format!(
                         "'{}' is not a URL ({e}); write smtp://host:port or smtps://user@host",
-                        s.value
+                        redact_url_passwords(&s.value)
                     ),
                 );
                 None

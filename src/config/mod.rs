@@ -19,9 +19,9 @@ mod values;
 pub mod web;
 
 pub use coverage::{Coverage, Gap};
-pub use error::{ConfigError, Problem};
+pub use error::{ConfigError, Problem, ProblemKind};
 pub use indicators::{AlertRoute, Example, Feed, Indicator, Indicators, Severity};
 pub use mail::{AlertMode, MailSettings, SmtpSettings, TlsMode};
 pub use settings::{FetchSettings, RetentionSettings, Settings};
-pub use values::Secret;
-pub use web::{BasicCredentials, WebAuth};
+pub use values::{Secret, redact_url_passwords};
+pub use web::{BasicCredentials, HostPort, WebAuth};

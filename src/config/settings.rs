@@ -10,10 +10,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::error::{ConfigError, Problem, yaml_error};
+use super::error::{ConfigError, Problem, ProblemKind, yaml_error};
 use super::mail::{self, MailInputs, MailSettings, RawMail, RawSmtp};
 use super::values::pick;
-use super::web::{self, RawWeb, WebAuth};
+use super::web::{self, HostPort, RawWeb, WebAuth};
 use crate::schedule::Schedule;
 
 /// The settings file read when `--config` is not given, if it exists.
@@ -84,10 +84,20 @@ pub struct Settings {
     pub feed_alert_after: Duration,
     /// Who may read the hit log and triage; required when `http_listen` is not loopback.
     pub web_auth: WebAuth,
+    /// Hosts the listener answers to besides its own address, `localhost` and the host of
+    /// `web.base_url`: a request naming any other is refused, so a page that rebinds its
+    /// name to this machine cannot read the hit log.
+    pub web_allowed_hosts: Vec<HostPort>,
+    /// Connections the listener holds at once: each is a file descriptor, and polls, the
+    /// database and mail need theirs whatever the web side does.
+    pub http_max_connections: usize,
 }
 
 /// The operations listener's default address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9477";
+/// The listener's default connection cap: far more than reviewers and probes need, and a
+/// quarter of the 1,024 descriptors a process gets by default.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 256;
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -114,6 +124,7 @@ struct RawSettings {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     listen: Option<Spanned<String>>,
+    max_connections: Option<Spanned<u64>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -202,6 +213,7 @@ impl Settings {
             line,
             column,
             context: Some(format!("setting '{key}'")),
+            kind: ProblemKind::Setting,
             message,
             detail: None,
         };
@@ -365,6 +377,14 @@ impl Settings {
         )
         .min(36_500) as u32;
         let retention = RetentionSettings { items_days };
+        let http_max_connections = number(
+            "http.max_connections",
+            "WATCHFLOOR_HTTP_MAX_CONNECTIONS",
+            &raw.http.max_connections,
+            DEFAULT_MAX_CONNECTIONS,
+            1,
+        )
+        .min(u32::MAX.into()) as usize;
         let feed_alert_after = match pick(env, "WATCHFLOOR_FEED_ALERT_AFTER", &raw.feed_alert_after)
         {
             None => DEFAULT_FEED_ALERT_AFTER,
@@ -396,6 +416,10 @@ impl Settings {
         let web_auth = web::resolve(&raw.web, env, &mut |key, line, column, message| {
             problems.push(problem(key, line, column, message))
         });
+        let web_allowed_hosts =
+            web::allowed_hosts(&raw.web, env, &mut |key, line, column, message| {
+                problems.push(problem(key, line, column, message))
+            });
         let (listen_text, line, column) = match pick(env, "WATCHFLOOR_LISTEN", &raw.http.listen) {
             Some(set) => (set.value, set.line, set.column),
             None => (DEFAULT_LISTEN.to_owned(), 0, 0),
@@ -447,6 +471,8 @@ impl Settings {
                 retention,
                 feed_alert_after,
                 web_auth,
+                web_allowed_hosts,
+                http_max_connections,
             }),
             _ => Err(ConfigError::Invalid { problems }),
         }

@@ -28,6 +28,38 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// `text` with the password of every URL in it (`scheme://user:password@host`) replaced by
+/// `***`. For text that quotes what an operator wrote, which may not parse as a URL at all
+/// (the case where it must be quoted to explain the error): a password must not reach the
+/// log, the terminal or `/healthz` by way of an error message.
+pub fn redact_url_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        // The authority ends where a URL's host would, or where the quoting around it does.
+        let end = after
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '\'' | '"' | '`') || c.is_whitespace())
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority
+            .rfind('@')
+            .and_then(|at| authority[..at].find(':').map(|colon| (colon, at)))
+        {
+            Some((colon, at)) => {
+                out.push_str(&authority[..=colon]);
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A setting's text and where it came from, for messages: a line and column in the file, or
 /// the environment variable that set it.
 pub(super) struct Sourced {
@@ -69,4 +101,30 @@ pub(super) fn pick(
         column: s.defined.column(),
         from_file: true,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted_wherever_the_text_quotes_them() {
+        for (text, want) in [
+            (
+                "'smtps://wf:hunter2@mail example.org' is not a URL",
+                "'smtps://wf:***@mail example.org' is not a URL",
+            ),
+            ("smtp://wf:p:a:ss@h:25/x", "smtp://wf:***@h:25/x"),
+            ("smtp://wf@host:587", "smtp://wf@host:587"),
+            (
+                "smtp://host:587 and http://a:b@c",
+                "smtp://host:587 and http://a:***@c",
+            ),
+            ("no url here: a:b@c", "no url here: a:b@c"),
+            ("://x:y@z", "://x:***@z"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_url_passwords(text), want, "{text}");
+        }
+    }
 }

@@ -26,6 +26,9 @@ pub(super) struct RawWeb {
     pub(super) token_file: Option<Spanned<String>>,
     /// A file holding `user:password` for the hit log's basic auth.
     pub(super) basic_auth_file: Option<Spanned<String>>,
+    /// Host names the listener answers to besides its own address, `localhost` and the host
+    /// of `base_url` (see `ops::hosts`).
+    pub(super) allowed_hosts: Option<Vec<Spanned<String>>>,
 }
 
 /// Who may use the hit log. Empty: nobody needs to log in, and nobody may triage.
@@ -170,9 +173,123 @@ pub(super) fn resolve(
     WebAuth { token, basic }
 }
 
+/// A host as `Host` carries it: a name or an address, and the port if one was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort {
+    /// Lowercased, without a trailing dot; an IPv6 address without its brackets.
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl HostPort {
+    /// `host` or `host:port` (`[v6]:port`); `None` for anything else: a scheme, a path, user
+    /// info, a bad port.
+    pub fn parse(text: &str) -> Option<HostPort> {
+        let text = text.trim();
+        if text.is_empty() || text.contains(['/', '\\', '@', '?', '#', ' ']) {
+            return None;
+        }
+        let url = url::Url::parse(&format!("http://{text}")).ok()?;
+        let host = match url.host()? {
+            url::Host::Domain(name) => name.trim_end_matches('.').to_owned(),
+            url::Host::Ipv4(ip) => ip.to_string(),
+            url::Host::Ipv6(ip) => ip.to_string(),
+        };
+        if host.is_empty() {
+            return None;
+        }
+        // `Url` forgets a port that is http's default, and `localhost:80` is not `localhost`
+        // to a listener on another port: read it from the text.
+        let port = text
+            .rsplit_once(':')
+            .filter(|(before, _)| !before.contains(':') || before.ends_with(']'))
+            .and_then(|(_, port)| port.parse::<u16>().ok());
+        Some(HostPort { host, port })
+    }
+}
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.host.contains(':'), self.port) {
+            (true, Some(port)) => write!(f, "[{}]:{port}", self.host),
+            (true, None) => write!(f, "[{}]", self.host),
+            (false, Some(port)) => write!(f, "{}:{port}", self.host),
+            (false, None) => f.write_str(&self.host),
+        }
+    }
+}
+
+/// Reads `web.allowed_hosts` (or `WATCHFLOOR_WEB_ALLOWED_HOSTS`, comma-separated).
+pub(super) fn allowed_hosts(
+    web: &RawWeb,
+    env: &dyn Fn(&str) -> Option<String>,
+    problem: &mut dyn FnMut(&str, u64, u64, String),
+) -> Vec<HostPort> {
+    let listed: Vec<(String, u64, u64, &str)> = match env("WATCHFLOOR_WEB_ALLOWED_HOSTS") {
+        Some(text) => text
+            .split(',')
+            .filter(|h| !h.trim().is_empty())
+            .map(|h| (h.trim().to_owned(), 0, 0, "WATCHFLOOR_WEB_ALLOWED_HOSTS: "))
+            .collect(),
+        None => web
+            .allowed_hosts
+            .iter()
+            .flatten()
+            .map(|h| {
+                let (line, column) = (h.defined.line(), h.defined.column());
+                (h.value.trim().to_owned(), line, column, "")
+            })
+            .collect(),
+    };
+    let mut hosts = Vec::new();
+    for (text, line, column, origin) in listed {
+        match HostPort::parse(&text) {
+            Some(host) => hosts.push(host),
+            None => problem(
+                "web.allowed_hosts",
+                line,
+                column,
+                format!(
+                    "{origin}'{text}' is not a host name or address with an optional port \
+                     (watchfloor.example.org, 10.0.0.5:9477, [fd00::5])"
+                ),
+            ),
+        }
+    }
+    hosts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_are_read_as_a_browser_writes_them_and_junk_is_refused() {
+        for (text, want) in [
+            ("Watch.Example.org", "watch.example.org"),
+            ("watch.example.org.", "watch.example.org"),
+            ("watch.example.org:8443", "watch.example.org:8443"),
+            ("localhost:80", "localhost:80"),
+            ("10.0.0.5", "10.0.0.5"),
+            ("[FD00::5]", "[fd00::5]"),
+            ("[fd00::5]:9477", "[fd00::5]:9477"),
+        ] {
+            let parsed = HostPort::parse(text).map(|h| h.to_string());
+            assert_eq!(parsed.as_deref(), Some(want), "{text}");
+        }
+        for bad in [
+            "",
+            "http://x.org",
+            "x.org/hits",
+            "user@x.org",
+            "x.org:port",
+            "x.org:99999",
+            "a b",
+            "fd00::5",
+        ] {
+            assert_eq!(HostPort::parse(bad), None, "{bad:?}");
+        }
+    }
 
     fn auth() -> WebAuth {
         WebAuth {

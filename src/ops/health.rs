@@ -50,7 +50,8 @@ pub struct ReloadState {
     pub failed: u64,
     pub last_success: Option<DateTime<Utc>>,
     /// The last failure, if it is more recent than the last success: the config in force is
-    /// older than the files.
+    /// older than the files. Where and what kind of problem only: `/healthz` is read without
+    /// credentials, so it never quotes the files.
     pub failing: Option<String>,
 }
 
@@ -72,7 +73,8 @@ impl Health {
             }
             Err(error) => {
                 state.failed += 1;
-                state.failing = Some(error);
+                // The caller says nothing of the files; should a URL slip in, not its password.
+                state.failing = Some(crate::config::redact_url_passwords(&error));
             }
         }
     }

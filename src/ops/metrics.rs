@@ -46,6 +46,16 @@ fn describe() {
         "watchfloor_config_reloads_total",
         "Configuration reloads by result"
     );
+    describe_counter!(
+        "watchfloor_http_connections_shed_total",
+        "Listener connections closed to stay under http.max_connections, by reason (evicted: \
+         an idle one made room; full: every held one was being answered)"
+    );
+    describe_counter!(
+        "watchfloor_http_requests_refused_total",
+        "Requests refused before routing, by reason (host: 421, a host the listener does not \
+         answer to)"
+    );
     describe_gauge!("watchfloor_build_info", "The running version");
     describe_gauge!("watchfloor_alerts", "Alerts in the outbox by status");
     describe_gauge!(
@@ -127,6 +137,17 @@ pub fn stored_evidence(hit_id: i64, json: &str) -> Option<crate::matcher::Eviden
 pub fn record_reload(ok: bool) {
     counter!("watchfloor_config_reloads_total", "result" => if ok { "success" } else { "failure" })
         .increment(1);
+}
+
+/// A connection the listener closed to stay under its cap: `evicted` (an idle one made room
+/// for a newcomer) or `full` (the newcomer, every held one being answered).
+pub fn http_connection_shed(reason: &'static str) {
+    counter!("watchfloor_http_connections_shed_total", "reason" => reason).increment(1);
+}
+
+/// A request the listener refused before routing it: `host` (421, a host not ours).
+pub fn http_request_refused(reason: &'static str) {
+    counter!("watchfloor_http_requests_refused_total", "reason" => reason).increment(1);
 }
 
 /// Label sets of the gauges that a scrape may stop reporting (a reload that teaches an

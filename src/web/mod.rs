@@ -51,6 +51,9 @@ pub struct WebState {
     /// `web.base_url`, without a trailing slash: the Atom feed's absolute links start with it,
     /// and page links with its path, so pages stay whole behind a proxy that strips that path.
     pub base_url: Option<String>,
+    /// The listener's address: the Atom feed's links start with it when `base_url` is unset.
+    /// Never the request's `Host`, which whoever sends the request chooses.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 impl WebState {
@@ -60,6 +63,35 @@ impl WebState {
             rules,
             auth,
             base_url: base_url.map(|b| b.trim_end_matches('/').to_owned()),
+            listen: None,
+        }
+    }
+
+    /// Sets the listener's address, for absolute links when `web.base_url` is unset.
+    pub fn served_at(self, listen: std::net::SocketAddr) -> WebState {
+        WebState {
+            listen: Some(listen),
+            ..self
+        }
+    }
+
+    /// The absolute URL the pages are served under: `web.base_url`, else the listener's
+    /// address (loopback for an unspecified one, which no client can reach as such).
+    fn absolute_base(&self) -> String {
+        if let Some(base) = &self.base_url {
+            return base.clone();
+        }
+        match self.listen {
+            Some(mut address) => {
+                if address.ip().is_unspecified() {
+                    address.set_ip(match address {
+                        std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                        std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                    });
+                }
+                format!("http://{address}")
+            }
+            None => "http://localhost".to_owned(),
         }
     }
 
@@ -269,24 +301,14 @@ struct AtomQuery {
     indicator: String,
 }
 
-async fn atom_feed(
-    State(state): State<Arc<WebState>>,
-    Query(query): Query<AtomQuery>,
-    headers: HeaderMap,
-) -> Response {
+async fn atom_feed(State(state): State<Arc<WebState>>, Query(query): Query<AtomQuery>) -> Response {
     let indicator = Some(query.indicator.trim().to_owned()).filter(|i| !i.is_empty());
     let filter = crate::store::HitFilter {
         indicator: indicator.clone(),
         limit: atom::ENTRIES,
         ..Default::default()
     };
-    let base = state.base_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}")
-    });
+    let base = state.absolute_base();
     match state.read(move |store| store.hits_page(&filter)).await {
         Ok((rows, _)) => {
             let rules = (state.rules)();

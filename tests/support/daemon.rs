@@ -19,7 +19,44 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `watchfloor run` on these files, serving `/healthz` on a port the system picks.
     pub fn start(indicators: &Path, db: &Path, env: &[(&str, String)]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+        Daemon::spawn(
+            Command::new(env!("CARGO_BIN_EXE_watchfloor")),
+            indicators,
+            db,
+            env,
+        )
+    }
+
+    /// As [`Daemon::start`], with soft and hard descriptor limits of `limit`: the 1,024 a
+    /// service used to get, which the daemon cannot raise, to show that its listener leaves
+    /// descriptors for everything else.
+    pub fn start_with_descriptor_limit(
+        indicators: &Path,
+        db: &Path,
+        env: &[(&str, String)],
+        limit: u64,
+    ) -> Daemon {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_watchfloor"));
+        // SAFETY: setrlimit is async-signal-safe and reads only the struct on this stack.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: limit as libc::rlim_t,
+                    rlim_max: limit as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        Daemon::spawn(command, indicators, db, env)
+    }
+
+    fn spawn(mut command: Command, indicators: &Path, db: &Path, env: &[(&str, String)]) -> Daemon {
+        let mut child = command
             .args(["--indicators", &indicators.display().to_string()])
             .args(["--db", &db.display().to_string()])
             .arg("run")
