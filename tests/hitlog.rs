@@ -209,9 +209,9 @@ fn csv_and_jsonl_carry_every_field_and_csv_round_trips() {
         "first_seen",
         "alert_status",
         "triage",
-        "triage_note",
         "definition_hash",
         "origin",
+        "retracted",
         "evidence",
     ] {
         assert!(first.get(field).is_some(), "{field} in {first}");
@@ -220,9 +220,21 @@ fn csv_and_jsonl_carry_every_field_and_csv_round_trips() {
         first["alert_status"], "pending",
         "alerts queued for the default recipients"
     );
-    let evidence: serde_json::Value =
-        serde_json::from_str(first["evidence"].as_str().expect("evidence")).expect("JSON");
-    assert!(evidence["terms"].as_array().is_some_and(|t| !t.is_empty()));
+    // Shapes for tools: evidence an object, sources an array, absent things null.
+    assert!(
+        first["evidence"]["terms"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty()),
+        "{first}"
+    );
+    assert!(
+        first["sources"].as_array().is_some_and(|s| !s.is_empty()),
+        "{first}"
+    );
+    assert!(
+        first["triage"].is_null() && first["retracted"].is_null(),
+        "{first}"
+    );
 
     let csv_text = stdout(&watchfloor(&db, &["hits", "--format", "csv"]));
     let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
@@ -242,15 +254,36 @@ fn csv_and_jsonl_carry_every_field_and_csv_round_trips() {
         "quotes kept: {}",
         &hostile[title]
     );
-    // Round trip: the same values as the JSON lines.
+    // Round trip: the flat CSV says what the nested JSON lines say.
     let all = jsonl(&db, &[]);
+    let flat = |line: &serde_json::Value, column: &str| -> String {
+        let (value, joined) = match column {
+            "triage" => (&line["triage"]["verdict"], None),
+            "triage_note" => (&line["triage"]["note"], None),
+            "retracted_at" => (&line["retracted"]["at"], None),
+            "retracted_by" => (&line["retracted"]["by"], None),
+            "sources" => (&line["sources"], Some(" ")),
+            other => (&line[other], None),
+        };
+        match (value, joined) {
+            (serde_json::Value::Null, _) => String::new(),
+            (serde_json::Value::String(text), _) => text.clone(),
+            (serde_json::Value::Array(items), Some(separator)) => items
+                .iter()
+                .map(|i| i.as_str().expect("a source"))
+                .collect::<Vec<_>>()
+                .join(separator),
+            (other, _) => other.to_string(),
+        }
+    };
     for (record, line) in records.iter().zip(&all) {
         for (name, value) in headers.iter().zip(record.iter()) {
-            let json = &line[name];
-            let expected = json
-                .as_str()
-                .map_or_else(|| json.to_string(), str::to_owned);
-            assert_eq!(value, expected, "{name}");
+            if name == "evidence" {
+                let stored: serde_json::Value = serde_json::from_str(value).expect("JSON");
+                assert_eq!(stored, line["evidence"]);
+                continue;
+            }
+            assert_eq!(value, flat(line, name), "{name}");
         }
     }
 }
@@ -283,7 +316,7 @@ fn triage_verdicts_filter_the_log_and_become_labels_for_eval() {
     assert_eq!(ids(&jsonl(&db, &["--triage", "false-positive"])), [3]);
     assert_eq!(ids(&jsonl(&db, &["--triage", "untriaged"])), [5, 4]);
     assert_eq!(
-        jsonl(&db, &["--triage", "relevant"])[1]["triage_note"],
+        jsonl(&db, &["--triage", "relevant"])[1]["triage"]["note"],
         "confirmed by KCNA"
     );
 

@@ -81,6 +81,20 @@ async fn wire() -> FeedServer {
     feeds
 }
 
+/// The wire publishes a second story, a hit too: proof that polling and matching go on.
+fn add_second_story(feeds: &FeedServer) {
+    feeds.set(
+        "/wire.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[
+                ("a1", SATELLITE, "https://news.test/1"),
+                ("a2", SOHAE, "https://news.test/2"),
+            ]),
+        ),
+    );
+}
+
 /// A daemon on a one-feed wire with a settings file, as the reload tests start it.
 struct Running {
     _feeds: FeedServer,
@@ -203,16 +217,7 @@ async fn a_broken_reload_keeps_the_old_rules_running_and_a_fixed_one_loads() {
     let (status, body) = get(&format!("{base}/healthz")).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("last reload failed"), "{body}");
-    feeds.set(
-        "/wire.xml",
-        Response::ok(
-            "application/rss+xml",
-            rss(&[
-                ("a1", SATELLITE, "https://news.test/1"),
-                ("a2", SOHAE, "https://news.test/2"),
-            ]),
-        ),
-    );
+    add_second_story(&feeds);
     wait_for_hits(&db, 2, &daemon);
 
     // The fixed file loads; health is back.
@@ -522,16 +527,7 @@ async fn eleven_hundred_half_sent_requests_leave_health_the_hit_log_polls_and_ma
         assert_eq!(response.status().as_u16(), 200, "{path}");
     }
     // A poll still succeeds, and its alert is still written.
-    feeds.set(
-        "/wire.xml",
-        Response::ok(
-            "application/rss+xml",
-            rss(&[
-                ("a1", SATELLITE, "https://news.test/1"),
-                ("a2", SOHAE, "https://news.test/2"),
-            ]),
-        ),
-    );
+    add_second_story(&feeds);
     wait_for_hits(&db, 2, &daemon);
     let messages = || {
         std::fs::read_dir(&mail)

@@ -298,6 +298,17 @@ async fn each_filter_narrows_the_list_and_bad_values_are_named() {
         "{bad}"
     );
     assert_eq!(count(&bad), all);
+
+    // An id nothing knows is named in the warning box, with the known ones, not a quiet
+    // "No hits match".
+    let typo = page(&format!("{base}/hits?indicator=satelite_launch&feed=wires")).await;
+    assert!(typo.contains("class=\"problems\""), "{typo}");
+    assert!(typo.contains("no indicator is called"), "{typo}");
+    assert!(typo.contains("satellite_launch"), "{typo}");
+    assert!(typo.contains("no feed is called"), "{typo}");
+    // A rule without hits yet is a known id: no warning.
+    let quiet = page(&format!("{base}/hits?indicator=energy_food_flows")).await;
+    assert!(!quiet.contains("no indicator is called"), "{quiet}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

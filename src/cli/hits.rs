@@ -134,6 +134,45 @@ fn exported(hit: &HitRow) -> ExportedHit<'_> {
     }
 }
 
+/// One hit as a JSON line, for tools: nested where the data is (evidence an object, sources
+/// an array, triage and retraction an object or null), and null for what is absent, where the
+/// CSV, which must stay flat, writes an empty cell.
+fn json_line(hit: &HitRow) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let time = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let evidence = match serde_json::from_str::<Value>(&hit.evidence) {
+        Ok(evidence) => evidence,
+        Err(error) => {
+            // The stored text is kept beside the reason, rather than dropped as "no evidence".
+            tracing::warn!(hit = hit.hit_id, %error, "stored evidence is not JSON");
+            json!({ "unreadable": hit.evidence, "error": error.to_string() })
+        }
+    };
+    json!({
+        "hit_id": hit.hit_id,
+        "created_at": time(hit.created_at),
+        "indicator": hit.indicator_id,
+        "score": hit.score,
+        "title": hit.title,
+        "lang": hit.lang.as_deref().filter(|l| !l.is_empty()),
+        "link": hit.link,
+        "feed": hit.feed_id,
+        "sources": hit.sources,
+        "published": hit.published.map(time),
+        "first_seen": time(hit.first_seen),
+        "alert_status": hit.alert_status,
+        "triage": hit.triage.as_ref().map(|t| json!({
+            "verdict": t.verdict.as_str(),
+            "note": t.note,
+            "at": time(t.at),
+        })),
+        "definition_hash": hit.definition_hash,
+        "origin": hit.origin,
+        "retracted": hit.retracted.as_ref().map(|r| json!({ "at": time(r.at), "by": r.by })),
+        "evidence": evidence,
+    })
+}
+
 impl ExportedHit<'_> {
     /// The row in [`CSV_COLUMNS`] order, each text cell made inert for a spreadsheet.
     fn csv_cells(&self) -> [String; 19] {
@@ -249,7 +288,7 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
     match args.format {
         Format::Jsonl => {
             for hit in &hits {
-                serde_json::to_writer(&mut out, &exported(hit))?;
+                serde_json::to_writer(&mut out, &json_line(hit))?;
                 writeln!(out)?;
             }
         }

@@ -231,15 +231,61 @@ fn not_found(state: &WebState, what: &str) -> Response {
 }
 
 async fn hit_list(State(state): State<Arc<WebState>>, Query(query): Query<ListQuery>) -> Response {
-    let (filter, problems) = query.filter();
+    let (filter, mut problems) = query.filter();
     let lookup = filter.clone();
-    match state.read(move |store| store.hits_page(&lookup)).await {
-        Ok((rows, total)) => html(
-            StatusCode::OK,
-            pages::hit_list(&state, &query, &filter, &problems, &rows, total),
-        ),
+    let found = state
+        .read(move |store| {
+            let page = store.hits_page(&lookup)?;
+            let with_hits: Vec<String> = store
+                .hits_by_indicator()?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            let feeds: Vec<String> = store.feed_states()?.into_iter().map(|f| f.id).collect();
+            Ok((page, with_hits, feeds))
+        })
+        .await;
+    match found {
+        Ok(((rows, total), with_hits, feeds)) => {
+            // An id nothing knows is a typo: say so, as for a bad date, rather than
+            // "No hits match", which reads as "nothing happened".
+            let rules = (state.rules)();
+            if let Some(wanted) = &filter.indicator
+                && !with_hits.contains(wanted)
+                && !rules.indicators.iter().any(|i| &i.id == wanted)
+            {
+                let mut known: Vec<&str> = rules.indicators.iter().map(|i| i.id.as_str()).collect();
+                known.extend(with_hits.iter().map(String::as_str));
+                known.sort_unstable();
+                known.dedup();
+                problems.push(unknown_id("indicator", wanted, &known));
+            }
+            if let Some(wanted) = &filter.feed
+                && !feeds.contains(wanted)
+            {
+                let mut known: Vec<&str> = feeds.iter().map(String::as_str).collect();
+                known.sort_unstable();
+                problems.push(unknown_id("feed", wanted, &known));
+            }
+            html(
+                StatusCode::OK,
+                pages::hit_list(&state, &query, &filter, &problems, &rows, total),
+            )
+        }
         Err(e) => failure(&state, e),
     }
+}
+
+fn unknown_id(what: &str, wanted: &str, known: &[&str]) -> String {
+    format!(
+        "{what}: no {what} is called '{}' (known: {})",
+        crate::text::safe::header_text(wanted, 80),
+        if known.is_empty() {
+            "none yet".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )
 }
 
 async fn hit_page(State(state): State<Arc<WebState>>, Path(id): Path<i64>) -> Response {
