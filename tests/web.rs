@@ -561,6 +561,41 @@ async fn the_atom_feed_parses_with_feed_rs_and_carries_the_hits() {
     let labor = feed_rs::parser::parse(labor.as_bytes()).expect("valid Atom");
     assert_eq!(labor.entries.len(), 1);
     assert!(labor.id.contains("labor_export"));
+
+    // Every filter of the list narrows the feed as it narrows the list.
+    let sohae = hit_titled(&log, "Sohae");
+    Store::open(&log.db)
+        .expect("open")
+        .set_triage(sohae, watchfloor::store::Verdict::Relevant, "", Utc::now())
+        .expect("triage");
+    let entries = |query: &'static str| {
+        let base = base.clone();
+        async move {
+            let body = get(&format!("{base}/hits.atom?{query}")).await.2;
+            let feed = feed_rs::parser::parse(body.as_bytes()).expect("valid Atom");
+            feed.entries
+                .into_iter()
+                .map(|e| e.id)
+                .collect::<Vec<String>>()
+        }
+    };
+    let sohae_id = format!("urn:watchfloor:hit:{sohae}");
+    assert_eq!(entries("triage=relevant").await, vec![sohae_id.clone()]);
+    assert_eq!(entries("q=Sohae+imagery").await, vec![sohae_id.clone()]);
+    assert_eq!(entries("triage=untriaged").await.len(), all.len() - 1);
+    assert!(!entries("triage=untriaged").await.contains(&sohae_id));
+    let wire: Vec<String> = hits(
+        &log,
+        HitFilter {
+            feed: Some("wire".into()),
+            ..HitFilter::default()
+        },
+    )
+    .iter()
+    .map(|h| format!("urn:watchfloor:hit:{}", h.hit_id))
+    .collect();
+    assert_eq!(entries("feed=wire").await, wire);
+    assert!(entries("since=2999-01-01").await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

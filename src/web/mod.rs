@@ -341,19 +341,14 @@ async fn feeds_page(State(state): State<Arc<WebState>>) -> Response {
     }
 }
 
-#[derive(Deserialize)]
-struct AtomQuery {
-    #[serde(default)]
-    indicator: String,
-}
-
-async fn atom_feed(State(state): State<Arc<WebState>>, Query(query): Query<AtomQuery>) -> Response {
-    let indicator = Some(query.indicator.trim().to_owned()).filter(|i| !i.is_empty());
-    let filter = crate::store::HitFilter {
-        indicator: indicator.clone(),
-        limit: atom::ENTRIES,
-        ..Default::default()
-    };
+/// The Atom feed of the list: the same filters (indicator, feed, triage, search, dates), so a
+/// reader subscribed to `/hits.atom?triage=untriaged&q=Sohae` gets what the list shows. A
+/// filter value that does not read is ignored, as on the list; a reader has no page to warn on.
+async fn atom_feed(State(state): State<Arc<WebState>>, Query(query): Query<ListQuery>) -> Response {
+    let (mut filter, _) = query.filter();
+    filter.limit = atom::ENTRIES;
+    filter.offset = 0;
+    let indicator = filter.indicator.clone();
     let base = state.absolute_base();
     match state.read(move |store| store.hits_page(&filter)).await {
         Ok((rows, _)) => {
