@@ -368,6 +368,12 @@ fn group_by_indicator(alerts: &[AlertView]) -> Vec<Vec<&AlertView>> {
         }
     }
     groups.sort_by_key(|g| std::cmp::Reverse(highest_severity(g.iter().copied()).0));
+    // Within an indicator, newest story first, as the hit log lists them: alert ids follow
+    // the order polls happened to write them, not when the stories broke.
+    for group in &mut groups {
+        let when = |a: &AlertView| a.published.unwrap_or(a.first_seen);
+        group.sort_by(|a, b| when(b).cmp(&when(a)).then(a.hit_id.cmp(&b.hit_id)));
+    }
     groups
 }
 
@@ -490,7 +496,15 @@ fn hit_model(alert: &AlertView, hit_log_base: Option<&str>, compact: bool) -> Hi
         when_label,
         when: when.format("%Y-%m-%d %H:%M UTC").to_string(),
         snippet: match (&evidence, compact) {
-            (Some(evidence), false) => snippet(evidence),
+            // A snippet taken from the title would only repeat the line above it.
+            (Some(evidence), false)
+                if evidence
+                    .snippet
+                    .as_ref()
+                    .is_none_or(|s| s.field != crate::text::Field::Title) =>
+            {
+                snippet(evidence)
+            }
             _ => Vec::new(),
         },
         score: format!("{:.2}", alert.score),

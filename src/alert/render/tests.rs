@@ -733,3 +733,43 @@ fn malformed_evidence_is_counted_and_the_alert_still_goes_out_without_it() {
         "{metrics}"
     );
 }
+
+#[test]
+fn hits_of_a_message_run_newest_first_and_a_title_snippet_is_not_repeated() {
+    let mut older = satellite(7, "Older report");
+    older.published = Some(at(6));
+    let mut newer = satellite(3, "Newer report");
+    newer.published = Some(at(8));
+    let mut unpublished = satellite(5, "Seen at ten");
+    unpublished.published = None;
+    // Written by polls in id order 3, 5, 7; the stories broke 08:05, (seen 10:05), 06:05.
+    let rendered = render(&view(MessageKind::Alert, vec![newer, unpublished, older]));
+    let at_of = |title: &str| rendered.text.find(title).expect(title);
+    assert!(
+        at_of("Seen at ten") < at_of("Newer report"),
+        "{}",
+        rendered.text
+    );
+    assert!(
+        at_of("Newer report") < at_of("Older report"),
+        "{}",
+        rendered.text
+    );
+
+    // A snippet taken from the title is the title again: left out.
+    let title = "North Korea launches a reconnaissance satellite";
+    let mut from_title = satellite(1, title);
+    from_title.evidence_json = serde_json::json!({
+        "terms": [],
+        "snippet": {"field": "title", "start": 0, "end": title.len(), "text": title, "highlights": [[0, 11]]},
+    })
+    .to_string();
+    let rendered = render(&view(MessageKind::Alert, vec![from_title]));
+    assert_eq!(rendered.text.matches(title).count(), 1, "{}", rendered.text);
+    let html_body = &rendered.html[rendered.html.find("<body").expect("body")..];
+    assert_eq!(
+        html_body.matches("reconnaissance satellite").count(),
+        1,
+        "{html_body}"
+    );
+}
