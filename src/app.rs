@@ -143,7 +143,7 @@ impl App {
         let dispatcher = Arc::new(Dispatcher::new(
             db.clone(),
             transport,
-            settings.mail.clone(),
+            settings.mail_for_messages(),
             indicators.clone(),
         ));
         let (feeds, feeds_in) = watch::channel(indicators.feeds.clone());
@@ -432,7 +432,7 @@ impl App {
         );
         self.live.replace(Arc::new(ctx));
         self.dispatcher
-            .reconfigure(transport, settings.mail.clone(), indicators.clone());
+            .reconfigure(transport, settings.mail_for_messages(), indicators.clone());
         let _ = self.feeds.send(indicators.feeds.clone());
         let _ = self.feed_watch.send(watch);
         Ok(summary)

@@ -381,6 +381,7 @@ impl Dispatcher {
             },
             alerts: views,
             hit_log_base: config.mail.hit_log_base.clone(),
+            hit_log_local_only: config.mail.hit_log_local_only,
         };
         let envelope = Envelope {
             from: mailbox(&config.mail.from)?,
@@ -439,6 +440,7 @@ pub async fn send_test(
         kind: render::MessageKind::Test,
         alerts: Vec::new(),
         hit_log_base: mail.hit_log_base.clone(),
+        hit_log_local_only: mail.hit_log_local_only,
     };
     let email = render::build_message(&envelope, &render::render(&view))
         .map_err(|e| SendError::Permanent(e.to_string()))?;

@@ -76,6 +76,8 @@ pub struct MessageView {
     /// Base URL of the web hit log, when configured: each hit links to `{base}/hits/{hit_id}`
     /// (no double slash).
     pub hit_log_base: Option<String>,
+    /// The hit log links lead to this machine's loopback listener: the message says so.
+    pub hit_log_local_only: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -130,6 +132,14 @@ pub fn render(view: &MessageView) -> Rendered {
             .map(|group| group_model(group, hit_log_base, compact))
             .collect(),
         compact,
+        hit_log_note: match hit_log_base {
+            Some(base) if view.hit_log_local_only && !view.alerts.is_empty() => Some(format!(
+                "Hit log links go to {}, which answers on the watchfloor machine only; set \
+                 web.base_url for links that open elsewhere.",
+                header_text(base, LINK_MAX)
+            )),
+            _ => None,
+        },
     };
     let text = TextBody { mail: &body }
         .render()
@@ -384,6 +394,8 @@ struct Body {
     groups: Vec<Group>,
     /// The summary lists each hit on one line, without snippet or insight.
     compact: bool,
+    /// Said under the hits when their hit log links open only on the daemon's machine.
+    hit_log_note: Option<String>,
 }
 
 struct Group {

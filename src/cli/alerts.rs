@@ -173,7 +173,7 @@ pub fn test_email(global: &GlobalArgs, args: &TestEmailArgs) -> anyhow::Result<u
     println!("transport: {}", transport.describe());
     let outcome = super::poll::runtime()?.block_on(crate::alert::send_test(
         &transport,
-        &settings.mail,
+        &settings.mail_for_messages(),
         &args.to,
         Utc::now(),
     ));

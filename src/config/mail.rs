@@ -114,6 +114,9 @@ pub struct MailSettings {
     pub digest: Schedule,
     /// Base URL of the web hit log, for links in messages.
     pub hit_log_base: Option<String>,
+    /// Whether `hit_log_base` is the listener on this machine's loopback, which no other
+    /// machine reaches: messages say so ([`super::Settings::mail_for_messages`]).
+    pub hit_log_local_only: bool,
 }
 
 impl MailSettings {
@@ -523,6 +526,7 @@ pub(super) fn resolve(
         max_per_hour: max_per_hour.min(u64::from(u32::MAX)) as u32,
         digest: digest?,
         hit_log_base,
+        hit_log_local_only: false,
     })
 }
 

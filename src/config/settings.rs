@@ -179,6 +179,32 @@ pub fn parse_alert_after(text: &str) -> Result<Duration, String> {
 }
 
 impl Settings {
+    /// The mail settings messages are rendered with: without `web.base_url`, hit log links
+    /// go to the listener itself (a wildcard address as loopback), since the daemon knows where
+    /// it listens; such links open only on this machine, and messages say so.
+    pub fn mail_for_messages(&self) -> MailSettings {
+        let mut mail = self.mail.clone();
+        if mail.hit_log_base.is_none()
+            && let Some(listen) = self.http_listen
+        {
+            let ip = match listen.ip() {
+                std::net::IpAddr::V4(v4) if v4.is_unspecified() => {
+                    std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+                }
+                std::net::IpAddr::V6(v6) if v6.is_unspecified() => {
+                    std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+                }
+                ip => ip,
+            };
+            mail.hit_log_base = Some(format!(
+                "http://{}",
+                std::net::SocketAddr::new(ip, listen.port())
+            ));
+            mail.hit_log_local_only = ip.is_loopback();
+        }
+        mail
+    }
+
     /// Reads the settings. `config` is `--config`; `db` is `--db`; `env` looks up environment
     /// variables (a parameter so tests need not touch the process environment).
     pub fn load(
@@ -497,6 +523,34 @@ fn default_database(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn messages_link_to_the_listener_when_no_base_url_is_set() {
+        let mail = load(None, &[]).expect("defaults").mail_for_messages();
+        assert_eq!(mail.hit_log_base.as_deref(), Some("http://127.0.0.1:9477"));
+        assert!(mail.hit_log_local_only);
+        let wildcard = load(None, &[("WATCHFLOOR_LISTEN", "0.0.0.0:9000")]);
+        // A wildcard listen needs access configured; only the address matters here.
+        if let Ok(settings) = wildcard {
+            let mail = settings.mail_for_messages();
+            assert_eq!(mail.hit_log_base.as_deref(), Some("http://127.0.0.1:9000"));
+        }
+        let based = load(
+            None,
+            &[("WATCHFLOOR_WEB_BASE_URL", "https://wf.example.org/")],
+        )
+        .expect("base url")
+        .mail_for_messages();
+        assert_eq!(
+            based.hit_log_base.as_deref(),
+            Some("https://wf.example.org")
+        );
+        assert!(!based.hit_log_local_only);
+        let off = load(None, &[("WATCHFLOOR_LISTEN", "off")])
+            .expect("no listener")
+            .mail_for_messages();
+        assert_eq!(off.hit_log_base, None);
+    }
     use std::collections::HashMap;
 
     use super::*;

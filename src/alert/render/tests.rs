@@ -62,6 +62,7 @@ fn view(kind: MessageKind, alerts: Vec<AlertView>) -> MessageView {
         kind,
         alerts,
         hit_log_base: None,
+        hit_log_local_only: false,
     }
 }
 
@@ -772,4 +773,21 @@ fn hits_of_a_message_run_newest_first_and_a_title_snippet_is_not_repeated() {
         1,
         "{html_body}"
     );
+}
+
+#[test]
+fn links_to_a_loopback_hit_log_say_where_they_open() {
+    let mut message = view(MessageKind::Alert, vec![satellite(9, "Launch")]);
+    message.hit_log_base = Some("http://127.0.0.1:9477".to_owned());
+    message.hit_log_local_only = true;
+    let rendered = render(&message);
+    for body in [&rendered.text, &rendered.html] {
+        assert!(body.contains("http://127.0.0.1:9477/hits/9"), "{body}");
+        assert!(
+            body.contains("answers on the watchfloor machine only"),
+            "{body}"
+        );
+    }
+    message.hit_log_local_only = false;
+    assert!(!render(&message).text.contains("machine only"));
 }
