@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lettre::Message;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::time::timeout;
 
 use crate::config::{MailSettings, SmtpSettings, TlsMode};
@@ -53,10 +53,7 @@ pub enum SendError {
 
 pub enum Transport {
     Smtp(SmtpServer),
-    Files {
-        inner: AsyncFileTransport<Tokio1Executor>,
-        dir: PathBuf,
-    },
+    Files { dir: PathBuf },
 }
 
 /// How to reach and greet the SMTP server.
@@ -79,7 +76,6 @@ impl Transport {
                     source,
                 })?;
                 Ok(Transport::Files {
-                    inner: AsyncFileTransport::new(&mail.dir),
                     dir: mail.dir.clone(),
                 })
             }
@@ -126,12 +122,20 @@ impl Batch<'_> {
     /// Sends one message; returns what the server said (or the file written).
     pub async fn send(&mut self, message: &Message) -> Result<String, SendError> {
         let server = match self.transport {
-            Transport::Files { inner, dir } => {
-                return inner
-                    .send(message.clone())
+            Transport::Files { dir } => {
+                let path = dir.join(eml_name(message));
+                let bytes = message.formatted();
+                let written = path.clone();
+                return tokio::task::spawn_blocking(move || write_eml(&written, &bytes))
                     .await
-                    .map(|id| format!("written to {}", dir.join(format!("{id}.eml")).display()))
-                    .map_err(|e| SendError::Temporary(format!("cannot write the .eml file: {e}")));
+                    .map_err(|e| SendError::Temporary(format!("cannot write the .eml file: {e}")))?
+                    .map(|()| format!("written to {}", path.display()))
+                    .map_err(|e| {
+                        SendError::Temporary(format!(
+                            "cannot write the .eml file {}: {e}",
+                            path.display()
+                        ))
+                    });
             }
             Transport::Smtp(server) => server,
         };
@@ -308,5 +312,126 @@ fn classify(error: &lettre::transport::smtp::Error) -> SendError {
         SendError::Permanent(text)
     } else {
         SendError::Temporary(text)
+    }
+}
+
+/// The file name of a message: when it was planned, what it is about, which message.
+/// `2026-12-06T120500-satellite_launch-alert-42.eml` sorts by time in any file browser and
+/// says what it holds. The parts come from the message's own headers (the planned date, the
+/// List-Id, the Message-ID), so a resend after a crash has the same name and replaces the file
+/// rather than adding a second copy.
+fn eml_name(message: &Message) -> String {
+    let headers = message.headers();
+    let raw = |name: &str| headers.get_raw(name).unwrap_or_default().trim().to_owned();
+    let when = chrono::DateTime::parse_from_rfc2822(&raw("Date"))
+        .map(|d| {
+            d.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%dT%H%M%S")
+                .to_string()
+        })
+        .unwrap_or_else(|_| "undated".to_owned());
+    let inside = |text: &str| {
+        let start = text.rfind('<').map_or(0, |i| i + 1);
+        let end = text[start..].find('>').map_or(text.len(), |i| start + i);
+        text[start..end].to_owned()
+    };
+    let list = inside(&raw("List-Id"));
+    let about = list.strip_suffix(".watchfloor").unwrap_or(&list).to_owned();
+    let id = inside(&raw("Message-ID"));
+    let id = id.split('@').next().unwrap_or_default();
+    let id = id.strip_prefix("watchfloor.").unwrap_or(id).to_owned();
+    let clean = |part: &str| -> String {
+        part.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "_-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(80)
+            .collect()
+    };
+    let mut name = when;
+    // A digest's list is "digest", as is the start of its id: once is enough.
+    if !about.is_empty() && !id.starts_with(&about) {
+        name.push('-');
+        name.push_str(&clean(&about));
+    }
+    if !id.is_empty() {
+        name.push('-');
+        name.push_str(&clean(&id));
+    }
+    name.push_str(".eml");
+    name
+}
+
+/// Writes a whole `.eml` file or nothing: to a new hidden file first, then renamed over the
+/// name, so a reader never sees half a message and a resend replaces its earlier copy.
+fn write_eml(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let partial = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    let _ = std::fs::remove_file(&partial);
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&partial, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
+}
+
+#[cfg(test)]
+mod eml_tests {
+    use super::{eml_name, write_eml};
+    use lettre::Message;
+    use lettre::message::header::{HeaderName, HeaderValue};
+
+    fn message(list_id: &str, message_id: &str) -> Message {
+        Message::builder()
+            .from("watchfloor <w@example.org>".parse().unwrap())
+            .to("a@example.org".parse().unwrap())
+            .date(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_796_558_700))
+            .message_id(Some(format!("<{message_id}>")))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Id"),
+                list_id.to_owned(),
+            ))
+            .subject("s")
+            .body(String::from("b"))
+            .unwrap()
+    }
+
+    #[test]
+    fn eml_files_are_named_by_time_subject_and_message() {
+        let alert = message(
+            "North Korean satellite launch <satellite_launch.watchfloor>",
+            "watchfloor.alert-42@example.org",
+        );
+        assert_eq!(
+            eml_name(&alert),
+            "2026-12-06T120500-satellite_launch-alert-42.eml"
+        );
+        let digest = message("<digest.watchfloor>", "watchfloor.digest-17@example.org");
+        assert_eq!(eml_name(&digest), "2026-12-06T120500-digest-17.eml");
+        // Whatever a header holds, the name stays one plain file name.
+        let odd = message("<../../etc/passwd>", "../x/y@example.org");
+        let name = eml_name(&odd);
+        assert!(!name.contains('/') && name.ends_with(".eml"), "{name}");
+
+        // Written whole, and a resend replaces the file.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(eml_name(&alert));
+        write_eml(&path, b"first").expect("write");
+        write_eml(&path, b"again").expect("rewrite");
+        assert_eq!(std::fs::read(&path).expect("read"), b"again");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
     }
 }
