@@ -517,6 +517,26 @@ async fn the_feeds_page_shows_the_health_table() {
     }
     assert!(body.contains("<code>wire</code>") && body.contains("<code>agency</code>"));
     assert!(body.contains("href=\"/hits?feed=wire\""));
+
+    // A failing feed comes first, and the count says how many need a look.
+    Store::open(&log.db)
+        .expect("open")
+        .write_poll(&watchfloor::store::PollWrite {
+            feed_id: "wire".into(),
+            attempted_at: Utc::now(),
+            result: watchfloor::store::PollResult::Failed {
+                error: "HTTP 500 Internal Server Error".into(),
+            },
+            next_check: Utc::now(),
+            min_interval: None,
+            items: Vec::new(),
+        })
+        .expect("a failed poll");
+    let body = page(&format!("{base}/feeds")).await;
+    let wire = body.find("<code>wire</code>").expect("wire");
+    let agency = body.find("<code>agency</code>").expect("agency");
+    assert!(wire < agency, "the failing feed first: {body}");
+    assert!(body.contains("2 feeds: 1 failing"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -681,6 +681,8 @@ struct FeedRow {
 struct FeedsPage {
     page: Frame,
     rows: Vec<FeedRow>,
+    /// How many feeds need a look, above the table.
+    summary: String,
 }
 
 pub fn feeds_page(
@@ -691,7 +693,7 @@ pub fn feeds_page(
     now: DateTime<Utc>,
 ) -> Result<String, askama::Error> {
     let page = frame(state, "Feeds");
-    let rows = feeds
+    let mut rows: Vec<FeedRow> = feeds
         .iter()
         .map(|feed| {
             let enabled = rules
@@ -729,7 +731,34 @@ pub fn feeds_page(
             }
         })
         .collect();
-    FeedsPage { page, rows }.render()
+    // What needs a look comes first: failing, then read but not whole, then never polled;
+    // within each, the longest failing first, then by id.
+    let rank = |status: &str| match status {
+        "failing" => 0,
+        "warning" => 1,
+        "never" => 2,
+        "ok" => 3,
+        "disabled" => 4,
+        _ => 5,
+    };
+    rows.sort_by(|a, b| {
+        rank(a.status)
+            .cmp(&rank(b.status))
+            .then(b.failures.cmp(&a.failures))
+            .then(a.id.cmp(&b.id))
+    });
+    let failing = rows.iter().filter(|r| r.status == "failing").count();
+    let warning = rows.iter().filter(|r| r.status == "warning").count();
+    let summary = format!(
+        "{} feeds: {failing} failing, {warning} read but not whole.",
+        rows.len()
+    );
+    FeedsPage {
+        page,
+        rows,
+        summary,
+    }
+    .render()
 }
 
 #[derive(Template)]
