@@ -496,6 +496,73 @@ async fn the_indicator_page_has_the_insight_the_query_and_a_chart_readable_witho
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_indicators_page_lists_every_rule_with_its_counts_and_precision() {
+    let log = usual_log();
+    let base = serve(&log, WebAuth::default()).await;
+    let satellite = hits(
+        &log,
+        HitFilter {
+            indicator: Some("satellite_launch".into()),
+            ..HitFilter::default()
+        },
+    );
+    let sohae = hit_titled(&log, "Sohae");
+    let mut store = Store::open(&log.db).expect("open");
+    store
+        .set_triage(sohae, watchfloor::store::Verdict::Relevant, "", Utc::now())
+        .expect("triage");
+    let other = satellite
+        .iter()
+        .find(|h| h.hit_id != sohae)
+        .expect("another");
+    store
+        .set_triage(
+            other.hit_id,
+            watchfloor::store::Verdict::FalsePositive,
+            "",
+            Utc::now(),
+        )
+        .expect("triage");
+    let (status, _, body) = get(&format!("{base}/indicators")).await;
+    assert_eq!(status, 200, "{body}");
+    for id in [
+        "satellite_launch",
+        "labor_export",
+        "seoul_ukraine_support",
+        "energy_food_flows",
+    ] {
+        assert!(
+            body.contains(&format!("href=\"/indicators/{id}\"")),
+            "{id}: {body}"
+        );
+    }
+    let row = |id: &str| {
+        let start = body
+            .find(&format!("<code class=\"muted\">{id}</code>"))
+            .expect(id);
+        let end = body[start..]
+            .find("</tr>")
+            .map_or(body.len(), |e| start + e);
+        body[start..end].to_owned()
+    };
+    let launches = row("satellite_launch");
+    assert!(
+        launches.contains(&format!("<td class=\"num\">{}</td>", satellite.len())),
+        "{launches}"
+    );
+    assert!(
+        launches.contains("50%"),
+        "one relevant, one false positive: {launches}"
+    );
+    let quiet = row("energy_food_flows");
+    assert!(
+        quiet.contains("never") && quiet.contains(">-</td>"),
+        "{quiet}"
+    );
+    assert!(body.contains("href=\"/indicators\""), "in the navigation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feeds_page_shows_the_health_table() {
     let log = usual_log();
     let base = serve(&log, WebAuth::default()).await;

@@ -7,6 +7,26 @@ use rusqlite::{OptionalExtension, params};
 use super::outbox::{AlertRow, SourceRow};
 use super::{Store, StoreError, from_unix, to_unix};
 
+/// One indicator's record in the hit log, for the indicators page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndicatorSummary {
+    pub indicator_id: String,
+    pub hits_7: u64,
+    pub hits_30: u64,
+    pub hits_90: u64,
+    pub last_hit: Option<DateTime<Utc>>,
+    pub relevant: u64,
+    pub false_positive: u64,
+}
+
+impl IndicatorSummary {
+    /// Relevant among the judged hits; `None` before any verdict.
+    pub fn precision(&self) -> Option<f64> {
+        let judged = self.relevant + self.false_positive;
+        (judged > 0).then(|| self.relevant as f64 / judged as f64)
+    }
+}
+
 /// A reviewer's judgement of a hit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -330,6 +350,37 @@ impl Store {
             .take_while(|d| *d <= today)
             .map(|d| (d, counts.get(&d.to_string()).copied().unwrap_or(0)))
             .collect())
+    }
+
+    /// Each indicator's standing hits counted over the last 7, 30 and 90 days, its last hit,
+    /// and its verdicts, for the indicators page. Retracted hits do not count.
+    pub fn indicator_summaries(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<IndicatorSummary>, StoreError> {
+        let since = |days: i64| to_unix(now - chrono::Duration::days(days));
+        let mut statement = self.conn.prepare_cached(
+            "SELECT h.indicator_id,
+                    COALESCE(SUM(h.created_at >= ?1), 0), COALESCE(SUM(h.created_at >= ?2), 0),
+                    COALESCE(SUM(h.created_at >= ?3), 0), MAX(h.created_at),
+                    COALESCE(SUM(t.verdict = 'relevant'), 0),
+                    COALESCE(SUM(t.verdict = 'false_positive'), 0)
+             FROM hits h LEFT JOIN triage t ON t.hit_id = h.id
+             WHERE h.retracted_at IS NULL
+             GROUP BY h.indicator_id",
+        )?;
+        let rows = statement.query_map(params![since(7), since(30), since(90)], |row| {
+            Ok(IndicatorSummary {
+                indicator_id: row.get(0)?,
+                hits_7: row.get::<_, i64>(1)? as u64,
+                hits_30: row.get::<_, i64>(2)? as u64,
+                hits_90: row.get::<_, i64>(3)? as u64,
+                last_hit: row.get::<_, Option<i64>>(4)?.map(from_unix),
+                relevant: row.get::<_, i64>(5)? as u64,
+                false_positive: row.get::<_, i64>(6)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Records a reviewer's verdict (replacing an earlier one). `false` when there is no such

@@ -121,6 +121,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/hits.atom", get(atom_feed))
         .route("/hits/{id}", get(hit_page))
         .route("/hits/{id}/triage", post(triage))
+        .route("/indicators", get(indicators_page))
         .route("/indicators/{id}", get(indicator_page))
         .route("/feeds", get(feeds_page))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
@@ -292,6 +293,23 @@ async fn hit_page(State(state): State<Arc<WebState>>, Path(id): Path<i64>) -> Re
     match state.read(move |store| store.hit_detail(id)).await {
         Ok(Some(detail)) => html(StatusCode::OK, pages::hit_page(&state, &detail)),
         Ok(None) => not_found(&state, &format!("There is no hit {id}.")),
+        Err(e) => failure(&state, e),
+    }
+}
+
+async fn indicators_page(State(state): State<Arc<WebState>>) -> Response {
+    let now = Utc::now();
+    match state
+        .read(move |store| store.indicator_summaries(now))
+        .await
+    {
+        Ok(summaries) => {
+            let rules = (state.rules)();
+            html(
+                StatusCode::OK,
+                pages::indicators_page(&state, &rules, &summaries),
+            )
+        }
         Err(e) => failure(&state, e),
     }
 }

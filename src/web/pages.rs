@@ -762,6 +762,91 @@ pub fn feeds_page(
 }
 
 #[derive(Template)]
+#[template(path = "web/indicators.html")]
+struct IndicatorsPage {
+    page: Frame,
+    rows: Vec<IndicatorRow>,
+}
+
+struct IndicatorRow {
+    id: String,
+    title: String,
+    href: String,
+    severity: String,
+    /// In the hit log, but no longer in the rules in force.
+    retired: bool,
+    hits_7: u64,
+    hits_30: u64,
+    hits_90: u64,
+    last_hit: String,
+    precision: String,
+    verdicts: String,
+}
+
+/// Every indicator of the rules, and any retired one that still has hits: how often each fires
+/// and how often reviewers found it right.
+pub fn indicators_page(
+    state: &WebState,
+    rules: &Indicators,
+    summaries: &[crate::store::IndicatorSummary],
+) -> Result<String, askama::Error> {
+    let page = frame(state, "Indicators");
+    let empty = |id: &str| crate::store::IndicatorSummary {
+        indicator_id: id.to_owned(),
+        hits_7: 0,
+        hits_30: 0,
+        hits_90: 0,
+        last_hit: None,
+        relevant: 0,
+        false_positive: 0,
+    };
+    let mut rows: Vec<IndicatorRow> = Vec::new();
+    let mut add = |id: &str, title: &str, severity: &str, retired: bool| {
+        let summary = summaries
+            .iter()
+            .find(|s| s.indicator_id == id)
+            .cloned()
+            .unwrap_or_else(|| empty(id));
+        rows.push(IndicatorRow {
+            id: header_text(id, NAME_MAX),
+            title: header_text(title, TITLE_MAX),
+            href: format!("{}/indicators/{}", page.prefix, segment(id)),
+            severity: header_text(severity, NAME_MAX),
+            retired,
+            hits_7: summary.hits_7,
+            hits_30: summary.hits_30,
+            hits_90: summary.hits_90,
+            last_hit: summary.last_hit.map_or_else(|| "never".to_owned(), when),
+            precision: summary
+                .precision()
+                .map_or_else(|| "-".to_owned(), |p| format!("{:.0}%", p * 100.0)),
+            verdicts: format!(
+                "{} relevant, {} false positive",
+                summary.relevant, summary.false_positive
+            ),
+        });
+    };
+    for indicator in &rules.indicators {
+        add(
+            &indicator.id,
+            &indicator.title,
+            indicator.severity.as_str(),
+            false,
+        );
+    }
+    for summary in summaries {
+        if !rules
+            .indicators
+            .iter()
+            .any(|i| i.id == summary.indicator_id)
+        {
+            add(&summary.indicator_id, &summary.indicator_id, "-", true);
+        }
+    }
+    IndicatorsPage { page, rows }.render()
+}
+
+#[derive(Template)]
 #[template(path = "web/message.html")]
 struct MessagePage {
     page: Frame,
