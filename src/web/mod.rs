@@ -237,12 +237,19 @@ async fn hit_list(State(state): State<Arc<WebState>>, Query(query): Query<ListQu
     let found = state
         .read(move |store| {
             let page = store.hits_page(&lookup)?;
-            let with_hits: Vec<String> = store
-                .hits_by_indicator()?
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect();
-            let feeds: Vec<String> = store.feed_states()?.into_iter().map(|f| f.id).collect();
+            // The known ids are read only to check a filter that names one.
+            let with_hits: Vec<String> = match &lookup.indicator {
+                Some(_) => store
+                    .hits_by_indicator()?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect(),
+                None => Vec::new(),
+            };
+            let feeds: Vec<String> = match &lookup.feed {
+                Some(_) => store.feed_states()?.into_iter().map(|f| f.id).collect(),
+                None => Vec::new(),
+            };
             Ok((page, with_hits, feeds))
         })
         .await;
