@@ -319,3 +319,29 @@ fn dates_are_feed_rs_dates() {
     // Most of the corpus is dated; a reader that gave no dates at all would agree trivially.
     assert!(dated > 1000, "only {dated} dated items");
 }
+
+/// Redirect links become the article's own address, so that a story reached through Google
+/// Alerts or FeedBurner and straight from the outlet is one item.
+#[test]
+fn redirect_links_give_the_articles_address() {
+    let Some(dir) = corpus_dir() else { return };
+    let feed = parse_file(&dir, "atom-google-alerts.xml");
+    assert!(!feed.items.is_empty());
+    for item in &feed.items {
+        let link = item.link.as_deref().expect("every alert has a link");
+        assert!(!link.contains("google.com/url"), "{link}");
+    }
+    assert!(
+        feed.items.iter().any(|i| i.link.as_deref()
+            == Some("https://investorplace.com/2019/07/slack-stock-truly-compelling/")),
+        "{:?}",
+        feed.items.iter().map(|i| &i.link).collect::<Vec<_>>()
+    );
+
+    let feed = parse_file(&dir, "rss2-techcrunch-feedburner-leading-newline.xml");
+    assert!(!feed.items.is_empty());
+    for item in &feed.items {
+        let link = item.link.as_deref().expect("every story has a link");
+        assert!(link.starts_with("http://techcrunch.com/"), "{link}");
+    }
+}

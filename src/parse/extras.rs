@@ -3,7 +3,8 @@
 //! feed-rs's model has no place for some elements that carry an item's text in real feeds:
 //! Dublin Core `dc:subject`, `dc:title`, `dc:description` and `dc:author` in RSS 2.0, Media RSS
 //! and iTunes categories of an item, DC Terms dates (`dcterms:issued`, `dcterms:modified`),
-//! `<body>` / `<xhtml:body>` and `<fullitem>` content, and a guid's `isPermaLink`.
+//! `<body>` / `<xhtml:body>` and `<fullitem>` content, a guid's `isPermaLink`, and FeedBurner's
+//! `feedburner:origLink` (the article behind a `feedproxy.google.com` link).
 //! [`super::repair`] meets their start tags anyway (it looks at every start tag of interest,
 //! in one linear pass) and hands each to [`record`], one [`Extras`] per entry in document
 //! order, so the parse stage can fill what feed-rs left empty. A second XML pass for them cost
@@ -26,6 +27,9 @@ pub struct Extras {
     pub updated: Option<String>,
     /// The guid's `isPermaLink`, when the item has a guid (RSS 2.0 defaults it to true).
     pub permalink: Option<bool>,
+    /// FeedBurner's `origLink`: the article's own address, where the entry's link is a
+    /// FeedBurner redirect that names nothing of it.
+    pub original_link: Option<String>,
 }
 
 /// Records one element of an entry: its qualified name, its start tag's attribute text, and
@@ -56,6 +60,9 @@ pub fn record(extras: &mut Extras, name: &str, attributes: &str, inner: Option<&
             extras.published = value();
         }
         "dcterms:modified" if extras.updated.is_none() => extras.updated = value(),
+        "feedburner:origLink" if extras.original_link.is_none() => {
+            extras.original_link = value();
+        }
         "body" | "xhtml:body" | "fullitem" if extras.content.is_none() => {
             extras.content = value();
         }

@@ -42,7 +42,9 @@ pub const TRACKING_PARAMETERS: &[&str] = &[
 /// Absolute, `http` or `https` only, host lowercased (IDN hosts in their ASCII `xn--` form, as
 /// the URL standard spells them), default port and dot segments removed, fragment removed, and
 /// tracking parameters ([`TRACKING_PARAMETERS`], `utm_*`) removed while the other parameters
-/// keep their order and spelling. `None` when the link is empty, unparsable, relative without a
+/// keep their order and spelling. A known redirector's link (Google Alerts, Google News, Bing
+/// News: [`super::redirect`]) is first replaced by the address it passes the reader on to.
+/// `None` when the link is empty, unparsable, relative without a
 /// usable base, of another scheme (`mailto:`, `javascript:`, `ftp:`), or over [`MAX_LINK_LEN`].
 pub fn canonical_link(link: &str, base: Option<&str>) -> Option<String> {
     let base = base.and_then(|b| Url::parse(b.trim()).ok());
@@ -56,10 +58,16 @@ pub fn canonical_link_against(link: &str, base: Option<&Url>) -> Option<String> 
     if link.is_empty() || link.len() > MAX_LINK_LEN {
         return None;
     }
-    let url = match base {
+    let mut url = match base {
         Some(base) => base.join(link).ok()?,
         None => Url::parse(link).ok()?,
     };
+    for _ in 0..super::redirect::MAX_HOPS {
+        match super::redirect::target(&url) {
+            Some(target) => url = target,
+            None => break,
+        }
+    }
     canonical_url(url)
 }
 

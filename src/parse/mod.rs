@@ -62,6 +62,7 @@ pub mod extras;
 pub mod json_items;
 pub mod link;
 pub mod prolog;
+pub mod redirect;
 pub mod repair;
 
 use std::borrow::Cow;
@@ -922,7 +923,12 @@ fn convert_entry(
     }
     cut |= authors.cut || categories.cut;
     let (authors, categories) = (authors.list, categories.list);
-    let mut link = pick_link(&entry.links, base);
+    // FeedBurner's own link is a redirect that names nothing of the article; its origLink is
+    // the article's address, the same one the outlet's own feed gives.
+    let mut link = extras
+        .and_then(|e| e.original_link.as_deref())
+        .and_then(|l| canonical_link_against(l, base))
+        .or_else(|| pick_link(&entry.links, base));
     let mut guid = entry.id.trim();
     if guid.is_empty()
         && link.is_none()

@@ -66,7 +66,7 @@ pub struct Repaired<'a> {
 /// Every pattern starts with `<`, so the search skips from one `<` to the next: a pattern
 /// starting with a common byte (`:` is in every URL) made the whole pass three times slower.
 /// A document using an unusual prefix for one of these is read without that element.
-const EXTRAS: [&str; 16] = [
+const EXTRAS: [&str; 17] = [
     "<dc:subject",
     "<media:category",
     "<itunes:category",
@@ -83,15 +83,17 @@ const EXTRAS: [&str; 16] = [
     "<xhtml:body",
     "<fullitem",
     "<guid",
+    "<feedburner:origLink",
 ];
 /// The namespace each prefix of [`EXTRAS`] must name (iTunes's also as Apple's examples
 /// capitalised it).
-const NAMESPACES: [(&str, &str); 5] = [
+const NAMESPACES: [(&str, &str); 6] = [
     ("dc:", "http://purl.org/dc/elements/1.1/"),
     ("media:", "http://search.yahoo.com/mrss"),
     ("itunes:", "http://www.itunes.com/dtds/podcast-1.0.dtd"),
     ("dcterms:", "http://purl.org/dc/terms/"),
     ("xhtml:", "http://www.w3.org/1999/xhtml"),
+    ("feedburner:", "http://rssnamespace.org/feedburner/ext/1.0"),
 ];
 const ITUNES_CAPITALISED: &str = "http://www.itunes.com/DTDs/Podcast-1.0.dtd";
 /// End tags that close an entry, so that nothing after it is taken as part of it.

@@ -947,3 +947,51 @@ fn a_document_gives_at_most_its_limit_of_entries_and_says_how_many_it_left() {
     assert_eq!(feed.items.len(), limit);
     assert!(feed.warnings.is_empty(), "{:?}", feed.warnings);
 }
+
+#[test]
+fn feedburner_items_take_their_original_link() {
+    let feedburner = "xmlns:feedburner=\"http://rssnamespace.org/feedburner/ext/1.0\"";
+    let item = only_item(&format!(
+        "<rss version=\"2.0\" {feedburner}><channel><title>W</title><item><title>t</title>\
+         <link>http://feedproxy.google.com/~r/World/~3/kTeeGj4FnwU/</link>\
+         <feedburner:origLink>https://news.example.org/2026/05/launch?utm_source=feedburner</feedburner:origLink>\
+         </item></channel></rss>"
+    ));
+    assert_eq!(
+        item.link.as_deref(),
+        Some("https://news.example.org/2026/05/launch")
+    );
+    // Atom too; and an origLink that is no web address leaves the entry's own link.
+    let item = only_item(&format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\" {feedburner}><title>W</title><entry><id>1</id>\
+         <link href=\"http://feedproxy.google.com/~r/World/~3/x/\"/>\
+         <feedburner:origLink>javascript:alert(1)</feedburner:origLink></entry></feed>"
+    ));
+    assert_eq!(
+        item.link.as_deref(),
+        Some("http://feedproxy.google.com/~r/World/~3/x/")
+    );
+    // Under a prefix bound to another namespace, the element is not FeedBurner's.
+    let item = only_item(
+        "<rss version=\"2.0\" xmlns:feedburner=\"urn:other\"><channel><title>W</title><item>\
+         <link>https://news.example.org/a</link>\
+         <feedburner:origLink>https://elsewhere.example/b</feedburner:origLink></item></channel></rss>",
+    );
+    assert_eq!(item.link.as_deref(), Some("https://news.example.org/a"));
+}
+
+#[test]
+fn a_google_alert_and_the_outlets_own_item_share_one_link() {
+    let alert = only_item(&atom_entry(
+        "<id>tag:google.com,2013:googlealerts/feed:1</id><title>t</title>\
+         <link href=\"https://www.google.com/url?rct=j&amp;sa=t&amp;url=https://news.example.org/launch%3Fid%3D7&amp;ct=ga&amp;usg=AFQ\"/>",
+    ));
+    let direct = only_item(&rss_items(
+        "<item><title>t</title><link>https://news.example.org/launch?id=7&amp;utm_source=rss</link></item>",
+    ));
+    assert_eq!(
+        alert.link.as_deref(),
+        Some("https://news.example.org/launch?id=7")
+    );
+    assert_eq!(alert.link, direct.link);
+}
