@@ -39,6 +39,7 @@ pub mod daemon;
 pub mod error;
 pub mod eval;
 pub mod fetch;
+pub mod files;
 pub mod housekeeping;
 pub mod languages;
 pub mod matcher;

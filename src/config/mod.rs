@@ -12,6 +12,7 @@
 
 pub mod coverage;
 mod error;
+pub mod feed_list;
 pub mod indicators;
 pub mod mail;
 pub mod settings;
