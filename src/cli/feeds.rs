@@ -1,17 +1,51 @@
-//! `watchfloor feeds`: the health of every feed, from the database.
+//! `watchfloor feeds`: the health of every feed, from the database; `feeds add`, `import` and
+//! `export` edit and share the list ([`super::feed_list`]).
 
 use chrono::Utc;
-use clap::Args;
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
 
-use super::{EXIT_OK, GlobalArgs, load_indicators, load_settings};
+use super::{EXIT_OK, GlobalArgs, feed_list, load_indicators, load_settings};
 use crate::app::App;
 use crate::config::Settings;
 use crate::languages;
 
 #[derive(Debug, Args)]
-pub struct FeedsArgs {}
+#[command(args_conflicts_with_subcommands = true)]
+pub struct FeedsArgs {
+    #[command(subcommand)]
+    pub action: Option<FeedsAction>,
+    /// Output format of the health report
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
 
-pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for a terminal
+    Table,
+    /// One JSON document, for scripts
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedsAction {
+    /// Fetch a feed, preview its items and the hits they would make, and add it to
+    /// indicators.yaml (keeping the file's comments and layout)
+    Add(feed_list::AddArgs),
+    /// Add the feeds of an OPML file (a feed reader's export) that are not watched yet
+    Import(feed_list::ImportArgs),
+    /// Print the feed list as OPML 2.0, for feed readers
+    Export(feed_list::ExportArgs),
+}
+
+pub fn run(global: &GlobalArgs, args: &FeedsArgs) -> anyhow::Result<u8> {
+    match &args.action {
+        Some(FeedsAction::Add(add)) => return feed_list::add(global, add),
+        Some(FeedsAction::Import(import)) => return feed_list::import(global, import),
+        Some(FeedsAction::Export(export)) => return feed_list::export(global, export),
+        None => {}
+    }
     // A daemon may be running: its listener keeps the port.
     let settings = Settings {
         http_listen: None,
@@ -23,6 +57,49 @@ pub fn run(global: &GlobalArgs, _args: &FeedsArgs) -> anyhow::Result<u8> {
         .db()
         .read_blocking(|store| Ok((store.feed_states()?, store.feed_languages()?)))?;
     let now = Utc::now();
+    if args.format == Format::Json {
+        let feeds: Vec<serde_json::Value> = states
+            .iter()
+            .map(|state| {
+                let configured = indicators.feeds.iter().find(|f| f.id == state.id);
+                let enabled = configured.is_some_and(|f| f.enabled);
+                let langs = languages.get(&state.id).map(Vec::as_slice).unwrap_or(&[]);
+                let blind = languages::blind(langs, &indicators);
+                json!({
+                    "id": state.id,
+                    "title": configured.and_then(|f| f.title.clone()).or_else(|| state.title.clone()),
+                    "url": state.url,
+                    "enabled": enabled,
+                    "status": state.status(enabled),
+                    "last_attempt": state.last_attempt.map(|t| t.to_rfc3339()),
+                    "last_success": state.last_success.map(|t| t.to_rfc3339()),
+                    "consecutive_failures": state.consecutive_failures,
+                    "next_check": state.next_check.map(|t| t.to_rfc3339()),
+                    "last_error": state.last_error,
+                    "warning": state.warning_kind.as_ref().map(|kind| json!({
+                        "kind": kind,
+                        "message": state.warning,
+                    })),
+                    "items": state.items,
+                    "hits": state.hits,
+                    "languages": langs.iter().map(|(lang, n)| (lang.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+                    "blind": {
+                        "items": blind.items,
+                        "languages": blind.by_language.iter().map(|b| json!({
+                            "lang": b.lang,
+                            "items": b.items,
+                            "indicators": b.indicators,
+                        })).collect::<Vec<_>>(),
+                    },
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "feeds": feeds }))?
+        );
+        return Ok(EXIT_OK);
+    }
     let rows: Vec<[String; 8]> = states
         .into_iter()
         .map(|state| {

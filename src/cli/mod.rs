@@ -10,6 +10,7 @@ mod bench_langid;
 mod check;
 mod eval;
 mod explain;
+mod feed_list;
 mod feeds;
 mod hits;
 mod matching;
@@ -96,7 +97,8 @@ pub enum Command {
     /// Measure throughput and print figures
     #[command(after_help = EXIT_CODES)]
     Bench(bench::BenchArgs),
-    /// Show each feed's health: last success, last error, failures, next check, items, hits
+    /// Show each feed's health (last success, last error, failures, next check, items, hits);
+    /// add feeds, import and export OPML
     #[command(after_help = EXIT_CODES)]
     Feeds(feeds::FeedsArgs),
     /// Run the (possibly edited) rules over stored items: show hits that would be added and

@@ -70,12 +70,13 @@ pub fn read_opml(bytes: &[u8], path: &Path) -> Result<Vec<OpmlFeed>, FeedListErr
             size: bytes.len(),
         });
     }
-    let text = std::str::from_utf8(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)).map_err(|e| {
-        FeedListError::NotOpml {
-            path: path.to_owned(),
-            reason: format!("not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
-        }
-    })?;
+    let text =
+        std::str::from_utf8(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)).map_err(|e| {
+            FeedListError::NotOpml {
+                path: path.to_owned(),
+                reason: format!("not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+            }
+        })?;
     let mut reader = quick_xml::Reader::from_str(text);
     reader.config_mut().check_end_names = true;
     let xml_error = |reader: &quick_xml::Reader<&[u8]>, reason: String| FeedListError::Xml {
@@ -106,8 +107,8 @@ pub fn read_opml(bytes: &[u8], path: &Path) -> Result<Vec<OpmlFeed>, FeedListErr
         match start.local_name().as_ref() {
             "opml" => saw_opml = true,
             "outline" => {
-                let outline = outline_attributes(start)
-                    .map_err(|reason| xml_error(&reader, reason))?;
+                let outline =
+                    outline_attributes(start).map_err(|reason| xml_error(&reader, reason))?;
                 let folder = match outline.xml_url {
                     Some(url) => {
                         if feeds.len() == MAX_OPML_FEEDS {
@@ -242,7 +243,11 @@ pub fn feed_id_for(title: Option<&str>, url: &str, taken: &HashSet<String>) -> S
             .trim_end_matches("-feed")
             .trim_end_matches("-xml")
             .to_owned();
-        if made.is_empty() { "feed".to_owned() } else { made }
+        if made.is_empty() {
+            "feed".to_owned()
+        } else {
+            made
+        }
     };
     if !taken.contains(&base) {
         return base;
@@ -256,7 +261,8 @@ pub fn feed_id_for(title: Option<&str>, url: &str, taken: &HashSet<String>) -> S
 /// The feed list as OPML 2.0, one outline per feed, tags in `category`.
 pub fn write_opml(feeds: &[Feed], title: &str, created: chrono::DateTime<chrono::Utc>) -> String {
     use quick_xml::escape::escape;
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n");
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n");
     out.push_str(&format!(
         "  <head>\n    <title>{}</title>\n    <dateCreated>{}</dateCreated>\n  </head>\n  <body>\n",
         escape(title),
@@ -270,7 +276,7 @@ pub fn write_opml(feeds: &[Feed], title: &str, created: chrono::DateTime<chrono:
             url = escape(&feed.url),
         ));
         if !feed.tags.is_empty() {
-            out.push_str(&format!(" category=\"{}\"", escape(&feed.tags.join(","))));
+            out.push_str(&format!(" category=\"{}\"", escape(feed.tags.join(","))));
         }
         out.push_str("/>\n");
     }
@@ -291,7 +297,10 @@ pub fn yaml_items(feeds: &[NewFeed], indent: &str, newline: &str) -> String {
         }
         out.push_str(&format!("{indent}  url: {}{newline}", quote(&feed.url)));
         if !feed.tags.is_empty() {
-            out.push_str(&format!("{indent}  tags: [{}]{newline}", feed.tags.join(", ")));
+            out.push_str(&format!(
+                "{indent}  tags: [{}]{newline}",
+                feed.tags.join(", ")
+            ));
         }
     }
     out
@@ -307,10 +316,9 @@ pub fn insert_feeds(text: &str, feeds: &[NewFeed]) -> Result<String, String> {
         let line = line.trim_end();
         !line.is_empty() && !line.starts_with([' ', '\t', '#', '-']) && line != "---"
     };
-    let Some(start) = lines
-        .iter()
-        .position(|l| l.trim_end() == "feeds:" || l.starts_with("feeds:") && after_key_is_comment(l))
-    else {
+    let Some(start) = lines.iter().position(|l| {
+        l.trim_end() == "feeds:" || l.starts_with("feeds:") && after_key_is_comment(l)
+    }) else {
         if lines.iter().any(|l| l.starts_with("feeds:")) {
             return Err("its `feeds:` list is not written as a block list".to_owned());
         }
