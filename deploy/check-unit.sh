@@ -106,6 +106,13 @@ expect 644 /lib/systemd/system/watchfloor.service "$unit"
 expect 644 /etc/watchfloor/watchfloor.yaml deploy/watchfloor.yaml
 expect 644 /etc/watchfloor/indicators.yaml indicators.yaml
 expect 644 /usr/share/doc/watchfloor/README.md README.md
+expect 644 /usr/share/bash-completion/completions/watchfloor
+expect 644 /usr/share/zsh/vendor-completions/_watchfloor
+expect 644 /usr/share/fish/vendor_completions.d/watchfloor.fish
+expect 644 /usr/share/man/man1/watchfloor.1.gz
+expect 644 /usr/share/man/man1/watchfloor-feeds-add.1.gz
+zcat "$dest/usr/share/man/man1/watchfloor.1.gz" | grep -q '^\.TH watchfloor 1' || fail "watchfloor.1 is not a manual page"
+bash -n "$dest/usr/share/bash-completion/completions/watchfloor" || fail "the bash completion script does not parse"
 [ "$(stat -c %a "$dest/etc/watchfloor")" = 755 ] || fail "/etc/watchfloor is not 0755"
 grep -q 'skipping systemctl' "$work/install.log" || fail "install.sh --root did not skip systemctl"
 # A second run keeps the operator's edits and tightens a loose password file.

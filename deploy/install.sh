@@ -15,6 +15,9 @@
 #   /etc/watchfloor/watchfloor.yaml            0644  kept if it exists (the new one goes
 #   /etc/watchfloor/indicators.yaml            0644  beside it as NAME.dist when they differ)
 #   /usr/share/doc/watchfloor/README.md        0644
+#   /usr/share/bash-completion/completions/watchfloor, /usr/share/zsh/vendor-completions/
+#   _watchfloor, /usr/share/fish/vendor_completions.d/watchfloor.fish, and the manual pages
+#   /usr/share/man/man1/watchfloor*.1.gz               0644  (made by the binary installed)
 #   /etc/watchfloor/smtp-password is never written; when present it is set to root, 0600.
 # The database lives in /var/lib/watchfloor, made by systemd at the first start.
 set -euo pipefail
@@ -85,6 +88,21 @@ install -d -m 0755 "${own[@]}" "$root/etc/watchfloor"
 put_conf deploy/watchfloor.yaml /etc/watchfloor/watchfloor.yaml
 put_conf indicators.yaml /etc/watchfloor/indicators.yaml
 put 0644 README.md /usr/share/doc/watchfloor/README.md
+
+# Completions and manual pages are made by the binary being installed, so they describe it.
+generated="$(mktemp -d)"
+trap 'rm -rf "$generated"' EXIT
+"$bin" completions bash >"$generated/watchfloor.bash"
+"$bin" completions zsh >"$generated/_watchfloor"
+"$bin" completions fish >"$generated/watchfloor.fish"
+put 0644 "$generated/watchfloor.bash" /usr/share/bash-completion/completions/watchfloor
+put 0644 "$generated/_watchfloor" /usr/share/zsh/vendor-completions/_watchfloor
+put 0644 "$generated/watchfloor.fish" /usr/share/fish/vendor_completions.d/watchfloor.fish
+"$bin" man --dir "$generated/man1"
+for page in "$generated"/man1/*.1; do
+    gzip -9n "$page"
+    put 0644 "$page.gz" "/usr/share/man/man1/$(basename "$page").gz"
+done
 
 secret="$root/etc/watchfloor/smtp-password"
 if [ -e "$secret" ]; then

@@ -17,6 +17,7 @@ mod matching;
 mod poll;
 mod replay;
 mod schedule;
+mod shell;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -74,6 +75,23 @@ pub struct GlobalArgs {
     /// Log level when RUST_LOG is not set: error, warn, info, debug, trace
     #[arg(long, global = true, value_name = "LEVEL", default_value = "info")]
     pub log_level: String,
+    /// Log lines on stderr as plain text, or as one JSON object each (for log shippers). Under
+    /// systemd, logs go to the journal with their fields either way
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        env = "WATCHFLOOR_LOG_FORMAT",
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,11 +144,17 @@ pub enum Command {
     /// Print the next runs of a cron expression, to check a feed's schedule before using it
     #[command(after_help = EXIT_CODES)]
     Schedule(schedule::ScheduleArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell)
+    #[command(after_help = EXIT_CODES)]
+    Completions(shell::CompletionsArgs),
+    /// Print the manual page (roff), or write one per subcommand into a folder
+    #[command(after_help = EXIT_CODES)]
+    Man(shell::ManArgs),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.global.log_level);
+    init_logging(&cli.global.log_level, cli.global.log_format);
     let code = match run(&cli) {
         Ok(code) => code,
         Err(error) => {
@@ -151,6 +175,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             | Command::Alerts(_)
             | Command::Hits(_)
             | Command::Schedule(_)
+            | Command::Completions(_)
+            | Command::Man(_)
     ) {
         end_quietly_on_closed_pipe();
     }
@@ -170,6 +196,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::TestEmail(args) => alerts::test_email(&cli.global, args),
         Command::Backup(args) => backup::run(&cli.global, args),
         Command::Schedule(args) => schedule::run(args),
+        Command::Completions(args) => shell::completions(args),
+        Command::Man(args) => shell::man(args),
     }
 }
 
@@ -184,9 +212,9 @@ fn end_quietly_on_closed_pipe() {
 }
 
 /// Logs go to the journal, with their fields, when systemd runs us (`JOURNAL_STREAM` names
-/// the journal's stream); otherwise to stderr, one plain line each. `RUST_LOG` overrides
-/// `--log-level`.
-fn init_logging(level: &str) {
+/// the journal's stream); otherwise to stderr, one plain line each, or one JSON object each
+/// with `--log-format json`. `RUST_LOG` overrides `--log-level`.
+fn init_logging(level: &str, format: LogFormat) {
     use std::io::IsTerminal;
 
     use tracing_subscriber::prelude::*;
@@ -201,6 +229,18 @@ fn init_logging(level: &str) {
         let _ = tracing_subscriber::registry()
             .with(journal.with_syslog_identifier("watchfloor".into()))
             .with(filter())
+            .try_init();
+        return;
+    }
+    if format == LogFormat::Json {
+        // Feed text reaches log fields; JSON escapes every control character in it.
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_target(false)
             .try_init();
         return;
     }

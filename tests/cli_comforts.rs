@@ -1,0 +1,219 @@
+//! What an operator expects of a mature command line, on the real binary: completions that a
+//! real bash completes with, manual pages that render, and JSON logs a shipper can read line
+//! by line whatever a feed writes.
+
+#[path = "support/daemon.rs"]
+mod daemon;
+mod support;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use daemon::Daemon;
+use support::cli::{indicators_with_feeds, rss};
+use support::feed_server::{FeedServer, Response};
+
+fn watchfloor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+        .args(args)
+        .env("WATCHFLOOR_CONFIG", "/dev/null")
+        .output()
+        .expect("the binary runs")
+}
+
+/// What bash's completion offers for the words typed so far (the last one being completed).
+fn bash_completes(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let line = words.join(" ");
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'\n\
+         COMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_LINE='{line}'\nCOMP_POINT=${{#COMP_LINE}}\n\
+         _watchfloor watchfloor '{}' '{}'\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words.len() - 1,
+        words[words.len() - 1],
+        words[words.len().saturating_sub(2)],
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn bash_completes_subcommands_their_arguments_and_values() {
+    let out = watchfloor(&["completions", "bash"]);
+    assert!(out.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("watchfloor.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+
+    let first = bash_completes(&script, &["watchfloor", "fe"]);
+    assert_eq!(first, ["feeds"]);
+    let feeds = bash_completes(&script, &["watchfloor", "feeds", ""]);
+    for sub in ["add", "import", "export", "--format"] {
+        assert!(feeds.iter().any(|w| w == sub), "{sub} in {feeds:?}");
+    }
+    let formats = bash_completes(&script, &["watchfloor", "feeds", "--format", ""]);
+    assert_eq!(formats, ["table", "json"]);
+    let global = bash_completes(&script, &["watchfloor", "hits", "--log-f"]);
+    assert_eq!(global, ["--log-format"]);
+
+    // The other shells' scripts are made too; each is checked by its shell when present.
+    for (shell, checker) in [
+        ("zsh", "zsh"),
+        ("fish", "fish"),
+        ("elvish", ""),
+        ("powershell", ""),
+    ] {
+        let out = watchfloor(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("feeds") && text.contains("log-format"),
+            "{shell}"
+        );
+        if !checker.is_empty() && Command::new(checker).arg("--version").output().is_ok() {
+            let path = dir.path().join(format!("completion.{shell}"));
+            std::fs::write(&path, &out.stdout).unwrap();
+            let flag = if shell == "fish" {
+                "--no-execute"
+            } else {
+                "-n"
+            };
+            let check = Command::new(checker).arg(flag).arg(&path).output().unwrap();
+            assert!(
+                check.status.success(),
+                "{shell}: {}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        } else if !checker.is_empty() {
+            eprintln!("{shell} is not installed: its script's syntax is not checked");
+        }
+    }
+    // A shell nobody has is a usage error.
+    assert_eq!(watchfloor(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn manual_pages_render_with_every_subcommand() {
+    let out = watchfloor(&["man"]);
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH watchfloor 1"),
+        "{}",
+        &page[..200]
+    );
+    for sub in ["run", "poll", "hits", "feeds", "completions", "man"] {
+        assert!(page.contains(sub), "{sub}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let out = watchfloor(&["man", "--dir", pages.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "watchfloor.1",
+        "watchfloor-run.1",
+        "watchfloor-feeds.1",
+        "watchfloor-feeds-add.1",
+    ] {
+        assert!(pages.join(name).is_file(), "{name}");
+    }
+    // Rendered as a reader sees it, when groff is here (Debian's man-db brings it).
+    match Command::new("groff")
+        .args(["-man", "-Tutf8"])
+        .arg(pages.join("watchfloor-feeds-add.1"))
+        .output()
+    {
+        Ok(rendered) => {
+            assert!(rendered.status.success());
+            let text = String::from_utf8_lossy(&rendered.stdout);
+            // groff marks bold with backspaces in tty output; take them out to read the words.
+            let plain: String = text
+                .split('\u{8}')
+                .enumerate()
+                .map(|(i, part)| {
+                    if i == 0 {
+                        part
+                    } else {
+                        part.get(1..).unwrap_or("")
+                    }
+                })
+                .collect();
+            assert!(plain.contains("--dry-run"), "{plain}");
+            assert!(plain.contains("indicators.yaml"), "{plain}");
+        }
+        Err(_) => eprintln!("groff is not installed: the pages are checked as text only"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_a_line_whatever_the_feed_says() {
+    let server = FeedServer::empty().await;
+    let hostile = "North Korea launches reconnaissance satellite\n{\"level\":\"ERROR\"} \u{1b}[2J \"quoted\" \\ end";
+    server.set(
+        "/wire.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[(
+                "1",
+                &hostile.replace('&', "&amp;"),
+                "https://news.example.org/1",
+            )]),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let indicators = indicators_with_feeds(dir.path(), &[("wire", server.url("/wire.xml"))]);
+    let db = dir.path().join("w.db");
+    let daemon = Daemon::start(
+        &indicators,
+        &db,
+        &[
+            ("WATCHFLOOR_LOG_FORMAT", "json".to_owned()),
+            ("WATCHFLOOR_CONFIG", "/dev/null".to_owned()),
+            (
+                "WATCHFLOOR_MAIL_DIR",
+                dir.path().join("mail").display().to_string(),
+            ),
+        ],
+    );
+    daemon.wait_for_log("satellite_launch", Duration::from_secs(30));
+    let (_, log) = daemon.stop();
+    let mut levels = std::collections::BTreeSet::new();
+    let mut saw_title = false;
+    for line in log.lines().filter(|l| !l.is_empty()) {
+        let record: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: not JSON: {line}"));
+        let level = record["level"].as_str().expect("a level").to_owned();
+        assert!(record["timestamp"].as_str().is_some(), "{line}");
+        let message = record["message"].as_str().expect("a message");
+        saw_title |= message.contains("reconnaissance satellite");
+        levels.insert(level);
+    }
+    assert!(saw_title, "the hit's title is logged: {log}");
+    assert!(!levels.contains("ERROR"), "{levels:?}");
+    // A word the daemon never writes itself, from a bad value: a usage error naming the choices.
+    let out = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+        .args(["--log-format", "xml", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("text, json"));
+}
