@@ -272,6 +272,7 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
         since: args.since.as_deref().map(parse_date).transpose()?,
         until: args.until.as_deref().map(until).transpose()?,
         search: args.search.clone(),
+        skip_duplicates: false,
         triage: match args.triage {
             None => TriageFilter::Any,
             Some(TriageArg::Untriaged) => TriageFilter::Untriaged,

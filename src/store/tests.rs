@@ -500,7 +500,7 @@ fn rebuilding_items_keeps_every_item_source_hit_and_search_entry() {
     let found: i64 = store
         .conn
         .query_row(
-            "SELECT rowid FROM hit_items_fts WHERE hit_items_fts MATCH 'sohae'",
+            "SELECT rowid FROM hit_items_search WHERE hit_items_search MATCH 'sohae'",
             [],
             |r| r.get(0),
         )
@@ -527,7 +527,7 @@ fn rebuilding_items_keeps_every_item_source_hit_and_search_entry() {
     let found: i64 = store
         .conn
         .query_row(
-            "SELECT rowid FROM hit_items_fts WHERE hit_items_fts MATCH 'tonghae'",
+            "SELECT rowid FROM hit_items_search WHERE hit_items_search MATCH 'tonghae'",
             [],
             |r| r.get(0),
         )

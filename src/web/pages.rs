@@ -160,6 +160,7 @@ impl ListQuery {
             since,
             until,
             search: text(&self.q),
+            skip_duplicates: false,
             triage,
             limit: PAGE_SIZE,
             offset,
