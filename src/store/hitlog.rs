@@ -445,23 +445,3 @@ pub struct TriagedItem {
     pub lang: Option<String>,
     pub verdicts: Vec<(String, Verdict)>,
 }
-
-#[cfg(test)]
-mod tests {
-    use super::fts_query;
-
-    #[test]
-    fn search_words_are_quoted_so_they_are_never_syntax() {
-        assert_eq!(fts_query("  "), None);
-        assert_eq!(
-            fts_query("Sohae launch"),
-            Some("\"Sohae\" \"launch\"".into())
-        );
-        assert_eq!(
-            fts_query("Kim \"Jong-un\" NOT OR*"),
-            Some("\"Kim\" \"\"\"Jong-un\"\"\" \"NOT\" \"OR*\"".into())
-        );
-        assert_eq!(fts_query("a\0b \u{1b}"), Some("\"a\" \"b\"".into()));
-        assert_eq!(fts_query("\0"), None);
-    }
-}
