@@ -5,9 +5,9 @@
 //! through the real binary and the real daemon over HTTP, the Atom feed read back with
 //! feed-rs, and hostile searches.
 
-mod support;
 #[path = "support/daemon.rs"]
 mod daemon;
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -170,10 +170,8 @@ fn log() -> Log {
         .iter()
         .map(|(guid, title)| (*guid, *title, format!("https://news.test/{guid}")))
         .collect();
-    let items: Vec<(&str, &str, &str)> = items
-        .iter()
-        .map(|(g, t, l)| (*g, *t, l.as_str()))
-        .collect();
+    let items: Vec<(&str, &str, &str)> =
+        items.iter().map(|(g, t, l)| (*g, *t, l.as_str())).collect();
     support::app::ingest_rss(&app, "wire", rss(&items), t0());
     support::app::ingest_rss(
         &app,
@@ -236,7 +234,9 @@ fn found(log: &Log, search: &str) -> BTreeSet<&'static str> {
         })
         .unwrap_or_else(|e| panic!("{search}: {e}"));
     assert_eq!(rows.len() as u64, total);
-    rows.iter().filter_map(|h| guid_of(h.link.as_deref())).collect()
+    rows.iter()
+        .filter_map(|h| guid_of(h.link.as_deref()))
+        .collect()
 }
 
 /// The items (by guid) that rule `q{n}` fired on.
@@ -262,7 +262,10 @@ fn searches_find_what_the_same_query_as_a_rule_fires_on() {
         let want: BTreeSet<&str> = row.finds.iter().copied().collect();
         let got = found(&log, row.search);
         if got != want {
-            wrong.push(format!("search {:?}: found {got:?}, want {want:?}", row.search));
+            wrong.push(format!(
+                "search {:?}: found {got:?}, want {want:?}",
+                row.search
+            ));
         }
         let rule = fired(&log, n);
         if row.rule_agrees && rule != got {
@@ -290,11 +293,7 @@ fn the_index_follows_an_item_whose_text_changes() {
     support::app::ingest_rss(
         &log.app,
         "wire",
-        rss(&[(
-            "c",
-            "Launch window opens at Tonghae",
-            "https://news.test/c",
-        )]),
+        rss(&[("c", "Launch window opens at Tonghae", "https://news.test/c")]),
         t0() + chrono::Duration::hours(3),
     );
     assert_eq!(found(&log, "Tonghae"), BTreeSet::from(["c"]));
@@ -316,7 +315,17 @@ fn watchfloor(log: &Log, args: &[&str]) -> std::process::Output {
 fn cli_ids(log: &Log, search: &str) -> Vec<i64> {
     let output = watchfloor(
         log,
-        &["hits", "--indicator", "anchor", "--format", "jsonl", "--limit", "100", "--search", search],
+        &[
+            "hits",
+            "--indicator",
+            "anchor",
+            "--format",
+            "jsonl",
+            "--limit",
+            "100",
+            "--search",
+            search,
+        ],
     );
     assert!(
         output.status.success(),
@@ -349,7 +358,13 @@ fn store_ids(log: &Log, filter: HitFilter) -> Vec<i64> {
 #[test]
 fn hits_search_on_the_command_line_agrees_and_refuses_a_bad_search_with_its_place() {
     let log = log();
-    for search in ["launch*", "\"Russian satellite\"", "정찰위성", "发射", "спутник*"] {
+    for search in [
+        "launch*",
+        "\"Russian satellite\"",
+        "정찰위성",
+        "发射",
+        "спутник*",
+    ] {
         let want = store_ids(
             &log,
             HitFilter {
@@ -376,7 +391,10 @@ fn hits_search_on_the_command_line_agrees_and_refuses_a_bad_search_with_its_plac
         let err = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{err}");
         assert!(err.contains("--search: ") && err.contains(says), "{err}");
-        assert!(err.len() < 2000, "the message does not repeat a huge search: {err}");
+        assert!(
+            err.len() < 2000,
+            "the message does not repeat a huge search: {err}"
+        );
     }
 }
 
@@ -492,7 +510,13 @@ async fn the_list_and_the_atom_feed_of_the_daemon_search_alike_and_filter_alike(
     let base = daemon.http_base();
 
     // The same search: the list, the feed and the store agree.
-    for search in ["launch*", "\"Russian satellite\"", "정찰위성", "偵察衛星", "pokemon"] {
+    for search in [
+        "launch*",
+        "\"Russian satellite\"",
+        "정찰위성",
+        "偵察衛星",
+        "pokemon",
+    ] {
         let q: String = url::form_urlencoded::byte_serialize(search.as_bytes()).collect();
         let filter = HitFilter {
             indicator: Some("anchor".into()),
@@ -597,7 +621,10 @@ async fn the_list_and_the_atom_feed_of_the_daemon_search_alike_and_filter_alike(
     let (standing, _) = atom(&base, "").await;
     for repeat in &repeats {
         assert!(!standing.contains(repeat), "{repeat} is a repeat");
-        assert!(everything.contains(repeat), "{repeat} with duplicates=include");
+        assert!(
+            everything.contains(repeat),
+            "{repeat} with duplicates=include"
+        );
     }
 
     // Each entry's content marks the matched terms.
@@ -616,19 +643,33 @@ async fn the_list_and_the_atom_feed_of_the_daemon_search_alike_and_filter_alike(
         .position(|r| r.search == "군사정찰위성을")
         .expect("row");
     let (_, contents) = atom(&base, &format!("indicator=q{korean}")).await;
-    assert!(contents.iter().all(|c| c.contains("<mark>군사정찰위성을</mark>")), "{contents:?}");
+    assert!(
+        contents
+            .iter()
+            .all(|c| c.contains("<mark>군사정찰위성을</mark>")),
+        "{contents:?}"
+    );
 
     // Hostile searches: a clear 400 or a page, never a 500, never slow.
-    let long: String = url::form_urlencoded::byte_serialize("launch ".repeat(100_000 / 7).as_bytes())
-        .collect();
+    let long: String =
+        url::form_urlencoded::byte_serialize("launch ".repeat(100_000 / 7).as_bytes()).collect();
     for path in ["/hits", "/hits.atom"] {
         let started = Instant::now();
         let (status, answer) = raw_get(&base, format!("{path}?q={long}")).await;
-        assert!(started.elapsed() < Duration::from_secs(5), "{path}: a 100 KB search was slow");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{path}: a 100 KB search was slow"
+        );
         // The listener refuses a request line that long before the search sees it (414).
-        assert!(status == 400 || status == 414, "{path}: a 100 KB search: {status}");
+        assert!(
+            status == 400 || status == 414,
+            "{path}: a 100 KB search: {status}"
+        );
         if status == 400 {
-            assert!(answer.contains("at most 1000 are accepted"), "{path} says why");
+            assert!(
+                answer.contains("at most 1000 are accepted"),
+                "{path} says why"
+            );
         }
     }
     let two_kb: String =
@@ -636,11 +677,17 @@ async fn the_list_and_the_atom_feed_of_the_daemon_search_alike_and_filter_alike(
     for path in ["/hits", "/hits.atom"] {
         let (status, _, body) = get(&format!("{base}{path}?q={two_kb}")).await;
         assert_eq!(status, 400, "{path}: a 2 KB search");
-        assert!(body.contains("at most 1000 are accepted"), "{path} says why");
+        assert!(
+            body.contains("at most 1000 are accepted"),
+            "{path} says why"
+        );
     }
     let many = "w ".repeat(10_000);
     let mut hostile: Vec<(String, u16)> = vec![
-        (url::form_urlencoded::byte_serialize(many.as_bytes()).collect(), 0),
+        (
+            url::form_urlencoded::byte_serialize(many.as_bytes()).collect(),
+            0,
+        ),
         (
             url::form_urlencoded::byte_serialize("w ".repeat(70).as_bytes()).collect(),
             400,
@@ -651,19 +698,49 @@ async fn the_list_and_the_atom_feed_of_the_daemon_search_alike_and_filter_alike(
         ("launch%00%1b".into(), 200),
     ];
     for odd in [
-        "\"", "\"\"", "*", "**launch", "launch**", "la*unch", "NEAR(a b)", "NEAR/0 a", "a NEAR/1",
-        "{title}: launch", "title:", "-launch", "^launch", "launch:", "()", ")(", "AND OR NOT",
-        "a OR", "\"a\" *", "'launch'", "launch \\", "title:(summary:(launch))", "@", "/x",
-        "NOT NOT launch", "rowid:1", "hit_items_search:launch", "launch*\"",
+        "\"",
+        "\"\"",
+        "*",
+        "**launch",
+        "launch**",
+        "la*unch",
+        "NEAR(a b)",
+        "NEAR/0 a",
+        "a NEAR/1",
+        "{title}: launch",
+        "title:",
+        "-launch",
+        "^launch",
+        "launch:",
+        "()",
+        ")(",
+        "AND OR NOT",
+        "a OR",
+        "\"a\" *",
+        "'launch'",
+        "launch \\",
+        "title:(summary:(launch))",
+        "@",
+        "/x",
+        "NOT NOT launch",
+        "rowid:1",
+        "hit_items_search:launch",
+        "launch*\"",
     ] {
-        hostile.push((url::form_urlencoded::byte_serialize(odd.as_bytes()).collect(), 0));
+        hostile.push((
+            url::form_urlencoded::byte_serialize(odd.as_bytes()).collect(),
+            0,
+        ));
     }
     for (q, want) in hostile {
         for path in ["/hits", "/hits.atom"] {
             let started = Instant::now();
             let (status, _, body) = get(&format!("{base}{path}?q={q}")).await;
             let q = &q[..q.len().min(80)];
-            assert!(started.elapsed() < Duration::from_secs(5), "{path}?q={q} was slow");
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{path}?q={q} was slow"
+            );
             assert!(
                 status == 200 || status == 400 || status == 414,
                 "{path}?q={q}: {status}"
@@ -675,11 +752,17 @@ async fn the_list_and_the_atom_feed_of_the_daemon_search_alike_and_filter_alike(
                 assert!(body.contains("q: "), "{path}?q={q} says why");
             }
             if status == 400 && path == "/hits.atom" {
-                assert!(body.len() < 2_000, "{path}?q={q}: the answer does not echo the search");
+                assert!(
+                    body.len() < 2_000,
+                    "{path}?q={q}: the answer does not echo the search"
+                );
             }
         }
     }
     let (code, log_text) = daemon.stop();
     assert_eq!(code, Some(0), "{log_text}");
-    assert!(!log_text.contains("database could not be read"), "{log_text}");
+    assert!(
+        !log_text.contains("database could not be read"),
+        "{log_text}"
+    );
 }

@@ -230,7 +230,8 @@ impl Store {
             TriageFilter::Untriaged => (false, true, None),
             TriageFilter::Verdict(v) => (false, false, Some(v.as_str())),
         };
-        let conditions = format!("WHERE (?1 IS NULL OR h.indicator_id = ?1)
+        let conditions = format!(
+            "WHERE (?1 IS NULL OR h.indicator_id = ?1)
               AND (?2 IS NULL OR h.feed_id = ?2 OR EXISTS (SELECT 1 FROM item_sources s
                      WHERE s.feed_id = ?2 AND (s.item_id = h.item_id OR s.item_id IN
                        (SELECT item_id FROM hits WHERE story_id = h.id))))
@@ -239,7 +240,8 @@ impl Store {
               AND (?5 IS NULL OR h.item_id IN
                      (SELECT rowid FROM hit_items_search WHERE hit_items_search MATCH ?5))
               AND (?6 OR (?7 AND t.verdict IS NULL) OR t.verdict = ?8)
-              AND (?11 = 0 OR {NOT_DUPLICATE_SQL})");
+              AND (?11 = 0 OR {NOT_DUPLICATE_SQL})"
+        );
         // One list for both statements: the count leaves the page's ?9 and ?10 unread, and
         // SQLite counts parameters up to the highest number written.
         let args = params![
@@ -266,10 +268,7 @@ impl Store {
         let mut statement = self.conn.prepare(&format!(
             "{HIT_SELECT} {conditions} ORDER BY h.created_at DESC, h.id DESC LIMIT ?9 OFFSET ?10"
         ))?;
-        let rows = statement.query_map(
-            args,
-            hit_row,
-        )?;
+        let rows = statement.query_map(args, hit_row)?;
         let mut hits = Vec::new();
         for row in rows {
             let mut hit = row?;

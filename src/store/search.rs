@@ -162,7 +162,12 @@ impl Compiler<'_> {
         SearchError::at(self.query, span, message)
     }
 
-    fn expr(&mut self, expr: &Expr, scope: Option<Field>, out: &mut String) -> Result<(), SearchError> {
+    fn expr(
+        &mut self,
+        expr: &Expr,
+        scope: Option<Field>,
+        out: &mut String,
+    ) -> Result<(), SearchError> {
         match expr {
             Expr::Term { term, span, .. } => {
                 let phrase = self.phrase(term, *span, scope)?;
@@ -294,7 +299,12 @@ impl Compiler<'_> {
         }
     }
 
-    fn phrase(&mut self, term: &Term, span: Span, scope: Option<Field>) -> Result<Phrase, SearchError> {
+    fn phrase(
+        &mut self,
+        term: &Term,
+        span: Span,
+        scope: Option<Field>,
+    ) -> Result<Phrase, SearchError> {
         let words = match term {
             Term::Words(words) => words,
             Term::List(name) => {
@@ -462,14 +472,29 @@ mod tests {
             assert!(error.pointer.is_some(), "{search:?} points at the token");
         }
         let long = "a ".repeat(600);
-        assert!(fts_query(&long).expect_err("long").message.contains("at most 1000"));
+        assert!(
+            fts_query(&long)
+                .expect_err("long")
+                .message
+                .contains("at most 1000")
+        );
         let many = "w ".repeat(65);
-        assert!(fts_query(&many).expect_err("many").message.contains("more than 64 words"));
+        assert!(
+            fts_query(&many)
+                .expect_err("many")
+                .message
+                .contains("more than 64 words")
+        );
         let near = format!(
             "({}) NEAR/2 ({})",
             ["a"; 9].join(" OR "),
             ["b"; 9].join(" OR ")
         );
-        assert!(fts_query(&near).expect_err("near").message.contains("81 pairs"));
+        assert!(
+            fts_query(&near)
+                .expect_err("near")
+                .message
+                .contains("81 pairs")
+        );
     }
 }
