@@ -197,3 +197,24 @@ pub fn render(
     }
     .render()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_marks_the_terms_and_escapes_every_run_of_feed_text() {
+        let text = "<script>x</script> North Korea & \"launch\" \u{FFFE}done";
+        let start = text.find("North").expect("term");
+        let launch = text.find("launch").expect("term");
+        let segments = highlight_roles(text, &[(start, start + 11)], &[(launch, launch + 6)]);
+        let html = content_html("Sat <b> (high)", "wire's", &segments);
+        assert_eq!(
+            html,
+            "<p>Sat &lt;b&gt; (high), via wire&#39;s.</p><blockquote>&lt;script&gt;x&lt;/script&gt; \
+             <mark>North Korea</mark> &amp; &quot;<s title=\"demoting term\">launch</s>&quot; \
+             done</blockquote>"
+        );
+        assert_eq!(content_html("L", "f", &[]), "<p>L, via f.</p>");
+    }
+}
