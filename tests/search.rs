@@ -376,6 +376,13 @@ fn hits_search_on_the_command_line_agrees_and_refuses_a_bad_search_with_its_plac
         assert!(!want.is_empty(), "{search}");
         assert_eq!(cli_ids(&log, search), want, "{search}");
     }
+    let noted = watchfloor(&log, &["hits", "--search", "launch* or Sohae"]);
+    assert!(noted.status.success());
+    assert!(
+        String::from_utf8_lossy(&noted.stderr).contains("note: --search: 'or' is searched for"),
+        "{}",
+        String::from_utf8_lossy(&noted.stderr)
+    );
     let long = "launch ".repeat(100_000 / 7);
     let many = "w ".repeat(10_000);
     let seventy = "w ".repeat(70);
@@ -543,6 +550,11 @@ async fn the_list_and_the_atom_feed_of_the_daemon_search_alike_and_filter_alike(
         let (ids, _) = atom(&base, &format!("indicator=anchor&q={q}&duplicates=include")).await;
         assert_eq!(ids, want, "feed with repeats for {search}");
     }
+
+    // A lower-case operator is a word, as in rules: the page finds and says so.
+    let (status, _, list) = get(&format!("{base}/hits?q=launch*+and+satellite")).await;
+    assert_eq!(status, 200);
+    assert!(list.contains("did you mean AND?"), "{list}");
 
     // Each filter narrows the feed as it narrows the store's list (less the repeats).
     let since = (t0() + chrono::Duration::hours(12)).to_rfc3339();

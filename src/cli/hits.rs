@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::feeds::print_table;
 use super::{EXIT_OK, GlobalArgs, UsageError, load_settings, parse_date};
-use crate::store::{HitFilter, HitRow, Store, TriageFilter, Verdict, fts_query};
+use crate::store::{HitFilter, HitRow, Store, TriageFilter, Verdict, fts_query, search_notes};
 
 #[derive(Debug, Args)]
 pub struct HitsArgs {
@@ -270,6 +270,9 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
     // A search that does not compile is the reviewer's to fix: said with its place, exit 2.
     if let Some(search) = &args.search {
         fts_query(search).map_err(|e| UsageError(format!("--search: {e}")))?;
+        for note in search_notes(search) {
+            eprintln!("note: --search: {note}");
+        }
     }
     let filter = HitFilter {
         indicator: args.indicator.clone(),

@@ -25,7 +25,9 @@ pub use hitlog::{
 };
 pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
 pub use langs::NOT_IDENTIFIED;
-pub use search::{MAX_SEARCH_BYTES, MAX_SEARCH_WORDS, SearchError, fts_query, index_words};
+pub use search::{
+    MAX_SEARCH_BYTES, MAX_SEARCH_WORDS, SearchError, fts_query, index_words, search_notes,
+};
 
 pub use outbox::{
     AlertRow, AlertStatus, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,

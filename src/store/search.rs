@@ -114,6 +114,20 @@ fn split_hangul(word: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// What a search that compiles probably did not mean: an operator written in lower case
+/// between words (`korea and russia` also requires the word "and"), as `check` warns of it in
+/// rules.
+pub fn search_notes(text: &str) -> Vec<String> {
+    if text.len() > MAX_SEARCH_BYTES {
+        return Vec::new();
+    }
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    query::lint(&text).into_iter().map(|w| w.message).collect()
+}
+
 /// Compiles a reviewer's search into an FTS5 expression over `hit_items_search`; `None` when
 /// it holds nothing to search for (empty, or only spaces and control characters).
 pub fn fts_query(text: &str) -> Result<Option<String>, SearchError> {

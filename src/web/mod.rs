@@ -242,6 +242,13 @@ async fn hit_list(State(state): State<Arc<WebState>>, Query(query): Query<ListQu
             pages::hit_list(&state, &query, &filter, &problems, &[], 0),
         );
     }
+    if let Some(search) = &filter.search {
+        problems.extend(
+            crate::store::search_notes(search)
+                .into_iter()
+                .map(|note| format!("q: {note}")),
+        );
+    }
     let lookup = filter.clone();
     let found = state
         .read(move |store| {
