@@ -153,10 +153,17 @@ fn hits_are_listed_newest_first_and_every_filter_narrows_them() {
     );
     assert_eq!(ids(&jsonl(&db, &["--search", "Sohae imagery"])), [5]);
     assert_eq!(ids(&jsonl(&db, &["--search", "primorye"])), [2], "any case");
-    assert!(
-        jsonl(&db, &["--search", "\"NOT OR*"]).is_empty(),
-        "syntax is text"
+    assert_eq!(
+        ids(&jsonl(&db, &["--search", "launche* NOT Sohae"])),
+        [3, 1],
+        "the rule language: prefixes and NOT"
     );
+    // A search is a query of the rule language now: a broken one is refused with its place,
+    // rather than searched as text (README, "Search syntax").
+    let broken = watchfloor(&db, &["hits", "--search", "\"NOT OR*"]);
+    assert_eq!(broken.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&broken.stderr);
+    assert!(err.contains("--search: unterminated phrase"), "{err}");
     assert_eq!(ids(&jsonl(&db, &["--limit", "2"])), [5, 4]);
 
     let table = stdout(&watchfloor(&db, &["hits"]));

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::feeds::print_table;
 use super::{EXIT_OK, GlobalArgs, UsageError, load_settings, parse_date};
-use crate::store::{HitFilter, HitRow, Store, TriageFilter, Verdict};
+use crate::store::{HitFilter, HitRow, Store, TriageFilter, Verdict, fts_query, search_notes};
 
 #[derive(Debug, Args)]
 pub struct HitsArgs {
@@ -26,7 +26,8 @@ pub struct HitsArgs {
     /// Recorded before; a bare date includes that whole day
     #[arg(long, value_name = "DATE")]
     pub until: Option<String>,
-    /// Words that must all appear in the item (title, summary or content)
+    /// A search in the rule language: words (all required), prefix*, "a phrase", AND, OR,
+    /// NOT, NEAR/n, title:...; see the README's "Search syntax"
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
     /// Only hits with this verdict (or none yet)
@@ -266,12 +267,20 @@ fn until(text: &str) -> Result<chrono::DateTime<Utc>, UsageError> {
 pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
     let settings = load_settings(global)?;
     let store = Store::open_read_only(&settings.database)?;
+    // A search that does not compile is the reviewer's to fix: said with its place, exit 2.
+    if let Some(search) = &args.search {
+        fts_query(search).map_err(|e| UsageError(format!("--search: {e}")))?;
+        for note in search_notes(search) {
+            eprintln!("note: --search: {note}");
+        }
+    }
     let filter = HitFilter {
         indicator: args.indicator.clone(),
         feed: args.feed.clone(),
         since: args.since.as_deref().map(parse_date).transpose()?,
         until: args.until.as_deref().map(until).transpose()?,
         search: args.search.clone(),
+        skip_duplicates: false,
         triage: match args.triage {
             None => TriageFilter::Any,
             Some(TriageArg::Untriaged) => TriageFilter::Untriaged,

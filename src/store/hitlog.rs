@@ -71,8 +71,11 @@ pub struct HitFilter {
     pub since: Option<DateTime<Utc>>,
     /// Recorded before.
     pub until: Option<DateTime<Utc>>,
-    /// Words that must all occur in the item's title, summary or content (SQLite FTS5).
+    /// A search in the rule language (`store::search`): words, prefixes, phrases, `AND`,
+    /// `OR`, `NOT`, `NEAR/n`, fields; several words must all occur.
     pub search: Option<String>,
+    /// Leave out hits that repeat another ([`NOT_DUPLICATE_SQL`]).
+    pub skip_duplicates: bool,
     pub triage: TriageFilter,
     pub limit: usize,
     pub offset: usize,
@@ -86,6 +89,7 @@ impl Default for HitFilter {
             since: None,
             until: None,
             search: None,
+            skip_duplicates: false,
             triage: TriageFilter::Any,
             limit: 50,
             offset: 0,
@@ -159,18 +163,11 @@ pub struct HitDetail {
     pub deliveries: Vec<AlertRow>,
 }
 
-/// Turns a reviewer's words into an FTS5 query: each word quoted (so `-`, `:`, `*` and
-/// quotes are text, not syntax), all required.
-fn fts_query(text: &str) -> Option<String> {
-    // Control characters (a NUL from a crafted URL) are no part of any indexed word, and
-    // SQLite ends a query string at a NUL.
-    let words: Vec<String> = text
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" "))
-}
+/// The hits that repeat one already in the log, which a feed reader should not be shown
+/// twice: later reports of a story folded into its first (`alert::story`). One predicate on
+/// `hits h`, so every reader of "not a duplicate" agrees; a reviewer's own verdict that a hit
+/// is a duplicate joins it here.
+pub const NOT_DUPLICATE_SQL: &str = "h.story_id IS NULL";
 
 const HIT_SELECT: &str = "SELECT h.id, h.indicator_id, h.feed_id, h.item_id, i.title, i.link,
         i.published, i.first_seen, h.created_at, h.score, h.definition_hash, h.origin,
@@ -224,21 +221,29 @@ fn hit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HitRow> {
 impl Store {
     /// One page of hits matching `filter`, newest first, and how many match in all.
     pub fn hits_page(&self, filter: &HitFilter) -> Result<(Vec<HitRow>, u64), StoreError> {
-        let search = filter.search.as_deref().and_then(fts_query);
+        let search = match filter.search.as_deref() {
+            Some(text) => super::search::fts_query(text)?,
+            None => None,
+        };
         let (triage_any, triage_none, verdict) = match filter.triage {
             TriageFilter::Any => (true, false, None),
             TriageFilter::Untriaged => (false, true, None),
             TriageFilter::Verdict(v) => (false, false, Some(v.as_str())),
         };
-        let conditions = "WHERE (?1 IS NULL OR h.indicator_id = ?1)
+        let conditions = format!(
+            "WHERE (?1 IS NULL OR h.indicator_id = ?1)
               AND (?2 IS NULL OR h.feed_id = ?2 OR EXISTS (SELECT 1 FROM item_sources s
                      WHERE s.feed_id = ?2 AND (s.item_id = h.item_id OR s.item_id IN
                        (SELECT item_id FROM hits WHERE story_id = h.id))))
               AND (?3 IS NULL OR h.created_at >= ?3)
               AND (?4 IS NULL OR h.created_at < ?4)
               AND (?5 IS NULL OR h.item_id IN
-                     (SELECT rowid FROM hit_items_fts WHERE hit_items_fts MATCH ?5))
-              AND (?6 OR (?7 AND t.verdict IS NULL) OR t.verdict = ?8)";
+                     (SELECT rowid FROM hit_items_search WHERE hit_items_search MATCH ?5))
+              AND (?6 OR (?7 AND t.verdict IS NULL) OR t.verdict = ?8)
+              AND (?11 = 0 OR {NOT_DUPLICATE_SQL})"
+        );
+        // One list for both statements: the count leaves the page's ?9 and ?10 unread, and
+        // SQLite counts parameters up to the highest number written.
         let args = params![
             filter.indicator,
             filter.feed,
@@ -248,6 +253,9 @@ impl Store {
             triage_any,
             triage_none,
             verdict,
+            filter.limit as i64,
+            filter.offset as i64,
+            filter.skip_duplicates,
         ];
         let total: i64 = self.conn.query_row(
             &format!(
@@ -260,21 +268,7 @@ impl Store {
         let mut statement = self.conn.prepare(&format!(
             "{HIT_SELECT} {conditions} ORDER BY h.created_at DESC, h.id DESC LIMIT ?9 OFFSET ?10"
         ))?;
-        let rows = statement.query_map(
-            params![
-                filter.indicator,
-                filter.feed,
-                filter.since.map(to_unix),
-                filter.until.map(to_unix),
-                search,
-                triage_any,
-                triage_none,
-                verdict,
-                filter.limit as i64,
-                filter.offset as i64,
-            ],
-            hit_row,
-        )?;
+        let rows = statement.query_map(args, hit_row)?;
         let mut hits = Vec::new();
         for row in rows {
             let mut hit = row?;
@@ -449,24 +443,4 @@ pub struct TriagedItem {
     /// As stored: a code, `und`, or `None` for items stored before languages were identified.
     pub lang: Option<String>,
     pub verdicts: Vec<(String, Verdict)>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fts_query;
-
-    #[test]
-    fn search_words_are_quoted_so_they_are_never_syntax() {
-        assert_eq!(fts_query("  "), None);
-        assert_eq!(
-            fts_query("Sohae launch"),
-            Some("\"Sohae\" \"launch\"".into())
-        );
-        assert_eq!(
-            fts_query("Kim \"Jong-un\" NOT OR*"),
-            Some("\"Kim\" \"\"\"Jong-un\"\"\" \"NOT\" \"OR*\"".into())
-        );
-        assert_eq!(fts_query("a\0b \u{1b}"), Some("\"a\" \"b\"".into()));
-        assert_eq!(fts_query("\0"), None);
-    }
 }

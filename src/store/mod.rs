@@ -13,6 +13,7 @@ mod housekeeping;
 mod langs;
 mod outbox;
 mod schema;
+mod search;
 
 pub use checkpoint::CheckpointPolicy;
 use checkpoint::Checkpointer;
@@ -24,6 +25,9 @@ pub use hitlog::{
 };
 pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
 pub use langs::NOT_IDENTIFIED;
+pub use search::{
+    MAX_SEARCH_BYTES, MAX_SEARCH_WORDS, SearchError, fts_query, index_words, search_notes,
+};
 
 pub use outbox::{
     AlertRow, AlertStatus, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,
@@ -84,6 +88,9 @@ pub enum StoreError {
     Closed,
     #[error("database error")]
     Sql(#[from] rusqlite::Error),
+    /// The hit log's search did not compile: the reviewer's mistake, not the database's.
+    #[error("search: {0}")]
+    Search(#[from] SearchError),
 }
 
 /// A feed as configured: what the store needs to know of it.
@@ -417,6 +424,8 @@ impl Store {
             source,
         };
         self.conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        // The search index's triggers call it on every write of a hit or an item's text.
+        search::register(&self.conn).map_err(err)?;
         // A poll alone uses about ten statements, and the daemon's other work as many again;
         // rusqlite keeps 16 by default, so they pushed each other out and were compiled anew.
         self.conn

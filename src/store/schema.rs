@@ -310,4 +310,52 @@ pub const MIGRATIONS: &[&str] = &[
         DELETE FROM hit_items_fts WHERE rowid = old.id;
     END;
     "#,
+    // 12: search with the rules' words. The index holds each hit item's fields as the
+    // normaliser folds them (`store::search`), one column per field the rules name, split on
+    // spaces alone (FTS5's `ascii` tokenizer: the words hold no ASCII punctuation, and every
+    // other character is part of a word), so a search and a rule read the same words. The
+    // words come from `watchfloor_search_words`, which `Store::open` registers on every
+    // connection that writes. The earlier index (unicode61's own words) goes.
+    r#"
+    DROP TRIGGER IF EXISTS hit_items_fts_hit;
+    DROP TRIGGER IF EXISTS hit_items_fts_text;
+    DROP TRIGGER IF EXISTS hit_items_fts_gone;
+    DROP TABLE IF EXISTS hit_items_fts;
+    CREATE VIRTUAL TABLE hit_items_search USING fts5(
+        title, summary, content, author, category, link, tokenize = 'ascii'
+    );
+    INSERT INTO hit_items_search (rowid, title, summary, content, author, category, link)
+        SELECT id, watchfloor_search_words(title), watchfloor_search_words(summary),
+               watchfloor_search_words(content), watchfloor_search_words(authors),
+               watchfloor_search_words(categories), watchfloor_search_words(COALESCE(link, ''))
+        FROM items WHERE id IN (SELECT item_id FROM hits);
+    -- An item enters the index with its first hit, and follows its text afterwards (a feed's
+    -- rewrite, retention emptying it).
+    CREATE TRIGGER hit_items_search_hit AFTER INSERT ON hits
+    WHEN NOT EXISTS (SELECT 1 FROM hit_items_search WHERE rowid = new.item_id)
+    BEGIN
+        INSERT INTO hit_items_search (rowid, title, summary, content, author, category, link)
+            SELECT id, watchfloor_search_words(title), watchfloor_search_words(summary),
+                   watchfloor_search_words(content), watchfloor_search_words(authors),
+                   watchfloor_search_words(categories),
+                   watchfloor_search_words(COALESCE(link, ''))
+            FROM items WHERE id = new.item_id;
+    END;
+    CREATE TRIGGER hit_items_search_text
+    AFTER UPDATE OF title, summary, content, authors, categories, link ON items
+    WHEN EXISTS (SELECT 1 FROM hit_items_search WHERE rowid = new.id)
+    BEGIN
+        DELETE FROM hit_items_search WHERE rowid = new.id;
+        INSERT INTO hit_items_search (rowid, title, summary, content, author, category, link)
+            VALUES (new.id, watchfloor_search_words(new.title),
+                    watchfloor_search_words(new.summary), watchfloor_search_words(new.content),
+                    watchfloor_search_words(new.authors),
+                    watchfloor_search_words(new.categories),
+                    watchfloor_search_words(COALESCE(new.link, '')));
+    END;
+    CREATE TRIGGER hit_items_search_gone AFTER DELETE ON items
+    BEGIN
+        DELETE FROM hit_items_search WHERE rowid = old.id;
+    END;
+    "#,
 ];

@@ -500,7 +500,7 @@ fn rebuilding_items_keeps_every_item_source_hit_and_search_entry() {
     let found: i64 = store
         .conn
         .query_row(
-            "SELECT rowid FROM hit_items_fts WHERE hit_items_fts MATCH 'sohae'",
+            "SELECT rowid FROM hit_items_search WHERE hit_items_search MATCH 'sohae'",
             [],
             |r| r.get(0),
         )
@@ -527,10 +527,73 @@ fn rebuilding_items_keeps_every_item_source_hit_and_search_entry() {
     let found: i64 = store
         .conn
         .query_row(
-            "SELECT rowid FROM hit_items_fts WHERE hit_items_fts MATCH 'tonghae'",
+            "SELECT rowid FROM hit_items_search WHERE hit_items_search MATCH 'tonghae'",
             [],
             |r| r.get(0),
         )
         .expect("the new text is searchable");
     assert_eq!(found, 7);
+}
+
+/// The search migration indexes the items that already have hits, in the normaliser's words,
+/// and leaves out those without. Found by content, not number: migrations are renumbered
+/// when branches merge.
+#[test]
+fn the_search_migration_indexes_the_hit_items_already_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("watchfloor.db");
+    let search = schema::MIGRATIONS
+        .iter()
+        .position(|sql| sql.contains("CREATE VIRTUAL TABLE hit_items_search"))
+        .expect("the search migration");
+    {
+        let conn = Connection::open(&path).expect("raw open");
+        for (n, sql) in schema::MIGRATIONS[..search].iter().enumerate() {
+            conn.execute_batch(sql).expect("old migration");
+            conn.pragma_update(None, "user_version", n as i64 + 1)
+                .expect("version");
+        }
+        conn.execute_batch(
+            "INSERT INTO feeds (id, url) VALUES ('a', 'http://127.0.0.1/a.xml');
+             INSERT INTO items (id, identity, link, title, summary, content, authors,
+               categories, first_seen, content_hash)
+             VALUES (1, 'link:https://x.test/1', 'https://x.test/1', '북한, 군사정찰위성을 발사',
+               'North Korea LAUNCHES', '', '', '', 1, 'h1'),
+                    (2, 'link:https://x.test/2', 'https://x.test/2', '정찰위성 없음',
+               'launches', '', '', '', 1, 'h2');
+             INSERT INTO hits (indicator_id, item_id, feed_id, score, evidence,
+               definition_hash, created_at)
+             VALUES ('sat', 1, 'a', 1.0, '{}', 'd', 1);",
+        )
+        .expect("old rows");
+    }
+    let store = Store::open(&path).expect("migrated");
+    let found = |text: &str| -> Vec<i64> {
+        store
+            .hits_page(&HitFilter {
+                search: Some(text.into()),
+                ..HitFilter::default()
+            })
+            .expect("search")
+            .0
+            .iter()
+            .map(|h| h.item_id)
+            .collect()
+    };
+    assert_eq!(
+        found("정찰위성"),
+        [1],
+        "inside the compound; item 2 has no hit"
+    );
+    assert_eq!(found("launche*"), [1]);
+    assert_eq!(found("launch"), Vec::<i64>::new());
+    let old: i64 = store
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'hit_items_fts%'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("schema");
+    assert_eq!(old, 0, "the old index and its triggers are gone");
 }

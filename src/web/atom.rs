@@ -1,16 +1,18 @@
 //! `/hits.atom`: the hit log as an Atom 1.0 feed, newest first, so anyone can follow it in a
 //! feed reader.
 //!
-//! Entry ids are `urn:watchfloor:hit:N`, stable for the life of the database; every text is an
-//! escaped `type="text"` construct, never HTML, so a reader cannot be made to render a feed's
-//! markup.
+//! Entry ids are `urn:watchfloor:hit:N`, stable for the life of the database. Titles and
+//! summaries are escaped `type="text"` constructs; each entry's content is `type="html"`: the
+//! evidence's snippet with its matched terms in `<mark>` (demoting terms in `<s>`), split by
+//! `text::safe` as mail and pages split it, every run of feed text escaped here, so the only
+//! markup a reader renders is ours.
 
 use askama::Template;
 use chrono::{DateTime, Utc};
 
 use crate::config::Indicators;
 use crate::store::HitRow;
-use crate::text::safe::{header_text, web_link};
+use crate::text::safe::{Segment, header_text, highlight_roles, web_link};
 
 /// Entries in the feed: readers poll often, and the page lists the rest.
 pub const ENTRIES: usize = 100;
@@ -26,6 +28,16 @@ struct Entry {
     indicator: String,
     indicator_label: String,
     summary: String,
+    /// HTML, escaped once more by the template as the element's text.
+    content: String,
+}
+
+/// What the feed was asked for, for its id and links.
+pub struct FeedQuery<'a> {
+    pub indicator: Option<&'a str>,
+    /// The request's filters as a query string (`ListQuery::filter_query`, with
+    /// `duplicates=include` when asked), empty when none.
+    pub filters: &'a str,
 }
 
 #[derive(Template)]
@@ -48,24 +60,60 @@ fn xml_text(text: &str, max: usize) -> String {
         .collect()
 }
 
+/// Escapes text for HTML carried in an XML document: markup characters, and the two
+/// non-characters XML cannot hold.
+fn html_text(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\u{FFFE}' | '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+}
+
+/// An entry's content: where it came from, then the snippet with its terms marked.
+fn content_html(label: &str, feed: &str, snippet: &[Segment]) -> String {
+    let mut html = String::from("<p>");
+    html_text(label, &mut html);
+    html.push_str(", via ");
+    html_text(feed, &mut html);
+    html.push_str(".</p>");
+    if snippet.iter().any(|s| !s.text.trim().is_empty()) {
+        html.push_str("<blockquote>");
+        for segment in snippet {
+            let (open, close) = match (segment.marked, segment.demoting) {
+                (true, _) => ("<mark>", "</mark>"),
+                (false, true) => ("<s title=\"demoting term\">", "</s>"),
+                (false, false) => ("", ""),
+            };
+            html.push_str(open);
+            html_text(&segment.text, &mut html);
+            html.push_str(close);
+        }
+        html.push_str("</blockquote>");
+    }
+    html
+}
+
 /// The feed of `hits` (newest first); `base` is the absolute URL the pages are served under.
 pub fn render(
     base: &str,
-    indicator: Option<&str>,
+    query: FeedQuery<'_>,
     rules: &Indicators,
     hits: &[HitRow],
     now: DateTime<Utc>,
 ) -> Result<String, askama::Error> {
     let base = base.trim_end_matches('/');
     let rfc3339 = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let query = indicator.map(|id| {
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("indicator", id)
-            .finish()
-    });
-    let with_query = |path: &str| match &query {
-        Some(q) => format!("{base}{path}?{q}"),
-        None => format!("{base}{path}"),
+    let indicator = query.indicator;
+    let with_query = |path: &str| match query.filters {
+        "" => format!("{base}{path}"),
+        q => format!("{base}{path}?{q}"),
     };
     let entries = hits
         .iter()
@@ -76,14 +124,21 @@ pub fn render(
                 None => xml_text(&hit.indicator_id, TEXT_MAX),
             };
             let snippet = crate::ops::metrics::stored_evidence(hit.hit_id, &hit.evidence)
-                .and_then(|e| e.snippet)
-                .map(|s| s.text)
+                .and_then(|e| e.snippet);
+            let segments = snippet
+                .as_ref()
+                .map(|s| highlight_roles(&s.text, &s.highlights, &s.demoting))
                 .unwrap_or_default();
             let mut summary = format!("{indicator_label}, via {}.", hit.feed_id);
-            if !snippet.trim().is_empty() {
+            if let Some(snippet) = snippet.filter(|s| !s.text.trim().is_empty()) {
                 summary.push(' ');
-                summary.push_str(&snippet);
+                summary.push_str(&snippet.text);
             }
+            let content = content_html(
+                &indicator_label,
+                &xml_text(&hit.feed_id, TEXT_MAX),
+                &segments,
+            );
             Entry {
                 id: format!("urn:watchfloor:hit:{}", hit.hit_id),
                 title: {
@@ -101,6 +156,7 @@ pub fn render(
                 indicator: xml_text(&hit.indicator_id, TEXT_MAX),
                 indicator_label,
                 summary: xml_text(&summary, TEXT_MAX),
+                content,
             }
         })
         .collect();
@@ -112,13 +168,25 @@ pub fn render(
         None => "watchfloor hits".to_owned(),
     };
     Feed {
-        id: match indicator {
-            // An indicator's feed is a feed of its own, so it needs an id of its own.
-            Some(id) => format!(
-                "urn:watchfloor:hits:indicator:{}",
-                url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        // A feed of other filters is a feed of its own, so it needs an id of its own; an
+        // indicator's alone keeps the id it always had.
+        id: match (indicator, query.filters) {
+            (_, "") => "urn:watchfloor:hits".to_owned(),
+            (Some(id), filters)
+                if filters
+                    == url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("indicator", id)
+                        .finish() =>
+            {
+                format!(
+                    "urn:watchfloor:hits:indicator:{}",
+                    url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+                )
+            }
+            (_, filters) => format!(
+                "urn:watchfloor:hits:query:{}",
+                url::form_urlencoded::byte_serialize(filters.as_bytes()).collect::<String>()
             ),
-            None => "urn:watchfloor:hits".to_owned(),
         },
         title,
         // Atom wants `updated` even for an empty feed: then it is now.
@@ -128,4 +196,25 @@ pub fn render(
         entries,
     }
     .render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_marks_the_terms_and_escapes_every_run_of_feed_text() {
+        let text = "<script>x</script> North Korea & \"launch\" \u{FFFE}done";
+        let start = text.find("North").expect("term");
+        let launch = text.find("launch").expect("term");
+        let segments = highlight_roles(text, &[(start, start + 11)], &[(launch, launch + 6)]);
+        let html = content_html("Sat <b> (high)", "wire's", &segments);
+        assert_eq!(
+            html,
+            "<p>Sat &lt;b&gt; (high), via wire&#39;s.</p><blockquote>&lt;script&gt;x&lt;/script&gt; \
+             <mark>North Korea</mark> &amp; &quot;<s title=\"demoting term\">launch</s>&quot; \
+             done</blockquote>"
+        );
+        assert_eq!(content_html("L", "f", &[]), "<p>L, via f.</p>");
+    }
 }

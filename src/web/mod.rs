@@ -233,6 +233,22 @@ fn not_found(state: &WebState, what: &str) -> Response {
 
 async fn hit_list(State(state): State<Arc<WebState>>, Query(query): Query<ListQuery>) -> Response {
     let (filter, mut problems) = query.filter();
+    // A search that does not compile would show every hit as if it matched: the page says
+    // what is wrong and lists nothing.
+    if let Err(e) = search_of(&filter) {
+        problems.push(format!("q: {}", e.message));
+        return html(
+            StatusCode::BAD_REQUEST,
+            pages::hit_list(&state, &query, &filter, &problems, &[], 0),
+        );
+    }
+    if let Some(search) = &filter.search {
+        problems.extend(
+            crate::store::search_notes(search)
+                .into_iter()
+                .map(|note| format!("q: {note}")),
+        );
+    }
     let lookup = filter.clone();
     let found = state
         .read(move |store| {
@@ -281,6 +297,14 @@ async fn hit_list(State(state): State<Arc<WebState>>, Query(query): Query<ListQu
             )
         }
         Err(e) => failure(&state, e),
+    }
+}
+
+/// The filter's search checked before the database is asked.
+fn search_of(filter: &crate::store::HitFilter) -> Result<(), crate::store::SearchError> {
+    match &filter.search {
+        Some(text) => crate::store::fts_query(text).map(drop),
+        None => Ok(()),
     }
 }
 
@@ -367,18 +391,39 @@ async fn feeds_page(State(state): State<Arc<WebState>>) -> Response {
 }
 
 /// The Atom feed of the list: the same filters (indicator, feed, triage, search, dates), so a
-/// reader subscribed to `/hits.atom?triage=untriaged&q=Sohae` gets what the list shows. A
-/// filter value that does not read is ignored, as on the list; a reader has no page to warn on.
+/// reader subscribed to `/hits.atom?triage=untriaged&q=Sohae` gets what the list shows, less
+/// the hits that repeat another (`duplicates=include` keeps them). A date or triage value that
+/// does not read is ignored, as on the list; a search that does not compile is a 400 saying
+/// why, since ignoring it would feed the reader every hit.
 async fn atom_feed(State(state): State<Arc<WebState>>, Query(query): Query<ListQuery>) -> Response {
     let (mut filter, _) = query.filter();
+    if let Err(e) = search_of(&filter) {
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("q: {}\n", e.message),
+        )
+            .into_response();
+    }
     filter.limit = atom::ENTRIES;
     filter.offset = 0;
+    filter.skip_duplicates = query.duplicates.trim() != "include";
     let indicator = filter.indicator.clone();
     let base = state.absolute_base();
+    let filters = query.filter_query();
+    let filters = match query.duplicates.trim() {
+        "include" if filters.is_empty() => "duplicates=include".to_owned(),
+        "include" => format!("{filters}&duplicates=include"),
+        _ => filters,
+    };
     match state.read(move |store| store.hits_page(&filter)).await {
         Ok((rows, _)) => {
             let rules = (state.rules)();
-            match atom::render(&base, indicator.as_deref(), &rules, &rows, Utc::now()) {
+            let feed = atom::FeedQuery {
+                indicator: indicator.as_deref(),
+                filters: &filters,
+            };
+            match atom::render(&base, feed, &rules, &rows, Utc::now()) {
                 Ok(body) => (
                     [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
                     body,

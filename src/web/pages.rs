@@ -87,11 +87,14 @@ pub struct ListQuery {
     pub since: String,
     /// A date (to its end) or an RFC 3339 time.
     pub until: String,
-    /// Full-text search over title, summary and content.
+    /// A search in the rule language (`store::search`).
     pub q: String,
     /// `untriaged`, `relevant`, `false_positive`; empty: any.
     pub triage: String,
     pub offset: String,
+    /// The Atom feed's only: `include` keeps the hits that repeat another (folded stories),
+    /// which the feed leaves out otherwise.
+    pub duplicates: String,
 }
 
 fn parse_time(text: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
@@ -160,6 +163,7 @@ impl ListQuery {
             since,
             until,
             search: text(&self.q),
+            skip_duplicates: false,
             triage,
             limit: PAGE_SIZE,
             offset,
@@ -169,6 +173,25 @@ impl ListQuery {
 
     /// This list at another offset, filters kept.
     fn href(&self, prefix: &str, offset: usize) -> String {
+        let mut query = self.filters();
+        if offset > 0 {
+            query.append_pair("offset", &offset.to_string());
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            format!("{prefix}/hits")
+        } else {
+            format!("{prefix}/hits?{query}")
+        }
+    }
+
+    /// The filters as a query string, without the page's offset: what the list and its Atom
+    /// feed share.
+    pub fn filter_query(&self) -> String {
+        self.filters().finish()
+    }
+
+    fn filters(&self) -> url::form_urlencoded::Serializer<'static, String> {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         for (name, value) in [
             ("indicator", &self.indicator),
@@ -182,15 +205,7 @@ impl ListQuery {
                 query.append_pair(name, value.trim());
             }
         }
-        if offset > 0 {
-            query.append_pair("offset", &offset.to_string());
-        }
-        let query = query.finish();
-        if query.is_empty() {
-            format!("{prefix}/hits")
-        } else {
-            format!("{prefix}/hits?{query}")
-        }
+        query
     }
 }
 
@@ -302,15 +317,10 @@ pub fn hit_list(
     let prev = (offset > 0).then(|| query.href(&page.prefix, offset.saturating_sub(PAGE_SIZE)));
     let next = ((offset + hits.len()) as u64) < total;
     let next = (next && !hits.is_empty()).then(|| query.href(&page.prefix, offset + hits.len()));
-    let atom = match &filter.indicator {
-        Some(id) => format!(
-            "{}/hits.atom?{}",
-            page.prefix,
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("indicator", id)
-                .finish()
-        ),
-        None => format!("{}/hits.atom", page.prefix),
+    // The feed of what the page shows: every filter.
+    let atom = match query.filter_query() {
+        filters if filters.is_empty() => format!("{}/hits.atom", page.prefix),
+        filters => format!("{}/hits.atom?{filters}", page.prefix),
     };
     HitsPage {
         indicators: choices(
