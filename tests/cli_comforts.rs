@@ -217,3 +217,75 @@ async fn json_logs_are_one_object_a_line_whatever_the_feed_says() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("text, json"));
 }
+
+#[test]
+fn config_prints_each_setting_in_force_with_its_source_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("watchfloor.yaml");
+    std::fs::write(
+        &file,
+        "# ours\nfetch:\n  timeout: 45\nmail: {from: wf@example.org, to: [desk@example.org]}\n",
+    )
+    .unwrap();
+    let run = |format: &str| {
+        Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+            .args([
+                "--config",
+                file.to_str().unwrap(),
+                "config",
+                "--format",
+                format,
+            ])
+            .env("WATCHFLOOR_MAIL_OPS", "ops@example.org")
+            .env("WATCHFLOOR_SMTP_PASSWORD", "s3cret-value")
+            .env("WATCHFLOOR_SMTP_URL", "smtp://wf@relay.example.org:587")
+            .env_remove("WATCHFLOOR_DB")
+            .output()
+            .unwrap()
+    };
+    let out = run("json");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("s3cret-value"), "{text}");
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let row = |key: &str| {
+        report["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("{key} listed"))
+            .clone()
+    };
+    let file_at = |line: u32, column: u32| format!("{}:{line}:{column}", file.display());
+    assert_eq!(row("fetch.timeout")["value"], "45s");
+    assert_eq!(row("fetch.timeout")["source"], file_at(3, 3));
+    assert_eq!(row("mail.to")["source"], file_at(4, 30));
+    assert_eq!(row("mail.from")["value"], "wf@example.org");
+    assert_eq!(row("mail.ops")["source"], "environment WATCHFLOOR_MAIL_OPS");
+    assert_eq!(row("smtp.password")["value"], "(set)");
+    assert_eq!(row("smtp.url")["value"], "smtp://wf@relay.example.org:587");
+    assert_eq!(row("fetch.concurrency")["source"], "default");
+    // The table says the same, one setting a line.
+    let out = run("table");
+    let table = String::from_utf8(out.stdout).unwrap();
+    let line = table.lines().find(|l| l.starts_with("mail.ops")).unwrap();
+    assert!(
+        line.contains("ops@example.org") && line.ends_with("environment WATCHFLOOR_MAIL_OPS"),
+        "{line}"
+    );
+    assert!(!table.contains("s3cret-value"));
+    // Settings that do not load: exit 78 with the place, as every command.
+    std::fs::write(&file, "fetch:\n  timeout: soon\n").unwrap();
+    let out = run("table");
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("watchfloor.yaml"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -8,6 +8,7 @@ mod bench_alerts;
 mod bench_ingest;
 mod bench_langid;
 mod check;
+mod effective;
 mod eval;
 mod explain;
 mod feed_list;
@@ -144,6 +145,10 @@ pub enum Command {
     /// Print the next runs of a cron expression, to check a feed's schedule before using it
     #[command(after_help = EXIT_CODES)]
     Schedule(schedule::ScheduleArgs),
+    /// Print the settings in force, each with its source (default, file:line, environment);
+    /// secrets show only whether they are set
+    #[command(after_help = EXIT_CODES)]
+    Config(effective::ConfigArgs),
     /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell)
     #[command(after_help = EXIT_CODES)]
     Completions(shell::CompletionsArgs),
@@ -177,6 +182,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             | Command::Schedule(_)
             | Command::Completions(_)
             | Command::Man(_)
+            | Command::Config(_)
     ) {
         end_quietly_on_closed_pipe();
     }
@@ -196,6 +202,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::TestEmail(args) => alerts::test_email(&cli.global, args),
         Command::Backup(args) => backup::run(&cli.global, args),
         Command::Schedule(args) => schedule::run(args),
+        Command::Config(args) => effective::run(&cli.global, args),
         Command::Completions(args) => shell::completions(args),
         Command::Man(args) => shell::man(args),
     }

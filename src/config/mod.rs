@@ -15,6 +15,7 @@ mod error;
 pub mod feed_list;
 pub mod indicators;
 pub mod mail;
+pub mod provenance;
 pub mod settings;
 mod values;
 pub mod web;
