@@ -289,3 +289,70 @@ fn config_prints_each_setting_in_force_with_its_source_and_no_secret() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The fetcher honours the standard proxy variables (as README.md says): a feed's request goes
+/// to the proxy, in absolute form for `http://` (a `CONNECT` tunnel for `https://`), and
+/// `NO_PROXY` names hosts fetched directly. The feed's host does not resolve here, so only the
+/// proxy can have answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_are_fetched_through_the_proxy_the_environment_names() {
+    let proxy = FeedServer::empty().await;
+    let feed = "http://feeds.invalid/wire.xml";
+    proxy.set(
+        feed,
+        Response::ok(
+            "application/rss+xml",
+            rss(&[(
+                "1",
+                "North Korea launches reconnaissance satellite",
+                "https://news.example.org/1",
+            )]),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let indicators = indicators_with_feeds(
+        dir.path(),
+        &[
+            ("plain", feed.to_owned()),
+            ("tls", "https://feeds.invalid/secure.xml".to_owned()),
+        ],
+    );
+    let db = dir.path().join("w.db");
+    let proxy_url = proxy.url("");
+    let poll = |extra: Vec<(&'static str, String)>| {
+        let mut env = vec![
+            ("WATCHFLOOR_CONFIG", "/dev/null".to_owned()),
+            ("HTTP_PROXY", proxy_url.clone()),
+            ("HTTPS_PROXY", proxy_url.clone()),
+            (
+                "WATCHFLOOR_MAIL_DIR",
+                dir.path().join("mail").display().to_string(),
+            ),
+        ];
+        env.extend(extra);
+        support::cli::watchfloor(support::cli::args(&indicators, &db, &["poll"]), env)
+    };
+    let out = poll(vec![]).await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("ok   plain: 1 items, 1 new"), "{text}");
+    let through = proxy.requests(feed);
+    assert_eq!(through.len(), 1, "{:?}", proxy.requests(""));
+    assert_eq!(through[0].method, "GET");
+    assert_eq!(through[0].header("host"), Some("feeds.invalid"));
+    // https: the proxy is asked for a tunnel to the feed's host; this one refuses, and the
+    // feed fails on its own.
+    assert!(text.contains("FAIL tls"), "{text}");
+    let tunnels = proxy.requests("feeds.invalid:443");
+    assert_eq!(tunnels.len(), 1);
+    assert_eq!(tunnels[0].method, "CONNECT");
+
+    // NO_PROXY: fetched directly, so the name must resolve, and here it cannot.
+    let out = poll(vec![("NO_PROXY", "feeds.invalid".to_owned())]).await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("FAIL plain"), "{text}");
+    assert_eq!(
+        proxy.requests(feed).len(),
+        1,
+        "the proxy saw no second request"
+    );
+}
