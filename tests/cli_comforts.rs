@@ -356,3 +356,57 @@ async fn feeds_are_fetched_through_the_proxy_the_environment_names() {
         "the proxy saw no second request"
     );
 }
+
+/// Long commands show progress on a terminal and nothing else anywhere else: a cron job's
+/// log holds only the result. `script` gives the command a terminal.
+#[test]
+fn backup_shows_progress_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let indicators = indicators_with_feeds(dir.path(), &[]);
+    let db = dir.path().join("w.db");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+            .args([
+                "--indicators",
+                indicators.to_str().unwrap(),
+                "--db",
+                db.to_str().unwrap(),
+            ])
+            .args(args)
+            .env("WATCHFLOOR_CONFIG", "/dev/null")
+            .output()
+            .unwrap()
+    };
+    drop(watchfloor::store::Store::open(&db).expect("a new database"));
+    let piped = run(&["backup", dir.path().join("a.db").to_str().unwrap()]);
+    assert!(
+        piped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert!(
+        piped.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("`script` (util-linux) is not installed: the terminal half is skipped");
+        return;
+    }
+    let command = format!(
+        "{} --indicators {} --db {} backup {}",
+        env!("CARGO_BIN_EXE_watchfloor"),
+        indicators.display(),
+        db.display(),
+        dir.path().join("b.db").display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("WATCHFLOOR_CONFIG", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("copying"), "{text}");
+    assert!(text.contains("integrity_check: ok"), "{text}");
+}

@@ -154,7 +154,10 @@ pub fn run(global: &GlobalArgs, args: &BackupArgs) -> anyhow::Result<u8> {
     let mut partial = Staging::create(&dir, name)?;
 
     let source = Store::open_read_only(&settings.database)?;
-    source.vacuum_into(&partial.copy).map_err(|e| {
+    let progress = CopyProgress::start(&settings.database, &partial.copy);
+    let copied = source.vacuum_into(&partial.copy);
+    progress.finish();
+    copied.map_err(|e| {
         anyhow::anyhow!(
             "{}: copying {} failed: {}",
             partial.copy.display(),
@@ -216,4 +219,50 @@ pub fn run(global: &GlobalArgs, args: &BackupArgs) -> anyhow::Result<u8> {
         report.integrity
     );
     Ok(EXIT_OK)
+}
+
+/// A progress bar on a terminal while the copy grows: `VACUUM INTO` is one statement, so the
+/// copy's size on disk, against the database's, is what there is to show. Nothing when stderr
+/// is not a terminal (a cron job's log gets only the result).
+struct CopyProgress {
+    watcher: Option<(std::thread::JoinHandle<()>, std::sync::mpsc::Sender<()>)>,
+}
+
+impl CopyProgress {
+    fn start(database: &Path, copy: &Path) -> CopyProgress {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return CopyProgress { watcher: None };
+        }
+        let total = std::fs::metadata(database).map_or(0, |m| m.len());
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "copying {bar:40} {bytes}/{total_bytes}, {bytes_per_sec}",
+            )
+            .expect("valid template"),
+        );
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let copy = copy.to_owned();
+        let watcher = std::thread::spawn(move || {
+            loop {
+                bar.set_position(std::fs::metadata(&copy).map_or(0, |m| m.len()).min(total));
+                match stopped.recv_timeout(std::time::Duration::from_millis(100)) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                    _ => break,
+                }
+            }
+            bar.finish_and_clear();
+        });
+        CopyProgress {
+            watcher: Some((watcher, stop)),
+        }
+    }
+
+    fn finish(self) {
+        if let Some((watcher, stop)) = self.watcher {
+            drop(stop);
+            let _ = watcher.join();
+        }
+    }
 }
