@@ -13,6 +13,7 @@ mod housekeeping;
 mod langs;
 mod outbox;
 mod schema;
+mod verdicts;
 
 pub use checkpoint::CheckpointPolicy;
 use checkpoint::Checkpointer;
@@ -24,6 +25,7 @@ pub use hitlog::{
 };
 pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
 pub use langs::NOT_IDENTIFIED;
+pub use verdicts::{LOCAL, NewVerdict, Recorded, VerdictEntry};
 
 pub use outbox::{
     AlertRow, AlertStatus, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,
