@@ -508,14 +508,14 @@ fn the_list_shows_titles_severity_language_snippets_and_verdicts_and_hides_repea
         assert!(chart.contains("1 hit in the last 90 days"), "{chart}");
         assert!(chart.contains("not duplicates, not folded"));
         let day = (Utc::now() - chrono::Duration::days(4)).date_naive();
-        let day_href = format!("/hits?indicator=satellite_launch&amp;since={day}&amp;until={day}");
+        let day_href = format!("/hits?indicator=satellite_launch&#38;since={day}&#38;until={day}");
         assert!(chart.contains(&format!("<a href=\"{day_href}\"><title>")), "{chart}");
         let labour = page(&format!("{base}/indicators/labor_export"));
         assert!(labour.contains("No hits in the last 90 days."), "{labour}");
         let all = page(&format!("{base}/indicators/satellite_launch?duplicates=show"));
         assert!(all.contains("3 hits in the last 90 days"), "{all}");
         // The bar's link lists exactly that day's hits.
-        let that_day = page(&format!("{base}{}", day_href.replace("&amp;", "&")));
+        let that_day = page(&format!("{base}{}", day_href.replace("&#38;", "&")));
         assert!(that_day.contains(&format!("id=\"hit-{sat}\"")));
         assert_eq!(that_day.matches("class=\"hit-row\"").count(), 1, "{that_day}");
     }

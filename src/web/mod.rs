@@ -546,12 +546,15 @@ fn refused(status: StatusCode, text: String) -> Response {
 
 /// Whether a POST came from one of our own pages. Browsers send credentials to a site
 /// whatever page submits the form, so a form on another site could otherwise triage here.
+///
+/// `Sec-Fetch-Site`, which browsers set and no page can, decides when present: our pages'
+/// `no-referrer` policy makes Chromium send `Origin: null` with their own form posts, so the
+/// origin alone would refuse them. Without it (older browsers, scripts), the `Origin` must
+/// name this host, and `null` is refused.
 fn same_origin(headers: &HeaderMap) -> bool {
     let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = value("sec-fetch-site")
-        && !matches!(site, "same-origin" | "none")
-    {
-        return false;
+    if let Some(site) = value("sec-fetch-site") {
+        return matches!(site, "same-origin" | "none");
     }
     match (value("origin"), value("host")) {
         (None, _) => true,
@@ -690,6 +693,17 @@ mod tests {
         assert!(!same_origin(&headers(&[
             ("host", "127.0.0.1:9477"),
             ("origin", "null"),
+        ])));
+        // Chromium's own form post under `Referrer-Policy: no-referrer`.
+        assert!(same_origin(&headers(&[
+            ("host", "127.0.0.1:9477"),
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin"),
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:9477"),
+            ("origin", "http://127.0.0.1:9477"),
+            ("sec-fetch-site", "same-site"),
         ])));
     }
 }
