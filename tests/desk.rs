@@ -4,9 +4,9 @@
 //! binary's `triage` and `export-labels`, and in Debian's headless Chromium driven over the
 //! DevTools protocol.
 
-mod support;
 #[path = "support/browser.rs"]
 mod browser;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -56,8 +56,14 @@ impl Desk {
         let dir = tempfile::tempdir().expect("tempdir");
         let env = [
             ("WATCHFLOOR_MAIL_TO", "desk@watch.example.org".to_owned()),
-            ("WATCHFLOOR_MAIL_FROM", "watchfloor@watch.example.org".to_owned()),
-            ("WATCHFLOOR_MAIL_DIR", dir.path().join("mail").display().to_string()),
+            (
+                "WATCHFLOOR_MAIL_FROM",
+                "watchfloor@watch.example.org".to_owned(),
+            ),
+            (
+                "WATCHFLOOR_MAIL_DIR",
+                dir.path().join("mail").display().to_string(),
+            ),
             // Nothing polls the feeds' addresses during the test.
             ("WATCHFLOOR_SCHEDULE", "0 0 1 1 *".to_owned()),
         ];
@@ -248,24 +254,51 @@ fn verdicts_keep_their_history_and_decide_the_labels_and_the_queue_on_the_comman
         let next = desk.cli(&["triage", "--next"]);
         assert_eq!(next.status.code(), Some(0), "{}", text(&next));
         let shown = text(&next);
-        assert!(shown.starts_with(&format!("hit {sat}  (4 untriaged")), "{shown}");
+        assert!(
+            shown.starts_with(&format!("hit {sat}  (4 untriaged")),
+            "{shown}"
+        );
         assert!(shown.contains("North Korean satellite launch") && shown.contains("high"));
-        assert!(shown.contains("[satellite]") || shown.contains("[launches]"), "{shown}");
+        assert!(
+            shown.contains("[satellite]") || shown.contains("[launches]"),
+            "{shown}"
+        );
 
-        let relevant = desk.cli(&["triage", &sat.to_string(), "--verdict", "relevant", "--note", "first look"]);
+        let relevant = desk.cli(&[
+            "triage",
+            &sat.to_string(),
+            "--verdict",
+            "relevant",
+            "--note",
+            "first look",
+        ]);
         assert_eq!(relevant.status.code(), Some(0), "{}", text(&relevant));
         assert!(text(&relevant).contains("3 untriaged hits wait"));
         let next = desk.cli(&["triage", "--next"]);
-        assert!(text(&next).starts_with(&format!("hit {sohae}  (3 untriaged")), "{}", text(&next));
+        assert!(
+            text(&next).starts_with(&format!("hit {sohae}  (3 untriaged")),
+            "{}",
+            text(&next)
+        );
 
         // A second verdict is added to the history, never written over the first.
-        let changed = desk.cli(&["triage", &sat.to_string(), "--verdict", "false-positive", "--note", "a rehearsal"]);
+        let changed = desk.cli(&[
+            "triage",
+            &sat.to_string(),
+            "--verdict",
+            "false-positive",
+            "--note",
+            "a rehearsal",
+        ]);
         assert_eq!(changed.status.code(), Some(0), "{}", text(&changed));
         let history = desk.history(sat);
         assert_eq!(history.len(), 2);
         assert_eq!(history[0].verdict, watchfloor::store::Verdict::Relevant);
         assert_eq!(history[0].note, "first look");
-        assert_eq!(history[1].verdict, watchfloor::store::Verdict::FalsePositive);
+        assert_eq!(
+            history[1].verdict,
+            watchfloor::store::Verdict::FalsePositive
+        );
         assert!(history.iter().all(|v| v.by == "local"));
         assert_eq!(
             desk.hit(SATELLITE).triage.expect("current").verdict,
@@ -276,28 +309,62 @@ fn verdicts_keep_their_history_and_decide_the_labels_and_the_queue_on_the_comman
         let sohae_arg = sohae.to_string();
         for (args, says) in [
             (vec!["--verdict", "duplicate"], "needs --of"),
-            (vec!["--verdict", "duplicate", "--of", "999999"], "no such hit"),
-            (vec!["--verdict", "duplicate", "--of", sohae_arg.as_str()], "itself"),
-            (vec!["--verdict", "duplicate", "--of", "abc"], "invalid value"),
+            (
+                vec!["--verdict", "duplicate", "--of", "999999"],
+                "no such hit",
+            ),
+            (
+                vec!["--verdict", "duplicate", "--of", sohae_arg.as_str()],
+                "itself",
+            ),
+            (
+                vec!["--verdict", "duplicate", "--of", "abc"],
+                "invalid value",
+            ),
             (vec!["--verdict", "duplicate", "--of", "-5"], ""),
-            (vec!["--verdict", "duplicate", "--of", "99999999999999999999"], "invalid value"),
-            (vec!["--verdict", "relevant", "--of", "1"], "--of names the original"),
+            (
+                vec!["--verdict", "duplicate", "--of", "99999999999999999999"],
+                "invalid value",
+            ),
+            (
+                vec!["--verdict", "relevant", "--of", "1"],
+                "--of names the original",
+            ),
         ] {
             let mut all = vec!["triage", sohae_arg.as_str()];
             all.extend(args.iter().copied());
             let refused = desk.cli(&all);
-            assert_eq!(refused.status.code(), Some(2), "{all:?}: {}", text(&refused));
+            assert_eq!(
+                refused.status.code(),
+                Some(2),
+                "{all:?}: {}",
+                text(&refused)
+            );
             assert!(text(&refused).contains(says), "{all:?}: {}", text(&refused));
         }
         let long_note = "n".repeat(2001);
-        let refused = desk.cli(&["triage", &sohae_arg, "--verdict", "relevant", "--note", &long_note]);
+        let refused = desk.cli(&[
+            "triage",
+            &sohae_arg,
+            "--verdict",
+            "relevant",
+            "--note",
+            &long_note,
+        ]);
         assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
         assert!(text(&refused).contains("at most 2000"));
         let unknown = desk.cli(&["triage", "424242", "--verdict", "relevant"]);
         assert_eq!(unknown.status.code(), Some(2));
         assert!(desk.history(sohae).is_empty(), "nothing was recorded");
 
-        let duplicate = desk.cli(&["triage", &sohae_arg, "--verdict", "duplicate", "--of", &sat.to_string()]);
+        let duplicate = desk.cli(&[
+            "triage",
+            &sohae_arg,
+            "--verdict",
+            "duplicate",
+            "--of",
+            &sat.to_string(),
+        ]);
         assert_eq!(duplicate.status.code(), Some(0), "{}", text(&duplicate));
         // A folded repeat judged false is the first report's false positive, not a new one.
         let folded = desk.cli(&["triage", &again.to_string(), "--verdict", "false-positive"]);
@@ -307,8 +374,17 @@ fn verdicts_keep_their_history_and_decide_the_labels_and_the_queue_on_the_comman
 
         // The exports carry the current verdict, who gave it and what it duplicates.
         let jsonl = text(&desk.cli(&["hits", "--format", "jsonl"]));
-        let lines: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
-        let line = |id: i64| lines.iter().find(|l| l["hit_id"] == id).expect("listed").clone();
+        let lines: Vec<Value> = jsonl
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        let line = |id: i64| {
+            lines
+                .iter()
+                .find(|l| l["hit_id"] == id)
+                .expect("listed")
+                .clone()
+        };
         assert_eq!(line(sohae)["triage"]["verdict"], "duplicate");
         assert_eq!(line(sohae)["triage"]["duplicate_of"], sat);
         assert_eq!(line(sohae)["triage"]["by"], "local");
@@ -317,7 +393,10 @@ fn verdicts_keep_their_history_and_decide_the_labels_and_the_queue_on_the_comman
         assert_eq!(line(again)["folded_into"], sat);
         let csv = text(&desk.cli(&["hits", "--format", "csv"]));
         let header = csv.lines().next().expect("header");
-        assert!(header.contains("triage,triage_note,triage_by,duplicate_of,folded_into"), "{header}");
+        assert!(
+            header.contains("triage,triage_note,triage_by,duplicate_of,folded_into"),
+            "{header}"
+        );
         assert!(csv.contains(&format!("duplicate,,local,{sat},")), "{csv}");
 
         // Labels: the false positive stays as a negative; the duplicate and the folded
@@ -325,20 +404,37 @@ fn verdicts_keep_their_history_and_decide_the_labels_and_the_queue_on_the_comman
         let labels = desk.dir.path().join("labels.jsonl");
         let export = desk.cli(&["export-labels", labels.to_str().unwrap()]);
         assert_eq!(export.status.code(), Some(0), "{}", text(&export));
-        assert!(text(&export).contains("2 left out as duplicates or folded repeats"), "{}", text(&export));
+        assert!(
+            text(&export).contains("2 left out as duplicates or folded repeats"),
+            "{}",
+            text(&export)
+        );
         let written = std::fs::read_to_string(&labels).unwrap();
         let titles: Vec<String> = written
             .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["title"].as_str().unwrap().to_owned())
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["title"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         assert_eq!(titles.len(), 2, "{written}");
         assert!(titles.contains(&SATELLITE.to_owned()) && titles.contains(&WORKERS.to_owned()));
         assert!(!written.contains("Sohae") && !written.contains("officials say"));
 
         let last = desk.cli(&["triage", &oil.to_string(), "--verdict", "relevant"]);
-        assert!(text(&last).contains("0 untriaged hits wait"), "{}", text(&last));
+        assert!(
+            text(&last).contains("0 untriaged hits wait"),
+            "{}",
+            text(&last)
+        );
         let empty = desk.cli(&["triage", "--next"]);
-        assert_eq!(empty.status.code(), Some(1), "an empty queue is exit 1 for scripts");
+        assert_eq!(
+            empty.status.code(),
+            Some(1),
+            "an empty queue is exit 1 for scripts"
+        );
         assert!(text(&empty).contains("the queue is empty"));
     }
     rt.block_on(desk.daemon.stop());
@@ -358,9 +454,17 @@ fn the_queue_opens_the_oldest_untriaged_hit_and_the_next_one_after_each_verdict(
         assert_eq!(status, 303);
         assert_eq!(location, format!("/hits/{sat}?queue=1"));
         let first = page(&format!("{base}{location}"));
-        assert!(first.contains("Queue: 4 untriaged hits wait, oldest first."), "{first}");
+        assert!(
+            first.contains("Queue: 4 untriaged hits wait, oldest first."),
+            "{first}"
+        );
         assert!(first.contains("<input type=\"hidden\" name=\"queue\" value=\"1\">"));
-        assert!(first.contains(&format!("id=\"next-hit\" rel=\"next\" href=\"/hits/{sohae}?queue=1\"")), "{first}");
+        assert!(
+            first.contains(&format!(
+                "id=\"next-hit\" rel=\"next\" href=\"/hits/{sohae}?queue=1\""
+            )),
+            "{first}"
+        );
 
         // A post from another site is refused and records nothing.
         let body = "verdict=relevant&queue=1";
@@ -416,29 +520,53 @@ fn the_queue_opens_the_oldest_untriaged_hit_and_the_next_one_after_each_verdict(
         let (status, location, _) = post(
             &base,
             sohae,
-            &[("verdict", "duplicate"), ("of", &format!("#{sat}")), ("queue", "1")],
+            &[
+                ("verdict", "duplicate"),
+                ("of", &format!("#{sat}")),
+                ("queue", "1"),
+            ],
         );
         assert_eq!((status, location.as_str()), (303, "/queue"));
         let (_, location, _) = get(&format!("{base}/queue"));
         assert_eq!(location, format!("/hits/{workers}?queue=1"));
         let sohae_page = page(&format!("{base}/hits/{sohae}"));
-        assert!(sohae_page.contains(&format!("This hit is a duplicate of <a href=\"/hits/{sat}\">hit {sat}</a>")), "{sohae_page}");
+        assert!(
+            sohae_page.contains(&format!(
+                "This hit is a duplicate of <a href=\"/hits/{sat}\">hit {sat}</a>"
+            )),
+            "{sohae_page}"
+        );
 
         // A huge note is cut, not refused; the same post repeated adds to the history each
         // time and changes nothing else.
         let huge = "x".repeat(200_000);
-        let (status, _, _) = post(&base, workers, &[("verdict", "false_positive"), ("note", &huge)]);
+        let (status, _, _) = post(
+            &base,
+            workers,
+            &[("verdict", "false_positive"), ("note", &huge)],
+        );
         assert_eq!(status, 303);
         assert_eq!(desk.history(workers)[0].note.chars().count(), 2000);
         for _ in 0..20 {
-            let (status, _, _) = post(&base, workers, &[("verdict", "relevant"), ("note", "again")]);
+            let (status, _, _) = post(
+                &base,
+                workers,
+                &[("verdict", "relevant"), ("note", "again")],
+            );
             assert_eq!(status, 303);
         }
         let history = desk.history(workers);
         assert_eq!(history.len(), 21);
         let workers_page = page(&format!("{base}/hits/{workers}"));
-        assert_eq!(workers_page.matches("<li><span class=\"verdict verdict-").count(), 21);
-        assert!(workers_page.contains("Current: <strong class=\"verdict\">relevant</strong>, by local"));
+        assert_eq!(
+            workers_page
+                .matches("<li><span class=\"verdict verdict-")
+                .count(),
+            21
+        );
+        assert!(
+            workers_page.contains("Current: <strong class=\"verdict\">relevant</strong>, by local")
+        );
 
         // From a list's row, the answer is that list, its filters and page kept, and nothing
         // but the list's own fields.
@@ -447,12 +575,22 @@ fn the_queue_opens_the_oldest_untriaged_hit_and_the_next_one_after_each_verdict(
             oil,
             &[
                 ("verdict", "relevant"),
-                ("return", "indicator=energy_food_flows&offset=50&next=https://evil.example&q=oil"),
+                (
+                    "return",
+                    "indicator=energy_food_flows&offset=50&next=https://evil.example&q=oil",
+                ),
             ],
         );
         assert_eq!(status, 303);
-        assert_eq!(location, format!("/hits?indicator=energy_food_flows&q=oil&offset=50#hit-{oil}"));
-        let (status, location, _) = post(&base, oil, &[("verdict", "relevant"), ("return", "//evil.example/x")]);
+        assert_eq!(
+            location,
+            format!("/hits?indicator=energy_food_flows&q=oil&offset=50#hit-{oil}")
+        );
+        let (status, location, _) = post(
+            &base,
+            oil,
+            &[("verdict", "relevant"), ("return", "//evil.example/x")],
+        );
         assert_eq!(status, 303);
         assert!(location.starts_with("/hits"), "{location}");
 
@@ -475,32 +613,68 @@ fn the_list_shows_titles_severity_language_snippets_and_verdicts_and_hides_repea
     {
         let (status, _, _) = post(&base, workers, &[("verdict", "false_positive")]);
         assert_eq!(status, 303);
-        let (status, _, _) = post(&base, sohae, &[("verdict", "duplicate"), ("of", &sat.to_string())]);
+        let (status, _, _) = post(
+            &base,
+            sohae,
+            &[("verdict", "duplicate"), ("of", &sat.to_string())],
+        );
         assert_eq!(status, 303);
 
         let list = page(&format!("{base}/hits"));
-        assert!(list.contains("<bdi>North Korean satellite launch</bdi>"), "the indicator's title");
+        assert!(
+            list.contains("<bdi>North Korean satellite launch</bdi>"),
+            "the indicator's title"
+        );
         assert!(list.contains("title=\"satellite_launch\""), "its id beside");
         assert!(list.contains("<span class=\"sev sev-high\">high</span>"));
         assert!(list.contains("<span class=\"sev sev-medium\">medium</span>"));
-        assert!(list.contains("<td data-label=\"Language\" class=\"lang\">en</td>"), "{list}");
-        assert!(list.contains("<p class=\"snippet\"><bdi>") && list.contains("<mark>"), "{list}");
-        assert!(list.contains("<span class=\"verdict verdict-false_positive\">false positive</span>"));
+        assert!(
+            list.contains("<td data-label=\"Language\" class=\"lang\">en</td>"),
+            "{list}"
+        );
+        assert!(
+            list.contains("<p class=\"snippet\"><bdi>") && list.contains("<mark>"),
+            "{list}"
+        );
+        assert!(
+            list.contains("<span class=\"verdict verdict-false_positive\">false positive</span>")
+        );
         // Duplicates and folded repeats are left out, and a link says how many.
         assert!(!list.contains(&format!("id=\"hit-{sohae}\"")));
         assert!(!list.contains(&format!("id=\"hit-{again}\"")));
-        assert!(list.contains("2 duplicates and folded repeats are left out."), "{list}");
-        assert!(list.contains("href=\"/hits?duplicates=show\">Show 2 duplicates and folded repeats</a>"));
+        assert!(
+            list.contains("2 duplicates and folded repeats are left out."),
+            "{list}"
+        );
+        assert!(
+            list.contains(
+                "href=\"/hits?duplicates=show\">Show 2 duplicates and folded repeats</a>"
+            )
+        );
         // Each row's verdict forms return to this list.
-        assert!(list.contains(&format!("action=\"/hits/{workers}/triage\"><input type=\"hidden\" name=\"return\" value=\"\">")));
+        assert!(list.contains(&format!(
+            "action=\"/hits/{workers}/triage\"><input type=\"hidden\" name=\"return\" value=\"\">"
+        )));
 
         let shown = page(&format!("{base}/hits?duplicates=show"));
-        assert!(shown.contains(&format!("id=\"hit-{sohae}\"")) && shown.contains(&format!("id=\"hit-{again}\"")));
-        assert!(shown.contains(&format!("a duplicate of <a href=\"/hits/{sat}\">hit {sat}</a>")), "{shown}");
-        assert!(shown.contains(&format!("folded into <a href=\"/hits/{sat}\">hit {sat}</a>")));
+        assert!(
+            shown.contains(&format!("id=\"hit-{sohae}\""))
+                && shown.contains(&format!("id=\"hit-{again}\""))
+        );
+        assert!(
+            shown.contains(&format!(
+                "a duplicate of <a href=\"/hits/{sat}\">hit {sat}</a>"
+            )),
+            "{shown}"
+        );
+        assert!(shown.contains(&format!(
+            "folded into <a href=\"/hits/{sat}\">hit {sat}</a>"
+        )));
         assert!(shown.contains("name=\"return\" value=\"duplicates=show\""));
         let again_page = page(&format!("{base}/hits/{again}"));
-        assert!(again_page.contains(&format!("This hit is folded into <a href=\"/hits/{sat}\">hit {sat}</a>")));
+        assert!(again_page.contains(&format!(
+            "This hit is folded into <a href=\"/hits/{sat}\">hit {sat}</a>"
+        )));
 
         // The chart counts what stands and is new: the duplicate, the folded repeat and the
         // false positive are out (the workers' indicator draws nothing).
@@ -509,15 +683,24 @@ fn the_list_shows_titles_severity_language_snippets_and_verdicts_and_hides_repea
         assert!(chart.contains("not duplicates, not folded"));
         let day = (Utc::now() - chrono::Duration::days(4)).date_naive();
         let day_href = format!("/hits?indicator=satellite_launch&#38;since={day}&#38;until={day}");
-        assert!(chart.contains(&format!("<a href=\"{day_href}\"><title>")), "{chart}");
+        assert!(
+            chart.contains(&format!("<a href=\"{day_href}\"><title>")),
+            "{chart}"
+        );
         let labour = page(&format!("{base}/indicators/labor_export"));
         assert!(labour.contains("No hits in the last 90 days."), "{labour}");
-        let all = page(&format!("{base}/indicators/satellite_launch?duplicates=show"));
+        let all = page(&format!(
+            "{base}/indicators/satellite_launch?duplicates=show"
+        ));
         assert!(all.contains("3 hits in the last 90 days"), "{all}");
         // The bar's link lists exactly that day's hits.
         let that_day = page(&format!("{base}{}", day_href.replace("&#38;", "&")));
         assert!(that_day.contains(&format!("id=\"hit-{sat}\"")));
-        assert_eq!(that_day.matches("class=\"hit-row\"").count(), 1, "{that_day}");
+        assert_eq!(
+            that_day.matches("class=\"hit-row\"").count(),
+            1,
+            "{that_day}"
+        );
     }
     rt.block_on(desk.daemon.stop());
 }
@@ -535,7 +718,9 @@ fn desk_js_is_served_for_a_day_under_a_policy_that_runs_only_our_own_scripts() {
         assert_eq!(header("cache-control"), "public, max-age=86400");
         let policy = header("content-security-policy");
         assert!(policy.contains("script-src 'self';"), "{policy}");
-        assert!(!policy.contains("unsafe-inline';") || !policy.contains("script-src 'unsafe-inline'"));
+        assert!(
+            !policy.contains("unsafe-inline';") || !policy.contains("script-src 'unsafe-inline'")
+        );
         let script = block(served.text()).unwrap();
         assert!(script.contains("addEventListener('keydown'"));
         let list = page(&format!("{base}/hits"));
@@ -584,9 +769,16 @@ fn chromium_works_the_queue_by_keyboard_and_without_javascript_and_fits_a_phone(
         chrome.open(&tab, &format!("{base}/queue"));
         let at = chrome.eval(&tab, "location.pathname + location.search");
         assert_eq!(at, format!("/hits/{sat}?queue=1"));
-        assert_eq!(chrome.eval(&tab, "document.body.dataset.desk || ''"), "ready");
+        assert_eq!(
+            chrome.eval(&tab, "document.body.dataset.desk || ''"),
+            "ready"
+        );
         assert_eq!(chrome.eval(&tab, "window.__cspViolations.length"), 0);
-        assert!(chrome.policy_complaints(&tab).is_empty(), "{:?}", chrome.policy_complaints(&tab));
+        assert!(
+            chrome.policy_complaints(&tab).is_empty(),
+            "{:?}",
+            chrome.policy_complaints(&tab)
+        );
         chrome.screenshot(&tab, &shots.join("queue.png"), false);
         // The policy is in force and the recorder sees a breach: an inline script is
         // blocked and reported.
@@ -608,9 +800,15 @@ fn chromium_works_the_queue_by_keyboard_and_without_javascript_and_fits_a_phone(
         assert_eq!(judged.by, "local");
         // j: the next of the queue, k: back.
         chrome.navigating(&tab, |c, t| c.press(t, 'j'));
-        assert_eq!(chrome.eval(&tab, "location.pathname"), format!("/hits/{workers}"));
+        assert_eq!(
+            chrome.eval(&tab, "location.pathname"),
+            format!("/hits/{workers}")
+        );
         chrome.navigating(&tab, |c, t| c.press(t, 'k'));
-        assert_eq!(chrome.eval(&tab, "location.pathname"), format!("/hits/{sohae}"));
+        assert_eq!(
+            chrome.eval(&tab, "location.pathname"),
+            format!("/hits/{sohae}")
+        );
         // f on this one.
         chrome.navigating(&tab, |c, t| c.press(t, 'f'));
         assert_eq!(
@@ -624,15 +822,23 @@ fn chromium_works_the_queue_by_keyboard_and_without_javascript_and_fits_a_phone(
         chrome.disable_scripts(&plain);
         chrome.open(&plain, &format!("{base}/queue"));
         let html = chrome.html(&plain);
-        assert!(html.contains(&format!("action=\"/hits/{workers}/triage\"")), "{html}");
+        assert!(
+            html.contains(&format!("action=\"/hits/{workers}/triage\"")),
+            "{html}"
+        );
         assert!(!html.contains("data-desk=\"ready\""), "scripts are off");
         chrome.type_into(&plain, "form.verdict-form input[name=of]", &sat.to_string());
-        chrome.navigating(&plain, |c, t| c.click(t, "form.verdict-form button[value=duplicate]"));
+        chrome.navigating(&plain, |c, t| {
+            c.click(t, "form.verdict-form button[value=duplicate]")
+        });
         let judged = desk.hit(WORKERS).triage.expect("the form recorded");
         assert_eq!(judged.verdict, watchfloor::store::Verdict::Duplicate);
         assert_eq!(judged.duplicate_of, Some(sat));
         let html = chrome.html(&plain);
-        assert!(html.contains(&format!("action=\"/hits/{oil}/triage\"")), "the next hit opened");
+        assert!(
+            html.contains(&format!("action=\"/hits/{oil}/triage\"")),
+            "the next hit opened"
+        );
 
         // From the list, a row's button returns to the list with its filters.
         chrome.open(&plain, &format!("{base}/hits?duplicates=show&q=oil"));
@@ -640,7 +846,10 @@ fn chromium_works_the_queue_by_keyboard_and_without_javascript_and_fits_a_phone(
             c.click(t, &format!("#hit-{oil} button[value=false_positive]"))
         });
         let html = chrome.html(&plain);
-        assert!(html.contains("name=\"return\" value=\"q=oil&amp;duplicates=show\""), "{html}");
+        assert!(
+            html.contains("name=\"return\" value=\"q=oil&amp;duplicates=show\""),
+            "{html}"
+        );
         assert_eq!(
             desk.hit(OIL).triage.expect("recorded").verdict,
             watchfloor::store::Verdict::FalsePositive
@@ -664,7 +873,10 @@ fn chromium_works_the_queue_by_keyboard_and_without_javascript_and_fits_a_phone(
         }
         chrome.open(&phone, &format!("{base}/hits?duplicates=show"));
         assert_eq!(
-            chrome.eval(&phone, "getComputedStyle(document.querySelector('tr.hit-row')).display"),
+            chrome.eval(
+                &phone,
+                "getComputedStyle(document.querySelector('tr.hit-row')).display"
+            ),
             "block"
         );
         chrome.screenshot(&phone, &shots.join("phone-390.png"), false);
@@ -675,7 +887,12 @@ fn chromium_works_the_queue_by_keyboard_and_without_javascript_and_fits_a_phone(
         chrome.open(&wide, &format!("{base}/indicators/satellite_launch"));
         chrome.screenshot(&wide, &shots.join("indicator.png"), false);
     }
-    for name in ["queue.png", "phone-390.png", "hit-list.png", "indicator.png"] {
+    for name in [
+        "queue.png",
+        "phone-390.png",
+        "hit-list.png",
+        "indicator.png",
+    ] {
         assert_png(&shots.join(name));
     }
     rt.block_on(desk.daemon.stop());

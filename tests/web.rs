@@ -985,7 +985,10 @@ fn chromium_renders_the_hit_list_and_a_hit_page_from_the_running_daemon() {
     assert!(dom.contains("North Korea launches reconnaissance satellite"));
     assert!(dom.contains(&format!("href=\"/hits/{hit}\"")));
     // In the DOM the browser built, the hostile title is text: no element came of it.
-    assert!(no_script_but_the_desk(&dom) && !dom.contains("<img"), "{dom}");
+    assert!(
+        no_script_but_the_desk(&dom) && !dom.contains("<img"),
+        "{dom}"
+    );
     assert!(
         dom.contains("&lt;script&gt;alert('x')&lt;/script&gt;"),
         "{dom}"

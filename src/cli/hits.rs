@@ -10,9 +10,7 @@ use serde::Serialize;
 
 use super::feeds::print_table;
 use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, load_settings, parse_date};
-use crate::store::{
-    HitFilter, HitRow, LOCAL, NewVerdict, Recorded, Store, TriageFilter, Verdict,
-};
+use crate::store::{HitFilter, HitRow, LOCAL, NewVerdict, Recorded, Store, TriageFilter, Verdict};
 
 #[derive(Debug, Args)]
 pub struct HitsArgs {
@@ -495,7 +493,11 @@ fn next_in_queue(global: &GlobalArgs, store: &Store) -> anyhow::Result<u8> {
         .and_then(|r| r.indicators.iter().find(|i| i.id == hit.indicator_id));
     let text = super::terminal_text;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "hit {}  ({waiting} untriaged, oldest first)", hit.hit_id)?;
+    writeln!(
+        out,
+        "hit {}  ({waiting} untriaged, oldest first)",
+        hit.hit_id
+    )?;
     writeln!(
         out,
         "  indicator  {} · {} · {}",

@@ -209,8 +209,7 @@ fn fts_query(text: &str) -> Option<String> {
 
 /// A condition on `h` (a hit) and `t` (its current verdict): neither judged a duplicate nor
 /// folded into an earlier report of its story.
-pub(super) const NOT_A_REPEAT: &str =
-    "(h.story_id IS NULL AND t.verdict IS NOT 'duplicate')";
+pub(super) const NOT_A_REPEAT: &str = "(h.story_id IS NULL AND t.verdict IS NOT 'duplicate')";
 
 const HIT_SELECT: &str = "SELECT h.id, h.indicator_id, h.feed_id, h.item_id, i.title, i.link,
         i.published, i.first_seen, h.created_at, h.score, h.definition_hash, h.origin,

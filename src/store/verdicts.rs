@@ -177,9 +177,11 @@ impl Store {
     pub fn queue_neighbours(&self, hit_id: i64) -> Result<(Option<i64>, Option<i64>), StoreError> {
         let created: Option<i64> = self
             .conn
-            .query_row("SELECT created_at FROM hits WHERE id = ?1", [hit_id], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT created_at FROM hits WHERE id = ?1",
+                [hit_id],
+                |row| row.get(0),
+            )
             .optional()?;
         let Some(created) = created else {
             return Ok((None, None));
@@ -216,9 +218,11 @@ impl Store {
     pub fn log_neighbours(&self, hit_id: i64) -> Result<(Option<i64>, Option<i64>), StoreError> {
         let created: Option<i64> = self
             .conn
-            .query_row("SELECT created_at FROM hits WHERE id = ?1", [hit_id], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT created_at FROM hits WHERE id = ?1",
+                [hit_id],
+                |row| row.get(0),
+            )
             .optional()?;
         let Some(created) = created else {
             return Ok((None, None));

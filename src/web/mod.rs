@@ -456,15 +456,7 @@ async fn indicator_page(
             }
             html(
                 StatusCode::OK,
-                pages::indicator_page(
-                    &state,
-                    &id,
-                    indicator,
-                    &days,
-                    &latest,
-                    total,
-                    show_repeats,
-                ),
+                pages::indicator_page(&state, &id, indicator, &days, &latest, total, show_repeats),
             )
         }
         Err(e) => failure(&state, e),

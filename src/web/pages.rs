@@ -778,8 +778,12 @@ pub fn hit_page(
             .as_ref()
             .and_then(|t| t.duplicate_of)
             .map(|id| (id, format!("{}/hits/{id}", page.prefix))),
-        previous: nav.previous.map(|id| hit_href(&page.prefix, id, nav.queue.is_some())),
-        next: nav.next.map(|id| hit_href(&page.prefix, id, nav.queue.is_some())),
+        previous: nav
+            .previous
+            .map(|id| hit_href(&page.prefix, id, nav.queue.is_some())),
+        next: nav
+            .next
+            .map(|id| hit_href(&page.prefix, id, nav.queue.is_some())),
         queue_href: format!("{}/queue", page.prefix),
         page,
     }
@@ -830,7 +834,11 @@ pub fn indicator_page(
     };
     let list = ListQuery {
         indicator: id.to_owned(),
-        duplicates: if show_repeats { "show".into() } else { String::new() },
+        duplicates: if show_repeats {
+            "show".into()
+        } else {
+            String::new()
+        },
         ..ListQuery::default()
     };
     // Each day links to the list of that day's hits: `since` and `until` as bare dates
