@@ -656,6 +656,32 @@ fn the_list_shows_titles_severity_language_snippets_and_verdicts_and_hides_repea
             "action=\"/hits/{workers}/triage\"><input type=\"hidden\" name=\"return\" value=\"\">"
         )));
 
+        // Odd values of the desk's parameters change nothing and break nothing.
+        for odd in ["SHOW", "show%00", "%3Cscript%3E", &"x".repeat(5000)] {
+            let odd_list = page(&format!("{base}/hits?duplicates={odd}"));
+            assert!(!odd_list.contains(&format!("id=\"hit-{again}\"")), "{odd}");
+            assert!(!odd_list.contains("<script>"));
+        }
+        for odd in ["0", "yes", "%00", "1%00", &"1".repeat(5000)] {
+            let odd_page = page(&format!("{base}/hits/{sat}?queue={odd}"));
+            assert!(!odd_page.contains("id=\"queue-bar\""), "{odd}");
+        }
+        // A repeated parameter is refused as the list refuses any (400), never a panic.
+        let (status, _, _) = get(&format!("{base}/hits?duplicates=show&duplicates=hide"));
+        assert_eq!(status, 400);
+        let (status, _, _) = get(&format!("{base}/hits/{sat}?queue=1&queue=1"));
+        assert!(
+            status == 200 || status == 400,
+            "a repeated parameter: {status}"
+        );
+        for odd in ["-1", "99999999999999999999", "1.5", "%20"] {
+            let (status, _, _) = get(&format!("{base}/hits/{odd}"));
+            assert!(status == 400 || status == 404, "/hits/{odd}: {status}");
+        }
+        // The Atom feed, which shares the list's filters, still carries every hit.
+        let atom = page(&format!("{base}/hits.atom"));
+        assert!(atom.contains(&format!("urn:watchfloor:hit:{again}")));
+
         let shown = page(&format!("{base}/hits?duplicates=show"));
         assert!(
             shown.contains(&format!("id=\"hit-{sohae}\""))

@@ -250,3 +250,126 @@ impl Store {
         Ok((older, newer))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::*;
+    use crate::store::schema;
+
+    /// A database at migration 11 with two hits, one judged before verdicts had a history.
+    fn judged_before_history(path: &std::path::Path) {
+        let conn = Connection::open(path).expect("raw open");
+        for (n, sql) in schema::MIGRATIONS[..11].iter().enumerate() {
+            conn.execute_batch(sql).expect("old migration");
+            conn.pragma_update(None, "user_version", n as i64 + 1)
+                .expect("version");
+        }
+        conn.execute_batch(
+            "INSERT INTO feeds (id, url) VALUES ('a', 'http://127.0.0.1/a.xml');
+             INSERT INTO items (id, identity, link, title, summary, content, authors,
+               categories, first_seen, content_hash)
+             VALUES (1, 'link:https://x.test/1', 'https://x.test/1', 'One', '', '', '', '', 1,
+               'h1'),
+                    (2, 'link:https://x.test/2', 'https://x.test/2', 'Two', '', '', '', '', 2,
+               'h2');
+             INSERT INTO hits (id, indicator_id, item_id, feed_id, score, evidence,
+               definition_hash, created_at)
+             VALUES (1, 'sat', 1, 'a', 1.0, '{}', 'd', 10), (2, 'sat', 2, 'a', 1.0, '{}', 'd', 20);
+             INSERT INTO triage (hit_id, verdict, note, at)
+             VALUES (1, 'false_positive', 'a rehearsal', 100);",
+        )
+        .expect("old rows");
+    }
+
+    #[test]
+    fn verdicts_given_before_the_history_start_it_and_history_is_never_rewritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("watchfloor.db");
+        judged_before_history(&path);
+        let mut store = Store::open(&path).expect("migrated");
+        let history = store.verdict_history(1).expect("history");
+        assert_eq!(
+            history,
+            vec![VerdictEntry {
+                verdict: Verdict::FalsePositive,
+                duplicate_of: None,
+                note: "a rehearsal".into(),
+                by: "unrecorded".into(),
+                at: from_unix(100),
+            }]
+        );
+        assert_eq!(store.queue_head().expect("queue"), (Some(2), 1));
+
+        let duplicate = NewVerdict {
+            verdict: Verdict::Duplicate,
+            duplicate_of: Some(2),
+            note: String::new(),
+            by: "reviewer".into(),
+        };
+        let at = from_unix(200);
+        assert_eq!(
+            store.record_verdict(1, &duplicate, at).expect("record"),
+            Recorded::Recorded
+        );
+        let (verdict, original, by): (String, Option<i64>, String) = store
+            .conn
+            .query_row(
+                "SELECT verdict, duplicate_of, reviewer FROM triage WHERE hit_id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("current");
+        assert_eq!(
+            (verdict.as_str(), original, by.as_str()),
+            ("duplicate", Some(2), "reviewer")
+        );
+        assert_eq!(store.verdict_history(1).expect("history").len(), 2);
+
+        // Refused before anything is written.
+        let own = NewVerdict {
+            duplicate_of: Some(2),
+            ..duplicate.clone()
+        };
+        assert_eq!(
+            store.record_verdict(2, &own, at).expect("own"),
+            Recorded::OwnDuplicate
+        );
+        let missing = NewVerdict {
+            duplicate_of: Some(99),
+            ..duplicate.clone()
+        };
+        assert_eq!(
+            store.record_verdict(2, &missing, at).expect("missing"),
+            Recorded::NoSuchOriginal
+        );
+        let orphan = NewVerdict {
+            duplicate_of: None,
+            ..duplicate.clone()
+        };
+        assert_eq!(
+            store.record_verdict(2, &orphan, at).expect("orphan"),
+            Recorded::OriginalMismatch
+        );
+        assert_eq!(
+            store.record_verdict(99, &duplicate, at).expect("no hit"),
+            Recorded::NoSuchHit
+        );
+        assert!(store.verdict_history(2).expect("history").is_empty());
+
+        // The table itself refuses to rewrite or drop history, and a duplicate of itself.
+        for statement in [
+            "UPDATE verdicts SET verdict = 'relevant'",
+            "DELETE FROM verdicts",
+            "INSERT INTO verdicts (hit_id, verdict, duplicate_of, note, reviewer, at)
+             VALUES (2, 'duplicate', 2, '', 'x', 1)",
+            "INSERT INTO verdicts (hit_id, verdict, duplicate_of, note, reviewer, at)
+             VALUES (2, 'relevant', 1, '', 'x', 1)",
+        ] {
+            assert!(store.conn.execute(statement, []).is_err(), "{statement}");
+        }
+        assert_eq!(store.verdict_history(1).expect("history").len(), 2);
+        assert_eq!(store.integrity_check().expect("check"), "ok");
+    }
+}

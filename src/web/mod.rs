@@ -244,7 +244,9 @@ fn not_found(state: &WebState, what: &str) -> Response {
 }
 
 async fn hit_list(State(state): State<Arc<WebState>>, Query(query): Query<ListQuery>) -> Response {
-    let (filter, mut problems) = query.filter();
+    let (mut filter, mut problems) = query.filter();
+    // Repeats stay out of the list unless asked for (`duplicates=show`).
+    filter.hide_repeats = !query.shows_repeats();
     let lookup = filter.clone();
     let found = state
         .read(move |store| {

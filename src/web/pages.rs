@@ -166,7 +166,9 @@ impl ListQuery {
             until,
             search: text(&self.q),
             triage,
-            hide_repeats: !self.shows_repeats(),
+            // The list decides this itself (`hit_list`): the Atom feed, which shares these
+            // filters, carries every hit.
+            hide_repeats: false,
             limit: PAGE_SIZE,
             offset,
         };
