@@ -835,12 +835,57 @@ fn chromium_works_the_queue_by_keyboard_and_without_javascript_and_fits_a_phone(
             chrome.eval(&tab, "location.pathname"),
             format!("/hits/{sohae}")
         );
-        // f on this one.
+        // d asks which hit this repeats; an answer that is no hit number posts nothing.
+        chrome.prompt_answer = Some("not a number".into());
+        chrome.press(&tab, 'd');
+        assert!(desk.history(sohae).is_empty());
+        chrome.prompt_answer = Some(format!("#{sat}"));
+        chrome.navigating(&tab, |c, t| c.press(t, 'd'));
+        chrome.prompt_answer = None;
+        let judged = desk.hit(SOHAE).triage.expect("d recorded");
+        assert_eq!(judged.verdict, watchfloor::store::Verdict::Duplicate);
+        assert_eq!(judged.duplicate_of, Some(sat));
+        assert_eq!(
+            chrome.eval(&tab, "location.pathname + location.search"),
+            format!("/hits/{workers}?queue=1")
+        );
+        // f, on a hit page out of the queue: the page comes back with its history.
+        chrome.open(&tab, &format!("{base}/hits/{sohae}"));
         chrome.navigating(&tab, |c, t| c.press(t, 'f'));
         assert_eq!(
             desk.hit(SOHAE).triage.expect("f recorded").verdict,
             watchfloor::store::Verdict::FalsePositive
         );
+        assert_eq!(
+            chrome.eval(&tab, "location.pathname"),
+            format!("/hits/{sohae}")
+        );
+        assert_eq!(
+            chrome.eval(&tab, "document.querySelectorAll('#history li').length"),
+            2
+        );
+        // On the list: j selects the first row, r judges it, and the same list comes back
+        // with that row selected.
+        chrome.open(&tab, &format!("{base}/hits?q=Sohae"));
+        chrome.press(&tab, 'j');
+        assert_eq!(
+            chrome.eval(&tab, "document.querySelector('tr.selected').id"),
+            format!("hit-{sohae}")
+        );
+        chrome.navigating(&tab, |c, t| c.press(t, 'r'));
+        assert_eq!(
+            desk.hit(SOHAE).triage.expect("r on the list").verdict,
+            watchfloor::store::Verdict::Relevant
+        );
+        assert_eq!(
+            chrome.eval(&tab, "location.pathname + location.search + location.hash"),
+            format!("/hits?q=Sohae#hit-{sohae}")
+        );
+        assert_eq!(
+            chrome.eval(&tab, "document.querySelector('tr.selected').id"),
+            format!("hit-{sohae}")
+        );
+        assert_eq!(desk.history(sohae).len(), 3);
         assert_eq!(chrome.eval(&tab, "window.__cspViolations.length"), 0);
 
         // Without scripts: the same queue by its buttons alone.

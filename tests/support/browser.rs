@@ -33,6 +33,9 @@ pub struct Browser {
     next_id: u64,
     /// Messages without an id (events), as they came.
     pub events: Vec<Value>,
+    /// What a reviewer types into the next `prompt()` a page opens (accepted at once);
+    /// `None` dismisses it.
+    pub prompt_answer: Option<String>,
     _profile: tempfile::TempDir,
 }
 
@@ -133,12 +136,13 @@ impl Browser {
             from_browser: receive,
             next_id: 1,
             events: Vec::new(),
+            prompt_answer: None,
             _profile: profile,
         }
     }
 
-    /// Sends one command and waits for its answer; panics on a protocol error.
-    pub fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+    /// Writes one command without waiting; returns its id.
+    fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         let mut message = json!({ "id": id, "method": method, "params": params });
@@ -150,6 +154,27 @@ impl Browser {
         self.to_browser
             .write_all(&bytes)
             .expect("write to chromium");
+        id
+    }
+
+    /// Keeps an event; answers a page's `prompt()` with [`Browser::prompt_answer`], since a
+    /// dialog left open holds the page (and the key press that opened it) forever.
+    fn keep(&mut self, event: Value) {
+        if event["method"] == "Page.javascriptDialogOpening" {
+            let session = event["sessionId"].as_str().map(str::to_owned);
+            let answer = self.prompt_answer.clone();
+            self.send(
+                session.as_deref(),
+                "Page.handleJavaScriptDialog",
+                json!({ "accept": answer.is_some(), "promptText": answer.unwrap_or_default() }),
+            );
+        }
+        self.events.push(event);
+    }
+
+    /// Sends one command and waits for its answer; panics on a protocol error.
+    pub fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        let id = self.send(session, method, params);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -162,7 +187,7 @@ impl Browser {
                     );
                     return answer["result"].clone();
                 }
-                Ok(event) => self.events.push(event),
+                Ok(event) => self.keep(event),
                 Err(RecvTimeoutError::Timeout) => panic!("{method}: no answer in 30 s"),
                 Err(RecvTimeoutError::Disconnected) => panic!("{method}: chromium exited"),
             }
@@ -230,7 +255,7 @@ impl Browser {
         while self.load_count(tab) <= before {
             assert!(Instant::now() < deadline, "the page did not load in 20 s");
             match self.from_browser.recv_timeout(Duration::from_millis(200)) {
-                Ok(event) => self.events.push(event),
+                Ok(event) => self.keep(event),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => panic!("chromium exited"),
             }
