@@ -678,6 +678,58 @@ fn the_list_shows_titles_severity_language_snippets_and_verdicts_and_hides_repea
             let (status, _, _) = get(&format!("{base}/hits/{odd}"));
             assert!(status == 400 || status == 404, "/hits/{odd}: {status}");
         }
+        // A hit opened from a filtered list steps through that list: newest first, the
+        // list's filters (repeats shown here) kept on every step and after a verdict.
+        let satellite = page(&format!(
+            "{base}/hits?indicator=satellite_launch&duplicates=show"
+        ));
+        let in_list =
+            |id: i64| format!("/hits/{id}?list=indicator%3Dsatellite_launch%26duplicates%3Dshow");
+        assert!(
+            satellite.contains(&format!(
+                "href=\"{}\"",
+                in_list(again).replace('&', "&#38;")
+            )),
+            "{satellite}"
+        );
+        let middle = page(&format!("{base}{}", in_list(sohae)));
+        assert!(
+            middle.contains(&format!(
+                "id=\"previous-hit\" rel=\"prev\" href=\"{}\"",
+                in_list(again).replace('&', "&#38;")
+            )),
+            "{middle}"
+        );
+        assert!(
+            middle.contains(&format!(
+                "id=\"next-hit\" rel=\"next\" href=\"{}\"",
+                in_list(sat).replace('&', "&#38;")
+            )),
+            "{middle}"
+        );
+        assert!(middle.contains(
+            "id=\"back-to-list\" href=\"/hits?indicator=satellite_launch&#38;duplicates=show\""
+        ));
+        let (status, location, _) = post(
+            &base,
+            sohae,
+            &[
+                ("verdict", "duplicate"),
+                ("of", &sat.to_string()),
+                ("list", "indicator=satellite_launch&duplicates=show&bogus=1"),
+            ],
+        );
+        assert_eq!((status, location), (303, in_list(sohae)));
+        // Without repeats shown, the folded hit is no step of the list.
+        let hidden = page(&format!(
+            "{base}/hits/{sat}?list=indicator%3Dsatellite_launch"
+        ));
+        assert!(!hidden.contains("id=\"previous-hit\""), "{hidden}");
+        assert!(
+            !hidden.contains("id=\"next-hit\""),
+            "the oldest of the list"
+        );
+
         // The Atom feed, which shares the list's filters, still carries every hit.
         let atom = page(&format!("{base}/hits.atom"));
         assert!(atom.contains(&format!("urn:watchfloor:hit:{again}")));

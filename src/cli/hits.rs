@@ -315,6 +315,7 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
             Some(TriageArg::Duplicate) => TriageFilter::Verdict(Verdict::Duplicate),
         },
         hide_repeats: false,
+        around: None,
         limit: args.limit,
         offset: 0,
     };

@@ -91,6 +91,8 @@ pub struct HitFilter {
     /// Leave out repeats: hits judged duplicates and hits story folding joined to an earlier
     /// report. The web list does by default; exports keep every hit.
     pub hide_repeats: bool,
+    /// Only the hits listed after or before one hit, for stepping through a list hit by hit.
+    pub around: Option<Around>,
     pub limit: usize,
     pub offset: usize,
 }
@@ -105,10 +107,20 @@ impl Default for HitFilter {
             search: None,
             triage: TriageFilter::Any,
             hide_repeats: false,
+            around: None,
             limit: 50,
             offset: 0,
         }
     }
+}
+
+/// One hit's place in a list (its time and id), and which side of it to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Around {
+    /// The hits listed after it (the list runs newest first).
+    OlderThan(DateTime<Utc>, i64),
+    /// The hits listed before it.
+    NewerThan(DateTime<Utc>, i64),
 }
 
 /// A hit's current verdict: the latest of its history (`Store::verdict_history`).
@@ -281,11 +293,22 @@ impl Store {
               AND (?5 IS NULL OR h.item_id IN
                      (SELECT rowid FROM hit_items_fts WHERE hit_items_fts MATCH ?5))
               AND (?6 OR (?7 AND t.verdict IS NULL) OR t.verdict = ?8)";
-        let conditions = if filter.hide_repeats {
-            format!("{conditions} AND {NOT_A_REPEAT}")
-        } else {
-            conditions.to_owned()
-        };
+        let mut conditions = conditions.to_owned();
+        if filter.hide_repeats {
+            conditions.push_str(&format!(" AND {NOT_A_REPEAT}"));
+        }
+        // Integers only, written into the statement: no text of the request reaches it.
+        match filter.around {
+            None => {}
+            Some(Around::OlderThan(at, id)) => conditions.push_str(&format!(
+                " AND (h.created_at < {at} OR (h.created_at = {at} AND h.id < {id}))",
+                at = to_unix(at)
+            )),
+            Some(Around::NewerThan(at, id)) => conditions.push_str(&format!(
+                " AND (h.created_at > {at} OR (h.created_at = {at} AND h.id > {id}))",
+                at = to_unix(at)
+            )),
+        }
         let args = params![
             filter.indicator,
             filter.feed,

@@ -20,8 +20,8 @@ use checkpoint::Checkpointer;
 pub use db::Db;
 pub use feed_health::{FeedHealthRow, NoticeKind, NoticePhase, NoticeState};
 pub use hitlog::{
-    HitDetail, HitFilter, HitRow, IndicatorSummary, Retracted, Triage, TriageFilter, TriagedItem,
-    Verdict,
+    Around, HitDetail, HitFilter, HitRow, IndicatorSummary, Retracted, Triage, TriageFilter,
+    TriagedItem, Verdict,
 };
 pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
 pub use langs::NOT_IDENTIFIED;

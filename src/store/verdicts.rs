@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::hitlog::Verdict;
+use super::hitlog::{Around, HitFilter, Verdict};
 use super::{Store, StoreError, from_unix, to_unix};
 
 /// Who gives a verdict from the command line, or from a hit log without a login: someone
@@ -211,6 +211,51 @@ impl Store {
             )
             .optional()?;
         Ok((before, after))
+    }
+
+    /// The hits listed just before and just after `hit_id` in the list `filter` makes
+    /// (newest first): (newer, older). Its limit and offset are ignored.
+    pub fn list_neighbours(
+        &self,
+        filter: &HitFilter,
+        hit_id: i64,
+    ) -> Result<(Option<i64>, Option<i64>), StoreError> {
+        let created: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT created_at FROM hits WHERE id = ?1",
+                [hit_id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let Some(created) = created.map(from_unix) else {
+            return Ok((None, None));
+        };
+        let side = |around| HitFilter {
+            around: Some(around),
+            limit: 1,
+            offset: 0,
+            ..filter.clone()
+        };
+        let (older, _) = self.hits_page(&side(Around::OlderThan(created, hit_id)))?;
+        // The list runs newest first: the newer neighbour is the last of the newer hits.
+        let newer_side = side(Around::NewerThan(created, hit_id));
+        let (_, newer_count) = self.hits_page(&HitFilter {
+            limit: 0,
+            ..newer_side.clone()
+        })?;
+        let newer = match newer_count.checked_sub(1) {
+            Some(last) => self
+                .hits_page(&HitFilter {
+                    offset: last as usize,
+                    ..newer_side
+                })?
+                .0
+                .first()
+                .map(|h| h.hit_id),
+            None => None,
+        };
+        Ok((newer, older.first().map(|h| h.hit_id)))
     }
 
     /// The hits recorded just before and just after `hit_id` in the whole log, for paging

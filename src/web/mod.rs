@@ -328,6 +328,9 @@ struct HitPageQuery {
     /// `1`: the page is part of the untriaged queue (its j and k walk the queue, and a
     /// verdict opens the next hit of it).
     queue: String,
+    /// The query string of the list the page was opened from: its j and k step through
+    /// that list.
+    list: Option<String>,
 }
 
 async fn hit_page(
@@ -336,6 +339,11 @@ async fn hit_page(
     Query(query): Query<HitPageQuery>,
 ) -> Response {
     let in_queue = query.queue == "1";
+    let list = query
+        .list
+        .as_deref()
+        .filter(|_| !in_queue)
+        .map(ListQuery::from_query_string);
     let found = state
         .read(move |store| {
             let Some(detail) = store.hit_detail(id)? else {
@@ -347,14 +355,24 @@ async fn hit_page(
                 let (_, waiting) = store.queue_head()?;
                 pages::HitNav {
                     queue: Some(waiting),
+                    list: None,
                     previous,
                     next,
+                }
+            } else if let Some(list) = list {
+                let (newer, older) = store.list_neighbours(&list.list_filter(), id)?;
+                pages::HitNav {
+                    queue: None,
+                    list: Some(list.query_string()),
+                    previous: newer,
+                    next: older,
                 }
             } else {
                 // The list runs newest first: its next hit is the older one.
                 let (older, newer) = store.log_neighbours(id)?;
                 pages::HitNav {
                     queue: None,
+                    list: None,
                     previous: newer,
                     next: older,
                 }
@@ -526,6 +544,9 @@ struct TriageForm {
     /// From a list's row: the list's query string, to return to it.
     #[serde(default, rename = "return")]
     return_to: Option<String>,
+    /// From a hit page opened from a list: that list's query string, kept on the page.
+    #[serde(default)]
+    list: Option<String>,
 }
 
 /// A form's answer that is not a page: plain text, with its status.
@@ -631,6 +652,14 @@ async fn triage(
                 let list = ListQuery::from_query_string(list);
                 let offset = list.offset.trim().parse::<usize>().unwrap_or(0);
                 format!("{}#hit-{id}", list.href(&prefix, offset))
+            } else if let Some(list) = &form.list {
+                let list = ListQuery::from_query_string(list).query_string();
+                format!(
+                    "{prefix}/hits/{id}?{}",
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("list", &list)
+                        .finish()
+                )
             } else {
                 format!("{prefix}/hits/{id}")
             };

@@ -169,6 +169,7 @@ impl ListQuery {
             // The list decides this itself (`hit_list`): the Atom feed, which shares these
             // filters, carries every hit.
             hide_repeats: false,
+            around: None,
             limit: PAGE_SIZE,
             offset,
         };
@@ -201,9 +202,17 @@ impl ListQuery {
         query
     }
 
+    /// The store's filter for this list as the page shows it: repeats left out unless
+    /// `duplicates=show`.
+    pub fn list_filter(&self) -> HitFilter {
+        let (mut filter, _) = self.filter();
+        filter.hide_repeats = !self.shows_repeats();
+        filter
+    }
+
     /// This list's query string, filters and offset kept: where a verdict posted from the
     /// list returns to.
-    fn query_string(&self) -> String {
+    pub fn query_string(&self) -> String {
         let offset = self.offset.trim().parse::<usize>().unwrap_or(0);
         self.href("", offset)
             .split_once('?')
@@ -337,11 +346,26 @@ fn title_text(title: &str) -> String {
     }
 }
 
-fn row(prefix: &str, rules: &Indicators, hit: &HitRow) -> Row {
+/// A hit's page, opened from a list (`list`, its query string, may be empty): its j and k
+/// then step through that list.
+fn hit_in_list(prefix: &str, id: i64, list: &str) -> String {
+    if list.is_empty() {
+        format!("{prefix}/hits/{id}")
+    } else {
+        format!(
+            "{prefix}/hits/{id}?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("list", list)
+                .finish()
+        )
+    }
+}
+
+fn row(prefix: &str, rules: &Indicators, hit: &HitRow, list: &str) -> Row {
     let rule = rules.indicators.iter().find(|i| i.id == hit.indicator_id);
     Row {
         hit_id: hit.hit_id,
-        href: format!("{prefix}/hits/{}", hit.hit_id),
+        href: hit_in_list(prefix, hit.hit_id, list),
         time: when(hit.created_at),
         first_seen: when(hit.first_seen),
         published: hit.published.map_or_else(|| "unknown".to_owned(), when),
@@ -466,7 +490,10 @@ pub fn hit_list(
             ]
             .map(|(v, l)| (v.to_owned(), l.to_owned())),
         ),
-        rows: hits.iter().map(|h| row(&page.prefix, &rules, h)).collect(),
+        rows: hits
+            .iter()
+            .map(|h| row(&page.prefix, &rules, h, &desk.return_to))
+            .collect(),
         total,
         first: if hits.is_empty() { 0 } else { offset + 1 },
         last: offset + hits.len(),
@@ -535,6 +562,9 @@ struct HistoryEntry {
 pub struct HitNav {
     /// In queue mode, how many hits wait in the queue.
     pub queue: Option<u64>,
+    /// Opened from a list: its query string (`ListQuery::query_string`), which j, k and a
+    /// verdict keep.
+    pub list: Option<String>,
     /// The hit k opens: the queue's previous one, or the next newer one of the log.
     pub previous: Option<i64>,
     /// The hit j opens: the queue's next one, or the next older one of the log.
@@ -592,6 +622,10 @@ struct HitPage {
     next: Option<String>,
     /// The queue's own page, where a verdict given in queue mode goes next.
     queue_href: String,
+    /// Opened from a list: its query string, kept by the verdict forms.
+    list: Option<String>,
+    /// That list's page.
+    list_href: Option<String>,
 }
 
 pub fn hit_page(
@@ -780,12 +814,16 @@ pub fn hit_page(
             .as_ref()
             .and_then(|t| t.duplicate_of)
             .map(|id| (id, format!("{}/hits/{id}", page.prefix))),
-        previous: nav
-            .previous
-            .map(|id| hit_href(&page.prefix, id, nav.queue.is_some())),
-        next: nav
-            .next
-            .map(|id| hit_href(&page.prefix, id, nav.queue.is_some())),
+        previous: nav.previous.map(|id| nav_href(&page.prefix, id, nav)),
+        next: nav.next.map(|id| nav_href(&page.prefix, id, nav)),
+        list: nav.list.clone(),
+        list_href: nav.list.as_deref().map(|list| {
+            if list.is_empty() {
+                format!("{}/hits", page.prefix)
+            } else {
+                format!("{}/hits?{list}", page.prefix)
+            }
+        }),
         queue_href: format!("{}/queue", page.prefix),
         page,
     }
@@ -895,7 +933,7 @@ pub fn indicator_page(
         chart,
         rows: latest
             .iter()
-            .map(|h| row(&page.prefix, &rules, h))
+            .map(|h| row(&page.prefix, &rules, h, &list.query_string()))
             .collect(),
         total,
         list: format!("{}/hits?{}", page.prefix, query("indicator")),
@@ -905,12 +943,12 @@ pub fn indicator_page(
     .render()
 }
 
-/// A hit's page, in queue mode or not.
-fn hit_href(prefix: &str, id: i64, queue: bool) -> String {
-    if queue {
-        format!("{prefix}/hits/{id}?queue=1")
-    } else {
-        format!("{prefix}/hits/{id}")
+/// Another hit's page in the same mode: the queue's, the same list's, or the log's.
+fn nav_href(prefix: &str, id: i64, nav: &HitNav) -> String {
+    match (&nav.queue, &nav.list) {
+        (Some(_), _) => format!("{prefix}/hits/{id}?queue=1"),
+        (None, Some(list)) => hit_in_list(prefix, id, list),
+        (None, None) => format!("{prefix}/hits/{id}"),
     }
 }
 
@@ -1232,6 +1270,7 @@ mod tests {
         };
         let nav = HitNav {
             queue: None,
+            list: None,
             previous: None,
             next: None,
         };
