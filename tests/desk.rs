@@ -372,6 +372,13 @@ fn verdicts_keep_their_history_and_decide_the_labels_and_the_queue_on_the_comman
         let relevant = desk.cli(&["triage", &workers.to_string(), "--verdict", "relevant"]);
         assert_eq!(relevant.status.code(), Some(0));
 
+        // The table names what a repeat repeats.
+        let table = text(&desk.cli(&["hits", "--indicator", "satellite_launch"]));
+        assert!(table.contains(&format!("duplicate of {sat}")), "{table}");
+        assert!(table.contains("false_positive"), "{table}");
+        let repeats = text(&desk.cli(&["hits", "--triage", "duplicate", "--format", "jsonl"]));
+        assert_eq!(repeats.lines().count(), 1, "{repeats}");
+
         // The exports carry the current verdict, who gave it and what it duplicates.
         let jsonl = text(&desk.cli(&["hits", "--format", "jsonl"]));
         let lines: Vec<Value> = jsonl
