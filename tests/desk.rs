@@ -653,11 +653,9 @@ fn the_list_shows_titles_severity_language_snippets_and_verdicts_and_hides_repea
             list.contains("2 duplicates and folded repeats are left out."),
             "{list}"
         );
-        assert!(
-            list.contains(
-                "href=\"/hits?duplicates=show\">Show 2 duplicates and folded repeats</a>"
-            )
-        );
+        assert!(list.contains(
+            "href=\"/hits?duplicates=include\">Show 2 duplicates and folded repeats</a>"
+        ));
         // Each row's verdict forms return to this list.
         assert!(list.contains(&format!(
             "action=\"/hits/{workers}/triage\"><input type=\"hidden\" name=\"return\" value=\"\">"
@@ -674,7 +672,7 @@ fn the_list_shows_titles_severity_language_snippets_and_verdicts_and_hides_repea
             assert!(!odd_page.contains("id=\"queue-bar\""), "{odd}");
         }
         // A repeated parameter is refused as the list refuses any (400), never a panic.
-        let (status, _, _) = get(&format!("{base}/hits?duplicates=show&duplicates=hide"));
+        let (status, _, _) = get(&format!("{base}/hits?duplicates=include&duplicates=hide"));
         assert_eq!(status, 400);
         let (status, _, _) = get(&format!("{base}/hits/{sat}?queue=1&queue=1"));
         assert!(
@@ -688,10 +686,11 @@ fn the_list_shows_titles_severity_language_snippets_and_verdicts_and_hides_repea
         // A hit opened from a filtered list steps through that list: newest first, the
         // list's filters (repeats shown here) kept on every step and after a verdict.
         let satellite = page(&format!(
-            "{base}/hits?indicator=satellite_launch&duplicates=show"
+            "{base}/hits?indicator=satellite_launch&duplicates=include"
         ));
-        let in_list =
-            |id: i64| format!("/hits/{id}?list=indicator%3Dsatellite_launch%26duplicates%3Dshow");
+        let in_list = |id: i64| {
+            format!("/hits/{id}?list=indicator%3Dsatellite_launch%26duplicates%3Dinclude")
+        };
         assert!(
             satellite.contains(&format!(
                 "href=\"{}\"",
@@ -715,7 +714,7 @@ fn the_list_shows_titles_severity_language_snippets_and_verdicts_and_hides_repea
             "{middle}"
         );
         assert!(middle.contains(
-            "id=\"back-to-list\" href=\"/hits?indicator=satellite_launch&#38;duplicates=show\""
+            "id=\"back-to-list\" href=\"/hits?indicator=satellite_launch&#38;duplicates=include\""
         ));
         let (status, location, _) = post(
             &base,
@@ -723,7 +722,10 @@ fn the_list_shows_titles_severity_language_snippets_and_verdicts_and_hides_repea
             &[
                 ("verdict", "duplicate"),
                 ("of", &sat.to_string()),
-                ("list", "indicator=satellite_launch&duplicates=show&bogus=1"),
+                (
+                    "list",
+                    "indicator=satellite_launch&duplicates=include&bogus=1",
+                ),
             ],
         );
         assert_eq!((status, location), (303, in_list(sohae)));
@@ -741,7 +743,10 @@ fn the_list_shows_titles_severity_language_snippets_and_verdicts_and_hides_repea
         let atom = page(&format!("{base}/hits.atom"));
         assert!(atom.contains(&format!("urn:watchfloor:hit:{again}")));
 
-        let shown = page(&format!("{base}/hits?duplicates=show"));
+        let shown = page(&format!("{base}/hits?duplicates=include"));
+        // `show` is read as `include`, the Atom feed's word.
+        let also_shown = page(&format!("{base}/hits?duplicates=show"));
+        assert!(also_shown.contains(&format!("id=\"hit-{again}\"")));
         assert!(
             shown.contains(&format!("id=\"hit-{sohae}\""))
                 && shown.contains(&format!("id=\"hit-{again}\""))
@@ -755,7 +760,7 @@ fn the_list_shows_titles_severity_language_snippets_and_verdicts_and_hides_repea
         assert!(shown.contains(&format!(
             "folded into <a href=\"/hits/{sat}\">hit {sat}</a>"
         )));
-        assert!(shown.contains("name=\"return\" value=\"duplicates=show\""));
+        assert!(shown.contains("name=\"return\" value=\"duplicates=include\""));
         let again_page = page(&format!("{base}/hits/{again}"));
         assert!(again_page.contains(&format!(
             "This hit is folded into <a href=\"/hits/{sat}\">hit {sat}</a>"
@@ -775,7 +780,7 @@ fn the_list_shows_titles_severity_language_snippets_and_verdicts_and_hides_repea
         let labour = page(&format!("{base}/indicators/labor_export"));
         assert!(labour.contains("No hits in the last 90 days."), "{labour}");
         let all = page(&format!(
-            "{base}/indicators/satellite_launch?duplicates=show"
+            "{base}/indicators/satellite_launch?duplicates=include"
         ));
         assert!(all.contains("3 hits in the last 90 days"), "{all}");
         // The bar's link lists exactly that day's hits.
@@ -971,13 +976,13 @@ fn chromium_works_the_queue_by_keyboard_and_without_javascript_and_fits_a_phone(
         );
 
         // From the list, a row's button returns to the list with its filters.
-        chrome.open(&plain, &format!("{base}/hits?duplicates=show&q=oil"));
+        chrome.open(&plain, &format!("{base}/hits?duplicates=include&q=oil"));
         chrome.navigating(&plain, |c, t| {
             c.click(t, &format!("#hit-{oil} button[value=false_positive]"))
         });
         let html = chrome.html(&plain);
         assert!(
-            html.contains("name=\"return\" value=\"q=oil&amp;duplicates=show\""),
+            html.contains("name=\"return\" value=\"q=oil&amp;duplicates=include\""),
             "{html}"
         );
         assert_eq!(
@@ -991,7 +996,7 @@ fn chromium_works_the_queue_by_keyboard_and_without_javascript_and_fits_a_phone(
         // stacked cards.
         let phone = chrome.tab(390, 844, true);
         for path in [
-            "/hits?duplicates=show".to_owned(),
+            "/hits?duplicates=include".to_owned(),
             format!("/hits/{sat}"),
             "/indicators/satellite_launch".to_owned(),
             "/indicators".to_owned(),
@@ -1001,7 +1006,7 @@ fn chromium_works_the_queue_by_keyboard_and_without_javascript_and_fits_a_phone(
             let width = chrome.eval(&phone, "document.documentElement.scrollWidth");
             assert!(width.as_u64().expect("a width") <= 390, "{path}: {width}");
         }
-        chrome.open(&phone, &format!("{base}/hits?duplicates=show"));
+        chrome.open(&phone, &format!("{base}/hits?duplicates=include"));
         assert_eq!(
             chrome.eval(
                 &phone,
@@ -1012,7 +1017,7 @@ fn chromium_works_the_queue_by_keyboard_and_without_javascript_and_fits_a_phone(
         chrome.screenshot(&phone, &shots.join("phone-390.png"), false);
 
         let wide = chrome.tab(1280, 900, false);
-        chrome.open(&wide, &format!("{base}/hits?duplicates=show"));
+        chrome.open(&wide, &format!("{base}/hits?duplicates=include"));
         chrome.screenshot(&wide, &shots.join("hit-list.png"), false);
         chrome.open(&wide, &format!("{base}/indicators/satellite_launch"));
         chrome.screenshot(&wide, &shots.join("indicator.png"), false);

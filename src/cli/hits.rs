@@ -314,7 +314,7 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
             Some(TriageArg::FalsePositive) => TriageFilter::Verdict(Verdict::FalsePositive),
             Some(TriageArg::Duplicate) => TriageFilter::Verdict(Verdict::Duplicate),
         },
-        hide_repeats: false,
+        skip_duplicates: false,
         around: None,
         limit: args.limit,
         offset: 0,

@@ -90,7 +90,7 @@ pub struct HitFilter {
     pub triage: TriageFilter,
     /// Leave out repeats: hits judged duplicates and hits story folding joined to an earlier
     /// report. The web list does by default; exports keep every hit.
-    pub hide_repeats: bool,
+    pub skip_duplicates: bool,
     /// Only the hits listed after or before one hit, for stepping through a list hit by hit.
     pub around: Option<Around>,
     pub limit: usize,
@@ -106,7 +106,7 @@ impl Default for HitFilter {
             until: None,
             search: None,
             triage: TriageFilter::Any,
-            hide_repeats: false,
+            skip_duplicates: false,
             around: None,
             limit: 50,
             offset: 0,
@@ -221,7 +221,7 @@ fn fts_query(text: &str) -> Option<String> {
 
 /// A condition on `h` (a hit) and `t` (its current verdict): neither judged a duplicate nor
 /// folded into an earlier report of its story.
-pub(super) const NOT_A_REPEAT: &str = "(h.story_id IS NULL AND t.verdict IS NOT 'duplicate')";
+pub(super) const NOT_DUPLICATE_SQL: &str = "(h.story_id IS NULL AND t.verdict IS NOT 'duplicate')";
 
 const HIT_SELECT: &str = "SELECT h.id, h.indicator_id, h.feed_id, h.item_id, i.title, i.link,
         i.published, i.first_seen, h.created_at, h.score, h.definition_hash, h.origin,
@@ -294,8 +294,8 @@ impl Store {
                      (SELECT rowid FROM hit_items_fts WHERE hit_items_fts MATCH ?5))
               AND (?6 OR (?7 AND t.verdict IS NULL) OR t.verdict = ?8)";
         let mut conditions = conditions.to_owned();
-        if filter.hide_repeats {
-            conditions.push_str(&format!(" AND {NOT_A_REPEAT}"));
+        if filter.skip_duplicates {
+            conditions.push_str(&format!(" AND {NOT_DUPLICATE_SQL}"));
         }
         // Integers only, written into the statement: no text of the request reaches it.
         match filter.around {
@@ -412,7 +412,7 @@ impl Store {
             "SELECT date(h.created_at, 'unixepoch'), COUNT(*)
              FROM hits h LEFT JOIN triage t ON t.hit_id = h.id
              WHERE h.indicator_id = ?1 AND h.created_at >= ?2 AND h.retracted_at IS NULL
-               AND t.verdict IS NOT 'false_positive' AND (?3 OR {NOT_A_REPEAT})
+               AND t.verdict IS NOT 'false_positive' AND (?3 OR {NOT_DUPLICATE_SQL})
              GROUP BY 1"
         ))?;
         let counts: std::collections::HashMap<String, u64> = statement

@@ -245,16 +245,16 @@ fn not_found(state: &WebState, what: &str) -> Response {
 
 async fn hit_list(State(state): State<Arc<WebState>>, Query(query): Query<ListQuery>) -> Response {
     let (mut filter, mut problems) = query.filter();
-    // Repeats stay out of the list unless asked for (`duplicates=show`).
-    filter.hide_repeats = !query.shows_repeats();
+    // Repeats stay out of the list unless asked for (`duplicates=include`).
+    filter.skip_duplicates = !query.shows_repeats();
     let lookup = filter.clone();
     let found = state
         .read(move |store| {
             let page = store.hits_page(&lookup)?;
             // How many repeats the filters match but the list leaves out, for its toggle.
-            let hidden = if lookup.hide_repeats {
+            let hidden = if lookup.skip_duplicates {
                 let (_, with_repeats) = store.hits_page(&crate::store::HitFilter {
-                    hide_repeats: false,
+                    skip_duplicates: false,
                     limit: 0,
                     offset: 0,
                     ..lookup.clone()
@@ -442,7 +442,7 @@ async fn indicators_page(State(state): State<Arc<WebState>>) -> Response {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct IndicatorQuery {
-    /// `show`: count and list duplicates and folded repeats too.
+    /// `include` (or `show`): count and list duplicates and folded repeats too.
     duplicates: String,
 }
 
@@ -454,13 +454,13 @@ async fn indicator_page(
     let rules = (state.rules)();
     let lookup = id.clone();
     let now = Utc::now();
-    let show_repeats = query.duplicates == "show";
+    let show_repeats = pages::shows_repeats(&query.duplicates);
     let found = state
         .read(move |store| {
             let days = store.hits_per_day(&lookup, chart::DAYS, now, show_repeats)?;
             let latest = store.hits_page(&crate::store::HitFilter {
                 indicator: Some(lookup),
-                hide_repeats: !show_repeats,
+                skip_duplicates: !show_repeats,
                 limit: 20,
                 ..Default::default()
             })?;

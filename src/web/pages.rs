@@ -93,9 +93,16 @@ pub struct ListQuery {
     pub q: String,
     /// `untriaged`, `relevant`, `false_positive`, `duplicate`; empty: any.
     pub triage: String,
-    /// `show`: list duplicates and folded repeats too; otherwise they are left out.
-    pub duplicates: String,
     pub offset: String,
+    /// `include` (or `show`): list the hits that repeat another too (judged duplicates,
+    /// folded stories), which are left out otherwise.
+    pub duplicates: String,
+}
+
+/// `duplicates=include` (the Atom feed's word) or `show`: the hits that repeat another are
+/// listed and counted too.
+pub fn shows_repeats(value: &str) -> bool {
+    matches!(value.trim(), "include" | "show")
 }
 
 fn parse_time(text: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
@@ -168,7 +175,7 @@ impl ListQuery {
             triage,
             // The list decides this itself (`hit_list`): the Atom feed, which shares these
             // filters, carries every hit.
-            hide_repeats: false,
+            skip_duplicates: false,
             around: None,
             limit: PAGE_SIZE,
             offset,
@@ -176,9 +183,9 @@ impl ListQuery {
         (filter, problems)
     }
 
-    /// Whether duplicates and folded repeats are listed (`duplicates=show`).
+    /// Whether duplicates and folded repeats are listed (`duplicates=include`, or `show`).
     pub fn shows_repeats(&self) -> bool {
-        self.duplicates.trim() == "show"
+        shows_repeats(&self.duplicates)
     }
 
     /// The list named by a query string (a verdict form's `return`), with only the fields a
@@ -203,10 +210,10 @@ impl ListQuery {
     }
 
     /// The store's filter for this list as the page shows it: repeats left out unless
-    /// `duplicates=show`.
+    /// `duplicates=include`.
     pub fn list_filter(&self) -> HitFilter {
         let (mut filter, _) = self.filter();
-        filter.hide_repeats = !self.shows_repeats();
+        filter.skip_duplicates = !self.shows_repeats();
         filter
     }
 
@@ -222,7 +229,11 @@ impl ListQuery {
     /// This list with repeats shown or hidden, from its first page.
     fn with_repeats(&self, prefix: &str, show: bool) -> String {
         let toggled = ListQuery {
-            duplicates: if show { "show".into() } else { String::new() },
+            duplicates: if show {
+                "include".into()
+            } else {
+                String::new()
+            },
             ..self.clone()
         };
         toggled.href(prefix, 0)
@@ -875,7 +886,7 @@ pub fn indicator_page(
     let list = ListQuery {
         indicator: id.to_owned(),
         duplicates: if show_repeats {
-            "show".into()
+            "include".into()
         } else {
             String::new()
         },
@@ -902,7 +913,11 @@ pub fn indicator_page(
         "{}/indicators/{}{}",
         page.prefix,
         segment(id),
-        if show_repeats { "" } else { "?duplicates=show" }
+        if show_repeats {
+            ""
+        } else {
+            "?duplicates=include"
+        }
     );
     IndicatorPage {
         chart_caption: if show_repeats {
