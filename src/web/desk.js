@@ -92,7 +92,8 @@
       } else if (key === 'k') {
         select(selected - 1);
         handled = true;
-      } else if ((key === 'o' || key === 'Enter') && selected >= 0) {
+      } else if ((key === 'o' || (key === 'Enter' && event.target === body)) && selected >= 0) {
+        // Enter on a focused link or button is that element's own.
         const link = rows[selected].querySelector('a.hit-title');
         if (link) link.click();
         handled = !!link;
