@@ -292,9 +292,9 @@ impl App {
         info!(
             "web: the hit log on http://{address}/hits ({})",
             if self.settings.web_auth.is_configured() {
-                "login required; triage enabled"
+                "login required; verdicts recorded by user"
             } else {
-                "open, read-only"
+                "open to this machine; verdicts recorded as local"
             }
         );
         let shared = Arc::new(crate::ops::http::Shared {

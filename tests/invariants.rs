@@ -344,6 +344,40 @@ fn no_statement_deletes_hits_alerts_or_messages() {
     assert!(found.is_empty(), "{found:?}");
 }
 
+/// "A verdict is appended to `verdicts`, never updated or deleted; `triage` holds each hit's
+/// latest verdict, written only by the trigger on `verdicts`."
+#[test]
+fn verdicts_are_appended_and_only_their_trigger_writes_the_current_one() {
+    let mut found = Vec::new();
+    for source in sources() {
+        let sql = source
+            .code
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_uppercase();
+        for statement in [
+            "UPDATE VERDICTS",
+            "DELETE FROM VERDICTS",
+            "DROP TABLE VERDICTS",
+            "UPDATE TRIAGE",
+            "DELETE FROM TRIAGE",
+            "REPLACE INTO TRIAGE",
+            "INTO TRIAGE",
+        ] {
+            let mut count = sql.matches(statement).count();
+            // The one writer of `triage`: the trigger of migration 12.
+            if source.path == "store/schema.rs" && statement == "INTO TRIAGE" {
+                count = count.saturating_sub(1);
+            }
+            if count > 0 {
+                found.push(format!("{}: {statement}", source.path));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:?}");
+}
+
 /// "The files of `config` import each other in one direction only", naming each other by
 /// file (a path through `mod.rs`'s re-exports would hide the edge from this check).
 #[test]

@@ -21,7 +21,7 @@ use lettre::message::{Mailbox, MultiPart};
 use super::encoded_words;
 use crate::matcher::Evidence;
 use crate::matcher::explain::demotion_lines;
-use crate::text::safe::{LINK_MAX, Segment, header_text, highlight_roles, web_link};
+use crate::text::safe::{LINK_MAX, Segment, header_text, web_link};
 
 #[cfg(test)]
 mod tests;
@@ -555,7 +555,7 @@ fn source_link(source: &SourceView) -> Link {
 /// The evidence's snippet split into plain, highlighted and demoting runs.
 fn snippet(evidence: &Evidence) -> Vec<Segment> {
     match &evidence.snippet {
-        Some(snippet) => highlight_roles(&snippet.text, &snippet.highlights, &snippet.demoting),
+        Some(snippet) => snippet.segments(),
         None => Vec::new(),
     }
 }

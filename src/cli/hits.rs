@@ -9,8 +9,11 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::feeds::print_table;
-use super::{EXIT_OK, GlobalArgs, UsageError, load_settings, parse_date};
-use crate::store::{HitFilter, HitRow, Store, TriageFilter, Verdict, fts_query, search_notes};
+use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, load_settings, parse_date};
+use crate::store::{
+    HitFilter, HitRow, LOCAL, NewVerdict, Recorded, Store, TriageFilter, Verdict, fts_query,
+    search_notes,
+};
 
 #[derive(Debug, Args)]
 pub struct HitsArgs {
@@ -44,6 +47,7 @@ pub struct HitsArgs {
 pub enum TriageArg {
     Relevant,
     FalsePositive,
+    Duplicate,
     Untriaged,
 }
 
@@ -58,18 +62,32 @@ pub enum Format {
 pub enum VerdictArg {
     Relevant,
     FalsePositive,
+    /// Another report of an earlier hit, named with --of
+    Duplicate,
 }
 
 #[derive(Debug, Args)]
 pub struct TriageArgs {
-    /// The hit to judge (see `watchfloor hits`)
-    pub hit: i64,
-    #[arg(long, value_enum)]
-    pub verdict: VerdictArg,
-    /// Why, for the record
-    #[arg(long, default_value = "")]
-    pub note: String,
+    /// The hit to judge (see `watchfloor hits`, or `--next`)
+    #[arg(required_unless_present = "next")]
+    pub hit: Option<i64>,
+    /// Print the oldest hit nobody has judged yet (not folded, not retracted) and how many
+    /// wait; exit 1 when none is left
+    #[arg(long, conflicts_with_all = ["hit", "verdict", "of", "note"])]
+    pub next: bool,
+    #[arg(long, value_enum, required_unless_present = "next")]
+    pub verdict: Option<VerdictArg>,
+    /// The earlier hit this one repeats (with --verdict duplicate)
+    #[arg(long, value_name = "HIT")]
+    pub of: Option<i64>,
+    /// Why, for the record (at most 2000 characters)
+    #[arg(long)]
+    pub note: Option<String>,
 }
+
+/// A note longer than this is refused on the command line (the web cuts it): a verdict's
+/// reason, not an essay.
+pub const NOTE_MAX: usize = 2000;
 
 #[derive(Debug, Args)]
 pub struct ExportLabelsArgs {
@@ -96,6 +114,12 @@ struct ExportedHit<'a> {
     alert_status: &'a str,
     triage: &'a str,
     triage_note: &'a str,
+    /// Who gave the current verdict.
+    triage_by: &'a str,
+    /// For a duplicate, the hit it repeats.
+    duplicate_of: String,
+    /// The story's first report, when story folding joined this hit to it.
+    folded_into: String,
     definition_hash: &'a str,
     origin: &'a str,
     /// When a replay found the rules no longer make this hit; empty while it stands.
@@ -123,6 +147,14 @@ fn exported(hit: &HitRow) -> ExportedHit<'_> {
         alert_status: hit.alert_status.as_deref().unwrap_or(""),
         triage: hit.triage.as_ref().map_or("", |t| t.verdict.as_str()),
         triage_note: hit.triage.as_ref().map_or("", |t| t.note.as_str()),
+        triage_by: hit.triage.as_ref().map_or("", |t| t.by.as_str()),
+        duplicate_of: hit
+            .triage
+            .as_ref()
+            .and_then(|t| t.duplicate_of)
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        folded_into: hit.folded_into.map(|id| id.to_string()).unwrap_or_default(),
         definition_hash: &hit.definition_hash,
         origin: &hit.origin,
         retracted_at: hit
@@ -166,7 +198,10 @@ fn json_line(hit: &HitRow) -> serde_json::Value {
             "verdict": t.verdict.as_str(),
             "note": t.note,
             "at": time(t.at),
+            "by": t.by,
+            "duplicate_of": t.duplicate_of,
         })),
+        "folded_into": hit.folded_into,
         "definition_hash": hit.definition_hash,
         "origin": hit.origin,
         "retracted": hit.retracted.as_ref().map(|r| json!({ "at": time(r.at), "by": r.by })),
@@ -176,7 +211,7 @@ fn json_line(hit: &HitRow) -> serde_json::Value {
 
 impl ExportedHit<'_> {
     /// The row in [`CSV_COLUMNS`] order, each text cell made inert for a spreadsheet.
-    fn csv_cells(&self) -> [String; 19] {
+    fn csv_cells(&self) -> [String; 22] {
         let text = |value: &str| spreadsheet_inert(value).into_owned();
         [
             self.hit_id.to_string(),
@@ -193,6 +228,9 @@ impl ExportedHit<'_> {
             text(self.alert_status),
             text(self.triage),
             text(self.triage_note),
+            text(self.triage_by),
+            self.duplicate_of.clone(),
+            self.folded_into.clone(),
             text(self.definition_hash),
             text(self.origin),
             self.retracted_at.clone(),
@@ -280,13 +318,15 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
         since: args.since.as_deref().map(parse_date).transpose()?,
         until: args.until.as_deref().map(until).transpose()?,
         search: args.search.clone(),
-        skip_duplicates: false,
         triage: match args.triage {
             None => TriageFilter::Any,
             Some(TriageArg::Untriaged) => TriageFilter::Untriaged,
             Some(TriageArg::Relevant) => TriageFilter::Verdict(Verdict::Relevant),
             Some(TriageArg::FalsePositive) => TriageFilter::Verdict(Verdict::FalsePositive),
+            Some(TriageArg::Duplicate) => TriageFilter::Verdict(Verdict::Duplicate),
         },
+        skip_duplicates: false,
+        around: None,
         limit: args.limit,
         offset: 0,
     };
@@ -321,9 +361,14 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
                         hit.lang_shown().to_owned(),
                         hit.sources.join(","),
                         hit.alert_status.clone().unwrap_or_else(|| "-".into()),
-                        hit.triage
-                            .as_ref()
-                            .map_or("-".to_owned(), |t| t.verdict.as_str().to_owned()),
+                        match (&hit.triage, hit.folded_into) {
+                            (Some(t), _) => match t.duplicate_of {
+                                Some(original) => format!("duplicate of {original}"),
+                                None => t.verdict.as_str().to_owned(),
+                            },
+                            (None, Some(first)) => format!("folded into {first}"),
+                            (None, None) => "-".to_owned(),
+                        },
                         match &hit.retracted {
                             Some(_) => format!("(retracted) {}", hit.title),
                             None => hit.title.clone(),
@@ -351,7 +396,7 @@ pub fn hits(global: &GlobalArgs, args: &HitsArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-const CSV_COLUMNS: [&str; 19] = [
+const CSV_COLUMNS: [&str; 22] = [
     "hit_id",
     "created_at",
     "indicator",
@@ -366,6 +411,9 @@ const CSV_COLUMNS: [&str; 19] = [
     "alert_status",
     "triage",
     "triage_note",
+    "triage_by",
+    "duplicate_of",
+    "folded_into",
     "definition_hash",
     "origin",
     "retracted_at",
@@ -375,19 +423,133 @@ const CSV_COLUMNS: [&str; 19] = [
 
 pub fn triage(global: &GlobalArgs, args: &TriageArgs) -> anyhow::Result<u8> {
     let settings = load_settings(global)?;
-    let mut store = Store::open(&settings.database)?;
-    let verdict = match args.verdict {
+    if args.next {
+        let store = Store::open_read_only(&settings.database)?;
+        return next_in_queue(global, &store);
+    }
+    let (Some(hit), Some(verdict)) = (args.hit, args.verdict) else {
+        return Err(UsageError("give a hit and --verdict, or --next".to_owned()).into());
+    };
+    let verdict = match verdict {
         VerdictArg::Relevant => Verdict::Relevant,
         VerdictArg::FalsePositive => Verdict::FalsePositive,
+        VerdictArg::Duplicate => Verdict::Duplicate,
     };
-    if !store.set_triage(args.hit, verdict, &args.note, Utc::now())? {
+    match (verdict, args.of) {
+        (Verdict::Duplicate, None) => {
+            return Err(UsageError(format!(
+                "hit {hit}: --verdict duplicate needs --of HIT, the earlier hit it repeats"
+            ))
+            .into());
+        }
+        (Verdict::Relevant | Verdict::FalsePositive, Some(_)) => {
+            return Err(UsageError(format!(
+                "hit {hit}: --of names the original of a duplicate; use it with --verdict \
+                 duplicate"
+            ))
+            .into());
+        }
+        _ => {}
+    }
+    let note = args.note.as_deref().unwrap_or("").trim();
+    if note.chars().count() > NOTE_MAX {
         return Err(UsageError(format!(
-            "hit {}: no such hit (see `watchfloor hits`)",
-            args.hit
+            "hit {hit}: the note has {} characters; at most {NOTE_MAX}",
+            note.chars().count()
         ))
         .into());
     }
-    println!("hit {}: {}", args.hit, verdict.as_str());
+    let mut store = Store::open(&settings.database)?;
+    let given = NewVerdict {
+        verdict,
+        duplicate_of: args.of,
+        note: note.to_owned(),
+        by: LOCAL.to_owned(),
+    };
+    let refusal = match store.record_verdict(hit, &given, Utc::now())? {
+        Recorded::Recorded => None,
+        Recorded::NoSuchHit => Some(format!("hit {hit}: no such hit (see `watchfloor hits`)")),
+        Recorded::NoSuchOriginal => Some(format!(
+            "hit {hit}: --of {}: no such hit (see `watchfloor hits`)",
+            args.of.unwrap_or_default()
+        )),
+        Recorded::OwnDuplicate => Some(format!("hit {hit}: a hit cannot duplicate itself")),
+        Recorded::OriginalMismatch => Some(format!(
+            "hit {hit}: only a duplicate names an original (--of)"
+        )),
+    };
+    if let Some(refusal) = refusal {
+        return Err(UsageError(refusal).into());
+    }
+    match args.of {
+        Some(original) => println!("hit {hit}: duplicate of hit {original}"),
+        None => println!("hit {hit}: {}", verdict.as_str()),
+    }
+    let (_, waiting) = store.queue_head()?;
+    println!("{waiting} untriaged hits wait (`watchfloor triage --next`)");
+    Ok(EXIT_OK)
+}
+
+/// Prints the oldest untriaged hit with what a reviewer needs to judge it; exit 1 when the
+/// queue is empty, so a script can loop until it is.
+fn next_in_queue(global: &GlobalArgs, store: &Store) -> anyhow::Result<u8> {
+    let (head, waiting) = store.queue_head()?;
+    let Some(detail) = head.map(|id| store.hit_detail(id)).transpose()?.flatten() else {
+        println!("no untriaged hits: the queue is empty");
+        return Ok(EXIT_FINDINGS);
+    };
+    let hit = &detail.row;
+    let rules = super::load_indicators(global).ok();
+    let rule = rules
+        .as_ref()
+        .and_then(|r| r.indicators.iter().find(|i| i.id == hit.indicator_id));
+    let text = super::terminal_text;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "hit {}  ({waiting} untriaged, oldest first)",
+        hit.hit_id
+    )?;
+    writeln!(
+        out,
+        "  indicator  {} · {} · {}",
+        text(&hit.indicator_id),
+        rule.map_or("(no longer in the rules)".to_owned(), |r| text(&r.title)),
+        rule.map_or("unknown", |r| r.severity.as_str()),
+    )?;
+    writeln!(
+        out,
+        "  recorded   {}",
+        hit.created_at.format("%Y-%m-%d %H:%M UTC")
+    )?;
+    writeln!(out, "  feed       {}", text(&hit.sources.join(", ")))?;
+    writeln!(out, "  language   {}", hit.lang_shown())?;
+    writeln!(out, "  title      {}", text(&hit.title))?;
+    if let Some(link) = &hit.link {
+        writeln!(out, "  link       {}", text(link))?;
+    }
+    let evidence = crate::matcher::Evidence::from_stored(&hit.evidence).ok();
+    if let Some(snippet) = evidence.as_ref().and_then(|e| e.snippet.as_ref()) {
+        // Matched terms between [ and ], as the web page marks them.
+        let marked: String = snippet
+            .segments()
+            .iter()
+            .map(|s| {
+                if s.marked {
+                    format!("[{}]", s.text)
+                } else {
+                    s.text.clone()
+                }
+            })
+            .collect();
+        writeln!(out, "  snippet    {}", text(&marked))?;
+    }
+    writeln!(
+        out,
+        "judge it: watchfloor triage {id} --verdict relevant|false-positive|duplicate \
+         [--of HIT] [--note TEXT]",
+        id = hit.hit_id
+    )?;
     Ok(EXIT_OK)
 }
 
@@ -407,7 +569,13 @@ struct LabelLine<'a> {
 pub fn export_labels(global: &GlobalArgs, args: &ExportLabelsArgs) -> anyhow::Result<u8> {
     let settings = load_settings(global)?;
     let store = Store::open_read_only(&settings.database)?;
-    let items = store.triaged_items()?;
+    let triaged = store.triaged_items()?;
+    // A duplicate judges no rule: its item, left in the set without the indicator's label,
+    // would read as a negative for it. Such items stay out whole, since a line's labels
+    // speak for every indicator.
+    let (repeats, items): (Vec<_>, Vec<_>) = triaged
+        .iter()
+        .partition(|item| item.verdicts.iter().any(|(_, v)| *v == Verdict::Duplicate));
     let mut text = String::new();
     for item in &items {
         // A false positive is a labelled negative for its indicator: the item stays in the
@@ -439,10 +607,12 @@ pub fn export_labels(global: &GlobalArgs, args: &ExportLabelsArgs) -> anyhow::Re
     std::fs::write(&args.file, text)
         .map_err(|e| UsageError(format!("{}: cannot write: {e}", args.file.display())))?;
     println!(
-        "{} triaged items written to {} (check them with `watchfloor eval {}`)",
+        "{} triaged items written to {} (check them with `watchfloor eval {}`); {} left out \
+         as duplicates or folded repeats",
         items.len(),
         args.file.display(),
-        args.file.display()
+        args.file.display(),
+        repeats.len()
     );
     Ok(EXIT_OK)
 }

@@ -7,7 +7,8 @@
 //!   `WATCHFLOOR_WEB_BASIC_AUTH_FILE`, one line `user:password`.
 //!
 //! Secrets never come from the YAML file itself and never print. With neither configured the
-//! pages are open and read-only, which is only allowed on a loopback address.
+//! pages are open to this machine alone: only allowed on a loopback address, where a verdict
+//! is given by someone at the machine (`local`), as on the command line.
 
 use std::path::PathBuf;
 
@@ -31,7 +32,8 @@ pub(super) struct RawWeb {
     pub(super) allowed_hosts: Option<Vec<Spanned<String>>>,
 }
 
-/// Who may use the hit log. Empty: nobody needs to log in, and nobody may triage.
+/// Who may use the hit log. Empty: nobody needs to log in, which only a loopback listener
+/// allows; verdicts given there are recorded as `local`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WebAuth {
     pub token: Option<Secret>,
@@ -47,6 +49,24 @@ pub struct BasicCredentials {
 impl WebAuth {
     pub fn is_configured(&self) -> bool {
         self.token.is_some() || self.basic.is_some()
+    }
+
+    /// Who a request that [`admits`](Self::admits) comes from, as verdicts record it: the
+    /// basic-auth user, `token` for the bearer token (it names no one), or `local` when no
+    /// login is configured (the hit log is then served only on loopback: someone at this
+    /// machine, as on the command line).
+    pub fn reviewer(&self, authorization: Option<&str>) -> String {
+        if !self.is_configured() {
+            return "local".to_owned();
+        }
+        let Some(authorization) = authorization.filter(|a| self.admits(a)) else {
+            return "unknown".to_owned();
+        };
+        let scheme = authorization.trim().split(' ').next().unwrap_or("");
+        match &self.basic {
+            Some(basic) if scheme.eq_ignore_ascii_case("basic") => basic.user.clone(),
+            _ => "token".to_owned(),
+        }
     }
 
     /// Whether an `Authorization` header value grants access.

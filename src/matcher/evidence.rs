@@ -62,6 +62,14 @@ pub struct Snippet {
     pub demoting: Vec<(usize, usize)>,
 }
 
+impl Snippet {
+    /// The excerpt split into plain, highlighted and demoting runs, made safe to show: how
+    /// mail, the hit list and the terminal all mark the matched terms.
+    pub fn segments(&self) -> Vec<crate::text::safe::Segment> {
+        crate::text::safe::highlight_roles(&self.text, &self.highlights, &self.demoting)
+    }
+}
+
 /// One boost clause of the indicator and whether it applied to the item.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BoostOutcome {

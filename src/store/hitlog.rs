@@ -32,6 +32,9 @@ impl IndicatorSummary {
 pub enum Verdict {
     Relevant,
     FalsePositive,
+    /// Another report of what an earlier hit already showed ([`Triage::duplicate_of`]): no
+    /// judgement of the rule, so neither a positive nor a negative label.
+    Duplicate,
 }
 
 impl Verdict {
@@ -39,6 +42,16 @@ impl Verdict {
         match self {
             Verdict::Relevant => "relevant",
             Verdict::FalsePositive => "false_positive",
+            Verdict::Duplicate => "duplicate",
+        }
+    }
+
+    /// For people: "false positive" rather than the stored word.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Relevant => "relevant",
+            Verdict::FalsePositive => "false positive",
+            Verdict::Duplicate => "duplicate",
         }
     }
 
@@ -46,6 +59,7 @@ impl Verdict {
         match text {
             "relevant" => Some(Verdict::Relevant),
             "false_positive" => Some(Verdict::FalsePositive),
+            "duplicate" => Some(Verdict::Duplicate),
             _ => None,
         }
     }
@@ -74,9 +88,13 @@ pub struct HitFilter {
     /// A search in the rule language (`store::search`): words, prefixes, phrases, `AND`,
     /// `OR`, `NOT`, `NEAR/n`, fields; several words must all occur.
     pub search: Option<String>,
-    /// Leave out hits that repeat another ([`NOT_DUPLICATE_SQL`]).
-    pub skip_duplicates: bool,
     pub triage: TriageFilter,
+    /// Leave out repeats ([`NOT_DUPLICATE_SQL`]): hits judged duplicates and hits story
+    /// folding joined to an earlier report. The web list and the Atom feed do by default;
+    /// exports keep every hit.
+    pub skip_duplicates: bool,
+    /// Only the hits listed after or before one hit, for stepping through a list hit by hit.
+    pub around: Option<Around>,
     pub limit: usize,
     pub offset: usize,
 }
@@ -89,19 +107,35 @@ impl Default for HitFilter {
             since: None,
             until: None,
             search: None,
-            skip_duplicates: false,
             triage: TriageFilter::Any,
+            skip_duplicates: false,
+            around: None,
             limit: 50,
             offset: 0,
         }
     }
 }
 
+/// One hit's place in a list (its time and id), and which side of it to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Around {
+    /// The hits listed after it (the list runs newest first).
+    OlderThan(DateTime<Utc>, i64),
+    /// The hits listed before it.
+    NewerThan(DateTime<Utc>, i64),
+}
+
+/// A hit's current verdict: the latest of its history (`Store::verdict_history`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Triage {
     pub verdict: Verdict,
     pub note: String,
     pub at: DateTime<Utc>,
+    /// Who gave it: `local`, a basic-auth user, `token`, or `unrecorded` for verdicts given
+    /// before their history was kept.
+    pub by: String,
+    /// For a duplicate, the hit it repeats.
+    pub duplicate_of: Option<i64>,
 }
 
 /// One hit of the log.
@@ -135,6 +169,8 @@ pub struct HitRow {
     pub triage: Option<Triage>,
     /// Set when a replay found the rules in force no longer make this hit.
     pub retracted: Option<Retracted>,
+    /// The story's first report, when story folding found this hit a later report of it.
+    pub folded_into: Option<i64>,
 }
 
 /// When a replay retracted a hit, and by which version of the indicator's definition.
@@ -148,6 +184,15 @@ impl HitRow {
     /// The language for display: the code, `und`, or `-` when never identified.
     pub fn lang_shown(&self) -> &str {
         self.lang.as_deref().unwrap_or("-")
+    }
+
+    /// The earlier hit this one repeats: the one a reviewer named as its original, else the
+    /// story's first report it was folded into.
+    pub fn repeats(&self) -> Option<i64> {
+        self.triage
+            .as_ref()
+            .and_then(|t| t.duplicate_of)
+            .or(self.folded_into)
     }
 }
 
@@ -163,11 +208,11 @@ pub struct HitDetail {
     pub deliveries: Vec<AlertRow>,
 }
 
-/// The hits that repeat one already in the log, which a feed reader should not be shown
-/// twice: later reports of a story folded into its first (`alert::story`). One predicate on
-/// `hits h`, so every reader of "not a duplicate" agrees; a reviewer's own verdict that a hit
-/// is a duplicate joins it here.
-pub const NOT_DUPLICATE_SQL: &str = "h.story_id IS NULL";
+/// The hits that repeat one already in the log, which a reviewer's queue, the chart and a feed
+/// reader should not show twice: later reports of a story folded into its first
+/// (`alert::story`), and hits a reviewer judged a duplicate. A condition on `h` (a hit) and `t`
+/// (its current verdict), so every reader of "not a duplicate" agrees.
+pub const NOT_DUPLICATE_SQL: &str = "(h.story_id IS NULL AND t.verdict IS NOT 'duplicate')";
 
 const HIT_SELECT: &str = "SELECT h.id, h.indicator_id, h.feed_id, h.item_id, i.title, i.link,
         i.published, i.first_seen, h.created_at, h.score, h.definition_hash, h.origin,
@@ -178,7 +223,7 @@ const HIT_SELECT: &str = "SELECT h.id, h.indicator_id, h.feed_id, h.item_id, i.t
             WHEN SUM(a.status = 'sent') > 0 THEN 'sent'
             WHEN COUNT(*) > 0 THEN 'folded'
          END FROM alerts a WHERE a.hit_id = h.id),
-        i.lang, h.retracted_at, h.retracted_by
+        i.lang, h.retracted_at, h.retracted_by, t.reviewer, t.duplicate_of, h.story_id
      FROM hits h JOIN items i ON i.id = h.item_id LEFT JOIN triage t ON t.hit_id = h.id";
 
 fn hit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HitRow> {
@@ -212,9 +257,12 @@ fn hit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HitRow> {
                 verdict,
                 note: row.get(14)?,
                 at: from_unix(row.get(15)?),
+                by: row.get(20)?,
+                duplicate_of: row.get(21)?,
             }),
             None => None,
         },
+        folded_into: row.get(22)?,
     })
 }
 
@@ -242,6 +290,19 @@ impl Store {
               AND (?6 OR (?7 AND t.verdict IS NULL) OR t.verdict = ?8)
               AND (?11 = 0 OR {NOT_DUPLICATE_SQL})"
         );
+        let mut conditions = conditions;
+        // Integers only, written into the statement: no text of the request reaches it.
+        match filter.around {
+            None => {}
+            Some(Around::OlderThan(at, id)) => conditions.push_str(&format!(
+                " AND (h.created_at < {at} OR (h.created_at = {at} AND h.id < {id}))",
+                at = to_unix(at)
+            )),
+            Some(Around::NewerThan(at, id)) => conditions.push_str(&format!(
+                " AND (h.created_at > {at} OR (h.created_at = {at} AND h.id > {id}))",
+                at = to_unix(at)
+            )),
+        }
         // One list for both statements: the count leaves the page's ?9 and ?10 unread, and
         // SQLite counts parameters up to the highest number written.
         let args = params![
@@ -317,12 +378,14 @@ impl Store {
     }
 
     /// Hits of an indicator per UTC day over the last `days` days, every day listed, oldest
-    /// first.
+    /// first. Only hits that stand count: not retracted, not judged false positives, and
+    /// unless `with_repeats`, not duplicates nor folded into an earlier report.
     pub fn hits_per_day(
         &self,
         indicator_id: &str,
         days: u32,
         now: DateTime<Utc>,
+        with_repeats: bool,
     ) -> Result<Vec<(NaiveDate, u64)>, StoreError> {
         let today = now.date_naive();
         let first = today - chrono::Duration::days(i64::from(days.max(1)) - 1);
@@ -330,12 +393,15 @@ impl Store {
             .and_hms_opt(0, 0, 0)
             .map(|t| t.and_utc())
             .unwrap_or(now);
-        let mut statement = self.conn.prepare_cached(
-            "SELECT date(created_at, 'unixepoch'), COUNT(*) FROM hits
-             WHERE indicator_id = ?1 AND created_at >= ?2 GROUP BY 1",
-        )?;
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT date(h.created_at, 'unixepoch'), COUNT(*)
+             FROM hits h LEFT JOIN triage t ON t.hit_id = h.id
+             WHERE h.indicator_id = ?1 AND h.created_at >= ?2 AND h.retracted_at IS NULL
+               AND t.verdict IS NOT 'false_positive' AND (?3 OR {NOT_DUPLICATE_SQL})
+             GROUP BY 1"
+        ))?;
         let counts: std::collections::HashMap<String, u64> = statement
-            .query_map(params![indicator_id, to_unix(start)], |row| {
+            .query_map(params![indicator_id, to_unix(start), with_repeats], |row| {
                 Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
             })?
             .collect::<Result<_, _>>()?;
@@ -377,37 +443,16 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Records a reviewer's verdict (replacing an earlier one). `false` when there is no such
-    /// hit.
-    pub fn set_triage(
-        &mut self,
-        hit_id: i64,
-        verdict: Verdict,
-        note: &str,
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let exists: bool = self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM hits WHERE id = ?1)",
-            [hit_id],
-            |row| row.get(0),
-        )?;
-        if !exists {
-            return Ok(false);
-        }
-        self.conn.execute(
-            "INSERT INTO triage (hit_id, verdict, note, at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(hit_id) DO UPDATE SET verdict = excluded.verdict,
-               note = excluded.note, at = excluded.at",
-            params![hit_id, verdict.as_str(), note, to_unix(at)],
-        )?;
-        Ok(true)
-    }
-
-    /// Every triaged item with its verdicts per indicator, for `export-labels`: (item id,
-    /// title, summary, [(indicator, verdict)]), by item.
+    /// Every triaged item with its current verdicts per indicator, for `export-labels`, by
+    /// item. A verdict on a folded hit comes as [`Verdict::Duplicate`] unless it is
+    /// `relevant`: a repeat judged false is the first report's false positive, already
+    /// counted there, and must not count twice.
     pub fn triaged_items(&self) -> Result<Vec<TriagedItem>, StoreError> {
         let mut statement = self.conn.prepare(
-            "SELECT i.id, i.title, i.summary, i.content, h.indicator_id, t.verdict, i.lang
+            "SELECT i.id, i.title, i.summary, i.content, h.indicator_id,
+                    CASE WHEN h.story_id IS NOT NULL AND t.verdict <> 'relevant'
+                         THEN 'duplicate' ELSE t.verdict END,
+                    i.lang
              FROM triage t JOIN hits h ON h.id = t.hit_id JOIN items i ON i.id = h.item_id
              ORDER BY i.id, h.indicator_id",
         )?;

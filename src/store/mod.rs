@@ -14,20 +14,22 @@ mod langs;
 mod outbox;
 mod schema;
 mod search;
+mod verdicts;
 
 pub use checkpoint::CheckpointPolicy;
 use checkpoint::Checkpointer;
 pub use db::Db;
 pub use feed_health::{FeedHealthRow, NoticeKind, NoticePhase, NoticeState};
 pub use hitlog::{
-    HitDetail, HitFilter, HitRow, IndicatorSummary, Retracted, Triage, TriageFilter, TriagedItem,
-    Verdict,
+    Around, HitDetail, HitFilter, HitRow, IndicatorSummary, Retracted, Triage, TriageFilter,
+    TriagedItem, Verdict,
 };
 pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
 pub use langs::NOT_IDENTIFIED;
 pub use search::{
     MAX_SEARCH_BYTES, MAX_SEARCH_WORDS, SearchError, fts_query, index_words, search_notes,
 };
+pub use verdicts::{LOCAL, NewVerdict, Recorded, VerdictEntry};
 
 pub use outbox::{
     AlertRow, AlertStatus, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,

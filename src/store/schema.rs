@@ -358,4 +358,47 @@ pub const MIGRATIONS: &[&str] = &[
         DELETE FROM hit_items_search WHERE rowid = old.id;
     END;
     "#,
+    // 13: verdicts keep their history. Every verdict a reviewer gives is a row of `verdicts`,
+    // never updated or deleted: who gave it ('local' from the command line or an open hit
+    // log, the basic-auth user, 'token' for the bearer token), when, what, the note, and for
+    // a duplicate the hit it repeats. `triage` stays the current verdict of each hit, the
+    // latest row of its history, kept by a trigger so that no writer can let the two differ
+    // and the hit log's queries keep their one-row join. Verdicts given before the history
+    // start it, by 'unrecorded'.
+    r#"
+    CREATE TABLE verdicts (
+        id           INTEGER PRIMARY KEY,
+        hit_id       INTEGER NOT NULL REFERENCES hits(id),
+        -- 'relevant' | 'false_positive' | 'duplicate'
+        verdict      TEXT NOT NULL,
+        -- The hit this one repeats; set exactly for a duplicate, never the hit itself.
+        duplicate_of INTEGER REFERENCES hits(id),
+        note         TEXT NOT NULL,
+        reviewer     TEXT NOT NULL,
+        at           INTEGER NOT NULL,
+        CHECK ((verdict = 'duplicate') = (duplicate_of IS NOT NULL)),
+        CHECK (duplicate_of IS NULL OR duplicate_of <> hit_id)
+    );
+    CREATE INDEX verdicts_hit ON verdicts(hit_id, id);
+    ALTER TABLE triage ADD COLUMN reviewer TEXT NOT NULL DEFAULT 'unrecorded';
+    ALTER TABLE triage ADD COLUMN duplicate_of INTEGER REFERENCES hits(id);
+    INSERT INTO verdicts (hit_id, verdict, duplicate_of, note, reviewer, at)
+        SELECT hit_id, verdict, NULL, note, 'unrecorded', at FROM triage ORDER BY at, hit_id;
+    CREATE TRIGGER verdicts_current AFTER INSERT ON verdicts
+    BEGIN
+        INSERT INTO triage (hit_id, verdict, note, at, reviewer, duplicate_of)
+            VALUES (new.hit_id, new.verdict, new.note, new.at, new.reviewer, new.duplicate_of)
+        ON CONFLICT(hit_id) DO UPDATE SET verdict = excluded.verdict, note = excluded.note,
+            at = excluded.at, reviewer = excluded.reviewer,
+            duplicate_of = excluded.duplicate_of;
+    END;
+    CREATE TRIGGER verdicts_kept_on_update BEFORE UPDATE ON verdicts
+    BEGIN
+        SELECT RAISE(ABORT, 'a verdict is history: give a new one instead');
+    END;
+    CREATE TRIGGER verdicts_kept_on_delete BEFORE DELETE ON verdicts
+    BEGIN
+        SELECT RAISE(ABORT, 'a verdict is history: it is never deleted');
+    END;
+    "#,
 ];

@@ -27,6 +27,14 @@ pub struct Bar {
     pub height: u32,
     /// `2026-11-02: 3 hits`, shown on hover and read by screen readers.
     pub title: String,
+    /// The day, `2026-11-02`.
+    pub date: String,
+    /// The day's whole column, which links to its hits: a bar 6 pixels wide is too small
+    /// a target.
+    pub slot_x: u32,
+    pub slot_width: u32,
+    /// The list of the day's hits; set by the page, which knows the filters.
+    pub href: String,
 }
 
 pub struct Tick {
@@ -38,6 +46,8 @@ pub struct Tick {
 pub struct Day {
     pub date: String,
     pub count: u64,
+    /// The list of the day's hits; set by the page.
+    pub href: String,
 }
 
 pub struct Chart {
@@ -80,6 +90,10 @@ pub fn daily(days: &[(NaiveDate, u64)]) -> Chart {
                 width: BAR,
                 height,
                 title: format!("{date}: {n} {}", plural(*n)),
+                date: date.to_string(),
+                slot_x: LEFT + i as u32 * SLOT,
+                slot_width: SLOT,
+                href: String::new(),
             }
         })
         .collect();
@@ -127,6 +141,7 @@ pub fn daily(days: &[(NaiveDate, u64)]) -> Chart {
             .map(|(date, count)| Day {
                 date: date.to_string(),
                 count: *count,
+                href: String::new(),
             })
             .collect(),
         summary,

@@ -1,15 +1,19 @@
 //! The review stage: the hit log as web pages and an Atom feed, on the operations listener.
 //!
 //! Pages are rendered on the server with askama and need no JavaScript and no asset from
-//! anywhere: reviewers open them from a locked-down network, and a page that runs nothing
-//! cannot be made to run a feed's script. Every string a feed supplied goes through askama's
+//! anywhere: reviewers open them from a locked-down network, and a page whose policy runs no
+//! inline script cannot be made to run a feed's. Every string a feed supplied goes through askama's
 //! escaping (nothing is marked safe) after `header_text` has taken out control characters and
 //! bidi overrides; only http and https links become `href`s.
 //!
 //! The pages read through the database's read-only connections ([`Db::read`]), never the
 //! daemon's writer, so a slow page cannot hold up a poll, nor a poll a page. The one write is
-//! a reviewer's triage verdict, made through the store on the daemon's writer, and only where
-//! access is configured: without a login there is nobody to record as having decided.
+//! a reviewer's verdict, appended to the hit's history through the store on the daemon's
+//! writer, with who gave it: the basic-auth user, `token`, or `local` on a hit log without a
+//! login (served only on loopback, to someone at the machine).
+//!
+//! One script is served, `/static/desk.js`, from the binary: keyboard shortcuts over forms and
+//! links that work without it. The policy allows scripts from here alone, never inline.
 
 mod atom;
 mod chart;
@@ -27,14 +31,20 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::config::{Indicators, WebAuth};
-use crate::store::{Db, Store, StoreError, Verdict};
+use crate::store::{Db, NewVerdict, Recorded, Store, StoreError, Verdict};
 
 pub use pages::ListQuery;
 
-/// The Content-Security-Policy of every page: nothing loads or runs but inline style; forms
-/// post only here; no page may be framed.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
-     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The Content-Security-Policy of every page: nothing loads or runs but inline style and the
+/// hit log's own script file (no inline script, no handler attribute, no eval); forms post
+/// only here; no page may be framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+/// The keyboard shortcuts, served as `/static/desk.js`. The pages work without it: every
+/// key has a button or link it presses.
+const DESK_JS: &str = include_str!("desk.js");
 
 /// Notes longer than this are cut: a verdict's reason, not an essay.
 const NOTE_MAX: usize = 2000;
@@ -121,6 +131,8 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/hits.atom", get(atom_feed))
         .route("/hits/{id}", get(hit_page))
         .route("/hits/{id}/triage", post(triage))
+        .route("/queue", get(queue))
+        .route("/static/desk.js", get(desk_js))
         .route("/indicators", get(indicators_page))
         .route("/indicators/{id}", get(indicator_page))
         .route("/feeds", get(feeds_page))
@@ -232,14 +244,16 @@ fn not_found(state: &WebState, what: &str) -> Response {
 }
 
 async fn hit_list(State(state): State<Arc<WebState>>, Query(query): Query<ListQuery>) -> Response {
-    let (filter, mut problems) = query.filter();
+    let (mut filter, mut problems) = query.filter();
+    // Repeats stay out of the list unless asked for (`duplicates=include`).
+    filter.skip_duplicates = !query.shows_repeats();
     // A search that does not compile would show every hit as if it matched: the page says
     // what is wrong and lists nothing.
     if let Err(e) = search_of(&filter) {
         problems.push(format!("q: {}", e.message));
         return html(
             StatusCode::BAD_REQUEST,
-            pages::hit_list(&state, &query, &filter, &problems, &[], 0),
+            pages::hit_list(&state, &query, &filter, &problems, &[], 0, 0),
         );
     }
     if let Some(search) = &filter.search {
@@ -253,6 +267,18 @@ async fn hit_list(State(state): State<Arc<WebState>>, Query(query): Query<ListQu
     let found = state
         .read(move |store| {
             let page = store.hits_page(&lookup)?;
+            // How many repeats the filters match but the list leaves out, for its toggle.
+            let hidden = if lookup.skip_duplicates {
+                let (_, with_repeats) = store.hits_page(&crate::store::HitFilter {
+                    skip_duplicates: false,
+                    limit: 0,
+                    offset: 0,
+                    ..lookup.clone()
+                })?;
+                with_repeats.saturating_sub(page.1)
+            } else {
+                0
+            };
             // The known ids are read only to check a filter that names one.
             let with_hits: Vec<String> = match &lookup.indicator {
                 Some(_) => store
@@ -266,11 +292,11 @@ async fn hit_list(State(state): State<Arc<WebState>>, Query(query): Query<ListQu
                 Some(_) => store.feed_states()?.into_iter().map(|f| f.id).collect(),
                 None => Vec::new(),
             };
-            Ok((page, with_hits, feeds))
+            Ok((page, with_hits, feeds, hidden))
         })
         .await;
     match found {
-        Ok(((rows, total), with_hits, feeds)) => {
+        Ok(((rows, total), with_hits, feeds, hidden)) => {
             // An id nothing knows is a typo: say so, as for a bad date, rather than
             // "No hits match", which reads as "nothing happened".
             let rules = (state.rules)();
@@ -293,7 +319,7 @@ async fn hit_list(State(state): State<Arc<WebState>>, Query(query): Query<ListQu
             }
             html(
                 StatusCode::OK,
-                pages::hit_list(&state, &query, &filter, &problems, &rows, total),
+                pages::hit_list(&state, &query, &filter, &problems, &rows, total, hidden),
             )
         }
         Err(e) => failure(&state, e),
@@ -320,12 +346,104 @@ fn unknown_id(what: &str, wanted: &str, known: &[&str]) -> String {
     )
 }
 
-async fn hit_page(State(state): State<Arc<WebState>>, Path(id): Path<i64>) -> Response {
-    match state.read(move |store| store.hit_detail(id)).await {
-        Ok(Some(detail)) => html(StatusCode::OK, pages::hit_page(&state, &detail)),
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct HitPageQuery {
+    /// `1`: the page is part of the untriaged queue (its j and k walk the queue, and a
+    /// verdict opens the next hit of it).
+    queue: String,
+    /// The query string of the list the page was opened from: its j and k step through
+    /// that list.
+    list: Option<String>,
+}
+
+async fn hit_page(
+    State(state): State<Arc<WebState>>,
+    Path(id): Path<i64>,
+    Query(query): Query<HitPageQuery>,
+) -> Response {
+    let in_queue = query.queue == "1";
+    let list = query
+        .list
+        .as_deref()
+        .filter(|_| !in_queue)
+        .map(ListQuery::from_query_string);
+    let found = state
+        .read(move |store| {
+            let Some(detail) = store.hit_detail(id)? else {
+                return Ok(None);
+            };
+            let history = store.verdict_history(id)?;
+            let nav = if in_queue {
+                let (previous, next) = store.queue_neighbours(id)?;
+                let (_, waiting) = store.queue_head()?;
+                pages::HitNav {
+                    queue: Some(waiting),
+                    list: None,
+                    previous,
+                    next,
+                }
+            } else if let Some(list) = list {
+                let (newer, older) = store.list_neighbours(&list.list_filter(), id)?;
+                pages::HitNav {
+                    queue: None,
+                    list: Some(list.query_string()),
+                    previous: newer,
+                    next: older,
+                }
+            } else {
+                // The list runs newest first: its next hit is the older one.
+                let (older, newer) = store.log_neighbours(id)?;
+                pages::HitNav {
+                    queue: None,
+                    list: None,
+                    previous: newer,
+                    next: older,
+                }
+            };
+            Ok(Some((detail, history, nav)))
+        })
+        .await;
+    match found {
+        Ok(Some((detail, history, nav))) => html(
+            StatusCode::OK,
+            pages::hit_page(&state, &detail, &history, &nav),
+        ),
         Ok(None) => not_found(&state, &format!("There is no hit {id}.")),
         Err(e) => failure(&state, e),
     }
+}
+
+/// The untriaged queue: opens its oldest hit in queue mode, or says that none is left.
+async fn queue(State(state): State<Arc<WebState>>) -> Response {
+    match state.read(|store| store.queue_head()).await {
+        Ok((Some(id), _)) => {
+            Redirect::to(&format!("{}/hits/{id}?queue=1", state.prefix())).into_response()
+        }
+        Ok((None, _)) => html(
+            StatusCode::OK,
+            pages::message_page(
+                &state,
+                "The queue is empty",
+                "Every hit has a verdict, or was folded into an earlier report of its story, \
+                 or was retracted. New hits join the queue as they are recorded.",
+            ),
+        ),
+        Err(e) => failure(&state, e),
+    }
+}
+
+/// The keyboard shortcuts' script: the same bytes until the binary changes, so browsers may
+/// keep it a day.
+async fn desk_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        DESK_JS,
+    )
+        .into_response()
 }
 
 async fn indicators_page(State(state): State<Arc<WebState>>) -> Response {
@@ -345,15 +463,28 @@ async fn indicators_page(State(state): State<Arc<WebState>>) -> Response {
     }
 }
 
-async fn indicator_page(State(state): State<Arc<WebState>>, Path(id): Path<String>) -> Response {
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct IndicatorQuery {
+    /// `include` (or `show`): count and list duplicates and folded repeats too.
+    duplicates: String,
+}
+
+async fn indicator_page(
+    State(state): State<Arc<WebState>>,
+    Path(id): Path<String>,
+    Query(query): Query<IndicatorQuery>,
+) -> Response {
     let rules = (state.rules)();
     let lookup = id.clone();
     let now = Utc::now();
+    let show_repeats = pages::shows_repeats(&query.duplicates);
     let found = state
         .read(move |store| {
-            let days = store.hits_per_day(&lookup, chart::DAYS, now)?;
+            let days = store.hits_per_day(&lookup, chart::DAYS, now, show_repeats)?;
             let latest = store.hits_page(&crate::store::HitFilter {
                 indicator: Some(lookup),
+                skip_duplicates: !show_repeats,
                 limit: 20,
                 ..Default::default()
             })?;
@@ -369,7 +500,7 @@ async fn indicator_page(State(state): State<Arc<WebState>>, Path(id): Path<Strin
             }
             html(
                 StatusCode::OK,
-                pages::indicator_page(&state, &id, indicator, &days, &latest, total),
+                pages::indicator_page(&state, &id, indicator, &days, &latest, total, show_repeats),
             )
         }
         Err(e) => failure(&state, e),
@@ -407,15 +538,11 @@ async fn atom_feed(State(state): State<Arc<WebState>>, Query(query): Query<ListQ
     }
     filter.limit = atom::ENTRIES;
     filter.offset = 0;
-    filter.skip_duplicates = query.duplicates.trim() != "include";
+    filter.skip_duplicates = !query.shows_repeats();
     let indicator = filter.indicator.clone();
     let base = state.absolute_base();
+    // The list's filters, `duplicates` among them.
     let filters = query.filter_query();
-    let filters = match query.duplicates.trim() {
-        "include" if filters.is_empty() => "duplicates=include".to_owned(),
-        "include" => format!("{filters}&duplicates=include"),
-        _ => filters,
-    };
     match state.read(move |store| store.hits_page(&filter)).await {
         Ok((rows, _)) => {
             let rules = (state.rules)();
@@ -449,16 +576,41 @@ struct TriageForm {
     verdict: String,
     #[serde(default)]
     note: String,
+    /// A duplicate's original, as typed: a hit id.
+    #[serde(default)]
+    of: String,
+    /// `1` from a page in queue mode: the next hit of the queue opens after the verdict.
+    #[serde(default)]
+    queue: String,
+    /// From a list's row: the list's query string, to return to it.
+    #[serde(default, rename = "return")]
+    return_to: Option<String>,
+    /// From a hit page opened from a list: that list's query string, kept on the page.
+    #[serde(default)]
+    list: Option<String>,
+}
+
+/// A form's answer that is not a page: plain text, with its status.
+fn refused(status: StatusCode, text: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
 }
 
 /// Whether a POST came from one of our own pages. Browsers send credentials to a site
 /// whatever page submits the form, so a form on another site could otherwise triage here.
+///
+/// `Sec-Fetch-Site`, which browsers set and no page can, decides when present: our pages'
+/// `no-referrer` policy makes Chromium send `Origin: null` with their own form posts, so the
+/// origin alone would refuse them. Without it (older browsers, scripts), the `Origin` must
+/// name this host, and `null` is refused.
 fn same_origin(headers: &HeaderMap) -> bool {
     let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = value("sec-fetch-site")
-        && !matches!(site, "same-origin" | "none")
-    {
-        return false;
+    if let Some(site) = value("sec-fetch-site") {
+        return matches!(site, "same-origin" | "none");
     }
     match (value("origin"), value("host")) {
         (None, _) => true,
@@ -477,42 +629,99 @@ async fn triage(
     headers: HeaderMap,
     Form(form): Form<TriageForm>,
 ) -> Response {
-    if !state.auth.is_configured() {
-        return (
-            StatusCode::FORBIDDEN,
-            "triage needs web.token_file or web.basic_auth_file configured: without a login \
-             the hit log is read-only\n",
-        )
-            .into_response();
-    }
     if !same_origin(&headers) {
-        return (
+        return refused(
             StatusCode::FORBIDDEN,
-            "triage is accepted only from the hit log's own pages\n",
-        )
-            .into_response();
+            "triage is accepted only from the hit log's own pages\n".to_owned(),
+        );
     }
     let Some(verdict) = Verdict::parse(form.verdict.trim()) else {
-        return (
+        return refused(
             StatusCode::BAD_REQUEST,
             format!(
-                "verdict '{}' is neither 'relevant' nor 'false_positive'\n",
+                "verdict '{}' is not 'relevant', 'false_positive' or 'duplicate'\n",
                 crate::text::safe::header_text(&form.verdict, 40)
             ),
-        )
-            .into_response();
+        );
+    };
+    let of = form.of.trim();
+    let duplicate_of = match (verdict, of) {
+        (Verdict::Duplicate, "") => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                format!("hit {id}: a duplicate needs the id of the earlier hit it repeats\n"),
+            );
+        }
+        (Verdict::Duplicate, of) => match of.trim_start_matches('#').parse::<i64>() {
+            Ok(original) if original > 0 => Some(original),
+            _ => {
+                return refused(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "hit {id}: '{}' is not a hit id (a whole number from 1 up)\n",
+                        crate::text::safe::header_text(of, 40)
+                    ),
+                );
+            }
+        },
+        // The duplicate form's id field may come along with another verdict's button.
+        _ => None,
     };
     let note: String = form.note.trim().chars().take(NOTE_MAX).collect();
+    let given = NewVerdict {
+        verdict,
+        duplicate_of,
+        note,
+        by: state.auth.reviewer(
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        ),
+    };
     let recorded = state
         .db
-        .write(move |store| store.set_triage(id, verdict, &note, Utc::now()))
+        .write(move |store| store.record_verdict(id, &given, Utc::now()))
         .await;
+    let prefix = state.prefix();
     match recorded {
-        Ok(true) => {
+        Ok(Recorded::Recorded) => {
             tracing::info!(hit = id, "web: hit {id} triaged {}", verdict.as_str());
-            Redirect::to(&format!("{}/hits/{id}", state.prefix())).into_response()
+            let next = if form.queue == "1" {
+                format!("{prefix}/queue")
+            } else if let Some(list) = &form.return_to {
+                // Only the list's own fields survive: the answer leads back to the list.
+                let list = ListQuery::from_query_string(list);
+                let offset = list.offset.trim().parse::<usize>().unwrap_or(0);
+                format!("{}#hit-{id}", list.href(&prefix, offset))
+            } else if let Some(list) = &form.list {
+                let list = ListQuery::from_query_string(list).query_string();
+                format!(
+                    "{prefix}/hits/{id}?{}",
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("list", &list)
+                        .finish()
+                )
+            } else {
+                format!("{prefix}/hits/{id}")
+            };
+            Redirect::to(&next).into_response()
         }
-        Ok(false) => not_found(&state, &format!("There is no hit {id}.")),
+        Ok(Recorded::NoSuchHit) => not_found(&state, &format!("There is no hit {id}.")),
+        Ok(Recorded::NoSuchOriginal) => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "hit {id}: there is no hit {} to be a duplicate of\n",
+                duplicate_of.unwrap_or_default()
+            ),
+        ),
+        Ok(Recorded::OwnDuplicate) => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("hit {id}: a hit cannot be a duplicate of itself\n"),
+        ),
+        Ok(Recorded::OriginalMismatch) => refused(
+            StatusCode::BAD_REQUEST,
+            format!("hit {id}: only a duplicate names an original\n"),
+        ),
         Err(e) => failure(&state, e),
     }
 }
@@ -548,6 +757,17 @@ mod tests {
         assert!(!same_origin(&headers(&[
             ("host", "127.0.0.1:9477"),
             ("origin", "null"),
+        ])));
+        // Chromium's own form post under `Referrer-Policy: no-referrer`.
+        assert!(same_origin(&headers(&[
+            ("host", "127.0.0.1:9477"),
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin"),
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:9477"),
+            ("origin", "http://127.0.0.1:9477"),
+            ("sec-fetch-site", "same-site"),
         ])));
     }
 }

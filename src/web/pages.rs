@@ -14,7 +14,9 @@ use crate::config::{Indicator, Indicators};
 use crate::languages;
 use crate::matcher::Role;
 use crate::matcher::explain::demotion_lines;
-use crate::store::{FeedState, HitDetail, HitFilter, HitRow, SourceRow, TriageFilter, Verdict};
+use crate::store::{
+    FeedState, HitDetail, HitFilter, HitRow, SourceRow, TriageFilter, Verdict, VerdictEntry,
+};
 use crate::text::safe::{
     LINK_MAX, Segment, header_text, highlight_block, highlight_block_roles, web_link,
 };
@@ -89,12 +91,18 @@ pub struct ListQuery {
     pub until: String,
     /// A search in the rule language (`store::search`).
     pub q: String,
-    /// `untriaged`, `relevant`, `false_positive`; empty: any.
+    /// `untriaged`, `relevant`, `false_positive`, `duplicate`; empty: any.
     pub triage: String,
     pub offset: String,
-    /// The Atom feed's only: `include` keeps the hits that repeat another (folded stories),
-    /// which the feed leaves out otherwise.
+    /// `include` (or `show`): list the hits that repeat another too (judged duplicates,
+    /// folded stories), which are left out otherwise.
     pub duplicates: String,
+}
+
+/// `duplicates=include` (the Atom feed's word) or `show`: the hits that repeat another are
+/// listed and counted too.
+pub fn shows_repeats(value: &str) -> bool {
+    matches!(value.trim(), "include" | "show")
 }
 
 fn parse_time(text: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
@@ -133,7 +141,8 @@ impl ListQuery {
                 Some(verdict) => TriageFilter::Verdict(verdict),
                 None => {
                     problems.push(format!(
-                        "triage: '{}' is not untriaged, relevant or false_positive; ignored",
+                        "triage: '{}' is not untriaged, relevant, false_positive or \
+                         duplicate; ignored",
                         header_text(other, NAME_MAX)
                     ));
                     TriageFilter::Any
@@ -163,16 +172,74 @@ impl ListQuery {
             since,
             until,
             search: text(&self.q),
-            skip_duplicates: false,
             triage,
+            // The list and the Atom feed decide this themselves (`shows_repeats`).
+            skip_duplicates: false,
+            around: None,
             limit: PAGE_SIZE,
             offset,
         };
         (filter, problems)
     }
 
+    /// Whether duplicates and folded repeats are listed (`duplicates=include`, or `show`).
+    pub fn shows_repeats(&self) -> bool {
+        shows_repeats(&self.duplicates)
+    }
+
+    /// The list named by a query string (a verdict form's `return`), with only the fields a
+    /// list has: whatever else the string holds is dropped, so it can only lead to the list.
+    pub fn from_query_string(text: &str) -> ListQuery {
+        let mut query = ListQuery::default();
+        for (name, value) in url::form_urlencoded::parse(text.as_bytes()).take(16) {
+            let field = match &*name {
+                "indicator" => &mut query.indicator,
+                "feed" => &mut query.feed,
+                "since" => &mut query.since,
+                "until" => &mut query.until,
+                "q" => &mut query.q,
+                "triage" => &mut query.triage,
+                "duplicates" => &mut query.duplicates,
+                "offset" => &mut query.offset,
+                _ => continue,
+            };
+            *field = value.chars().take(NAME_MAX).collect();
+        }
+        query
+    }
+
+    /// The store's filter for this list as the page shows it: repeats left out unless
+    /// `duplicates=include`.
+    pub fn list_filter(&self) -> HitFilter {
+        let (mut filter, _) = self.filter();
+        filter.skip_duplicates = !self.shows_repeats();
+        filter
+    }
+
+    /// This list's query string, filters and offset kept: where a verdict posted from the
+    /// list returns to.
+    pub fn query_string(&self) -> String {
+        let offset = self.offset.trim().parse::<usize>().unwrap_or(0);
+        self.href("", offset)
+            .split_once('?')
+            .map_or(String::new(), |(_, q)| q.to_owned())
+    }
+
+    /// This list with repeats shown or hidden, from its first page.
+    fn with_repeats(&self, prefix: &str, show: bool) -> String {
+        let toggled = ListQuery {
+            duplicates: if show {
+                "include".into()
+            } else {
+                String::new()
+            },
+            ..self.clone()
+        };
+        toggled.href(prefix, 0)
+    }
+
     /// This list at another offset, filters kept.
-    fn href(&self, prefix: &str, offset: usize) -> String {
+    pub fn href(&self, prefix: &str, offset: usize) -> String {
         let mut query = self.filters();
         if offset > 0 {
             query.append_pair("offset", &offset.to_string());
@@ -200,6 +267,7 @@ impl ListQuery {
             ("until", &self.until),
             ("q", &self.q),
             ("triage", &self.triage),
+            ("duplicates", &self.duplicates),
         ] {
             if !value.trim().is_empty() {
                 query.append_pair(name, value.trim());
@@ -229,22 +297,57 @@ fn choices(current: &str, options: impl IntoIterator<Item = (String, String)>) -
 
 /// One hit in a list.
 struct Row {
+    hit_id: i64,
     href: String,
     /// When the hit was recorded: the time the date filters use.
     time: String,
     first_seen: String,
     published: String,
+    /// The indicator's title (its id when it has left the rules), and its id beside.
     indicator: String,
+    indicator_id: String,
     indicator_href: String,
     severity: &'static str,
     title: String,
+    /// The evidence's excerpt with the matched terms marked; empty when the evidence does
+    /// not say, or the excerpt would only repeat the title.
+    snippet: Vec<Segment>,
+    /// The item's language code, `und`, or `-`.
+    lang: String,
     source: String,
     /// How many other feeds reported the story.
     also: usize,
-    triage: &'static str,
+    /// The current verdict, for people ("false positive"); empty before any.
+    verdict: &'static str,
+    /// The stored word of the verdict, for the row's class.
+    verdict_class: &'static str,
+    /// The earlier hit this one repeats (a duplicate's original, or the story's first
+    /// report), with how: "duplicate of" or "folded into".
+    repeats: Option<(&'static str, i64, String)>,
     alert: String,
     /// A replay found the rules no longer make this hit.
     retracted: bool,
+}
+
+/// The hit a duplicate or folded hit repeats, as the list and the hit page show it.
+fn repeats_of(prefix: &str, hit: &HitRow) -> Option<(&'static str, i64, String)> {
+    let how = match (&hit.triage, hit.folded_into) {
+        (Some(t), _) if t.duplicate_of.is_some() => "a duplicate of",
+        (_, Some(_)) => "folded into",
+        _ => return None,
+    };
+    let original = hit.repeats()?;
+    Some((how, original, format!("{prefix}/hits/{original}")))
+}
+
+/// The evidence's excerpt for a list row, marked as mail marks it.
+fn row_snippet(hit: &HitRow) -> Vec<Segment> {
+    crate::matcher::Evidence::from_stored(&hit.evidence)
+        .ok()
+        .and_then(|e| e.snippet)
+        // From the title it would only repeat the line above it.
+        .filter(|s| s.field != crate::text::Field::Title)
+        .map_or_else(Vec::new, |s| s.segments())
 }
 
 fn severity_of(rules: &Indicators, id: &str) -> &'static str {
@@ -264,19 +367,41 @@ fn title_text(title: &str) -> String {
     }
 }
 
-fn row(prefix: &str, rules: &Indicators, hit: &HitRow) -> Row {
+/// A hit's page, opened from a list (`list`, its query string, may be empty): its j and k
+/// then step through that list.
+fn hit_in_list(prefix: &str, id: i64, list: &str) -> String {
+    if list.is_empty() {
+        format!("{prefix}/hits/{id}")
+    } else {
+        format!(
+            "{prefix}/hits/{id}?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("list", list)
+                .finish()
+        )
+    }
+}
+
+fn row(prefix: &str, rules: &Indicators, hit: &HitRow, list: &str) -> Row {
+    let rule = rules.indicators.iter().find(|i| i.id == hit.indicator_id);
     Row {
-        href: format!("{prefix}/hits/{}", hit.hit_id),
+        hit_id: hit.hit_id,
+        href: hit_in_list(prefix, hit.hit_id, list),
         time: when(hit.created_at),
         first_seen: when(hit.first_seen),
         published: hit.published.map_or_else(|| "unknown".to_owned(), when),
-        indicator: header_text(&hit.indicator_id, NAME_MAX),
+        indicator: header_text(rule.map_or(&hit.indicator_id, |r| &r.title), NAME_MAX),
+        indicator_id: header_text(&hit.indicator_id, NAME_MAX),
         indicator_href: format!("{prefix}/indicators/{}", segment(&hit.indicator_id)),
         severity: severity_of(rules, &hit.indicator_id),
         title: title_text(&hit.title),
+        snippet: row_snippet(hit),
+        lang: header_text(hit.lang_shown(), NAME_MAX),
         source: header_text(&hit.feed_id, NAME_MAX),
         also: hit.sources.iter().filter(|s| **s != hit.feed_id).count(),
-        triage: hit.triage.as_ref().map_or("", |t| t.verdict.as_str()),
+        verdict: hit.triage.as_ref().map_or("", |t| t.verdict.label()),
+        verdict_class: hit.triage.as_ref().map_or("none", |t| t.verdict.as_str()),
+        repeats: repeats_of(prefix, hit),
         alert: hit
             .alert_status
             .as_deref()
@@ -301,6 +426,19 @@ struct HitsPage<'a> {
     prev: Option<String>,
     next: Option<String>,
     atom: String,
+    desk: Desk,
+    /// Repeats (duplicates, folded hits) the filters match but the list leaves out.
+    hidden: u64,
+    /// The link that shows or hides the repeats, and what it says.
+    repeats_toggle: (String, String),
+}
+
+/// What the verdict forms of a list's rows need.
+struct Desk {
+    /// Prepended to each row's `/hits/ID/triage`.
+    prefix: String,
+    /// The list's query string, where a verdict returns to.
+    return_to: String,
 }
 
 pub fn hit_list(
@@ -310,9 +448,25 @@ pub fn hit_list(
     problems: &[String],
     hits: &[HitRow],
     total: u64,
+    hidden: u64,
 ) -> Result<String, askama::Error> {
     let rules = (state.rules)();
     let page = frame(state, "Hits");
+    let desk = Desk {
+        prefix: page.prefix.clone(),
+        return_to: query.query_string(),
+    };
+    let repeats_toggle = if query.shows_repeats() {
+        (
+            query.with_repeats(&page.prefix, false),
+            "Hide duplicates and folded repeats".to_owned(),
+        )
+    } else {
+        (
+            query.with_repeats(&page.prefix, true),
+            format!("Show {hidden} duplicates and folded repeats"),
+        )
+    };
     let offset = filter.offset;
     let prev = (offset > 0).then(|| query.href(&page.prefix, offset.saturating_sub(PAGE_SIZE)));
     let next = ((offset + hits.len()) as u64) < total;
@@ -348,16 +502,23 @@ pub fn hit_list(
                 ("untriaged", "untriaged"),
                 ("relevant", "relevant"),
                 ("false_positive", "false positive"),
+                ("duplicate", "duplicate"),
             ]
             .map(|(v, l)| (v.to_owned(), l.to_owned())),
         ),
-        rows: hits.iter().map(|h| row(&page.prefix, &rules, h)).collect(),
+        rows: hits
+            .iter()
+            .map(|h| row(&page.prefix, &rules, h, &desk.return_to))
+            .collect(),
         total,
         first: if hits.is_empty() { 0 } else { offset + 1 },
         last: offset + hits.len(),
         prev,
         next,
         atom,
+        desk,
+        hidden,
+        repeats_toggle,
         query,
         problems,
         page,
@@ -399,6 +560,31 @@ struct TriageView {
     verdict: &'static str,
     note: String,
     at: String,
+    by: String,
+}
+
+/// One verdict of a hit's history.
+struct HistoryEntry {
+    verdict: &'static str,
+    class: &'static str,
+    at: String,
+    by: String,
+    note: String,
+    /// A duplicate's original: its id and page.
+    original: Option<(i64, String)>,
+}
+
+/// Where the hit page's j and k lead, and whether it is shown as part of the queue.
+pub struct HitNav {
+    /// In queue mode, how many hits wait in the queue.
+    pub queue: Option<u64>,
+    /// Opened from a list: its query string (`ListQuery::query_string`), which j, k and a
+    /// verdict keep.
+    pub list: Option<String>,
+    /// The hit k opens: the queue's previous one, or the next newer one of the log.
+    pub previous: Option<i64>,
+    /// The hit j opens: the queue's next one, or the next older one of the log.
+    pub next: Option<i64>,
 }
 
 #[derive(Template)]
@@ -437,11 +623,33 @@ struct HitPage {
     sources: Vec<Source>,
     deliveries: Vec<Delivery>,
     triage: Option<TriageView>,
-    /// The triage form's target, where reviewers log in.
-    triage_action: Option<String>,
+    /// The verdict forms' target.
+    triage_action: String,
+    /// Every verdict given, oldest first.
+    history: Vec<HistoryEntry>,
+    /// The earlier hit this one repeats.
+    repeats: Option<(&'static str, i64, String)>,
+    /// Queue mode: how many wait ("3 untriaged hits wait"), and whether this hit is still
+    /// one of them.
+    queue: Option<(String, bool)>,
+    /// A duplicate's original, for the current verdict's line.
+    duplicate_of: Option<(i64, String)>,
+    previous: Option<String>,
+    next: Option<String>,
+    /// The queue's own page, where a verdict given in queue mode goes next.
+    queue_href: String,
+    /// Opened from a list: its query string, kept by the verdict forms.
+    list: Option<String>,
+    /// That list's page.
+    list_href: Option<String>,
 }
 
-pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::Error> {
+pub fn hit_page(
+    state: &WebState,
+    detail: &HitDetail,
+    history: &[VerdictEntry],
+    nav: &HitNav,
+) -> Result<String, askama::Error> {
     let rules = (state.rules)();
     let hit = &detail.row;
     let page = frame(state, &format!("Hit {}: {}", hit.hit_id, hit.title));
@@ -587,14 +795,52 @@ pub fn hit_page(state: &WebState, detail: &HitDetail) -> Result<String, askama::
         sources,
         deliveries,
         triage: hit.triage.as_ref().map(|t| TriageView {
-            verdict: t.verdict.as_str(),
+            verdict: t.verdict.label(),
             note: header_text(&t.note, NOTE_MAX),
             at: when(t.at),
+            by: header_text(&t.by, NAME_MAX),
         }),
-        triage_action: state
-            .auth
-            .is_configured()
-            .then(|| format!("{}/hits/{}/triage", page.prefix, hit.hit_id)),
+        triage_action: format!("{}/hits/{}/triage", page.prefix, hit.hit_id),
+        history: history
+            .iter()
+            .rev()
+            .map(|v| HistoryEntry {
+                verdict: v.verdict.label(),
+                class: v.verdict.as_str(),
+                at: when(v.at),
+                by: header_text(&v.by, NAME_MAX),
+                note: header_text(&v.note, NOTE_MAX),
+                original: v
+                    .duplicate_of
+                    .map(|id| (id, format!("{}/hits/{id}", page.prefix))),
+            })
+            .collect(),
+        repeats: repeats_of(&page.prefix, hit),
+        queue: nav.queue.map(|waiting| {
+            let in_queue =
+                hit.triage.is_none() && hit.folded_into.is_none() && hit.retracted.is_none();
+            let text = match waiting {
+                1 => "1 untriaged hit waits".to_owned(),
+                n => format!("{n} untriaged hits wait"),
+            };
+            (text, in_queue)
+        }),
+        duplicate_of: hit
+            .triage
+            .as_ref()
+            .and_then(|t| t.duplicate_of)
+            .map(|id| (id, format!("{}/hits/{id}", page.prefix))),
+        previous: nav.previous.map(|id| nav_href(&page.prefix, id, nav)),
+        next: nav.next.map(|id| nav_href(&page.prefix, id, nav)),
+        list: nav.list.clone(),
+        list_href: nav.list.as_deref().map(|list| {
+            if list.is_empty() {
+                format!("{}/hits", page.prefix)
+            } else {
+                format!("{}/hits?{list}", page.prefix)
+            }
+        }),
+        queue_href: format!("{}/queue", page.prefix),
         page,
     }
     .render()
@@ -612,10 +858,15 @@ struct IndicatorPage {
     query: String,
     definition_hash: String,
     chart: Chart,
+    /// What the chart counts, said under it.
+    chart_caption: &'static str,
     rows: Vec<Row>,
     total: u64,
     list: String,
     atom: String,
+    desk: Desk,
+    /// The link that shows or hides the repeats, and what it says.
+    repeats_toggle: (String, String),
 }
 
 pub fn indicator_page(
@@ -625,6 +876,7 @@ pub fn indicator_page(
     days: &[(NaiveDate, u64)],
     latest: &[HitRow],
     total: u64,
+    show_repeats: bool,
 ) -> Result<String, askama::Error> {
     let rules = (state.rules)();
     let page = frame(
@@ -636,7 +888,60 @@ pub fn indicator_page(
             .append_pair(name, id)
             .finish()
     };
+    let list = ListQuery {
+        indicator: id.to_owned(),
+        duplicates: if show_repeats {
+            "include".into()
+        } else {
+            String::new()
+        },
+        ..ListQuery::default()
+    };
+    // Each day links to the list of that day's hits: `since` and `until` as bare dates
+    // cover the whole UTC day, as the chart counts it.
+    let day_href = |date: &str| {
+        ListQuery {
+            since: date.to_owned(),
+            until: date.to_owned(),
+            ..list.clone()
+        }
+        .href(&page.prefix, 0)
+    };
+    let mut chart = chart::daily(days);
+    for bar in &mut chart.bars {
+        bar.href = day_href(&bar.date);
+    }
+    for day in &mut chart.days {
+        day.href = day_href(&day.date);
+    }
+    let toggle_href = format!(
+        "{}/indicators/{}{}",
+        page.prefix,
+        segment(id),
+        if show_repeats {
+            ""
+        } else {
+            "?duplicates=include"
+        }
+    );
     IndicatorPage {
+        chart_caption: if show_repeats {
+            "Counted: every hit that stands, duplicates and folded repeats included; hits \
+             judged false positives and retracted hits are not. Each bar opens that day's hits."
+        } else {
+            "Counted: hits that stand and are new: not duplicates, not folded into an earlier \
+             report of their story, not judged false positives, not retracted. Each bar opens \
+             that day's hits."
+        },
+        desk: Desk {
+            prefix: page.prefix.clone(),
+            return_to: list.query_string(),
+        },
+        repeats_toggle: if show_repeats {
+            (toggle_href, "Hide duplicates and folded repeats".to_owned())
+        } else {
+            (toggle_href, "Show duplicates and folded repeats".to_owned())
+        },
         id: header_text(id, NAME_MAX),
         title: indicator.map_or_else(String::new, |i| header_text(&i.title, NAME_MAX)),
         known: indicator.is_some(),
@@ -645,10 +950,10 @@ pub fn indicator_page(
         insight: indicator.map_or_else(String::new, |i| block_text(&i.insight, INSIGHT_MAX)),
         query: indicator.map_or_else(String::new, |i| block_text(&i.query, INSIGHT_MAX)),
         definition_hash: indicator.map_or_else(String::new, |i| i.definition_hash.clone()),
-        chart: chart::daily(days),
+        chart,
         rows: latest
             .iter()
-            .map(|h| row(&page.prefix, &rules, h))
+            .map(|h| row(&page.prefix, &rules, h, &list.query_string()))
             .collect(),
         total,
         list: format!("{}/hits?{}", page.prefix, query("indicator")),
@@ -656,6 +961,15 @@ pub fn indicator_page(
         page,
     }
     .render()
+}
+
+/// Another hit's page in the same mode: the queue's, the same list's, or the log's.
+fn nav_href(prefix: &str, id: i64, nav: &HitNav) -> String {
+    match (&nav.queue, &nav.list) {
+        (Some(_), _) => format!("{prefix}/hits/{id}?queue=1"),
+        (None, Some(list)) => hit_in_list(prefix, id, list),
+        (None, None) => format!("{prefix}/hits/{id}"),
+    }
 }
 
 /// Multi-line text shown in a `<pre>`-like block: line breaks kept, other controls and bidi
@@ -965,6 +1279,7 @@ mod tests {
                 lang: Some("en".into()),
                 triage: None,
                 retracted: None,
+                folded_into: None,
             },
             summary: summary.into(),
             content: String::new(),
@@ -973,7 +1288,13 @@ mod tests {
             sources: Vec::new(),
             deliveries: Vec::new(),
         };
-        let body = hit_page(&state, &detail).expect("renders");
+        let nav = HitNav {
+            queue: None,
+            list: None,
+            previous: None,
+            next: None,
+        };
+        let body = hit_page(&state, &detail, &[], &nav).expect("renders");
         assert!(
             body.contains(
                 "<div class=\"text\" id=\"field-summary\"><s class=\"demoting\" \
