@@ -82,12 +82,13 @@ pub fn run(global: &GlobalArgs, args: &AlertsArgs) -> anyhow::Result<u8> {
                 StatusArg::Folded => AlertStatus::Folded,
             });
             let alerts = store.alerts(status, args.limit)?;
-            let rows: Vec<[String; 8]> = alerts.iter().map(row).collect();
+            let rows: Vec<[String; 9]> = alerts.iter().map(row).collect();
             print_table(
                 &[
                     "alert",
                     "hit",
                     "indicator",
+                    "transport",
                     "recipient",
                     "status",
                     "attempts",
@@ -107,7 +108,7 @@ pub fn run(global: &GlobalArgs, args: &AlertsArgs) -> anyhow::Result<u8> {
     }
 }
 
-fn row(alert: &AlertRow) -> [String; 8] {
+fn row(alert: &AlertRow) -> [String; 9] {
     let format = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
     let (attempts, when, detail) = match (&alert.message, alert.status) {
         (_, AlertStatus::Folded) => (
@@ -158,6 +159,7 @@ fn row(alert: &AlertRow) -> [String; 8] {
         alert.alert_id.to_string(),
         alert.hit_id.to_string(),
         alert.indicator_id.clone(),
+        alert.channel.to_string(),
         alert.recipient.clone(),
         alert.status.to_string(),
         attempts,

@@ -239,7 +239,7 @@ fn exit_code_for(error: &anyhow::Error) -> u8 {
     use crate::app::AppError;
     if let Some(app) = error.downcast_ref::<AppError>() {
         return match app {
-            AppError::Config(_) | AppError::Transport(_) => EXIT_CONFIG,
+            AppError::Config(_) | AppError::Transport(_) | AppError::Webhook(_) => EXIT_CONFIG,
             AppError::Store(_) | AppError::Listen { .. } => EXIT_USAGE,
             AppError::Fetch(_) | AppError::AlreadyRun => EXIT_FINDINGS,
         };

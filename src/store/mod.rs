@@ -26,7 +26,7 @@ pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
 pub use langs::NOT_IDENTIFIED;
 
 pub use outbox::{
-    AlertRow, AlertStatus, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,
+    AlertRow, AlertStatus, Channel, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,
     OutboxMessage, PendingAlert, PlannedMessage, SourceRow, StoryHit,
 };
 
@@ -191,7 +191,10 @@ pub struct HitRecord {
 /// The recipients of a new hit and how they want it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HitRoute {
+    /// E-mail addresses.
     pub recipients: Vec<String>,
+    /// Names of configured webhooks.
+    pub webhooks: Vec<String>,
     pub mode: AlertMode,
 }
 
