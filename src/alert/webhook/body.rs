@@ -201,13 +201,18 @@ fn markdown_escape(text: &str) -> String {
 
 /// A Markdown link whose URL holds nothing that ends it early.
 fn markdown_link(url: &str, text: &str) -> String {
-    format!(
-        "[{}]({})",
-        markdown_escape(text),
-        url.replace('(', "%28")
-            .replace(')', "%29")
-            .replace(' ', "%20")
-    )
+    format!("[{}]({})", markdown_escape(text), markdown_url(url))
+}
+
+fn markdown_url(url: &str) -> String {
+    url.replace('(', "%28")
+        .replace(')', "%29")
+        .replace(' ', "%20")
+}
+
+/// A link in a Teams card: its text escaped for Markdown and HTML both.
+fn teams_link(url: &str, text: &str) -> String {
+    format!("[{}]({})", teams_escape(text), markdown_url(url))
 }
 
 fn mattermost(heading: &str, hits: &[HitLine], omitted: usize) -> String {
@@ -254,7 +259,7 @@ fn teams(heading: &str, hits: &[HitLine], omitted: usize) -> Value {
     let mut text = String::new();
     for hit in hits {
         let title = match &hit.link {
-            Some(link) => markdown_link(link, &hit.title),
+            Some(link) => teams_link(link, &hit.title),
             None => teams_escape(&hit.title),
         };
         let mut line = format!(
@@ -270,7 +275,7 @@ fn teams(heading: &str, hits: &[HitLine], omitted: usize) -> Value {
             ));
         }
         if let Some(url) = &hit.hit_url {
-            line.push_str(&format!(" {}", markdown_link(url, "hit page")));
+            line.push_str(&format!(" {}", teams_link(url, "hit page")));
         }
         text.push_str(&line);
         text.push_str("\n\n");
