@@ -443,13 +443,12 @@ impl App {
             }
         );
         self.live.replace(Arc::new(ctx));
-        self.dispatcher
-            .reconfigure(
-                transport,
-                webhooks,
-                settings.mail_for_messages(),
-                indicators.clone(),
-            );
+        self.dispatcher.reconfigure(
+            transport,
+            webhooks,
+            settings.mail_for_messages(),
+            indicators.clone(),
+        );
         let _ = self.feeds.send(indicators.feeds.clone());
         let _ = self.feed_watch.send(watch);
         Ok(summary)

@@ -4,9 +4,9 @@
 //! and `Retry-After` are exercised at chosen instants rather than by waiting. The last test
 //! runs the real binary: a feed server, `watchfloor run`, and the receiver.
 
-mod support;
 #[path = "support/daemon.rs"]
 mod daemon;
+mod support;
 #[path = "support/webhook_receiver.rs"]
 mod webhook_receiver;
 
@@ -59,7 +59,9 @@ fn secret_file(dir: &Path, name: &str, secret: &str) -> PathBuf {
 
 /// A settings file with these `webhooks:` entries (YAML flow maps, one a line).
 fn settings_file(dir: &Path, hooks: &[(&str, String)]) -> PathBuf {
-    let mut text = String::from("mail:\n  group_wait: 0\nweb:\n  base_url: https://wf.example.org\nwebhooks:\n");
+    let mut text = String::from(
+        "mail:\n  group_wait: 0\nweb:\n  base_url: https://wf.example.org\nwebhooks:\n",
+    );
     for (name, hook) in hooks {
         text.push_str(&format!("  {name}: {hook}\n"));
     }
@@ -164,9 +166,18 @@ async fn each_format_gets_its_body_and_the_outbox_key() {
     let secret = secret_file(dir.path(), "siem-key", SECRET);
     let token = secret_file(dir.path(), "matrix-token", TOKEN);
     let hooks = [
-        ("chat", format!("{{url: '{}', format: slack}}", receiver.url("/slack"))),
-        ("mm", format!("{{url: '{}', format: mattermost}}", receiver.url("/mm"))),
-        ("teams", format!("{{url: '{}', format: teams}}", receiver.url("/teams"))),
+        (
+            "chat",
+            format!("{{url: '{}', format: slack}}", receiver.url("/slack")),
+        ),
+        (
+            "mm",
+            format!("{{url: '{}', format: mattermost}}", receiver.url("/mm")),
+        ),
+        (
+            "teams",
+            format!("{{url: '{}', format: teams}}", receiver.url("/teams")),
+        ),
         (
             "room",
             format!(
@@ -187,7 +198,11 @@ async fn each_format_gets_its_body_and_the_outbox_key() {
     let h = Harness::new(dir.path(), &hooks, "[chat, mm, teams, room, siem]");
     h.ingest(&[("1", "North Korea readies a satellite launch")], t0());
     let report = h.round(t0() + secs(1)).await;
-    assert_eq!((report.planned, report.sent, report.failed), (5, 5, 0), "{report:?}");
+    assert_eq!(
+        (report.planned, report.sent, report.failed),
+        (5, 5, 0),
+        "{report:?}"
+    );
 
     let alerts = h.store().alerts(None, 10).expect("alerts");
     assert_eq!(alerts.len(), 5);
@@ -218,14 +233,20 @@ async fn each_format_gets_its_body_and_the_outbox_key() {
         ("siem", "/siem"),
     ] {
         let request = at(prefix);
-        assert_eq!(request.header("Idempotency-Key"), Some(key_of(name).as_str()));
+        assert_eq!(
+            request.header("Idempotency-Key"),
+            Some(key_of(name).as_str())
+        );
         assert_eq!(request.header("Content-Type"), Some("application/json"));
     }
 
     let slack = at("/slack");
     assert_eq!(slack.method, "POST");
     let text = slack.json()["text"].as_str().unwrap().to_owned();
-    assert!(text.contains("North Korea readies a satellite launch"), "{text}");
+    assert!(
+        text.contains("North Korea readies a satellite launch"),
+        "{text}"
+    );
     assert!(text.contains("<https://news.example/1|"), "{text}");
     assert!(text.contains("|hit page>"), "{text}");
     assert!(text.contains("https://wf.example.org/hits/"), "{text}");
@@ -253,7 +274,10 @@ async fn each_format_gets_its_body_and_the_outbox_key() {
             key_of("room")
         )
     );
-    assert_eq!(room.header("Authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+    assert_eq!(
+        room.header("Authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
     let event = room.json();
     assert_eq!(event["format"], "org.matrix.custom.html");
     assert!(event["body"].as_str().unwrap().contains("satellite launch"));
@@ -285,7 +309,12 @@ async fn each_format_gets_its_body_and_the_outbox_key() {
     assert_eq!(hit["link"], "https://news.example/1");
     assert_eq!(hit["matched_terms"], serde_json::json!(["satellite"]));
     assert!(hit["score"].as_f64().unwrap() > 0.0);
-    assert!(hit["hit_url"].as_str().unwrap().starts_with("https://wf.example.org/hits/"));
+    assert!(
+        hit["hit_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://wf.example.org/hits/")
+    );
     // Only the json and matrix formats carry anything secret, and each only its own.
     assert!(at("/slack").header("X-Watchfloor-Signature").is_none());
     assert!(at("/slack").header("Authorization").is_none());
@@ -303,10 +332,17 @@ async fn an_outage_then_recovery_delivers_once_under_one_key() {
     receiver.script([
         Reply::Hangup,
         Reply::status(500, "internal error"),
-        Reply::Status(429, vec![("Retry-After".into(), "600".into())], "slow down".into()),
+        Reply::Status(
+            429,
+            vec![("Retry-After".into(), "600".into())],
+            "slow down".into(),
+        ),
         Reply::status(204, ""),
     ]);
-    let hooks = [("chat", format!("{{url: '{}', format: mattermost}}", receiver.url("/hook")))];
+    let hooks = [(
+        "chat",
+        format!("{{url: '{}', format: mattermost}}", receiver.url("/hook")),
+    )];
     let h = Harness::new(dir.path(), &hooks, "chat");
     h.ingest(
         &[
@@ -318,20 +354,36 @@ async fn an_outage_then_recovery_delivers_once_under_one_key() {
 
     // Down: retried 30 s later.
     let first = h.round(t0() + secs(1)).await;
-    assert_eq!((first.planned, first.sent, first.retrying), (1, 0, 1), "{first:?}");
+    assert_eq!(
+        (first.planned, first.sent, first.retrying),
+        (1, 0, 1),
+        "{first:?}"
+    );
     // Not due yet: nothing is sent.
     assert_eq!(h.round(t0() + secs(20)).await.retrying, 0);
     assert_eq!(receiver.received().len(), 1);
     // 500: retried, the wait doubling.
     let second = h.round(t0() + secs(31)).await;
     assert_eq!(second.retrying, 1, "{second:?}");
-    let message = h.store().alerts(None, 1).unwrap()[0].message.clone().unwrap();
-    assert!(message.last_error.as_deref().unwrap().contains("HTTP 500: internal error"));
+    let message = h.store().alerts(None, 1).unwrap()[0]
+        .message
+        .clone()
+        .unwrap();
+    assert!(
+        message
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("HTTP 500: internal error")
+    );
     assert_eq!(message.next_attempt, t0() + secs(31 + 60));
     // 429 with Retry-After: 600 s, longer than the backoff's 120 s, is honoured.
     let third = h.round(t0() + secs(91)).await;
     assert_eq!(third.retrying, 1, "{third:?}");
-    let message = h.store().alerts(None, 1).unwrap()[0].message.clone().unwrap();
+    let message = h.store().alerts(None, 1).unwrap()[0]
+        .message
+        .clone()
+        .unwrap();
     assert_eq!(message.next_attempt, t0() + secs(91 + 600));
     assert_eq!(h.round(t0() + secs(91 + 300)).await.sent, 0);
     assert_eq!(receiver.received().len(), 3);
@@ -346,7 +398,10 @@ async fn an_outage_then_recovery_delivers_once_under_one_key() {
         .iter()
         .map(|r| r.header("Idempotency-Key").unwrap())
         .collect();
-    assert!(keys.iter().all(|k| *k == keys[0]), "one key across retries: {keys:?}");
+    assert!(
+        keys.iter().all(|k| *k == keys[0]),
+        "one key across retries: {keys:?}"
+    );
     // Both hits, grouped in one post, in every attempt: nothing lost.
     for request in &received {
         let text = request.json()["text"].as_str().unwrap().to_owned();
@@ -363,22 +418,37 @@ async fn an_outage_then_recovery_delivers_once_under_one_key() {
 async fn a_refusal_is_a_dead_letter_at_once_and_a_retry_by_hand_sends_it() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = WebhookReceiver::start().await;
-    let hostile_answer = format!("invalid payload \u{1b}[31mred\u{1b}[0m {}", "x".repeat(5000));
+    let hostile_answer = format!(
+        "invalid payload \u{1b}[31mred\u{1b}[0m {}",
+        "x".repeat(5000)
+    );
     receiver.script([
         Reply::status(400, &hostile_answer),
-        Reply::Status(302, vec![("Location".into(), "http://elsewhere.example/".into())], String::new()),
+        Reply::Status(
+            302,
+            vec![("Location".into(), "http://elsewhere.example/".into())],
+            String::new(),
+        ),
     ]);
-    let hooks = [
-        ("chat", format!("{{url: '{}', format: slack}}", receiver.url("/a"))),
-    ];
+    let hooks = [(
+        "chat",
+        format!("{{url: '{}', format: slack}}", receiver.url("/a")),
+    )];
     let h = Harness::new(dir.path(), &hooks, "chat");
     h.ingest(&[("1", "A satellite report")], t0());
     let report = h.round(t0() + secs(1)).await;
-    assert_eq!((report.sent, report.retrying, report.failed), (0, 0, 1), "{report:?}");
+    assert_eq!(
+        (report.sent, report.retrying, report.failed),
+        (0, 0, 1),
+        "{report:?}"
+    );
     let alert = h.store().alerts(None, 1).unwrap().remove(0);
     assert_eq!(alert.status, AlertStatus::Failed);
     let error = alert.message.unwrap().last_error.unwrap();
-    assert!(error.contains("webhook 'chat': HTTP 400: invalid payload"), "{error}");
+    assert!(
+        error.contains("webhook 'chat': HTTP 400: invalid payload"),
+        "{error}"
+    );
     assert!(!error.contains('\u{1b}'), "terminal-safe: {error:?}");
     assert!(error.chars().count() < 300, "capped: {}", error.len());
 
@@ -392,7 +462,10 @@ async fn a_refusal_is_a_dead_letter_at_once_and_a_retry_by_hand_sends_it() {
         .unwrap()
         .last_error
         .unwrap();
-    assert!(error.contains("HTTP 302") && error.contains("not followed"), "{error}");
+    assert!(
+        error.contains("HTTP 302") && error.contains("not followed"),
+        "{error}"
+    );
     assert_eq!(receiver.received().len(), 2);
 
     // The receiver is fixed: a retry by hand delivers, under the same key.
@@ -412,9 +485,18 @@ async fn hostile_feed_text_is_escaped_for_every_format() {
     let receiver = WebhookReceiver::start().await;
     let token = secret_file(dir.path(), "token", TOKEN);
     let hooks = [
-        ("chat", format!("{{url: '{}', format: slack}}", receiver.url("/slack"))),
-        ("mm", format!("{{url: '{}', format: mattermost}}", receiver.url("/mm"))),
-        ("teams", format!("{{url: '{}', format: teams}}", receiver.url("/teams"))),
+        (
+            "chat",
+            format!("{{url: '{}', format: slack}}", receiver.url("/slack")),
+        ),
+        (
+            "mm",
+            format!("{{url: '{}', format: mattermost}}", receiver.url("/mm")),
+        ),
+        (
+            "teams",
+            format!("{{url: '{}', format: teams}}", receiver.url("/teams")),
+        ),
         (
             "room",
             format!(
@@ -510,15 +592,26 @@ fn bad_webhook_settings_name_the_key_and_place() {
         assert!(error.contains(want), "{hook}: want {want:?} in {error}");
         assert!(!error.contains("u:p@"), "{error}");
     }
-    let file = settings_file(dir.path(), &[("Bad Name", "{url: 'https://x.example/h', format: slack}".into())]);
-    let error = Settings::load(Some(&file), None, &|_| None).expect_err("name").to_string();
+    let file = settings_file(
+        dir.path(),
+        &[(
+            "Bad Name",
+            "{url: 'https://x.example/h', format: slack}".into(),
+        )],
+    );
+    let error = Settings::load(Some(&file), None, &|_| None)
+        .expect_err("name")
+        .to_string();
     assert!(error.contains("is not a webhook name"), "{error}");
 
     // The systemd credential `webhook-NAME` stands in for secret_file.
     let credentials = dir.path().join("credentials");
     std::fs::create_dir(&credentials).unwrap();
     secret_file(&credentials, "webhook-siem", "from-systemd\n");
-    let file = settings_file(dir.path(), &[("siem", "{url: 'https://x.example/h', format: json}".into())]);
+    let file = settings_file(
+        dir.path(),
+        &[("siem", "{url: 'https://x.example/h', format: json}".into())],
+    );
     let credentials_dir = credentials.display().to_string();
     let settings = Settings::load(Some(&file), None, &|name| {
         (name == "CREDENTIALS_DIRECTORY").then(|| credentials_dir.clone())
@@ -534,7 +627,10 @@ fn an_unknown_webhook_fails_check_and_build_with_the_indicator_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings_file(
         dir.path(),
-        &[("chat", "{url: 'https://chat.example/hook', format: slack}".into())],
+        &[(
+            "chat",
+            "{url: 'https://chat.example/hook', format: slack}".into(),
+        )],
     );
     let indicators = rules(dir.path(), "[chat, nowhere]", " []");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_watchfloor"))
@@ -574,7 +670,10 @@ fn an_unknown_webhook_fails_check_and_build_with_the_indicator_and_line() {
     // The daemon refuses to build on such rules, and a reload to them changes nothing.
     let loaded = load_settings(dir.path(), &settings);
     let bad = Indicators::load(&rules(dir.path(), "nowhere", " []")).expect("rules parse alone");
-    let error = App::build(loaded.clone(), bad).err().expect("refused").to_string();
+    let error = App::build(loaded.clone(), bad)
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(error.contains("unknown webhook 'nowhere'"), "{error}");
     let app = support::app::build_app(
         loaded.clone(),
@@ -591,7 +690,10 @@ fn an_unknown_webhook_fails_check_and_build_with_the_indicator_and_line() {
         .expect_err("the reload is refused")
         .to_string();
     assert!(error.contains("unknown webhook 'nowhere'"), "{error}");
-    assert_eq!(app.context().indicators.indicators[0].alert.webhooks[0].name, "chat");
+    assert_eq!(
+        app.context().indicators.indicators[0].alert.webhooks[0].name,
+        "chat"
+    );
 }
 
 /// The real daemon: a feed server publishes a matching item, `watchfloor run` polls it, and
@@ -637,13 +739,19 @@ async fn the_daemon_posts_a_new_hit_to_its_webhook() {
     );
     let received = receiver.wait_for(1, Duration::from_secs(60)).await;
     let request = &received[0];
-    assert!(verify(request, SECRET, Utc::now().timestamp()), "{request:?}");
+    assert!(
+        verify(request, SECRET, Utc::now().timestamp()),
+        "{request:?}"
+    );
     let doc = request.json();
     assert_eq!(doc["hits"][0]["title"], "Satellite launch window announced");
     assert_eq!(doc["indicators"][0]["id"], "sat_launch");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(receiver.received().len(), 1, "posted once");
     let (_, log) = daemon.stop();
-    assert!(log.contains("webhooks: siem (json, http://127.0.0.1:"), "{log}");
+    assert!(
+        log.contains("webhooks: siem (json, http://127.0.0.1:"),
+        "{log}"
+    );
     assert!(!log.contains(SECRET), "{log}");
 }

@@ -131,12 +131,10 @@ impl WebhookTransport {
             }
             (WebhookFormat::Json, Some(secret)) => {
                 let timestamp = now.timestamp().to_string();
-                request = request
-                    .header(TIMESTAMP_HEADER, &timestamp)
-                    .header(
-                        SIGNATURE_HEADER,
-                        signature(secret.expose().as_bytes(), &timestamp, &body),
-                    );
+                request = request.header(TIMESTAMP_HEADER, &timestamp).header(
+                    SIGNATURE_HEADER,
+                    signature(secret.expose().as_bytes(), &timestamp, &body),
+                );
             }
             _ => {}
         }

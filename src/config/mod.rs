@@ -22,9 +22,7 @@ pub mod webhooks;
 
 pub use coverage::{Coverage, Gap};
 pub use error::{ConfigError, Problem, ProblemKind};
-pub use indicators::{
-    AlertRoute, Example, Feed, Indicator, Indicators, Severity, WebhookName,
-};
+pub use indicators::{AlertRoute, Example, Feed, Indicator, Indicators, Severity, WebhookName};
 pub use mail::{AlertMode, MailSettings, SmtpSettings, TlsMode};
 pub use settings::{FetchSettings, RetentionSettings, Settings};
 pub use values::{Secret, redact_url_passwords};

@@ -251,8 +251,7 @@ pub(super) fn resolve(
                     report(
                         url_line,
                         url_column,
-                        "the url holds a user or password: put credentials in secret_file"
-                            .into(),
+                        "the url holds a user or password: put credentials in secret_file".into(),
                     );
                 }
                 if url.fragment().is_some() {
@@ -329,7 +328,10 @@ pub(super) fn resolve(
             }
             if format == WebhookFormat::Matrix
                 && let Some(url) = &url
-                && !url.path().trim_end_matches('/').ends_with("/send/m.room.message")
+                && !url
+                    .path()
+                    .trim_end_matches('/')
+                    .ends_with("/send/m.room.message")
             {
                 report(
                     url_line,

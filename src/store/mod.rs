@@ -26,8 +26,8 @@ pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
 pub use langs::NOT_IDENTIFIED;
 
 pub use outbox::{
-    AlertRow, AlertStatus, Channel, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,
-    OutboxMessage, PendingAlert, PlannedMessage, SourceRow, StoryHit,
+    AlertRow, AlertStatus, Channel, DeliveryRecord, MessageAlert, MessageKind, MessageStatus,
+    OutboxCounts, OutboxMessage, PendingAlert, PlannedMessage, SourceRow, StoryHit,
 };
 
 use std::collections::HashMap;

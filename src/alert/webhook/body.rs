@@ -86,9 +86,10 @@ fn hit_line(alert: &AlertView, hit_log_base: Option<&str>) -> HitLine {
         }),
         terms,
         score: alert.score,
-        feed: alert.sources.first().map(|s| {
-            header_text(s.feed_title.as_deref().unwrap_or(&s.feed_id), NAME_MAX)
-        }),
+        feed: alert
+            .sources
+            .first()
+            .map(|s| header_text(s.feed_title.as_deref().unwrap_or(&s.feed_id), NAME_MAX)),
     }
 }
 
@@ -555,9 +556,6 @@ mod tests {
         let doc = text_of(WebhookFormat::Json, &v);
         let listed = doc["hits"].as_array().unwrap().len();
         assert!(listed > 0);
-        assert_eq!(
-            listed as u64 + doc["omitted_hits"].as_u64().unwrap(),
-            500
-        );
+        assert_eq!(listed as u64 + doc["omitted_hits"].as_u64().unwrap(), 500);
     }
 }
