@@ -755,3 +755,66 @@ async fn the_daemon_posts_a_new_hit_to_its_webhook() {
     );
     assert!(!log.contains(SECRET), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_webhook_posts_a_signed_test_message_and_reports_a_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start().await;
+    receiver.script([Reply::Status(
+        403,
+        Vec::new(),
+        "token revoked\u{1b}]0;pwned\u{7}".into(),
+    )]);
+    let secret = secret_file(dir.path(), "key", SECRET);
+    let settings = settings_file(
+        dir.path(),
+        &[(
+            "siem",
+            format!(
+                "{{url: '{}', format: json, secret_file: '{}'}}",
+                receiver.url("/in"),
+                secret.display()
+            ),
+        )],
+    );
+    let run = |name: &str| {
+        support::cli::watchfloor(
+            vec![
+                "--config".into(),
+                settings.display().to_string(),
+                "--db".into(),
+                dir.path().join("db").display().to_string(),
+                "test-webhook".into(),
+                name.into(),
+            ],
+            Vec::new(),
+        )
+    };
+    let refused = run("siem").await;
+    let said = support::cli::stdout(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(said.contains("HTTP 403: token revoked"), "{said}");
+    assert!(!said.contains('\u{1b}'), "{said:?}");
+
+    let accepted = run("siem").await;
+    let said = support::cli::stdout(&accepted);
+    assert_eq!(accepted.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("posted a test message: webhook 'siem': HTTP 200"),
+        "{said}"
+    );
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
+    assert!(verify(&received[1], SECRET, Utc::now().timestamp()));
+    let doc = received[1].json();
+    assert_eq!(doc["kind"], "test");
+    assert_eq!(doc["hits"], serde_json::json!([]));
+
+    let unknown = run("nowhere").await;
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("no webhook 'nowhere' in the settings (configured: siem)"),
+        "{stderr}"
+    );
+}

@@ -500,6 +500,28 @@ pub async fn send_test(
     transport.send(&email).await
 }
 
+/// Posts the message of `watchfloor test-webhook` to the webhook `name`; returns what the
+/// receiver said.
+pub async fn send_test_webhook(
+    webhooks: &WebhookTransport,
+    mail: &MailSettings,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<String, SendError> {
+    let view = MessageView {
+        kind: render::MessageKind::Test,
+        alerts: Vec::new(),
+        hit_log_base: mail.hit_log_base.clone(),
+        hit_log_local_only: mail.hit_log_local_only,
+    };
+    let key = format!(
+        "watchfloor.test-{}@{}",
+        now.timestamp_millis(),
+        mail.from_domain()
+    );
+    webhooks.post(name, &view, &key, now).await
+}
+
 fn mailbox(address: &str) -> Result<Mailbox, String> {
     address
         .parse::<Mailbox>()
