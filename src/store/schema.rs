@@ -310,7 +310,7 @@ pub const MIGRATIONS: &[&str] = &[
         DELETE FROM hit_items_fts WHERE rowid = old.id;
     END;
     "#,
-    // Webhooks: the outbox carries two transports. An alert and a message name the transport
+    // 12: webhooks; the outbox carries two transports. An alert and a message name the transport
     // that delivers them ('mail' for every row before) and, in `recipient`, its target: an
     // e-mail address, or a webhook's name from the settings (names hold no '@', so one hit's
     // alerts to a webhook and to an address never collide). Touches only `alerts` and
