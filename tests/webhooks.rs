@@ -754,6 +754,34 @@ async fn the_daemon_posts_a_new_hit_to_its_webhook() {
         "{log}"
     );
     assert!(!log.contains(SECRET), "{log}");
+
+    // `watchfloor alerts` lists the post beside mail, with its transport.
+    let listed = support::cli::watchfloor(
+        vec![
+            "--config".into(),
+            settings.display().to_string(),
+            "--db".into(),
+            dir.path().join("watchfloor.db").display().to_string(),
+            "alerts".into(),
+        ],
+        vec![("COLUMNS", "200".to_owned())],
+    )
+    .await;
+    let table = support::cli::stdout(&listed);
+    assert_eq!(listed.status.code(), Some(0), "{table}");
+    let header = table.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("transport") && header.contains("recipient"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.contains("sat_launch"))
+        .unwrap_or_else(|| panic!("no alert row: {table}"));
+    assert!(
+        row.contains("webhook") && row.contains("siem") && row.contains("sent"),
+        "{table}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
