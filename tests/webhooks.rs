@@ -40,6 +40,16 @@ indicators:
     examples:
       match: [\"a satellite launch\"]
       no_match: [\"a rocket\"]
+  - id: oil_flow
+    title: Oil deliveries
+    insight: Sanctions evasion.
+    severity: medium
+    query: oil
+    alert:
+      webhook: {webhook}
+    examples:
+      match: [\"oil by rail\"]
+      no_match: [\"a rocket\"]
 feeds:{feeds}
 "
     );
@@ -845,4 +855,42 @@ async fn test_webhook_posts_a_signed_test_message_and_reports_a_refusal() {
         stderr.contains("no webhook 'nowhere' in the settings (configured: siem)"),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_fails_costs_a_round_one_attempt_not_one_per_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::start().await;
+    receiver.script([Reply::Hangup, Reply::status(503, "maintenance")]);
+    let hooks = [(
+        "chat",
+        format!("{{url: '{}', format: slack}}", receiver.url("/hook")),
+    )];
+    let h = Harness::new(dir.path(), &hooks, "chat");
+    // Two indicators: two messages to one webhook in one round.
+    h.ingest(&[("1", "A satellite report"), ("2", "Oil by rail")], t0());
+    let first = h.round(t0() + secs(1)).await;
+    assert_eq!((first.planned, first.retrying), (2, 2), "{first:?}");
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "the second message was not posted"
+    );
+    let errors: Vec<String> = h
+        .store()
+        .alerts(None, 10)
+        .unwrap()
+        .into_iter()
+        .filter_map(|a| a.message.and_then(|m| m.last_error))
+        .collect();
+    assert_eq!(errors.len(), 2);
+    assert_eq!(errors[0], errors[1], "both took the one answer");
+    // The next round tries again, and again only once while it fails.
+    let second = h.round(t0() + secs(31)).await;
+    assert_eq!(second.retrying, 2, "{second:?}");
+    assert_eq!(receiver.received().len(), 2);
+    // Recovered: both go.
+    let third = h.round(t0() + secs(91)).await;
+    assert_eq!(third.sent, 2, "{third:?}");
+    assert_eq!(receiver.received().len(), 4);
 }

@@ -29,6 +29,7 @@ pub mod story;
 pub mod transport;
 pub mod webhook;
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -220,11 +221,30 @@ impl Dispatcher {
             .await?;
         let config = self.config();
         let mut batch = config.transport.batch();
+        // Webhooks that failed for now in this round: their other messages are not posted
+        // but take the same answer (and its backoff), so one receiver that times out costs
+        // the round one timeout, not one per message, and mail behind it is not held up;
+        // one that throttles is not pressed further.
+        let mut unreachable: HashMap<String, SendError> = HashMap::new();
         for message in due {
             if shutdown.is_some_and(CancellationToken::is_cancelled) {
                 break;
             }
-            let outcome = self.send_in(&config, &mut batch, &message, now).await;
+            let earlier = (message.channel == Channel::Webhook)
+                .then(|| unreachable.get(&message.recipient))
+                .flatten();
+            let outcome = match earlier {
+                Some(error) => Err(error.clone()),
+                None => self.send_in(&config, &mut batch, &message, now).await,
+            };
+            if message.channel == Channel::Webhook
+                && let Err(error @ (SendError::Temporary(_) | SendError::Throttled { .. })) =
+                    &outcome
+            {
+                unreachable
+                    .entry(message.recipient.clone())
+                    .or_insert_with(|| error.clone());
+            }
             match &outcome {
                 Ok(_) => report.sent += 1,
                 Err(e) => {
