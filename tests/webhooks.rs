@@ -265,11 +265,24 @@ async fn each_format_gets_its_body_and_the_outbox_key() {
     assert!(mm.contains("(https://news.example/1)"), "{mm}");
     assert!(mm.contains("satellite"), "{mm}");
 
-    let card = at("/teams").json();
-    assert_eq!(card["@type"], "MessageCard");
-    assert!(card["text"].as_str().unwrap().contains("satellite"));
+    let envelope = at("/teams").json();
+    assert_eq!(envelope["type"], "message");
+    let attachment = &envelope["attachments"][0];
+    assert_eq!(
+        attachment["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    let card = &attachment["content"];
+    assert_eq!(card["type"], "AdaptiveCard");
+    let title = card["body"][1]["inlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["text"] == "North Korea readies a satellite launch")
+        .expect("the title as a text run");
+    assert_eq!(title["selectAction"]["url"], "https://news.example/1");
     assert!(
-        card["potentialAction"][0]["targets"][0]["uri"]
+        card["actions"][0]["url"]
             .as_str()
             .unwrap()
             .starts_with("https://wf.example.org/hits/")
@@ -539,9 +552,29 @@ async fn hostile_feed_text_is_escaped_for_every_format() {
     let mm = body("/mm")["text"].as_str().unwrap().to_owned();
     assert!(!mm.contains("@all"), "{mm}");
     assert!(!mm.contains("[click](javascript"), "{mm}");
-    let teams = body("/teams")["text"].as_str().unwrap().to_owned();
-    assert!(!teams.contains("<img"), "{teams}");
-    assert!(!teams.contains("[click](javascript"), "{teams}");
+    // A Teams card holds feed text only in plain text runs (never read as Markdown or HTML),
+    // and makes only http(s) links into actions.
+    let card = body("/teams");
+    let runs: Vec<&serde_json::Value> = card["attachments"][0]["content"]["body"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|block| {
+            assert_eq!(block["type"], "RichTextBlock");
+            block["inlines"].as_array().unwrap()
+        })
+        .collect();
+    assert!(runs.iter().all(|run| run["type"] == "TextRun"));
+    for run in &runs {
+        if let Some(url) = run["selectAction"]["url"].as_str() {
+            assert!(url.starts_with("https://"), "{run}");
+        }
+    }
+    let teams: String = runs.iter().filter_map(|run| run["text"].as_str()).collect();
+    assert!(
+        teams.contains("[click](javascript:alert(1))"),
+        "kept as text: {teams}"
+    );
     let event = body("/_matrix");
     let html = event["formatted_body"].as_str().unwrap();
     assert!(!html.contains("<img"), "{html}");

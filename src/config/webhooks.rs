@@ -37,7 +37,7 @@ pub enum WebhookFormat {
     Slack,
     /// Mattermost incoming webhook: `{"text": ...}` in Markdown.
     Mattermost,
-    /// Microsoft Teams incoming webhook: a MessageCard.
+    /// Microsoft Teams incoming webhook or Workflows trigger: an Adaptive Card.
     Teams,
     /// A Matrix room: an `m.room.message` event, `PUT` to the room's send endpoint.
     Matrix,

@@ -4,8 +4,9 @@
 //! Feed text is hostile. Every string is first made one clean, capped line
 //! (`text::safe::header_text`: no control or bidi characters), then escaped for the format
 //! that shows it: Slack's `&`, `<` and `>` (which would otherwise open a link or a
-//! `<!channel>` mention), Markdown's punctuation and `@` mentions for Mattermost and Teams,
-//! HTML for Teams and for Matrix's `formatted_body`. Only http(s) links become links
+//! `<!channel>` mention), Markdown's punctuation and `@` mentions for Mattermost, HTML for
+//! Matrix's `formatted_body`; a Teams card holds feed text only in plain text runs, which
+//! Teams reads as neither Markdown nor HTML. Only http(s) links become links
 //! (`text::safe::web_link`). Each post lists a bounded number of hits and the body is held
 //! under [`BODY_MAX`], so no message, however large, makes a post a receiver refuses.
 
@@ -181,7 +182,7 @@ fn slack(heading: &str, hits: &[HitLine], omitted: usize) -> String {
     out
 }
 
-/// Markdown as Mattermost and Teams read it: every punctuation mark that can start
+/// Markdown as Mattermost reads it: every punctuation mark that can start
 /// formatting, a link or a table is escaped with a backslash, and `@` gets a word joiner
 /// after it, so a title can mention no one (`@channel`, `@all`).
 fn markdown_escape(text: &str) -> String {
@@ -209,11 +210,6 @@ fn markdown_url(url: &str) -> String {
     url.replace('(', "%28")
         .replace(')', "%29")
         .replace(' ', "%20")
-}
-
-/// A link in a Teams card: its text escaped for Markdown and HTML both.
-fn teams_link(url: &str, text: &str) -> String {
-    format!("[{}]({})", teams_escape(text), markdown_url(url))
 }
 
 fn mattermost(heading: &str, hits: &[HitLine], omitted: usize) -> String {
@@ -250,62 +246,78 @@ fn markdown_hit(hit: &HitLine) -> String {
     line
 }
 
-/// Teams renders some HTML inside a card's Markdown, so `<`, `>` and `&` become entities
-/// after the Markdown escaping.
-fn teams_escape(text: &str) -> String {
-    html_escape::encode_text(&markdown_escape(text)).into_owned()
+/// A run of plain text in an Adaptive Card: a `RichTextBlock`'s `TextRun`, which Teams never
+/// reads as Markdown or HTML, so feed text needs no escaping there; a link is the run's
+/// `selectAction`, never syntax in the text.
+fn text_run(text: &str, link: Option<&str>) -> Value {
+    let mut run = json!({ "type": "TextRun", "text": text });
+    if let Some(url) = link {
+        run["selectAction"] = json!({ "type": "Action.OpenUrl", "url": url });
+    }
+    run
 }
 
+/// An Adaptive Card (1.4) in the message envelope that Teams' incoming webhooks and its
+/// Workflows ("when a Teams webhook request is received") both take.
 fn teams(heading: &str, hits: &[HitLine], omitted: usize) -> Value {
-    let mut text = String::new();
+    let color = match hits.iter().map(|h| severity_rank(&h.severity)).max() {
+        Some(4 | 3) => "Attention",
+        Some(2) => "Warning",
+        _ => "Default",
+    };
+    let mut body = vec![json!({
+        "type": "RichTextBlock",
+        "inlines": [{
+            "type": "TextRun", "text": heading, "weight": "Bolder", "size": "Medium",
+            "color": color,
+        }],
+    })];
     for hit in hits {
-        let title = match &hit.link {
-            Some(link) => teams_link(link, &hit.title),
-            None => teams_escape(&hit.title),
-        };
-        let mut line = format!(
-            "- **{}** {}: {}",
-            teams_escape(&hit.severity),
-            teams_escape(&hit.indicator_title),
-            title
-        );
+        let mut inlines = vec![
+            json!({ "type": "TextRun", "text": format!("[{}] ", hit.severity), "weight": "Bolder" }),
+            text_run(&format!("{}: ", hit.indicator_title), None),
+            text_run(&hit.title, hit.link.as_deref()),
+        ];
         if !hit.terms.is_empty() {
-            line.push_str(&format!(
-                " (matched: {})",
-                teams_escape(&hit.terms.join(", "))
-            ));
+            let mut terms = text_run(&format!(" (matched: {})", hit.terms.join(", ")), None);
+            terms["isSubtle"] = json!(true);
+            inlines.push(terms);
         }
         if let Some(url) = &hit.hit_url {
-            line.push_str(&format!(" {}", teams_link(url, "hit page")));
+            inlines.push(text_run(" ", None));
+            inlines.push(text_run("hit page", Some(url)));
         }
-        text.push_str(&line);
-        text.push_str("\n\n");
+        body.push(json!({ "type": "RichTextBlock", "inlines": inlines }));
     }
     if let Some(more) = more_line(omitted) {
-        text.push_str(&teams_escape(&more));
+        body.push(json!({
+            "type": "RichTextBlock",
+            "inlines": [{ "type": "TextRun", "text": more, "isSubtle": true }],
+        }));
     }
-    let color = match hits.iter().map(|h| severity_rank(&h.severity)).max() {
-        Some(4) => "B00020",
-        Some(3) => "E65100",
-        Some(2) => "F9A825",
-        _ => "607D8B",
-    };
     let mut card = json!({
-        "@type": "MessageCard",
-        "@context": "https://schema.org/extensions",
-        "summary": heading,
-        "themeColor": color,
-        "title": teams_escape(heading),
-        "text": text.trim_end(),
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "msteams": { "width": "Full" },
+        "body": body,
     });
     if let Some(url) = hits.first().and_then(|h| h.hit_url.as_ref()) {
-        card["potentialAction"] = json!([{
-            "@type": "OpenUri",
-            "name": "Open in the hit log",
-            "targets": [{ "os": "default", "uri": url }],
+        card["actions"] = json!([{
+            "type": "Action.OpenUrl",
+            "title": "Open in the hit log",
+            "url": url,
         }]);
     }
-    card
+    json!({
+        "type": "message",
+        "summary": heading,
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": card,
+        }],
+    })
 }
 
 fn severity_rank(severity: &str) -> u8 {
@@ -507,10 +519,25 @@ mod tests {
         assert!(!text.contains("@channel"), "{text}");
         assert!(!text.contains("](javascript"), "{text}");
         let card = text_of(WebhookFormat::Teams, &v);
-        let card_text = card["text"].as_str().unwrap();
-        assert!(!card_text.contains("<b>"), "{card_text}");
-        assert!(!card_text.contains("[pwn]("), "{card_text}");
-        assert_eq!(card["@type"], "MessageCard");
+        assert_eq!(card["type"], "message");
+        let content = &card["attachments"][0]["content"];
+        assert_eq!(content["type"], "AdaptiveCard");
+        let runs = &content["body"][1]["inlines"];
+        // The title is one plain run; its link (javascript:) is dropped, not made an action.
+        let title = runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["text"].as_str().unwrap().contains("[pwn]"))
+            .expect("the title run");
+        assert!(title.get("selectAction").is_none(), "{title}");
+        assert!(
+            content["body"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|b| b["type"] == "RichTextBlock")
+        );
     }
 
     #[test]
