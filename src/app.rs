@@ -18,6 +18,7 @@ use tracing::info;
 use crate::alert::Dispatcher;
 use crate::alert::feed_health::{FeedWatch, watch_feeds};
 use crate::alert::transport::{Transport, TransportError};
+use crate::alert::webhook::{WebhookSetupError, WebhookTransport};
 use crate::config::{ConfigError, Feed, Indicators, Settings};
 use crate::daemon::Live;
 use crate::fetch::FetchError;
@@ -41,6 +42,8 @@ pub enum AppError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     #[error(transparent)]
+    Webhook(#[from] WebhookSetupError),
+    #[error(transparent)]
     Fetch(#[from] FetchError),
     #[error(
         "http.listen: cannot listen on {address}: {source} (set http.listen or \
@@ -62,6 +65,7 @@ fn reload_failure(error: &AppError) -> String {
         AppError::Config(e) => e.summary(),
         AppError::Store(_) => "the database did not take the new feed list".to_owned(),
         AppError::Transport(_) => "the mail transport could not be set up".to_owned(),
+        AppError::Webhook(_) => "the webhook client could not be set up".to_owned(),
         AppError::Fetch(_) => "the feed fetcher could not be set up".to_owned(),
         AppError::Listen { .. } | AppError::AlreadyRun => {
             "the daemon could not apply it".to_owned()
@@ -119,6 +123,7 @@ impl App {
     /// part of the daemon; binds `http.listen` when set. Blocks while the database opens:
     /// call it before the runtime starts, or on the blocking pool.
     pub fn build(settings: Settings, indicators: Indicators) -> Result<App, AppError> {
+        settings.check_alert_targets(&indicators)?;
         let indicators = Arc::new(indicators);
         let listener = match settings.http_listen {
             Some(address) => Some(
@@ -131,6 +136,7 @@ impl App {
         let local_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
         let db = Db::open(&settings.database)?;
         let transport = Transport::new(&settings.mail)?;
+        let webhooks = WebhookTransport::new(&settings.webhooks)?;
         let watch = FeedWatch::new(
             db.clone(),
             Transport::new(&settings.mail)?,
@@ -143,6 +149,7 @@ impl App {
         let dispatcher = Arc::new(Dispatcher::new(
             db.clone(),
             transport,
+            webhooks,
             settings.mail_for_messages(),
             indicators.clone(),
         ));
@@ -383,8 +390,10 @@ impl App {
         settings: Settings,
         indicators: Indicators,
     ) -> Result<String, AppError> {
+        settings.check_alert_targets(&indicators)?;
         let indicators = Arc::new(indicators);
         let transport = Transport::new(&settings.mail)?;
+        let webhooks = WebhookTransport::new(&settings.webhooks)?;
         let watch = FeedWatch::new(
             self.db.clone(),
             Transport::new(&settings.mail)?,
@@ -428,11 +437,18 @@ impl App {
             indicators.indicators.len(),
             indicators.feeds.len(),
             indicators.feeds.iter().filter(|f| f.enabled).count(),
-            transport.describe()
+            match webhooks.describe() {
+                Some(webhooks) => format!("{}; {webhooks}", transport.describe()),
+                None => transport.describe(),
+            }
         );
         self.live.replace(Arc::new(ctx));
-        self.dispatcher
-            .reconfigure(transport, settings.mail_for_messages(), indicators.clone());
+        self.dispatcher.reconfigure(
+            transport,
+            webhooks,
+            settings.mail_for_messages(),
+            indicators.clone(),
+        );
         let _ = self.feeds.send(indicators.feeds.clone());
         let _ = self.feed_watch.send(watch);
         Ok(summary)

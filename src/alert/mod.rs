@@ -1,4 +1,5 @@
-//! The alert stage: from hits in the outbox to e-mail in analysts' inboxes.
+//! The alert stage: from hits in the outbox to e-mail in analysts' inboxes and posts to
+//! their chat rooms and services (webhooks).
 //!
 //! Hits and their alerts are written together by the store (one per recipient, in the poll's
 //! transaction), so nothing here can lose one. The [`Dispatcher`] works in three steps, each a
@@ -9,11 +10,16 @@
 //! [`Dispatcher::acknowledge`] records the outcome. A message planned but not acknowledged
 //! (a crash in between) is sent again with the same Message-ID.
 //!
+//! Mail and webhooks share every step: an outbox row names its transport and target, the
+//! plan groups and caps each target alike, and only the last step, transmitting, differs:
+//! [`transport`] for mail, [`webhook`] for posts.
+//!
 //! - [`feed_health`]: operational notices to `mail.ops` about failing and quiet feeds.
 //! - [`plan`]: grouping and noise control, pure.
 //! - [`render`]: alerts to a multipart e-mail, pure.
 //! - [`story`]: whether two headlines report the same story.
 //! - [`transport`]: SMTP or a folder of `.eml` files.
+//! - [`webhook`]: HTTP posts to the configured webhooks; [`webhook::body`] renders them.
 
 mod encoded_words;
 pub mod feed_health;
@@ -21,7 +27,9 @@ pub mod plan;
 pub mod render;
 pub mod story;
 pub mod transport;
+pub mod webhook;
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -31,9 +39,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::config::{Indicator, Indicators, MailSettings};
-use crate::store::{Db, HitRoute, MessageKind, OutboxMessage, StoreError};
+use crate::store::{Channel, Db, HitRoute, MessageKind, OutboxMessage, StoreError};
 use render::{AlertView, Envelope, MessageView, SourceView};
 use transport::{Batch, SendError, Transport};
+use webhook::WebhookTransport;
 
 /// How often the dispatcher looks at the outbox. Short against `group_wait` (30 s by
 /// default), and the queries it makes are answered from indexes.
@@ -43,15 +52,23 @@ const BATCH: usize = 200;
 /// The dispatcher's stored time of the last digest.
 const LAST_DIGEST: &str = "last_digest";
 
-/// Who a hit of `indicator` alerts: its own recipients and mode, else the settings' defaults.
+/// Who a hit of `indicator` alerts: its own recipients, webhooks and mode, else the settings'
+/// defaults. An indicator that names webhooks and no address alerts only its webhooks: the
+/// default recipients (`mail.to`) stand in only for an indicator that names no one.
 pub fn route(indicator: &Indicator, mail: &MailSettings) -> Option<HitRoute> {
-    let recipients = if indicator.alert.to.is_empty() {
+    let webhooks: Vec<String> = (indicator.alert.webhooks.iter())
+        .map(|w| w.name.clone())
+        .collect();
+    let recipients = if !indicator.alert.to.is_empty() {
+        indicator.alert.to.clone()
+    } else if webhooks.is_empty() {
         mail.to.clone()
     } else {
-        indicator.alert.to.clone()
+        Vec::new()
     };
-    (!recipients.is_empty()).then(|| HitRoute {
+    (!recipients.is_empty() || !webhooks.is_empty()).then(|| HitRoute {
         recipients,
+        webhooks,
         mode: indicator.alert.mode.unwrap_or(mail.mode),
     })
 }
@@ -78,6 +95,7 @@ pub struct Dispatcher {
 /// What the dispatcher works with, from the configuration in force.
 struct DispatchConfig {
     transport: Transport,
+    webhooks: WebhookTransport,
     mail: MailSettings,
     /// The rules in force: titles, insights and severities for the messages.
     indicators: Arc<Indicators>,
@@ -87,6 +105,7 @@ impl Dispatcher {
     pub fn new(
         db: Db,
         transport: Transport,
+        webhooks: WebhookTransport,
         mail: MailSettings,
         indicators: Arc<Indicators>,
     ) -> Dispatcher {
@@ -94,6 +113,7 @@ impl Dispatcher {
             db,
             config: RwLock::new(Arc::new(DispatchConfig {
                 transport,
+                webhooks,
                 mail,
                 indicators,
             })),
@@ -104,11 +124,13 @@ impl Dispatcher {
     pub fn reconfigure(
         &self,
         transport: Transport,
+        webhooks: WebhookTransport,
         mail: MailSettings,
         indicators: Arc<Indicators>,
     ) {
         let config = Arc::new(DispatchConfig {
             transport,
+            webhooks,
             mail,
             indicators,
         });
@@ -124,7 +146,11 @@ impl Dispatcher {
 
     /// Where messages go, for logs.
     pub fn describe_transport(&self) -> String {
-        self.config().transport.describe()
+        let config = self.config();
+        match config.webhooks.describe() {
+            Some(webhooks) => format!("{}; {webhooks}", config.transport.describe()),
+            None => config.transport.describe(),
+        }
     }
 
     /// Decides the stories of new hits and releases their alerts to planning; returns how
@@ -195,11 +221,30 @@ impl Dispatcher {
             .await?;
         let config = self.config();
         let mut batch = config.transport.batch();
+        // Webhooks that failed for now in this round: their other messages are not posted
+        // but take the same answer (and its backoff), so one receiver that times out costs
+        // the round one timeout, not one per message, and mail behind it is not held up;
+        // one that throttles is not pressed further.
+        let mut unreachable: HashMap<String, SendError> = HashMap::new();
         for message in due {
             if shutdown.is_some_and(CancellationToken::is_cancelled) {
                 break;
             }
-            let outcome = self.send_in(&config, &mut batch, &message, now).await;
+            let earlier = (message.channel == Channel::Webhook)
+                .then(|| unreachable.get(&message.recipient))
+                .flatten();
+            let outcome = match earlier {
+                Some(error) => Err(error.clone()),
+                None => self.send_in(&config, &mut batch, &message, now).await,
+            };
+            if message.channel == Channel::Webhook
+                && let Err(error @ (SendError::Temporary(_) | SendError::Throttled { .. })) =
+                    &outcome
+            {
+                unreachable
+                    .entry(message.recipient.clone())
+                    .or_insert_with(|| error.clone());
+            }
             match &outcome {
                 Ok(_) => report.sent += 1,
                 Err(e) => {
@@ -255,11 +300,24 @@ impl Dispatcher {
         message: &OutboxMessage,
         now: DateTime<Utc>,
     ) -> Result<String, SendError> {
-        let email = match self.compose(config, message, now).await {
-            Ok(email) => email,
+        let view = match self.view(config, message).await {
+            Ok(view) => view,
             Err(reason) => return Err(SendError::Permanent(reason)),
         };
-        batch.send(&email).await
+        match message.channel {
+            Channel::Mail => {
+                let email = self
+                    .compose(config, message, view, now)
+                    .map_err(SendError::Permanent)?;
+                batch.send(&email).await
+            }
+            Channel::Webhook => {
+                config
+                    .webhooks
+                    .post(&message.recipient, &view, &message.message_id, now)
+                    .await
+            }
+        }
     }
 
     fn gives_up(&self, message: &OutboxMessage, error: &SendError, now: DateTime<Utc>) -> bool {
@@ -301,7 +359,12 @@ impl Dispatcher {
                         .write(move |store| store.mark_attempt_failed(id, &reason, None, now))
                         .await
                 } else {
-                    let delay = plan::retry_delay(message.attempts + 1);
+                    let mut delay = plan::retry_delay(message.attempts + 1);
+                    // Never sooner than the receiver asked, never later than the backoff's
+                    // longest wait (`Retry-After` is already held to an hour).
+                    if let SendError::Throttled { retry_after, .. } = e {
+                        delay = delay.max(*retry_after);
+                    }
                     let retry_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
                     warn!(
                         message = message.id,
@@ -320,13 +383,13 @@ impl Dispatcher {
         }
     }
 
-    /// Builds the e-mail for a planned message from what the store holds now.
-    async fn compose(
+    /// What a planned message carries, from what the store holds now: the one view both
+    /// transports render.
+    async fn view(
         &self,
         config: &DispatchConfig,
         message: &OutboxMessage,
-        now: DateTime<Utc>,
-    ) -> Result<lettre::Message, String> {
+    ) -> Result<MessageView, String> {
         let id = message.id;
         let alerts = self
             .db
@@ -373,7 +436,7 @@ impl Dispatcher {
                 }
             })
             .collect();
-        let view = MessageView {
+        Ok(MessageView {
             kind: match message.kind {
                 MessageKind::Alert => render::MessageKind::Alert,
                 MessageKind::Digest => render::MessageKind::Digest,
@@ -382,7 +445,17 @@ impl Dispatcher {
             alerts: views,
             hit_log_base: config.mail.hit_log_base.clone(),
             hit_log_local_only: config.mail.hit_log_local_only,
-        };
+        })
+    }
+
+    /// Builds the e-mail for a planned message.
+    fn compose(
+        &self,
+        config: &DispatchConfig,
+        message: &OutboxMessage,
+        view: MessageView,
+        now: DateTime<Utc>,
+    ) -> Result<lettre::Message, String> {
         let envelope = Envelope {
             from: mailbox(&config.mail.from)?,
             to: mailbox(&message.recipient)?,
@@ -445,6 +518,28 @@ pub async fn send_test(
     let email = render::build_message(&envelope, &render::render(&view))
         .map_err(|e| SendError::Permanent(e.to_string()))?;
     transport.send(&email).await
+}
+
+/// Posts the message of `watchfloor test-webhook` to the webhook `name`; returns what the
+/// receiver said.
+pub async fn send_test_webhook(
+    webhooks: &WebhookTransport,
+    mail: &MailSettings,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<String, SendError> {
+    let view = MessageView {
+        kind: render::MessageKind::Test,
+        alerts: Vec::new(),
+        hit_log_base: mail.hit_log_base.clone(),
+        hit_log_local_only: mail.hit_log_local_only,
+    };
+    let key = format!(
+        "watchfloor.test-{}@{}",
+        now.timestamp_millis(),
+        mail.from_domain()
+    );
+    webhooks.post(name, &view, &key, now).await
 }
 
 fn mailbox(address: &str) -> Result<Mailbox, String> {

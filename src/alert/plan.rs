@@ -1,5 +1,8 @@
 //! Deciding which pending alerts go out now, and in which messages: grouping, the hourly cap
 //! and the digest. Pure: the dispatcher feeds it the outbox and the clock.
+//!
+//! A recipient is a target on one transport: an e-mail address, or a webhook. Each webhook
+//! is grouped, capped and sent its digest exactly as an address is.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -7,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::AlertMode;
-use crate::store::{MessageKind, PendingAlert, PlannedMessage};
+use crate::store::{Channel, MessageKind, PendingAlert, PlannedMessage};
 
 /// The noise controls, from the settings.
 #[derive(Clone, Copy, Debug)]
@@ -29,8 +32,11 @@ pub struct Occasion {
     pub digest_due: bool,
 }
 
+/// A recipient on its transport: the key of grouping and of the hourly cap.
+type Target<'a> = (Channel, &'a str);
+
 /// Plans messages from the pending alerts. `recent` counts each recipient's alert and summary
-/// messages of the last hour.
+/// messages of the last hour, by transport and recipient.
 ///
 /// Per recipient: immediate alerts are grouped by indicator; a group is due once its oldest
 /// alert has waited `group_wait`. Due groups go out one message each while the hourly cap
@@ -38,16 +44,16 @@ pub struct Occasion {
 /// summary carrying all the rest, and with no room at all they wait. Nothing is dropped.
 pub fn plan(
     pending: &[PendingAlert],
-    recent: &HashMap<String, u64>,
+    recent: &HashMap<(Channel, String), u64>,
     rules: &Rules,
     occasion: &Occasion,
 ) -> Vec<PlannedMessage> {
-    let mut recipients: Vec<&str> = Vec::new();
+    let mut recipients: Vec<Target> = Vec::new();
     // recipient -> indicator groups in order of their oldest alert
-    let mut immediate: HashMap<&str, Vec<(&str, Vec<&PendingAlert>)>> = HashMap::new();
-    let mut digest: HashMap<&str, Vec<&PendingAlert>> = HashMap::new();
+    let mut immediate: HashMap<Target, Vec<(&str, Vec<&PendingAlert>)>> = HashMap::new();
+    let mut digest: HashMap<Target, Vec<&PendingAlert>> = HashMap::new();
     for alert in pending {
-        let recipient = alert.recipient.as_str();
+        let recipient = (alert.channel, alert.recipient.as_str());
         if !recipients.contains(&recipient) {
             recipients.push(recipient);
         }
@@ -72,7 +78,7 @@ pub fn plan(
     let mut planned = Vec::new();
     for recipient in recipients {
         if occasion.digest_due
-            && let Some(alerts) = digest.get(recipient)
+            && let Some(alerts) = digest.get(&recipient)
         {
             let mut alerts = alerts.clone();
             // Grouped by indicator, oldest first within each: the digest reads that way.
@@ -84,13 +90,14 @@ pub fn plan(
                 ))
             });
             planned.push(PlannedMessage {
-                recipient: recipient.to_owned(),
+                channel: recipient.0,
+                recipient: recipient.1.to_owned(),
                 kind: MessageKind::Digest,
                 alert_ids: alerts.iter().map(|a| a.alert_id).collect(),
             });
         }
 
-        let Some(groups) = immediate.get(recipient) else {
+        let Some(groups) = immediate.get(&recipient) else {
             continue;
         };
         let due: Vec<&Vec<&PendingAlert>> = groups
@@ -101,7 +108,10 @@ pub fn plan(
         if due.is_empty() {
             continue;
         }
-        let sent = recent.get(recipient).copied().unwrap_or(0);
+        let sent = recent
+            .get(&(recipient.0, recipient.1.to_owned()))
+            .copied()
+            .unwrap_or(0);
         let room = u64::from(rules.max_per_hour).saturating_sub(sent) as usize;
         if room == 0 {
             continue;
@@ -113,14 +123,16 @@ pub fn plan(
         };
         for group in &due[..singles] {
             planned.push(PlannedMessage {
-                recipient: recipient.to_owned(),
+                channel: recipient.0,
+                recipient: recipient.1.to_owned(),
                 kind: MessageKind::Alert,
                 alert_ids: group.iter().map(|a| a.alert_id).collect(),
             });
         }
         if singles < due.len() {
             planned.push(PlannedMessage {
-                recipient: recipient.to_owned(),
+                channel: recipient.0,
+                recipient: recipient.1.to_owned(),
                 kind: MessageKind::Summary,
                 alert_ids: due[singles..]
                     .iter()
@@ -159,6 +171,7 @@ mod tests {
             alert_id: id,
             hit_id: id,
             indicator_id: indicator.to_owned(),
+            channel: Channel::Mail,
             recipient: recipient.to_owned(),
             mode,
             created_at: at(second),
@@ -246,12 +259,12 @@ mod tests {
                 ("a@x", MessageKind::Summary, vec![3, 4, 5]),
             ]
         );
-        let recent = HashMap::from([("a@x".to_owned(), 2)]);
+        let recent = HashMap::from([((Channel::Mail, "a@x".to_owned()), 2)]);
         assert_eq!(
             shape(&plan(&pending, &recent, &rules, &occasion(60))),
             vec![("a@x", MessageKind::Summary, vec![1, 2, 3, 4, 5])]
         );
-        let full = HashMap::from([("a@x".to_owned(), 3)]);
+        let full = HashMap::from([((Channel::Mail, "a@x".to_owned()), 3)]);
         assert!(
             plan(&pending, &full, &rules, &occasion(60)).is_empty(),
             "with no room, alerts wait for the hour to pass"
@@ -279,11 +292,40 @@ mod tests {
                 ("b@x", MessageKind::Digest, vec![4]),
             ]
         );
-        let full = HashMap::from([("a@x".to_owned(), 99)]);
+        let full = HashMap::from([((Channel::Mail, "a@x".to_owned()), 99)]);
         assert_eq!(
             plan(&pending, &full, &RULES, &due).len(),
             2,
             "the digest is not held by the hourly cap"
+        );
+    }
+
+    #[test]
+    fn a_webhook_is_grouped_and_capped_apart_from_mail() {
+        use AlertMode::Immediate as I;
+        let mut hook = alert(3, "sat", "ops", I, 5);
+        hook.channel = Channel::Webhook;
+        let mut hook_oil = alert(4, "oil", "ops", I, 6);
+        hook_oil.channel = Channel::Webhook;
+        let pending = [
+            alert(1, "sat", "a@x", I, 0),
+            alert(2, "sat", "a@x", I, 1),
+            hook,
+            hook_oil,
+        ];
+        // The webhook's hour is full; the address's is not.
+        let recent = HashMap::from([((Channel::Webhook, "ops".to_owned()), 19)]);
+        let planned = plan(&pending, &recent, &RULES, &occasion(60));
+        let shaped: Vec<_> = planned
+            .iter()
+            .map(|p| (p.channel, p.recipient.as_str(), p.kind, p.alert_ids.clone()))
+            .collect();
+        assert_eq!(
+            shaped,
+            vec![
+                (Channel::Mail, "a@x", MessageKind::Alert, vec![1, 2]),
+                (Channel::Webhook, "ops", MessageKind::Summary, vec![3, 4]),
+            ]
         );
     }
 

@@ -156,6 +156,15 @@ pub fn render(view: &MessageView) -> Rendered {
     }
 }
 
+/// A message's one-line summary, its mail subject: webhooks open their post with it.
+pub fn headline(view: &MessageView) -> String {
+    subject(
+        view.kind,
+        &view.alerts,
+        group_by_indicator(&view.alerts).len(),
+    )
+}
+
 /// Our values are plain strings, so askama cannot fail on them; should it ever, a message saying
 /// so beats a panic, which aborts the daemon.
 fn unrenderable(error: &askama::Error) -> String {

@@ -299,6 +299,7 @@ mod tests {
                 definition_hash: "h".into(),
                 route: Some(HitRoute {
                     recipients: vec!["analyst@example.org".into()],
+                    webhooks: Vec::new(),
                     mode: AlertMode::Immediate,
                 }),
                 fingerprint,

@@ -49,6 +49,13 @@ pub enum SendError {
     /// The server refused with a 5xx reply: retrying would get the same answer.
     #[error("{0}")]
     Permanent(String),
+    /// Worth retrying, but no sooner than the receiver asked (a webhook's 429 or 503 with
+    /// `Retry-After`).
+    #[error("{reason}")]
+    Throttled {
+        reason: String,
+        retry_after: Duration,
+    },
 }
 
 pub enum Transport {

@@ -1,5 +1,6 @@
-//! `watchfloor alerts`, `watchfloor alerts retry` and `watchfloor test-email`: the outbox as
-//! operators see it, and a way to check the mail path end to end.
+//! `watchfloor alerts`, `watchfloor alerts retry`, `watchfloor test-email` and
+//! `watchfloor test-webhook`: the outbox as operators see it, and a way to check each
+//! transport end to end.
 
 use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
@@ -7,7 +8,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::feeds::print_table;
 use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, load_settings};
 use crate::alert::transport::Transport;
+use crate::alert::webhook::WebhookTransport;
 use crate::store::{AlertRow, AlertStatus, Store};
+use crate::text::safe::terminal_text;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -50,6 +53,12 @@ pub struct TestEmailArgs {
     pub to: String,
 }
 
+#[derive(Debug, Args)]
+pub struct TestWebhookArgs {
+    /// The webhook's name in the settings (`webhooks:`)
+    pub name: String,
+}
+
 pub fn run(global: &GlobalArgs, args: &AlertsArgs) -> anyhow::Result<u8> {
     let settings = load_settings(global)?;
     let mut store = Store::open(&settings.database)?;
@@ -82,12 +91,13 @@ pub fn run(global: &GlobalArgs, args: &AlertsArgs) -> anyhow::Result<u8> {
                 StatusArg::Folded => AlertStatus::Folded,
             });
             let alerts = store.alerts(status, args.limit)?;
-            let rows: Vec<[String; 8]> = alerts.iter().map(row).collect();
+            let rows: Vec<[String; 9]> = alerts.iter().map(row).collect();
             print_table(
                 &[
                     "alert",
                     "hit",
                     "indicator",
+                    "transport",
                     "recipient",
                     "status",
                     "attempts",
@@ -107,7 +117,7 @@ pub fn run(global: &GlobalArgs, args: &AlertsArgs) -> anyhow::Result<u8> {
     }
 }
 
-fn row(alert: &AlertRow) -> [String; 8] {
+fn row(alert: &AlertRow) -> [String; 9] {
     let format = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
     let (attempts, when, detail) = match (&alert.message, alert.status) {
         (_, AlertStatus::Folded) => (
@@ -158,6 +168,7 @@ fn row(alert: &AlertRow) -> [String; 8] {
         alert.alert_id.to_string(),
         alert.hit_id.to_string(),
         alert.indicator_id.clone(),
+        alert.channel.to_string(),
         alert.recipient.clone(),
         alert.status.to_string(),
         attempts,
@@ -184,6 +195,46 @@ pub fn test_email(global: &GlobalArgs, args: &TestEmailArgs) -> anyhow::Result<u
         }
         Err(e) => {
             println!("not sent to {}: {e}", args.to);
+            Ok(EXIT_FINDINGS)
+        }
+    }
+}
+
+pub fn test_webhook(global: &GlobalArgs, args: &TestWebhookArgs) -> anyhow::Result<u8> {
+    let settings = load_settings(global)?;
+    let Some(hook) = settings.webhooks.get(&args.name) else {
+        let known: Vec<&str> = settings.webhooks.keys().map(String::as_str).collect();
+        return Err(UsageError(format!(
+            "no webhook '{}' in the settings ({})",
+            terminal_text(&args.name),
+            if known.is_empty() {
+                "none is configured".to_owned()
+            } else {
+                format!("configured: {}", known.join(", "))
+            }
+        ))
+        .into());
+    };
+    println!(
+        "webhook {}: {} to {}",
+        hook.name,
+        hook.format.as_str(),
+        hook.display_url()
+    );
+    let webhooks = WebhookTransport::new(&settings.webhooks)?;
+    let outcome = super::poll::runtime()?.block_on(crate::alert::send_test_webhook(
+        &webhooks,
+        &settings.mail_for_messages(),
+        &hook.name,
+        Utc::now(),
+    ));
+    match outcome {
+        Ok(reply) => {
+            println!("posted a test message: {reply}");
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            println!("not accepted: {}", terminal_text(&e.to_string()));
             Ok(EXIT_FINDINGS)
         }
     }

@@ -72,6 +72,7 @@ pub fn run(global: &GlobalArgs, args: &AlertsBench) -> anyhow::Result<u8> {
                     .pending_alerts()?
                     .into_iter()
                     .map(|alert| PlannedMessage {
+                        channel: alert.channel,
                         recipient: alert.recipient,
                         kind: MessageKind::Alert,
                         alert_ids: vec![alert.alert_id],

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, load_indicators};
+use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, load_indicators, load_settings};
 use crate::config::{Example, Indicators};
 use crate::matcher::{Hit, Role};
 use crate::text::safe::header_text;
@@ -23,6 +23,10 @@ pub struct CheckArgs {
 
 pub fn run(global: &GlobalArgs, args: &CheckArgs) -> anyhow::Result<u8> {
     let indicators = load_indicators(global)?;
+    // The rules name webhooks the settings define: both files are checked together, as the
+    // daemon reads them.
+    let settings = load_settings(global)?;
+    settings.check_alert_targets(&indicators)?;
     let path = indicators.path.display().to_string();
     println!(
         "{path}: {} indicators, {} lists, {} search patterns compiled",

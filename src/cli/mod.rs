@@ -139,6 +139,9 @@ pub enum Command {
     /// Send a test message through the configured transport and show the server's answer
     #[command(name = "test-email", after_help = EXIT_CODES)]
     TestEmail(alerts::TestEmailArgs),
+    /// Post a test message to a configured webhook and show the receiver's answer
+    #[command(name = "test-webhook", after_help = EXIT_CODES)]
+    TestWebhook(alerts::TestWebhookArgs),
     /// Write a consistent copy of the database (safe while the daemon runs) and check it
     #[command(after_help = EXIT_CODES)]
     Backup(backup::BackupArgs),
@@ -200,6 +203,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Triage(args) => hits::triage(&cli.global, args),
         Command::ExportLabels(args) => hits::export_labels(&cli.global, args),
         Command::TestEmail(args) => alerts::test_email(&cli.global, args),
+        Command::TestWebhook(args) => alerts::test_webhook(&cli.global, args),
         Command::Backup(args) => backup::run(&cli.global, args),
         Command::Schedule(args) => schedule::run(args),
         Command::Config(args) => effective::run(&cli.global, args),
@@ -288,7 +292,7 @@ fn exit_code_for(error: &anyhow::Error) -> u8 {
     use crate::app::AppError;
     if let Some(app) = error.downcast_ref::<AppError>() {
         return match app {
-            AppError::Config(_) | AppError::Transport(_) => EXIT_CONFIG,
+            AppError::Config(_) | AppError::Transport(_) | AppError::Webhook(_) => EXIT_CONFIG,
             AppError::Store(_) | AppError::Listen { .. } => EXIT_USAGE,
             AppError::Fetch(_) | AppError::AlreadyRun => EXIT_FINDINGS,
         };

@@ -118,10 +118,21 @@ impl Indicator {
 /// An indicator's own alert routing, from its `alert:` map.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AlertRoute {
-    /// Recipients; empty: the settings' `mail.to`.
+    /// Recipients; empty: the settings' `mail.to`, unless `webhooks` names some.
     pub to: Vec<String>,
+    /// Webhooks (`alert.webhook`), by name: which exist is the settings' to say
+    /// (`Settings::check_alert_targets`).
+    pub webhooks: Vec<WebhookName>,
     /// `None`: the settings' `mail.mode`.
     pub mode: Option<AlertMode>,
+}
+
+/// A webhook an indicator names, with where it is named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookName {
+    pub name: String,
+    pub line: u64,
+    pub column: u64,
 }
 
 /// The validated file: indicators in file order and the matcher compiled from them.
@@ -305,7 +316,38 @@ struct RawIndicator {
 struct RawAlert {
     #[serde(default)]
     to: Vec<Spanned<String>>,
+    /// One webhook name or a list of them.
+    webhook: Option<Spanned<RawNames>>,
     mode: Option<AlertMode>,
+}
+
+/// One name (`webhook: ops`) or several (`webhook: [ops, siem]`).
+enum RawNames {
+    One(String),
+    Many(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for RawNames {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NamesVisitor;
+        impl<'de> Visitor<'de> for NamesVisitor {
+            type Value = RawNames;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a webhook name, or a list of them")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawNames, E> {
+                Ok(RawNames::One(v.to_owned()))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawNames, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element()? {
+                    names.push(name);
+                }
+                Ok(RawNames::Many(names))
+            }
+        }
+        deserializer.deserialize_any(NamesVisitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -565,8 +607,29 @@ impl Loader<'_> {
         }
         let mut alert = AlertRoute {
             to: Vec::new(),
+            webhooks: Vec::new(),
             mode: raw.alert.as_ref().and_then(|a| a.mode),
         };
+        if let Some(names) = raw.alert.as_ref().and_then(|a| a.webhook.as_ref()) {
+            let listed: Vec<(&str, &Location)> = match &names.value {
+                RawNames::One(name) => vec![(name.as_str(), &names.defined)],
+                RawNames::Many(list) => list
+                    .iter()
+                    .map(|n| (n.value.as_str(), &n.defined))
+                    .collect(),
+            };
+            for (name, at) in listed {
+                let name = name.trim();
+                if alert.webhooks.iter().any(|w| w.name == name) {
+                    continue;
+                }
+                alert.webhooks.push(WebhookName {
+                    name: name.to_owned(),
+                    line: at.line(),
+                    column: at.column(),
+                });
+            }
+        }
         for address in raw.alert.iter().flat_map(|a| &a.to) {
             match check_address(&address.value) {
                 Ok(address) => alert.to.push(address),

@@ -6,7 +6,8 @@
 //! error names the file, line and column; all problems of a file are reported together.
 //!
 //! The files import each other in one direction only (a test in `tests/invariants.rs` holds
-//! them to it): `settings` assembles `mail` and `web`; `indicators` uses `coverage` and
+//! them to it): `settings` assembles `mail`, `web` and `webhooks`, and checks that the
+//! webhooks indicators name exist; `indicators` uses `coverage` and
 //! `mail`'s address check; `error` (located problems) and `values` (where a value came from,
 //! secrets) are leaves that everything may use.
 
@@ -19,11 +20,13 @@ pub mod provenance;
 pub mod settings;
 mod values;
 pub mod web;
+pub mod webhooks;
 
 pub use coverage::{Coverage, Gap};
 pub use error::{ConfigError, Problem, ProblemKind};
-pub use indicators::{AlertRoute, Example, Feed, Indicator, Indicators, Severity};
+pub use indicators::{AlertRoute, Example, Feed, Indicator, Indicators, Severity, WebhookName};
 pub use mail::{AlertMode, MailSettings, SmtpSettings, TlsMode};
 pub use settings::{FetchSettings, RetentionSettings, Settings};
 pub use values::{Secret, redact_url_passwords};
 pub use web::{BasicCredentials, HostPort, WebAuth};
+pub use webhooks::{Webhook, WebhookFormat, Webhooks};

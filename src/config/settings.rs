@@ -11,9 +11,11 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::{ConfigError, Problem, ProblemKind, yaml_error};
+use super::indicators::Indicators;
 use super::mail::{self, MailInputs, MailSettings, RawMail, RawSmtp};
 use super::values::pick;
 use super::web::{self, HostPort, RawWeb, WebAuth};
+use super::webhooks::{self, RawWebhooks, Webhooks};
 use crate::schedule::Schedule;
 
 /// The settings file read when `--config` is not given, if it exists.
@@ -91,6 +93,8 @@ pub struct Settings {
     /// Connections the listener holds at once: each is a file descriptor, and polls, the
     /// database and mail need theirs whatever the web side does.
     pub http_max_connections: usize,
+    /// Named webhooks indicators may alert (`alert.webhook`), beside e-mail.
+    pub webhooks: Webhooks,
 }
 
 /// The operations listener's default address: loopback only.
@@ -118,6 +122,8 @@ struct RawSettings {
     http: RawHttp,
     #[serde(default)]
     retention: RawRetention,
+    #[serde(default)]
+    webhooks: RawWebhooks,
 }
 
 #[derive(Default, Deserialize)]
@@ -442,6 +448,9 @@ impl Settings {
         let web_auth = web::resolve(&raw.web, env, &mut |key, line, column, message| {
             problems.push(problem(key, line, column, message))
         });
+        let webhooks = webhooks::resolve(&raw.webhooks, env, &mut |key, line, column, message| {
+            problems.push(problem(key, line, column, message))
+        });
         let web_allowed_hosts =
             web::allowed_hosts(&raw.web, env, &mut |key, line, column, message| {
                 problems.push(problem(key, line, column, message))
@@ -499,8 +508,55 @@ impl Settings {
                 web_auth,
                 web_allowed_hosts,
                 http_max_connections,
+                webhooks,
             }),
             _ => Err(ConfigError::Invalid { problems }),
+        }
+    }
+
+    /// Checks what the rules ask of the settings: every webhook an indicator's `alert.webhook`
+    /// names must be configured. A problem names the indicator and its place in the rules'
+    /// file; the daemon refuses to start, or a reload to apply, until it is fixed.
+    pub fn check_alert_targets(&self, indicators: &Indicators) -> Result<(), ConfigError> {
+        let known = || {
+            if self.webhooks.is_empty() {
+                "no webhooks are configured in the settings".to_owned()
+            } else {
+                format!(
+                    "the settings configure {}",
+                    self.webhooks.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            }
+        };
+        let problems: Vec<Problem> = indicators
+            .indicators
+            .iter()
+            .flat_map(|indicator| {
+                indicator
+                    .alert
+                    .webhooks
+                    .iter()
+                    .filter(|w| !self.webhooks.contains_key(&w.name))
+                    .map(|w| Problem {
+                        path: indicators.path.clone(),
+                        line: w.line,
+                        column: w.column,
+                        context: Some(format!("indicator '{}'", indicator.id)),
+                        kind: ProblemKind::Definition,
+                        message: format!(
+                            "alert.webhook: unknown webhook '{}' ({})",
+                            w.name,
+                            known()
+                        ),
+                        detail: None,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid { problems })
         }
     }
 

@@ -32,8 +32,8 @@ pub use search::{
 pub use verdicts::{LOCAL, NewVerdict, Recorded, VerdictEntry};
 
 pub use outbox::{
-    AlertRow, AlertStatus, DeliveryRecord, MessageAlert, MessageKind, MessageStatus, OutboxCounts,
-    OutboxMessage, PendingAlert, PlannedMessage, SourceRow, StoryHit,
+    AlertRow, AlertStatus, Channel, DeliveryRecord, MessageAlert, MessageKind, MessageStatus,
+    OutboxCounts, OutboxMessage, PendingAlert, PlannedMessage, SourceRow, StoryHit,
 };
 
 use std::collections::HashMap;
@@ -200,7 +200,10 @@ pub struct HitRecord {
 /// The recipients of a new hit and how they want it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HitRoute {
+    /// E-mail addresses.
     pub recipients: Vec<String>,
+    /// Names of configured webhooks.
+    pub webhooks: Vec<String>,
     pub mode: AlertMode,
 }
 

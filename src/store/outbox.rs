@@ -1,4 +1,7 @@
-//! The outbox: alerts (a hit for a recipient) and the messages that carry them.
+//! The outbox: alerts (a hit for a recipient) and the messages that carry them, for both
+//! transports: e-mail, where the recipient is an address, and webhooks, where it is the
+//! webhook's name ([`Channel`]). Both take the same path: planned, sent, acknowledged, retried
+//! and given up on alike.
 //!
 //! An alert row is written in the same transaction as its hit, so a hit can never exist
 //! without its alerts. The dispatcher then plans messages (one transaction: the message row,
@@ -43,6 +46,37 @@ impl MessageKind {
             "summary" => MessageKind::Summary,
             _ => MessageKind::Alert,
         }
+    }
+}
+
+/// The transport that delivers an alert or a message; the row's `recipient` is its target
+/// there (an e-mail address, or a webhook's name).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Channel {
+    #[default]
+    Mail,
+    Webhook,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Mail => "mail",
+            Channel::Webhook => "webhook",
+        }
+    }
+
+    fn parse(text: &str) -> Channel {
+        match text {
+            "webhook" => Channel::Webhook,
+            _ => Channel::Mail,
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -115,6 +149,7 @@ pub struct PendingAlert {
     pub alert_id: i64,
     pub hit_id: i64,
     pub indicator_id: String,
+    pub channel: Channel,
     pub recipient: String,
     pub mode: AlertMode,
     pub created_at: DateTime<Utc>,
@@ -123,6 +158,7 @@ pub struct PendingAlert {
 /// A message the dispatcher decided to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlannedMessage {
+    pub channel: Channel,
     pub recipient: String,
     pub kind: MessageKind,
     /// In the order the message lists them; never empty.
@@ -133,9 +169,11 @@ pub struct PlannedMessage {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboxMessage {
     pub id: i64,
+    pub channel: Channel,
     pub recipient: String,
     pub kind: MessageKind,
-    /// The Message-ID header, without angle brackets.
+    /// The Message-ID header, without angle brackets; a webhook's `Idempotency-Key`. Fixed
+    /// when the message is planned, so every retry carries the same one.
     pub message_id: String,
     pub status: MessageStatus,
     pub created_at: DateTime<Utc>,
@@ -179,6 +217,7 @@ pub struct AlertRow {
     pub alert_id: i64,
     pub hit_id: i64,
     pub indicator_id: String,
+    pub channel: Channel,
     pub recipient: String,
     pub mode: AlertMode,
     pub status: AlertStatus,
@@ -202,7 +241,7 @@ pub struct OutboxCounts {
     pub messages_pending: u64,
 }
 
-/// Queues the alerts of a new hit, one per recipient, inside the poll's transaction, and
+/// Queues the alerts of a new hit, one per recipient and webhook, inside the poll's transaction, and
 /// marks the hit as waiting for its story: its alerts are held back from planning until the
 /// dispatcher has decided whether the hit is a later report of a story already alerted
 /// ([`Store::record_stories`]), which it does outside this transaction.
@@ -215,14 +254,22 @@ pub(super) fn queue_alerts(
     tx.prepare_cached("UPDATE hits SET story_pending = 1 WHERE id = ?1")?
         .execute([hit_id])?;
     let mut queued = 0;
-    for recipient in &route.recipients {
-        queued +=
-            tx.prepare_cached(
-                "INSERT INTO alerts (hit_id, recipient, mode, status, created_at)
-                 VALUES (?1, ?2, ?3, 'pending', ?4)
+    let targets = (route.recipients.iter().map(|r| (Channel::Mail, r)))
+        .chain(route.webhooks.iter().map(|w| (Channel::Webhook, w)));
+    for (channel, recipient) in targets {
+        queued += tx
+            .prepare_cached(
+                "INSERT INTO alerts (hit_id, transport, recipient, mode, status, created_at)
+                 VALUES (?1, ?2, ?3, ?4, 'pending', ?5)
                  ON CONFLICT(hit_id, recipient) DO NOTHING",
             )?
-            .execute(params![hit_id, recipient, route.mode.as_str(), now])? as u64;
+            .execute(params![
+                hit_id,
+                channel.as_str(),
+                recipient,
+                route.mode.as_str(),
+                now
+            ])? as u64;
     }
     Ok(queued)
 }
@@ -325,10 +372,12 @@ impl Store {
                 .prepare_cached(
                     "UPDATE alerts SET status = 'folded',
                        folded_into = (SELECT l.id FROM alerts l
-                                      WHERE l.hit_id = ?2 AND l.recipient = alerts.recipient)
+                                      WHERE l.hit_id = ?2 AND l.recipient = alerts.recipient
+                                        AND l.transport = alerts.transport)
                      WHERE hit_id = ?1 AND status = 'pending' AND message IS NULL
                        AND EXISTS (SELECT 1 FROM alerts l
-                                   WHERE l.hit_id = ?2 AND l.recipient = alerts.recipient)",
+                                   WHERE l.hit_id = ?2 AND l.recipient = alerts.recipient
+                                     AND l.transport = alerts.transport)",
                 )?
                 .execute(params![hit_id, leader])? as u64;
         }
@@ -338,12 +387,13 @@ impl Store {
 }
 
 const MESSAGE_SELECT: &str = "SELECT id, recipient, kind, message_id, status, created_at, attempts,
-        next_attempt, give_up_at, last_attempt, last_error, sent_at, reply
+        next_attempt, give_up_at, last_attempt, last_error, sent_at, reply, transport
      FROM messages";
 
 fn message_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
     Ok(OutboxMessage {
         id: row.get(0)?,
+        channel: Channel::parse(&row.get::<_, String>(13)?),
         recipient: row.get(1)?,
         kind: MessageKind::parse(&row.get::<_, String>(2)?),
         message_id: row.get(3)?,
@@ -363,7 +413,7 @@ impl Store {
     /// Alerts waiting for a message, oldest first.
     pub fn pending_alerts(&self) -> Result<Vec<PendingAlert>, StoreError> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT a.id, a.hit_id, h.indicator_id, a.recipient, a.mode, a.created_at
+            "SELECT a.id, a.hit_id, h.indicator_id, a.recipient, a.mode, a.created_at, a.transport
              FROM alerts a JOIN hits h ON h.id = a.hit_id
              WHERE a.message IS NULL AND a.status = 'pending' AND h.story_pending = 0
              ORDER BY a.created_at, a.id",
@@ -373,6 +423,7 @@ impl Store {
                 alert_id: row.get(0)?,
                 hit_id: row.get(1)?,
                 indicator_id: row.get(2)?,
+                channel: Channel::parse(&row.get::<_, String>(6)?),
                 recipient: row.get(3)?,
                 mode: AlertMode::parse(&row.get::<_, String>(4)?).unwrap_or_default(),
                 created_at: from_unix(row.get(5)?),
@@ -381,19 +432,25 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Alert and summary messages planned per recipient since `since`: what the hourly cap
-    /// counts (digests are scheduled, not counted).
+    /// Alert and summary messages planned per recipient (or webhook) since `since`: what the
+    /// hourly cap counts (digests are scheduled, not counted).
     pub fn recent_message_counts(
         &self,
         since: DateTime<Utc>,
-    ) -> Result<HashMap<String, u64>, StoreError> {
+    ) -> Result<HashMap<(Channel, String), u64>, StoreError> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT recipient, COUNT(*) FROM messages
+            "SELECT transport, recipient, COUNT(*) FROM messages
              WHERE created_at >= ?1 AND kind IN ('alert', 'summary')
-             GROUP BY recipient",
+             GROUP BY transport, recipient",
         )?;
         let rows = statement.query_map([to_unix(since)], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+            Ok((
+                (
+                    Channel::parse(&row.get::<_, String>(0)?),
+                    row.get::<_, String>(1)?,
+                ),
+                row.get::<_, i64>(2)? as u64,
+            ))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -426,15 +483,16 @@ impl Store {
             let message_id = format!("watchfloor.{}-{first}@{domain}", plan.kind.as_str());
             tx.prepare_cached(
                 "INSERT INTO messages (recipient, kind, message_id, created_at, next_attempt,
-                   give_up_at)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+                   give_up_at, transport)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
             )?
             .execute(params![
                 plan.recipient,
                 plan.kind.as_str(),
                 message_id,
                 now,
-                now + GIVE_UP_AFTER_SECONDS
+                now + GIVE_UP_AFTER_SECONDS,
+                plan.channel.as_str()
             ])?;
             let id = tx.last_insert_rowid();
             let mut claim = tx.prepare_cached(
@@ -648,7 +706,7 @@ impl Store {
     ) -> Result<Vec<AlertRow>, StoreError> {
         let mut statement = self.conn.prepare(&format!(
             "SELECT a.id, a.hit_id, h.indicator_id, a.recipient, a.mode, a.status, a.created_at,
-                    i.title, a.folded_into, a.message
+                    i.title, a.folded_into, a.message, a.transport
              FROM alerts a JOIN hits h ON h.id = a.hit_id JOIN items i ON i.id = h.item_id
              {filter}"
         ))?;
@@ -658,6 +716,7 @@ impl Store {
                     alert_id: row.get(0)?,
                     hit_id: row.get(1)?,
                     indicator_id: row.get(2)?,
+                    channel: Channel::parse(&row.get::<_, String>(10)?),
                     recipient: row.get(3)?,
                     mode: AlertMode::parse(&row.get::<_, String>(4)?).unwrap_or_default(),
                     status: AlertStatus::parse(&row.get::<_, String>(5)?)

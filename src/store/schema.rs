@@ -401,4 +401,13 @@ pub const MIGRATIONS: &[&str] = &[
         SELECT RAISE(ABORT, 'a verdict is history: it is never deleted');
     END;
     "#,
+    // 14: webhooks; the outbox carries two transports. An alert and a message name the transport
+    // that delivers them ('mail' for every row before) and, in `recipient`, its target: an
+    // e-mail address, or a webhook's name from the settings (names hold no '@', so one hit's
+    // alerts to a webhook and to an address never collide). Touches only `alerts` and
+    // `messages`, so it applies after any other migration.
+    r#"
+    ALTER TABLE alerts ADD COLUMN transport TEXT NOT NULL DEFAULT 'mail';
+    ALTER TABLE messages ADD COLUMN transport TEXT NOT NULL DEFAULT 'mail';
+    "#,
 ];
