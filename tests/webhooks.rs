@@ -825,6 +825,40 @@ async fn the_daemon_posts_a_new_hit_to_its_webhook() {
         row.contains("webhook") && row.contains("siem") && row.contains("sent"),
         "{table}"
     );
+    // And as JSON, for scripts: the alert, its transport, and the message it went out in.
+    let listed = support::cli::watchfloor(
+        vec![
+            "--config".into(),
+            settings.display().to_string(),
+            "--db".into(),
+            dir.path().join("watchfloor.db").display().to_string(),
+            "alerts".into(),
+            "--format".into(),
+            "json".into(),
+        ],
+        vec![],
+    )
+    .await;
+    assert_eq!(listed.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    let alert = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["indicator"] == "sat_launch")
+        .expect("the alert");
+    assert_eq!(alert["transport"], "webhook");
+    assert_eq!(alert["recipient"], "siem");
+    assert_eq!(alert["status"], "sent");
+    assert_eq!(alert["message"]["status"], "sent");
+    assert_eq!(alert["message"]["attempts"], 1);
+    assert!(alert["message"]["sent_at"].as_str().is_some(), "{alert}");
+    assert_eq!(
+        alert["message"]["message_id"].as_str(),
+        request.header("idempotency-key"),
+        "the key the receiver saw"
+    );
+    assert_eq!(report["outbox"]["failed"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -376,23 +376,7 @@ fn eml_name(message: &Message) -> String {
 /// Writes a whole `.eml` file or nothing: to a new hidden file first, then renamed over the
 /// name, so a reader never sees half a message and a resend replaces its earlier copy.
 fn write_eml(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let partial = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    let _ = std::fs::remove_file(&partial);
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&partial)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&partial, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    result
+    crate::files::write_whole(path, bytes, None)
 }
 
 #[cfg(test)]

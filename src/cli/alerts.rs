@@ -5,7 +5,7 @@
 use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::feeds::print_table;
+use super::feeds::{Format, print_table};
 use super::{EXIT_FINDINGS, EXIT_OK, GlobalArgs, UsageError, load_settings};
 use crate::alert::transport::Transport;
 use crate::alert::webhook::WebhookTransport;
@@ -23,6 +23,9 @@ pub struct AlertsArgs {
     /// Show at most this many, newest first
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -91,6 +94,22 @@ pub fn run(global: &GlobalArgs, args: &AlertsArgs) -> anyhow::Result<u8> {
                 StatusArg::Folded => AlertStatus::Folded,
             });
             let alerts = store.alerts(status, args.limit)?;
+            if args.format == Format::Json {
+                let counts = store.outbox_counts()?;
+                let alerts: Vec<serde_json::Value> = alerts.iter().map(alert_json).collect();
+                let report = serde_json::json!({
+                    "alerts": alerts,
+                    "outbox": {
+                        "pending": counts.pending,
+                        "messages_pending": counts.messages_pending,
+                        "sent": counts.sent,
+                        "failed": counts.failed,
+                        "folded": counts.folded,
+                    },
+                });
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(EXIT_OK);
+            }
             let rows: Vec<[String; 9]> = alerts.iter().map(row).collect();
             print_table(
                 &[
@@ -115,6 +134,41 @@ pub fn run(global: &GlobalArgs, args: &AlertsArgs) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
     }
+}
+
+/// One alert for scripts: times in RFC 3339, absent values null, the message it went out in
+/// (if planned) nested.
+fn alert_json(alert: &AlertRow) -> serde_json::Value {
+    let time = |t: chrono::DateTime<Utc>| t.to_rfc3339();
+    let message = alert.message.as_ref().map(|m| {
+        serde_json::json!({
+            "id": m.id,
+            "kind": m.kind.as_str(),
+            "status": m.status.as_str(),
+            "message_id": m.message_id,
+            "attempts": m.attempts,
+            "created_at": time(m.created_at),
+            "next_attempt": time(m.next_attempt),
+            "give_up_at": time(m.give_up_at),
+            "last_attempt": m.last_attempt.map(time),
+            "last_error": m.last_error,
+            "sent_at": m.sent_at.map(time),
+            "reply": m.reply,
+        })
+    });
+    serde_json::json!({
+        "alert": alert.alert_id,
+        "hit": alert.hit_id,
+        "indicator": alert.indicator_id,
+        "transport": alert.channel.as_str(),
+        "recipient": alert.recipient,
+        "mode": alert.mode.as_str(),
+        "status": alert.status.as_str(),
+        "created_at": time(alert.created_at),
+        "title": alert.item_title,
+        "folded_into": alert.folded_into,
+        "message": message,
+    })
 }
 
 fn row(alert: &AlertRow) -> [String; 9] {
