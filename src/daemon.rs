@@ -21,6 +21,9 @@ use crate::ops::health::Heartbeat;
 use crate::pipeline::{Context, PollReport, poll_feed};
 use crate::text::safe::terminal_text;
 
+mod cycle;
+pub use cycle::Said;
+
 /// The longest the loop sleeps before looking at the clock again.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// How long polls in flight get to finish after a stop is requested.
@@ -104,9 +107,9 @@ pub async fn run(
         &stored,
         Clock::Wall,
         poll,
-        move |report| {
+        move |report, said| {
             crate::ops::metrics::record_poll(report);
-            log_report(&log_live.current(), report)
+            log_report(&log_live.current(), report, said)
         },
         heartbeat,
         shutdown,
@@ -128,13 +131,14 @@ pub async fn poll_stored(ctx: Arc<Context>, feed: Feed) -> PollReport {
 
 /// The scheduling loop, apart from what a poll does: `feeds` carries the feed list (a new
 /// list replaces it between turns); `stored` holds the next checks recorded by earlier runs;
-/// `poll` polls one feed; `done` sees each report; `heartbeat` beats every turn.
+/// `poll` polls one feed; `done` sees each report, with whether its failure was already said
+/// this cycle ([`cycle`]); `heartbeat` beats every turn. Each cycle ends with a summary line.
 pub async fn run_loop<P, F>(
     mut feeds_in: watch::Receiver<Vec<Feed>>,
     stored: &HashMap<String, DateTime<Utc>>,
     clock: Clock,
     poll: P,
-    done: impl Fn(&PollReport),
+    done: impl Fn(&PollReport, Said),
     heartbeat: &Heartbeat,
     shutdown: CancellationToken,
 ) where
@@ -155,6 +159,7 @@ pub async fn run_loop<P, F>(
     let mut in_flight: JoinSet<PollReport> = JoinSet::new();
     let mut polling: HashSet<String> = HashSet::new();
     let mut list_open = true;
+    let mut cycle = cycle::Cycle::default();
 
     loop {
         heartbeat.beat();
@@ -164,6 +169,7 @@ pub async fn run_loop<P, F>(
                 continue;
             }
             info!(feed = %feed.id, url = %feed.url, "polling");
+            cycle.started();
             polling.insert(feed.id.clone());
             in_flight.spawn(poll(feed.clone()));
         }
@@ -184,7 +190,11 @@ pub async fn run_loop<P, F>(
                     if due.contains_key(&report.feed_id) {
                         due.insert(report.feed_id.clone(), report.next_check);
                     }
-                    done(&report);
+                    let said = cycle.record(&report);
+                    done(&report, said);
+                }
+                if in_flight.is_empty() {
+                    log_cycle(&mut cycle);
                 }
             }
             changed = feeds_in.changed(), if list_open => {
@@ -217,7 +227,8 @@ pub async fn run_loop<P, F>(
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while let Some(joined) = in_flight.join_next().await {
                 if let Ok(report) = joined {
-                    done(&report);
+                    let said = cycle.record(&report);
+                    done(&report, said);
                 }
             }
         })
@@ -227,11 +238,22 @@ pub async fn run_loop<P, F>(
             in_flight.abort_all();
         }
     }
+    log_cycle(&mut cycle);
     info!("stopped");
 }
 
-/// What a newcomer watching the terminal wants to see: new items, hits, failures.
-pub fn log_report(ctx: &Context, report: &PollReport) {
+fn log_cycle(cycle: &mut cycle::Cycle) {
+    if let Some(summary) = cycle.finish() {
+        info!("{}", summary.line);
+        if let Some(offline) = summary.offline {
+            warn!("{offline}");
+        }
+    }
+}
+
+/// What a newcomer watching the terminal wants to see: new items, hits, failures. A network
+/// failure another feed already reported this cycle goes to debug level.
+pub fn log_report(ctx: &Context, report: &PollReport, said: Said) {
     let next = report.next_check.format("%H:%M:%S");
     match &report.result {
         Ok(success) if success.not_modified => {
@@ -268,6 +290,13 @@ pub fn log_report(ctx: &Context, report: &PollReport) {
                 );
             }
         }
+        Err(error) if said == Said::Repeated => debug!(
+            feed = %report.feed_id,
+            kind = error.kind().as_str(),
+            %next,
+            "poll failed like the others: {}",
+            terminal_text(&error.to_string())
+        ),
         Err(error) => warn!(
             feed = %report.feed_id,
             kind = error.kind().as_str(),
@@ -326,7 +355,7 @@ mod tests {
         let stop = shutdown.clone();
         let (_list, feeds) = watch::channel(feeds);
         let heartbeat = Heartbeat::default();
-        let looping = run_loop(feeds, &stored, clock, poll, |_| {}, &heartbeat, shutdown);
+        let looping = run_loop(feeds, &stored, clock, poll, |_, _| {}, &heartbeat, shutdown);
         let driving = async move {
             script().await;
             stop.cancel();
@@ -397,7 +426,7 @@ mod tests {
         let stop = shutdown.clone();
         let heartbeat = Heartbeat::default();
         let stored = HashMap::new();
-        let looping = run_loop(feeds, &stored, clock, poll, |_| {}, &heartbeat, shutdown);
+        let looping = run_loop(feeds, &stored, clock, poll, |_, _| {}, &heartbeat, shutdown);
         let driving = async move {
             tokio::time::sleep(Duration::from_secs(5 * 60)).await;
             list.send(vec![feed("a"), feed("c")]).expect("send");

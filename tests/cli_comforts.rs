@@ -410,3 +410,61 @@ fn backup_shows_progress_on_a_terminal_only() {
     assert!(text.contains("copying"), "{text}");
     assert!(text.contains("integrity_check: ok"), "{text}");
 }
+
+/// Each cycle of polls ends with one summary line; a machine without a network says so once,
+/// not once per feed with the whole error chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_cycle_is_summed_up_and_a_dead_network_is_said_once() {
+    let server = FeedServer::empty().await;
+    server.set(
+        "/wire.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&[(
+                "1",
+                "North Korea launches reconnaissance satellite",
+                "https://news.example.org/1",
+            )]),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("WATCHFLOOR_CONFIG", "/dev/null".to_owned()),
+        (
+            "WATCHFLOOR_MAIL_DIR",
+            dir.path().join("mail").display().to_string(),
+        ),
+    ];
+    let indicators = indicators_with_feeds(dir.path(), &[("wire", server.url("/wire.xml"))]);
+    let daemon = Daemon::start(&indicators, &dir.path().join("a.db"), &env);
+    let line = daemon.wait_for_log("poll cycle:", Duration::from_secs(30));
+    let (_, log) = daemon.stop();
+    assert!(line.contains("poll cycle: 1 feed in "), "{line}");
+    assert!(line.contains(": 1 ok; 1 new items, 1 hits"), "{line}");
+    assert!(!log.contains("no feed could be reached"), "{log}");
+
+    // Hosts that cannot resolve (.invalid is reserved for that): each feed fails on DNS.
+    let feeds: Vec<(&str, String)> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|id| (*id, format!("http://{id}.watchfloor-test.invalid/feed.xml")))
+        .collect();
+    let offline = tempfile::tempdir().unwrap();
+    let indicators = indicators_with_feeds(offline.path(), &feeds);
+    let daemon = Daemon::start(&indicators, &offline.path().join("b.db"), &env);
+    daemon.wait_for_log("poll cycle:", Duration::from_secs(60));
+    let (_, log) = daemon.stop();
+    let warned = log.lines().filter(|l| l.contains("poll failed")).count();
+    assert_eq!(
+        warned, 1,
+        "one feed's failure is said whole, the rest in the summary: {log}"
+    );
+    let summary = log.lines().find(|l| l.contains("poll cycle:")).unwrap();
+    assert!(
+        summary.contains("4 feeds in ") && summary.contains("0 ok, 4 failed (4 dns)"),
+        "{summary}"
+    );
+    assert!(
+        log.contains("no feed could be reached (4 of 4 failed before a request went out: dns)"),
+        "{log}"
+    );
+}
