@@ -13,6 +13,18 @@ use daemon::Daemon;
 use support::cli::{indicators_with_feeds, rss};
 use support::feed_server::{FeedServer, Response};
 
+/// A feed with one item the shipped `satellite_launch` fires on.
+fn launch_feed() -> Response {
+    Response::ok(
+        "application/rss+xml",
+        rss(&[(
+            "1",
+            "North Korea launches reconnaissance satellite",
+            "https://news.example.org/1",
+        )]),
+    )
+}
+
 fn watchfloor(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_watchfloor"))
         .args(args)
@@ -298,17 +310,7 @@ fn config_prints_each_setting_in_force_with_its_source_and_no_secret() {
 async fn feeds_are_fetched_through_the_proxy_the_environment_names() {
     let proxy = FeedServer::empty().await;
     let feed = "http://feeds.invalid/wire.xml";
-    proxy.set(
-        feed,
-        Response::ok(
-            "application/rss+xml",
-            rss(&[(
-                "1",
-                "North Korea launches reconnaissance satellite",
-                "https://news.example.org/1",
-            )]),
-        ),
-    );
+    proxy.set(feed, launch_feed());
     let dir = tempfile::tempdir().unwrap();
     let indicators = indicators_with_feeds(
         dir.path(),
@@ -416,17 +418,7 @@ fn backup_shows_progress_on_a_terminal_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poll_cycle_is_summed_up_and_a_dead_network_is_said_once() {
     let server = FeedServer::empty().await;
-    server.set(
-        "/wire.xml",
-        Response::ok(
-            "application/rss+xml",
-            rss(&[(
-                "1",
-                "North Korea launches reconnaissance satellite",
-                "https://news.example.org/1",
-            )]),
-        ),
-    );
+    server.set("/wire.xml", launch_feed());
     let dir = tempfile::tempdir().unwrap();
     let env = [
         ("WATCHFLOOR_CONFIG", "/dev/null".to_owned()),

@@ -340,18 +340,53 @@ async fn feeds_lists_the_languages_each_feed_delivers_with_their_shares() {
 async fn an_old_database_gains_the_column_and_its_items_show_as_not_identified() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = database(dir.path());
-    // Back to schema 6 exactly, as a database written before languages were identified:
-    // no column, no index, version 6, and none of the later migrations' columns either.
+    // A database of schema 6 exactly, as written before languages were identified: made by
+    // the first six migrations, then given the rows of the current one (the columns schema 6
+    // has), so every later migration runs on it as on a real old database.
     {
-        let conn = rusqlite::Connection::open(&db).expect("open");
-        conn.execute_batch(
-            "ALTER TABLE hits DROP COLUMN retracted_by; ALTER TABLE hits DROP COLUMN retracted_at;
-             ALTER TABLE feeds DROP COLUMN warning; ALTER TABLE feeds DROP COLUMN warning_kind;
-             DROP INDEX items_lang; ALTER TABLE items DROP COLUMN lang;
-             DROP INDEX hits_story_pending; ALTER TABLE hits DROP COLUMN story_pending;
-             ALTER TABLE hits DROP COLUMN fingerprint; PRAGMA user_version = 6;",
-        )
-        .expect("downgrade");
+        let old = dir.path().join("old.db");
+        let conn = rusqlite::Connection::open(&old).expect("open");
+        for (n, sql) in watchfloor::store::MIGRATIONS[..6].iter().enumerate() {
+            conn.execute_batch(sql).expect("an old migration");
+            conn.pragma_update(None, "user_version", n as i64 + 1)
+                .expect("version");
+        }
+        conn.execute("ATTACH DATABASE ?1 AS current", [db.display().to_string()])
+            .expect("attach");
+        // Tables in the order they were made, so that a hit's item is there before the hit
+        // (whose trigger indexes the item's text); virtual tables are filled by those triggers.
+        let tables: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM main.sqlite_master WHERE type = 'table'
+                 AND sql NOT LIKE 'CREATE VIRTUAL%' AND name NOT LIKE 'hit_items_fts%'
+                 AND name NOT LIKE 'sqlite_%' ORDER BY rowid",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for table in &tables {
+            let columns: Vec<String> = conn
+                .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .unwrap()
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let columns = columns.join(", ");
+            conn.execute_batch(&format!(
+                "INSERT INTO main.{table} ({columns}) SELECT {columns} FROM current.{table}"
+            ))
+            .unwrap_or_else(|e| panic!("{table}: {e}"));
+        }
+        conn.execute_batch("DETACH DATABASE current")
+            .expect("detach");
+        drop(conn);
+        std::fs::rename(&old, &db).expect("the old database in place");
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
     }
     let store = Store::open(&db).expect("migrates");
     let langs = store.items_by_language().expect("counts");

@@ -11,7 +11,6 @@ use super::{EXIT_OK, GlobalArgs, UsageError, load_indicators};
 use crate::app::App;
 use crate::config::{Feed, Settings};
 use crate::fetch::{FetchedBody, Validators};
-use crate::matcher::ItemText;
 use crate::parse::parse_feed;
 use crate::pipeline::{Context, ingest};
 
@@ -161,16 +160,7 @@ fn stage_times(ctx: &Context, bodies: &[FetchedBody]) -> (f64, f64) {
         let Ok(parsed) = parsed else { continue };
         let started = Instant::now();
         for item in &parsed.items {
-            let (authors, categories) = (item.authors.join("\n"), item.categories.join("\n"));
-            let text = ItemText {
-                title: &item.title,
-                summary: &item.summary,
-                content: &item.content,
-                author: &authors,
-                category: &categories,
-                link: item.link.as_deref().unwrap_or(""),
-            };
-            for hit in matcher.match_item(&text, &mut scratch) {
+            for hit in super::matching::match_parsed(matcher, item, &mut scratch) {
                 evidence_bytes += serde_json::to_string(&hit.evidence).map_or(0, |e| e.len());
             }
         }

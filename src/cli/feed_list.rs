@@ -14,7 +14,6 @@ use super::{
 use crate::config::feed_list::{self, NewFeed, OpmlFeed};
 use crate::config::{FetchSettings, Indicators};
 use crate::fetch::{FetchOutcome, Fetcher, Validators};
-use crate::matcher::ItemText;
 use crate::parse::{ParsedFeed, ParsedItem, canonical_link};
 
 /// How many of a new feed's latest items `feeds add` matches and shows.
@@ -238,17 +237,7 @@ fn print_preview(indicators: &Indicators, url: &str, title: Option<&str>, feed: 
     println!("\nThe latest {shown} items, and the indicators they would hit:");
     let mut rows = Vec::new();
     for item in latest.into_iter().take(PREVIEW_ITEMS) {
-        let (authors, categories) = (item.authors.join("\n"), item.categories.join("\n"));
-        let text = ItemText {
-            title: &item.title,
-            summary: &item.summary,
-            content: &item.content,
-            author: &authors,
-            category: &categories,
-            link: item.link.as_deref().unwrap_or(""),
-        };
-        let hits: Vec<String> = matcher
-            .match_item(&text, &mut scratch)
+        let hits: Vec<String> = super::matching::match_parsed(matcher, item, &mut scratch)
             .iter()
             .map(|hit| indicators.indicators[hit.indicator].id.clone())
             .collect();

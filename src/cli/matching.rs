@@ -126,3 +126,22 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
         EXIT_OK
     })
 }
+
+/// The hits of a parsed item, its fields given to the matcher as the pipeline gives them
+/// (authors and categories one a line).
+pub fn match_parsed(
+    matcher: &crate::matcher::Matcher,
+    item: &crate::parse::ParsedItem,
+    scratch: &mut crate::matcher::Scratch,
+) -> Vec<crate::matcher::Hit> {
+    let (authors, categories) = (item.authors.join("\n"), item.categories.join("\n"));
+    let text = ItemText {
+        title: &item.title,
+        summary: &item.summary,
+        content: &item.content,
+        author: &authors,
+        category: &categories,
+        link: item.link.as_deref().unwrap_or(""),
+    };
+    matcher.match_item(&text, scratch)
+}

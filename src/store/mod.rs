@@ -26,6 +26,8 @@ pub use hitlog::{
 };
 pub use housekeeping::{BackupReport, PRUNE_BATCH, PruneReport};
 pub use langs::NOT_IDENTIFIED;
+/// The schema's history, one migration each; tests build old databases from it.
+pub use schema::MIGRATIONS;
 pub use search::{
     MAX_SEARCH_BYTES, MAX_SEARCH_WORDS, SearchError, fts_query, index_words, search_notes,
 };
