@@ -170,7 +170,10 @@ fn stage_times(ctx: &Context, bodies: &[FetchedBody]) -> (f64, f64) {
                 category: &categories,
                 link: item.link.as_deref().unwrap_or(""),
             };
-            for hit in matcher.match_item(&text, &mut scratch) {
+            // As the pipeline does: the language is identified in the matcher's pass.
+            let (hits, lang) = matcher.match_and_identify(&text, &mut scratch);
+            std::hint::black_box(lang);
+            for hit in hits {
                 evidence_bytes += serde_json::to_string(&hit.evidence).map_or(0, |e| e.len());
             }
         }

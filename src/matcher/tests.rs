@@ -832,3 +832,44 @@ fn evidence_stored_before_the_score_breakdown_still_reads() {
     assert_eq!(evidence.score, None);
     assert!(evidence.snippet.expect("snippet").demoting.is_empty());
 }
+
+#[test]
+fn matching_and_identifying_in_one_pass_changes_neither_hits_nor_language() {
+    let m = matcher("@dprk AND @russia");
+    let mut scratch = m.scratch();
+    let long_korean = "북한과 러시아는 정찰위성 협력을 논의했다. ".repeat(20);
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "North Korea and Russia sign a pact",
+            "Officials said the talks went on.",
+            "",
+        ),
+        (
+            "КНДР и Россия",
+            "",
+            "Власти сообщили, что переговоры продолжатся в Москве.",
+        ),
+        ("", "", &long_korean),
+        (
+            "北朝鮮",
+            "북한 Russia",
+            "Unused content: the summary is the body.",
+        ),
+        ("", "", ""),
+    ];
+    for (title, summary, content) in cases {
+        let item = ItemText {
+            title,
+            summary,
+            content,
+            ..ItemText::default()
+        };
+        let alone = m.match_item(&item, &mut scratch);
+        let (hits, lang) = m.match_and_identify(&item, &mut scratch);
+        assert_eq!(hits, alone, "{title}");
+        let body = if summary.is_empty() { content } else { summary };
+        assert_eq!(lang, crate::text::lang::detect(title, body), "{title}");
+        // And after an item with identification, matching alone is as before.
+        assert_eq!(m.match_item(&item, &mut scratch), alone, "{title}");
+    }
+}

@@ -17,6 +17,7 @@
 use std::sync::OnceLock;
 
 use super::Field;
+use super::lang::ScriptTally;
 
 /// One word of the normalised stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,9 +80,28 @@ impl Analyzed {
 
     /// Appends one field's display text. Empty fields add nothing.
     pub fn push_field(&mut self, field: Field, display: &str) {
+        self.push_field_with(field, display, &mut NoCount);
+    }
+
+    /// [`Analyzed::push_field`], counting the letters of the field's first `limit` bytes by
+    /// script into `tally` on the way (whole characters only, as `text::lang` cuts its
+    /// samples): language identification's census, taken from the characters this pass
+    /// decodes anyway rather than from a second pass over the text.
+    pub fn push_field_counting(
+        &mut self,
+        field: Field,
+        display: &str,
+        tally: &mut ScriptTally,
+        limit: usize,
+    ) {
+        self.push_field_with(field, display, &mut CountTo { tally, limit });
+    }
+
+    fn push_field_with<C: LetterCount>(&mut self, field: Field, display: &str, count: &mut C) {
         if display.is_empty() {
             return;
         }
+        count.ascii(display.as_bytes());
         // Folding rarely makes text longer; one reservation spares most growth checks a copy.
         self.norm.reserve(display.len() + 1);
         if !self.norm.is_empty() {
@@ -123,6 +143,7 @@ impl Analyzed {
             if is_hangul_syllable(c) {
                 // Hangul is kept as written: take a whole run of syllables at once.
                 let run = i + hangul_run_len(&bytes[i..]);
+                count.hangul_run(i, run);
                 words.letters(i, run, &display[i..run]);
                 i = run;
                 continue;
@@ -132,6 +153,7 @@ impl Analyzed {
                 // at once.
                 let start = i;
                 i += c.len_utf8();
+                count.char(i, c as u32);
                 words.letters(start, i, folded);
                 // Every table character is two bytes long in UTF-8, decoded here in place.
                 while let [lead @ 0xC2..=0xDF, next, ..] = bytes[i..] {
@@ -139,6 +161,7 @@ impl Analyzed {
                     let Some(fold) = table.word_fold(code) else {
                         break;
                     };
+                    count.char(i + 2, code);
                     // Most letters fold to one character: pushed as a character, it is
                     // encoded in place rather than copied by a call per letter.
                     match fold.one {
@@ -152,6 +175,7 @@ impl Analyzed {
                 continue;
             }
             let end = i + c.len_utf8();
+            count.char(end, c as u32);
             fold_char(c, &mut words, table, i, end);
             i = end;
         }
@@ -172,6 +196,55 @@ impl Analyzed {
             norm_start,
             norm_end: self.norm.len() as u32,
         });
+    }
+}
+
+/// What the normaliser counts for language identification while it walks a field.
+trait LetterCount {
+    /// The field's bytes, once, before the walk: ASCII letters are counted apart, in bulk.
+    fn ascii(&mut self, bytes: &[u8]);
+    /// A run of Hangul syllables at bytes `start..end`.
+    fn hangul_run(&mut self, start: usize, end: usize);
+    /// A character outside ASCII (not a Hangul syllable) ending at byte `end`.
+    fn char(&mut self, end: usize, code: u32);
+}
+
+/// Counts nothing: matching alone.
+struct NoCount;
+
+impl LetterCount for NoCount {
+    #[inline(always)]
+    fn ascii(&mut self, _: &[u8]) {}
+    #[inline(always)]
+    fn hangul_run(&mut self, _: usize, _: usize) {}
+    #[inline(always)]
+    fn char(&mut self, _: usize, _: u32) {}
+}
+
+/// Counts the characters that end within the first `limit` bytes.
+struct CountTo<'a> {
+    tally: &'a mut ScriptTally,
+    limit: usize,
+}
+
+impl LetterCount for CountTo<'_> {
+    #[inline]
+    fn ascii(&mut self, bytes: &[u8]) {
+        self.tally.ascii(&bytes[..bytes.len().min(self.limit)]);
+    }
+
+    #[inline]
+    fn hangul_run(&mut self, start: usize, end: usize) {
+        // Three bytes a syllable.
+        let within = end.min(self.limit).saturating_sub(start) / 3;
+        self.tally.hangul_syllables(within);
+    }
+
+    #[inline]
+    fn char(&mut self, end: usize, code: u32) {
+        if end <= self.limit {
+            self.tally.char(code);
+        }
     }
 }
 
