@@ -45,9 +45,8 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
         ..ItemText::default()
     };
     let matcher = &indicators.matcher;
-    let hits = matcher.match_item(&item, &mut matcher.scratch());
-    // As the pipeline stores it: from the title and the summary.
-    let lang = crate::text::lang::detect(&title, &summary);
+    // As the pipeline matches and identifies it: the language from the title and the summary.
+    let (hits, lang) = matcher.match_and_identify(&item, &mut matcher.scratch());
     let lang = crate::text::lang::stored(&lang);
     let explanations = if args.explain {
         matcher.explain_all(&item)

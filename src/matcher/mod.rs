@@ -252,7 +252,7 @@ struct FoundPatterns<'a> {
 impl FoundPatterns<'_> {
     fn scan(mut self, trie: &WordTrie) {
         let analyzed = self.analyzed;
-        let norm = analyzed.norm.as_bytes();
+        let norm = &analyzed.norm[..];
         for run in &analyzed.fields {
             // Patterns hold no line break, so no match crosses the end of a field.
             let field = &norm[..run.norm_end as usize];

@@ -529,11 +529,15 @@ mod properties {
             let text = String::from_utf8_lossy(&bytes);
             let mut analyzed = Analyzed::default();
             analyzed.push_field(Field::Summary, &text);
+            prop_assert!(std::str::from_utf8(&analyzed.norm).is_ok());
             for token in &analyzed.tokens {
                 prop_assert!(text.is_char_boundary(token.disp_start as usize));
                 prop_assert!(text.is_char_boundary(token.disp_end as usize));
                 prop_assert!(token.disp_start < token.disp_end);
                 let folded = &analyzed.norm[token.norm_start as usize..token.norm_end as usize];
+                let folded = std::str::from_utf8(folded);
+                prop_assert!(folded.is_ok(), "words are UTF-8");
+                let folded = folded.unwrap_or_default();
                 prop_assert!(!folded.is_empty() && !folded.contains([' ', '\n']));
             }
         }
