@@ -329,7 +329,7 @@ fn match_items(
         if previous.is_some_and(|p| p.forgotten || p.content_hash == item.content_hash) {
             continue;
         }
-        let record = item_record(item);
+        let mut record = item_record(item);
         let text = ItemText {
             title: &record.title,
             summary: &record.summary,
@@ -338,7 +338,9 @@ fn match_items(
             category: &record.categories,
             link: record.link.as_deref().unwrap_or(""),
         };
-        let found = matcher.match_item(&text, &mut scratch);
+        // The language is identified from the letters the matcher's pass counts.
+        let (found, lang) = matcher.match_and_identify(&text, &mut scratch);
+        record.lang = lang;
         // Once per item with hits, here rather than in the store's transaction: folding later
         // compares these, never the titles again.
         let fingerprint = (!found.is_empty())
@@ -412,16 +414,10 @@ async fn record_failure(
     }
 }
 
+/// The record of a parsed item; its language is set when it is matched.
 fn item_record(item: ParsedItem) -> ItemRecord {
-    // The body a reader sees first: feeds that give only content give no summary.
-    let body = if item.summary.is_empty() {
-        &item.content
-    } else {
-        &item.summary
-    };
-    let lang = crate::text::lang::detect(&item.title, body);
     ItemRecord {
-        lang,
+        lang: None,
         key: item.key,
         link: item.link,
         title: item.title,

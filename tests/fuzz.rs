@@ -285,7 +285,9 @@ proptest! {
                 prop_assert!(text.is_char_boundary(start) && text.is_char_boundary(end), "{start}..{end} splits {text:?}");
                 prop_assert!(start >= previous_start, "words out of order in {text:?}");
                 previous_start = start;
-                let folded = &analyzed.norm[token.norm_start as usize..token.norm_end as usize];
+                let folded = std::str::from_utf8(&analyzed.norm[token.norm_start as usize..token.norm_end as usize]);
+                prop_assert!(folded.is_ok(), "a word of {text:?} is not UTF-8");
+                let folded = folded.unwrap_or_default();
                 prop_assert!(!folded.is_empty() && !folded.contains([' ', '\n']), "{folded:?}");
             }
         }

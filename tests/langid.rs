@@ -650,3 +650,41 @@ async fn blind_items_show_per_feed_on_the_page_in_the_cli_and_in_metrics() {
     assert!(row.contains("ru 40%, en 20%, ko 20%, uk 20%"), "{text}");
     assert!(row.contains(expected), "{text}");
 }
+
+/// The pipeline identifies an item's language from the letters the matcher's normaliser counts
+/// (`Matcher::match_and_identify`): on every excerpt of the labelled set, title alone and
+/// with its summary, that must be the answer `lang::detect` gives on its own, and the hits
+/// those of matching alone.
+#[test]
+fn identifying_in_the_matchers_pass_answers_as_detect_on_real_news() {
+    let path = root().join(DEV_SET);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!(
+            "SKIPPED: {} is absent: the labelled news excerpts live outside the repository",
+            path.display()
+        );
+        return;
+    };
+    let rules = watchfloor::config::Indicators::load(&root().join("indicators.yaml"))
+        .expect("the shipped rules load");
+    let matcher = &rules.matcher;
+    let mut scratch = matcher.scratch();
+    let mut compared = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let item: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let title = item["title"].as_str().unwrap_or("");
+        let summary = item["summary"].as_str().unwrap_or("");
+        for summary in [summary, ""] {
+            let text = watchfloor::matcher::ItemText {
+                title,
+                summary,
+                ..Default::default()
+            };
+            let (hits, got) = matcher.match_and_identify(&text, &mut scratch);
+            assert_eq!(got, lang::detect(title, summary), "{title} | {summary}");
+            assert_eq!(hits, matcher.match_item(&text, &mut scratch), "{title}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 600, "{compared} items");
+}

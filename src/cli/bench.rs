@@ -312,10 +312,13 @@ fn measure(set: &Indicators, items: &[(String, String)], count: usize, langid: b
                 summary,
                 ..ItemText::default()
             };
-            hits += matcher.match_item(&item, scratch).len();
-            // The pipeline identifies every new item's language beside matching it.
+            // The pipeline identifies every new item's language as it matches it.
             if langid {
-                std::hint::black_box(crate::text::lang::detect(title, summary));
+                let (found, lang) = matcher.match_and_identify(&item, scratch);
+                hits += found.len();
+                std::hint::black_box(lang);
+            } else {
+                hits += matcher.match_item(&item, scratch).len();
             }
             bytes += title.len() + summary.len();
         }

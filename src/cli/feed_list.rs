@@ -238,6 +238,7 @@ fn print_preview(indicators: &Indicators, url: &str, title: Option<&str>, feed: 
     let mut rows = Vec::new();
     for item in latest.into_iter().take(PREVIEW_ITEMS) {
         let hits: Vec<String> = super::matching::match_parsed(matcher, item, &mut scratch)
+            .0
             .iter()
             .map(|hit| indicators.indicators[hit.indicator].id.clone())
             .collect();

@@ -45,9 +45,8 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
         ..ItemText::default()
     };
     let matcher = &indicators.matcher;
-    let hits = matcher.match_item(&item, &mut matcher.scratch());
-    // As the pipeline stores it: from the title and the summary.
-    let lang = crate::text::lang::detect(&title, &summary);
+    // As the pipeline matches and identifies it: the language from the title and the summary.
+    let (hits, lang) = matcher.match_and_identify(&item, &mut matcher.scratch());
     let lang = crate::text::lang::stored(&lang);
     let explanations = if args.explain {
         matcher.explain_all(&item)
@@ -127,13 +126,13 @@ pub fn run(global: &GlobalArgs, args: &MatchArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// The hits of a parsed item, its fields given to the matcher as the pipeline gives them
-/// (authors and categories one a line).
+/// The hits and the language of a parsed item, its fields given to the matcher as the
+/// pipeline gives them (authors and categories one a line), identified in the matcher's pass.
 pub fn match_parsed(
     matcher: &crate::matcher::Matcher,
     item: &crate::parse::ParsedItem,
     scratch: &mut crate::matcher::Scratch,
-) -> Vec<crate::matcher::Hit> {
+) -> (Vec<crate::matcher::Hit>, Option<crate::text::lang::Lang>) {
     let (authors, categories) = (item.authors.join("\n"), item.categories.join("\n"));
     let text = ItemText {
         title: &item.title,
@@ -143,5 +142,5 @@ pub fn match_parsed(
         category: &categories,
         link: item.link.as_deref().unwrap_or(""),
     };
-    matcher.match_item(&text, scratch)
+    matcher.match_and_identify(&text, scratch)
 }

@@ -605,14 +605,14 @@ impl Matcher {
     /// When `indicator` is not an index below [`Matcher::indicator_count`].
     pub fn explain(&self, item: &ItemText<'_>, indicator: usize) -> Explanation {
         let mut scratch = self.scratch();
-        self.find_occurrences(item, &mut scratch);
+        self.find_occurrences(item, &mut scratch, false);
         self.explain_found(item, indicator, &mut scratch)
     }
 
     /// Explanations for every indicator, in indicator order; the item is scanned once.
     pub fn explain_all(&self, item: &ItemText<'_>) -> Vec<Explanation> {
         let mut scratch = self.scratch();
-        self.find_occurrences(item, &mut scratch);
+        self.find_occurrences(item, &mut scratch, false);
         (0..self.indicators.len())
             .map(|index| self.explain_found(item, index, &mut scratch))
             .collect()

@@ -57,6 +57,21 @@ impl<'a> ItemText<'a> {
             Field::Link => self.link,
         }
     }
+
+    /// The field language identification reads after the title: the summary, else (when a
+    /// feed gives none) the content, the body a reader sees first.
+    pub fn body_field(&self) -> Field {
+        if self.summary.is_empty() {
+            Field::Content
+        } else {
+            Field::Summary
+        }
+    }
+
+    /// The text of [`ItemText::body_field`].
+    pub fn body(&self) -> &'a str {
+        self.get(self.body_field())
+    }
 }
 
 /// One indicator that fired on an item.
@@ -237,7 +252,7 @@ struct FoundPatterns<'a> {
 impl FoundPatterns<'_> {
     fn scan(mut self, trie: &WordTrie) {
         let analyzed = self.analyzed;
-        let norm = analyzed.norm.as_bytes();
+        let norm = &analyzed.norm[..];
         for run in &analyzed.fields {
             // Patterns hold no line break, so no match crosses the end of a field.
             let field = &norm[..run.norm_end as usize];
@@ -375,6 +390,8 @@ const NO_HEAD: u32 = u32::MAX;
 #[derive(Debug, Default)]
 pub struct Scratch {
     analyzed: Analyzed,
+    /// Letters by script of the item's title and body, when its language is asked for.
+    script_tally: crate::text::lang::ScriptTally,
     pattern_occurrences: Vec<Vec<Occurrence>>,
     touched_patterns: Vec<u32>,
     regex_occurrences: Vec<Vec<Occurrence>>,
@@ -439,10 +456,35 @@ impl Matcher {
 
     /// Matches one item against every indicator; hits come in indicator order.
     pub fn match_item(&self, item: &ItemText<'_>, scratch: &mut Scratch) -> Vec<Hit> {
+        self.match_prepared(item, scratch, false)
+    }
+
+    /// [`Matcher::match_item`], and the item's language as [`lang::detect`] tells it from the
+    /// title and the body (the summary, else the content), the letters counted by script in
+    /// the same pass that normalises the text for matching.
+    ///
+    /// [`lang::detect`]: crate::text::lang::detect
+    pub fn match_and_identify(
+        &self,
+        item: &ItemText<'_>,
+        scratch: &mut Scratch,
+    ) -> (Vec<Hit>, Option<crate::text::lang::Lang>) {
+        let hits = self.match_prepared(item, scratch, true);
+        let lang =
+            crate::text::lang::detect_tallied(&scratch.script_tally, item.title, item.body());
+        (hits, lang)
+    }
+
+    fn match_prepared(
+        &self,
+        item: &ItemText<'_>,
+        scratch: &mut Scratch,
+        identify: bool,
+    ) -> Vec<Hit> {
         if scratch.term_generation.len() != self.terms.len() {
             *scratch = self.scratch();
         }
-        self.find_occurrences(item, scratch);
+        self.find_occurrences(item, scratch, identify);
         self.collect_candidates(scratch);
         let mut hits = Vec::new();
         let candidates = std::mem::take(&mut scratch.candidates);
@@ -493,7 +535,7 @@ impl Matcher {
         hits
     }
 
-    fn find_occurrences(&self, item: &ItemText<'_>, scratch: &mut Scratch) {
+    fn find_occurrences(&self, item: &ItemText<'_>, scratch: &mut Scratch, identify: bool) {
         for &p in &scratch.touched_patterns {
             scratch.pattern_occurrences[p as usize].clear();
         }
@@ -510,8 +552,27 @@ impl Matcher {
 
         let analyzed = &mut scratch.analyzed;
         analyzed.clear();
-        for field in Field::ALL {
-            analyzed.push_field(field, item.get(field));
+        if identify {
+            use crate::text::lang::{SAMPLE_BYTES, TITLE_BYTES};
+            let tally = &mut scratch.script_tally;
+            tally.clear();
+            let body = item.body_field();
+            for field in Field::ALL {
+                let limit = match field {
+                    Field::Title => TITLE_BYTES,
+                    field if field == body => SAMPLE_BYTES,
+                    _ => 0,
+                };
+                if limit > 0 {
+                    analyzed.push_field_counting(field, item.get(field), tally, limit);
+                } else {
+                    analyzed.push_field(field, item.get(field));
+                }
+            }
+        } else {
+            for field in Field::ALL {
+                analyzed.push_field(field, item.get(field));
+            }
         }
         FoundPatterns {
             patterns: &self.patterns,

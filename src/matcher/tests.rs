@@ -529,11 +529,15 @@ mod properties {
             let text = String::from_utf8_lossy(&bytes);
             let mut analyzed = Analyzed::default();
             analyzed.push_field(Field::Summary, &text);
+            prop_assert!(std::str::from_utf8(&analyzed.norm).is_ok());
             for token in &analyzed.tokens {
                 prop_assert!(text.is_char_boundary(token.disp_start as usize));
                 prop_assert!(text.is_char_boundary(token.disp_end as usize));
                 prop_assert!(token.disp_start < token.disp_end);
                 let folded = &analyzed.norm[token.norm_start as usize..token.norm_end as usize];
+                let folded = std::str::from_utf8(folded);
+                prop_assert!(folded.is_ok(), "words are UTF-8");
+                let folded = folded.unwrap_or_default();
                 prop_assert!(!folded.is_empty() && !folded.contains([' ', '\n']));
             }
         }
@@ -831,4 +835,45 @@ fn evidence_stored_before_the_score_breakdown_still_reads() {
     assert_eq!(evidence.terms[0].role, Role::Supporting);
     assert_eq!(evidence.score, None);
     assert!(evidence.snippet.expect("snippet").demoting.is_empty());
+}
+
+#[test]
+fn matching_and_identifying_in_one_pass_changes_neither_hits_nor_language() {
+    let m = matcher("@dprk AND @russia");
+    let mut scratch = m.scratch();
+    let long_korean = "북한과 러시아는 정찰위성 협력을 논의했다. ".repeat(20);
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "North Korea and Russia sign a pact",
+            "Officials said the talks went on.",
+            "",
+        ),
+        (
+            "КНДР и Россия",
+            "",
+            "Власти сообщили, что переговоры продолжатся в Москве.",
+        ),
+        ("", "", &long_korean),
+        (
+            "北朝鮮",
+            "북한 Russia",
+            "Unused content: the summary is the body.",
+        ),
+        ("", "", ""),
+    ];
+    for (title, summary, content) in cases {
+        let item = ItemText {
+            title,
+            summary,
+            content,
+            ..ItemText::default()
+        };
+        let alone = m.match_item(&item, &mut scratch);
+        let (hits, lang) = m.match_and_identify(&item, &mut scratch);
+        assert_eq!(hits, alone, "{title}");
+        let body = if summary.is_empty() { content } else { summary };
+        assert_eq!(lang, crate::text::lang::detect(title, body), "{title}");
+        // And after an item with identification, matching alone is as before.
+        assert_eq!(m.match_item(&item, &mut scratch), alone, "{title}");
+    }
 }

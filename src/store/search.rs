@@ -83,8 +83,11 @@ pub fn index_words(display: &str) -> String {
     analyzed.push_field(Field::Title, display);
     let mut out = String::with_capacity(analyzed.norm.len());
     for token in &analyzed.tokens {
-        let word = &analyzed.norm[token.norm_start as usize..token.norm_end as usize];
-        for piece in split_hangul(word) {
+        // The normaliser writes whole characters: the bytes are UTF-8 (`tests/fuzz.rs`).
+        let word = String::from_utf8_lossy(
+            &analyzed.norm[token.norm_start as usize..token.norm_end as usize],
+        );
+        for piece in split_hangul(&word) {
             if !out.is_empty() {
                 out.push(' ');
             }

@@ -17,6 +17,7 @@
 use std::sync::OnceLock;
 
 use super::Field;
+use super::lang::ScriptTally;
 
 /// One word of the normalised stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,8 +44,10 @@ pub struct FieldRun {
 /// The normalised form of an item's fields. Reused between items to avoid allocation.
 #[derive(Clone, Debug, Default)]
 pub struct Analyzed {
-    /// Folded words, one space between words, one `\n` between fields.
-    pub norm: String,
+    /// Folded words, one space between words, one `\n` between fields: UTF-8, kept as bytes
+    /// because the matcher reads it as bytes, and because bytes can be written eight at a
+    /// time and cut back, which a `String` cannot be.
+    pub norm: Vec<u8>,
     pub tokens: Vec<Token>,
     pub fields: Vec<FieldRun>,
 }
@@ -79,13 +82,32 @@ impl Analyzed {
 
     /// Appends one field's display text. Empty fields add nothing.
     pub fn push_field(&mut self, field: Field, display: &str) {
+        self.push_field_with(field, display, &mut NoCount);
+    }
+
+    /// [`Analyzed::push_field`], counting the letters of the field's first `limit` bytes by
+    /// script into `tally` on the way (whole characters only, as `text::lang` cuts its
+    /// samples): language identification's census, taken from the characters this pass
+    /// decodes anyway rather than from a second pass over the text.
+    pub fn push_field_counting(
+        &mut self,
+        field: Field,
+        display: &str,
+        tally: &mut ScriptTally,
+        limit: usize,
+    ) {
+        self.push_field_with(field, display, &mut CountTo { tally, limit });
+    }
+
+    fn push_field_with<C: LetterCount>(&mut self, field: Field, display: &str, count: &mut C) {
         if display.is_empty() {
             return;
         }
+        count.ascii(display.as_bytes());
         // Folding rarely makes text longer; one reservation spares most growth checks a copy.
         self.norm.reserve(display.len() + 1);
         if !self.norm.is_empty() {
-            self.norm.push('\n');
+            self.norm.push(b'\n');
         }
         let norm_start = self.norm.len() as u32;
         let first_token = self.tokens.len() as u32;
@@ -103,9 +125,7 @@ impl Analyzed {
                 // Most text is ASCII: take a whole run of letters and digits, or of
                 // separators, at once rather than a character at a time.
                 if BYTE_CLASS[byte as usize] == ASCII_WORD {
-                    let run = i + ascii_word_len(&bytes[i..]);
-                    words.ascii_letters(i, &display[i..run]);
-                    i = run;
+                    i += words.ascii_letters(i, &bytes[i..]);
                 } else {
                     words.separator();
                     // Words are mostly separated by a single space.
@@ -123,6 +143,7 @@ impl Analyzed {
             if is_hangul_syllable(c) {
                 // Hangul is kept as written: take a whole run of syllables at once.
                 let run = i + hangul_run_len(&bytes[i..]);
+                count.hangul_run(i, run);
                 words.letters(i, run, &display[i..run]);
                 i = run;
                 continue;
@@ -132,6 +153,7 @@ impl Analyzed {
                 // at once.
                 let start = i;
                 i += c.len_utf8();
+                count.char(i, c as u32);
                 words.letters(start, i, folded);
                 // Every table character is two bytes long in UTF-8, decoded here in place.
                 while let [lead @ 0xC2..=0xDF, next, ..] = bytes[i..] {
@@ -139,12 +161,10 @@ impl Analyzed {
                     let Some(fold) = table.word_fold(code) else {
                         break;
                     };
+                    count.char(i + 2, code);
                     // Most letters fold to one character: pushed as a character, it is
                     // encoded in place rather than copied by a call per letter.
-                    match fold.one {
-                        Some(one) => words.out.norm.push(one),
-                        None => words.out.norm.push_str(&fold.text),
-                    }
+                    fold.append_to(&mut words.out.norm);
                     i += 2;
                 }
                 // Stretches the open word's display range over the run.
@@ -152,6 +172,7 @@ impl Analyzed {
                 continue;
             }
             let end = i + c.len_utf8();
+            count.char(end, c as u32);
             fold_char(c, &mut words, table, i, end);
             i = end;
         }
@@ -160,7 +181,7 @@ impl Analyzed {
         if end_token == first_token {
             // No words: drop the field separator too, so empty fields leave no trace.
             self.norm.truncate(norm_start as usize);
-            if self.norm.ends_with('\n') {
+            if self.norm.ends_with(b"\n") {
                 self.norm.pop();
             }
             return;
@@ -175,6 +196,55 @@ impl Analyzed {
     }
 }
 
+/// What the normaliser counts for language identification while it walks a field.
+trait LetterCount {
+    /// The field's bytes, once, before the walk: ASCII letters are counted apart, in bulk.
+    fn ascii(&mut self, bytes: &[u8]);
+    /// A run of Hangul syllables at bytes `start..end`.
+    fn hangul_run(&mut self, start: usize, end: usize);
+    /// A character outside ASCII (not a Hangul syllable) ending at byte `end`.
+    fn char(&mut self, end: usize, code: u32);
+}
+
+/// Counts nothing: matching alone.
+struct NoCount;
+
+impl LetterCount for NoCount {
+    #[inline(always)]
+    fn ascii(&mut self, _: &[u8]) {}
+    #[inline(always)]
+    fn hangul_run(&mut self, _: usize, _: usize) {}
+    #[inline(always)]
+    fn char(&mut self, _: usize, _: u32) {}
+}
+
+/// Counts the characters that end within the first `limit` bytes.
+struct CountTo<'a> {
+    tally: &'a mut ScriptTally,
+    limit: usize,
+}
+
+impl LetterCount for CountTo<'_> {
+    #[inline]
+    fn ascii(&mut self, bytes: &[u8]) {
+        self.tally.ascii(&bytes[..bytes.len().min(self.limit)]);
+    }
+
+    #[inline]
+    fn hangul_run(&mut self, start: usize, end: usize) {
+        // Three bytes a syllable.
+        let within = end.min(self.limit).saturating_sub(start) / 3;
+        self.tally.hangul_syllables(within);
+    }
+
+    #[inline]
+    fn char(&mut self, end: usize, code: u32) {
+        if end <= self.limit {
+            self.tally.char(code);
+        }
+    }
+}
+
 /// Normalises a query term or list entry to its folded words.
 pub fn normalize_words(text: &str) -> Vec<String> {
     let mut analyzed = Analyzed::default();
@@ -182,13 +252,18 @@ pub fn normalize_words(text: &str) -> Vec<String> {
     analyzed
         .tokens
         .iter()
-        .map(|t| analyzed.norm[t.norm_start as usize..t.norm_end as usize].to_owned())
+        .map(|t| {
+            String::from_utf8_lossy(&analyzed.norm[t.norm_start as usize..t.norm_end as usize])
+                .into_owned()
+        })
         .collect()
 }
 
-/// The length of the run of ASCII letters and digits that `bytes` starts with. Eight bytes are
-/// classified at once: a byte-at-a-time scan mispredicts its exit at nearly every word end.
-fn ascii_word_len(bytes: &[u8]) -> usize {
+/// Appends the run of ASCII letters and digits that `bytes` starts with to `out`, lowercased,
+/// and returns its length. Eight bytes are classified, lowercased and written at once, then
+/// `out` is cut back to the run: a byte-at-a-time scan mispredicts its exit at nearly every
+/// word end, and a copy of a few bytes costs a call.
+fn copy_ascii_word(bytes: &[u8], out: &mut Vec<u8>) -> usize {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     const fn splat(byte: u8) -> u64 {
@@ -200,20 +275,29 @@ fn ascii_word_len(bytes: &[u8]) -> usize {
         x.wrapping_add(splat(0x80 - lo)) & !x.wrapping_add(splat(0x7F - hi)) & HIGH
     }
     let mut len = 0;
-    while let Some(chunk) = bytes.get(len..len + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+    loop {
+        let x = match bytes.get(len..len + 8) {
+            Some(chunk) => u64::from_le_bytes(chunk.try_into().expect("eight bytes")),
+            None => {
+                // Zero bytes pad the last chunk: they end the word.
+                let mut chunk = [0u8; 8];
+                chunk[..bytes.len() - len].copy_from_slice(&bytes[len..]);
+                u64::from_le_bytes(chunk)
+            }
+        };
         let low = x & LOW;
+        let upper = in_range(low, b'A', b'Z') & !x;
         let word = (in_range(low | splat(0x20), b'a', b'z') | in_range(low, b'0', b'9')) & !x;
+        // 0x80 >> 2 is the 0x20 between a capital and its small letter.
+        out.extend_from_slice(&(x | upper >> 2).to_le_bytes());
         let other = !word & HIGH;
         if other != 0 {
-            return len + (other.trailing_zeros() / 8) as usize;
+            let run = (other.trailing_zeros() / 8) as usize;
+            out.truncate(out.len() - 8 + run);
+            return len + run;
         }
         len += 8;
     }
-    len + bytes[len..]
-        .iter()
-        .position(|b| BYTE_CLASS[*b as usize] != ASCII_WORD)
-        .unwrap_or(bytes.len() - len)
 }
 
 /// How an ASCII byte takes part in words; bytes from 0x80 up start a character decoded apart.
@@ -249,7 +333,7 @@ impl WordWriter<'_> {
             Some(token) => token.disp_end = end as u32,
             None => {
                 if self.out.tokens.len() as u32 > self.first_token {
-                    self.out.norm.push(' ');
+                    self.out.norm.push(b' ');
                 }
                 self.current = Some(Token {
                     norm_start: self.out.norm.len() as u32,
@@ -259,23 +343,24 @@ impl WordWriter<'_> {
                 });
             }
         }
-        self.out.norm.push(folded);
+        push_char(&mut self.out.norm, folded);
     }
 
-    /// Adds ASCII letters and digits that belong to a word, from display bytes starting at
-    /// `start`.
-    fn ascii_letters(&mut self, start: usize, letters: &str) {
-        self.open(start, start + letters.len());
-        // Lowercased while copied: words are short, and a call to memcpy for each costs more.
-        self.out
-            .norm
-            .extend(letters.bytes().map(|b| b.to_ascii_lowercase() as char));
+    /// Adds the ASCII letters and digits that `bytes` (display bytes from `start`) starts
+    /// with to a word, and returns how many there are.
+    fn ascii_letters(&mut self, start: usize, bytes: &[u8]) -> usize {
+        self.open(start, start);
+        let run = copy_ascii_word(bytes, &mut self.out.norm);
+        if let Some(token) = &mut self.current {
+            token.disp_end = (start + run) as u32;
+        }
+        run
     }
 
     /// Adds folded text that belongs to a word, from display bytes `start..end`.
     fn letters(&mut self, start: usize, end: usize, folded: &str) {
         self.open(start, end);
-        self.out.norm.push_str(folded);
+        self.out.norm.extend_from_slice(folded.as_bytes());
     }
 
     /// Opens a word at display byte `start`, or extends the open one, to display byte `end`.
@@ -284,7 +369,7 @@ impl WordWriter<'_> {
             Some(token) => token.disp_end = end as u32,
             None => {
                 if self.out.tokens.len() as u32 > self.first_token {
-                    self.out.norm.push(' ');
+                    self.out.norm.push(b' ');
                 }
                 self.current = Some(Token {
                     norm_start: self.out.norm.len() as u32,
@@ -310,6 +395,17 @@ impl WordWriter<'_> {
             self.out.tokens.push(token);
         }
     }
+}
+
+/// Appends `c` in UTF-8: four bytes written, then cut back, rather than a copy of a length
+/// known only at run time.
+#[inline]
+fn push_char(out: &mut Vec<u8>, c: char) {
+    let mut utf8 = [0u8; 4];
+    let len = c.encode_utf8(&mut utf8).len();
+    let at = out.len();
+    out.extend_from_slice(&utf8);
+    out.truncate(at + len);
 }
 
 /// The length of the run of Hangul syllables (U+AC00..=U+D7A3) that `bytes` starts with,
@@ -458,8 +554,23 @@ struct Fold {
     kind: FoldKind,
     /// Kept apart for each character, so that a lookup slices nothing.
     text: Box<str>,
-    /// The fold when it is a single character.
-    one: Option<char>,
+    /// The fold's UTF-8 when it is four bytes at most (nearly every one is two), zero-padded,
+    /// and its length: written whole and cut back.
+    short: Option<([u8; 4], usize)>,
+}
+
+impl Fold {
+    #[inline]
+    fn append_to(&self, out: &mut Vec<u8>) {
+        match self.short {
+            Some((utf8, len)) => {
+                let at = out.len();
+                out.extend_from_slice(&utf8);
+                out.truncate(at + len);
+            }
+            None => out.extend_from_slice(self.text.as_bytes()),
+        }
+    }
 }
 
 const TABLE_FIRST: u32 = 0x80;
@@ -481,14 +592,15 @@ impl FoldTable {
                 [one] if !is_mark(*one) => FoldKind::Separator,
                 _ => FoldKind::Mixed,
             };
-            let one = match chars.as_slice() {
-                [one] => Some(*one),
-                _ => None,
-            };
+            let short = (folded.len() <= 4).then(|| {
+                let mut utf8 = [0u8; 4];
+                utf8[..folded.len()].copy_from_slice(folded.as_bytes());
+                (utf8, folded.len())
+            });
             entries.push(Fold {
                 kind,
                 text: folded.into_boxed_str(),
-                one,
+                short,
             });
         }
         FoldTable { entries }
@@ -594,20 +706,26 @@ mod tests {
     }
 
     #[test]
-    fn ascii_word_len_agrees_with_a_byte_scan() {
+    fn copy_ascii_word_agrees_with_a_byte_scan() {
         let naive = |bytes: &[u8]| {
             bytes
                 .iter()
                 .take_while(|b| b.is_ascii_alphanumeric())
-                .count()
+                .map(u8::to_ascii_lowercase)
+                .collect::<Vec<u8>>()
         };
         for byte in 0..=255u8 {
-            for at in 0..12 {
-                let mut bytes = [b'a'; 12];
+            for at in 0..20 {
+                let mut bytes = *b"aZ0bY9cXdWeVfUgThSiR";
                 bytes[at] = byte;
-                for len in [at, at + 1, 9, 12] {
-                    let bytes = &bytes[..len.min(12)];
-                    assert_eq!(ascii_word_len(bytes), naive(bytes), "{byte:#x} at {at}");
+                for len in [at, at + 1, 9, 17, 20] {
+                    let bytes = &bytes[..len.min(20)];
+                    let mut out = b"before ".to_vec();
+                    let run = copy_ascii_word(bytes, &mut out);
+                    let want = naive(bytes);
+                    assert_eq!(run, want.len(), "{byte:#x} at {at}");
+                    assert_eq!(out[7..], want[..], "{byte:#x} at {at}");
+                    assert_eq!(&out[..7], b"before ");
                 }
             }
         }
@@ -632,7 +750,7 @@ mod tests {
         analyzed.push_field(Field::Title, "A b");
         analyzed.push_field(Field::Summary, " -- ");
         analyzed.push_field(Field::Content, "c");
-        assert_eq!(analyzed.norm, "a b\nc");
+        assert_eq!(analyzed.norm, b"a b\nc");
         assert_eq!(analyzed.fields.len(), 2);
         assert_eq!(analyzed.fields[1].field, Field::Content);
         assert_eq!(analyzed.field_of_token(2).field, Field::Content);
