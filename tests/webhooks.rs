@@ -791,6 +791,14 @@ async fn the_daemon_posts_a_new_hit_to_its_webhook() {
     assert_eq!(doc["indicators"][0]["id"], "sat_launch");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(receiver.received().len(), 1, "posted once");
+    // The hit page's delivery record says which transport carried it.
+    let hit_id = doc["hits"][0]["hit_id"].as_i64().expect("the hit's id");
+    let (status, page) = daemon::get(&format!("{}/hits/{hit_id}", daemon.http_base())).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("<td>webhook</td><td>siem</td><td>sent</td>"),
+        "{page}"
+    );
     let (_, log) = daemon.stop();
     assert!(
         log.contains("webhooks: siem (json, http://127.0.0.1:"),

@@ -546,6 +546,8 @@ struct Source {
 }
 
 struct Delivery {
+    /// `mail` or `webhook`: a webhook's recipient is its name in the settings.
+    transport: &'static str,
     recipient: String,
     status: String,
     queued: String,
@@ -742,6 +744,7 @@ pub fn hit_page(
         .map(|d| {
             let message = d.message.as_ref();
             Delivery {
+                transport: d.channel.as_str(),
                 recipient: header_text(&d.recipient, NAME_MAX),
                 status: d.status.as_str().to_owned(),
                 queued: when(d.created_at),
