@@ -148,6 +148,10 @@ impl App {
         ));
         let (feeds, feeds_in) = watch::channel(indicators.feeds.clone());
         let (feed_watch, watches) = mpsc::unbounded_channel();
+        let health = Arc::new(Health::default());
+        if listener.is_some() {
+            health.listener(false);
+        }
         Ok(App {
             settings,
             db,
@@ -155,7 +159,7 @@ impl App {
             dispatcher,
             feeds,
             feed_watch,
-            health: Arc::new(Health::default()),
+            health,
             startup: Mutex::new(Some(Startup {
                 feeds: feeds_in,
                 watch,
@@ -233,6 +237,14 @@ impl App {
             .await
             .take()
             .ok_or(AppError::AlreadyRun)?;
+        // Liveness watches the loops that run from here on, and the configuration is in
+        // force: both before the listener answers a probe.
+        self.health
+            .watch("scheduler", self.health.heartbeat.clone());
+        self.health
+            .watch("database writer", self.db.writer_heartbeat());
+        self.health.watch("dispatcher", self.dispatcher.heartbeat());
+        self.health.started();
         if let Some(listener) = listener {
             self.serve(listener, &shutdown)?;
         }
@@ -289,6 +301,7 @@ impl App {
         let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|source| AppError::Listen { address, source })?;
         info!("http: /healthz and /metrics on http://{address}");
+        info!("http: probes /livez (liveness) and /readyz (readiness) on http://{address}");
         info!(
             "web: the hit log on http://{address}/hits ({})",
             if self.settings.web_auth.is_configured() {
@@ -300,7 +313,9 @@ impl App {
         let shared = Arc::new(crate::ops::http::Shared {
             health: self.health.clone(),
             db: self.db.clone(),
-            metrics: crate::ops::metrics::install(),
+            metrics: crate::ops::metrics::install().inspect(|_| {
+                crate::ops::metrics::configured(&self.context().indicators);
+            }),
             rules: Some(self.rules()),
         });
         let pages = crate::web::router(Arc::new(
@@ -435,6 +450,7 @@ impl App {
             .reconfigure(transport, settings.mail_for_messages(), indicators.clone());
         let _ = self.feeds.send(indicators.feeds.clone());
         let _ = self.feed_watch.send(watch);
+        crate::ops::metrics::configured(&indicators);
         Ok(summary)
     }
 }

@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::config::{Indicator, Indicators, MailSettings};
+use crate::ops::health::Heartbeat;
 use crate::store::{Db, HitRoute, MessageKind, OutboxMessage, StoreError};
 use render::{AlertView, Envelope, MessageView, SourceView};
 use transport::{Batch, SendError, Transport};
@@ -40,6 +41,10 @@ use transport::{Batch, SendError, Transport};
 const TICK: Duration = Duration::from_secs(1);
 /// Messages sent per round at most, so a backlog does not hold up planning.
 const BATCH: usize = 200;
+/// The longest the dispatcher goes between heartbeats while it works: one message, whose
+/// connection and transmission each have [`transport::SMTP_TIMEOUT`], plus its rendering and
+/// the outbox writes around it.
+pub const LONGEST_STEP: Duration = Duration::from_secs(2 * transport::SMTP_TIMEOUT.as_secs() + 10);
 /// The dispatcher's stored time of the last digest.
 const LAST_DIGEST: &str = "last_digest";
 
@@ -71,6 +76,8 @@ pub struct DeliveryReport {
 
 pub struct Dispatcher {
     db: Db,
+    /// Beaten at each turn of the loop and each message: liveness watches it.
+    heartbeat: Arc<Heartbeat>,
     /// Swapped whole by a reload; each round works with the one it started with.
     config: RwLock<Arc<DispatchConfig>>,
 }
@@ -92,12 +99,17 @@ impl Dispatcher {
     ) -> Dispatcher {
         Dispatcher {
             db,
+            heartbeat: Arc::new(Heartbeat::new(LONGEST_STEP.max(TICK))),
             config: RwLock::new(Arc::new(DispatchConfig {
                 transport,
                 mail,
                 indicators,
             })),
         }
+    }
+
+    pub fn heartbeat(&self) -> Arc<Heartbeat> {
+        self.heartbeat.clone()
     }
 
     /// Takes a reloaded configuration; a round in progress finishes with the old one.
@@ -199,6 +211,7 @@ impl Dispatcher {
             if shutdown.is_some_and(CancellationToken::is_cancelled) {
                 break;
             }
+            self.heartbeat.beat();
             let outcome = self.send_in(&config, &mut batch, &message, now).await;
             match &outcome {
                 Ok(_) => report.sent += 1,
@@ -396,6 +409,7 @@ impl Dispatcher {
     /// The daemon's delivery loop, until `shutdown`; a message in flight is finished first.
     pub async fn run(&self, shutdown: CancellationToken) {
         loop {
+            self.heartbeat.beat();
             match self.round(Utc::now(), false, Some(&shutdown)).await {
                 Ok(report)
                     if report.planned + report.sent + report.retrying + report.failed > 0 =>
