@@ -241,8 +241,7 @@ impl App {
         // force: both before the listener answers a probe.
         self.health
             .watch("scheduler", self.health.heartbeat.clone());
-        self.health
-            .watch("database writer", self.db.writer_heartbeat());
+        self.health.watch("writer", self.db.writer_heartbeat());
         self.health.watch("dispatcher", self.dispatcher.heartbeat());
         self.health.started();
         if let Some(listener) = listener {

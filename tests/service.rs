@@ -740,7 +740,7 @@ async fn liveness_holds_while_every_feed_fails_and_a_reload_fails_and_readiness_
     let (status, live) = get(&format!("{base}/livez")).await;
     assert_eq!(status, 200, "{live}");
     assert!(live.starts_with("live\n"), "{live}");
-    for name in ["scheduler", "database writer", "dispatcher"] {
+    for name in ["scheduler", "writer", "dispatcher"] {
         assert!(
             live.contains(&format!("\n{name}: turned ")),
             "{name} in {live}"
@@ -793,9 +793,22 @@ async fn liveness_holds_while_every_feed_fails_and_a_reload_fails_and_readiness_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_fails_with_its_reason_while_the_database_cannot_be_written() {
     let feeds = wire().await;
-    let (_dir, indicators, db) = state_dir();
+    let (dir, indicators, db) = state_dir();
     write_indicators(&indicators, &feeds.url("/wire.xml"));
-    let daemon = Daemon::start_for_storage_faults(&indicators, &db, &[]);
+    // systemd's side too: the watchdog must go on being pinged, every 200 ms.
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind the notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let daemon = Daemon::start_for_storage_faults(
+        &indicators,
+        &db,
+        &[
+            ("NOTIFY_SOCKET", socket_path.display().to_string()),
+            ("WATCHDOG_USEC", "400000".to_owned()),
+        ],
+    );
     let base = daemon.http_base();
     wait_for_hits(&db, 1, &daemon);
     let (status, ready) = get(&format!("{base}/readyz")).await;
@@ -836,6 +849,36 @@ async fn readiness_fails_with_its_reason_while_the_database_cannot_be_written() 
     );
     assert_eq!(value_of(&text, "watchfloor_ready"), Some(0.0));
     assert_eq!(value_of(&text, "watchfloor_live"), Some(1.0));
+    // What systemd hears from now on: pings, and a status line that says "not ready".
+    let heard = tokio::task::spawn_blocking(move || {
+        let mut buffer = [0u8; 4096];
+        while socket.recv(&mut buffer).is_ok() {} // what was sent before the failure
+        let mut heard: Vec<String> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(n) = socket.recv(&mut buffer) {
+                heard.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+            }
+            let pings = heard.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+            if pings >= 3 && heard.iter().any(|m| m.contains("not ready")) {
+                break;
+            }
+        }
+        heard
+    })
+    .await
+    .expect("joined");
+    let pings = heard.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+    assert!(
+        pings >= 3,
+        "the watchdog stopped while storage failed: {heard:?}"
+    );
+    assert!(
+        heard
+            .iter()
+            .any(|m| m.contains("STATUS=") && m.contains("; not ready (see /readyz)")),
+        "{heard:?}"
+    );
 
     // Room again: the next write succeeds and the daemon is ready, the second story recorded.
     daemon.limit_file_size(None);

@@ -98,7 +98,7 @@ fn describe() {
     );
     describe_gauge!(
         "watchfloor_loop_heartbeat_age_seconds",
-        "Since each watched loop last turned (scheduler, database writer, dispatcher)"
+        "Since each watched loop last turned (scheduler; writer: the database writer; dispatcher)"
     );
     describe_gauge!(
         "watchfloor_loop_stalled_after_seconds",
