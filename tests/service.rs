@@ -8,6 +8,8 @@ mod support;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use daemon::Daemon;
@@ -776,6 +778,29 @@ async fn liveness_holds_while_every_feed_fails_and_a_reload_fails_and_readiness_
         );
         assert!(failures.is_some_and(|n| n >= 1.0), "{feed}: {text}");
     }
+    assert_eq!(value_of(&text, "watchfloor_feeds"), Some(2.0));
+    assert_eq!(value_of(&text, "watchfloor_feeds_failing"), Some(2.0));
+
+    // A good reload that drops the refused feed: it no longer counts as failing anywhere.
+    std::fs::write(&config, "mail:\n  group_wait: 5\n").expect("fix settings");
+    write_indicators_with_feeds(&indicators, &[("server_error", feeds.url("/500.xml"))]);
+    let reloads_before = daemon.log_len();
+    daemon.signal("HUP");
+    daemon.wait_for_log_after(reloads_before, "reloaded:", Duration::from_secs(10));
+    let text = scrape(&base).await;
+    assert_eq!(value_of(&text, "watchfloor_feeds"), Some(1.0), "{text}");
+    assert_eq!(value_of(&text, "watchfloor_feeds_failing"), Some(1.0));
+    assert_eq!(
+        value_of(
+            &text,
+            "watchfloor_feed_consecutive_failures{feed=\"refused\"}"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        value_of(&text, "watchfloor_config_last_reload_successful"),
+        Some(1.0)
+    );
 
     // The probes keep the listener's host check, and read nothing from the request.
     for path in ["/livez", "/readyz"] {
@@ -801,6 +826,21 @@ async fn readiness_fails_with_its_reason_while_the_database_cannot_be_written() 
     socket
         .set_read_timeout(Some(Duration::from_millis(100)))
         .expect("timeout");
+    // Read all along, as systemd does: a full socket queue would block the daemon's sends.
+    let heard: Arc<Mutex<Vec<String>>> = Arc::default();
+    let listening = Arc::new(AtomicBool::new(true));
+    let reader = {
+        let (heard, listening) = (heard.clone(), listening.clone());
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while listening.load(Ordering::Relaxed) {
+                if let Ok(n) = socket.recv(&mut buffer) {
+                    let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+                    heard.lock().unwrap().push(message);
+                }
+            }
+        })
+    };
     let daemon = Daemon::start_for_storage_faults(
         &indicators,
         &db,
@@ -850,34 +890,30 @@ async fn readiness_fails_with_its_reason_while_the_database_cannot_be_written() 
     assert_eq!(value_of(&text, "watchfloor_ready"), Some(0.0));
     assert_eq!(value_of(&text, "watchfloor_live"), Some(1.0));
     // What systemd hears from now on: pings, and a status line that says "not ready".
-    let heard = tokio::task::spawn_blocking(move || {
-        let mut buffer = [0u8; 4096];
-        while socket.recv(&mut buffer).is_ok() {} // what was sent before the failure
-        let mut heard: Vec<String> = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(n) = socket.recv(&mut buffer) {
-                heard.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
-            }
-            let pings = heard.iter().filter(|m| m.contains("WATCHDOG=1")).count();
-            if pings >= 3 && heard.iter().any(|m| m.contains("not ready")) {
-                break;
-            }
+    let from = heard.lock().unwrap().len();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let since_failure = loop {
+        let since: Vec<String> = heard.lock().unwrap()[from..].to_vec();
+        let pings = since.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+        let told = since.iter().any(|m| m.contains("not ready"));
+        if (pings >= 3 && told) || Instant::now() > deadline {
+            break since;
         }
-        heard
-    })
-    .await
-    .expect("joined");
-    let pings = heard.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let pings = since_failure
+        .iter()
+        .filter(|m| m.contains("WATCHDOG=1"))
+        .count();
     assert!(
         pings >= 3,
-        "the watchdog stopped while storage failed: {heard:?}"
+        "the watchdog stopped while storage failed: {since_failure:?}"
     );
     assert!(
-        heard
+        since_failure
             .iter()
             .any(|m| m.contains("STATUS=") && m.contains("; not ready (see /readyz)")),
-        "{heard:?}"
+        "{since_failure:?}"
     );
 
     // Room again: the next write succeeds and the daemon is ready, the second story recorded.
@@ -896,6 +932,8 @@ async fn readiness_fails_with_its_reason_while_the_database_cannot_be_written() 
         Some(0.0)
     );
     let (code, log) = daemon.stop();
+    listening.store(false, Ordering::Relaxed);
+    reader.join().expect("the reader ends");
     assert_eq!(code, Some(0), "{log}");
 }
 

@@ -122,6 +122,14 @@ fn describe() {
         "When a configuration load was last tried, at start or on SIGHUP (Unix time)"
     );
     describe_gauge!(
+        "watchfloor_feeds",
+        "Feeds of the configuration in force that the database tracks"
+    );
+    describe_gauge!(
+        "watchfloor_feeds_failing",
+        "Of those, feeds whose last poll failed"
+    );
+    describe_gauge!(
         "watchfloor_messages",
         "Messages in the outbox by status (pending: waiting to be sent or retried; sent; \
          failed: given up on)"
@@ -277,6 +285,9 @@ pub fn http_request_refused(reason: &'static str) {
 /// recorder keeps every series it has seen.
 static LANGUAGE_SERIES: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
 
+/// Feeds whose per-feed gauges have been set: those a reload removes are set to 0.
+static FEED_SERIES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
 /// Sets the gauges from the database; blind items and silent indicators need the rules in
 /// force.
 pub fn refresh(store: &Store, rules: Option<&Indicators>, now: DateTime<Utc>) {
@@ -328,6 +339,26 @@ pub fn refresh(store: &Store, rules: Option<&Indicators>, now: DateTime<Utc>) {
                 .count();
             gauge!("watchfloor_feeds_with_warning", "kind" => kind).set(feeds as f64);
         }
+        let active: BTreeSet<String> = states
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| s.id.clone())
+            .collect();
+        let failing = states
+            .iter()
+            .filter(|s| s.active && s.consecutive_failures > 0)
+            .count();
+        gauge!("watchfloor_feeds").set(active.len() as f64);
+        gauge!("watchfloor_feeds_failing").set(failing as f64);
+        // A feed a reload removed keeps its series (the recorder forgets nothing): at 0, it
+        // stops counting as failing or warned about.
+        let mut seen = FEED_SERIES.lock().unwrap_or_else(|p| p.into_inner());
+        for gone in seen.difference(&active) {
+            gauge!("watchfloor_feed_warning", "feed" => gone.clone()).set(0.0);
+            gauge!("watchfloor_feed_consecutive_failures", "feed" => gone.clone()).set(0.0);
+        }
+        seen.extend(active);
+        drop(seen);
         for state in states.into_iter().filter(|s| s.active) {
             gauge!("watchfloor_feed_warning", "feed" => state.id.clone()).set(
                 if state.warning_kind.is_some() {
