@@ -155,6 +155,10 @@ impl App {
         ));
         let (feeds, feeds_in) = watch::channel(indicators.feeds.clone());
         let (feed_watch, watches) = mpsc::unbounded_channel();
+        let health = Arc::new(Health::default());
+        if listener.is_some() {
+            health.listener(false);
+        }
         Ok(App {
             settings,
             db,
@@ -162,7 +166,7 @@ impl App {
             dispatcher,
             feeds,
             feed_watch,
-            health: Arc::new(Health::default()),
+            health,
             startup: Mutex::new(Some(Startup {
                 feeds: feeds_in,
                 watch,
@@ -240,6 +244,13 @@ impl App {
             .await
             .take()
             .ok_or(AppError::AlreadyRun)?;
+        // Liveness watches the loops that run from here on, and the configuration is in
+        // force: both before the listener answers a probe.
+        self.health
+            .watch("scheduler", self.health.heartbeat.clone());
+        self.health.watch("writer", self.db.writer_heartbeat());
+        self.health.watch("dispatcher", self.dispatcher.heartbeat());
+        self.health.started();
         if let Some(listener) = listener {
             self.serve(listener, &shutdown)?;
         }
@@ -296,6 +307,7 @@ impl App {
         let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|source| AppError::Listen { address, source })?;
         info!("http: /healthz and /metrics on http://{address}");
+        info!("http: probes /livez (liveness) and /readyz (readiness) on http://{address}");
         info!(
             "web: the hit log on http://{address}/hits ({})",
             if self.settings.web_auth.is_configured() {
@@ -307,7 +319,9 @@ impl App {
         let shared = Arc::new(crate::ops::http::Shared {
             health: self.health.clone(),
             db: self.db.clone(),
-            metrics: crate::ops::metrics::install(),
+            metrics: crate::ops::metrics::install().inspect(|_| {
+                crate::ops::metrics::configured(&self.context().indicators);
+            }),
             rules: Some(self.rules()),
         });
         let pages = crate::web::router(Arc::new(
@@ -451,6 +465,7 @@ impl App {
         );
         let _ = self.feeds.send(indicators.feeds.clone());
         let _ = self.feed_watch.send(watch);
+        crate::ops::metrics::configured(&indicators);
         Ok(summary)
     }
 }

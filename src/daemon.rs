@@ -24,8 +24,9 @@ use crate::text::safe::terminal_text;
 mod cycle;
 pub use cycle::Said;
 
-/// The longest the loop sleeps before looking at the clock again.
-const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// The longest the loop sleeps before looking at the clock again: the longest gap between
+/// its heartbeats, from which liveness derives when it is stalled.
+pub const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// How long polls in flight get to finish after a stop is requested.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
@@ -100,7 +101,17 @@ pub async fn run(
         .filter_map(|s| Some((s.id, s.next_check?)))
         .collect();
     let poll_live = live.clone();
-    let poll = move |feed: Feed| poll_stored(poll_live.current(), feed);
+    let poll = move |feed: Feed| {
+        let ctx = poll_live.current();
+        async move {
+            // From the start of the task: waiting for a fetch slot is part of what a poll
+            // costs, and what an operator watching durations wants to see grow.
+            let started = std::time::Instant::now();
+            let report = poll_stored(ctx, feed).await;
+            crate::ops::metrics::record_poll_duration(&report, started.elapsed());
+            report
+        }
+    };
     let log_live = live.clone();
     run_loop(
         feeds,
@@ -354,7 +365,7 @@ mod tests {
         };
         let stop = shutdown.clone();
         let (_list, feeds) = watch::channel(feeds);
-        let heartbeat = Heartbeat::default();
+        let heartbeat = Heartbeat::new(MAX_SLEEP);
         let looping = run_loop(feeds, &stored, clock, poll, |_, _| {}, &heartbeat, shutdown);
         let driving = async move {
             script().await;
@@ -424,7 +435,7 @@ mod tests {
         let (list, feeds) = watch::channel(vec![feed("a"), feed("b")]);
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
-        let heartbeat = Heartbeat::default();
+        let heartbeat = Heartbeat::new(MAX_SLEEP);
         let stored = HashMap::new();
         let looping = run_loop(feeds, &stored, clock, poll, |_, _| {}, &heartbeat, shutdown);
         let driving = async move {

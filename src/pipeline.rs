@@ -185,6 +185,8 @@ async fn process(
         }
         Ok(FetchOutcome::Fetched(body)) => body,
     };
+    // Counted whatever the document turns out to be: a page that is not a feed cost as much.
+    crate::ops::metrics::record_fetched_bytes(&feed.id, body.body.len());
     ingest(ctx, feed, body, failures, now).await
 }
 

@@ -8,6 +8,8 @@ mod support;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use daemon::Daemon;
@@ -332,9 +334,17 @@ async fn metrics_are_valid_prometheus_text_with_polls_hits_and_build_info() {
     let polls = scrape
         .samples
         .iter()
-        .find(|s| s.metric == "watchfloor_polls_total" && s.labels.get("feed") == Some("wire"))
+        .find(|s| {
+            s.metric == "watchfloor_polls_total"
+                && s.labels.get("feed") == Some("wire")
+                && s.labels.get("outcome") == Some("ok")
+        })
         .expect("polls of wire");
-    assert_eq!(polls.labels.get("outcome"), Some("ok"));
+    assert!(
+        matches!(polls.value, prometheus_parse::Value::Counter(n) if n >= 1.0),
+        "{:?}",
+        polls.value
+    );
     let (code, log) = daemon.stop();
     assert_eq!(code, Some(0), "{log}");
 }
@@ -615,6 +625,667 @@ async fn a_request_body_that_never_finishes_is_answered_408_and_closed_after_the
         waited >= Duration::from_secs(29) && waited < Duration::from_secs(40),
         "answered after {waited:?}"
     );
+    let (code, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
+}
+
+// ---- Probes, metrics and the alerting rules.
+
+/// `GET url` naming `host` in its Host header.
+async fn get_as(url: &str, host: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("Host", host)
+        .send()
+        .await
+        .expect("the listener answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("a body"))
+}
+
+/// Scrapes `/metrics`, checks it is valid Prometheus text, and returns it.
+async fn scrape(base: &str) -> String {
+    let (status, text) = get(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200, "{text}");
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .expect("valid Prometheus text");
+    text
+}
+
+/// The value of the sample written exactly `series` (name and labels, in the order the
+/// daemon writes them), if the scrape has it.
+fn value_of(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.trim().parse().expect("a number"))
+}
+
+/// Every sample of `name` with its labels as written: `(labels, value)`.
+fn samples_of<'a>(text: &'a str, name: &str) -> Vec<(&'a str, f64)> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let (labels, value) = rest.rsplit_once(' ')?;
+            (labels.is_empty() || labels.starts_with('{'))
+                .then(|| (labels, value.parse().expect("a number")))
+        })
+        .collect()
+}
+
+/// The names of the series of a scrape, as written: a histogram's `_bucket`, `_sum` and
+/// `_count` each.
+fn series_names(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| line.split(['{', ' ']).next().expect("a name").to_owned())
+        .collect()
+}
+
+/// Waits until `check` passes on the body of `GET base+path`, or panics with the last answer.
+async fn wait_for_answer(
+    daemon: &Daemon,
+    url: &str,
+    within: Duration,
+    check: impl Fn(u16, &str) -> bool,
+) -> (u16, String) {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, body) = get(url).await;
+        if check(status, &body) {
+            return (status, body);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} never answered as expected; last {status}:\n{body}\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveness_holds_while_every_feed_fails_and_a_reload_fails_and_readiness_says_so() {
+    // One feed answers 500, the other is a port that refuses connections: the network is
+    // as good as down.
+    let feeds = FeedServer::empty().await;
+    feeds.set("/500.xml", Response::status(500));
+    let refused = support::ports::RefusedPort::new();
+    let (dir, indicators, db) = state_dir();
+    write_indicators_with_feeds(
+        &indicators,
+        &[
+            ("server_error", feeds.url("/500.xml")),
+            (
+                "refused",
+                format!("http://127.0.0.1:{}/feed.xml", refused.port),
+            ),
+        ],
+    );
+    let config = dir.path().join("watchfloor.yaml");
+    std::fs::write(&config, "mail:\n  group_wait: 5\n").expect("write settings");
+    let daemon = Daemon::start(
+        &indicators,
+        &db,
+        &[("WATCHFLOOR_CONFIG", config.display().to_string())],
+    );
+    let base = daemon.http_base();
+    let (_, health) = wait_for_answer(
+        &daemon,
+        &format!("{base}/healthz"),
+        Duration::from_secs(30),
+        |status, body| status == 503 && body.contains("2 of 2 feeds are failing"),
+    )
+    .await;
+    assert!(health.contains("\"live\": true"), "{health}");
+    assert!(health.contains("\"ready\": true"), "{health}");
+    let (status, live) = get(&format!("{base}/livez")).await;
+    assert_eq!(status, 200, "{live}");
+    assert!(live.starts_with("live\n"), "{live}");
+    for name in ["scheduler", "writer", "dispatcher"] {
+        assert!(
+            live.contains(&format!("\n{name}: turned ")),
+            "{name} in {live}"
+        );
+    }
+    let (status, ready) = get(&format!("{base}/readyz")).await;
+    assert_eq!((status, ready.as_str()), (200, "ready\n"));
+
+    // A broken reload on top: still alive and ready; the report and the metrics say it.
+    let reloads_before = daemon.log_len();
+    std::fs::write(&config, "mail:\n  group_wait: soon\n").expect("break settings");
+    daemon.signal("HUP");
+    daemon.wait_for_log_after(reloads_before, "reload failed", Duration::from_secs(10));
+    let (status, live) = get(&format!("{base}/livez")).await;
+    assert_eq!(status, 200, "{live}");
+    let (status, ready) = get(&format!("{base}/readyz")).await;
+    assert_eq!(status, 200, "{ready}");
+    let (status, health) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 503, "{health}");
+    assert!(health.contains("last reload failed"), "{health}");
+    let text = scrape(&base).await;
+    assert_eq!(value_of(&text, "watchfloor_live"), Some(1.0), "{text}");
+    assert_eq!(value_of(&text, "watchfloor_ready"), Some(1.0), "{text}");
+    assert_eq!(
+        value_of(&text, "watchfloor_config_last_reload_successful"),
+        Some(0.0),
+        "{text}"
+    );
+    for feed in ["server_error", "refused"] {
+        let failures = value_of(
+            &text,
+            &format!("watchfloor_feed_consecutive_failures{{feed=\"{feed}\"}}"),
+        );
+        assert!(failures.is_some_and(|n| n >= 1.0), "{feed}: {text}");
+    }
+    assert_eq!(value_of(&text, "watchfloor_feeds"), Some(2.0));
+    assert_eq!(value_of(&text, "watchfloor_feeds_failing"), Some(2.0));
+
+    // A good reload that drops the refused feed: it no longer counts as failing anywhere.
+    std::fs::write(&config, "mail:\n  group_wait: 5\n").expect("fix settings");
+    write_indicators_with_feeds(&indicators, &[("server_error", feeds.url("/500.xml"))]);
+    let reloads_before = daemon.log_len();
+    daemon.signal("HUP");
+    daemon.wait_for_log_after(reloads_before, "reloaded:", Duration::from_secs(10));
+    let text = scrape(&base).await;
+    assert_eq!(value_of(&text, "watchfloor_feeds"), Some(1.0), "{text}");
+    assert_eq!(value_of(&text, "watchfloor_feeds_failing"), Some(1.0));
+    assert_eq!(
+        value_of(
+            &text,
+            "watchfloor_feed_consecutive_failures{feed=\"refused\"}"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        value_of(&text, "watchfloor_config_last_reload_successful"),
+        Some(1.0)
+    );
+
+    // The probes keep the listener's host check, and read nothing from the request.
+    for path in ["/livez", "/readyz"] {
+        let (status, body) = get_as(&format!("{base}{path}"), "rebound.example").await;
+        assert_eq!(status, 421, "{path}: {body}");
+        let long = format!("{base}{path}?{}", "%00a=".repeat(10_000));
+        let (status, body) = get(&long).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(!body.contains("%00"), "{body}");
+    }
+    let (code, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_with_its_reason_while_the_database_cannot_be_written() {
+    let feeds = wire().await;
+    let (dir, indicators, db) = state_dir();
+    write_indicators(&indicators, &feeds.url("/wire.xml"));
+    // systemd's side too: the watchdog must go on being pinged, every 200 ms.
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind the notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    // Read all along, as systemd does: a full socket queue would block the daemon's sends.
+    let heard: Arc<Mutex<Vec<String>>> = Arc::default();
+    let listening = Arc::new(AtomicBool::new(true));
+    let reader = {
+        let (heard, listening) = (heard.clone(), listening.clone());
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while listening.load(Ordering::Relaxed) {
+                if let Ok(n) = socket.recv(&mut buffer) {
+                    let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+                    heard.lock().unwrap().push(message);
+                }
+            }
+        })
+    };
+    let daemon = Daemon::start_for_storage_faults(
+        &indicators,
+        &db,
+        &[
+            ("NOTIFY_SOCKET", socket_path.display().to_string()),
+            ("WATCHDOG_USEC", "400000".to_owned()),
+        ],
+    );
+    let base = daemon.http_base();
+    wait_for_hits(&db, 1, &daemon);
+    let (status, ready) = get(&format!("{base}/readyz")).await;
+    assert_eq!((status, ready.as_str()), (200, "ready\n"));
+
+    // No file of the daemon's may grow: the next poll's write fails as on a full disk.
+    daemon.limit_file_size(Some(1));
+    add_second_story(&feeds);
+    let (_, ready) = wait_for_answer(
+        &daemon,
+        &format!("{base}/readyz"),
+        Duration::from_secs(30),
+        |status, _| status == 503,
+    )
+    .await;
+    assert!(
+        ready.starts_with("not ready\nstorage failing: writes refused since "),
+        "{ready}"
+    );
+    assert!(
+        ready.contains("polls and alerts are not being recorded"),
+        "{ready}"
+    );
+    // Alive all the same: a restart frees no disk.
+    let (status, live) = get(&format!("{base}/livez")).await;
+    assert_eq!(status, 200, "{live}");
+    let (status, health) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 503, "{health}");
+    assert!(health.contains("storage failing"), "{health}");
+    assert!(
+        health.contains("\"live\": true") && health.contains("\"ready\": false"),
+        "{health}"
+    );
+    let text = scrape(&base).await;
+    assert_eq!(
+        value_of(&text, "watchfloor_storage_writes_failing"),
+        Some(1.0)
+    );
+    assert_eq!(value_of(&text, "watchfloor_ready"), Some(0.0));
+    assert_eq!(value_of(&text, "watchfloor_live"), Some(1.0));
+    // What systemd hears from now on: pings, and a status line that says "not ready".
+    let from = heard.lock().unwrap().len();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let since_failure = loop {
+        let since: Vec<String> = heard.lock().unwrap()[from..].to_vec();
+        let pings = since.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+        let told = since.iter().any(|m| m.contains("not ready"));
+        if (pings >= 3 && told) || Instant::now() > deadline {
+            break since;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let pings = since_failure
+        .iter()
+        .filter(|m| m.contains("WATCHDOG=1"))
+        .count();
+    assert!(
+        pings >= 3,
+        "the watchdog stopped while storage failed: {since_failure:?}"
+    );
+    assert!(
+        since_failure
+            .iter()
+            .any(|m| m.contains("STATUS=") && m.contains("; not ready (see /readyz)")),
+        "{since_failure:?}"
+    );
+
+    // Room again: the next write succeeds and the daemon is ready, the second story recorded.
+    daemon.limit_file_size(None);
+    wait_for_answer(
+        &daemon,
+        &format!("{base}/readyz"),
+        Duration::from_secs(30),
+        |status, _| status == 200,
+    )
+    .await;
+    wait_for_hits(&db, 2, &daemon);
+    let text = scrape(&base).await;
+    assert_eq!(
+        value_of(&text, "watchfloor_storage_writes_failing"),
+        Some(0.0)
+    );
+    let (code, log) = daemon.stop();
+    listening.store(false, Ordering::Relaxed);
+    reader.join().expect("the reader ends");
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_start_at_zero_for_the_configuration_and_follow_reloads() {
+    let Running {
+        _feeds,
+        _dir,
+        indicators,
+        db,
+        config: _,
+        daemon,
+    } = Running::start().await;
+    let base = daemon.http_base();
+    let started = chrono::Utc::now().timestamp() as f64;
+    wait_for_hits(&db, 1, &daemon);
+    let text = scrape(&base).await;
+
+    // Every indicator of the rules has its series, at zero when it has no hit yet.
+    let rules = watchfloor::config::Indicators::load(&indicators).expect("rules");
+    let mut silent = 0;
+    for indicator in &rules.indicators {
+        let id = &indicator.id;
+        let new = value_of(
+            &text,
+            &format!("watchfloor_new_hits_total{{indicator=\"{id}\"}}"),
+        );
+        let stored = value_of(&text, &format!("watchfloor_hits{{indicator=\"{id}\"}}"));
+        assert!(new.is_some() && stored.is_some(), "{id}: {text}");
+        if id != "satellite_launch" {
+            assert_eq!((new, stored), (Some(0.0), Some(0.0)), "{id}");
+            silent += 1;
+        }
+    }
+    assert!(silent >= 3, "the shipped rules have silent indicators");
+    assert_eq!(
+        value_of(
+            &text,
+            "watchfloor_new_hits_total{indicator=\"satellite_launch\"}"
+        ),
+        Some(1.0)
+    );
+    for outcome in ["ok", "not_modified", "error"] {
+        let polls = value_of(
+            &text,
+            &format!("watchfloor_polls_total{{feed=\"wire\",outcome=\"{outcome}\"}}"),
+        );
+        assert!(polls.is_some(), "{outcome}: {text}");
+    }
+    assert!(
+        value_of(&text, "watchfloor_fetch_bytes_total{feed=\"wire\"}").is_some_and(|b| b > 100.0)
+    );
+    assert_eq!(
+        value_of(&text, "watchfloor_build_info{version=\"0.1.0\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        value_of(&text, "watchfloor_messages{status=\"failed\"}"),
+        Some(0.0)
+    );
+    assert!(value_of(&text, "watchfloor_outbox_oldest_waiting_seconds").is_some());
+
+    // The histogram: buckets that never fall, and +Inf equal to the count, per outcome.
+    for outcome in ["ok", "not_modified", "error"] {
+        let buckets: Vec<f64> = samples_of(&text, "watchfloor_poll_duration_seconds_bucket")
+            .into_iter()
+            .filter(|(labels, _)| labels.contains(&format!("outcome=\"{outcome}\"")))
+            .map(|(_, value)| value)
+            .collect();
+        assert_eq!(buckets.len(), 13, "{outcome}: 12 bounds and +Inf\n{text}");
+        assert!(
+            buckets.windows(2).all(|w| w[0] <= w[1]),
+            "{outcome}: {buckets:?}"
+        );
+        let infinite = value_of(
+            &text,
+            &format!(
+                "watchfloor_poll_duration_seconds_bucket{{outcome=\"{outcome}\",le=\"+Inf\"}}"
+            ),
+        );
+        let count = value_of(
+            &text,
+            &format!("watchfloor_poll_duration_seconds_count{{outcome=\"{outcome}\"}}"),
+        );
+        assert_eq!(infinite, count, "{outcome}");
+        assert_eq!(infinite, buckets.last().copied());
+    }
+    let ok_polls = value_of(
+        &text,
+        "watchfloor_poll_duration_seconds_count{outcome=\"ok\"}",
+    );
+    assert!(ok_polls.is_some_and(|n| n >= 1.0), "{text}");
+
+    // The process, read from /proc.
+    let pid_rss = daemon.status_kb("VmRSS").expect("VmRSS") as f64 * 1024.0;
+    let rss = value_of(&text, "process_resident_memory_bytes").expect("resident memory");
+    assert!(
+        rss > pid_rss / 4.0 && rss < pid_rss * 4.0,
+        "{rss} against {pid_rss}"
+    );
+    let start = value_of(&text, "process_start_time_seconds").expect("start time");
+    assert!((start - started).abs() < 120.0, "{start} against {started}");
+    for name in [
+        "process_cpu_seconds_total",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_threads",
+    ] {
+        assert!(
+            value_of(&text, name).is_some_and(|v| v > 0.0),
+            "{name}: {text}"
+        );
+    }
+    assert!(text.contains("# TYPE process_cpu_seconds_total counter"));
+
+    // The start counts as a successful load.
+    assert_eq!(
+        value_of(&text, "watchfloor_config_last_reload_successful"),
+        Some(1.0)
+    );
+    let loaded = value_of(
+        &text,
+        "watchfloor_config_last_reload_success_timestamp_seconds",
+    )
+    .expect("loaded at");
+    assert!((loaded - started).abs() < 120.0, "{loaded}");
+
+    // A good reload that renames an indicator: the new name has its series at once, at 0.
+    let shipped = std::fs::read_to_string(&indicators).expect("rules");
+    std::fs::write(
+        &indicators,
+        shipped.replace("id: labor_export", "id: labor_export_renamed"),
+    )
+    .expect("rename");
+    let before = daemon.log_len();
+    daemon.signal("HUP");
+    daemon.wait_for_log_after(before, "reloaded:", Duration::from_secs(10));
+    let text = scrape(&base).await;
+    assert_eq!(
+        value_of(
+            &text,
+            "watchfloor_new_hits_total{indicator=\"labor_export_renamed\"}"
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        value_of(&text, "watchfloor_hits{indicator=\"labor_export_renamed\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        value_of(&text, "watchfloor_config_last_reload_successful"),
+        Some(1.0)
+    );
+    let reloaded = value_of(
+        &text,
+        "watchfloor_config_last_reload_success_timestamp_seconds",
+    )
+    .expect("reloaded at");
+    assert!(reloaded >= loaded, "{reloaded} after {loaded}");
+
+    // A bad one: the gauge falls, the success time stays, the attempt time moves.
+    std::fs::write(
+        &indicators,
+        shipped.replacen("query: >-", "query: >-\n      (", 1),
+    )
+    .expect("break");
+    let before = daemon.log_len();
+    daemon.signal("HUP");
+    daemon.wait_for_log_after(before, "reload failed", Duration::from_secs(10));
+    let text = scrape(&base).await;
+    assert_eq!(
+        value_of(&text, "watchfloor_config_last_reload_successful"),
+        Some(0.0)
+    );
+    assert_eq!(
+        value_of(
+            &text,
+            "watchfloor_config_last_reload_success_timestamp_seconds"
+        ),
+        Some(reloaded)
+    );
+    let tried = value_of(&text, "watchfloor_config_last_reload_timestamp_seconds").expect("tried");
+    assert!(tried >= reloaded);
+    assert!(text.contains("watchfloor_config_reloads_total{result=\"failure\"} 1"));
+    assert!(text.contains("watchfloor_config_reloads_total{result=\"success\"} 1"));
+    let (code, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
+}
+
+/// The rules of deploy/prometheus/alerts.yml, as far as these checks read them.
+#[derive(serde::Deserialize)]
+struct RuleFile {
+    groups: Vec<RuleGroup>,
+}
+
+#[derive(serde::Deserialize)]
+struct RuleGroup {
+    rules: Vec<AlertRule>,
+}
+
+#[derive(serde::Deserialize)]
+struct AlertRule {
+    alert: String,
+    expr: String,
+    #[serde(rename = "for")]
+    hold: Option<String>,
+    #[serde(default)]
+    labels: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
+}
+
+fn alert_rules() -> Vec<AlertRule> {
+    let text = std::fs::read_to_string(root().join("deploy/prometheus/alerts.yml")).expect("rules");
+    let file: RuleFile = serde_saphyr::from_str(&text).expect("alerts.yml is YAML of rules");
+    file.groups.into_iter().flat_map(|g| g.rules).collect()
+}
+
+/// The watchfloor and process series an expression names (`up` is Prometheus's own).
+fn series_in(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = ["watchfloor_", "process_"]
+        .iter()
+        .filter_map(|prefix| rest.find(prefix))
+        .min()
+    {
+        let word: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[at + word.len()..];
+        names.push(word);
+    }
+    names
+}
+
+#[test]
+fn every_alert_rule_has_a_hold_a_severity_and_words_and_is_tested_firing_and_quiet() {
+    let rules = alert_rules();
+    assert!(rules.len() >= 8, "{} rules", rules.len());
+    let tests =
+        std::fs::read_to_string(root().join("deploy/prometheus/alerts.test.yml")).expect("tests");
+    for rule in &rules {
+        let name = &rule.alert;
+        assert!(
+            rule.hold.as_deref().is_some_and(|h| !h.is_empty()),
+            "{name}: no for:"
+        );
+        let severity = rule.labels.get("severity").map(String::as_str);
+        assert!(
+            matches!(severity, Some("critical" | "warning" | "info")),
+            "{name}: severity {severity:?}"
+        );
+        for annotation in ["summary", "description"] {
+            assert!(
+                rule.annotations
+                    .get(annotation)
+                    .is_some_and(|a| !a.is_empty()),
+                "{name}: no {annotation}"
+            );
+        }
+        // A case where it fires and one where it stays quiet.
+        let cases: Vec<&str> = tests
+            .split("alertname: ")
+            .skip(1)
+            .filter(|case| case.lines().next() == Some(name.as_str()))
+            .collect();
+        assert!(
+            cases.iter().any(|c| c
+                .lines()
+                .nth(1)
+                .is_some_and(|l| l.contains("exp_alerts: []"))),
+            "{name}: no quiet case in alerts.test.yml"
+        );
+        assert!(
+            cases
+                .iter()
+                .any(|c| c.lines().nth(1).is_some_and(|l| l.trim() == "exp_alerts:")),
+            "{name}: no firing case in alerts.test.yml"
+        );
+    }
+    assert_eq!(
+        series_in("sum(rate(watchfloor_polls_total{a=\"b\"}[5m])) / process_open_fds > up"),
+        ["watchfloor_polls_total", "process_open_fds"]
+    );
+}
+
+#[test]
+fn promtool_checks_the_alert_rules_and_passes_their_unit_tests() {
+    let promtool = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("promtool"))
+        .find(|path| path.is_file());
+    let Some(promtool) = promtool else {
+        assert!(
+            std::env::var_os("WATCHFLOOR_REQUIRE_PROMTOOL").is_none(),
+            "WATCHFLOOR_REQUIRE_PROMTOOL is set but promtool is not on PATH \
+             (Debian: apt-get install prometheus)"
+        );
+        eprintln!(
+            "SKIPPED: promtool is not on PATH (Debian: apt-get install prometheus); \
+             the alerting rules were not checked by promtool"
+        );
+        return;
+    };
+    let dir = root().join("deploy/prometheus");
+    for args in [
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts.test.yml"],
+    ] {
+        let out = Command::new(&promtool)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("promtool runs");
+        assert!(
+            out.status.success(),
+            "promtool {}:\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// What keeps the rules and the code from drifting apart: every series the rules name is in
+/// a scrape of the real daemon, from its first minute (before any failure, message or reload).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_series_the_alert_rules_name_is_exported_by_the_daemon() {
+    let feeds = wire().await;
+    let (_dir, indicators, db) = state_dir();
+    write_indicators(&indicators, &feeds.url("/wire.xml"));
+    let daemon = Daemon::start(&indicators, &db, &[]);
+    let base = daemon.http_base();
+    wait_for_hits(&db, 1, &daemon);
+    let exported = series_names(&scrape(&base).await);
+    let mut named = 0;
+    for rule in alert_rules() {
+        for series in series_in(&rule.expr) {
+            named += 1;
+            assert!(
+                exported.contains(&series),
+                "{}: {series} is not exported; the daemon exports {exported:?}",
+                rule.alert
+            );
+        }
+    }
+    assert!(named >= 10, "the rules name {named} series");
     let (code, log) = daemon.stop();
     assert_eq!(code, Some(0), "{log}");
 }

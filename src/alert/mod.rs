@@ -39,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::config::{Indicator, Indicators, MailSettings};
+use crate::ops::health::Heartbeat;
 use crate::store::{Channel, Db, HitRoute, MessageKind, OutboxMessage, StoreError};
 use render::{AlertView, Envelope, MessageView, SourceView};
 use transport::{Batch, SendError, Transport};
@@ -49,6 +50,10 @@ use webhook::WebhookTransport;
 const TICK: Duration = Duration::from_secs(1);
 /// Messages sent per round at most, so a backlog does not hold up planning.
 const BATCH: usize = 200;
+/// The longest the dispatcher goes between heartbeats while it works: one message, whose
+/// connection and transmission each have [`transport::SMTP_TIMEOUT`], plus its rendering and
+/// the outbox writes around it.
+pub const LONGEST_STEP: Duration = Duration::from_secs(2 * transport::SMTP_TIMEOUT.as_secs() + 10);
 /// The dispatcher's stored time of the last digest.
 const LAST_DIGEST: &str = "last_digest";
 
@@ -88,6 +93,8 @@ pub struct DeliveryReport {
 
 pub struct Dispatcher {
     db: Db,
+    /// Beaten at each turn of the loop and each message: liveness watches it.
+    heartbeat: Arc<Heartbeat>,
     /// Swapped whole by a reload; each round works with the one it started with.
     config: RwLock<Arc<DispatchConfig>>,
 }
@@ -111,6 +118,7 @@ impl Dispatcher {
     ) -> Dispatcher {
         Dispatcher {
             db,
+            heartbeat: Arc::new(Heartbeat::new(LONGEST_STEP.max(TICK))),
             config: RwLock::new(Arc::new(DispatchConfig {
                 transport,
                 webhooks,
@@ -118,6 +126,10 @@ impl Dispatcher {
                 indicators,
             })),
         }
+    }
+
+    pub fn heartbeat(&self) -> Arc<Heartbeat> {
+        self.heartbeat.clone()
     }
 
     /// Takes a reloaded configuration; a round in progress finishes with the old one.
@@ -230,6 +242,7 @@ impl Dispatcher {
             if shutdown.is_some_and(CancellationToken::is_cancelled) {
                 break;
             }
+            self.heartbeat.beat();
             let earlier = (message.channel == Channel::Webhook)
                 .then(|| unreachable.get(&message.recipient))
                 .flatten();
@@ -469,6 +482,7 @@ impl Dispatcher {
     /// The daemon's delivery loop, until `shutdown`; a message in flight is finished first.
     pub async fn run(&self, shutdown: CancellationToken) {
         loop {
+            self.heartbeat.beat();
             match self.round(Utc::now(), false, Some(&shutdown)).await {
                 Ok(report)
                     if report.planned + report.sent + report.retrying + report.failed > 0 =>

@@ -14,7 +14,7 @@ use tokio::time::timeout;
 use crate::config::{MailSettings, SmtpSettings, TlsMode};
 
 /// How long one SMTP exchange may take before it counts as a temporary failure.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {

@@ -1,5 +1,5 @@
-//! The operations listener: `/healthz` and `/metrics`, and the hit log's pages beside them,
-//! on loopback by default.
+//! The operations listener: the probes (`/livez`, `/readyz`, `/healthz`) and `/metrics`, and
+//! the hit log's pages beside them, on loopback by default.
 //!
 //! Served connection by connection rather than by `axum::serve`, for three defences that
 //! hold for every route, `/healthz` included:
@@ -83,6 +83,19 @@ pub async fn read_within<T: Send + 'static>(
     }
 }
 
+/// Whether the daemon can do its work: asks the database for a read, within
+/// [`DATABASE_WAIT`].
+pub async fn readiness(health: &Arc<Health>, db: &Db) -> health::Readiness {
+    let failing = db.write_failure();
+    let answer = read_within(db, |store| match store.ping() {
+        Ok(()) => health::DatabaseAnswer::Answered,
+        Err(e) => health::DatabaseAnswer::Failed(crate::error::error_chain(&e)),
+    })
+    .await
+    .unwrap_or(health::DatabaseAnswer::Busy);
+    health::readiness(health, &answer, failing.as_ref())
+}
+
 /// The health report, with what the database says if it answers in time.
 pub async fn assess(health: &Arc<Health>, db: &Db) -> health::Report {
     let shared = health.clone();
@@ -132,7 +145,10 @@ pub async fn serve(
     guards: Guards,
     shutdown: CancellationToken,
 ) {
+    let health = shared.health.clone();
     let mut app = Router::new()
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(shared);
@@ -150,6 +166,7 @@ pub async fn serve(
     let hosts = Arc::new(guards.hosts);
     tracing::debug!("http: answering to {}", hosts.describe());
     let slots = Arc::new(Slots::new(cap));
+    health.listener(true);
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -369,6 +386,52 @@ impl Drop for Busy {
     }
 }
 
+/// A probe's plain-text answer: 200 and `ok_line`, or 503 and one reason a line. Never
+/// cached: a proxy must not answer a probe with an old verdict.
+fn probe_answer(ok: bool, ok_line: &str, not_line: &str, lines: &[String]) -> Response {
+    let mut body = String::from(if ok { ok_line } else { not_line });
+    body.push('\n');
+    for line in lines {
+        body.push_str(line);
+        body.push('\n');
+    }
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Liveness: every watched loop turns. Reads only heartbeats, never the database, so it
+/// answers at once however busy the disk is; a full disk or a failed reload never fail it.
+async fn livez(State(shared): State<Arc<Shared>>) -> Response {
+    let alive = health::liveness(&shared.health);
+    let mut lines = alive.reasons.clone();
+    lines.extend(alive.loops.iter().map(|beat| {
+        format!(
+            "{}: turned {:.0}s ago, stalled after {}s",
+            beat.name, beat.seconds_since_beat, beat.stalled_after_seconds
+        )
+    }));
+    probe_answer(alive.is_live(), "live", "not live", &lines)
+}
+
+/// Readiness: the configuration is in force, the listener accepts, the database answers
+/// and takes writes.
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    let ready = readiness(&shared.health, &shared.db).await;
+    probe_answer(ready.is_ready(), "ready", "not ready", &ready.reasons)
+}
+
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     let report = assess(&shared.health, &shared.db).await;
     let status = if report.is_ok() {
@@ -389,17 +452,31 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             .into_response();
     };
     let rules = shared.rules.as_ref().map(|rules| rules());
+    let ready = readiness(&shared.health, &shared.db).await;
     read_within(&shared.db, move |store| {
-        super::metrics::refresh(store, rules.as_deref());
+        super::metrics::refresh(store, rules.as_deref(), Utc::now());
     })
     .await;
+    let health = &shared.health;
+    super::metrics::refresh_health(
+        &health::liveness(health),
+        &ready,
+        shared.db.write_failure().is_some(),
+        &health.reload_state(),
+        health.loaded_at(),
+    );
     handle.run_upkeep();
+    let mut text = handle.render();
+    if !text.is_empty() && !text.ends_with("\n\n") {
+        text.push('\n');
+    }
+    super::process::ProcessStats::read().render(&mut text);
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        handle.render(),
+        text,
     )
         .into_response()
 }

@@ -43,26 +43,27 @@ pub fn status(line: &str) {
     send(&[NotifyState::Status(line)]);
 }
 
-/// Pings the watchdog at half its interval, but only while the scheduler turns and the
-/// database answers; also refreshes the status line. Runs until `shutdown`.
+/// Pings the watchdog at half its interval while the process is alive (every watched loop
+/// turning: [`super::health::liveness`], what `/livez` answers), and refreshes the status
+/// line. Nothing a restart cannot cure withholds a ping: a full disk, a failed reload or the
+/// network being down show in the status line, `/healthz` and `/metrics` instead. Runs until
+/// `shutdown`.
 pub async fn watchdog(health: Arc<Health>, db: Db, shutdown: CancellationToken) {
     let interval = sd_notify::watchdog_enabled()
         .map(|d| d / 2)
         .unwrap_or(Duration::from_secs(30))
         .max(Duration::from_millis(100));
     loop {
-        let report = super::http::assess(&health, &db).await;
-        let alive = !report
-            .reasons
-            .iter()
-            .any(|r| r.starts_with("scheduler stalled") || r.starts_with("database"));
-        if alive {
+        // Decided before the status line reads the database: a slow disk must not delay it.
+        let alive = super::health::liveness(&health);
+        if alive.is_live() {
             if sd_notify::watchdog_enabled().is_some() {
                 send(&[NotifyState::Watchdog]);
             }
         } else {
-            warn!("not pinging the watchdog: {}", report.reasons.join("; "));
+            warn!("not pinging the watchdog: {}", alive.reasons.join("; "));
         }
+        let report = super::http::assess(&health, &db).await;
         let line = format!(
             "{} of {} feeds polled ({} failing), {} hits, {} alerts pending, {} messages waiting{}",
             report.feeds_polled,
@@ -71,7 +72,11 @@ pub async fn watchdog(health: Arc<Health>, db: Db, shutdown: CancellationToken) 
             report.hits,
             report.alerts_pending,
             report.messages_waiting,
-            if report.is_ok() { "" } else { "; unhealthy" }
+            match (report.ready, report.is_ok()) {
+                (_, true) => "",
+                (true, false) => "; needs a look (see /healthz)",
+                (false, false) => "; not ready (see /readyz)",
+            }
         );
         debug!("status: {line}");
         status(&line);

@@ -14,11 +14,21 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use super::{Store, StoreError};
+use crate::ops::health::Heartbeat;
+
+/// How often an idle writer beats its heartbeat.
+const WRITER_IDLE_BEAT: Duration = Duration::from_secs(5);
+/// The longest one write normally holds the writer: a write is one transaction of bounded
+/// size (one poll's items, one outbox step, one retention batch), and each statement waits at
+/// most `BUSY_TIMEOUT` (10 s) for another process's lock. Liveness calls the writer stalled
+/// after a few of these without a turn.
+pub const LONGEST_WRITE: Duration = Duration::from_secs(60);
 
 /// Read connections: enough that a slow page (a search over the hit log) leaves a connection
 /// free for `/healthz`, `/metrics` and the polls' look-ups of known items.
@@ -43,6 +53,9 @@ struct Inner {
     /// When writes began to fail for want of storage, and why; cleared by the next write
     /// that succeeds. `/healthz` reports it: a full disk must not look healthy.
     write_failure: Arc<Mutex<Option<WriteFailure>>>,
+    /// Beaten by the writer thread before each write and every few seconds while idle: a
+    /// write that never returns (a hung disk) stops it.
+    writer_heartbeat: Arc<Heartbeat>,
     /// `None` only while dropping: closing the channel is what tells the thread to stop.
     writes: Option<mpsc::Sender<WriteJob>>,
     reads: Option<mpsc::Sender<ReadJob>>,
@@ -57,6 +70,8 @@ impl Db {
         let (opened_tx, opened_rx) = mpsc::channel();
         let (writes, write_jobs) = mpsc::channel::<WriteJob>();
         let owned = path.to_owned();
+        let writer_heartbeat = Arc::new(Heartbeat::new(LONGEST_WRITE));
+        let beats = writer_heartbeat.clone();
         let writer = std::thread::Builder::new()
             .name("watchfloor-db-writer".into())
             .spawn(move || {
@@ -77,8 +92,16 @@ impl Db {
                     );
                 }
                 let _ = opened_tx.send(Ok(()));
-                for job in write_jobs {
-                    job(&mut store);
+                loop {
+                    beats.beat();
+                    match write_jobs.recv_timeout(WRITER_IDLE_BEAT) {
+                        Ok(job) => {
+                            beats.beat();
+                            job(&mut store);
+                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
                 }
             })
             .map_err(StoreError::Thread)?;
@@ -109,6 +132,7 @@ impl Db {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 write_failure: Arc::default(),
+                writer_heartbeat,
                 writes: Some(writes),
                 reads: Some(reads),
                 threads,
@@ -127,6 +151,11 @@ impl Db {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The writer thread's heartbeat, for liveness.
+    pub fn writer_heartbeat(&self) -> Arc<Heartbeat> {
+        self.inner.writer_heartbeat.clone()
     }
 
     /// Runs `work` on the writing connection and awaits its answer. A caller that stops
@@ -343,6 +372,38 @@ mod tests {
             "{:?}",
             report.reasons
         );
+    }
+
+    #[test]
+    fn the_writer_beats_between_writes_and_not_during_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("beat.db")).expect("open");
+        let heartbeat = db.writer_heartbeat();
+        db.write_blocking(|_| Ok(())).expect("a write");
+        assert!(heartbeat.age() < Duration::from_secs(1));
+        assert_eq!(heartbeat.stale_after(), LONGEST_WRITE * 3);
+        // A write that holds the writer: the heartbeat ages meanwhile.
+        let (started_tx, started) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let holding = db.clone();
+        let held = std::thread::spawn(move || {
+            holding.write_blocking(move |_| {
+                started_tx.send(()).expect("started");
+                released.recv().expect("released");
+                Ok(())
+            })
+        });
+        started.recv().expect("the write runs");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            heartbeat.age() >= Duration::from_millis(300),
+            "{:?}",
+            heartbeat.age()
+        );
+        release.send(()).expect("release");
+        held.join().expect("joined").expect("written");
+        db.write_blocking(|_| Ok(())).expect("another write");
+        assert!(heartbeat.age() < Duration::from_millis(300));
     }
 
     #[test]

@@ -239,6 +239,11 @@ pub struct OutboxCounts {
     pub folded: u64,
     /// Messages waiting to be (re)sent.
     pub messages_pending: u64,
+    /// Messages the server accepted.
+    pub messages_sent: u64,
+    /// Messages given up on (refused for good, or failing past their deadline): the dead
+    /// letters, until `alerts retry` revives them.
+    pub messages_failed: u64,
 }
 
 /// Queues the alerts of a new hit, one per recipient and webhook, inside the poll's transaction, and
@@ -825,11 +830,20 @@ impl Store {
                 None => {}
             }
         }
-        counts.messages_pending = self.conn.query_row(
-            "SELECT COUNT(*) FROM messages WHERE status = 'pending'",
-            [],
-            |row| row.get::<_, i64>(0),
-        )? as u64;
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT status, COUNT(*) FROM messages GROUP BY status")?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+        })?;
+        for row in rows {
+            let (status, n) = row?;
+            match MessageStatus::parse(&status) {
+                MessageStatus::Pending => counts.messages_pending += n,
+                MessageStatus::Sent => counts.messages_sent += n,
+                MessageStatus::Failed => counts.messages_failed += n,
+            }
+        }
         Ok(counts)
     }
 

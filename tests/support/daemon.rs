@@ -55,6 +55,49 @@ impl Daemon {
         Daemon::spawn(command, indicators, db, env)
     }
 
+    /// As [`Daemon::start`], ignoring SIGXFSZ, so that a file size limit set later with
+    /// [`Daemon::limit_file_size`] makes its writes fail with EFBIG, as a full disk makes
+    /// them fail, instead of killing it.
+    pub fn start_for_storage_faults(
+        indicators: &Path,
+        db: &Path,
+        env: &[(&str, String)],
+    ) -> Daemon {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_watchfloor"));
+        // SAFETY: signal is async-signal-safe; an ignored disposition survives exec.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::signal(libc::SIGXFSZ, libc::SIG_IGN) == libc::SIG_ERR {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            });
+        }
+        Daemon::spawn(command, indicators, db, env)
+    }
+
+    /// Sets the running daemon's file size limit (`None`: unlimited). At one byte, no file it
+    /// writes can grow: every database write fails as on a full disk, while reads go on.
+    pub fn limit_file_size(&self, bytes: Option<u64>) {
+        let value = bytes.map_or(libc::RLIM_INFINITY, |b| b as libc::rlim_t);
+        let limit = libc::rlimit {
+            rlim_cur: value,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: prlimit reads the struct it is given; the old limit is not asked for.
+        let set = unsafe {
+            libc::prlimit(
+                self.pid() as libc::pid_t,
+                libc::RLIMIT_FSIZE,
+                &limit,
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+    }
+
     fn spawn(mut command: Command, indicators: &Path, db: &Path, env: &[(&str, String)]) -> Daemon {
         let mut child = command
             .args(["--indicators", &indicators.display().to_string()])
