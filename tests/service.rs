@@ -135,39 +135,16 @@ async fn systemd_hears_ready_then_watchdog_pings_and_status_lines() {
     let feeds = wire().await;
     let (dir, indicators, db) = state_dir();
     write_indicators(&indicators, &feeds.url("/wire.xml"));
-    let socket_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).expect("bind the notify socket");
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
-    let daemon = Daemon::start(
-        &indicators,
-        &db,
-        &[
-            ("NOTIFY_SOCKET", socket_path.display().to_string()),
-            ("WATCHDOG_USEC", "400000".to_owned()),
-        ],
-    );
-    let received = tokio::task::spawn_blocking(move || {
-        let mut received: Vec<String> = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut buffer = [0u8; 4096];
-        while Instant::now() < deadline {
-            if let Ok(n) = socket.recv(&mut buffer) {
-                received.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
-            }
+    let systemd = NotifyListener::start(dir.path());
+    let daemon = Daemon::start(&indicators, &db, &systemd.env());
+    let received = systemd
+        .wait_for(0, Duration::from_secs(20), |received| {
             let ready = received.iter().position(|m| m.contains("READY=1"));
             let pinged =
                 ready.is_some_and(|r| received[r..].iter().any(|m| m.contains("WATCHDOG=1")));
-            let status = received.iter().any(|m| m.contains("STATUS="));
-            if pinged && status {
-                break;
-            }
-        }
-        received
-    })
-    .await
-    .expect("joined");
+            pinged && received.iter().any(|m| m.contains("STATUS="))
+        })
+        .await;
     let ready = received
         .iter()
         .position(|m| m.contains("READY=1"))
@@ -821,34 +798,8 @@ async fn readiness_fails_with_its_reason_while_the_database_cannot_be_written() 
     let (dir, indicators, db) = state_dir();
     write_indicators(&indicators, &feeds.url("/wire.xml"));
     // systemd's side too: the watchdog must go on being pinged, every 200 ms.
-    let socket_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).expect("bind the notify socket");
-    socket
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("timeout");
-    // Read all along, as systemd does: a full socket queue would block the daemon's sends.
-    let heard: Arc<Mutex<Vec<String>>> = Arc::default();
-    let listening = Arc::new(AtomicBool::new(true));
-    let reader = {
-        let (heard, listening) = (heard.clone(), listening.clone());
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while listening.load(Ordering::Relaxed) {
-                if let Ok(n) = socket.recv(&mut buffer) {
-                    let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
-                    heard.lock().unwrap().push(message);
-                }
-            }
-        })
-    };
-    let daemon = Daemon::start_for_storage_faults(
-        &indicators,
-        &db,
-        &[
-            ("NOTIFY_SOCKET", socket_path.display().to_string()),
-            ("WATCHDOG_USEC", "400000".to_owned()),
-        ],
-    );
+    let systemd = NotifyListener::start(dir.path());
+    let daemon = Daemon::start_for_storage_faults(&indicators, &db, &systemd.env());
     let base = daemon.http_base();
     wait_for_hits(&db, 1, &daemon);
     let (status, ready) = get(&format!("{base}/readyz")).await;
@@ -890,17 +841,13 @@ async fn readiness_fails_with_its_reason_while_the_database_cannot_be_written() 
     assert_eq!(value_of(&text, "watchfloor_ready"), Some(0.0));
     assert_eq!(value_of(&text, "watchfloor_live"), Some(1.0));
     // What systemd hears from now on: pings, and a status line that says "not ready".
-    let from = heard.lock().unwrap().len();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let since_failure = loop {
-        let since: Vec<String> = heard.lock().unwrap()[from..].to_vec();
-        let pings = since.iter().filter(|m| m.contains("WATCHDOG=1")).count();
-        let told = since.iter().any(|m| m.contains("not ready"));
-        if (pings >= 3 && told) || Instant::now() > deadline {
-            break since;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let from = systemd.heard().len();
+    let since_failure = systemd
+        .wait_for(from, Duration::from_secs(5), |since| {
+            let pings = since.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+            pings >= 3 && since.iter().any(|m| m.contains("not ready"))
+        })
+        .await;
     let pings = since_failure
         .iter()
         .filter(|m| m.contains("WATCHDOG=1"))
@@ -932,8 +879,7 @@ async fn readiness_fails_with_its_reason_while_the_database_cannot_be_written() 
         Some(0.0)
     );
     let (code, log) = daemon.stop();
-    listening.store(false, Ordering::Relaxed);
-    reader.join().expect("the reader ends");
+    drop(systemd);
     assert_eq!(code, Some(0), "{log}");
 }
 
@@ -1288,4 +1234,83 @@ async fn every_series_the_alert_rules_name_is_exported_by_the_daemon() {
     assert!(named >= 10, "the rules name {named} series");
     let (code, log) = daemon.stop();
     assert_eq!(code, Some(0), "{log}");
+}
+
+/// systemd's end of the notify protocol: a datagram socket the daemon is pointed at
+/// (`NOTIFY_SOCKET`), read all along on a thread of its own, as systemd reads it (a socket
+/// nobody reads fills up and blocks the daemon's sends).
+struct NotifyListener {
+    path: PathBuf,
+    heard: Arc<Mutex<Vec<String>>>,
+    listening: Arc<AtomicBool>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl NotifyListener {
+    fn start(dir: &Path) -> NotifyListener {
+        let path = dir.join("notify.sock");
+        let socket = UnixDatagram::bind(&path).expect("bind the notify socket");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        let heard: Arc<Mutex<Vec<String>>> = Arc::default();
+        let listening = Arc::new(AtomicBool::new(true));
+        let reader = {
+            let (heard, listening) = (heard.clone(), listening.clone());
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                while listening.load(Ordering::Relaxed) {
+                    if let Ok(n) = socket.recv(&mut buffer) {
+                        let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+                        heard.lock().unwrap().push(message);
+                    }
+                }
+            })
+        };
+        NotifyListener {
+            path,
+            heard,
+            listening,
+            reader: Some(reader),
+        }
+    }
+
+    /// The daemon's environment: this socket, and a watchdog interval of 400 ms.
+    fn env(&self) -> [(&'static str, String); 2] {
+        [
+            ("NOTIFY_SOCKET", self.path.display().to_string()),
+            ("WATCHDOG_USEC", "400000".to_owned()),
+        ]
+    }
+
+    fn heard(&self) -> Vec<String> {
+        self.heard.lock().unwrap().clone()
+    }
+
+    /// The messages heard from `from` on, once `enough` says they are enough or `within` has
+    /// passed.
+    async fn wait_for(
+        &self,
+        from: usize,
+        within: Duration,
+        enough: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let since: Vec<String> = self.heard.lock().unwrap()[from..].to_vec();
+            if enough(&since) || Instant::now() > deadline {
+                return since;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for NotifyListener {
+    fn drop(&mut self) {
+        self.listening.store(false, Ordering::Relaxed);
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
 }
