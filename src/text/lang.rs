@@ -267,7 +267,7 @@ impl ScriptTally {
             for chunk in &mut chunks {
                 let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
                 // Or-ing 0x20 makes capitals small and leaves the high bit as it was.
-                letters += ascii_in(word | 0x20 * ONES, b'a', b'z') >> 7;
+                letters += ascii_in(word | (0x20 * ONES), b'a', b'z') >> 7;
                 capitals += ascii_in(word, b'A', b'Z') >> 7;
             }
             let mut letters = lane_sum(letters);
