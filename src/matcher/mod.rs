@@ -281,15 +281,10 @@ impl FoundPatterns<'_> {
     fn walk(&mut self, trie: &WordTrie, at: &WalkStart<'_>) {
         let mut position = trie.start();
         let field = at.text;
-        for (walked, &byte) in field[at.from..].iter().enumerate() {
-            let Some(step) = trie.step(position, byte) else {
-                break;
-            };
+        let mut end = at.from;
+        while let (walked, Some(step)) = trie.run_to_end(position, &field[end..]) {
             position = step.position();
-            if !step.ends_here() {
-                continue;
-            }
-            let end = at.from + walked + 1;
+            end += walked;
             for &pattern_id in trie.ends(step) {
                 let pattern = &self.patterns[pattern_id as usize];
                 if !pattern.prefix && field.get(end).is_some_and(|&next| next != b' ') {

@@ -57,12 +57,6 @@ pub(super) struct Step {
 }
 
 impl Step {
-    /// Patterns end at the node this step reached.
-    #[inline]
-    pub(super) fn ends_here(self) -> bool {
-        self.next & ENDS_HERE != 0
-    }
-
     #[inline]
     pub(super) fn position(self) -> Position {
         Position {
@@ -87,16 +81,34 @@ impl WordTrie {
         }
     }
 
-    /// The node after `byte`, or `None` when no pattern continues with it.
+    /// Follows `bytes` from `at` until a node where patterns end, or until the trie has no
+    /// continuation or the bytes run out (`None`); with the bytes consumed. Most steps of a
+    /// walk pass nodes where nothing ends: this loop keeps only the node, the base and the
+    /// offset live, where a walk that also tracks its occurrences spilled them to the stack
+    /// on every byte.
     #[inline]
-    pub(super) fn step(&self, at: Position, byte: u8) -> Option<Step> {
-        let index = at.base as usize + byte as usize;
-        // Every base leaves room for 256 cells after it, so the lookup never misses the array.
-        let cell = self.cells[index];
-        (cell.check == at.node).then_some(Step {
-            cell: index as u32,
-            next: cell.next,
-        })
+    pub(super) fn run_to_end(&self, mut at: Position, bytes: &[u8]) -> (usize, Option<Step>) {
+        let cells = &self.cells[..];
+        for (walked, &byte) in bytes.iter().enumerate() {
+            let index = at.base as usize + byte as usize;
+            // Every base leaves room for 256 cells after it, so the lookup never misses.
+            let cell = cells[index];
+            if cell.check != at.node {
+                return (walked, None);
+            }
+            if cell.next & ENDS_HERE != 0 {
+                let step = Step {
+                    cell: index as u32,
+                    next: cell.next,
+                };
+                return (walked + 1, Some(step));
+            }
+            at = Position {
+                node: index as u32,
+                base: cell.next,
+            };
+        }
+        (bytes.len(), None)
     }
 
     /// The patterns that end exactly at the node `step` reached.
@@ -315,13 +327,10 @@ mod tests {
     fn walk(trie: &WordTrie, text: &str) -> Vec<(u32, usize)> {
         let mut found = Vec::new();
         let mut at = trie.start();
-        for (walked, &byte) in text.as_bytes().iter().enumerate() {
-            let Some(step) = trie.step(at, byte) else {
-                break;
-            };
-            if step.ends_here() {
-                found.extend(trie.ends(step).iter().map(|&id| (id, walked + 1)));
-            }
+        let mut end = 0;
+        while let (walked, Some(step)) = trie.run_to_end(at, &text.as_bytes()[end..]) {
+            end += walked;
+            found.extend(trie.ends(step).iter().map(|&id| (id, end)));
             at = step.position();
         }
         found

@@ -237,7 +237,7 @@ impl LetterCount for CountTo<'_> {
         self.tally.hangul_syllables(within);
     }
 
-    #[inline]
+    #[inline(always)]
     fn char(&mut self, end: usize, code: u32) {
         if end <= self.limit {
             self.tally.char(code);
