@@ -175,42 +175,7 @@ impl Store {
     /// The hits of the queue just before and just after `hit_id` in its order (oldest
     /// first), whether or not `hit_id` itself is still in it.
     pub fn queue_neighbours(&self, hit_id: i64) -> Result<(Option<i64>, Option<i64>), StoreError> {
-        let created: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT created_at FROM hits WHERE id = ?1",
-                [hit_id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let Some(created) = created else {
-            return Ok((None, None));
-        };
-        let before = self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT h.id FROM hits h WHERE {IN_QUEUE}
-                       AND (h.created_at < ?1 OR (h.created_at = ?1 AND h.id < ?2))
-                     ORDER BY h.created_at DESC, h.id DESC LIMIT 1"
-                ),
-                params![created, hit_id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let after = self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT h.id FROM hits h WHERE {IN_QUEUE}
-                       AND (h.created_at > ?1 OR (h.created_at = ?1 AND h.id > ?2))
-                     ORDER BY h.created_at, h.id LIMIT 1"
-                ),
-                params![created, hit_id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        Ok((before, after))
+        self.neighbours_where(hit_id, IN_QUEUE)
     }
 
     /// The hits listed just before and just after `hit_id` in the list `filter` makes
@@ -261,6 +226,17 @@ impl Store {
     /// The hits recorded just before and just after `hit_id` in the whole log, for paging
     /// hit by hit: (older, newer).
     pub fn log_neighbours(&self, hit_id: i64) -> Result<(Option<i64>, Option<i64>), StoreError> {
+        self.neighbours_where(hit_id, "1")
+    }
+
+    /// The hits just before and just after `hit_id` in time order (recorded, then id) among
+    /// those `condition` (on `hits h`) admits, whether or not it admits `hit_id` itself:
+    /// (earlier, later). Nothing for a hit that does not exist.
+    fn neighbours_where(
+        &self,
+        hit_id: i64,
+        condition: &str,
+    ) -> Result<(Option<i64>, Option<i64>), StoreError> {
         let created: Option<i64> = self
             .conn
             .query_row(
@@ -272,27 +248,22 @@ impl Store {
         let Some(created) = created else {
             return Ok((None, None));
         };
-        let older = self
-            .conn
-            .query_row(
-                "SELECT id FROM hits
-                 WHERE created_at < ?1 OR (created_at = ?1 AND id < ?2)
-                 ORDER BY created_at DESC, id DESC LIMIT 1",
-                params![created, hit_id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let newer = self
-            .conn
-            .query_row(
-                "SELECT id FROM hits
-                 WHERE created_at > ?1 OR (created_at = ?1 AND id > ?2)
-                 ORDER BY created_at, id LIMIT 1",
-                params![created, hit_id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        Ok((older, newer))
+        let nearest = |side: &str, order: &str| {
+            self.conn
+                .query_row(
+                    &format!(
+                        "SELECT h.id FROM hits h WHERE ({condition})
+                           AND (h.created_at {side} ?1 OR (h.created_at = ?1 AND h.id {side} ?2))
+                         ORDER BY h.created_at {order}, h.id {order} LIMIT 1"
+                    ),
+                    params![created, hit_id],
+                    |row| row.get(0),
+                )
+                .optional()
+        };
+        let earlier = nearest("<", "DESC")?;
+        let later = nearest(">", "ASC")?;
+        Ok((earlier, later))
     }
 }
 
