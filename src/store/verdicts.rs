@@ -185,14 +185,7 @@ impl Store {
         filter: &HitFilter,
         hit_id: i64,
     ) -> Result<(Option<i64>, Option<i64>), StoreError> {
-        let created: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT created_at FROM hits WHERE id = ?1",
-                [hit_id],
-                |row| row.get(0),
-            )
-            .optional()?;
+        let created = self.hit_recorded_at(hit_id)?;
         let Some(created) = created.map(from_unix) else {
             return Ok((None, None));
         };
@@ -223,6 +216,18 @@ impl Store {
         Ok((newer, older.first().map(|h| h.hit_id)))
     }
 
+    /// When `hit_id` was recorded (unix seconds); `None` when there is no such hit.
+    fn hit_recorded_at(&self, hit_id: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT created_at FROM hits WHERE id = ?1",
+                [hit_id],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
     /// The hits recorded just before and just after `hit_id` in the whole log, for paging
     /// hit by hit: (older, newer).
     pub fn log_neighbours(&self, hit_id: i64) -> Result<(Option<i64>, Option<i64>), StoreError> {
@@ -237,14 +242,7 @@ impl Store {
         hit_id: i64,
         condition: &str,
     ) -> Result<(Option<i64>, Option<i64>), StoreError> {
-        let created: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT created_at FROM hits WHERE id = ?1",
-                [hit_id],
-                |row| row.get(0),
-            )
-            .optional()?;
+        let created = self.hit_recorded_at(hit_id)?;
         let Some(created) = created else {
             return Ok((None, None));
         };
