@@ -121,7 +121,7 @@ impl Default for HitFilter {
 pub enum Around {
     /// The hits listed after it (the list runs newest first).
     OlderThan(DateTime<Utc>, i64),
-    /// The hits listed before it.
+    /// The hits listed before it, read nearest first.
     NewerThan(DateTime<Utc>, i64),
 }
 
@@ -268,6 +268,11 @@ fn hit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<HitRow> {
 
 impl Store {
     /// One page of hits matching `filter`, newest first, and how many match in all.
+    ///
+    /// A page `around` a hit reads outward from it: [`Around::NewerThan`] nearest first (so
+    /// oldest first), and without the count, which would cost a pass over that whole side of
+    /// the list; its second value is then the page's length. Stepping to a neighbour reads
+    /// one row whatever the list's size.
     pub fn hits_page(&self, filter: &HitFilter) -> Result<(Vec<HitRow>, u64), StoreError> {
         let search = match filter.search.as_deref() {
             Some(text) => super::search::fts_query(text)?,
@@ -318,16 +323,23 @@ impl Store {
             filter.offset as i64,
             filter.skip_duplicates,
         ];
-        let total: i64 = self.conn.query_row(
-            &format!(
-                "SELECT COUNT(*) FROM hits h JOIN items i ON i.id = h.item_id
-                 LEFT JOIN triage t ON t.hit_id = h.id {conditions}"
-            ),
-            args,
-            |row| row.get(0),
-        )?;
+        let total: Option<i64> = match filter.around {
+            Some(_) => None,
+            None => Some(self.conn.query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM hits h JOIN items i ON i.id = h.item_id
+                     LEFT JOIN triage t ON t.hit_id = h.id {conditions}"
+                ),
+                args,
+                |row| row.get(0),
+            )?),
+        };
+        let order = match filter.around {
+            Some(Around::NewerThan(..)) => "ASC",
+            _ => "DESC",
+        };
         let mut statement = self.conn.prepare(&format!(
-            "{HIT_SELECT} {conditions} ORDER BY h.created_at DESC, h.id DESC LIMIT ?9 OFFSET ?10"
+            "{HIT_SELECT} {conditions} ORDER BY h.created_at {order}, h.id {order} LIMIT ?9 OFFSET ?10"
         ))?;
         let rows = statement.query_map(args, hit_row)?;
         let mut hits = Vec::new();
@@ -345,7 +357,8 @@ impl Store {
                 });
             hits.push(hit);
         }
-        Ok((hits, total as u64))
+        let total = total.map_or(hits.len() as u64, |n| n as u64);
+        Ok((hits, total))
     }
 
     /// A hit with its item's text, the story's sources and its deliveries.

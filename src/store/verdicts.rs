@@ -195,25 +195,12 @@ impl Store {
             offset: 0,
             ..filter.clone()
         };
-        let (older, _) = self.hits_page(&side(Around::OlderThan(created, hit_id)))?;
-        // The list runs newest first: the newer neighbour is the last of the newer hits.
-        let newer_side = side(Around::NewerThan(created, hit_id));
-        let (_, newer_count) = self.hits_page(&HitFilter {
-            limit: 0,
-            ..newer_side.clone()
-        })?;
-        let newer = match newer_count.checked_sub(1) {
-            Some(last) => self
-                .hits_page(&HitFilter {
-                    offset: last as usize,
-                    ..newer_side
-                })?
-                .0
-                .first()
-                .map(|h| h.hit_id),
-            None => None,
+        let nearest = |around| -> Result<Option<i64>, StoreError> {
+            Ok(self.hits_page(&side(around))?.0.first().map(|h| h.hit_id))
         };
-        Ok((newer, older.first().map(|h| h.hit_id)))
+        let older = nearest(Around::OlderThan(created, hit_id))?;
+        let newer = nearest(Around::NewerThan(created, hit_id))?;
+        Ok((newer, older))
     }
 
     /// When `hit_id` was recorded (unix seconds); `None` when there is no such hit.
@@ -392,5 +379,94 @@ mod tests {
         }
         assert_eq!(store.verdict_history(1).expect("history").len(), 2);
         assert_eq!(store.integrity_check().expect("check"), "ok");
+    }
+
+    /// Stepping through a filtered list hit by hit gives, for every hit, the rows just
+    /// before and after it in the list as a whole page shows it, ties of recording time
+    /// broken by id, also for a hit the filter itself leaves out.
+    #[test]
+    fn list_neighbours_agree_with_the_whole_list_for_every_hit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("watchfloor.db")).expect("open");
+        store
+            .conn
+            .execute_batch("INSERT INTO feeds (id, url) VALUES ('a', 'http://127.0.0.1/a.xml')")
+            .expect("feed");
+        for n in 1..=60_i64 {
+            store
+                .conn
+                .execute(
+                    "INSERT INTO items (id, identity, link, title, summary, content, authors,
+                       categories, first_seen, content_hash)
+                     VALUES (?1, 'k' || ?1, NULL, 'Item', '', '', '', '', 1, 'h' || ?1)",
+                    [n],
+                )
+                .expect("item");
+            // Three hits share each second, and ids do not follow time: the order is
+            // (recorded, id), not insertion.
+            let indicator = if n % 3 == 0 { "labor" } else { "sat" };
+            store
+                .conn
+                .execute(
+                    "INSERT INTO hits (id, indicator_id, item_id, feed_id, score, evidence,
+                       definition_hash, created_at)
+                     VALUES (?1, ?2, ?3, 'a', 1.0, '{}', 'd', ?4)",
+                    params![(n * 37) % 61, indicator, n, 1_000 + (n * 7) % 20],
+                )
+                .expect("hit");
+        }
+        let filter = HitFilter {
+            indicator: Some("sat".into()),
+            limit: 1_000,
+            ..HitFilter::default()
+        };
+        let (listed, total) = store.hits_page(&filter).expect("whole list");
+        assert_eq!(total, 40);
+        let listed: Vec<i64> = listed.iter().map(|h| h.hit_id).collect();
+        for (place, &id) in listed.iter().enumerate() {
+            let expected = (
+                place.checked_sub(1).map(|p| listed[p]),
+                listed.get(place + 1).copied(),
+            );
+            assert_eq!(
+                store.list_neighbours(&filter, id).expect("neighbours"),
+                expected,
+                "hit {id}"
+            );
+        }
+        // A hit outside the list still has its place in time among the listed ones.
+        let outside: i64 = store
+            .conn
+            .query_row(
+                "SELECT id FROM hits WHERE indicator_id = 'labor' ORDER BY id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .expect("a labor hit");
+        let (newer, older) = store.list_neighbours(&filter, outside).expect("outside");
+        let (whole, _) = store
+            .hits_page(&HitFilter {
+                limit: 1_000,
+                ..HitFilter::default()
+            })
+            .expect("whole log");
+        let place = whole
+            .iter()
+            .position(|h| h.hit_id == outside)
+            .expect("listed");
+        let expected_newer = whole[..place]
+            .iter()
+            .rev()
+            .find(|h| h.indicator_id == "sat")
+            .map(|h| h.hit_id);
+        let expected_older = whole[place + 1..]
+            .iter()
+            .find(|h| h.indicator_id == "sat")
+            .map(|h| h.hit_id);
+        assert_eq!((newer, older), (expected_newer, expected_older));
+        assert_eq!(
+            store.list_neighbours(&filter, 9_999).expect("no such hit"),
+            (None, None)
+        );
     }
 }
