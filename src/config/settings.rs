@@ -147,9 +147,37 @@ struct RawFetch {
     max_body: Option<Spanned<u64>>,
     concurrency: Option<Spanned<u64>>,
     per_host: Option<Spanned<u64>>,
-    user_agent: Option<String>,
+    user_agent: Option<Spanned<String>>,
     allow_private_redirects: Option<bool>,
     test_public_addresses: Option<Vec<Spanned<String>>>,
+}
+
+/// Longest `User-Agent` accepted: a header line, not a place for a document.
+const MAX_USER_AGENT: usize = 256;
+
+/// Why a `User-Agent` cannot be sent, if it cannot: it goes into every request's header, where
+/// a line break would start a header of its own and other control characters make servers
+/// refuse the request.
+fn user_agent_problem(text: &str) -> Option<String> {
+    if text.trim().is_empty() {
+        return Some("is empty; leave it out to send the default".into());
+    }
+    if text.len() > MAX_USER_AGENT {
+        return Some(format!(
+            "is {} bytes long; at most {MAX_USER_AGENT}",
+            text.len()
+        ));
+    }
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Some(format!(
+            "holds the control character {:?}; a header value cannot",
+            c
+        ));
+    }
+    if !text.is_ascii() {
+        return Some("holds non-ASCII characters; servers may refuse or garble them".into());
+    }
+    None
 }
 
 /// The default schedule: every 15 minutes.
@@ -329,6 +357,21 @@ impl Settings {
             }
             addresses
         };
+        let user_agent = match pick(env, "WATCHFLOOR_USER_AGENT", &raw.fetch.user_agent) {
+            None => defaults.user_agent.clone(),
+            Some(set) => match user_agent_problem(&set.value) {
+                None => set.value,
+                Some(message) => {
+                    problems.push(problem(
+                        "fetch.user_agent",
+                        set.line,
+                        set.column,
+                        format!("{}{message}", set.origin("WATCHFLOOR_USER_AGENT")),
+                    ));
+                    defaults.user_agent.clone()
+                }
+            },
+        };
         let mut number =
             |key: &str, var: &str, file_value: &Option<Spanned<u64>>, default: u64, min: u64| {
                 // Where the value came from: a place in the file, or none for the environment.
@@ -393,9 +436,7 @@ impl Settings {
                 defaults.per_host as u64,
                 1,
             ) as usize,
-            user_agent: env("WATCHFLOOR_USER_AGENT")
-                .or(raw.fetch.user_agent)
-                .unwrap_or(defaults.user_agent),
+            user_agent,
             allow_private_redirects,
             test_public_addresses,
         };
@@ -677,6 +718,20 @@ mod tests {
     }
 
     #[test]
+    fn a_user_agent_is_taken_from_the_file_or_the_environment_and_length_is_capped() {
+        let file = "fetch:\n  user_agent: 'watchfloor (ops@example.org)'\n";
+        let settings = load(Some(file), &[]).expect("file");
+        assert_eq!(settings.fetch.user_agent, "watchfloor (ops@example.org)");
+        let settings = load(Some(file), &[("WATCHFLOOR_USER_AGENT", "wf-test/2")]).expect("env");
+        assert_eq!(settings.fetch.user_agent, "wf-test/2");
+        let long = "a".repeat(MAX_USER_AGENT + 1);
+        let err = load(None, &[("WATCHFLOOR_USER_AGENT", &long)])
+            .expect_err("too long")
+            .to_string();
+        assert!(err.contains("257 bytes long; at most 256"), "{err}");
+    }
+
+    #[test]
     fn bad_settings_name_the_key_and_place() {
         type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
         let cases: &[Case] = &[
@@ -711,6 +766,26 @@ mod tests {
                 None,
                 &[("WATCHFLOOR_RETENTION_ITEMS_DAYS", "a year")],
                 "WATCHFLOOR_RETENTION_ITEMS_DAYS=\"a year\" is not a number",
+            ), // A User-Agent is a header line: a line break would inject a header of its own.
+            (
+                Some("fetch:\n  user_agent: \"watchfloor\\r\\nX-Evil: 1\"\n"),
+                &[],
+                ":2:15: setting 'fetch.user_agent': holds the control character '\\r'",
+            ),
+            (
+                None,
+                &[("WATCHFLOOR_USER_AGENT", "wf\u{7f}")],
+                "WATCHFLOOR_USER_AGENT: holds the control character '\\u{7f}'",
+            ),
+            (
+                Some("fetch:\n  user_agent: '  '\n"),
+                &[],
+                "setting 'fetch.user_agent': is empty",
+            ),
+            (
+                Some("fetch:\n  user_agent: 'Wächter/1'\n"),
+                &[],
+                "setting 'fetch.user_agent': holds non-ASCII characters",
             ),
         ];
         for (file, vars, want) in cases {
