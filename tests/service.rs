@@ -268,17 +268,20 @@ async fn a_reload_that_fails_leaves_the_feeds_table_untouched() {
     };
     assert_eq!(table(), [("wire".to_owned(), true)]);
 
-    // New rules that drop 'wire' for another feed, and settings that load but cannot make an
-    // HTTP client (a control character in the User-Agent).
+    // New rules that drop 'wire' for another feed and route an indicator to a webhook the
+    // settings lack: both files load on their own, and the reload itself must refuse them.
     let shipped = std::fs::read_to_string(&indicators).expect("indicators");
-    std::fs::write(&indicators, shipped.replace("id: wire,", "id: agency,")).expect("new rules");
-    std::fs::write(
-        &config,
-        "mail:\n  group_wait: 5\nfetch:\n  user_agent: \"watchfloor\\x01\"\n",
-    )
-    .expect("new settings");
+    let routed = shipped.replacen(
+        "    severity: high\n",
+        "    severity: high\n    alert:\n      webhook: nowhere\n",
+        1,
+    );
+    assert_ne!(routed, shipped, "an indicator to route");
+    std::fs::write(&indicators, routed.replace("id: wire,", "id: agency,")).expect("new rules");
+    std::fs::write(&config, "mail:\n  group_wait: 5\n").expect("new settings");
     daemon.signal("HUP");
-    daemon.wait_for_log("reload failed", Duration::from_secs(10));
+    let failure = daemon.wait_for_log("reload failed", Duration::from_secs(10));
+    assert!(failure.contains("nowhere"), "{failure}");
     assert_eq!(table(), [("wire".to_owned(), true)], "{}", daemon.log());
     let (code, log) = daemon.stop();
     assert_eq!(code, Some(0), "the daemon ran on: {log}");
