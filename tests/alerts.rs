@@ -271,6 +271,93 @@ fn an_smtp_outage_delays_alerts_but_delivers_every_one_once() {
     assert_eq!((c.sent, c.pending, c.messages_pending), (4, 0, 0));
 }
 
+/// A relay that greets every session with `greeting` and hangs up, counting sessions: one
+/// in maintenance (421) or refusing service outright (554).
+struct RefusingRelay {
+    port: u16,
+    sessions: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl RefusingRelay {
+    fn start(greeting: &'static str) -> RefusingRelay {
+        use std::io::Write;
+        use std::sync::atomic::Ordering;
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let sessions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = sessions.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.write_all(format!("{greeting}\r\n").as_bytes());
+            }
+        });
+        RefusingRelay { port, sessions }
+    }
+
+    fn sessions(&self) -> usize {
+        self.sessions.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "WATCHFLOOR_SMTP_URL",
+                format!("smtp://127.0.0.1:{}", self.port),
+            ),
+            ("WATCHFLOOR_MAIL_TLS", "none".to_owned()),
+            ("WATCHFLOOR_MAIL_TO", "analyst@example.org".to_owned()),
+        ]
+    }
+}
+
+/// A relay that refuses sessions is tried once a round, not once a message, and a refusal
+/// of the session, even a permanent-sounding 554, gives up on no message: none was offered.
+#[test]
+fn a_relay_that_refuses_sessions_is_tried_once_a_round_and_loses_no_alert() {
+    for greeting in [
+        "421 mx.example.org closing for maintenance",
+        "554 mx.example.org no service",
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let relay = RefusingRelay::start(greeting);
+        let h = harness(dir.path(), &relay.env());
+        for (i, title) in [SATELLITE, WORKERS, ARMS, OIL].iter().enumerate() {
+            let guid = format!("g{i}");
+            let link = format!("https://news.test/{i}");
+            feed_items(&h, "wire", &[(&guid, title, &link)], t0() + secs(i as i64));
+        }
+        let rt = rt();
+        let down = rt
+            .block_on(h.dispatcher().round(t0() + secs(60), false, None))
+            .expect("round");
+        assert_eq!(
+            (down.planned, down.sent, down.retrying, down.failed),
+            (4, 0, 4, 0),
+            "{greeting}: {down:?}"
+        );
+        assert_eq!(relay.sessions(), 1, "{greeting}: one try for the round");
+        assert!(
+            down.errors.iter().all(|e| e.contains(&greeting[..3])),
+            "{greeting}: every message says why: {:?}",
+            down.errors
+        );
+        let again = rt
+            .block_on(h.dispatcher().round(t0() + secs(95), false, None))
+            .expect("round");
+        assert_eq!((again.retrying, again.failed), (4, 0), "{again:?}");
+        assert_eq!(
+            relay.sessions(),
+            2,
+            "{greeting}: one more try the next round"
+        );
+        let c = counts(&h);
+        assert_eq!((c.sent, c.messages_pending), (0, 4), "{greeting}");
+    }
+}
+
 #[test]
 fn a_4xx_reply_is_retried_and_a_5xx_reply_fails_at_once_and_stays_visible() {
     let dir = tempfile::tempdir().expect("tempdir");

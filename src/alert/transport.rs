@@ -105,6 +105,7 @@ impl Transport {
         Batch {
             transport: self,
             connection: None,
+            unreachable: None,
         }
     }
 
@@ -123,6 +124,10 @@ impl Transport {
 pub struct Batch<'a> {
     transport: &'a Transport,
     connection: Option<AsyncSmtpConnection>,
+    /// Why the server could not be reached in this batch. The batch's other messages take
+    /// the same answer (and its backoff) without another try, so a relay that is down or
+    /// hangs costs a round one connect and at most one timeout, not one per message.
+    unreachable: Option<SendError>,
 }
 
 impl Batch<'_> {
@@ -152,16 +157,25 @@ impl Batch<'_> {
             .is_none_or(AsyncSmtpConnection::has_broken)
         {
             self.connection = None;
-            let connection = timeout(SMTP_TIMEOUT, server.connect())
+            if let Some(error) = &self.unreachable {
+                return Err(error.clone());
+            }
+            let connected = timeout(SMTP_TIMEOUT, server.connect())
                 .await
-                .map_err(|_| {
-                    SendError::Temporary(format!(
+                .unwrap_or_else(|_| {
+                    Err(SendError::Temporary(format!(
                         "smtp: no answer from {} within {}s",
                         server.address(),
                         SMTP_TIMEOUT.as_secs()
-                    ))
-                })??;
-            self.connection = Some(connection);
+                    )))
+                });
+            match connected {
+                Ok(connection) => self.connection = Some(connection),
+                Err(error) => {
+                    self.unreachable = Some(error.clone());
+                    return Err(error);
+                }
+            }
         }
         let Some(connection) = self.connection.as_mut() else {
             return Err(SendError::Temporary("smtp: no connection".into()));
@@ -204,7 +218,20 @@ impl SmtpServer {
         format!("{}:{}", self.host, self.port)
     }
 
+    /// A session ready for messages. Every failure here is the relay's, whatever its reply
+    /// code (a 554 greeting, a 535 to our credentials): no message was offered, so none is
+    /// given up on; each is retried with backoff until the operator mends the relay or the
+    /// message's own deadline passes.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        self.open_session().await.map_err(|error| match error {
+            SendError::Permanent(reason) => {
+                SendError::Temporary(format!("the relay refused the session: {reason}"))
+            }
+            other => other,
+        })
+    }
+
+    async fn open_session(&self) -> Result<AsyncSmtpConnection, SendError> {
         let mut connection = match &self.tls {
             Tls::Wrapper(parameters) => AsyncSmtpConnection::connect_tokio1(
                 (self.host.as_str(), self.port),
