@@ -811,3 +811,43 @@ fn schedule_prints_the_next_runs_and_every_standard_every_day_form_runs_daily() 
     // The caret sits under the field.
     assert!(message.contains("\n          ^"), "{message}");
 }
+
+#[test]
+fn bench_match_reports_the_median_of_its_rounds_and_their_range() {
+    let output = watchfloor(&[
+        "bench",
+        "match",
+        "--items",
+        "300",
+        "--generated",
+        "4",
+        "--rounds",
+        "3",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|words| words.len() == 8 && words[0].parse::<usize>().is_ok())
+        .collect();
+    assert_eq!(rows.len(), 2, "the shipped and the generated set: {text}");
+    assert_eq!(rows[1][0], "4", "{text}");
+    for row in &rows {
+        let rate: f64 = row[4].parse().expect("items/s");
+        assert!(rate > 0.0, "{text}");
+    }
+    let summary = text
+        .lines()
+        .find(|l| l.starts_with("median of 3 rounds; range: "))
+        .unwrap_or_else(|| panic!("no range line: {text}"));
+    assert!(summary.contains("4 indicators: "), "{summary}");
+
+    let refused = watchfloor(&["bench", "match", "--rounds", "0"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("--rounds"),
+        "{}",
+        stderr(&refused)
+    );
+}

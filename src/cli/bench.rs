@@ -58,6 +58,10 @@ pub struct MatchBench {
     /// Leave language identification out of the loop, to see what it costs
     #[arg(long)]
     pub without_langid: bool,
+    /// Measure each rule set this many times and report the median run, with the range, so
+    /// that a figure taken on a shared machine says how much it moved
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99))]
+    pub rounds: u32,
     /// Match these items (JSON lines with "title" and "summary", as --dump-items writes them)
     /// instead of generating them, so that two rule files are measured on the same items
     #[arg(long, value_name = "FILE", conflicts_with = "dump_items")]
@@ -230,18 +234,41 @@ fn match_bench(global: &GlobalArgs, args: &MatchBench) -> anyhow::Result<u8> {
         "{:>10} {:>9} {:>9} {:>9} {:>12} {:>8} {:>10} {:>7}",
         "indicators", "patterns", "table MB", "seconds", "items/s", "MB/s", "hits/item", "CPU s"
     );
+    let mut ranges = Vec::new();
     for set in [&shipped, &generated] {
-        let figures = measure(set, &items, args.items, !args.without_langid);
+        let mut runs: Vec<Figures> = (0..args.rounds)
+            .map(|_| measure(set, &items, args.items, !args.without_langid))
+            .collect();
+        runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+        let rate = |figures: &Figures| figures.items as f64 / figures.seconds;
+        let figures = &runs[runs.len() / 2];
         println!(
             "{:>10} {:>9} {:>9.1} {:>9.3} {:>12.0} {:>8.1} {:>10.3} {:>7.2}",
             set.indicators.len(),
             set.matcher.pattern_count(),
             set.matcher.automaton_bytes() as f64 / 1e6,
             figures.seconds,
-            figures.items as f64 / figures.seconds,
+            rate(figures),
             figures.bytes as f64 / figures.seconds / 1e6,
             figures.hits as f64 / figures.items as f64,
             figures.cpu_seconds,
+        );
+        if let (Some(slowest), Some(fastest)) = (runs.last(), runs.first())
+            && runs.len() > 1
+        {
+            ranges.push(format!(
+                "{} indicators: {:.0} to {:.0} items/s",
+                set.indicators.len(),
+                rate(slowest),
+                rate(fastest)
+            ));
+        }
+    }
+    if !ranges.is_empty() {
+        println!(
+            "median of {} rounds; range: {}",
+            args.rounds,
+            ranges.join("; ")
         );
     }
     Ok(EXIT_OK)
