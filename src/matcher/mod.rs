@@ -825,6 +825,12 @@ impl Matcher {
                 value
             }
             Node::Near(distance, left, right) => {
+                // An operand of NEAR has spans exactly where it is true (NOT is refused under
+                // NEAR), and truth is what the item keeps answers for: an absent operand
+                // spares collecting the other's occurrences.
+                if !self.eval(right, item, scratch) {
+                    return false;
+                }
                 let mut lefts = scratch.span_buffers.pop().unwrap_or_default();
                 let mut rights = scratch.span_buffers.pop().unwrap_or_default();
                 self.spans(left, item, scratch, &mut lefts);
@@ -916,10 +922,19 @@ impl Matcher {
                 .map(|&t| (t, Role::Supporting)),
         );
         while let Some((term, role)) = pending.pop() {
-            if self.term_occurrences(term, item, scratch) == 0 {
+            let kind = &self.terms[term as usize].kind;
+            // A list's own occurrences would only say that it occurs: its members' are the
+            // evidence, so its presence, which the query kept, is enough.
+            let found = match kind {
+                TermKind::Any(_) => self.term_present(term, item, scratch),
+                TermKind::Segments(_) | TermKind::Regex(_) => {
+                    self.term_occurrences(term, item, scratch) > 0
+                }
+            };
+            if !found {
                 continue;
             }
-            if let TermKind::Any(members) = &self.terms[term as usize].kind {
+            if let TermKind::Any(members) = kind {
                 // Evidence names the list entry that matched, not just the list. Only the
                 // members whose first pattern occurred can have matched: the scan listed them,
                 // so a list of hundreds of entries costs what it found, not its length.
