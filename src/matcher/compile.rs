@@ -52,11 +52,25 @@ pub struct MatcherBuilder {
     terms: Vec<TermDef>,
     lists: HashMap<String, Vec<ListEntry>>,
     indicators: Vec<CompiledIndicator>,
-    /// Per indicator, every term its query uses (either polarity): what makes it a candidate.
+    /// Per indicator, the terms of which one must occur for its query to be true: what makes
+    /// it a candidate (see [`MatcherBuilder::triggers`]).
     query_terms: Vec<Vec<u32>>,
     /// Per indicator, its clauses as written, for explanations.
     written: Vec<Written>,
 }
+
+/// Terms one of which must occur for a tree to be true, and what finding them costs.
+struct Trigger {
+    cost: u64,
+    terms: Vec<u32>,
+}
+
+/// A regex among the triggers runs over every item's display text; a trie pattern costs a
+/// bit in a table the scan fills anyway.
+const REGEX_TRIGGER_COST: u64 = 256;
+
+/// Collecting the spans of both operands, beyond finding them.
+const NEAR_COST: u64 = 4;
 
 /// What compiling one clause collects besides its tree.
 #[derive(Default)]
@@ -147,21 +161,29 @@ impl MatcherBuilder {
                 Shape::new(clause.expr, &terms.leaves),
             ));
             compiled_boosts.push(Boost {
-                node,
+                node: self.order_children(node),
                 weight: *weight,
                 evidence_terms: terms.positive,
                 text: written.boosts[index].text.clone(),
             });
         }
         dedup(&mut query_terms.positive);
-        dedup(&mut query_terms.all);
+        let mut triggers = match self.triggers(&node) {
+            Some(trigger) => trigger.terms,
+            // Only a query under NOT says nothing of which term must occur; static_eval has
+            // made sure it needs one of them.
+            None => query_terms.all,
+        };
+        self.expand_lists(&mut triggers);
+        dedup(&mut triggers);
+        let node = self.order_children(node);
         self.indicators.push(CompiledIndicator {
             query: node,
             boosts: compiled_boosts,
             min_score,
             evidence_terms: query_terms.positive,
         });
-        self.query_terms.push(query_terms.all);
+        self.query_terms.push(triggers);
         self.written.push(written);
         Ok(())
     }
@@ -244,6 +266,118 @@ impl MatcherBuilder {
             pattern_users,
             regex_users,
             written: self.written,
+        }
+    }
+
+    /// Terms of which at least one occurs in every item the tree is true on, chosen to be as
+    /// few and as cheap to find as the tree allows; `None` when NOT hides which terms matter.
+    ///
+    /// An `AND` is true only where each operand is, so the operand with the cheapest triggers
+    /// speaks for all; an `OR` needs the triggers of every operand; a `NEAR` is true only where
+    /// both operands have spans, which needs what each operand's truth needs. Indicators are
+    /// evaluated only on items holding one of their query's triggers: for rules that narrow a
+    /// broad query with one more word, that word alone decides which items are looked at.
+    fn triggers(&self, node: &Node) -> Option<Trigger> {
+        match node {
+            Node::Term(term) => Some(Trigger {
+                cost: self.trigger_cost(*term),
+                terms: vec![*term],
+            }),
+            Node::And(items) => items
+                .iter()
+                .filter_map(|item| self.triggers(item))
+                .min_by_key(|trigger| trigger.cost),
+            Node::Or(items) => {
+                let mut all = Trigger {
+                    cost: 0,
+                    terms: Vec::new(),
+                };
+                for item in items {
+                    let trigger = self.triggers(item)?;
+                    all.cost = all.cost.saturating_add(trigger.cost);
+                    all.terms.extend(trigger.terms);
+                }
+                Some(all)
+            }
+            Node::Near(_, left, right) => [left, right]
+                .into_iter()
+                .filter_map(|side| self.triggers(side))
+                .min_by_key(|trigger| trigger.cost),
+            Node::Not(_) => None,
+            Node::Shared(_, inner) => self.triggers(inner),
+        }
+    }
+
+    /// What finding a term costs on every item: a pattern of the trie each, and a regex, which
+    /// runs over the display text instead, as much as many patterns.
+    fn trigger_cost(&self, term: u32) -> u64 {
+        match &self.terms[term as usize].kind {
+            TermKind::Segments(_) => 1,
+            TermKind::Any(members) => members.len() as u64,
+            TermKind::Regex(_) => REGEX_TRIGGER_COST,
+        }
+    }
+
+    /// A list is found by its members' patterns: they stand for it among the triggers.
+    fn expand_lists(&self, terms: &mut Vec<u32>) {
+        let lists: Vec<u32> = terms
+            .iter()
+            .copied()
+            .filter(|&t| matches!(self.terms[t as usize].kind, TermKind::Any(_)))
+            .collect();
+        for list in lists {
+            if let TermKind::Any(members) = &self.terms[list as usize].kind {
+                terms.extend(members);
+            }
+        }
+    }
+
+    /// The tree with the operands of each `AND` and `OR` in the order that answers soonest:
+    /// the cheapest to find first, so that an `AND` whose rare operand is absent stops before
+    /// the common ones are asked, and a regex, which runs over the display text, is asked only
+    /// when the trie's terms have not answered. Operands have no side effects, so the value is
+    /// the same in any order.
+    fn order_children(&self, node: Node) -> Node {
+        let is_and = matches!(node, Node::And(_));
+        match node {
+            Node::And(items) | Node::Or(items) => {
+                let mut items: Vec<(u64, Node)> = items
+                    .into_iter()
+                    .map(|item| {
+                        let item = self.order_children(item);
+                        (self.eval_cost(&item), item)
+                    })
+                    .collect();
+                items.sort_by_key(|(cost, _)| *cost);
+                let items = items.into_iter().map(|(_, item)| item).collect();
+                if is_and {
+                    Node::And(items)
+                } else {
+                    Node::Or(items)
+                }
+            }
+            Node::Not(inner) => Node::Not(Box::new(self.order_children(*inner))),
+            Node::Near(distance, left, right) => Node::Near(
+                distance,
+                Box::new(self.order_children(*left)),
+                Box::new(self.order_children(*right)),
+            ),
+            other => other,
+        }
+    }
+
+    /// A rough cost of evaluating a tree: its terms' trigger costs added up.
+    fn eval_cost(&self, node: &Node) -> u64 {
+        match node {
+            Node::Term(term) => self.trigger_cost(*term),
+            Node::And(items) | Node::Or(items) => items
+                .iter()
+                .fold(0, |sum, item| sum.saturating_add(self.eval_cost(item))),
+            Node::Not(inner) | Node::Shared(_, inner) => self.eval_cost(inner),
+            Node::Near(_, left, right) => self
+                .eval_cost(left)
+                .saturating_add(self.eval_cost(right))
+                .saturating_add(NEAR_COST),
         }
     }
 

@@ -211,8 +211,8 @@ fn field_preference(field: Field) -> u8 {
 /// counting distinct terms needs no sorting.
 fn best_anchor(terms: &[MatchedTerm]) -> Option<&MatchedTerm> {
     let reach = SNIPPET_CHARS / 2;
-    // One buffer for every anchor: this runs for each pair of matches.
-    let mut nearby: Vec<*const u8> = Vec::new();
+    // One buffer for every anchor, sized once: this runs for each pair of matches.
+    let mut nearby: Vec<*const u8> = Vec::with_capacity(terms.len());
     // The snippet shows why the indicator fired: a demoting term anchors it only when
     // nothing else matched.
     let supporting = terms.iter().any(|t| t.role == Role::Supporting);
@@ -241,7 +241,7 @@ fn best_anchor(terms: &[MatchedTerm]) -> Option<&MatchedTerm> {
 fn snippet(item: &ItemText<'_>, terms: &[MatchedTerm], anchor: &MatchedTerm) -> Snippet {
     let text = item.get(anchor.field);
     let (start, end) = window(text, anchor.start);
-    let mut excerpt = String::new();
+    let mut excerpt = String::with_capacity(end - start + 2 * ELLIPSIS.len());
     if start > 0 {
         excerpt.push_str(ELLIPSIS);
     }
@@ -251,12 +251,18 @@ fn snippet(item: &ItemText<'_>, terms: &[MatchedTerm], anchor: &MatchedTerm) -> 
         excerpt.push_str(ELLIPSIS);
     }
     let ranges = |role: Role| {
-        terms
-            .iter()
-            .filter(|t| t.role == role)
-            .filter(|t| t.field == anchor.field && t.start >= start && t.end <= end)
-            .map(|t| (t.start - start + shift, t.end - start + shift))
-            .collect()
+        let inside = |t: &&MatchedTerm| {
+            t.role == role && t.field == anchor.field && t.start >= start && t.end <= end
+        };
+        // Counted first, so that the ranges take one allocation, or none.
+        let mut ranges = Vec::with_capacity(terms.iter().filter(inside).count());
+        ranges.extend(
+            terms
+                .iter()
+                .filter(inside)
+                .map(|t| (t.start - start + shift, t.end - start + shift)),
+        );
+        ranges
     };
     Snippet {
         field: anchor.field,
@@ -273,24 +279,14 @@ fn snippet(item: &ItemText<'_>, terms: &[MatchedTerm], anchor: &MatchedTerm) -> 
 fn window(text: &str, at: usize) -> (usize, usize) {
     // Start LEAD_CHARS characters before the anchor, then take SNIPPET_CHARS characters; if
     // the text ends first, move the start back so the snippet keeps its length.
-    let mut start = text[..at]
-        .char_indices()
-        .rev()
-        .nth(LEAD_CHARS.saturating_sub(1))
-        .map_or(0, |(i, _)| i);
+    let mut start = nth_char_back(text, at, LEAD_CHARS.saturating_sub(1)).unwrap_or(0);
     if at - start < LEAD_CHARS {
         start = 0;
     }
-    let mut end = text[start..]
-        .char_indices()
-        .nth(SNIPPET_CHARS)
-        .map_or(text.len(), |(i, _)| start + i);
+    let mut end = nth_char_on(text, start, SNIPPET_CHARS).unwrap_or(text.len());
     if end == text.len() {
-        start = text
-            .char_indices()
-            .rev()
-            .nth(SNIPPET_CHARS - 1)
-            .map_or(0, |(i, _)| i)
+        start = nth_char_back(text, text.len(), SNIPPET_CHARS - 1)
+            .unwrap_or(0)
             .min(start);
     }
     // Prefer whole words at both ends when a space is near (within 20 bytes).
@@ -310,9 +306,145 @@ fn window(text: &str, at: usize) -> (usize, usize) {
     (start, end)
 }
 
+/// Whether a byte starts a character: every byte but UTF-8's continuation bytes
+/// (`0b10xx_xxxx`), which are the ones below -64 as `i8`.
+#[inline]
+fn starts_char(byte: u8) -> bool {
+    (byte as i8) >= -64
+}
+
+/// Bytes counted a block at a time when stepping over characters: a loop over a fixed block
+/// that the compiler turns into vector compares.
+const CHAR_BLOCK: usize = 32;
+
+/// `text[from..].char_indices().nth(n)`'s offset in `text`: where the character `n` characters
+/// after the one at `from` starts. A snippet steps over a few hundred characters for every
+/// hit, and counting character starts by blocks costs a fraction of decoding each one.
+fn nth_char_on(text: &str, from: usize, n: usize) -> Option<usize> {
+    let bytes = &text.as_bytes()[from..];
+    // Characters still to pass: the n-th start after `from` is the (n+1)-th start counted
+    // from `from` itself.
+    let mut left = n + 1;
+    let mut offset = 0;
+    for block in bytes.chunks_exact(CHAR_BLOCK) {
+        let starts = block.iter().filter(|&&b| starts_char(b)).count();
+        if starts >= left {
+            break;
+        }
+        left -= starts;
+        offset += CHAR_BLOCK;
+    }
+    for (i, &byte) in bytes[offset..].iter().enumerate() {
+        if starts_char(byte) {
+            left -= 1;
+            if left == 0 {
+                return Some(from + offset + i);
+            }
+        }
+    }
+    None
+}
+
+/// `text[..to].char_indices().rev().nth(n)`'s offset: where the character `n + 1` characters
+/// before `to` starts.
+fn nth_char_back(text: &str, to: usize, n: usize) -> Option<usize> {
+    let bytes = &text.as_bytes()[..to];
+    let mut left = n + 1;
+    let mut end = bytes.len();
+    for block in bytes.rchunks_exact(CHAR_BLOCK) {
+        let starts = block.iter().filter(|&&b| starts_char(b)).count();
+        if starts >= left {
+            break;
+        }
+        left -= starts;
+        end -= CHAR_BLOCK;
+    }
+    for i in (0..end).rev() {
+        if starts_char(bytes[i]) {
+            left -= 1;
+            if left == 0 {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plain definitions the block counting must agree with.
+    fn nth_char_on_plain(text: &str, from: usize, n: usize) -> Option<usize> {
+        text[from..].char_indices().nth(n).map(|(i, _)| from + i)
+    }
+
+    fn nth_char_back_plain(text: &str, to: usize, n: usize) -> Option<usize> {
+        text[..to].char_indices().rev().nth(n).map(|(i, _)| i)
+    }
+
+    fn check_char_steps(text: &str) {
+        let boundaries: Vec<usize> = (0..=text.len())
+            .filter(|&i| text.is_char_boundary(i))
+            .collect();
+        let chars = text.chars().count();
+        // Every count on short texts; on long ones, those around the block size and the
+        // counts a snippet uses.
+        let counts: Vec<usize> = if chars <= 2 * CHAR_BLOCK + 4 {
+            (0..=chars + 1).collect()
+        } else {
+            [0, 1, 2, 31, 32, 33, 63, 64, 65, chars - 1, chars, chars + 1].to_vec()
+        };
+        for &at in &boundaries {
+            for n in
+                counts
+                    .iter()
+                    .copied()
+                    .chain([LEAD_CHARS - 1, SNIPPET_CHARS - 1, SNIPPET_CHARS])
+            {
+                assert_eq!(
+                    nth_char_on(text, at, n),
+                    nth_char_on_plain(text, at, n),
+                    "on from {at}, n {n}, {text:?}"
+                );
+                assert_eq!(
+                    nth_char_back(text, at, n),
+                    nth_char_back_plain(text, at, n),
+                    "back from {at}, n {n}, {text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn stepping_over_characters_by_blocks_agrees_with_decoding_them() {
+        // Every length around the block size, in one-, two-, three- and four-byte characters
+        // and their mixtures, so that each block edge falls before, inside and after a
+        // character.
+        let alphabet = ["a", " ", "é", "ж", "북", "語", "😀", "\u{200f}", "\n"];
+        for len in 0..=(2 * CHAR_BLOCK + 3) {
+            for shift in 0..alphabet.len() {
+                let text: String = (0..len)
+                    .map(|i| alphabet[(i * (shift + 1) + shift) % alphabet.len()])
+                    .collect();
+                check_char_steps(&text);
+            }
+        }
+        // Pseudo-random text of every character width, longer than a snippet.
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        for _ in 0..20 {
+            let text: String = (0..300)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let pick = alphabet[(state % alphabet.len() as u64) as usize];
+                    pick.to_owned()
+                })
+                .collect();
+            check_char_steps(&text);
+        }
+    }
 
     #[test]
     fn evidence_reads_back_as_written_and_in_every_older_shape() {

@@ -401,6 +401,10 @@ pub struct Scratch {
     /// Per list term, the positions of the members whose first pattern occurred in this item.
     list_positions: Vec<Vec<u32>>,
     touched_lists: Vec<u32>,
+    /// Whether a list term occurs, valid for this item when `list_presence_generation` says
+    /// so: what [`Matcher::term_present`] found without collecting the occurrences.
+    list_presence: Vec<bool>,
+    list_presence_generation: Vec<u32>,
     /// The value of [`Node::Shared`] subtrees, valid for this item when `shared_generation`
     /// says so.
     shared_value: Vec<bool>,
@@ -415,6 +419,9 @@ pub struct Scratch {
     boosts_applied: Vec<bool>,
     generation: u32,
 }
+
+/// Up to this many candidates are sorted; past it, they are read from their marks in order.
+const CANDIDATES_SORTED: usize = 16;
 
 /// At most this many occurrences of one term go into evidence; the rest add nothing a reader
 /// needs.
@@ -442,6 +449,8 @@ impl Matcher {
             term_occurrences: vec![Vec::new(); self.terms.len()],
             term_generation: vec![0; self.terms.len()],
             list_positions: vec![Vec::new(); self.terms.len()],
+            list_presence: vec![false; self.terms.len()],
+            list_presence_generation: vec![0; self.terms.len()],
             candidate_generation: vec![0; self.indicators.len()],
             shared_value: vec![false; self.shared_nodes],
             shared_generation: vec![0; self.shared_nodes],
@@ -480,6 +489,11 @@ impl Matcher {
             *scratch = self.scratch();
         }
         self.find_occurrences(item, scratch, identify);
+        if scratch.generation == 1 {
+            // The first item, or the count of items came round: no mark from before may pass
+            // for this item's.
+            scratch.list_presence_generation.fill(0);
+        }
         self.collect_candidates(scratch);
         let mut hits = Vec::new();
         let candidates = std::mem::take(&mut scratch.candidates);
@@ -665,7 +679,19 @@ impl Matcher {
                 scratch.candidates.push(indicator);
             }
         }
-        scratch.candidates.sort_unstable();
+        // Hits come in indicator order. A few candidates sort in a few steps; when many
+        // indicators are candidates, reading the marks in order costs less than sorting.
+        if scratch.candidates.len() <= CANDIDATES_SORTED {
+            scratch.candidates.sort_unstable();
+        } else {
+            scratch.candidates.clear();
+            scratch.candidates.extend(
+                (0..)
+                    .zip(&scratch.candidate_generation)
+                    .filter(|(_, mark)| **mark == generation)
+                    .map(|(indicator, _)| indicator),
+            );
+        }
     }
 
     /// Most terms of most lists are absent from most items: this answers for those from one
@@ -694,11 +720,18 @@ impl Matcher {
                 .iter()
                 .any(|o| def.fields.contains(o.field)),
             TermKind::Any(members) => {
+                // Boosts ask again of the lists the query asked of (`AND NOT @aid`, in clause
+                // after clause): the answer is kept for the item.
+                if scratch.list_presence_generation[t] == scratch.generation {
+                    return scratch.list_presence[t];
+                }
                 let positions = std::mem::take(&mut scratch.list_positions[t]);
                 let present = positions
                     .iter()
                     .any(|&position| self.term_present(members[position as usize], item, scratch));
                 scratch.list_positions[t] = positions;
+                scratch.list_presence_generation[t] = scratch.generation;
+                scratch.list_presence[t] = present;
                 present
             }
             TermKind::Segments(_) | TermKind::Regex(_) => {
@@ -792,6 +825,12 @@ impl Matcher {
                 value
             }
             Node::Near(distance, left, right) => {
+                // An operand of NEAR has spans exactly where it is true (NOT is refused under
+                // NEAR), and truth is what the item keeps answers for: an absent operand
+                // spares collecting the other's occurrences.
+                if !self.eval(right, item, scratch) {
+                    return false;
+                }
                 let mut lefts = scratch.span_buffers.pop().unwrap_or_default();
                 let mut rights = scratch.span_buffers.pop().unwrap_or_default();
                 self.spans(left, item, scratch, &mut lefts);
@@ -883,10 +922,19 @@ impl Matcher {
                 .map(|&t| (t, Role::Supporting)),
         );
         while let Some((term, role)) = pending.pop() {
-            if self.term_occurrences(term, item, scratch) == 0 {
+            let kind = &self.terms[term as usize].kind;
+            // A list's own occurrences would only say that it occurs: its members' are the
+            // evidence, so its presence, which the query kept, is enough.
+            let found = match kind {
+                TermKind::Any(_) => self.term_present(term, item, scratch),
+                TermKind::Segments(_) | TermKind::Regex(_) => {
+                    self.term_occurrences(term, item, scratch) > 0
+                }
+            };
+            if !found {
                 continue;
             }
-            if let TermKind::Any(members) = &self.terms[term as usize].kind {
+            if let TermKind::Any(members) = kind {
                 // Evidence names the list entry that matched, not just the list. Only the
                 // members whose first pattern occurred can have matched: the scan listed them,
                 // so a list of hundreds of entries costs what it found, not its length.
