@@ -8,7 +8,7 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 use super::explain::{Shape, Written, WrittenClause};
 use super::query::{Expr, QueryError, Term, Word};
 use super::{
-    Boost, CompiledIndicator, Matcher, NO_HEAD, Node, Pattern, RegexNeedles, StartFilter, TermDef,
+    Boost, CompiledIndicator, Matcher, NO_HEAD, Needle, Node, Pattern, StartFilter, TermDef,
     TermKind, WordTrie,
 };
 use crate::text::FieldMask;
@@ -47,8 +47,7 @@ pub struct MatcherBuilder {
     patterns: Vec<Pattern>,
     regex_ids: HashMap<String, u32>,
     regexes: Vec<Regex>,
-    /// Per regex, text every match of it contains, when there is such text.
-    regex_needles: Vec<Option<Vec<u8>>>,
+    regex_needles: Vec<Option<Needle>>,
     term_ids: HashMap<(String, u8), u32>,
     terms: Vec<TermDef>,
     lists: HashMap<String, Vec<ListEntry>>,
@@ -240,7 +239,7 @@ impl MatcherBuilder {
             pattern_members,
             patterns: self.patterns,
             regexes: self.regexes,
-            regex_needles: RegexNeedles::new(&self.regex_needles),
+            regex_needles: self.regex_needles,
             terms: self.terms,
             pattern_users,
             regex_users,
@@ -386,7 +385,8 @@ impl MatcherBuilder {
                     })?;
                 let id = self.regexes.len() as u32;
                 self.regexes.push(regex);
-                self.regex_needles.push(literal_needle(pattern));
+                self.regex_needles
+                    .push(literal_needle(pattern).as_deref().and_then(Needle::new));
                 self.regex_ids.insert(pattern.to_owned(), id);
                 id
             }

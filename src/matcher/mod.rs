@@ -17,7 +17,6 @@ pub mod explain;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod query;
-mod scan;
 mod trie;
 
 use regex::Regex;
@@ -32,7 +31,6 @@ pub use explain::{Explanation, Verdict};
 use explain::{BASE_SCORE, SCORE_EPSILON, Written};
 
 use crate::text::{Analyzed, Field, FieldMask};
-use scan::{FoundPatterns, RegexNeedles, StartFilter};
 use trie::WordTrie;
 
 /// The text of one item, as display text per field (HTML already stripped).
@@ -194,6 +192,132 @@ struct CompiledIndicator {
     evidence_terms: Vec<u32>,
 }
 
+/// The first three bytes of every text a pattern can match at, hashed into a bitset that
+/// stays in L1. Most words start no pattern, and the walk that finds out follows a few
+/// dependent loads in the trie; this answers most of them from one load.
+#[derive(Debug)]
+struct StartFilter {
+    bits: [u64; StartFilter::WORDS],
+}
+
+impl StartFilter {
+    const WORDS: usize = 1 << 10;
+
+    /// A filter for these patterns, or `None` when one matches too many texts to list (a
+    /// one-byte prefix).
+    fn new<'p>(patterns: impl IntoIterator<Item = (&'p [u8], &'p Pattern)>) -> Option<Self> {
+        let mut filter = StartFilter {
+            bits: [0; Self::WORDS],
+        };
+        for (text, pattern) in patterns {
+            match (text, pattern.prefix) {
+                ([a, b, c, ..], _) => filter.insert(*a, *b, *c),
+                ([a, b], true) => (0..=255).for_each(|c| filter.insert(*a, *b, c)),
+                // Not a prefix: a space or the end of the field follows; at the end, fewer than
+                // three bytes remain and the walk is not filtered.
+                ([a, b], false) => filter.insert(*a, *b, b' '),
+                ([a], false) => (0..=255).for_each(|c| filter.insert(*a, b' ', c)),
+                _ => return None,
+            }
+        }
+        Some(filter)
+    }
+
+    fn slot(a: u8, b: u8, c: u8) -> (usize, u64) {
+        let key = u32::from_le_bytes([a, b, c, 0]).wrapping_mul(0x9E37_79B1) >> 16;
+        ((key >> 6) as usize, 1 << (key & 63))
+    }
+
+    fn insert(&mut self, a: u8, b: u8, c: u8) {
+        let (word, bit) = Self::slot(a, b, c);
+        self.bits[word] |= bit;
+    }
+
+    #[inline]
+    fn may_start(&self, a: u8, b: u8, c: u8) -> bool {
+        let (word, bit) = Self::slot(a, b, c);
+        self.bits[word] & bit != 0
+    }
+}
+
+/// Where one item's pattern occurrences go.
+struct FoundPatterns<'a> {
+    patterns: &'a [Pattern],
+    filter: Option<&'a StartFilter>,
+    analyzed: &'a Analyzed,
+    occurrences: &'a mut [Vec<Occurrence>],
+    touched: &'a mut Vec<u32>,
+}
+
+impl FoundPatterns<'_> {
+    fn scan(mut self, trie: &WordTrie) {
+        let analyzed = self.analyzed;
+        let norm = &analyzed.norm[..];
+        for run in &analyzed.fields {
+            // Patterns hold no line break, so no match crosses the end of a field.
+            let field = &norm[..run.norm_end as usize];
+            let tokens = &analyzed.tokens[run.first_token as usize..run.end_token as usize];
+            for (first, token) in (run.first_token..).zip(tokens) {
+                let from = token.norm_start as usize;
+                if let (Some(filter), [a, b, c, ..]) = (self.filter, &field[from..])
+                    && !filter.may_start(*a, *b, *c)
+                {
+                    continue;
+                }
+                let at = WalkStart {
+                    field: run.field,
+                    text: field,
+                    from,
+                    first,
+                    disp_start: token.disp_start,
+                };
+                self.walk(trie, &at);
+            }
+        }
+    }
+
+    /// Every pattern that starts at one word.
+    #[inline]
+    fn walk(&mut self, trie: &WordTrie, at: &WalkStart<'_>) {
+        let mut position = trie.start();
+        let field = at.text;
+        let mut end = at.from;
+        while let (walked, Some(step)) = trie.run_to_end(position, &field[end..]) {
+            position = step.position();
+            end += walked;
+            for &pattern_id in trie.ends(step) {
+                let pattern = &self.patterns[pattern_id as usize];
+                if !pattern.prefix && field.get(end).is_some_and(|&next| next != b' ') {
+                    continue;
+                }
+                let last = at.first + pattern.extra_tokens;
+                let occurrence = Occurrence {
+                    field: at.field,
+                    first_token: at.first,
+                    last_token: last,
+                    disp_start: at.disp_start,
+                    disp_end: self.analyzed.tokens[last as usize].disp_end,
+                };
+                let list = &mut self.occurrences[pattern_id as usize];
+                if list.is_empty() {
+                    self.touched.push(pattern_id);
+                }
+                list.push(occurrence);
+            }
+        }
+    }
+}
+
+/// Where a walk starts: a word of a field of the normalised text.
+struct WalkStart<'a> {
+    field: Field,
+    /// The field's normalised text, up to its end.
+    text: &'a [u8],
+    from: usize,
+    first: u32,
+    disp_start: u32,
+}
+
 /// All compiled indicators. Cheap to share between threads; per-thread state is a [`Scratch`].
 #[derive(Debug)]
 pub struct Matcher {
@@ -202,7 +326,7 @@ pub struct Matcher {
     patterns: Vec<Pattern>,
     regexes: Vec<Regex>,
     /// Per regex, text all its matches contain, looked for first on each field.
-    regex_needles: RegexNeedles,
+    regex_needles: Vec<Option<Needle>>,
     terms: Vec<TermDef>,
     /// Per term, the pattern its first segment starts with, or [`NO_HEAD`] for regex and
     /// list terms.
@@ -220,6 +344,38 @@ pub struct Matcher {
     /// Per indicator, its clauses as written: only explanations read them, so they stay out
     /// of the compiled indicators the hot path walks.
     written: Vec<Written>,
+}
+
+/// Text every match of a regex contains, looked for before the regex runs on a field: most
+/// fields lack it, and finding that out costs a fraction of what the regex would.
+#[derive(Debug)]
+enum Needle {
+    /// Searched as written: the needle has no ASCII letter whose case could differ.
+    Exact(Box<memchr::memmem::Finder<'static>>),
+    /// Searched up to ASCII case.
+    Caseless(aho_corasick::AhoCorasick),
+}
+
+impl Needle {
+    fn new(needle: &[u8]) -> Option<Needle> {
+        if !needle.iter().any(u8::is_ascii_alphabetic) {
+            return Some(Needle::Exact(Box::new(
+                memchr::memmem::Finder::new(needle).into_owned(),
+            )));
+        }
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build([needle])
+            .ok()
+            .map(Needle::Caseless)
+    }
+
+    fn is_in(&self, text: &str) -> bool {
+        match self {
+            Needle::Exact(finder) => finder.find(text.as_bytes()).is_some(),
+            Needle::Caseless(search) => search.is_match(text),
+        }
+    }
 }
 
 /// In [`Matcher::term_heads`], a term that does not start with a pattern.
@@ -258,10 +414,6 @@ pub struct Scratch {
     /// Which boosts of the indicator being evaluated applied.
     boosts_applied: Vec<bool>,
     generation: u32,
-    /// Per field run of the item, one flag per regex needle: whether the field holds it.
-    /// Valid for this item when `needle_generation == generation`.
-    needles_found: Vec<bool>,
-    needle_generation: u32,
 }
 
 /// At most this many occurrences of one term go into evidence; the rest add nothing a reader
@@ -390,7 +542,6 @@ impl Matcher {
             scratch.regex_generation.fill(0);
             scratch.candidate_generation.fill(0);
             scratch.shared_generation.fill(0);
-            scratch.needle_generation = 0;
             scratch.generation = 1;
         }
 
@@ -461,21 +612,15 @@ impl Matcher {
         if scratch.regex_generation[regex_id] == scratch.generation {
             return scratch.regex_occurrences[regex_id].len();
         }
-        let needle = self.regex_needles.of_regex(regex_id);
-        if needle.is_some() && scratch.needle_generation != scratch.generation {
-            self.find_needles(item, scratch);
-        }
         let mut found_list = std::mem::take(&mut scratch.regex_occurrences[regex_id]);
         found_list.clear();
         let analyzed = &scratch.analyzed;
-        let needles = self.regex_needles.len();
-        for (index, run) in analyzed.fields.iter().enumerate() {
-            if let Some(needle) = needle
-                && !scratch.needles_found[index * needles + needle as usize]
-            {
+        let needle = self.regex_needles[regex_id].as_ref();
+        for run in &analyzed.fields {
+            let text = item.get(run.field);
+            if needle.is_some_and(|needle| !needle.is_in(text)) {
                 continue;
             }
-            let text = item.get(run.field);
             for found in self.regexes[regex_id].find_iter(text) {
                 if found.is_empty() {
                     continue;
@@ -498,24 +643,6 @@ impl Matcher {
         scratch.regex_occurrences[regex_id] = found_list;
         scratch.regex_generation[regex_id] = scratch.generation;
         count
-    }
-
-    /// Which regex needles each field of the item holds: one search a field for all of them,
-    /// where a search per regex would read the field once for each.
-    fn find_needles(&self, item: &ItemText<'_>, scratch: &mut Scratch) {
-        let needles = self.regex_needles.len();
-        let found = &mut scratch.needles_found;
-        found.clear();
-        found.resize(scratch.analyzed.fields.len() * needles, false);
-        for (run, flags) in scratch
-            .analyzed
-            .fields
-            .iter()
-            .zip(found.chunks_mut(needles))
-        {
-            self.regex_needles.find_in(item.get(run.field), flags);
-        }
-        scratch.needle_generation = scratch.generation;
     }
 
     fn collect_candidates(&self, scratch: &mut Scratch) {
@@ -792,5 +919,7 @@ impl Matcher {
     }
 }
 
+#[cfg(test)]
+mod scan_tests;
 #[cfg(test)]
 mod tests;
