@@ -384,7 +384,7 @@ const FILLER: &[&str] = &[
 /// in twenty), its `no_match` examples (three in ten: they name the same actors, so indicators
 /// are evaluated and must say no), and neutral filler. A watch floor's feeds are like that:
 /// on topic, and mostly not a hit.
-fn generate_items(set: &Indicators, count: usize, size: usize) -> Vec<(String, String)> {
+pub(crate) fn generate_items(set: &Indicators, count: usize, size: usize) -> Vec<(String, String)> {
     let hits: Vec<String> = set
         .indicators
         .iter()
@@ -480,7 +480,7 @@ const NARROWING: &[&str] = &[
 /// An indicator file with `count` indicators made by varying the given ones: each variant
 /// narrows the original query with one more word and adds terms of its own, so the
 /// automaton grows and every variant is evaluated on the same on-topic items.
-fn generated_indicators(set: &Indicators, count: usize) -> String {
+pub(crate) fn generated_indicators(set: &Indicators, count: usize) -> String {
     let originals = &set.indicators;
     let indicators: Vec<_> = (0..count)
         .map(|n| {

@@ -3,7 +3,7 @@
 
 mod alerts;
 mod backup;
-mod bench;
+pub(crate) mod bench;
 mod bench_alerts;
 mod bench_ingest;
 mod bench_langid;

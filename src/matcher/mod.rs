@@ -968,4 +968,6 @@ impl Matcher {
 }
 
 #[cfg(test)]
+mod scan_tests;
+#[cfg(test)]
 mod tests;
