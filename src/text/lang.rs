@@ -1321,40 +1321,50 @@ const FOREIGN_SHARE: usize = 50;
 impl WordCounts {
     /// Words are runs of Latin letters, lowercased: ASCII letters, and the letters outside
     /// ASCII that the census counts as Latin. Any other character ends a word; an apostrophe
-    /// between letters ends one and begins the next (see [`WordCounts::scan_char`]).
+    /// between letters ends one and begins the next (see [`WordCounts::scan_byte`]).
     ///
-    /// Eight bytes at a time where they are ASCII without an apostrophe, as they mostly are in
-    /// Latin text: one comparison finds their letters, and each run of letters joins the word
-    /// at once ([`WordCounts::scan_ascii`]). Other bytes go a character at a time.
+    /// Eight bytes at a time where none of them can be an apostrophe or start a Latin letter
+    /// outside ASCII, as most of them are: then their ASCII letters are the only letters, one
+    /// comparison finds them, and each run of them joins the word at once
+    /// ([`WordCounts::scan_plain`]). Other bytes go one at a time.
     fn scan(&mut self, text: &str) {
         let bytes = text.as_bytes();
         let mut word = Word::default();
         let mut at = 0;
         while let Some(chunk) = bytes.get(at..at + 8) {
             let chunk = u64::from_be_bytes(chunk.try_into().expect("eight bytes"));
-            if chunk & HIGH_BITS == 0 && ascii_in(chunk, b'\'', b'\'') == 0 {
-                self.scan_ascii(chunk, &mut word);
+            // The apostrophe, the lead bytes of U+00C0 to U+027F, and those of U+1000 to
+            // U+1FFF (Latin Extended Additional) and U+2000 to U+2FFF (the right single
+            // quotation mark).
+            let special = ascii_in(chunk, b'\'', b'\'')
+                | high_in(chunk, 0xC3, 0xC9)
+                | high_in(chunk, 0xE1, 0xE2);
+            if special == 0 {
+                self.scan_plain(chunk, &mut word);
                 at += 8;
             } else {
                 // A character may run past the eight bytes: the next step starts after it.
                 let end = at + 8;
                 while at < end {
-                    at = self.scan_char(text, at, &mut word);
+                    at = self.scan_byte(text, at, &mut word);
                 }
             }
         }
         while at < bytes.len() {
-            at = self.scan_char(text, at, &mut word);
+            at = self.scan_byte(text, at, &mut word);
         }
         self.finish(word);
     }
 
-    /// Eight ASCII bytes, none an apostrophe, the first in the highest byte of `chunk`.
+    /// Eight bytes of which only the ASCII letters are letters, the first in the highest byte
+    /// of `chunk`. Other bytes end words: punctuation, digits, and the bytes of characters
+    /// of other scripts, which may have begun before these eight or go on after them.
     #[inline]
-    fn scan_ascii(&mut self, chunk: u64, word: &mut Word) {
-        // Or-ing 0x20 makes capitals small; no other ASCII byte becomes a letter.
+    fn scan_plain(&mut self, chunk: u64, word: &mut Word) {
+        // Or-ing 0x20 makes capitals small; no other ASCII byte becomes a letter, and no
+        // byte from 0x80 up is taken for one.
         let lower = chunk | (0x20 * ONES);
-        let letters = ascii_in(lower, b'a', b'z');
+        let letters = ascii_in(lower, b'a', b'z') & !chunk;
         let mut place = 0;
         while place < 8 {
             let ahead = letters << (8 * place);
@@ -1371,19 +1381,23 @@ impl WordCounts {
         }
     }
 
-    /// One character at `at`; where the next begins. Bytes, not chars, for ASCII; a character
-    /// outside ASCII is decoded, and a Latin letter joins the word lowercased.
-    fn scan_char(&mut self, text: &str, at: usize, word: &mut Word) -> usize {
+    /// The byte at `at`; where the next step begins. An ASCII letter joins the word
+    /// lowercased; a character that may be a Latin letter or an apostrophe is decoded (its
+    /// lead byte is a character boundary), and a Latin letter joins the word lowercased. Any
+    /// other byte ends the word: a byte of a character of another script, whether its lead
+    /// or not, as the whole character would.
+    fn scan_byte(&mut self, text: &str, at: usize, word: &mut Word) -> usize {
         let bytes = text.as_bytes();
         let byte = bytes[at];
         if byte.is_ascii_alphabetic() {
             word.push_bytes(u64::from(byte.to_ascii_lowercase()), 1);
             return at + 1;
         }
-        let c = match byte {
-            0..0x80 => char::from(byte),
-            _ => text[at..].chars().next().unwrap_or(' '),
-        };
+        if !matches!(byte, b'\'' | 0xC3..=0xC9 | 0xE1 | 0xE2) {
+            self.finish(std::mem::take(word));
+            return at + 1;
+        }
+        let c = text[at..].chars().next().unwrap_or(' ');
         let at = at + c.len_utf8();
         if is_latin_extended(c) {
             let (lower, native) = fold(c);
@@ -1931,7 +1945,9 @@ mod tests {
 
     fn assert_scans_alike(text: &str) {
         // Every alignment of the text against the eight-byte steps.
-        for pad in ["", " ", "a", "ab ", "The ", "d'", "x’", "Straße "] {
+        for pad in [
+            "", " ", "a", "ab ", "The ", "d'", "x’", "Straße ", "가", "가a", "ж", "—", "ả",
+        ] {
             let text = format!("{pad}{text}");
             let mut fast = WordCounts::default();
             fast.scan(&text);
@@ -1953,6 +1969,8 @@ mod tests {
             "Die Regierung hat beschlossen, was im Frühjahr mit der Hilfe geschieht.",
             "São Paulo, Łódź, Erdoğan, İstanbul, ẞ, ×÷, Ærø 123abc4de5 @[`{ AZaz",
             "북한 ICBM 발사, NATO 규탄 — «КНДР» the of and 朝鲜 the",
+            "정부는a 다음b 달부터the청년of주거 Центробанк,сохранил the ставку 🚀the🛰️of",
+            "Việt Nam đã nói rằng ẞtraße Ḁ ḁ ỹ the ’tis ‘the’ — “of” …and",
             "supercalifragilistic antidisestablishment the''the ''' 'the 'S",
             "a\u{301}b\u{200d}the\u{AD}of\u{feff}and\u{0}with\u{7f}from",
         ];
