@@ -105,8 +105,7 @@ pub fn run(args: &LangidBench) -> anyhow::Result<u8> {
         lang::SAMPLE_BYTES
     );
     if let Some(path) = &args.answers {
-        write_answers(&items, path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_answers(&items, path).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let budget = Duration::from_secs_f64(args.seconds.max(0.1));
     for (label, with_summary) in [("title", false), ("title+summary", true)] {
