@@ -688,3 +688,71 @@ fn identifying_in_the_matchers_pass_answers_as_detect_on_real_news() {
     }
     assert!(compared > 600, "{compared} items");
 }
+
+/// `bench langid --answers` writes what the library answers, item by item, for both text
+/// forms: the file two builds are compared by. Hostile items too: no title, a huge one, mixed
+/// scripts, control characters, an item with no `lang`.
+#[tokio::test]
+async fn bench_langid_writes_each_items_answer_as_the_library_gives_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let huge = "North Korea said the launch had failed. ".repeat(20_000);
+    let mut items = vec![
+        serde_json::json!({"lang": "en", "title": SATELLITE_EN, "summary": "The launch came days after talks."}),
+        serde_json::json!({"lang": "ko", "title": SATELLITE_KO, "summary": ""}),
+        serde_json::json!({"lang": "ru", "title": SATELLITE_RU}),
+        serde_json::json!({"summary": "Centrobank: \u{0}\u{202e} КНДР 북한 朝鲜 ICBM"}),
+        serde_json::json!({"lang": "en", "title": huge, "summary": huge}),
+        serde_json::json!({"lang": "de", "title": "Seoul weist Kiews Wunsch nach Luftabwehrraketen zurück", "summary": "청년 주거 지원 예산을 늘리기로 Shares rose after earnings."}),
+    ];
+    let own = std::fs::read_to_string(root().join("tests/data/news_own.jsonl")).expect("a set");
+    items.extend(
+        own.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line")),
+    );
+    let file = dir.path().join("items.jsonl");
+    let lines: Vec<String> = items.iter().map(|item| item.to_string()).collect();
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    let answers = dir.path().join("answers.jsonl");
+    let output = watchfloor(
+        vec![
+            "bench".into(),
+            "langid".into(),
+            "--file".into(),
+            file.display().to_string(),
+            "--seconds".into(),
+            "0.1".into(),
+            "--answers".into(),
+            answers.display().to_string(),
+        ],
+        vec![],
+    )
+    .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let written = std::fs::read_to_string(&answers).expect("answers");
+    let written: Vec<serde_json::Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(written.len(), 2 * items.len());
+    for (answer, (form, item)) in written.iter().zip(
+        ["title", "title+summary"]
+            .into_iter()
+            .flat_map(|form| items.iter().map(move |item| (form, item))),
+    ) {
+        let title = item["title"].as_str().unwrap_or("");
+        let body = match form {
+            "title" => "",
+            _ => item["summary"].as_str().unwrap_or(""),
+        };
+        let (lang, route) = lang::detect_how(title, body);
+        assert_eq!(answer["form"], form);
+        assert_eq!(answer["truth"], item["lang"].as_str().unwrap_or(""));
+        assert_eq!(answer["lang"], lang::stored(&lang), "{answer}");
+        assert_eq!(answer["route"], route.name(), "{answer}");
+    }
+}

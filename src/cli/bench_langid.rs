@@ -23,9 +23,16 @@ pub struct LangidBench {
     /// How long to time each text form, in seconds
     #[arg(long, default_value_t = 2.0)]
     pub seconds: f64,
+    /// Also write each item's answer, one JSON object {"line", "form", "truth", "lang",
+    /// "route"} a line (title alone, then title and summary), so that two builds can be
+    /// compared item by item
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
 }
 
 struct Item {
+    /// The item's line in the file, from 1.
+    line: usize,
     lang: String,
     title: String,
     summary: String,
@@ -45,6 +52,28 @@ pub fn script_group(lang: &str) -> &'static str {
     }
 }
 
+/// Writes every item's answer for `--answers`: the title alone, then title and summary.
+fn write_answers(items: &[Item], path: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for (form, with_summary) in [("title", false), ("title+summary", true)] {
+        for item in items {
+            let body = if with_summary { &item.summary[..] } else { "" };
+            let (got, route) = lang::detect_how(&item.title, body);
+            let answer = serde_json::json!({
+                "line": item.line,
+                "form": form,
+                "truth": item.lang,
+                "lang": lang::stored(&got),
+                "route": route.name(),
+            });
+            writeln!(out, "{answer}")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
 pub fn run(args: &LangidBench) -> anyhow::Result<u8> {
     if cfg!(debug_assertions) {
         eprintln!(
@@ -62,6 +91,7 @@ pub fn run(args: &LangidBench) -> anyhow::Result<u8> {
             .with_context(|| format!("{}:{}: not JSON", args.file.display(), n + 1))?;
         let field = |k: &str| value[k].as_str().unwrap_or("").to_owned();
         items.push(Item {
+            line: n + 1,
             lang: field("lang"),
             title: field("title"),
             summary: field("summary"),
@@ -74,6 +104,9 @@ pub fn run(args: &LangidBench) -> anyhow::Result<u8> {
         args.file.display(),
         lang::SAMPLE_BYTES
     );
+    if let Some(path) = &args.answers {
+        write_answers(&items, path).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let budget = Duration::from_secs_f64(args.seconds.max(0.1));
     for (label, with_summary) in [("title", false), ("title+summary", true)] {
         let body = |item: &Item| {
