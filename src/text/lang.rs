@@ -269,6 +269,13 @@ impl ScriptTally {
         self.classes[usize::from(letter_class(code))] += 1;
     }
 
+    /// Counts one character of census class `class`, as [`census_class`] gives it: for the
+    /// normaliser's fold table, which looks the class up with the fold.
+    #[inline(always)]
+    pub(crate) fn class(&mut self, class: u8) {
+        self.classes[usize::from(class)] += 1;
+    }
+
     /// The census these counts make.
     fn census(&self) -> Census {
         let of = |class: u8| self.classes[usize::from(class)] as usize;
@@ -295,6 +302,12 @@ impl ScriptTally {
             cyrillic_other: of(CYRILLIC_OTHER),
         }
     }
+}
+
+/// The class [`ScriptTally::char`] counts a character outside ASCII in, for tables that
+/// keep it beside other facts about the character.
+pub(crate) fn census_class(code: u32) -> u8 {
+    letter_class(code)
 }
 
 /// The class of a character outside ASCII, letters of unnamed blocks resolved.

@@ -155,7 +155,14 @@ impl Analyzed {
                 // Hangul is kept as written: take a whole run of syllables at once.
                 let run = i + hangul_run_len(&bytes[i..]);
                 count.hangul_run(i, run);
-                words.letters(i, run, &display[i..run]);
+                words.open(i, run);
+                let norm = &mut words.out.norm;
+                match bytes.get(i..run + COPY) {
+                    // Kept as written: copied in whole pieces while the text has room past
+                    // the run, as most words do.
+                    Some(from) => copy_in_pieces(from, run - i, norm),
+                    None => norm.extend_from_slice(&bytes[i..run]),
+                }
                 i = run;
                 continue;
             }
@@ -169,13 +176,16 @@ impl Analyzed {
                 // Every table character is two bytes long in UTF-8, decoded here in place.
                 while let [lead @ 0xC2..=0xDF, next, ..] = bytes[i..] {
                     let code = (u32::from(lead) & 0x1F) << 6 | (u32::from(next) & 0x3F);
-                    let Some(fold) = table.word_fold(code) else {
+                    let packed = table.short_words[code as usize & 0x7FF];
+                    if packed == ShortWord::default() {
                         break;
-                    };
-                    count.char(i + 2, code);
-                    // Most letters fold to one character: pushed as a character, it is
-                    // encoded in place rather than copied by a call per letter.
-                    fold.append_to(&mut words.out.norm);
+                    }
+                    count.class(i + 2, packed.census_class());
+                    // Written whole and cut back rather than copied by a call per letter.
+                    let norm = &mut words.out.norm;
+                    let at = norm.len();
+                    norm.extend_from_slice(&packed.utf8());
+                    norm.truncate(at + packed.len());
                     i += 2;
                 }
                 // Stretches the open word's display range over the run.
@@ -209,8 +219,9 @@ impl Analyzed {
 
 /// What the normaliser counts for language identification while it walks a field.
 trait LetterCount {
-    /// Whether anything is counted: when not, the ASCII blocks skip their letter masks.
-    const COUNTS: bool;
+    /// Whether anything at byte `start` or past it is counted: when not, the ASCII blocks
+    /// skip their letter masks.
+    fn wants(&self, start: usize) -> bool;
     /// The ASCII letters (`letters`, bit k for byte `start + k`) and capitals among them of
     /// a block of `len` ASCII bytes at byte `start`.
     fn ascii_block(&mut self, start: usize, len: usize, letters: u64, capitals: u64);
@@ -218,19 +229,26 @@ trait LetterCount {
     fn hangul_run(&mut self, start: usize, end: usize);
     /// A character outside ASCII (not a Hangul syllable) ending at byte `end`.
     fn char(&mut self, end: usize, code: u32);
+    /// The same, its census class already looked up.
+    fn class(&mut self, end: usize, class: u8);
 }
 
 /// Counts nothing: matching alone.
 struct NoCount;
 
 impl LetterCount for NoCount {
-    const COUNTS: bool = false;
+    #[inline(always)]
+    fn wants(&self, _: usize) -> bool {
+        false
+    }
     #[inline(always)]
     fn ascii_block(&mut self, _: usize, _: usize, _: u64, _: u64) {}
     #[inline(always)]
     fn hangul_run(&mut self, _: usize, _: usize) {}
     #[inline(always)]
     fn char(&mut self, _: usize, _: u32) {}
+    #[inline(always)]
+    fn class(&mut self, _: usize, _: u8) {}
 }
 
 /// Counts the characters that end within the first `limit` bytes.
@@ -240,7 +258,10 @@ struct CountTo<'a> {
 }
 
 impl LetterCount for CountTo<'_> {
-    const COUNTS: bool = true;
+    #[inline(always)]
+    fn wants(&self, start: usize) -> bool {
+        start < self.limit
+    }
 
     #[inline(always)]
     fn ascii_block(&mut self, start: usize, len: usize, letters: u64, capitals: u64) {
@@ -267,6 +288,13 @@ impl LetterCount for CountTo<'_> {
     fn char(&mut self, end: usize, code: u32) {
         if end <= self.limit {
             self.tally.char(code);
+        }
+    }
+
+    #[inline(always)]
+    fn class(&mut self, end: usize, class: u8) {
+        if end <= self.limit {
+            self.tally.class(class);
         }
     }
 }
@@ -301,7 +329,8 @@ struct AsciiBlock {
     len: usize,
     /// Letters and digits among them.
     word: u64,
-    /// Letters (either case) and capitals among them, filled only when asked for.
+    /// Letters (either case) and capitals among them, filled only when asked for (left
+    /// empty otherwise).
     letters: u64,
     capitals: u64,
 }
@@ -443,7 +472,7 @@ impl WordWriter<'_> {
         block: &mut AsciiBlock,
         count: &mut C,
     ) -> usize {
-        block.classify(bytes, C::COUNTS);
+        block.classify(bytes, count.wants(start));
         count.ascii_block(start, block.len, block.letters, block.capitals);
         let len = block.len;
         let mut word = block.word;
@@ -706,6 +735,44 @@ enum FoldKind {
 struct FoldTable {
     /// Per character, from [`TABLE_FIRST`].
     entries: Vec<Fold>,
+    /// Per character below [`TABLE_END`], for the letters that fold to letters or digits of
+    /// four bytes at most (nearly all of them): the fold and the character's census class in
+    /// one word, read by the loop over a run of such letters; zero for every other character.
+    short_words: Box<[ShortWord; TABLE_END as usize]>,
+}
+
+/// A fold's UTF-8 zero-padded in the low four bytes, its length in the fifth, the folded
+/// character's census class in the sixth; zero when there is none.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct ShortWord(u64);
+
+impl ShortWord {
+    fn new(fold: &str, census_class: u8) -> Option<Self> {
+        let mut utf8 = [0u8; 4];
+        utf8.get_mut(..fold.len())?.copy_from_slice(fold.as_bytes());
+        (!fold.is_empty()).then(|| {
+            ShortWord(
+                u64::from(u32::from_le_bytes(utf8))
+                    | (fold.len() as u64) << 32
+                    | u64::from(census_class) << 40,
+            )
+        })
+    }
+
+    #[inline(always)]
+    fn utf8(self) -> [u8; 4] {
+        (self.0 as u32).to_le_bytes()
+    }
+
+    #[inline(always)]
+    fn len(self) -> usize {
+        (self.0 >> 32) as usize & 0xFF
+    }
+
+    #[inline(always)]
+    fn census_class(self) -> u8 {
+        (self.0 >> 40) as u8
+    }
 }
 
 /// How one table character folds.
@@ -713,23 +780,6 @@ struct Fold {
     kind: FoldKind,
     /// Kept apart for each character, so that a lookup slices nothing.
     text: Box<str>,
-    /// The fold's UTF-8 when it is four bytes at most (nearly every one is two), zero-padded,
-    /// and its length: written whole and cut back.
-    short: Option<([u8; 4], usize)>,
-}
-
-impl Fold {
-    #[inline]
-    fn append_to(&self, out: &mut Vec<u8>) {
-        match self.short {
-            Some((utf8, len)) => {
-                let at = out.len();
-                out.extend_from_slice(&utf8);
-                out.truncate(at + len);
-            }
-            None => out.extend_from_slice(self.text.as_bytes()),
-        }
-    }
 }
 
 const TABLE_FIRST: u32 = 0x80;
@@ -738,6 +788,7 @@ const TABLE_END: u32 = 0x800;
 impl FoldTable {
     fn build() -> Self {
         let mut entries = Vec::with_capacity((TABLE_END - TABLE_FIRST) as usize);
+        let mut short_words = Box::new([ShortWord::default(); TABLE_END as usize]);
         for code in TABLE_FIRST..TABLE_END {
             let mut folded = String::new();
             // Ignorable characters (the soft hyphen) vanish from the word they are in.
@@ -751,18 +802,20 @@ impl FoldTable {
                 [one] if !is_mark(*one) => FoldKind::Separator,
                 _ => FoldKind::Mixed,
             };
-            let short = (folded.len() <= 4).then(|| {
-                let mut utf8 = [0u8; 4];
-                utf8[..folded.len()].copy_from_slice(folded.as_bytes());
-                (utf8, folded.len())
-            });
+            if kind == FoldKind::Word
+                && let Some(word) = ShortWord::new(&folded, super::lang::census_class(code))
+            {
+                short_words[code as usize] = word;
+            }
             entries.push(Fold {
                 kind,
                 text: folded.into_boxed_str(),
-                short,
             });
         }
-        FoldTable { entries }
+        FoldTable {
+            entries,
+            short_words,
+        }
     }
 
     fn lookup(&self, c: char) -> Option<(FoldKind, &str)> {

@@ -415,6 +415,25 @@ mod tests {
     }
 
     #[test]
+    fn every_two_byte_character_in_a_run_of_letters_normalises_as_the_plain_pass_does() {
+        // The run loop reads its folds and census classes from a table of its own.
+        for code in 0x80..0x800u32 {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            for text in [
+                format!("д{c}ж"),
+                format!("д{c}{c}{c}"),
+                format!("{c}д {c}"),
+                format!("ab{c}cd"),
+            ] {
+                assert_same(&text, usize::MAX);
+                assert_same(&text, 3);
+            }
+        }
+    }
+
+    #[test]
     fn long_words_normalise_as_the_plain_pass_does() {
         for len in [63, 64, 65, 127, 128, 129, 1000, 5000] {
             let word: String = (0..len)
