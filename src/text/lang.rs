@@ -256,37 +256,12 @@ impl ScriptTally {
         *self = ScriptTally::default();
     }
 
-    /// Counts the ASCII letters and capitals of `bytes` (other bytes are skipped), eight bytes
-    /// at a time: each byte's verdict is a bit in its own byte lane, and the lanes are summed
-    /// every [`ASCII_BLOCK`] bytes, before any could pass 255. The compiler's vectorised
-    /// byte-wide sum widened every byte to 32 bits and cost twice as much.
-    #[inline]
-    pub(crate) fn ascii(&mut self, bytes: &[u8]) {
-        /// The lanes' sum: each lane at most 255, so no lane carries into the next.
-        fn lane_sum(lanes: u64) -> u32 {
-            let pairs = (lanes & 0x00FF_00FF_00FF_00FF) + ((lanes >> 8) & 0x00FF_00FF_00FF_00FF);
-            (pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u32
-        }
-        let mut blocks = bytes.chunks(ASCII_BLOCK);
-        for block in &mut blocks {
-            let mut chunks = block.chunks_exact(8);
-            let mut letters = 0u64;
-            let mut capitals = 0u64;
-            for chunk in &mut chunks {
-                let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-                // Or-ing 0x20 makes capitals small and leaves the high bit as it was.
-                letters += ascii_in(word | (0x20 * ONES), b'a', b'z') >> 7;
-                capitals += ascii_in(word, b'A', b'Z') >> 7;
-            }
-            let mut letters = lane_sum(letters);
-            let mut capitals = lane_sum(capitals);
-            for &byte in chunks.remainder() {
-                letters += u32::from((byte | 0x20).wrapping_sub(b'a') < 26);
-                capitals += u32::from(byte.wrapping_sub(b'A') < 26);
-            }
-            self.ascii_letters += letters;
-            self.ascii_capitals += capitals;
-        }
+    /// Counts `letters` ASCII letters, `capitals` of them capitals: the normaliser finds them
+    /// with the bit masks it classifies its ASCII blocks into anyway.
+    #[inline(always)]
+    pub(crate) fn ascii_counts(&mut self, letters: u32, capitals: u32) {
+        self.ascii_letters += letters;
+        self.ascii_capitals += capitals;
     }
 
     /// Counts `count` Hangul syllables (U+AC00 to U+D7A3).
@@ -300,6 +275,13 @@ impl ScriptTally {
     #[inline(always)]
     pub(crate) fn char(&mut self, code: u32) {
         self.classes[usize::from(letter_class(code))] += 1;
+    }
+
+    /// Counts one character of census class `class`, as [`census_class`] gives it: for the
+    /// normaliser's fold table, which looks the class up with the fold.
+    #[inline(always)]
+    pub(crate) fn class(&mut self, class: u8) {
+        self.classes[usize::from(class)] += 1;
     }
 
     /// The census these counts make.
@@ -328,6 +310,12 @@ impl ScriptTally {
             cyrillic_other: of(CYRILLIC_OTHER),
         }
     }
+}
+
+/// The class [`ScriptTally::char`] counts a character outside ASCII in, for tables that
+/// keep it beside other facts about the character.
+pub(crate) fn census_class(code: u32) -> u8 {
+    letter_class(code)
 }
 
 /// The class of a character outside ASCII, letters of unnamed blocks resolved.
@@ -657,8 +645,6 @@ const FLUSH_BYTES: usize = 64;
 const _: () = assert!(CLASSES as u32 * FIELD_BITS <= 128 && FLUSH_BYTES / 2 <= FIELD_MAX);
 
 const ONES: u64 = 0x0101_0101_0101_0101;
-/// Bytes [`ScriptTally::ascii`] sums in byte lanes before adding them up: 255 words of eight.
-const ASCII_BLOCK: usize = 255 * 8;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 /// The ASCII bytes of `word` (eight bytes) that lie in `low..=high` (both below 0x80), as the

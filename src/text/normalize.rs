@@ -19,6 +19,9 @@ use std::sync::OnceLock;
 use super::Field;
 use super::lang::ScriptTally;
 
+#[cfg(test)]
+mod reference;
+
 /// One word of the normalised stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Token {
@@ -103,7 +106,6 @@ impl Analyzed {
         if display.is_empty() {
             return;
         }
-        count.ascii(display.as_bytes());
         // Folding rarely makes text longer; one reservation spares most growth checks a copy.
         self.norm.reserve(display.len() + 1);
         if !self.norm.is_empty() {
@@ -118,22 +120,31 @@ impl Analyzed {
         };
         let bytes = display.as_bytes();
         let table = fold_table();
+        let mut block = AsciiBlock::default();
         let mut i = 0;
         while i < bytes.len() {
             let byte = bytes[i];
             if byte < 0x80 {
-                // Most text is ASCII: take a whole run of letters and digits, or of
-                // separators, at once rather than a character at a time.
-                if BYTE_CLASS[byte as usize] == ASCII_WORD {
-                    i += words.ascii_letters(i, &bytes[i..]);
-                } else {
-                    words.separator();
-                    // Words are mostly separated by a single space.
-                    i += 1;
-                    while i < bytes.len() && BYTE_CLASS[bytes[i] as usize] == ASCII_SEPARATOR {
-                        i += 1;
+                if bytes.get(i + 1).is_none_or(|next| *next >= 0x80) {
+                    // One ASCII byte alone, most often the space between two words in another
+                    // script: not worth a block.
+                    if byte.is_ascii_alphanumeric() {
+                        count.ascii_block(
+                            i,
+                            1,
+                            u64::from(byte.is_ascii_alphabetic()),
+                            u64::from(byte.is_ascii_uppercase()),
+                        );
+                        words.letter(i, i + 1, char::from(byte.to_ascii_lowercase()));
+                    } else {
+                        words.separator();
                     }
+                    i += 1;
+                    continue;
                 }
+                // Most text is ASCII: classify up to 64 bytes at once and take their words
+                // from the block's bit masks.
+                i += words.ascii_block(i, &bytes[i..], &mut block, count);
                 continue;
             }
             let c = display[i..]
@@ -144,7 +155,14 @@ impl Analyzed {
                 // Hangul is kept as written: take a whole run of syllables at once.
                 let run = i + hangul_run_len(&bytes[i..]);
                 count.hangul_run(i, run);
-                words.letters(i, run, &display[i..run]);
+                words.open(i, run);
+                let norm = &mut words.out.norm;
+                match bytes.get(i..run + COPY) {
+                    // Kept as written: copied in whole pieces while the text has room past
+                    // the run, as most words do.
+                    Some(from) => copy_in_pieces(from, run - i, norm),
+                    None => norm.extend_from_slice(&bytes[i..run]),
+                }
                 i = run;
                 continue;
             }
@@ -158,13 +176,16 @@ impl Analyzed {
                 // Every table character is two bytes long in UTF-8, decoded here in place.
                 while let [lead @ 0xC2..=0xDF, next, ..] = bytes[i..] {
                     let code = (u32::from(lead) & 0x1F) << 6 | (u32::from(next) & 0x3F);
-                    let Some(fold) = table.word_fold(code) else {
+                    let packed = table.short_words[code as usize & 0x7FF];
+                    if packed == ShortWord::default() {
                         break;
-                    };
-                    count.char(i + 2, code);
-                    // Most letters fold to one character: pushed as a character, it is
-                    // encoded in place rather than copied by a call per letter.
-                    fold.append_to(&mut words.out.norm);
+                    }
+                    count.class(i + 2, packed.census_class());
+                    // Written whole and cut back rather than copied by a call per letter.
+                    let norm = &mut words.out.norm;
+                    let at = norm.len();
+                    norm.extend_from_slice(&packed.utf8());
+                    norm.truncate(at + packed.len());
                     i += 2;
                 }
                 // Stretches the open word's display range over the run.
@@ -198,12 +219,18 @@ impl Analyzed {
 
 /// What the normaliser counts for language identification while it walks a field.
 trait LetterCount {
-    /// The field's bytes, once, before the walk: ASCII letters are counted apart, in bulk.
-    fn ascii(&mut self, bytes: &[u8]);
+    /// Whether anything at byte `start` or past it is counted: when not, the ASCII blocks
+    /// skip their letter masks.
+    fn wants(&self, start: usize) -> bool;
+    /// The ASCII letters (`letters`, bit k for byte `start + k`) and capitals among them of
+    /// a block of `len` ASCII bytes at byte `start`.
+    fn ascii_block(&mut self, start: usize, len: usize, letters: u64, capitals: u64);
     /// A run of Hangul syllables at bytes `start..end`.
     fn hangul_run(&mut self, start: usize, end: usize);
     /// A character outside ASCII (not a Hangul syllable) ending at byte `end`.
     fn char(&mut self, end: usize, code: u32);
+    /// The same, its census class already looked up.
+    fn class(&mut self, end: usize, class: u8);
 }
 
 /// Counts nothing: matching alone.
@@ -211,11 +238,17 @@ struct NoCount;
 
 impl LetterCount for NoCount {
     #[inline(always)]
-    fn ascii(&mut self, _: &[u8]) {}
+    fn wants(&self, _: usize) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn ascii_block(&mut self, _: usize, _: usize, _: u64, _: u64) {}
     #[inline(always)]
     fn hangul_run(&mut self, _: usize, _: usize) {}
     #[inline(always)]
     fn char(&mut self, _: usize, _: u32) {}
+    #[inline(always)]
+    fn class(&mut self, _: usize, _: u8) {}
 }
 
 /// Counts the characters that end within the first `limit` bytes.
@@ -225,9 +258,23 @@ struct CountTo<'a> {
 }
 
 impl LetterCount for CountTo<'_> {
-    #[inline]
-    fn ascii(&mut self, bytes: &[u8]) {
-        self.tally.ascii(&bytes[..bytes.len().min(self.limit)]);
+    #[inline(always)]
+    fn wants(&self, start: usize) -> bool {
+        start < self.limit
+    }
+
+    #[inline(always)]
+    fn ascii_block(&mut self, start: usize, len: usize, letters: u64, capitals: u64) {
+        if start >= self.limit {
+            return;
+        }
+        let within = len.min(self.limit - start);
+        // `within` is 1..=64: the mask of its low bits, without a shift by 64.
+        let keep = u64::MAX >> (64 - within);
+        self.tally.ascii_counts(
+            (letters & keep).count_ones(),
+            (capitals & keep).count_ones(),
+        );
     }
 
     #[inline]
@@ -241,6 +288,13 @@ impl LetterCount for CountTo<'_> {
     fn char(&mut self, end: usize, code: u32) {
         if end <= self.limit {
             self.tally.char(code);
+        }
+    }
+
+    #[inline(always)]
+    fn class(&mut self, end: usize, class: u8) {
+        if end <= self.limit {
+            self.tally.class(class);
         }
     }
 }
@@ -259,65 +313,126 @@ pub fn normalize_words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Appends the run of ASCII letters and digits that `bytes` starts with to `out`, lowercased,
-/// and returns its length. Eight bytes are classified, lowercased and written at once, then
-/// `out` is cut back to the run: a byte-at-a-time scan mispredicts its exit at nearly every
-/// word end, and a copy of a few bytes costs a call.
-fn copy_ascii_word(bytes: &[u8], out: &mut Vec<u8>) -> usize {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    const fn splat(byte: u8) -> u64 {
-        u64::from_ne_bytes([byte; 8])
+/// Bytes an ASCII block classifies at once: one bit each in a `u64`.
+const BLOCK: usize = 64;
+/// Bytes copied at once from a block's lowered text: most words are shorter.
+const COPY: usize = 16;
+
+/// Up to [`BLOCK`] ASCII bytes, classified eight at a time, their verdicts gathered into bit
+/// masks (bit k for byte k) so that words are found by counting zeros rather than by a
+/// branch a byte, which mispredicts at nearly every word end.
+struct AsciiBlock {
+    /// The block lowercased, with room behind it for a [`COPY`]-byte copy from any offset
+    /// (what lies past the block is left from blocks before: copied, then cut off).
+    lowered: [u8; BLOCK + COPY],
+    /// ASCII bytes the text starts with, at most [`BLOCK`].
+    len: usize,
+    /// Letters and digits among them.
+    word: u64,
+    /// Letters (either case) and capitals among them, filled only when asked for (left
+    /// empty otherwise).
+    letters: u64,
+    capitals: u64,
+}
+
+const HIGH: u64 = 0x8080_8080_8080_8080;
+const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+
+const fn splat(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+/// Per byte of `x` (high bits clear), the high bit set when `lo <= byte <= hi`: with high bits
+/// cleared first, no addition carries into the next byte.
+#[inline(always)]
+fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
+    x.wrapping_add(splat(0x80 - lo)) & !x.wrapping_add(splat(0x7F - hi)) & HIGH
+}
+
+/// The high bits of the eight bytes of `mask` (nothing else set) as the low eight bits: each
+/// byte's bit lands in the top byte of the product at its own place, and no two partial
+/// products share a bit position, so nothing carries.
+#[inline(always)]
+fn gather_high_bits(mask: u64) -> u64 {
+    ((mask >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+/// Appends the first `len` bytes of `from` to `out` in whole copies of [`COPY`] bytes, cut
+/// back after: a copy of a length known only at run time costs a call. `from` holds at least
+/// `len + COPY` bytes.
+#[inline(always)]
+fn copy_in_pieces(from: &[u8], len: usize, out: &mut Vec<u8>) {
+    let at = out.len();
+    let mut copied = 0;
+    while copied < len {
+        out.extend_from_slice(&from[copied..copied + COPY]);
+        copied += COPY;
     }
-    // Per byte, the high bit set when `lo <= byte <= hi`; with high bits cleared first, no
-    // addition carries into the next byte.
-    fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
-        x.wrapping_add(splat(0x80 - lo)) & !x.wrapping_add(splat(0x7F - hi)) & HIGH
-    }
-    let mut len = 0;
-    loop {
-        let x = match bytes.get(len..len + 8) {
-            Some(chunk) => u64::from_le_bytes(chunk.try_into().expect("eight bytes")),
-            None => {
-                // Zero bytes pad the last chunk: they end the word.
-                let mut chunk = [0u8; 8];
-                chunk[..bytes.len() - len].copy_from_slice(&bytes[len..]);
-                u64::from_le_bytes(chunk)
+    out.truncate(at + len);
+}
+
+impl AsciiBlock {
+    /// Classifies the ASCII bytes `bytes` starts with (its first byte is ASCII), up to
+    /// [`BLOCK`] of them; their letters and capitals too when `count_letters` (a constant
+    /// where this is inlined, so the masks cost nothing when not wanted).
+    #[inline(always)]
+    fn classify(&mut self, bytes: &[u8], count_letters: bool) {
+        let block = self;
+        block.len = 0;
+        block.word = 0;
+        block.letters = 0;
+        block.capitals = 0;
+        for at in (0..BLOCK).step_by(8) {
+            let x = match bytes.get(at..at + 8) {
+                Some(chunk) => u64::from_le_bytes(chunk.try_into().expect("eight bytes")),
+                None if at >= bytes.len() => break,
+                None => {
+                    // A byte from 0x80 up pads the last chunk: it ends the block.
+                    let mut chunk = [0x80u8; 8];
+                    chunk[..bytes.len() - at].copy_from_slice(&bytes[at..]);
+                    u64::from_le_bytes(chunk)
+                }
+            };
+            let low = x & LOW;
+            let upper = in_range(low, b'A', b'Z') & !x;
+            let letter = in_range(low | splat(0x20), b'a', b'z') & !x;
+            let word = letter | (in_range(low, b'0', b'9') & !x);
+            // 0x80 >> 2 is the 0x20 between a capital and its small letter.
+            block.lowered[at..at + 8].copy_from_slice(&(x | upper >> 2).to_le_bytes());
+            block.word |= gather_high_bits(word) << at;
+            if count_letters {
+                block.letters |= gather_high_bits(letter) << at;
+                block.capitals |= gather_high_bits(upper) << at;
             }
-        };
-        let low = x & LOW;
-        let upper = in_range(low, b'A', b'Z') & !x;
-        let word = (in_range(low | splat(0x20), b'a', b'z') | in_range(low, b'0', b'9')) & !x;
-        // 0x80 >> 2 is the 0x20 between a capital and its small letter.
-        out.extend_from_slice(&(x | upper >> 2).to_le_bytes());
-        let other = !word & HIGH;
-        if other != 0 {
-            let run = (other.trailing_zeros() / 8) as usize;
-            out.truncate(out.len() - 8 + run);
-            return len + run;
+            let not_ascii = x & HIGH;
+            if not_ascii != 0 {
+                block.len = at + (not_ascii.trailing_zeros() / 8) as usize;
+                break;
+            }
+            block.len = at + 8;
         }
-        len += 8;
+        // Bits past the block's end (a non-ASCII byte's continuation bytes can look like
+        // letters once their high bit is dropped) must not count.
+        let keep = u64::MAX
+            .checked_shr((BLOCK - block.len) as u32)
+            .unwrap_or(0);
+        block.word &= keep;
+        block.letters &= keep;
+        block.capitals &= keep;
     }
 }
 
-/// How an ASCII byte takes part in words; bytes from 0x80 up start a character decoded apart.
-const ASCII_WORD: u8 = 0;
-const ASCII_SEPARATOR: u8 = 1;
-const NOT_ASCII: u8 = 2;
-
-static BYTE_CLASS: [u8; 256] = {
-    let mut classes = [NOT_ASCII; 256];
-    let mut byte = 0;
-    while byte < 0x80 {
-        classes[byte] = if (byte as u8).is_ascii_alphanumeric() {
-            ASCII_WORD
-        } else {
-            ASCII_SEPARATOR
-        };
-        byte += 1;
+impl Default for AsciiBlock {
+    fn default() -> Self {
+        AsciiBlock {
+            lowered: [0; BLOCK + COPY],
+            len: 0,
+            word: 0,
+            letters: 0,
+            capitals: 0,
+        }
     }
-    classes
-};
+}
 
 /// Builds words into an [`Analyzed`], tracking the display range of the open word.
 struct WordWriter<'a> {
@@ -346,15 +461,86 @@ impl WordWriter<'_> {
         push_char(&mut self.out.norm, folded);
     }
 
-    /// Adds the ASCII letters and digits that `bytes` (display bytes from `start`) starts
-    /// with to a word, and returns how many there are.
-    fn ascii_letters(&mut self, start: usize, bytes: &[u8]) -> usize {
-        self.open(start, start);
-        let run = copy_ascii_word(bytes, &mut self.out.norm);
+    /// Takes the words of the ASCII bytes `bytes` (display bytes from `start`, the first
+    /// one ASCII) starts with, up to [`BLOCK`] of them, classified into `block`, counting
+    /// their letters into `count`, and returns how many bytes it took.
+    #[inline(always)]
+    fn ascii_block<C: LetterCount>(
+        &mut self,
+        start: usize,
+        bytes: &[u8],
+        block: &mut AsciiBlock,
+        count: &mut C,
+    ) -> usize {
+        block.classify(bytes, count.wants(start));
+        count.ascii_block(start, block.len, block.letters, block.capitals);
+        let len = block.len;
+        let mut word = block.word;
+        // The open word (from the block before, or letters outside ASCII) goes on into the
+        // block, or ends before it.
         if let Some(token) = &mut self.current {
+            // At most `len`: bits past the block are clear.
+            let run = (!word).trailing_zeros() as usize;
             token.disp_end = (start + run) as u32;
+            copy_in_pieces(&block.lowered[..run + COPY], run, &mut self.out.norm);
+            if run < len {
+                self.separator();
+            }
+            word &= u64::MAX.checked_shl(run as u32).unwrap_or(0);
         }
-        run
+        if word == 0 {
+            return len;
+        }
+        // Every other word lies in the block, so it is written and recorded here without the
+        // open word's bookkeeping; only the last may go on past the block and stays open.
+        let Analyzed { norm, tokens, .. } = &mut *self.out;
+        let mut space = tokens.len() as u32 > self.first_token;
+        let base = norm.len();
+        // Room for the block's words, a space before each (one more than the block's
+        // separators at most) and the overshoot of the last copy; cut back below.
+        norm.resize(base + len + 1 + COPY, 0);
+        let out = &mut norm[base..];
+        let mut written = 0;
+        let mut starts = word & !(word << 1);
+        let mut ends = word & !(word >> 1);
+        loop {
+            let first = starts.trailing_zeros() as usize;
+            let end = ends.trailing_zeros() as usize + 1;
+            starts &= starts - 1;
+            ends &= ends - 1;
+            // Written always, kept only when a word came before.
+            out[written] = b' ';
+            written += usize::from(space);
+            space = true;
+            let norm_start = base + written;
+            let mut copied = 0;
+            while copied < end - first {
+                out[written + copied..written + copied + COPY]
+                    .copy_from_slice(&block.lowered[first + copied..first + copied + COPY]);
+                copied += COPY;
+            }
+            written += end - first;
+            let token = Token {
+                norm_start: norm_start as u32,
+                norm_end: (base + written) as u32,
+                disp_start: (start + first) as u32,
+                disp_end: (start + end) as u32,
+            };
+            if starts == 0 {
+                if end == len {
+                    self.current = Some(Token {
+                        norm_end: 0,
+                        ..token
+                    });
+                } else {
+                    tokens.push(token);
+                }
+                break;
+            }
+            tokens.push(token);
+        }
+        norm.truncate(base + written);
+        len
     }
 
     /// Adds folded text that belongs to a word, from display bytes `start..end`.
@@ -364,6 +550,7 @@ impl WordWriter<'_> {
     }
 
     /// Opens a word at display byte `start`, or extends the open one, to display byte `end`.
+    #[inline(always)]
     fn open(&mut self, start: usize, end: usize) {
         match &mut self.current {
             Some(token) => token.disp_end = end as u32,
@@ -389,6 +576,7 @@ impl WordWriter<'_> {
         }
     }
 
+    #[inline(always)]
     fn separator(&mut self) {
         if let Some(mut token) = self.current.take() {
             token.norm_end = self.out.norm.len() as u32;
@@ -547,6 +735,44 @@ enum FoldKind {
 struct FoldTable {
     /// Per character, from [`TABLE_FIRST`].
     entries: Vec<Fold>,
+    /// Per character below [`TABLE_END`], for the letters that fold to letters or digits of
+    /// four bytes at most (nearly all of them): the fold and the character's census class in
+    /// one word, read by the loop over a run of such letters; zero for every other character.
+    short_words: Box<[ShortWord; TABLE_END as usize]>,
+}
+
+/// A fold's UTF-8 zero-padded in the low four bytes, its length in the fifth, the folded
+/// character's census class in the sixth; zero when there is none.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct ShortWord(u64);
+
+impl ShortWord {
+    fn new(fold: &str, census_class: u8) -> Option<Self> {
+        let mut utf8 = [0u8; 4];
+        utf8.get_mut(..fold.len())?.copy_from_slice(fold.as_bytes());
+        (!fold.is_empty()).then(|| {
+            ShortWord(
+                u64::from(u32::from_le_bytes(utf8))
+                    | (fold.len() as u64) << 32
+                    | u64::from(census_class) << 40,
+            )
+        })
+    }
+
+    #[inline(always)]
+    fn utf8(self) -> [u8; 4] {
+        (self.0 as u32).to_le_bytes()
+    }
+
+    #[inline(always)]
+    fn len(self) -> usize {
+        (self.0 >> 32) as usize & 0xFF
+    }
+
+    #[inline(always)]
+    fn census_class(self) -> u8 {
+        (self.0 >> 40) as u8
+    }
 }
 
 /// How one table character folds.
@@ -554,23 +780,6 @@ struct Fold {
     kind: FoldKind,
     /// Kept apart for each character, so that a lookup slices nothing.
     text: Box<str>,
-    /// The fold's UTF-8 when it is four bytes at most (nearly every one is two), zero-padded,
-    /// and its length: written whole and cut back.
-    short: Option<([u8; 4], usize)>,
-}
-
-impl Fold {
-    #[inline]
-    fn append_to(&self, out: &mut Vec<u8>) {
-        match self.short {
-            Some((utf8, len)) => {
-                let at = out.len();
-                out.extend_from_slice(&utf8);
-                out.truncate(at + len);
-            }
-            None => out.extend_from_slice(self.text.as_bytes()),
-        }
-    }
 }
 
 const TABLE_FIRST: u32 = 0x80;
@@ -579,6 +788,7 @@ const TABLE_END: u32 = 0x800;
 impl FoldTable {
     fn build() -> Self {
         let mut entries = Vec::with_capacity((TABLE_END - TABLE_FIRST) as usize);
+        let mut short_words = Box::new([ShortWord::default(); TABLE_END as usize]);
         for code in TABLE_FIRST..TABLE_END {
             let mut folded = String::new();
             // Ignorable characters (the soft hyphen) vanish from the word they are in.
@@ -592,18 +802,20 @@ impl FoldTable {
                 [one] if !is_mark(*one) => FoldKind::Separator,
                 _ => FoldKind::Mixed,
             };
-            let short = (folded.len() <= 4).then(|| {
-                let mut utf8 = [0u8; 4];
-                utf8[..folded.len()].copy_from_slice(folded.as_bytes());
-                (utf8, folded.len())
-            });
+            if kind == FoldKind::Word
+                && let Some(word) = ShortWord::new(&folded, super::lang::census_class(code))
+            {
+                short_words[code as usize] = word;
+            }
             entries.push(Fold {
                 kind,
                 text: folded.into_boxed_str(),
-                short,
             });
         }
-        FoldTable { entries }
+        FoldTable {
+            entries,
+            short_words,
+        }
     }
 
     fn lookup(&self, c: char) -> Option<(FoldKind, &str)> {
@@ -706,26 +918,44 @@ mod tests {
     }
 
     #[test]
-    fn copy_ascii_word_agrees_with_a_byte_scan() {
-        let naive = |bytes: &[u8]| {
-            bytes
-                .iter()
-                .take_while(|b| b.is_ascii_alphanumeric())
-                .map(u8::to_ascii_lowercase)
-                .collect::<Vec<u8>>()
-        };
+    fn gathered_high_bits_land_on_their_own_bits() {
+        for bits in 0..=255u64 {
+            let spread = (0..8)
+                .filter(|k| bits >> k & 1 == 1)
+                .fold(0u64, |mask, k| mask | 0x80 << (8 * k));
+            assert_eq!(gather_high_bits(spread), bits, "{bits:#b}");
+        }
+    }
+
+    #[test]
+    fn ascii_blocks_classify_every_byte_as_a_byte_scan_does() {
+        // Each byte value at each place of a block, in texts ending at every length.
+        let base = *b"aZ0bY9cXdWeVfUgThSiR jK-LmNo pQr.StU vWx yz AB CD 12 34 qq zz 00 ab";
         for byte in 0..=255u8 {
-            for at in 0..20 {
-                let mut bytes = *b"aZ0bY9cXdWeVfUgThSiR";
+            for at in 0..base.len() {
+                let mut bytes = base;
                 bytes[at] = byte;
-                for len in [at, at + 1, 9, 17, 20] {
-                    let bytes = &bytes[..len.min(20)];
-                    let mut out = b"before ".to_vec();
-                    let run = copy_ascii_word(bytes, &mut out);
-                    let want = naive(bytes);
-                    assert_eq!(run, want.len(), "{byte:#x} at {at}");
-                    assert_eq!(out[7..], want[..], "{byte:#x} at {at}");
-                    assert_eq!(&out[..7], b"before ");
+                for len in [at.max(1), at + 1, 8, 9, 63, 64, 65, base.len()] {
+                    let bytes = &bytes[..len.min(base.len())];
+                    let mut block = AsciiBlock::default();
+                    block.classify(bytes, true);
+                    let ascii = bytes
+                        .iter()
+                        .take(BLOCK)
+                        .take_while(|b| b.is_ascii())
+                        .count();
+                    assert_eq!(block.len, ascii, "{byte:#x} at {at}, {len} bytes");
+                    let mask = |keep: fn(&u8) -> bool| {
+                        (0..ascii)
+                            .filter(|&k| keep(&bytes[k]))
+                            .fold(0u64, |mask, k| mask | 1 << k)
+                    };
+                    assert_eq!(block.word, mask(u8::is_ascii_alphanumeric));
+                    assert_eq!(block.letters, mask(u8::is_ascii_alphabetic));
+                    assert_eq!(block.capitals, mask(u8::is_ascii_uppercase));
+                    let lowered: Vec<u8> =
+                        bytes[..ascii].iter().map(u8::to_ascii_lowercase).collect();
+                    assert_eq!(block.lowered[..ascii], lowered[..]);
                 }
             }
         }
