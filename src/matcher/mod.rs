@@ -192,6 +192,28 @@ struct CompiledIndicator {
     evidence_terms: Vec<u32>,
 }
 
+impl CompiledIndicator {
+    /// The score as evidence records it: each boost, whether it applied, and the total
+    /// against `min_score`.
+    fn breakdown(&self, applied: &[bool], score: f64) -> ScoreBreakdown {
+        ScoreBreakdown {
+            base: BASE_SCORE,
+            boosts: self
+                .boosts
+                .iter()
+                .zip(applied)
+                .map(|(boost, &applied)| BoostOutcome {
+                    query: boost.text.clone(),
+                    weight: boost.weight,
+                    applied,
+                })
+                .collect(),
+            score,
+            min_score: self.min_score,
+        }
+    }
+}
+
 /// The first three bytes of every text a pattern can match at, hashed into a bitset that
 /// stays in L1. Most words start no pattern, and the walk that finds out follows a few
 /// dependent loads in the trie; this answers most of them from one load.
@@ -516,21 +538,7 @@ impl Matcher {
                 scratch.boosts_applied = applied;
                 continue;
             }
-            let breakdown = ScoreBreakdown {
-                base: BASE_SCORE,
-                boosts: indicator
-                    .boosts
-                    .iter()
-                    .zip(&applied)
-                    .map(|(boost, &applied)| BoostOutcome {
-                        query: boost.text.clone(),
-                        weight: boost.weight,
-                        applied,
-                    })
-                    .collect(),
-                score,
-                min_score: indicator.min_score,
-            };
+            let breakdown = indicator.breakdown(&applied, score);
             let mut evidence = self.evidence(item, indicator, &applied, scratch);
             evidence.score = Some(breakdown);
             scratch.boosts_applied = applied;

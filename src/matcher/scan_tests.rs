@@ -6,8 +6,7 @@ use std::path::Path;
 
 use super::{FoundPatterns, Occurrence};
 use crate::config::Indicators;
-use crate::matcher::query::parse;
-use crate::matcher::{Clause, ItemText, Matcher, MatcherBuilder};
+use crate::matcher::{ItemText, Matcher, MatcherBuilder};
 use crate::text::{Analyzed, Field};
 
 /// An item's fields as owned text.
@@ -286,17 +285,7 @@ fn the_filtered_scan_finds_what_a_walk_from_every_word_finds() {
 fn matcher_of(queries: &[&str]) -> Matcher {
     let mut builder = MatcherBuilder::new();
     for query in queries {
-        let expr = parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
-        builder
-            .add_indicator(
-                Clause {
-                    text: query,
-                    expr: &expr,
-                },
-                &[],
-                1.0,
-            )
-            .unwrap_or_else(|e| panic!("{query}: {e:?}"));
+        super::tests::add_query(&mut builder, query);
     }
     builder.build()
 }

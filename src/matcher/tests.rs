@@ -19,6 +19,12 @@ fn matcher(query: &str) -> Matcher {
             .collect();
         builder.add_list(name, entries);
     }
+    add_query(&mut builder, query);
+    builder.build()
+}
+
+/// Adds an indicator of one query, no boosts, `min_score` 1.
+pub(super) fn add_query(builder: &mut MatcherBuilder, query: &str) {
     let expr = parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
     builder
         .add_indicator(
@@ -30,7 +36,6 @@ fn matcher(query: &str) -> Matcher {
             1.0,
         )
         .unwrap_or_else(|e| panic!("{query}: {e:?}"));
-    builder.build()
 }
 
 fn fires(query: &str, title: &str, summary: &str) -> bool {
@@ -950,21 +955,7 @@ fn plain_hits(m: &Matcher, item: &ItemText<'_>) -> Vec<Hit> {
             continue;
         }
         let mut evidence = m.evidence(item, indicator, &applied, &mut scratch);
-        evidence.score = Some(ScoreBreakdown {
-            base: BASE_SCORE,
-            boosts: indicator
-                .boosts
-                .iter()
-                .zip(&applied)
-                .map(|(boost, &applied)| BoostOutcome {
-                    query: boost.text.clone(),
-                    weight: boost.weight,
-                    applied,
-                })
-                .collect(),
-            score,
-            min_score: indicator.min_score,
-        });
+        evidence.score = Some(indicator.breakdown(&applied, score));
         hits.push(Hit {
             indicator: index,
             score,
