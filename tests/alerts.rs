@@ -93,6 +93,15 @@ fn feed_items(h: &Harness, feed: &str, items: &[(&str, &str, &str)], now: DateTi
     support::app::ingest_rss(&h.app, feed, body, now);
 }
 
+/// One story for each of the four indicators, a second apart, through feed `wire`.
+fn four_stories(h: &Harness) {
+    for (i, title) in [SATELLITE, WORKERS, ARMS, OIL].iter().enumerate() {
+        let guid = format!("g{i}");
+        let link = format!("https://news.test/{i}");
+        feed_items(h, "wire", &[(&guid, title, &link)], t0() + secs(i as i64));
+    }
+}
+
 fn t0() -> DateTime<Utc> {
     // A fixed instant well away from the default digest hour.
     DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
@@ -229,12 +238,7 @@ fn an_smtp_outage_delays_alerts_but_delivers_every_one_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut server = SmtpServer::reserve(&dir.path().join("smtp"));
     let h = harness(dir.path(), &smtp_env(&server, "analyst@example.org"));
-    let stories = [SATELLITE, WORKERS, ARMS, OIL];
-    for (i, title) in stories.iter().enumerate() {
-        let guid = format!("g{i}");
-        let link = format!("https://news.test/{i}");
-        feed_items(&h, "wire", &[(&guid, title, &link)], t0() + secs(i as i64));
-    }
+    four_stories(&h);
     let rt = rt();
     let down = rt
         .block_on(h.dispatcher().round(t0() + secs(60), false, None))
@@ -324,11 +328,7 @@ fn a_relay_that_refuses_sessions_is_tried_once_a_round_and_loses_no_alert() {
         let dir = tempfile::tempdir().expect("tempdir");
         let relay = RefusingRelay::start(greeting);
         let h = harness(dir.path(), &relay.env());
-        for (i, title) in [SATELLITE, WORKERS, ARMS, OIL].iter().enumerate() {
-            let guid = format!("g{i}");
-            let link = format!("https://news.test/{i}");
-            feed_items(&h, "wire", &[(&guid, title, &link)], t0() + secs(i as i64));
-        }
+        four_stories(&h);
         let rt = rt();
         let down = rt
             .block_on(h.dispatcher().round(t0() + secs(60), false, None))
