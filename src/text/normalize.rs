@@ -382,34 +382,32 @@ impl AsciiBlock {
         block.word = 0;
         block.letters = 0;
         block.capitals = 0;
-        for at in (0..BLOCK).step_by(8) {
-            let x = match bytes.get(at..at + 8) {
-                Some(chunk) => u64::from_le_bytes(chunk.try_into().expect("eight bytes")),
-                None if at >= bytes.len() => break,
-                None => {
-                    // A byte from 0x80 up pads the last chunk: it ends the block.
-                    let mut chunk = [0x80u8; 8];
-                    chunk[..bytes.len() - at].copy_from_slice(&bytes[at..]);
-                    u64::from_le_bytes(chunk)
+        match bytes.first_chunk::<BLOCK>() {
+            // Most blocks have a whole block of text ahead: read from an array of known
+            // length, the chunks unroll with no bounds check and no padding.
+            Some(whole) => {
+                for (at, chunk) in (0..BLOCK).step_by(8).zip(whole.as_chunks::<8>().0) {
+                    if block.chunk(at, u64::from_le_bytes(*chunk), count_letters) {
+                        break;
+                    }
                 }
-            };
-            let low = x & LOW;
-            let upper = in_range(low, b'A', b'Z') & !x;
-            let letter = in_range(low | splat(0x20), b'a', b'z') & !x;
-            let word = letter | (in_range(low, b'0', b'9') & !x);
-            // 0x80 >> 2 is the 0x20 between a capital and its small letter.
-            block.lowered[at..at + 8].copy_from_slice(&(x | upper >> 2).to_le_bytes());
-            block.word |= gather_high_bits(word) << at;
-            if count_letters {
-                block.letters |= gather_high_bits(letter) << at;
-                block.capitals |= gather_high_bits(upper) << at;
             }
-            let not_ascii = x & HIGH;
-            if not_ascii != 0 {
-                block.len = at + (not_ascii.trailing_zeros() / 8) as usize;
-                break;
+            None => {
+                for at in (0..bytes.len()).step_by(8) {
+                    let x = match bytes.get(at..at + 8) {
+                        Some(chunk) => u64::from_le_bytes(chunk.try_into().expect("eight bytes")),
+                        None => {
+                            // A byte from 0x80 up pads the last chunk: it ends the block.
+                            let mut chunk = [0x80u8; 8];
+                            chunk[..bytes.len() - at].copy_from_slice(&bytes[at..]);
+                            u64::from_le_bytes(chunk)
+                        }
+                    };
+                    if block.chunk(at, x, count_letters) {
+                        break;
+                    }
+                }
             }
-            block.len = at + 8;
         }
         // Bits past the block's end (a non-ASCII byte's continuation bytes can look like
         // letters once their high bit is dropped) must not count.
@@ -419,6 +417,30 @@ impl AsciiBlock {
         block.word &= keep;
         block.letters &= keep;
         block.capitals &= keep;
+    }
+
+    /// Classifies the eight bytes `x` at offset `at` of the block; true when one of them is
+    /// not ASCII, which ends the block there.
+    #[inline(always)]
+    fn chunk(&mut self, at: usize, x: u64, count_letters: bool) -> bool {
+        let low = x & LOW;
+        let upper = in_range(low, b'A', b'Z') & !x;
+        let letter = in_range(low | splat(0x20), b'a', b'z') & !x;
+        let word = letter | (in_range(low, b'0', b'9') & !x);
+        // 0x80 >> 2 is the 0x20 between a capital and its small letter.
+        self.lowered[at..at + 8].copy_from_slice(&(x | upper >> 2).to_le_bytes());
+        self.word |= gather_high_bits(word) << at;
+        if count_letters {
+            self.letters |= gather_high_bits(letter) << at;
+            self.capitals |= gather_high_bits(upper) << at;
+        }
+        let not_ascii = x & HIGH;
+        if not_ascii != 0 {
+            self.len = at + (not_ascii.trailing_zeros() / 8) as usize;
+            return true;
+        }
+        self.len = at + 8;
+        false
     }
 }
 
@@ -599,15 +621,15 @@ fn push_char(out: &mut Vec<u8>, c: char) {
 /// The length of the run of Hangul syllables (U+AC00..=U+D7A3) that `bytes` starts with,
 /// read from the UTF-8 bytes rather than decoded character by character.
 fn hangul_run_len(bytes: &[u8]) -> usize {
+    // UTF-8 keeps code point order, so the syllables' encodings are exactly the three-byte
+    // values from EA B0 80 (U+AC00) to ED 9E A3 (U+D7A3): one comparison a syllable, where a
+    // test per lead byte mispredicts on every change of lead in a run.
+    const FIRST: u32 = 0xEA_B0_80;
+    const LAST: u32 = 0xED_9E_A3;
     let mut len = 0;
     while let [lead, second, third, ..] = bytes[len..] {
-        let syllable = match lead {
-            0xEA => second >= 0xB0,
-            0xEB | 0xEC => true,
-            0xED => second < 0x9E || (second == 0x9E && third <= 0xA3),
-            _ => false,
-        };
-        if !syllable {
+        let encoded = u32::from_be_bytes([0, lead, second, third]);
+        if encoded.wrapping_sub(FIRST) > LAST - FIRST {
             break;
         }
         len += 3;
