@@ -762,11 +762,16 @@ impl Matcher {
                 if scratch.list_presence_generation[t] == scratch.generation {
                     return scratch.list_presence[t];
                 }
-                let positions = std::mem::take(&mut scratch.list_positions[t]);
-                let present = positions
-                    .iter()
-                    .any(|&position| self.term_present(members[position as usize], item, scratch));
-                scratch.list_positions[t] = positions;
+                // By index: a member of more than one word may need `&mut scratch`, and the
+                // positions stay where they are instead of being taken out and put back.
+                let mut present = false;
+                for index in 0..scratch.list_positions[t].len() {
+                    let member = members[scratch.list_positions[t][index] as usize];
+                    if self.member_present(member, item, scratch) {
+                        present = true;
+                        break;
+                    }
+                }
                 scratch.list_presence_generation[t] = scratch.generation;
                 scratch.list_presence[t] = present;
                 present
@@ -774,6 +779,24 @@ impl Matcher {
             TermKind::Segments(_) | TermKind::Regex(_) => {
                 self.term_occurrences(term, item, scratch) > 0
             }
+        }
+    }
+
+    /// [`Matcher::term_present`] for a list member whose first pattern occurred: most
+    /// members are one pattern, answered here from the scan's occurrences without a call.
+    #[inline(always)]
+    fn member_present(&self, member: u32, item: &ItemText<'_>, scratch: &mut Scratch) -> bool {
+        let m = member as usize;
+        if scratch.term_generation[m] == scratch.generation {
+            return !scratch.term_occurrences[m].is_empty();
+        }
+        let def = &self.terms[m];
+        match &def.kind {
+            TermKind::Segments(segments) if segments.len() == 1 => scratch.pattern_occurrences
+                [segments[0] as usize]
+                .iter()
+                .any(|o| def.fields.contains(o.field)),
+            _ => self.term_present(member, item, scratch),
         }
     }
 
@@ -794,15 +817,31 @@ impl Matcher {
             TermKind::Any(members) => {
                 // Only the members whose first pattern occurred can occur; the scan listed
                 // them. Sorted, they keep the list's order.
-                let mut positions = std::mem::take(&mut scratch.list_positions[t]);
-                positions.sort_unstable();
-                for &position in &positions {
-                    let member = members[position as usize];
-                    if self.term_occurrences(member, item, scratch) > 0 {
-                        found.extend_from_slice(&scratch.term_occurrences[member as usize]);
+                // A member of one pattern is its pattern's occurrences in its fields, copied
+                // straight from the scan's; only longer members are collected as terms.
+                scratch.list_positions[t].sort_unstable();
+                for index in 0..scratch.list_positions[t].len() {
+                    let member = members[scratch.list_positions[t][index] as usize];
+                    let m = member as usize;
+                    let member_def = &self.terms[m];
+                    match &member_def.kind {
+                        TermKind::Segments(segments)
+                            if segments.len() == 1
+                                && scratch.term_generation[m] != scratch.generation =>
+                        {
+                            found.extend(
+                                scratch.pattern_occurrences[segments[0] as usize]
+                                    .iter()
+                                    .filter(|o| member_def.fields.contains(o.field)),
+                            );
+                        }
+                        _ => {
+                            if self.term_occurrences(member, item, scratch) > 0 {
+                                found.extend_from_slice(&scratch.term_occurrences[m]);
+                            }
+                        }
                     }
                 }
-                scratch.list_positions[t] = positions;
             }
             TermKind::Regex(r) => {
                 self.regex_occurrences(*r as usize, item, scratch);
