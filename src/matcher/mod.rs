@@ -546,14 +546,15 @@ impl Matcher {
         let candidates = std::mem::take(&mut scratch.candidates);
         for &index in &candidates {
             let indicator = &self.indicators[index as usize];
-            if !self.eval(&indicator.query, item, scratch) {
+            if !self.eval_operand(&indicator.query, item, scratch) {
                 continue;
             }
             let mut score = BASE_SCORE;
             let mut applied = std::mem::take(&mut scratch.boosts_applied);
             applied.clear();
             for boost in &indicator.boosts {
-                let applies = self.eval(&boost.node, item, scratch);
+                // Many boosts are one list (`@nk_space`), most often absent: answered in place.
+                let applies = self.eval_operand(&boost.node, item, scratch);
                 if applies {
                     score += boost.weight;
                 }
