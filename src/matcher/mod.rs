@@ -943,7 +943,9 @@ impl Matcher {
     /// `rights`: a `NEAR` between terms or alternatives of terms (`(@a OR @b) NEAR/8 @c`),
     /// the shape most rules write. Each term's occurrences are kept for the item, so they are
     /// compared where they lie instead of copied into spans first; the pairs tested are the
-    /// ones [`Matcher::spans`] would have put side by side.
+    /// ones [`Matcher::spans`] would have put side by side, so the cost is what it was: the
+    /// product of the two sides' occurrence counts at worst, each count bounded by the item's
+    /// words; most pairs of terms are absent, and an absent term costs no pair.
     fn terms_near(
         &self,
         lefts: &[Node],
