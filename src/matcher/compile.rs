@@ -8,8 +8,8 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 use super::explain::{Shape, Written, WrittenClause};
 use super::query::{Expr, QueryError, Term, Word};
 use super::{
-    Boost, CompiledIndicator, Matcher, NO_HEAD, Needle, Node, Pattern, StartFilter, TermDef,
-    TermKind, WordTrie,
+    Boost, CompiledIndicator, LIST_HEAD, Matcher, NO_HEAD, Needle, Node, Pattern, StartFilter,
+    TermDef, TermKind, WordTrie,
 };
 use crate::text::FieldMask;
 
@@ -219,7 +219,8 @@ impl MatcherBuilder {
             .iter()
             .map(|term| match &term.kind {
                 TermKind::Segments(segments) => segments[0],
-                TermKind::Regex(_) | TermKind::Any(_) => NO_HEAD,
+                TermKind::Any(_) => LIST_HEAD,
+                TermKind::Regex(_) => NO_HEAD,
             })
             .collect();
         let mut pattern_members = vec![Vec::new(); self.patterns.len()];

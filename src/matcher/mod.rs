@@ -117,6 +117,26 @@ fn push_near_spans(
     }
 }
 
+/// Whether some occurrence of `lefts` lies within `distance` words of one of `rights`.
+fn any_within(lefts: &[Occurrence], rights: &[Occurrence], distance: u32) -> bool {
+    lefts.iter().any(|a| {
+        rights
+            .iter()
+            .any(|b| a.distance(b).is_some_and(|d| d <= distance))
+    })
+}
+
+/// The terms whose occurrences are a `NEAR` operand's spans, when the operand is a term or
+/// an alternative of terms: [`Matcher::terms_near`] then reads them in place.
+fn term_operands(node: &Node) -> Option<&[Node]> {
+    match node {
+        Node::Term(_) => Some(std::slice::from_ref(node)),
+        Node::Or(items) if items.iter().all(|n| matches!(n, Node::Term(_))) => Some(items),
+        Node::Shared(_, inner) => term_operands(inner),
+        _ => None,
+    }
+}
+
 impl Occurrence {
     /// Words between two occurrences in the same field; 0 when they overlap.
     fn distance(&self, other: &Occurrence) -> Option<u32> {
@@ -401,8 +421,8 @@ pub struct Matcher {
     /// Per regex, text all its matches contain, looked for first on each field.
     regex_needles: Vec<Option<Needle>>,
     terms: Vec<TermDef>,
-    /// Per term, the pattern its first segment starts with, or [`NO_HEAD`] for regex and
-    /// list terms.
+    /// Per term, the pattern its first segment starts with, [`LIST_HEAD`] for a list, or
+    /// [`NO_HEAD`] for a regex.
     term_heads: Vec<u32>,
     indicators: Vec<CompiledIndicator>,
     /// How many [`Node::Shared`] subtrees the trees hold.
@@ -453,6 +473,11 @@ impl Needle {
 
 /// In [`Matcher::term_heads`], a term that does not start with a pattern.
 const NO_HEAD: u32 = u32::MAX;
+
+/// In [`Matcher::term_heads`], a list: it can occur only where the scan found the first
+/// pattern of one of its members, as [`Scratch::list_positions`] records. Pattern ids stay
+/// far below it ([`compile`] caps the rules' search text at 64 MiB).
+const LIST_HEAD: u32 = u32::MAX - 1;
 
 /// Reusable per-thread buffers, so matching an item allocates little.
 #[derive(Debug, Default)]
@@ -574,14 +599,15 @@ impl Matcher {
         let candidates = std::mem::take(&mut scratch.candidates);
         for &index in &candidates {
             let indicator = &self.indicators[index as usize];
-            if !self.eval(&indicator.query, item, scratch) {
+            if !self.eval_operand(&indicator.query, item, scratch) {
                 continue;
             }
             let mut score = BASE_SCORE;
             let mut applied = std::mem::take(&mut scratch.boosts_applied);
             applied.clear();
             for boost in &indicator.boosts {
-                let applies = self.eval(&boost.node, item, scratch);
+                // Many boosts are one list (`@nk_space`), most often absent: answered in place.
+                let applies = self.eval_operand(&boost.node, item, scratch);
                 if applies {
                     score += boost.weight;
                 }
@@ -756,12 +782,16 @@ impl Matcher {
         }
     }
 
-    /// Most terms of most lists are absent from most items: this answers for those from one
-    /// array, without reaching the term's definition or the cache.
-    #[inline]
+    /// Most terms, and most lists, are absent from most items: this answers for those from two
+    /// loads, without reaching the term's definition or the cache.
+    #[inline(always)]
     fn surely_absent(&self, term: u32, scratch: &Scratch) -> bool {
-        let head = self.term_heads[term as usize];
-        head != NO_HEAD && scratch.pattern_occurrences[head as usize].is_empty()
+        let t = term as usize;
+        match self.term_heads[t] {
+            NO_HEAD => false,
+            LIST_HEAD => scratch.list_positions[t].is_empty(),
+            head => scratch.pattern_occurrences[head as usize].is_empty(),
+        }
     }
 
     /// Whether a term occurs in this item. Most queries only ask that, so a list answers from
@@ -787,11 +817,16 @@ impl Matcher {
                 if scratch.list_presence_generation[t] == scratch.generation {
                     return scratch.list_presence[t];
                 }
-                let positions = std::mem::take(&mut scratch.list_positions[t]);
-                let present = positions
-                    .iter()
-                    .any(|&position| self.term_present(members[position as usize], item, scratch));
-                scratch.list_positions[t] = positions;
+                // By index: a member of more than one word may need `&mut scratch`, and the
+                // positions stay where they are instead of being taken out and put back.
+                let mut present = false;
+                for index in 0..scratch.list_positions[t].len() {
+                    let member = members[scratch.list_positions[t][index] as usize];
+                    if self.member_present(member, item, scratch) {
+                        present = true;
+                        break;
+                    }
+                }
                 scratch.list_presence_generation[t] = scratch.generation;
                 scratch.list_presence[t] = present;
                 present
@@ -799,6 +834,24 @@ impl Matcher {
             TermKind::Segments(_) | TermKind::Regex(_) => {
                 self.term_occurrences(term, item, scratch) > 0
             }
+        }
+    }
+
+    /// [`Matcher::term_present`] for a list member whose first pattern occurred: most
+    /// members are one pattern, answered here from the scan's occurrences without a call.
+    #[inline(always)]
+    fn member_present(&self, member: u32, item: &ItemText<'_>, scratch: &mut Scratch) -> bool {
+        let m = member as usize;
+        if scratch.term_generation[m] == scratch.generation {
+            return !scratch.term_occurrences[m].is_empty();
+        }
+        let def = &self.terms[m];
+        match &def.kind {
+            TermKind::Segments(segments) if segments.len() == 1 => scratch.pattern_occurrences
+                [segments[0] as usize]
+                .iter()
+                .any(|o| def.fields.contains(o.field)),
+            _ => self.term_present(member, item, scratch),
         }
     }
 
@@ -819,15 +872,31 @@ impl Matcher {
             TermKind::Any(members) => {
                 // Only the members whose first pattern occurred can occur; the scan listed
                 // them. Sorted, they keep the list's order.
-                let mut positions = std::mem::take(&mut scratch.list_positions[t]);
-                positions.sort_unstable();
-                for &position in &positions {
-                    let member = members[position as usize];
-                    if self.term_occurrences(member, item, scratch) > 0 {
-                        found.extend_from_slice(&scratch.term_occurrences[member as usize]);
+                // A member of one pattern is its pattern's occurrences in its fields, copied
+                // straight from the scan's; only longer members are collected as terms.
+                scratch.list_positions[t].sort_unstable();
+                for index in 0..scratch.list_positions[t].len() {
+                    let member = members[scratch.list_positions[t][index] as usize];
+                    let m = member as usize;
+                    let member_def = &self.terms[m];
+                    match &member_def.kind {
+                        TermKind::Segments(segments)
+                            if segments.len() == 1
+                                && scratch.term_generation[m] != scratch.generation =>
+                        {
+                            found.extend(
+                                scratch.pattern_occurrences[segments[0] as usize]
+                                    .iter()
+                                    .filter(|o| member_def.fields.contains(o.field)),
+                            );
+                        }
+                        _ => {
+                            if self.term_occurrences(member, item, scratch) > 0 {
+                                found.extend_from_slice(&scratch.term_occurrences[m]);
+                            }
+                        }
                     }
                 }
-                scratch.list_positions[t] = positions;
             }
             TermKind::Regex(r) => {
                 self.regex_occurrences(*r as usize, item, scratch);
@@ -870,18 +939,30 @@ impl Matcher {
         count
     }
 
+    /// [`Matcher::eval`], with an absent term answered in place: most operands of most trees
+    /// are terms the item lacks, and this spares each of them two calls.
+    #[inline(always)]
+    fn eval_operand(&self, node: &Node, item: &ItemText<'_>, scratch: &mut Scratch) -> bool {
+        match node {
+            Node::Term(term) => {
+                !self.surely_absent(*term, scratch) && self.term_present(*term, item, scratch)
+            }
+            _ => self.eval(node, item, scratch),
+        }
+    }
+
     fn eval(&self, node: &Node, item: &ItemText<'_>, scratch: &mut Scratch) -> bool {
         match node {
             Node::Term(term) => self.term_present(*term, item, scratch),
-            Node::And(items) => items.iter().all(|n| self.eval(n, item, scratch)),
-            Node::Or(items) => items.iter().any(|n| self.eval(n, item, scratch)),
-            Node::Not(inner) => !self.eval(inner, item, scratch),
+            Node::And(items) => items.iter().all(|n| self.eval_operand(n, item, scratch)),
+            Node::Or(items) => items.iter().any(|n| self.eval_operand(n, item, scratch)),
+            Node::Not(inner) => !self.eval_operand(inner, item, scratch),
             Node::Shared(id, inner) => {
                 let id = *id as usize;
                 if scratch.shared_generation[id] == scratch.generation {
                     return scratch.shared_value[id];
                 }
-                let value = self.eval(inner, item, scratch);
+                let value = self.eval_operand(inner, item, scratch);
                 scratch.shared_generation[id] = scratch.generation;
                 scratch.shared_value[id] = value;
                 value
@@ -890,8 +971,11 @@ impl Matcher {
                 // An operand of NEAR has spans exactly where it is true (NOT is refused under
                 // NEAR), and truth is what the item keeps answers for: an absent operand
                 // spares collecting the other's occurrences.
-                if !self.eval(right, item, scratch) {
+                if !self.eval_operand(right, item, scratch) {
                     return false;
+                }
+                if let (Some(lefts), Some(rights)) = (term_operands(left), term_operands(right)) {
+                    return self.terms_near(lefts, rights, *distance, item, scratch);
                 }
                 let mut lefts = scratch.span_buffers.pop().unwrap_or_default();
                 let mut rights = scratch.span_buffers.pop().unwrap_or_default();
@@ -899,11 +983,7 @@ impl Matcher {
                 if !lefts.is_empty() {
                     self.spans(right, item, scratch, &mut rights);
                 }
-                let near = lefts.iter().any(|a| {
-                    rights
-                        .iter()
-                        .any(|b| a.distance(b).is_some_and(|d| d <= *distance))
-                });
+                let near = any_within(&lefts, &rights, *distance);
                 lefts.clear();
                 rights.clear();
                 scratch.span_buffers.push(lefts);
@@ -911,6 +991,52 @@ impl Matcher {
                 near
             }
         }
+    }
+
+    /// Whether an occurrence of a term of `lefts` lies within `distance` words of one of
+    /// `rights`: a `NEAR` between terms or alternatives of terms (`(@a OR @b) NEAR/8 @c`),
+    /// the shape most rules write. Each term's occurrences are kept for the item, so they are
+    /// compared where they lie instead of copied into spans first; the pairs tested are the
+    /// ones [`Matcher::spans`] would have put side by side, so the cost is what it was: the
+    /// product of the two sides' occurrence counts at worst, each count bounded by the item's
+    /// words; most pairs of terms are absent, and an absent term costs no pair.
+    fn terms_near(
+        &self,
+        lefts: &[Node],
+        rights: &[Node],
+        distance: u32,
+        item: &ItemText<'_>,
+        scratch: &mut Scratch,
+    ) -> bool {
+        let collect = |side: &[Node], scratch: &mut Scratch| {
+            let mut found = false;
+            for node in side {
+                if let Node::Term(term) = node
+                    && !self.surely_absent(*term, scratch)
+                {
+                    found |= self.term_occurrences(*term, item, scratch) > 0;
+                }
+            }
+            found
+        };
+        // No span on the left: nothing is near, and the right's spans are not needed.
+        if !collect(lefts, scratch) || !collect(rights, scratch) {
+            return false;
+        }
+        let kept = |node: &Node| match node {
+            Node::Term(term) if scratch.term_generation[*term as usize] == scratch.generation => {
+                &scratch.term_occurrences[*term as usize][..]
+            }
+            // Absent (`term_occurrences` answered without collecting), or not a term.
+            _ => &[],
+        };
+        lefts.iter().any(|left| {
+            let found = kept(left);
+            !found.is_empty()
+                && rights
+                    .iter()
+                    .any(|right| any_within(found, kept(right), distance))
+        })
     }
 
     /// Where a `NEAR` operand matched. A `NOT` never appears under `NEAR` (rejected at compile).

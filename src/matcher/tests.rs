@@ -889,7 +889,11 @@ fn matching_and_identifying_in_one_pass_changes_neither_hits_nor_language() {
 fn plain_hits(m: &Matcher, item: &ItemText<'_>) -> Vec<Hit> {
     fn value(m: &Matcher, node: &Node, item: &ItemText<'_>, scratch: &mut Scratch) -> bool {
         match node {
-            Node::Term(term) => m.term_occurrences(*term, item, scratch) > 0,
+            Node::Term(_) => {
+                let mut found = Vec::new();
+                spans(m, node, item, scratch, &mut found);
+                !found.is_empty()
+            }
             Node::And(items) => items.iter().all(|n| value(m, n, item, scratch)),
             Node::Or(items) => items.iter().any(|n| value(m, n, item, scratch)),
             Node::Not(inner) => !value(m, inner, item, scratch),
@@ -914,10 +918,20 @@ fn plain_hits(m: &Matcher, item: &ItemText<'_>) -> Vec<Hit> {
         out: &mut Vec<Occurrence>,
     ) {
         match node {
-            Node::Term(term) => {
-                m.term_occurrences(*term, item, scratch);
-                out.extend_from_slice(&scratch.term_occurrences[*term as usize]);
-            }
+            // A list is every member in its order, not only those whose first pattern the
+            // scan listed; each scratch is fresh, so nothing kept is from another item.
+            Node::Term(term) => match &m.terms[*term as usize].kind {
+                TermKind::Any(members) => {
+                    for &member in members {
+                        m.term_occurrences(member, item, scratch);
+                        out.extend_from_slice(&scratch.term_occurrences[member as usize]);
+                    }
+                }
+                TermKind::Segments(_) | TermKind::Regex(_) => {
+                    m.term_occurrences(*term, item, scratch);
+                    out.extend_from_slice(&scratch.term_occurrences[*term as usize]);
+                }
+            },
             Node::Or(items) => items.iter().for_each(|n| spans(m, n, item, scratch, out)),
             Node::And(items) => {
                 if items.iter().all(|n| value(m, n, item, scratch)) {
@@ -1046,14 +1060,118 @@ fn variant_rules(shipped: &crate::config::Indicators) -> crate::config::Indicato
         .expect("the variants compile")
 }
 
+/// Rules in the shapes the evaluator answers without the plain walk: boosts whose terms are
+/// all absent, lists known absent from the scan, NEAR between terms and alternatives of terms
+/// read in place (with phrases, field scopes and a regex among them), nested NEAR, and
+/// subtrees shared between clauses and indicators.
+fn shape_rules(shipped: &crate::config::Indicators) -> crate::config::Indicators {
+    const NEAR_PAIR: &str = "(@dprk NEAR/3 @russia)";
+    let rules: [(&str, &[&str]); 4] = [
+        (
+            "@dprk OR @russia",
+            &[
+                "zzabsent AND zzmissing",
+                "zzabsent OR @nowhere",
+                NEAR_PAIR,
+                "(@dprk NEAR/5 @russia) NEAR/2 (@sat_object OR launch*)",
+                "(@dprk OR \"Kim Jong Un\") NEAR/10 (@russia OR title:Moscow)",
+                "title:(@dprk) NEAR/2 summary:(@russia)",
+                "(@dprk NEAR/3 @russia) AND NOT (@south_korea NEAR/3 @russia)",
+                "@south_korea AND NOT (zzabsent OR @dprk)",
+                "/\\d+호기/ NEAR/4 (@dprk OR @nowhere)",
+            ],
+        ),
+        (
+            "(@dprk NEAR/3 @russia) OR (@russia NEAR/1 (said OR says))",
+            &[
+                "(@dprk NEAR/5 @russia) NEAR/2 (@sat_object OR launch*)",
+                "@nowhere NEAR/3 @dprk",
+                "(@dprk NEAR/3 @russia) AND NOT (@south_korea NEAR/3 @russia)",
+            ],
+        ),
+        (
+            "(@south_korea OR @dprk) NEAR/8 (@russia OR \"North Korea\")",
+            &[
+                "NOT (zzabsent AND @dprk)",
+                "(@dprk NEAR/3 @russia) NEAR/3 (@south_korea NEAR/3 @russia)",
+            ],
+        ),
+        (
+            "title:(@nowhere OR @dprk) AND @russia",
+            &["@nowhere", "title:(@russia)"],
+        ),
+    ];
+    let mut lists = shipped.lists.clone();
+    lists.insert(
+        "nowhere".to_owned(),
+        vec!["zzabsent".to_owned(), "zz nowhere*".to_owned()],
+    );
+    let base = &shipped.indicators[0];
+    let indicators: Vec<_> = rules
+        .iter()
+        .enumerate()
+        .map(|(n, (query, boosts))| {
+            serde_json::json!({
+                "id": format!("shape_{n}"),
+                "title": base.title,
+                "insight": base.insight,
+                "severity": base.severity,
+                "query": query,
+                "boost": boosts.iter()
+                    .enumerate()
+                    .map(|(b, q)| serde_json::json!({"query": q, "weight": if b % 2 == 0 { 0.25 } else { -0.25 }}))
+                    .collect::<Vec<_>>(),
+                "min_score": 0.5,
+            })
+        })
+        .collect();
+    let text = serde_json::json!({"lists": lists, "indicators": indicators}).to_string();
+    crate::config::Indicators::parse(&text, std::path::Path::new("shapes.yaml"))
+        .expect("the shapes compile")
+}
+
+/// Items built to reach the fast paths' corners: many occurrences of both sides of a NEAR,
+/// near and far, in several fields; phrases cut short; lists' first words without the rest.
+fn hostile_items() -> Vec<(String, String, String)> {
+    let mut items = vec![
+        (
+            "North Korea Russia ".repeat(300),
+            "Russia ".repeat(500) + &"North Korea ".repeat(500),
+            "Moscow said ".repeat(200),
+        ),
+        (
+            "Kim Jong Moscow Seoul Russia".to_owned(),
+            "North Korea and Russia sign; South Korea protests in Seoul".to_owned(),
+            "3호기 북한 ".repeat(50),
+        ),
+        (
+            "zz nowhere Russia North".to_owned(),
+            "Korea North Korea".to_owned(),
+            "satellite launch North Korea Russia satellite".to_owned(),
+        ),
+    ];
+    // Each gap between the two sides, either order, around the NEAR distances used.
+    for gap in 0..12 {
+        let filler = "word ".repeat(gap);
+        items.push((
+            format!("North Korea {filler}Russia"),
+            format!("Seoul {filler}Moscow {filler}North Korea launch satellite"),
+            format!("Russia {filler}Kim Jong Un {filler}says"),
+        ));
+    }
+    items
+}
+
 #[test]
 fn hits_match_every_indicator_evaluated_plainly_on_real_items() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let shipped =
         crate::config::Indicators::load(&root.join("indicators.yaml")).expect("shipped rules");
     let variants = variant_rules(&shipped);
-    let items = real_items();
-    for rules in [&shipped, &variants] {
+    let shapes = shape_rules(&shipped);
+    let mut items = real_items();
+    items.extend(hostile_items());
+    for rules in [&shipped, &variants, &shapes] {
         let m = &rules.matcher;
         // One scratch for every item, as the pipeline keeps it.
         let mut scratch = m.scratch();
