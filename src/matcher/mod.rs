@@ -438,9 +438,9 @@ pub struct Scratch {
     evidence_visits: Vec<EvidenceVisit>,
     /// Counts hits, for `evidence_visits`.
     evidence_hit: u32,
-    /// The current hit's found terms, and the terms near a snippet anchor; kept between hits.
+    /// The current hit's found terms, and the buffers for its snippet; kept between hits.
     evidence_found: Vec<evidence::FoundTerm>,
-    evidence_nearby: Vec<usize>,
+    evidence_buffers: evidence::EvidenceScratch,
     /// Emptied buffers for the two sides of a `NEAR`, so that evaluating one allocates
     /// nothing; a pool because `NEAR` nests.
     span_buffers: Vec<Vec<Occurrence>>,
@@ -911,10 +911,6 @@ impl Matcher {
     /// Evidence for the query's terms and those of the boosts that applied, as
     /// [`Evidence::new`] makes it of [`Matcher::matched_terms`]: a term both supporting and
     /// demoting kept as supporting, each occurrence once.
-    ///
-    /// The same terms come from the query and from every applied boost that names them (a
-    /// list named in five clauses), so this collects each term once per role, without its
-    /// text, sorts, and copies labels and text only for the terms that stay.
     fn evidence(
         &self,
         item: &ItemText<'_>,
@@ -922,6 +918,25 @@ impl Matcher {
         applied: &[bool],
         scratch: &mut Scratch,
     ) -> Evidence {
+        self.evidence_of_found(item, indicator, applied, scratch)
+            .unwrap_or_else(|| {
+                Evidence::new(self.matched_terms(item, indicator, applied, scratch), item)
+            })
+    }
+
+    /// [`Matcher::evidence`] the short way, or `None` when only the plain collection's order
+    /// can tell which of two equal terms stays.
+    ///
+    /// The same terms come from the query and from every applied boost that names them (a
+    /// list named in five clauses), so this collects each term once per role, without its
+    /// text, sorts, and copies labels and text only for the terms that stay.
+    fn evidence_of_found(
+        &self,
+        item: &ItemText<'_>,
+        indicator: &CompiledIndicator,
+        applied: &[bool],
+        scratch: &mut Scratch,
+    ) -> Option<Evidence> {
         scratch.evidence_hit = scratch.evidence_hit.wrapping_add(1);
         if scratch.evidence_hit == 0 || scratch.evidence_visits.len() != self.terms.len() {
             // The first hit, or the count came round: no mark from before may pass for this
@@ -952,15 +967,14 @@ impl Matcher {
             }
         }
         let label = |term: u32| &self.terms[term as usize].label;
-        let evidence = if evidence::sort_found(
+        let known = evidence::sort_found(
             &mut found,
             |term| &**label(term),
             plain_len <= evidence::FIRST_KEPT_UP_TO,
-        ) {
-            Evidence::from_found(&found, label, item, &mut scratch.evidence_nearby)
-        } else {
-            Evidence::new(self.matched_terms(item, indicator, applied, scratch), item)
-        };
+            &mut scratch.evidence_buffers,
+        );
+        let evidence =
+            known.then(|| Evidence::from_found(&found, label, item, &mut scratch.evidence_buffers));
         scratch.evidence_found = found;
         evidence
     }
@@ -1016,6 +1030,7 @@ impl Matcher {
                             end: o.disp_end,
                             term,
                             order: found.len() as u32,
+                            rank: 0,
                         });
                     }
                     occurrences.len().min(MAX_OCCURRENCES_PER_TERM)
