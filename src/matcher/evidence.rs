@@ -687,6 +687,170 @@ mod tests {
         }
     }
 
+    /// A xorshift generator: the same hostile layouts on every run.
+    struct Random(u64);
+
+    impl Random {
+        fn below(&mut self, bound: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % bound as u64) as usize
+        }
+    }
+
+    /// Five labels, the first two pairs of one text each, as two scopes of one term give.
+    fn labels() -> Vec<Arc<str>> {
+        [
+            "@sat: satellite",
+            "@sat: satellite",
+            "launch*",
+            "launch*",
+            "북한*",
+        ]
+        .into_iter()
+        .map(Arc::from)
+        .collect()
+    }
+
+    /// Found terms crowded onto few places of the title and the summary, so that many are
+    /// equal; their ranges on character boundaries of `item`.
+    fn crowded(random: &mut Random, len: usize, spread: usize, item: &ItemText) -> Vec<FoundTerm> {
+        (0..len)
+            .map(|order| {
+                let field = [Field::Title, Field::Summary][random.below(2)];
+                let text = item.get(field);
+                let boundary = |mut at: usize| {
+                    while !text.is_char_boundary(at) {
+                        at += 1;
+                    }
+                    at
+                };
+                let start = boundary(random.below(spread) * 7);
+                let end = boundary(start + 1 + random.below(2) * 5);
+                FoundTerm {
+                    field,
+                    role: [Role::Supporting, Role::Demoting][random.below(2)],
+                    start: start as u32,
+                    end: end as u32,
+                    term: random.below(5) as u32,
+                    order: order as u32,
+                    rank: 0,
+                }
+            })
+            .collect()
+    }
+
+    /// The matched terms found terms stand for, each one's text naming its place in the list,
+    /// so that a comparison says which of equal copies stayed.
+    fn matched(found: &[FoundTerm], labels: &[Arc<str>]) -> Vec<MatchedTerm> {
+        found
+            .iter()
+            .map(|f| MatchedTerm {
+                term: labels[f.term as usize].clone(),
+                field: f.field,
+                start: f.start as usize,
+                end: f.end as usize,
+                text: f.order.to_string(),
+                role: f.role,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn up_to_the_limit_the_sort_keeps_the_first_of_equal_terms() {
+        // The short path of the matcher's evidence relies on this: if the standard library's
+        // sort changes, this says so before any evidence does.
+        let labels = labels();
+        let item = ItemText {
+            title: "North Korea launches a satellite",
+            summary: "Pyongyang said the satellite reached orbit",
+            ..ItemText::default()
+        };
+        let mut random = Random(0x2545_F491_4F6C_DD1D);
+        for len in 1..=FIRST_KEPT_UP_TO {
+            for _ in 0..300 {
+                let terms = matched(&crowded(&mut random, len, 4, &item), &labels);
+                let mut sorted = terms.clone();
+                sort_and_dedup(&mut sorted);
+                let mut stable = terms;
+                stable.sort_by(|a, b| {
+                    (a.field, a.start, a.end, &a.term, a.role)
+                        .cmp(&(b.field, b.start, b.end, &b.term, b.role))
+                });
+                stable.dedup_by(|b, a| {
+                    (a.field, a.start, a.end, &a.term) == (b.field, b.start, b.end, &b.term)
+                });
+                assert_eq!(sorted, stable, "{len} terms");
+                for (kept, first) in sorted.iter().zip(&stable) {
+                    assert!(Arc::ptr_eq(&kept.term, &first.term), "{len} terms");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn found_terms_make_the_evidence_their_matched_terms_make() {
+        let labels = labels();
+        let title =
+            "North Korea satellite launch window opens as officials watch the pad ".repeat(8);
+        let summary = "위성 발사 북한 спутник запуск, and a satellite again. ".repeat(12);
+        let item = ItemText {
+            title: &title,
+            summary: &summary,
+            ..ItemText::default()
+        };
+        let mut random = Random(0x9E37_79B9_7F4A_7C15);
+        let mut scratch = EvidenceScratch::default();
+        let (mut short, mut undecided) = (0, 0);
+        for len in 0..=(2 * FIRST_KEPT_UP_TO) {
+            for spread in [1, 3, 8, 30, 70] {
+                for _ in 0..40 {
+                    let collected = crowded(&mut random, len, spread, &item);
+                    let plain = Evidence::new(matched(&collected, &labels), &item);
+                    let mut found = collected.clone();
+                    let first_kept = len <= FIRST_KEPT_UP_TO;
+                    let known = sort_found(
+                        &mut found,
+                        |t| &*labels[t as usize],
+                        first_kept,
+                        &mut scratch,
+                    );
+                    if !known {
+                        // Only past the limit, and only when copies of two terms tie.
+                        assert!(!first_kept);
+                        undecided += 1;
+                        continue;
+                    }
+                    let evidence =
+                        Evidence::from_found(&found, |t| &labels[t as usize], &item, &mut scratch);
+                    // The texts name the copies: the ones that stayed are the same.
+                    let named = |e: &Evidence| -> Vec<(Field, usize, usize, Role, usize)> {
+                        e.terms
+                            .iter()
+                            .map(|t| (t.field, t.start, t.end, t.role, t.term.as_ptr() as usize))
+                            .collect()
+                    };
+                    let kept: Vec<String> = found.iter().map(|f| f.order.to_string()).collect();
+                    let plain_kept: Vec<&String> = plain.terms.iter().map(|t| &t.text).collect();
+                    // Past the limit, which of two copies of one term stays is the sort's
+                    // choice, and the copies are the same but for these names.
+                    if first_kept {
+                        assert_eq!(
+                            kept.iter().collect::<Vec<_>>(),
+                            plain_kept,
+                            "{len}/{spread}"
+                        );
+                    }
+                    assert_eq!(named(&evidence), named(&plain), "{len} / {spread}");
+                    assert_eq!(evidence.snippet, plain.snippet, "{len} / {spread}");
+                    short += 1;
+                }
+            }
+        }
+        assert!(short > 1000 && undecided > 0, "{short} / {undecided}");
+    }
+
     #[test]
     fn evidence_reads_back_as_written_and_in_every_older_shape() {
         let item = ItemText {
