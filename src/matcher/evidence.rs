@@ -179,8 +179,8 @@ impl Evidence {
     /// Evidence without a score breakdown; the matcher adds it.
     pub fn new(mut terms: Vec<MatchedTerm>, item: &ItemText<'_>) -> Self {
         sort_and_dedup(&mut terms);
-        let snippet = best_anchor(&terms, &mut EvidenceScratch::default())
-            .map(|anchor| snippet(item, &terms, anchor));
+        let mut nearby = Vec::with_capacity(terms.len());
+        let snippet = best_anchor(&terms, &mut nearby).map(|anchor| snippet(item, &terms, anchor));
         Evidence {
             version: EVIDENCE_VERSION,
             terms,
@@ -196,9 +196,9 @@ impl Evidence {
         found: &[FoundTerm],
         label: impl Fn(u32) -> &'l Arc<str>,
         item: &ItemText<'_>,
-        anchor_scratch: &mut EvidenceScratch,
+        nearby: &mut Vec<usize>,
     ) -> Self {
-        let snippet = best_anchor(found, anchor_scratch).map(|anchor| snippet(item, found, anchor));
+        let snippet = best_anchor(found, nearby).map(|anchor| snippet(item, found, anchor));
         let terms = found
             .iter()
             .map(|f| {
@@ -264,8 +264,6 @@ pub(crate) struct FoundTerm {
     pub term: u32,
     /// Collected in this order, among the found terms of the hit.
     pub order: u32,
-    /// Where its label sorts among the hit's labels; set by [`sort_found`].
-    pub rank: u32,
 }
 
 /// Puts found terms in [`sort_and_dedup`]'s order and drops the repeats it drops, with the
@@ -281,69 +279,30 @@ pub(crate) fn sort_found<'l>(
     found: &mut Vec<FoundTerm>,
     label: impl Fn(u32) -> &'l str,
     first_kept: bool,
-    scratch: &mut EvidenceScratch,
 ) -> bool {
-    if found.len() < 1 << RANK_BITS {
-        // Labels are compared once per pair of distinct terms, not once per comparison of
-        // the sort: their order is a rank, packed with the rest of the order into one key.
-        let by_label = &mut scratch.distinct_terms;
-        by_label.clear();
-        for f in found.iter() {
-            if !by_label.iter().any(|&(term, _)| term == f.term) {
-                by_label.push((f.term, 0));
-            }
-        }
-        by_label.sort_unstable_by(|a, b| label(a.0).cmp(label(b.0)));
-        for i in 1..by_label.len() {
-            let previous = by_label[i - 1];
-            by_label[i].1 = if label(previous.0) == label(by_label[i].0) {
-                previous.1
-            } else {
-                i as u32
-            };
-        }
-        for f in found.iter_mut() {
-            f.rank = by_label
-                .iter()
-                .find(|(term, _)| *term == f.term)
-                .map_or(0, |&(_, rank)| rank);
-        }
-        found.sort_unstable_by_key(FoundTerm::sort_key);
-    } else {
-        found.sort_unstable_by(|a, b| {
-            (a.field, a.start, a.end)
-                .cmp(&(b.field, b.start, b.end))
-                .then_with(|| label(a.term).cmp(label(b.term)))
-                .then((a.role, a.order).cmp(&(b.role, b.order)))
-        });
-    }
+    let same_label =
+        |a: &FoundTerm, b: &FoundTerm| a.term == b.term || label(a.term) == label(b.term);
+    found.sort_unstable_by(|a, b| {
+        (a.field, a.start, a.end)
+            .cmp(&(b.field, b.start, b.end))
+            .then_with(|| {
+                if a.term == b.term {
+                    std::cmp::Ordering::Equal
+                } else {
+                    label(a.term).cmp(label(b.term))
+                }
+            })
+            .then((a.role, a.order).cmp(&(b.role, b.order)))
+    });
     let mut known = true;
     found.dedup_by(|b, a| {
-        let equal = (a.field, a.start, a.end) == (b.field, b.start, b.end)
-            && (a.term == b.term || label(a.term) == label(b.term));
+        let equal = (a.field, a.start, a.end) == (b.field, b.start, b.end) && same_label(a, b);
         if equal && !first_kept && b.role == a.role && b.term != a.term {
             known = false;
         }
         equal
     });
     known
-}
-
-/// Bits of a [`FoundTerm`]'s sort key for its label's rank and for its order: at most this
-/// many found terms are sorted by key.
-const RANK_BITS: u32 = 30;
-
-impl FoundTerm {
-    /// The order of [`sort_and_dedup`], then the order found, in one number: field, start, end,
-    /// label rank, role, order, from the highest bits down.
-    fn sort_key(&self) -> u128 {
-        ((self.field as u128) << 125)
-            | ((self.start as u128) << 93)
-            | ((self.end as u128) << 61)
-            | ((self.rank as u128) << 31)
-            | ((self.role as u128) << 30)
-            | self.order as u128
-    }
 }
 
 /// A matched term as the snippet reads it: where, in what role, and which term.
@@ -405,40 +364,13 @@ fn field_preference(field: Field) -> u8 {
     }
 }
 
-/// Buffers for sorting found terms and choosing a snippet's anchor, kept between hits.
-#[derive(Debug, Default)]
-pub(crate) struct EvidenceScratch {
-    /// The distinct terms found, and the rank of their labels.
-    distinct_terms: Vec<(u32, u32)>,
-    /// The distinct terms of the hit, by identity.
-    distinct: Vec<usize>,
-    /// Per matched term, the bit of its term among `distinct`.
-    bits: Vec<u64>,
-}
-
 /// The match with the most distinct terms around it (within half a snippet); of equals, the
-/// last.
+/// last. `nearby` is a buffer, kept between hits.
 ///
 /// Terms arrive sorted by field and start, so an anchor's neighbours are in its field's run
-/// and end before the first term that starts out of reach. Each term gets a bit, so counting
-/// the distinct terms near an anchor is a count of bits.
-fn best_anchor<'t, T: Located>(terms: &'t [T], scratch: &mut EvidenceScratch) -> Option<&'t T> {
+/// and end before the first term that starts out of reach.
+fn best_anchor<'t, T: Located>(terms: &'t [T], nearby: &mut Vec<usize>) -> Option<&'t T> {
     let reach = SNIPPET_CHARS / 2;
-    let EvidenceScratch { distinct, bits, .. } = scratch;
-    distinct.clear();
-    bits.clear();
-    for t in terms {
-        let identity = t.identity();
-        let index = match distinct.iter().position(|&d| d == identity) {
-            Some(index) => index,
-            None => {
-                distinct.push(identity);
-                distinct.len() - 1
-            }
-        };
-        bits.push(1u64.checked_shl(index as u32).unwrap_or(0));
-    }
-    let counted_by_bits = distinct.len() <= 64;
     // The snippet shows why the indicator fired: a demoting term anchors it only when
     // nothing else matched.
     let supporting = terms.iter().any(|t| t.role() == Role::Supporting);
@@ -451,24 +383,18 @@ fn best_anchor<'t, T: Located>(terms: &'t [T], scratch: &mut EvidenceScratch) ->
         if supporting && anchor.role() != Role::Supporting {
             continue;
         }
-        let close = terms[field_from..]
-            .iter()
-            .zip(&bits[field_from..])
-            .take_while(|(t, _)| t.field() == anchor.field() && t.start() <= anchor.end() + reach)
-            .filter(|(t, _)| t.end() + reach >= anchor.start());
-        let count = if counted_by_bits {
-            close.fold(0, |near, (_, bit)| near | bit).count_ones() as usize
-        } else {
-            distinct.clear();
-            for (t, _) in close {
-                if !distinct.contains(&t.identity()) {
-                    distinct.push(t.identity());
-                }
+        nearby.clear();
+        for t in &terms[field_from..] {
+            if t.field() != anchor.field() || t.start() > anchor.end() + reach {
+                break;
             }
-            distinct.len()
-        };
+            let identity = t.identity();
+            if t.end() + reach >= anchor.start() && !nearby.contains(&identity) {
+                nearby.push(identity);
+            }
+        }
         let key = (
-            count,
+            nearby.len(),
             u8::MAX - field_preference(anchor.field()),
             usize::MAX - anchor.start(),
         );
@@ -735,7 +661,6 @@ mod tests {
                     end: end as u32,
                     term: random.below(5) as u32,
                     order: order as u32,
-                    rank: 0,
                 }
             })
             .collect()
@@ -801,7 +726,7 @@ mod tests {
             ..ItemText::default()
         };
         let mut random = Random(0x9E37_79B9_7F4A_7C15);
-        let mut scratch = EvidenceScratch::default();
+        let mut nearby = Vec::new();
         let (mut short, mut undecided) = (0, 0);
         for len in 0..=(2 * FIRST_KEPT_UP_TO) {
             for spread in [1, 3, 8, 30, 70] {
@@ -810,12 +735,7 @@ mod tests {
                     let plain = Evidence::new(matched(&collected, &labels), &item);
                     let mut found = collected.clone();
                     let first_kept = len <= FIRST_KEPT_UP_TO;
-                    let known = sort_found(
-                        &mut found,
-                        |t| &*labels[t as usize],
-                        first_kept,
-                        &mut scratch,
-                    );
+                    let known = sort_found(&mut found, |t| &*labels[t as usize], first_kept);
                     if !known {
                         // Only past the limit, and only when copies of two terms tie.
                         assert!(!first_kept);
@@ -823,7 +743,7 @@ mod tests {
                         continue;
                     }
                     let evidence =
-                        Evidence::from_found(&found, |t| &labels[t as usize], &item, &mut scratch);
+                        Evidence::from_found(&found, |t| &labels[t as usize], &item, &mut nearby);
                     // The texts name the copies: the ones that stayed are the same.
                     let named = |e: &Evidence| -> Vec<(Field, usize, usize, Role, usize)> {
                         e.terms

@@ -438,9 +438,9 @@ pub struct Scratch {
     evidence_visits: Vec<EvidenceVisit>,
     /// Counts hits, for `evidence_visits`.
     evidence_hit: u32,
-    /// The current hit's found terms, and the buffers for its snippet; kept between hits.
+    /// The current hit's found terms, and the terms near a snippet anchor; kept between hits.
     evidence_found: Vec<evidence::FoundTerm>,
-    evidence_buffers: evidence::EvidenceScratch,
+    evidence_nearby: Vec<usize>,
     /// Emptied buffers for the two sides of a `NEAR`, so that evaluating one allocates
     /// nothing; a pool because `NEAR` nests.
     span_buffers: Vec<Vec<Occurrence>>,
@@ -971,10 +971,9 @@ impl Matcher {
             &mut found,
             |term| &**label(term),
             plain_len <= evidence::FIRST_KEPT_UP_TO,
-            &mut scratch.evidence_buffers,
         );
         let evidence =
-            known.then(|| Evidence::from_found(&found, label, item, &mut scratch.evidence_buffers));
+            known.then(|| Evidence::from_found(&found, label, item, &mut scratch.evidence_nearby));
         scratch.evidence_found = found;
         evidence
     }
@@ -1030,7 +1029,6 @@ impl Matcher {
                             end: o.disp_end,
                             term,
                             order: found.len() as u32,
-                            rank: 0,
                         });
                     }
                     occurrences.len().min(MAX_OCCURRENCES_PER_TERM)
