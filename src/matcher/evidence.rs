@@ -30,6 +30,25 @@ pub enum Role {
     Demoting,
 }
 
+impl Role {
+    /// The role of the terms of a boost of this weight.
+    pub(crate) fn of_weight(weight: f64) -> Role {
+        if weight < 0.0 {
+            Role::Demoting
+        } else {
+            Role::Supporting
+        }
+    }
+
+    /// One bit per role, for sets of roles.
+    pub(crate) fn bit(self) -> u8 {
+        match self {
+            Role::Supporting => 1,
+            Role::Demoting => 2,
+        }
+    }
+}
+
 /// One occurrence of a matched term.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchedTerm {
@@ -159,16 +178,41 @@ const ELLIPSIS: &str = "…";
 impl Evidence {
     /// Evidence without a score breakdown; the matcher adds it.
     pub fn new(mut terms: Vec<MatchedTerm>, item: &ItemText<'_>) -> Self {
-        // Supporting sorts first, so the copy that stays of a term both in the query and in a
-        // demoting boost is the supporting one.
-        terms.sort_unstable_by(|a, b| {
-            (a.field, a.start, a.end, &a.term, a.role)
-                .cmp(&(b.field, b.start, b.end, &b.term, b.role))
-        });
-        terms.dedup_by(|b, a| {
-            (a.field, a.start, a.end, &a.term) == (b.field, b.start, b.end, &b.term)
-        });
-        let snippet = best_anchor(&terms).map(|anchor| snippet(item, &terms, anchor));
+        sort_and_dedup(&mut terms);
+        let mut nearby = Vec::with_capacity(terms.len());
+        let snippet = best_anchor(&terms, &mut nearby).map(|anchor| snippet(item, &terms, anchor));
+        Evidence {
+            version: EVIDENCE_VERSION,
+            terms,
+            snippet,
+            score: None,
+        }
+    }
+
+    /// What [`Evidence::new`] makes of the matched terms `found` stands for, once
+    /// [`sort_found`] has put them in its order and dropped its repeats: only the terms that
+    /// stay take a copy of their text.
+    pub(crate) fn from_found<'l>(
+        found: &[FoundTerm],
+        label: impl Fn(u32) -> &'l Arc<str>,
+        item: &ItemText<'_>,
+        nearby: &mut Vec<usize>,
+    ) -> Self {
+        let snippet = best_anchor(found, nearby).map(|anchor| snippet(item, found, anchor));
+        let terms = found
+            .iter()
+            .map(|f| {
+                let (start, end) = (f.start as usize, f.end as usize);
+                MatchedTerm {
+                    term: label(f.term).clone(),
+                    field: f.field,
+                    start,
+                    end,
+                    text: item.get(f.field)[start..end].to_owned(),
+                    role: f.role,
+                }
+            })
+            .collect();
         Evidence {
             version: EVIDENCE_VERSION,
             terms,
@@ -192,6 +236,122 @@ impl Evidence {
     }
 }
 
+/// The order of evidence terms and the rule that drops repeats: by field, place and label
+/// text, Supporting before Demoting, so the copy that stays of a term both in the query and in
+/// a demoting boost is the supporting one.
+fn sort_and_dedup(terms: &mut Vec<MatchedTerm>) {
+    terms.sort_unstable_by(|a, b| {
+        (a.field, a.start, a.end, &a.term, a.role).cmp(&(b.field, b.start, b.end, &b.term, b.role))
+    });
+    terms.dedup_by(|b, a| (a.field, a.start, a.end, &a.term) == (b.field, b.start, b.end, &b.term));
+}
+
+/// Up to this many matched terms, [`sort_and_dedup`] keeps, of equal terms, the one that came
+/// first (the standard library sorts so few in place by insertion and by a stable small sort;
+/// a test holds it to that). Past it, which of two equal terms stays is the sort's choice.
+pub(crate) const FIRST_KEPT_UP_TO: usize = 32;
+
+/// A matched term as the matcher collects it for a hit, before its label and text are copied:
+/// most collected occurrences are repeats (the same list named by the query and by several
+/// boosts) that the sort drops, and only the ones that stay become [`MatchedTerm`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FoundTerm {
+    pub field: Field,
+    pub role: Role,
+    pub start: u32,
+    pub end: u32,
+    /// The matcher's term: each has its own label, so terms stand for label pointers.
+    pub term: u32,
+    /// Collected in this order, among the found terms of the hit.
+    pub order: u32,
+}
+
+/// Puts found terms in [`sort_and_dedup`]'s order and drops the repeats it drops, with the
+/// labels `label` gives: `found` then stands for exactly the terms [`Evidence::new`] keeps.
+///
+/// `first_kept` says whether the plain list of matched terms (with every repeat) was short
+/// enough for the sort to keep the first of equal terms. Equal terms of two terms (one label
+/// text, two scopes: `@sat` in the query, `title:(@sat)` in a boost) differ in their label
+/// pointer, which the snippet's anchor counts by; when the sort would have chosen among such
+/// copies, this cannot tell which it chose and returns false: the caller then builds the
+/// evidence plainly.
+pub(crate) fn sort_found<'l>(
+    found: &mut Vec<FoundTerm>,
+    label: impl Fn(u32) -> &'l str,
+    first_kept: bool,
+) -> bool {
+    let same_label =
+        |a: &FoundTerm, b: &FoundTerm| a.term == b.term || label(a.term) == label(b.term);
+    found.sort_unstable_by(|a, b| {
+        (a.field, a.start, a.end)
+            .cmp(&(b.field, b.start, b.end))
+            .then_with(|| {
+                if a.term == b.term {
+                    std::cmp::Ordering::Equal
+                } else {
+                    label(a.term).cmp(label(b.term))
+                }
+            })
+            .then((a.role, a.order).cmp(&(b.role, b.order)))
+    });
+    let mut known = true;
+    found.dedup_by(|b, a| {
+        let equal = (a.field, a.start, a.end) == (b.field, b.start, b.end) && same_label(a, b);
+        if equal && !first_kept && b.role == a.role && b.term != a.term {
+            known = false;
+        }
+        equal
+    });
+    known
+}
+
+/// A matched term as the snippet reads it: where, in what role, and which term.
+trait Located {
+    fn field(&self) -> Field;
+    fn start(&self) -> usize;
+    fn end(&self) -> usize;
+    fn role(&self) -> Role;
+    /// The same for every occurrence of one term, and only for them.
+    fn identity(&self) -> usize;
+}
+
+impl Located for MatchedTerm {
+    fn field(&self) -> Field {
+        self.field
+    }
+    fn start(&self) -> usize {
+        self.start
+    }
+    fn end(&self) -> usize {
+        self.end
+    }
+    fn role(&self) -> Role {
+        self.role
+    }
+    /// Labels are shared strings: two occurrences of one term have the same pointer.
+    fn identity(&self) -> usize {
+        self.term.as_ptr() as usize
+    }
+}
+
+impl Located for FoundTerm {
+    fn field(&self) -> Field {
+        self.field
+    }
+    fn start(&self) -> usize {
+        self.start as usize
+    }
+    fn end(&self) -> usize {
+        self.end as usize
+    }
+    fn role(&self) -> Role {
+        self.role
+    }
+    fn identity(&self) -> usize {
+        self.term as usize
+    }
+}
+
 /// Reading order of fields when choosing where the snippet comes from: the summary says most.
 fn field_preference(field: Field) -> u8 {
     match field {
@@ -204,43 +364,51 @@ fn field_preference(field: Field) -> u8 {
     }
 }
 
-/// The match with the most distinct terms around it (within half a snippet).
+/// The match with the most distinct terms around it (within half a snippet); of equals, the
+/// last. `nearby` is a buffer, kept between hits.
 ///
-/// Terms arrive sorted by field and start, so an anchor's neighbours are a contiguous run;
-/// labels are shared strings, so two occurrences of one term have the same pointer and
-/// counting distinct terms needs no sorting.
-fn best_anchor(terms: &[MatchedTerm]) -> Option<&MatchedTerm> {
+/// Terms arrive sorted by field and start, so an anchor's neighbours are in its field's run
+/// and end before the first term that starts out of reach.
+fn best_anchor<'t, T: Located>(terms: &'t [T], nearby: &mut Vec<usize>) -> Option<&'t T> {
     let reach = SNIPPET_CHARS / 2;
-    // One buffer for every anchor, sized once: this runs for each pair of matches.
-    let mut nearby: Vec<*const u8> = Vec::with_capacity(terms.len());
     // The snippet shows why the indicator fired: a demoting term anchors it only when
     // nothing else matched.
-    let supporting = terms.iter().any(|t| t.role == Role::Supporting);
-    terms
-        .iter()
-        .filter(|t| !supporting || t.role == Role::Supporting)
-        .max_by_key(|anchor| {
-            nearby.clear();
-            for t in terms {
-                let close = t.field == anchor.field
-                    && t.end + reach >= anchor.start
-                    && t.start <= anchor.end + reach;
-                let label = t.term.as_ptr();
-                if close && !nearby.contains(&label) {
-                    nearby.push(label);
-                }
+    let supporting = terms.iter().any(|t| t.role() == Role::Supporting);
+    let mut best: Option<((usize, u8, usize), &T)> = None;
+    let mut field_from = 0;
+    for (i, anchor) in terms.iter().enumerate() {
+        if anchor.field() != terms[field_from].field() {
+            field_from = i;
+        }
+        if supporting && anchor.role() != Role::Supporting {
+            continue;
+        }
+        nearby.clear();
+        for t in &terms[field_from..] {
+            if t.field() != anchor.field() || t.start() > anchor.end() + reach {
+                break;
             }
-            (
-                nearby.len(),
-                u8::MAX - field_preference(anchor.field),
-                usize::MAX - anchor.start,
-            )
-        })
+            let identity = t.identity();
+            if t.end() + reach >= anchor.start() && !nearby.contains(&identity) {
+                nearby.push(identity);
+            }
+        }
+        let key = (
+            nearby.len(),
+            u8::MAX - field_preference(anchor.field()),
+            usize::MAX - anchor.start(),
+        );
+        if best.is_none_or(|(best_key, _)| key >= best_key) {
+            best = Some((key, anchor));
+        }
+    }
+    best.map(|(_, anchor)| anchor)
 }
 
-fn snippet(item: &ItemText<'_>, terms: &[MatchedTerm], anchor: &MatchedTerm) -> Snippet {
-    let text = item.get(anchor.field);
-    let (start, end) = window(text, anchor.start);
+fn snippet<T: Located>(item: &ItemText<'_>, terms: &[T], anchor: &T) -> Snippet {
+    let field = anchor.field();
+    let text = item.get(field);
+    let (start, end) = window(text, anchor.start());
     let mut excerpt = String::with_capacity(end - start + 2 * ELLIPSIS.len());
     if start > 0 {
         excerpt.push_str(ELLIPSIS);
@@ -251,21 +419,20 @@ fn snippet(item: &ItemText<'_>, terms: &[MatchedTerm], anchor: &MatchedTerm) -> 
         excerpt.push_str(ELLIPSIS);
     }
     let ranges = |role: Role| {
-        let inside = |t: &&MatchedTerm| {
-            t.role == role && t.field == anchor.field && t.start >= start && t.end <= end
-        };
+        let inside =
+            |t: &&T| t.role() == role && t.field() == field && t.start() >= start && t.end() <= end;
         // Counted first, so that the ranges take one allocation, or none.
         let mut ranges = Vec::with_capacity(terms.iter().filter(inside).count());
         ranges.extend(
             terms
                 .iter()
                 .filter(inside)
-                .map(|t| (t.start - start + shift, t.end - start + shift)),
+                .map(|t| (t.start() - start + shift, t.end() - start + shift)),
         );
         ranges
     };
     Snippet {
-        field: anchor.field,
+        field,
         start,
         end,
         text: excerpt,
@@ -444,6 +611,164 @@ mod tests {
                 .collect();
             check_char_steps(&text);
         }
+    }
+
+    /// A xorshift generator: the same hostile layouts on every run.
+    struct Random(u64);
+
+    impl Random {
+        fn below(&mut self, bound: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % bound as u64) as usize
+        }
+    }
+
+    /// Five labels, the first two pairs of one text each, as two scopes of one term give.
+    fn labels() -> Vec<Arc<str>> {
+        [
+            "@sat: satellite",
+            "@sat: satellite",
+            "launch*",
+            "launch*",
+            "북한*",
+        ]
+        .into_iter()
+        .map(Arc::from)
+        .collect()
+    }
+
+    /// Found terms crowded onto few places of the title and the summary, so that many are
+    /// equal; their ranges on character boundaries of `item`.
+    fn crowded(random: &mut Random, len: usize, spread: usize, item: &ItemText) -> Vec<FoundTerm> {
+        (0..len)
+            .map(|order| {
+                let field = [Field::Title, Field::Summary][random.below(2)];
+                let text = item.get(field);
+                let boundary = |mut at: usize| {
+                    while !text.is_char_boundary(at) {
+                        at += 1;
+                    }
+                    at
+                };
+                let start = boundary(random.below(spread) * 7);
+                let end = boundary(start + 1 + random.below(2) * 5);
+                FoundTerm {
+                    field,
+                    role: [Role::Supporting, Role::Demoting][random.below(2)],
+                    start: start as u32,
+                    end: end as u32,
+                    term: random.below(5) as u32,
+                    order: order as u32,
+                }
+            })
+            .collect()
+    }
+
+    /// The matched terms found terms stand for, each one's text naming its place in the list,
+    /// so that a comparison says which of equal copies stayed.
+    fn matched(found: &[FoundTerm], labels: &[Arc<str>]) -> Vec<MatchedTerm> {
+        found
+            .iter()
+            .map(|f| MatchedTerm {
+                term: labels[f.term as usize].clone(),
+                field: f.field,
+                start: f.start as usize,
+                end: f.end as usize,
+                text: f.order.to_string(),
+                role: f.role,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn up_to_the_limit_the_sort_keeps_the_first_of_equal_terms() {
+        // The short path of the matcher's evidence relies on this: if the standard library's
+        // sort changes, this says so before any evidence does.
+        let labels = labels();
+        let item = ItemText {
+            title: "North Korea launches a satellite",
+            summary: "Pyongyang said the satellite reached orbit",
+            ..ItemText::default()
+        };
+        let mut random = Random(0x2545_F491_4F6C_DD1D);
+        for len in 1..=FIRST_KEPT_UP_TO {
+            for _ in 0..300 {
+                let terms = matched(&crowded(&mut random, len, 4, &item), &labels);
+                let mut sorted = terms.clone();
+                sort_and_dedup(&mut sorted);
+                let mut stable = terms;
+                stable.sort_by(|a, b| {
+                    (a.field, a.start, a.end, &a.term, a.role)
+                        .cmp(&(b.field, b.start, b.end, &b.term, b.role))
+                });
+                stable.dedup_by(|b, a| {
+                    (a.field, a.start, a.end, &a.term) == (b.field, b.start, b.end, &b.term)
+                });
+                assert_eq!(sorted, stable, "{len} terms");
+                for (kept, first) in sorted.iter().zip(&stable) {
+                    assert!(Arc::ptr_eq(&kept.term, &first.term), "{len} terms");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn found_terms_make_the_evidence_their_matched_terms_make() {
+        let labels = labels();
+        let title =
+            "North Korea satellite launch window opens as officials watch the pad ".repeat(8);
+        let summary = "위성 발사 북한 спутник запуск, and a satellite again. ".repeat(12);
+        let item = ItemText {
+            title: &title,
+            summary: &summary,
+            ..ItemText::default()
+        };
+        let mut random = Random(0x9E37_79B9_7F4A_7C15);
+        let mut nearby = Vec::new();
+        let (mut short, mut undecided) = (0, 0);
+        for len in 0..=(2 * FIRST_KEPT_UP_TO) {
+            for spread in [1, 3, 8, 30, 70] {
+                for _ in 0..40 {
+                    let collected = crowded(&mut random, len, spread, &item);
+                    let plain = Evidence::new(matched(&collected, &labels), &item);
+                    let mut found = collected.clone();
+                    let first_kept = len <= FIRST_KEPT_UP_TO;
+                    let known = sort_found(&mut found, |t| &*labels[t as usize], first_kept);
+                    if !known {
+                        // Only past the limit, and only when copies of two terms tie.
+                        assert!(!first_kept);
+                        undecided += 1;
+                        continue;
+                    }
+                    let evidence =
+                        Evidence::from_found(&found, |t| &labels[t as usize], &item, &mut nearby);
+                    // The texts name the copies: the ones that stayed are the same.
+                    let named = |e: &Evidence| -> Vec<(Field, usize, usize, Role, usize)> {
+                        e.terms
+                            .iter()
+                            .map(|t| (t.field, t.start, t.end, t.role, t.term.as_ptr() as usize))
+                            .collect()
+                    };
+                    let kept: Vec<String> = found.iter().map(|f| f.order.to_string()).collect();
+                    let plain_kept: Vec<&String> = plain.terms.iter().map(|t| &t.text).collect();
+                    // Past the limit, which of two copies of one term stays is the sort's
+                    // choice, and the copies are the same but for these names.
+                    if first_kept {
+                        assert_eq!(
+                            kept.iter().collect::<Vec<_>>(),
+                            plain_kept,
+                            "{len}/{spread}"
+                        );
+                    }
+                    assert_eq!(named(&evidence), named(&plain), "{len} / {spread}");
+                    assert_eq!(evidence.snippet, plain.snippet, "{len} / {spread}");
+                    short += 1;
+                }
+            }
+        }
+        assert!(short > 1000 && undecided > 0, "{short} / {undecided}");
     }
 
     #[test]

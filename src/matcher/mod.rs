@@ -512,6 +512,13 @@ pub struct Scratch {
     /// Terms still to visit while building evidence, and whether they only demote; kept
     /// between hits.
     evidence_pending: Vec<(u32, Role)>,
+    /// Per term, what the current hit's evidence collected of it.
+    evidence_visits: Vec<EvidenceVisit>,
+    /// Counts hits, for `evidence_visits`.
+    evidence_hit: u32,
+    /// The current hit's found terms, and the terms near a snippet anchor; kept between hits.
+    evidence_found: Vec<evidence::FoundTerm>,
+    evidence_nearby: Vec<usize>,
     /// Emptied buffers for the two sides of a `NEAR`, so that evaluating one allocates
     /// nothing; a pool because `NEAR` nests.
     span_buffers: Vec<Vec<Occurrence>>,
@@ -1081,9 +1088,9 @@ impl Matcher {
         }
     }
 
-    /// Evidence for the query's terms and those of the boosts that applied. Their order does
-    /// not matter: [`Evidence::new`] sorts, and keeps a term that both supports and demotes
-    /// as supporting.
+    /// Evidence for the query's terms and those of the boosts that applied, as
+    /// [`Evidence::new`] makes it of [`Matcher::matched_terms`]: a term both supporting and
+    /// demoting kept as supporting, each occurrence once.
     fn evidence(
         &self,
         item: &ItemText<'_>,
@@ -1091,16 +1098,152 @@ impl Matcher {
         applied: &[bool],
         scratch: &mut Scratch,
     ) -> Evidence {
-        // Most hits carry a handful of terms: one allocation instead of several doublings.
+        self.evidence_of_found(item, indicator, applied, scratch)
+            .unwrap_or_else(|| {
+                Evidence::new(self.matched_terms(item, indicator, applied, scratch), item)
+            })
+    }
+
+    /// [`Matcher::evidence`] the short way, or `None` when only the plain collection's order
+    /// can tell which of two equal terms stays.
+    ///
+    /// The same terms come from the query and from every applied boost that names them (a
+    /// list named in five clauses), so this collects each term once per role, without its
+    /// text, sorts, and copies labels and text only for the terms that stay.
+    fn evidence_of_found(
+        &self,
+        item: &ItemText<'_>,
+        indicator: &CompiledIndicator,
+        applied: &[bool],
+        scratch: &mut Scratch,
+    ) -> Option<Evidence> {
+        scratch.evidence_hit = scratch.evidence_hit.wrapping_add(1);
+        if scratch.evidence_hit == 0 || scratch.evidence_visits.len() != self.terms.len() {
+            // The first hit, or the count came round: no mark from before may pass for this
+            // hit's.
+            scratch.evidence_visits.clear();
+            scratch
+                .evidence_visits
+                .resize(self.terms.len(), EvidenceVisit::default());
+            scratch.evidence_hit = 1;
+        }
+        let mut found = std::mem::take(&mut scratch.evidence_found);
+        found.clear();
+        // In the order the plain collection takes them off its stack: the query's terms last
+        // to first, then the applied boosts', last to first.
+        let boosts = indicator
+            .boosts
+            .iter()
+            .zip(applied)
+            .rev()
+            .filter(|(_, applied)| **applied)
+            .map(|(boost, _)| (&boost.evidence_terms, Role::of_weight(boost.weight)));
+        let mut plain_len = 0;
+        for (terms, role) in
+            std::iter::once((&indicator.evidence_terms, Role::Supporting)).chain(boosts)
+        {
+            for &term in terms.iter().rev() {
+                plain_len += self.visit_evidence_term(term, role, item, scratch, &mut found);
+            }
+        }
+        let label = |term: u32| &self.terms[term as usize].label;
+        let known = evidence::sort_found(
+            &mut found,
+            |term| &**label(term),
+            plain_len <= evidence::FIRST_KEPT_UP_TO,
+        );
+        let evidence =
+            known.then(|| Evidence::from_found(&found, label, item, &mut scratch.evidence_nearby));
+        scratch.evidence_found = found;
+        evidence
+    }
+
+    /// Collects one term of a hit's evidence in one role, unless this hit collected it
+    /// already: in the same role, or as supporting (whose copies the demoting ones never
+    /// outlast). Returns how many matched terms [`Matcher::matched_terms`] makes of it, with
+    /// every repeat, which tells whether its sort keeps the first of equal terms.
+    fn visit_evidence_term(
+        &self,
+        term: u32,
+        role: Role,
+        item: &ItemText<'_>,
+        scratch: &mut Scratch,
+        found: &mut Vec<evidence::FoundTerm>,
+    ) -> usize {
+        let t = term as usize;
+        let hit = scratch.evidence_hit;
+        let visit = scratch.evidence_visits[t];
+        if visit.hit == hit && visit.roles & (Role::Supporting.bit() | role.bit()) != 0 {
+            return visit.matched as usize;
+        }
+        let matched = match &self.terms[t].kind {
+            // A list's own occurrences would only say that it occurs: its members' are the
+            // evidence, so its presence, which the query kept, is enough. Only the members
+            // whose first pattern occurred can have matched: the scan listed them.
+            TermKind::Any(members) => {
+                if self.term_present(term, item, scratch) {
+                    let positions = std::mem::take(&mut scratch.list_positions[t]);
+                    // Last first: the plain collection stacks the members, then takes them off.
+                    let matched = positions
+                        .iter()
+                        .rev()
+                        .map(|&position| {
+                            let member = members[position as usize];
+                            self.visit_evidence_term(member, role, item, scratch, found)
+                        })
+                        .sum();
+                    scratch.list_positions[t] = positions;
+                    matched
+                } else {
+                    0
+                }
+            }
+            TermKind::Segments(_) | TermKind::Regex(_) => {
+                if self.term_occurrences(term, item, scratch) > 0 {
+                    let occurrences = &scratch.term_occurrences[t];
+                    for o in occurrences.iter().take(MAX_OCCURRENCES_PER_TERM) {
+                        found.push(evidence::FoundTerm {
+                            field: o.field,
+                            role,
+                            start: o.disp_start,
+                            end: o.disp_end,
+                            term,
+                            order: found.len() as u32,
+                        });
+                    }
+                    occurrences.len().min(MAX_OCCURRENCES_PER_TERM)
+                } else {
+                    0
+                }
+            }
+        };
+        let visit = &mut scratch.evidence_visits[t];
+        if visit.hit != hit {
+            *visit = EvidenceVisit {
+                hit,
+                roles: 0,
+                matched: matched as u32,
+            };
+        }
+        visit.roles |= role.bit();
+        matched
+    }
+
+    /// The matched terms of a hit as first collected, every repeat included: what
+    /// [`Matcher::evidence`] reproduces through [`Evidence::new`], and builds this way when
+    /// only this order says which of two equal terms stays.
+    fn matched_terms(
+        &self,
+        item: &ItemText<'_>,
+        indicator: &CompiledIndicator,
+        applied: &[bool],
+        scratch: &mut Scratch,
+    ) -> Vec<MatchedTerm> {
         let mut matched = Vec::with_capacity(16);
         let mut pending = std::mem::take(&mut scratch.evidence_pending);
         pending.clear();
         for (boost, _) in indicator.boosts.iter().zip(applied).filter(|(_, a)| **a) {
-            let role = if boost.weight < 0.0 {
-                Role::Demoting
-            } else {
-                Role::Supporting
-            };
+            let role = Role::of_weight(boost.weight);
             pending.extend(boost.evidence_terms.iter().map(|&t| (t, role)));
         }
         pending.extend(
@@ -1111,8 +1254,6 @@ impl Matcher {
         );
         while let Some((term, role)) = pending.pop() {
             let kind = &self.terms[term as usize].kind;
-            // A list's own occurrences would only say that it occurs: its members' are the
-            // evidence, so its presence, which the query kept, is enough.
             let found = match kind {
                 TermKind::Any(_) => self.term_present(term, item, scratch),
                 TermKind::Segments(_) | TermKind::Regex(_) => {
@@ -1123,9 +1264,6 @@ impl Matcher {
                 continue;
             }
             if let TermKind::Any(members) = kind {
-                // Evidence names the list entry that matched, not just the list. Only the
-                // members whose first pattern occurred can have matched: the scan listed them,
-                // so a list of hundreds of entries costs what it found, not its length.
                 pending.extend(
                     scratch.list_positions[term as usize]
                         .iter()
@@ -1151,8 +1289,19 @@ impl Matcher {
             }
         }
         scratch.evidence_pending = pending;
-        Evidence::new(matched, item)
+        matched
     }
+}
+
+/// What one hit's evidence collected of a term: valid for the hit when `hit` is
+/// [`Scratch::evidence_hit`].
+#[derive(Clone, Copy, Debug, Default)]
+struct EvidenceVisit {
+    hit: u32,
+    /// [`Role::bit`]s of the roles collected.
+    roles: u8,
+    /// Matched terms the plain collection makes of one visit of the term.
+    matched: u32,
 }
 
 #[cfg(test)]

@@ -1226,3 +1226,137 @@ fn a_list_answer_kept_for_one_item_is_not_read_for_the_next() {
     let hits = m.match_item(&titled("North Korea satellite"), &mut scratch);
     assert_eq!(hits.len(), 1);
 }
+
+/// What the evidence comparison met, so that it can say it met each case it is about.
+#[derive(Debug, Default)]
+struct EvidenceCases {
+    /// Evidence built the short way, and built plainly because only the plain order could say
+    /// which of two equal terms stays.
+    short: usize,
+    plain: usize,
+    /// Hits with a term both supporting and demoting at one place.
+    both_roles: usize,
+    /// Hits with a term that has more occurrences than evidence takes.
+    capped: usize,
+    /// Hits where two terms of one label text matched at one place.
+    shared_label: usize,
+}
+
+/// Every indicator whose query is true on the item (whatever its score): the evidence
+/// `Matcher::evidence` makes must be the evidence `Evidence::new` makes of every matched term
+/// collected plainly.
+fn assert_evidence_agrees(m: &Matcher, item: &ItemText<'_>, cases: &mut EvidenceCases) {
+    let mut scratch = m.scratch();
+    m.find_occurrences(item, &mut scratch, false);
+    for indicator in &m.indicators {
+        if !m.eval(&indicator.query, item, &mut scratch) {
+            continue;
+        }
+        let applied: Vec<bool> = indicator
+            .boosts
+            .iter()
+            .map(|boost| m.eval(&boost.node, item, &mut scratch))
+            .collect();
+        let matched = m.matched_terms(item, indicator, &applied, &mut scratch);
+        let plain = Evidence::new(matched.clone(), item);
+        let what = format!("{:?} / {:?}", item.title, item.summary);
+        match m.evidence_of_found(item, indicator, &applied, &mut scratch) {
+            Some(short) => {
+                assert_eq!(short, plain, "{what}");
+                assert_eq!(
+                    serde_json::to_string(&short).expect("json"),
+                    serde_json::to_string(&plain).expect("json"),
+                );
+                cases.short += 1;
+            }
+            None => cases.plain += 1,
+        }
+        assert_eq!(
+            m.evidence(item, indicator, &applied, &mut scratch),
+            plain,
+            "{what}"
+        );
+
+        let place = |t: &MatchedTerm| (t.field, t.start, t.end);
+        cases.both_roles += usize::from(matched.iter().any(|a| {
+            a.role == Role::Supporting
+                && matched.iter().any(|b| {
+                    b.role == Role::Demoting
+                        && place(a) == place(b)
+                        && std::sync::Arc::ptr_eq(&a.term, &b.term)
+                })
+        }));
+        cases.shared_label += usize::from(matched.iter().any(|a| {
+            matched.iter().any(|b| {
+                place(a) == place(b)
+                    && a.term == b.term
+                    && !std::sync::Arc::ptr_eq(&a.term, &b.term)
+            })
+        }));
+        cases.capped += usize::from((0..m.terms.len()).any(|t| {
+            scratch.term_generation[t] == scratch.generation
+                && scratch.term_occurrences[t].len() > MAX_OCCURRENCES_PER_TERM
+                && matched
+                    .iter()
+                    .any(|found| std::sync::Arc::ptr_eq(&found.term, &m.terms[t].label))
+        }));
+    }
+}
+
+#[test]
+fn evidence_of_found_terms_is_the_evidence_of_every_matched_term() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped =
+        crate::config::Indicators::load(&root.join("indicators.yaml")).expect("shipped rules");
+    let variants = variant_rules(&shipped);
+    // One label text in two scopes, a list in the query and in boosts of both signs, a word
+    // both in the query and in a demoting boost.
+    let scoped = indicator(
+        "@sat_object AND (@launch_verb OR satellite OR images)",
+        &[
+            ("title:(@sat_object)", 0.5),
+            ("@sat_object NEAR/4 @launch_verb", 0.5),
+            ("@imagery", -1.0),
+            ("satellite", -0.25),
+            ("title:(satellite) OR summary:(@launch_verb)", -0.25),
+            ("@sat_object AND NOT @russia", 0.25),
+        ],
+        0.0,
+    );
+    let mut items = real_items();
+    // Repetition past the cap on occurrences, in one field and across two, and lists of
+    // every length around the sort's limit.
+    for repeat in [1, 2, 3, 5, 8, 11, 15, 16, 17, 20, 33, 40] {
+        let words = [
+            "satellite launch",
+            "images of the satellite",
+            "위성 발사",
+            "спутник запуск",
+        ];
+        for (n, word) in words.iter().enumerate() {
+            let long = vec![*word; repeat].join(" and ");
+            let short = vec![*word; repeat / 2 + n].join(", ");
+            items.push((long.clone(), short.clone(), String::new()));
+            items.push((short, long.clone(), long));
+        }
+    }
+    let mut cases = EvidenceCases::default();
+    for matcher in [&shipped.matcher, &variants.matcher, &scoped] {
+        for (title, summary, content) in &items {
+            let item = ItemText {
+                title,
+                summary,
+                content,
+                ..ItemText::default()
+            };
+            assert_evidence_agrees(matcher, &item, &mut cases);
+        }
+    }
+    // The comparison means something only if it met each case.
+    assert!(cases.short > 500, "{cases:?}");
+    assert!(cases.plain > 0, "{cases:?}");
+    assert!(cases.both_roles > 0, "{cases:?}");
+    assert!(cases.capped > 0, "{cases:?}");
+    assert!(cases.shared_label > 0, "{cases:?}");
+    eprintln!("{cases:?}");
+}
