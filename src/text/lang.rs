@@ -1300,7 +1300,7 @@ fn load_lowercase(bytes: &[u8], start: usize, count: usize) -> u64 {
         let eight = u64::from_be_bytes(eight.try_into().expect("eight bytes"));
         (eight | 0x20 * ONES) & low_bytes(count)
     } else {
-        pack(&bytes[start..end]) | 0x20 * ONES & low_bytes(count)
+        pack(&bytes[start..end]) | (0x20 * ONES & low_bytes(count))
     }
 }
 
@@ -1308,12 +1308,14 @@ fn load_lowercase(bytes: &[u8], start: usize, count: usize) -> u64 {
 const BLOCK_BYTES: usize = 64;
 
 /// For the block of up to [`BLOCK_BYTES`] at `bytes[base..]`, bit `i` for `bytes[base + i]`:
-/// the ASCII letters, and the bytes that [`WordCounts::scan_byte`] must read: the apostrophe
-/// and every byte from 0x80 up. Only the apostrophe and the lead bytes of U+00C0 to U+027F,
-/// U+1000 to U+1FFF (Latin Extended Additional) and U+2000 to U+2FFF (the right single
-/// quotation mark) need it; it ends the word at any other byte, as the ASCII scan would, and
-/// Latin text has few of them, so one test of the high bit does for all. Letter bits are
-/// only read between special bytes. Bits past the end of `bytes` are clear.
+/// the ASCII letters, and the bytes that may be an apostrophe or start a Latin letter outside
+/// ASCII: the apostrophe, the lead bytes of U+00C0 to U+027F, and those of U+1000 to U+1FFF
+/// (Latin Extended Additional) and U+2000 to U+2FFF (the right single quotation mark). Bits
+/// past the end of `bytes` are clear.
+///
+/// Any other byte from 0x80 up is neither: [`WordCounts::scan_byte`] would only end the word
+/// there, as the ASCII scan does. Making every such byte special, to spare the two range
+/// tests, cost more than it saved: Latin text beside a passage in another script has many.
 #[inline]
 fn block_masks(bytes: &[u8], base: usize) -> (u64, u64) {
     let mut letters = 0;
@@ -1332,17 +1334,23 @@ fn block_masks(bytes: &[u8], base: usize) -> (u64, u64) {
         };
         // Seven low bits of each byte: sums of them stay within their byte.
         let seven = word & !HIGH_BITS;
-        // Or-ing 0x20 makes capitals small; no other ASCII byte becomes a letter. A byte from
-        // 0x80 up may come out as one: it is special, and its letter bit is never read.
+        let high = word & HIGH_BITS;
+        // Or-ing 0x20 makes capitals small; no other ASCII byte becomes a letter, and no byte
+        // from 0x80 up is taken for one.
         let small = seven | 0x20 * ONES;
         let letter = (small + (0x80 - u64::from(b'a')) * ONES)
             & !(small + (0x7F - u64::from(b'z')) * ONES)
+            & !high
             & HIGH_BITS;
-        // A byte whose seven low bits are those of the apostrophe: exactly 0x27 unless its
-        // high bit is set, and then it is special anyway.
-        let apostrophe = !((seven ^ u64::from(b'\'') * ONES) + 0x7F * ONES) & HIGH_BITS;
+        // A byte whose seven low bits are those of the apostrophe, and no high bit.
+        let apostrophe = !((seven ^ u64::from(b'\'') * ONES) + 0x7F * ONES) & !high & HIGH_BITS;
+        // Most eight bytes of Latin text are ASCII: the lead bytes are looked for in the rest.
+        let leads = match high {
+            0 => 0,
+            _ => high_in(word, 0xC3, 0xC9) | high_in(word, 0xE1, 0xE2),
+        };
         letters |= high_bits_to_mask(letter) << (8 * part);
-        special |= high_bits_to_mask(apostrophe | word & HIGH_BITS) << (8 * part);
+        special |= high_bits_to_mask(apostrophe | leads) << (8 * part);
     }
     (letters, special)
 }
@@ -1397,7 +1405,7 @@ impl WordCounts {
     /// between letters ends one and begins the next (see [`WordCounts::scan_byte`]).
     ///
     /// A block of [`BLOCK_BYTES`] at a time: two bit masks, a bit a byte, say which bytes are
-    /// ASCII letters and which may be an apostrophe or part of a Latin letter outside ASCII
+    /// ASCII letters and which may be an apostrophe or start a Latin letter outside ASCII
     /// ([`block_masks`]). Between two such bytes only ASCII letters are letters, so the words
     /// there are found from the first mask alone, a word per step
     /// ([`WordCounts::scan_ascii`]); each of those bytes is read as a character by
