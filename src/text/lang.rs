@@ -1283,6 +1283,12 @@ impl Word {
     }
 }
 
+/// The bit that tells an ASCII capital from its small letter, in each byte of a `u64`.
+const CASE_BITS: u64 = 0x20 * ONES;
+
+/// The apostrophe in each byte of a `u64`.
+const APOSTROPHES: u64 = b'\'' as u64 * ONES;
+
 /// The `count` ASCII letters (one to eight) at `bytes[start..]`, lowercased and packed as
 /// [`pack`] packs them.
 #[inline]
@@ -1295,12 +1301,12 @@ fn load_lowercase(bytes: &[u8], start: usize, count: usize) -> u64 {
     };
     if let Some(eight) = bytes.get(start..start + 8) {
         let eight = u64::from_be_bytes(eight.try_into().expect("eight bytes"));
-        (eight | 0x20 * ONES) >> (64 - 8 * count)
+        (eight | CASE_BITS) >> (64 - 8 * count)
     } else if let Some(eight) = end.checked_sub(8).and_then(|from| bytes.get(from..end)) {
         let eight = u64::from_be_bytes(eight.try_into().expect("eight bytes"));
-        (eight | 0x20 * ONES) & low_bytes(count)
+        (eight | CASE_BITS) & low_bytes(count)
     } else {
-        pack(&bytes[start..end]) | (0x20 * ONES & low_bytes(count))
+        pack(&bytes[start..end]) | (CASE_BITS & low_bytes(count))
     }
 }
 
@@ -1337,13 +1343,13 @@ fn block_masks(bytes: &[u8], base: usize) -> (u64, u64) {
         let high = word & HIGH_BITS;
         // Or-ing 0x20 makes capitals small; no other ASCII byte becomes a letter, and no byte
         // from 0x80 up is taken for one.
-        let small = seven | 0x20 * ONES;
+        let small = seven | CASE_BITS;
         let letter = (small + (0x80 - u64::from(b'a')) * ONES)
             & !(small + (0x7F - u64::from(b'z')) * ONES)
             & !high
             & HIGH_BITS;
         // A byte whose seven low bits are those of the apostrophe, and no high bit.
-        let apostrophe = !((seven ^ u64::from(b'\'') * ONES) + 0x7F * ONES) & !high & HIGH_BITS;
+        let apostrophe = !((seven ^ APOSTROPHES) + 0x7F * ONES) & !high & HIGH_BITS;
         // Most eight bytes of Latin text are ASCII: the lead bytes are looked for in the rest.
         let leads = match high {
             0 => 0,
