@@ -173,6 +173,11 @@ impl Analyzed {
                 i += c.len_utf8();
                 count.char(i, c as u32);
                 words.letters(start, i, folded);
+                // The folded letters gather in a small buffer that goes into the text in whole
+                // pieces: a growth check and a length update for every letter cost more than
+                // the letter's own folding.
+                let mut piece = [0u8; RUN_PIECE + COPY];
+                let mut filled = 0;
                 // Every table character is two bytes long in UTF-8, decoded here in place.
                 while let [lead @ 0xC2..=0xDF, next, ..] = bytes[i..] {
                     let code = (u32::from(lead) & 0x1F) << 6 | (u32::from(next) & 0x3F);
@@ -181,13 +186,16 @@ impl Analyzed {
                         break;
                     }
                     count.class(i + 2, packed.census_class());
-                    // Written whole and cut back rather than copied by a call per letter.
-                    let norm = &mut words.out.norm;
-                    let at = norm.len();
-                    norm.extend_from_slice(&packed.utf8());
-                    norm.truncate(at + packed.len());
+                    // Written whole, the bytes past the fold overwritten by the next letter.
+                    piece[filled..filled + 4].copy_from_slice(&packed.utf8());
+                    filled += packed.len();
                     i += 2;
+                    if filled > RUN_PIECE - 4 {
+                        copy_in_pieces(&piece, filled, &mut words.out.norm);
+                        filled = 0;
+                    }
                 }
+                copy_in_pieces(&piece, filled, &mut words.out.norm);
                 // Stretches the open word's display range over the run.
                 words.ignorable(i);
                 continue;
@@ -317,6 +325,8 @@ pub fn normalize_words(text: &str) -> Vec<String> {
 const BLOCK: usize = 64;
 /// Bytes copied at once from a block's lowered text: most words are shorter.
 const COPY: usize = 16;
+/// Bytes of folded letters gathered before they go into the text.
+const RUN_PIECE: usize = 64;
 
 /// Up to [`BLOCK`] ASCII bytes, classified eight at a time, their verdicts gathered into bit
 /// masks (bit k for byte k) so that words are found by counting zeros rather than by a

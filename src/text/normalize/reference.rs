@@ -434,6 +434,24 @@ mod tests {
     }
 
     #[test]
+    fn runs_of_two_byte_letters_of_every_length_normalise_as_the_plain_pass_does() {
+        // The run loop gathers its folds in a buffer of its own and empties it when full:
+        // runs of every length around that size, of letters whose folds are one, two and
+        // more bytes long (é, Д, ǆ), each run ended in several ways.
+        let letters = ['Д', 'é', 'ǆ', 'ё', 'Ω', 'ж', 'ß', 'Ǳ', 'ы'];
+        for len in 0..=140 {
+            for shift in 0..3 {
+                let run: String = (0..len)
+                    .map(|k| letters[(k + shift) % letters.len()])
+                    .collect();
+                assert_same_at_limits(&format!("{run} tail"));
+                assert_same_at_limits(&format!("x{run}한"));
+                assert_same_at_limits(&format!("{run}\u{301}{run}"));
+            }
+        }
+    }
+
+    #[test]
     fn long_words_normalise_as_the_plain_pass_does() {
         for len in [63, 64, 65, 127, 128, 129, 1000, 5000] {
             let word: String = (0..len)
