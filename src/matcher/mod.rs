@@ -234,43 +234,58 @@ impl CompiledIndicator {
     }
 }
 
-/// The first four bytes of every text a pattern can match at, hashed into a bitset that stays
-/// in L1. Most words start no pattern, and the walk that finds out follows a few dependent
-/// loads in the trie; this answers most of them from one load. Four bytes, not three: three
-/// are a letter and a half of Cyrillic or Greek and one syllable of Hangul, which let most
-/// words of those scripts through. (Six would tell more words apart, but patterns too short
-/// to fill them need a probe of their own for each length, which costs more than the walks
-/// it spares.) A pattern too short to give four bytes is kept by its first two in a second,
-/// direct table.
+/// The first bytes of every text a pattern can match at, hashed into bitsets that stay in L1.
+/// Most words start no pattern, and the walk that finds out follows dependent loads through a
+/// trie too big for L1, which is where the scan's time goes; this answers most of them from
+/// two loads.
+///
+/// A pattern whose text (with the space that must follow it when it is not a prefix) fills
+/// eight bytes is kept by those eight: fewer let through every word that shares a short
+/// start with some pattern ("the" for "the north", a letter or two of Cyrillic, one Hangul
+/// syllable). Shorter patterns are kept by their first four bytes in a second set, and
+/// those shorter than that by their first two in a third, direct one.
 #[derive(Debug)]
 struct StartFilter {
-    bits: [u64; StartFilter::WORDS],
-    /// Two-byte starts of patterns shorter than the key (`ab*`, `a` alone), by the two bytes.
-    pairs: [u64; StartFilter::PAIR_WORDS],
+    long: [u64; StartFilter::WORDS],
+    short: [u64; StartFilter::WORDS],
+    pairs: [u64; StartFilter::WORDS],
     /// Whether `pairs` holds anything: most rule files have no pattern that short.
     any_pairs: bool,
 }
 
+/// Bytes of text a word is judged by; with fewer to the end of its field, it is walked.
+const START_KEY: usize = 8;
+
 impl StartFilter {
-    const WORDS: usize = 1 << 11;
-    const PAIR_WORDS: usize = 1 << 10;
+    const WORDS: usize = 1 << 10;
 
     /// A filter for these patterns, or `None` when one matches too many texts to list (a
     /// one-byte prefix).
     fn new<'p>(patterns: impl IntoIterator<Item = (&'p [u8], &'p Pattern)>) -> Option<Self> {
         let mut filter = StartFilter {
-            bits: [0; Self::WORDS],
-            pairs: [0; Self::PAIR_WORDS],
+            long: [0; Self::WORDS],
+            short: [0; Self::WORDS],
+            pairs: [0; Self::WORDS],
             any_pairs: false,
         };
         for (text, pattern) in patterns {
+            if let Some(start) = text.first_chunk::<START_KEY>() {
+                filter.insert_long(*start);
+                continue;
+            }
+            if !pattern.prefix && text.len() == START_KEY - 1 {
+                let mut start = [b' '; START_KEY];
+                start[..text.len()].copy_from_slice(text);
+                filter.insert_long(start);
+                continue;
+            }
             match (text, pattern.prefix) {
-                ([a, b, c, d, ..], _) => filter.insert([*a, *b, *c, *d]),
-                ([a, b, c], true) => (0..=255).for_each(|d| filter.insert([*a, *b, *c, d])),
-                // Not a prefix: a space or the end of the field follows. At the end, fewer
-                // than four bytes remain and the walk is not filtered.
-                ([a, b, c], false) => filter.insert([*a, *b, *c, b' ']),
-                ([a, b], false) => (0..=255).for_each(|d| filter.insert([*a, *b, b' ', d])),
+                ([a, b, c, d, ..], _) => filter.insert_short([*a, *b, *c, *d]),
+                ([a, b, c], true) => (0..=255).for_each(|d| filter.insert_short([*a, *b, *c, d])),
+                // Not a prefix: a space or the end of the field follows. At the end, too few
+                // bytes remain and the walk is not filtered.
+                ([a, b, c], false) => filter.insert_short([*a, *b, *c, b' ']),
+                ([a, b], false) => (0..=255).for_each(|d| filter.insert_short([*a, *b, b' ', d])),
                 ([a, b], true) => filter.insert_pair(*a, *b),
                 ([a], false) => filter.insert_pair(*a, b' '),
                 _ => return None,
@@ -280,35 +295,44 @@ impl StartFilter {
     }
 
     #[inline(always)]
-    fn slot(start: [u8; 4]) -> (usize, u64) {
-        let key = u32::from_le_bytes(start).wrapping_mul(0x9E37_79B1) >> 15;
-        ((key >> 6) as usize, 1 << (key & 63))
+    fn bit_of(key: u64) -> (usize, u64) {
+        // The product's top sixteen bits depend on every byte of the key.
+        let hash = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48;
+        ((hash >> 6) as usize, 1 << (hash & 63))
     }
 
     #[inline(always)]
-    fn pair_slot(a: u8, b: u8) -> (usize, u64) {
+    fn pair_bit(a: u8, b: u8) -> (usize, u64) {
         let key = u16::from_le_bytes([a, b]);
         ((key >> 6) as usize, 1 << (key & 63))
     }
 
-    fn insert(&mut self, start: [u8; 4]) {
-        let (word, bit) = Self::slot(start);
-        self.bits[word] |= bit;
+    fn insert_long(&mut self, start: [u8; START_KEY]) {
+        let (word, bit) = Self::bit_of(u64::from_le_bytes(start));
+        self.long[word] |= bit;
+    }
+
+    fn insert_short(&mut self, start: [u8; 4]) {
+        let (word, bit) = Self::bit_of(u64::from(u32::from_le_bytes(start)));
+        self.short[word] |= bit;
     }
 
     fn insert_pair(&mut self, a: u8, b: u8) {
-        let (word, bit) = Self::pair_slot(a, b);
+        let (word, bit) = Self::pair_bit(a, b);
         self.pairs[word] |= bit;
         self.any_pairs = true;
     }
 
-    /// Whether a pattern may start at a word whose text goes on with these four bytes.
+    /// Whether a pattern may start at a word whose text goes on with these bytes.
     #[inline]
-    fn may_start(&self, start: &[u8; 4]) -> bool {
-        let (word, bit) = Self::slot(*start);
-        let mut found = self.bits[word] & bit;
+    fn may_start(&self, start: &[u8; START_KEY]) -> bool {
+        let eight = u64::from_le_bytes(*start);
+        let (word, bit) = Self::bit_of(eight);
+        let mut found = self.long[word] & bit;
+        let (word, bit) = Self::bit_of(eight & 0xFFFF_FFFF);
+        found |= self.short[word] & bit;
         if self.any_pairs {
-            let (word, bit) = Self::pair_slot(start[0], start[1]);
+            let (word, bit) = Self::pair_bit(start[0], start[1]);
             found |= self.pairs[word] & bit;
         }
         found != 0
@@ -344,7 +368,7 @@ impl FoundPatterns<'_> {
             let mut passed = 0;
             for (index, token) in (run.first_token..).zip(tokens) {
                 let from = token.norm_start as usize;
-                let pass = match (self.filter, field.get(from..from + 4)) {
+                let pass = match (self.filter, field.get(from..from + START_KEY)) {
                     (Some(filter), Some(start)) => {
                         filter.may_start(start.try_into().expect("a key's length"))
                     }
