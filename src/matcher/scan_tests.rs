@@ -104,7 +104,8 @@ fn assert_scans_agree(matcher: &Matcher, items: &[Item], what: &str) -> Passed {
     passed
 }
 
-fn shipped() -> Indicators {
+/// The shipped rules of `indicators.yaml`.
+pub(super) fn shipped() -> Indicators {
     Indicators::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("indicators.yaml"))
         .expect("the shipped indicators load")
 }

@@ -1130,6 +1130,16 @@ fn shape_rules(shipped: &crate::config::Indicators) -> crate::config::Indicators
         .expect("the shapes compile")
 }
 
+/// The item of a (title, summary, content) triple of [`real_items`] or [`hostile_items`].
+fn item_of((title, summary, content): &(String, String, String)) -> ItemText<'_> {
+    ItemText {
+        title,
+        summary,
+        content,
+        ..ItemText::default()
+    }
+}
+
 /// Items built to reach the fast paths' corners: many occurrences of both sides of a NEAR,
 /// near and far, in several fields; phrases cut short; lists' first words without the rest.
 fn hostile_items() -> Vec<(String, String, String)> {
@@ -1164,9 +1174,7 @@ fn hostile_items() -> Vec<(String, String, String)> {
 
 #[test]
 fn hits_match_every_indicator_evaluated_plainly_on_real_items() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shipped =
-        crate::config::Indicators::load(&root.join("indicators.yaml")).expect("shipped rules");
+    let shipped = super::scan_tests::shipped();
     let variants = variant_rules(&shipped);
     let shapes = shape_rules(&shipped);
     let mut items = real_items();
@@ -1176,16 +1184,11 @@ fn hits_match_every_indicator_evaluated_plainly_on_real_items() {
         // One scratch for every item, as the pipeline keeps it.
         let mut scratch = m.scratch();
         let mut fired = 0;
-        for (title, summary, content) in &items {
-            let item = ItemText {
-                title,
-                summary,
-                content,
-                ..ItemText::default()
-            };
+        for owned in &items {
+            let item = item_of(owned);
             let hits = m.match_item(&item, &mut scratch);
             let plain = plain_hits(m, &item);
-            assert_eq!(hits, plain, "{title:?} / {summary:?}");
+            assert_eq!(hits, plain, "{:?} / {:?}", item.title, item.summary);
             assert_eq!(
                 serde_json::to_string(&hits).expect("json"),
                 serde_json::to_string(&plain).expect("json"),
@@ -1305,9 +1308,7 @@ fn assert_evidence_agrees(m: &Matcher, item: &ItemText<'_>, cases: &mut Evidence
 
 #[test]
 fn evidence_of_found_terms_is_the_evidence_of_every_matched_term() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shipped =
-        crate::config::Indicators::load(&root.join("indicators.yaml")).expect("shipped rules");
+    let shipped = super::scan_tests::shipped();
     let variants = variant_rules(&shipped);
     // One label text in two scopes, a list in the query and in boosts of both signs, a word
     // both in the query and in a demoting boost.
@@ -1342,13 +1343,8 @@ fn evidence_of_found_terms_is_the_evidence_of_every_matched_term() {
     }
     let mut cases = EvidenceCases::default();
     for matcher in [&shipped.matcher, &variants.matcher, &scoped] {
-        for (title, summary, content) in &items {
-            let item = ItemText {
-                title,
-                summary,
-                content,
-                ..ItemText::default()
-            };
+        for owned in &items {
+            let item = item_of(owned);
             assert_evidence_agrees(matcher, &item, &mut cases);
         }
     }
