@@ -118,93 +118,19 @@ impl Analyzed {
             first_token,
             current: None,
         };
-        let bytes = display.as_bytes();
-        let table = fold_table();
         let mut block = AsciiBlock::default();
-        let mut i = 0;
-        while i < bytes.len() {
-            let byte = bytes[i];
-            if byte < 0x80 {
-                if bytes.get(i + 1).is_none_or(|next| *next >= 0x80) {
-                    // One ASCII byte alone, most often the space between two words in another
-                    // script: not worth a block.
-                    if byte.is_ascii_alphanumeric() {
-                        count.ascii_block(
-                            i,
-                            1,
-                            u64::from(byte.is_ascii_alphabetic()),
-                            u64::from(byte.is_ascii_uppercase()),
-                        );
-                        words.letter(i, i + 1, char::from(byte.to_ascii_lowercase()));
-                    } else {
-                        words.separator();
-                    }
-                    i += 1;
-                    continue;
-                }
-                // Most text is ASCII: classify up to 64 bytes at once and take their words
-                // from the block's bit masks.
-                i += words.ascii_block(i, &bytes[i..], &mut block, count);
-                continue;
-            }
-            let c = display[i..]
-                .chars()
-                .next()
-                .expect("index is a char boundary");
-            if is_hangul_syllable(c) {
-                // Hangul is kept as written: take a whole run of syllables at once.
-                let run = i + hangul_run_len(&bytes[i..]);
-                count.hangul_run(i, run);
-                words.open(i, run);
-                let norm = &mut words.out.norm;
-                match bytes.get(i..run + COPY) {
-                    // Kept as written: copied in whole pieces while the text has room past
-                    // the run, as most words do.
-                    Some(from) => copy_in_pieces(from, run - i, norm),
-                    None => norm.extend_from_slice(&bytes[i..run]),
-                }
-                i = run;
-                continue;
-            }
-            if let Some(folded) = table.word(c) {
-                // Cyrillic, Greek and accented Latin words: fold a whole run of table letters
-                // at once.
-                let start = i;
-                i += c.len_utf8();
-                count.char(i, c as u32);
-                words.letters(start, i, folded);
-                // The folded letters gather in a small buffer that goes into the text in whole
-                // pieces: a growth check and a length update for every letter cost more than
-                // the letter's own folding.
-                let mut piece = [0u8; RUN_PIECE + COPY];
-                let mut filled = 0;
-                // Every table character is two bytes long in UTF-8, decoded here in place.
-                while let [lead @ 0xC2..=0xDF, next, ..] = bytes[i..] {
-                    let code = (u32::from(lead) & 0x1F) << 6 | (u32::from(next) & 0x3F);
-                    let packed = table.short_words[code as usize & 0x7FF];
-                    if packed == ShortWord::default() {
-                        break;
-                    }
-                    count.class(i + 2, packed.census_class());
-                    // Written whole, the bytes past the fold overwritten by the next letter.
-                    piece[filled..filled + 4].copy_from_slice(&packed.utf8());
-                    filled += packed.len();
-                    i += 2;
-                    if filled > RUN_PIECE - 4 {
-                        copy_in_pieces(&piece, filled, &mut words.out.norm);
-                        filled = 0;
-                    }
-                }
-                copy_in_pieces(&piece, filled, &mut words.out.norm);
-                // Stretches the open word's display range over the run.
-                words.ignorable(i);
-                continue;
-            }
-            let end = i + c.len_utf8();
-            count.char(end, c as u32);
-            fold_char(c, &mut words, table, i, end);
-            i = end;
-        }
+        // Identification looks at a field's first bytes only: past them the walk goes on
+        // without the census, whose checks cost more than they count.
+        let counted = count.stop().min(display.len());
+        let i = fold_span(&mut words, display, 0, counted, count, &mut block);
+        fold_span(
+            &mut words,
+            display,
+            i,
+            display.len(),
+            &mut NoCount,
+            &mut block,
+        );
         words.separator();
         let end_token = self.tokens.len() as u32;
         if end_token == first_token {
@@ -225,8 +151,111 @@ impl Analyzed {
     }
 }
 
+/// Folds the display bytes of `display` from `start` into `words` until at least `stop`,
+/// counting letters into `count`; returns where it stopped (a run or block may take it past
+/// `stop`, never past the end).
+#[inline(always)]
+fn fold_span<C: LetterCount>(
+    words: &mut WordWriter<'_>,
+    display: &str,
+    start: usize,
+    stop: usize,
+    count: &mut C,
+    block: &mut AsciiBlock,
+) -> usize {
+    let bytes = display.as_bytes();
+    let table = fold_table();
+    let mut i = start;
+    while i < stop {
+        let byte = bytes[i];
+        if byte < 0x80 {
+            if bytes.get(i + 1).is_none_or(|next| *next >= 0x80) {
+                // One ASCII byte alone, most often the space between two words in another
+                // script: not worth a block.
+                if byte.is_ascii_alphanumeric() {
+                    count.ascii_block(
+                        i,
+                        1,
+                        u64::from(byte.is_ascii_alphabetic()),
+                        u64::from(byte.is_ascii_uppercase()),
+                    );
+                    words.letter(i, i + 1, char::from(byte.to_ascii_lowercase()));
+                } else {
+                    words.separator();
+                }
+                i += 1;
+                continue;
+            }
+            // Most text is ASCII: classify up to 64 bytes at once and take their words
+            // from the block's bit masks.
+            i += words.ascii_block(i, &bytes[i..], block, count);
+            continue;
+        }
+        let c = display[i..]
+            .chars()
+            .next()
+            .expect("index is a char boundary");
+        if is_hangul_syllable(c) {
+            // Hangul is kept as written: take a whole run of syllables at once.
+            let run = i + hangul_run_len(&bytes[i..]);
+            count.hangul_run(i, run);
+            words.open(i, run);
+            let norm = &mut words.out.norm;
+            match bytes.get(i..run + COPY) {
+                // Kept as written: copied in whole pieces while the text has room past
+                // the run, as most words do.
+                Some(from) => copy_in_pieces(from, run - i, norm),
+                None => norm.extend_from_slice(&bytes[i..run]),
+            }
+            i = run;
+            continue;
+        }
+        if let Some(folded) = table.word(c) {
+            // Cyrillic, Greek and accented Latin words: fold a whole run of table letters
+            // at once.
+            let start = i;
+            i += c.len_utf8();
+            count.char(i, c as u32);
+            words.letters(start, i, folded);
+            // The folded letters gather in a small buffer that goes into the text in whole
+            // pieces: a growth check and a length update for every letter cost more than
+            // the letter's own folding.
+            let mut piece = [0u8; RUN_PIECE + COPY];
+            let mut filled = 0;
+            // Every table character is two bytes long in UTF-8, decoded here in place.
+            while let [lead @ 0xC2..=0xDF, next, ..] = bytes[i..] {
+                let code = (u32::from(lead) & 0x1F) << 6 | (u32::from(next) & 0x3F);
+                let packed = table.short_words[code as usize & 0x7FF];
+                if packed == ShortWord::default() {
+                    break;
+                }
+                count.class(i + 2, packed.census_class());
+                // Written whole, the bytes past the fold overwritten by the next letter.
+                piece[filled..filled + 4].copy_from_slice(&packed.utf8());
+                filled += packed.len();
+                i += 2;
+                if filled > RUN_PIECE - 4 {
+                    copy_in_pieces(&piece, filled, &mut words.out.norm);
+                    filled = 0;
+                }
+            }
+            copy_in_pieces(&piece, filled, &mut words.out.norm);
+            // Stretches the open word's display range over the run.
+            words.ignorable(i);
+            continue;
+        }
+        let end = i + c.len_utf8();
+        count.char(end, c as u32);
+        fold_char(c, words, table, i, end);
+        i = end;
+    }
+    i
+}
+
 /// What the normaliser counts for language identification while it walks a field.
 trait LetterCount {
+    /// Bytes of the field from which nothing is counted.
+    fn stop(&self) -> usize;
     /// Whether anything at byte `start` or past it is counted: when not, the ASCII blocks
     /// skip their letter masks.
     fn wants(&self, start: usize) -> bool;
@@ -245,6 +274,10 @@ trait LetterCount {
 struct NoCount;
 
 impl LetterCount for NoCount {
+    #[inline(always)]
+    fn stop(&self) -> usize {
+        0
+    }
     #[inline(always)]
     fn wants(&self, _: usize) -> bool {
         false
@@ -266,6 +299,10 @@ struct CountTo<'a> {
 }
 
 impl LetterCount for CountTo<'_> {
+    #[inline(always)]
+    fn stop(&self) -> usize {
+        self.limit
+    }
     #[inline(always)]
     fn wants(&self, start: usize) -> bool {
         start < self.limit
