@@ -303,7 +303,11 @@ impl StartFilter {
 
     #[inline(always)]
     fn pair_bit(a: u8, b: u8) -> (usize, u64) {
-        let key = u16::from_le_bytes([a, b]);
+        Self::pair_bit_of(u16::from_le_bytes([a, b]))
+    }
+
+    #[inline(always)]
+    fn pair_bit_of(key: u16) -> (usize, u64) {
         ((key >> 6) as usize, 1 << (key & 63))
     }
 
@@ -324,15 +328,52 @@ impl StartFilter {
     }
 
     /// Whether a pattern may start at a word whose text goes on with these bytes.
-    #[inline]
+    /// Writes down the words of a field (`tokens`, the first of them token `first_token`)
+    /// that may start a pattern, at the front of `starts` (as long as `tokens`); returns how
+    /// many. Kept out of the scan, whose live values left this loop reloading its own from
+    /// the stack on every word.
+    #[inline(never)]
+    fn list_starts(
+        &self,
+        field: &[u8],
+        tokens: &[crate::text::Token],
+        first_token: u32,
+        starts: &mut [u32],
+    ) -> usize {
+        let starts = &mut starts[..tokens.len()];
+        let mut passed = 0;
+        for (index, token) in (first_token..).zip(tokens) {
+            let from = token.norm_start as usize;
+            let pass = match field.get(from..from + START_KEY) {
+                Some(start) => self.may_start_with(u64::from_le_bytes(
+                    start.try_into().expect("a key's length"),
+                )),
+                // Too few bytes to the end of the field: not filtered.
+                None => true,
+            };
+            // `passed` never passes the words counted so far, so it stays in bounds.
+            starts[passed.min(tokens.len() - 1)] = index;
+            passed += usize::from(pass);
+        }
+        passed
+    }
+
+    #[cfg(test)]
     fn may_start(&self, start: &[u8; START_KEY]) -> bool {
-        let eight = u64::from_le_bytes(*start);
+        self.may_start_with(u64::from_le_bytes(*start))
+    }
+
+    /// [`StartFilter::may_start`] on the key's bytes read as one number, first byte lowest:
+    /// read whole, where taking its first two bytes apart made the compiler assemble the
+    /// number from three loads.
+    #[inline(always)]
+    fn may_start_with(&self, eight: u64) -> bool {
         let (word, bit) = Self::bit_of(eight);
         let mut found = self.long[word] & bit;
         let (word, bit) = Self::bit_of(eight & 0xFFFF_FFFF);
         found |= self.short[word] & bit;
         if self.any_pairs {
-            let (word, bit) = Self::pair_bit(start[0], start[1]);
+            let (word, bit) = Self::pair_bit_of(eight as u16);
             found |= self.pairs[word] & bit;
         }
         found != 0
@@ -365,19 +406,15 @@ impl FoundPatterns<'_> {
             if starts.len() < tokens.len() {
                 starts.resize(tokens.len(), 0);
             }
-            let mut passed = 0;
-            for (index, token) in (run.first_token..).zip(tokens) {
-                let from = token.norm_start as usize;
-                let pass = match (self.filter, field.get(from..from + START_KEY)) {
-                    (Some(filter), Some(start)) => {
-                        filter.may_start(start.try_into().expect("a key's length"))
+            let passed = match self.filter {
+                Some(filter) => filter.list_starts(field, tokens, run.first_token, &mut starts),
+                None => {
+                    for (slot, index) in starts.iter_mut().zip(run.first_token..run.end_token) {
+                        *slot = index;
                     }
-                    // Too few bytes to the end of the field: not filtered.
-                    _ => true,
-                };
-                starts[passed] = index;
-                passed += usize::from(pass);
-            }
+                    tokens.len()
+                }
+            };
             for &first in &starts[..passed] {
                 let token = &analyzed.tokens[first as usize];
                 let at = WalkStart {
