@@ -1259,6 +1259,29 @@ impl Matcher {
                     0
                 }
             }
+            // A one-word term's occurrences are its pattern's in its fields, read where the
+            // scan left them rather than copied into the term's own list first.
+            TermKind::Segments(segments)
+                if segments.len() == 1 && scratch.term_generation[t] != scratch.generation =>
+            {
+                let fields = self.terms[t].fields;
+                let before = found.len();
+                let occurrences = scratch.pattern_occurrences[segments[0] as usize]
+                    .iter()
+                    .filter(|o| fields.contains(o.field))
+                    .take(MAX_OCCURRENCES_PER_TERM);
+                for o in occurrences {
+                    found.push(evidence::FoundTerm {
+                        field: o.field,
+                        role,
+                        start: o.disp_start,
+                        end: o.disp_end,
+                        term,
+                        order: found.len() as u32,
+                    });
+                }
+                found.len() - before
+            }
             TermKind::Segments(_) | TermKind::Regex(_) => {
                 if self.term_occurrences(term, item, scratch) > 0 {
                     let occurrences = &scratch.term_occurrences[t];
