@@ -59,9 +59,125 @@ pub struct MatchedTerm {
     pub end: usize,
     /// The display text at `start..end`.
     #[serde(default)]
-    pub text: String,
+    pub text: TermText,
     #[serde(default)]
     pub role: Role,
+}
+
+/// The display text of a matched term. Most are a word or two: those are kept in place, so a
+/// hit's evidence does not take an allocation for each of its terms (the bench's loop spent
+/// about a fourteenth of its time making and dropping them); longer ones go on the heap.
+#[derive(Clone)]
+pub struct TermText(TextRepr);
+
+#[derive(Clone)]
+enum TextRepr {
+    Inline { len: u8, bytes: [u8; INLINE_TEXT] },
+    Heap(Box<str>),
+}
+
+/// Bytes of text kept in place: with the length and the variant's tag, the size of a `String`.
+const INLINE_TEXT: usize = 22;
+
+impl TermText {
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            TextRepr::Inline { len, bytes } => {
+                let bytes = &bytes[..usize::from(*len)];
+                // SAFETY: the inline bytes are copied whole from a `&str` (see `From<&str>`),
+                // so they are valid UTF-8.
+                unsafe { std::str::from_utf8_unchecked(bytes) }
+            }
+            TextRepr::Heap(text) => text,
+        }
+    }
+}
+
+impl From<&str> for TermText {
+    fn from(text: &str) -> Self {
+        if text.len() <= INLINE_TEXT {
+            let mut bytes = [0u8; INLINE_TEXT];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            TermText(TextRepr::Inline {
+                len: text.len() as u8,
+                bytes,
+            })
+        } else {
+            TermText(TextRepr::Heap(text.into()))
+        }
+    }
+}
+
+impl From<String> for TermText {
+    fn from(text: String) -> Self {
+        if text.len() <= INLINE_TEXT {
+            TermText::from(text.as_str())
+        } else {
+            TermText(TextRepr::Heap(text.into_boxed_str()))
+        }
+    }
+}
+
+impl Default for TermText {
+    fn default() -> Self {
+        TermText::from("")
+    }
+}
+
+impl std::ops::Deref for TermText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for TermText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for TermText {}
+
+impl PartialEq<str> for TermText {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for TermText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Debug for TermText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for TermText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for TermText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TermText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(match text {
+            std::borrow::Cow::Borrowed(text) => TermText::from(text),
+            std::borrow::Cow::Owned(text) => TermText::from(text),
+        })
+    }
 }
 
 /// About 200 characters of display text around the best match, for mail and the hit log.
@@ -208,7 +324,7 @@ impl Evidence {
                     field: f.field,
                     start,
                     end,
-                    text: item.get(f.field)[start..end].to_owned(),
+                    text: TermText::from(&item.get(f.field)[start..end]),
                     role: f.role,
                 }
             })
@@ -541,6 +657,38 @@ fn nth_char_back(text: &str, to: usize, n: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn term_text_reads_writes_and_shows_as_the_string_it_holds() {
+        // Lengths around the inline limit, in one-, two- and three-byte characters.
+        let mut texts: Vec<String> = (0..=30).map(|n| "a".repeat(n)).collect();
+        texts.extend((0..=15).map(|n| "ё".repeat(n)));
+        texts.extend((0..=10).map(|n| "북".repeat(n)));
+        texts.push("quote \" \\ and\nline".to_owned());
+        for text in &texts {
+            for held in [TermText::from(text.as_str()), TermText::from(text.clone())] {
+                assert_eq!(held.as_str(), text);
+                assert_eq!(held, *text.as_str());
+                assert_eq!(format!("{held:?}"), format!("{text:?}"));
+                assert_eq!(held.to_string(), *text);
+                let json = serde_json::to_string(&held).expect("serialises");
+                assert_eq!(json, serde_json::to_string(text).expect("serialises"));
+                let back: TermText = serde_json::from_str(&json).expect("reads back");
+                assert_eq!(back, held);
+                assert_eq!(held.clone(), held);
+            }
+        }
+        assert_eq!(
+            std::mem::size_of::<TermText>(),
+            std::mem::size_of::<String>()
+        );
+        assert_eq!(TermText::default().as_str(), "");
+        // Stored evidence written when the text was a `String` reads the same.
+        let stored = r#"{"term":"@dprk","field":"title","start":0,"end":6,"text":"북한","role":"supporting"}"#;
+        let term: MatchedTerm = serde_json::from_str(stored).expect("reads");
+        assert_eq!(term.text, "북한");
+        assert_eq!(serde_json::to_string(&term).expect("writes"), stored);
+    }
+
     /// The plain definitions the block counting must agree with.
     fn nth_char_on_plain(text: &str, from: usize, n: usize) -> Option<usize> {
         text[from..].char_indices().nth(n).map(|(i, _)| from + i)
@@ -676,7 +824,7 @@ mod tests {
                 field: f.field,
                 start: f.start as usize,
                 end: f.end as usize,
-                text: f.order.to_string(),
+                text: f.order.to_string().into(),
                 role: f.role,
             })
             .collect()
@@ -752,12 +900,13 @@ mod tests {
                             .collect()
                     };
                     let kept: Vec<String> = found.iter().map(|f| f.order.to_string()).collect();
-                    let plain_kept: Vec<&String> = plain.terms.iter().map(|t| &t.text).collect();
+                    let plain_kept: Vec<&str> =
+                        plain.terms.iter().map(|t| t.text.as_str()).collect();
                     // Past the limit, which of two copies of one term stays is the sort's
                     // choice, and the copies are the same but for these names.
                     if first_kept {
                         assert_eq!(
-                            kept.iter().collect::<Vec<_>>(),
+                            kept.iter().map(String::as_str).collect::<Vec<_>>(),
                             plain_kept,
                             "{len}/{spread}"
                         );
@@ -783,7 +932,7 @@ mod tests {
                 field: Field::Title,
                 start: 12,
                 end: 20,
-                text: "launches".to_owned(),
+                text: "launches".into(),
                 role: Role::Supporting,
             }],
             &item,

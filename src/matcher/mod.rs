@@ -24,7 +24,7 @@ use regex::Regex;
 pub use compile::{Clause, CompileError, ListEntry, MatcherBuilder};
 pub use evidence::{
     BoostOutcome, EVIDENCE_VERSION, Evidence, EvidenceError, MatchedTerm, Role, ScoreBreakdown,
-    Snippet,
+    Snippet, TermText,
 };
 pub use explain::{Explanation, Verdict};
 
@@ -1367,7 +1367,7 @@ impl Matcher {
                     field: o.field,
                     start,
                     end,
-                    text: text[start..end].to_owned(),
+                    text: TermText::from(&text[start..end]),
                     role,
                 });
             }

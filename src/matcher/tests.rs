@@ -412,7 +412,10 @@ fn evidence_offsets_slice_the_display_text_exactly() {
         let evidence = &hits[0].evidence;
         assert!(!evidence.terms.is_empty());
         for term in &evidence.terms {
-            assert_eq!(&item.get(term.field)[term.start..term.end], term.text);
+            assert_eq!(
+                &item.get(term.field)[term.start..term.end],
+                term.text.as_str()
+            );
             assert!(!term.text.trim().is_empty());
         }
         let snippet = evidence.snippet.as_ref().expect("a snippet");
