@@ -94,6 +94,28 @@ struct Occurrence {
     disp_end: u32,
 }
 
+/// Collects up to [`MAX_OCCURRENCES_PER_TERM`] of a term's occurrences as found terms of a
+/// hit in `role`; returns how many.
+fn collect_found<'o>(
+    occurrences: impl Iterator<Item = &'o Occurrence>,
+    term: u32,
+    role: Role,
+    found: &mut Vec<evidence::FoundTerm>,
+) -> usize {
+    let before = found.len();
+    for o in occurrences.take(MAX_OCCURRENCES_PER_TERM) {
+        found.push(evidence::FoundTerm {
+            field: o.field,
+            role,
+            start: o.disp_start,
+            end: o.disp_end,
+            term,
+            order: found.len() as u32,
+        });
+    }
+    found.len() - before
+}
+
 /// Each pair of a `NEAR`'s operands within `distance` words, as one span covering both: what
 /// evidence highlights and what an enclosing `NEAR` measures from.
 fn push_near_spans(
@@ -1265,37 +1287,14 @@ impl Matcher {
                 if segments.len() == 1 && scratch.term_generation[t] != scratch.generation =>
             {
                 let fields = self.terms[t].fields;
-                let before = found.len();
                 let occurrences = scratch.pattern_occurrences[segments[0] as usize]
                     .iter()
-                    .filter(|o| fields.contains(o.field))
-                    .take(MAX_OCCURRENCES_PER_TERM);
-                for o in occurrences {
-                    found.push(evidence::FoundTerm {
-                        field: o.field,
-                        role,
-                        start: o.disp_start,
-                        end: o.disp_end,
-                        term,
-                        order: found.len() as u32,
-                    });
-                }
-                found.len() - before
+                    .filter(|o| fields.contains(o.field));
+                collect_found(occurrences, term, role, found)
             }
             TermKind::Segments(_) | TermKind::Regex(_) => {
                 if self.term_occurrences(term, item, scratch) > 0 {
-                    let occurrences = &scratch.term_occurrences[t];
-                    for o in occurrences.iter().take(MAX_OCCURRENCES_PER_TERM) {
-                        found.push(evidence::FoundTerm {
-                            field: o.field,
-                            role,
-                            start: o.disp_start,
-                            end: o.disp_end,
-                            term,
-                            order: found.len() as u32,
-                        });
-                    }
-                    occurrences.len().min(MAX_OCCURRENCES_PER_TERM)
+                    collect_found(scratch.term_occurrences[t].iter(), term, role, found)
                 } else {
                     0
                 }
