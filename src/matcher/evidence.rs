@@ -172,11 +172,7 @@ impl Serialize for TermText {
 
 impl<'de> Deserialize<'de> for TermText {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Ok(match text {
-            std::borrow::Cow::Borrowed(text) => TermText::from(text),
-            std::borrow::Cow::Owned(text) => TermText::from(text),
-        })
+        String::deserialize(deserializer).map(TermText::from)
     }
 }
 

@@ -349,7 +349,6 @@ impl StartFilter {
         self.any_pairs = true;
     }
 
-    /// Whether a pattern may start at a word whose text goes on with these bytes.
     /// Writes down the words of a field (`tokens`, the first of them token `first_token`)
     /// that may start a pattern, at the front of `starts` (as long as `tokens`); returns how
     /// many. Kept out of the scan, whose live values left this loop reloading its own from
@@ -380,6 +379,7 @@ impl StartFilter {
         passed
     }
 
+    /// Whether a pattern may start at a word whose text goes on with these bytes.
     #[cfg(test)]
     fn may_start(&self, start: &[u8; START_KEY]) -> bool {
         self.may_start_with(u64::from_le_bytes(*start))
@@ -895,12 +895,10 @@ impl Matcher {
         if scratch.term_generation[t] == scratch.generation {
             return !scratch.term_occurrences[t].is_empty();
         }
-        let def = &self.terms[t];
-        match &def.kind {
-            TermKind::Segments(segments) if segments.len() == 1 => scratch.pattern_occurrences
-                [segments[0] as usize]
-                .iter()
-                .any(|o| def.fields.contains(o.field)),
+        if let Some(mut occurrences) = self.one_word_occurrences(term, scratch) {
+            return occurrences.next().is_some();
+        }
+        match &self.terms[t].kind {
             TermKind::Any(members) => {
                 // Boosts ask again of the lists the query asked of (`AND NOT @aid`, in clause
                 // after clause): the answer is kept for the item.
@@ -931,17 +929,35 @@ impl Matcher {
     /// members are one pattern, answered here from the scan's occurrences without a call.
     #[inline(always)]
     fn member_present(&self, member: u32, item: &ItemText<'_>, scratch: &mut Scratch) -> bool {
-        let m = member as usize;
-        if scratch.term_generation[m] == scratch.generation {
-            return !scratch.term_occurrences[m].is_empty();
+        if let Some(mut occurrences) = self.one_word_occurrences(member, scratch) {
+            return occurrences.next().is_some();
         }
-        let def = &self.terms[m];
+        self.term_present(member, item, scratch)
+    }
+
+    /// A one-word term's occurrences: its pattern's, in the term's fields, read where the scan
+    /// left them. `None` for a longer term, a list or a regex, and for a term whose
+    /// occurrences this item already collected into [`Scratch::term_occurrences`].
+    #[inline(always)]
+    fn one_word_occurrences<'s>(
+        &self,
+        term: u32,
+        scratch: &'s Scratch,
+    ) -> Option<impl Iterator<Item = &'s Occurrence> + use<'s>> {
+        let t = term as usize;
+        let def = &self.terms[t];
         match &def.kind {
-            TermKind::Segments(segments) if segments.len() == 1 => scratch.pattern_occurrences
-                [segments[0] as usize]
-                .iter()
-                .any(|o| def.fields.contains(o.field)),
-            _ => self.term_present(member, item, scratch),
+            TermKind::Segments(segments)
+                if segments.len() == 1 && scratch.term_generation[t] != scratch.generation =>
+            {
+                let fields = def.fields;
+                Some(
+                    scratch.pattern_occurrences[segments[0] as usize]
+                        .iter()
+                        .filter(move |o| fields.contains(o.field)),
+                )
+            }
+            _ => None,
         }
     }
 
@@ -967,24 +983,10 @@ impl Matcher {
                 scratch.list_positions[t].sort_unstable();
                 for index in 0..scratch.list_positions[t].len() {
                     let member = members[scratch.list_positions[t][index] as usize];
-                    let m = member as usize;
-                    let member_def = &self.terms[m];
-                    match &member_def.kind {
-                        TermKind::Segments(segments)
-                            if segments.len() == 1
-                                && scratch.term_generation[m] != scratch.generation =>
-                        {
-                            found.extend(
-                                scratch.pattern_occurrences[segments[0] as usize]
-                                    .iter()
-                                    .filter(|o| member_def.fields.contains(o.field)),
-                            );
-                        }
-                        _ => {
-                            if self.term_occurrences(member, item, scratch) > 0 {
-                                found.extend_from_slice(&scratch.term_occurrences[m]);
-                            }
-                        }
+                    if let Some(occurrences) = self.one_word_occurrences(member, scratch) {
+                        found.extend(occurrences);
+                    } else if self.term_occurrences(member, item, scratch) > 0 {
+                        found.extend_from_slice(&scratch.term_occurrences[member as usize]);
                     }
                 }
             }
@@ -1281,19 +1283,12 @@ impl Matcher {
                     0
                 }
             }
-            // A one-word term's occurrences are its pattern's in its fields, read where the
-            // scan left them rather than copied into the term's own list first.
-            TermKind::Segments(segments)
-                if segments.len() == 1 && scratch.term_generation[t] != scratch.generation =>
-            {
-                let fields = self.terms[t].fields;
-                let occurrences = scratch.pattern_occurrences[segments[0] as usize]
-                    .iter()
-                    .filter(|o| fields.contains(o.field));
-                collect_found(occurrences, term, role, found)
-            }
             TermKind::Segments(_) | TermKind::Regex(_) => {
-                if self.term_occurrences(term, item, scratch) > 0 {
+                // A one-word term's occurrences are read where the scan left them rather than
+                // copied into the term's own list first.
+                if let Some(occurrences) = self.one_word_occurrences(term, scratch) {
+                    collect_found(occurrences, term, role, found)
+                } else if self.term_occurrences(term, item, scratch) > 0 {
                     collect_found(scratch.term_occurrences[t].iter(), term, role, found)
                 } else {
                     0
