@@ -291,8 +291,8 @@ impl Evidence {
     /// Evidence without a score breakdown; the matcher adds it.
     pub fn new(mut terms: Vec<MatchedTerm>, item: &ItemText<'_>) -> Self {
         sort_and_dedup(&mut terms);
-        let mut nearby = Vec::with_capacity(terms.len());
-        let snippet = best_anchor(&terms, &mut nearby).map(|anchor| snippet(item, &terms, anchor));
+        let snippet = best_anchor(&terms, &mut AnchorScratch::default())
+            .map(|anchor| snippet(item, &terms, anchor));
         Evidence {
             version: EVIDENCE_VERSION,
             terms,
@@ -308,9 +308,9 @@ impl Evidence {
         found: &[FoundTerm],
         label: impl Fn(u32) -> &'l Arc<str>,
         item: &ItemText<'_>,
-        nearby: &mut Vec<usize>,
+        anchor: &mut AnchorScratch,
     ) -> Self {
-        let snippet = best_anchor(found, nearby).map(|anchor| snippet(item, found, anchor));
+        let snippet = best_anchor(found, anchor).map(|anchor| snippet(item, found, anchor));
         let terms = found
             .iter()
             .map(|f| {
@@ -476,16 +476,53 @@ fn field_preference(field: Field) -> u8 {
     }
 }
 
+/// Buffers for [`best_anchor`], kept between hits.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AnchorScratch {
+    /// The terms' identities with their places, sorted to number the identities.
+    by_identity: Vec<(usize, u32)>,
+    /// Per term, the number of its identity.
+    number: Vec<u32>,
+    /// Per identity number, the last anchor that counted it.
+    counted_for: Vec<u32>,
+}
+
 /// The match with the most distinct terms around it (within half a snippet); of equals, the
-/// last. `nearby` is a buffer, kept between hits.
+/// last.
 ///
 /// Terms arrive sorted by field and start, so an anchor's neighbours are in its field's run
-/// and end before the first term that starts out of reach.
-fn best_anchor<'t, T: Located>(terms: &'t [T], nearby: &mut Vec<usize>) -> Option<&'t T> {
+/// and end before the first term that starts out of reach. Each identity is numbered first,
+/// so that counting an anchor's distinct neighbours marks a slot per identity instead of
+/// searching the ones already counted.
+fn best_anchor<'t, T: Located>(terms: &'t [T], scratch: &mut AnchorScratch) -> Option<&'t T> {
     let reach = SNIPPET_CHARS / 2;
     // The snippet shows why the indicator fired: a demoting term anchors it only when
     // nothing else matched.
     let supporting = terms.iter().any(|t| t.role() == Role::Supporting);
+    let AnchorScratch {
+        by_identity,
+        number,
+        counted_for,
+    } = scratch;
+    by_identity.clear();
+    by_identity.extend(
+        terms
+            .iter()
+            .zip(0..)
+            .map(|(t, place)| (t.identity(), place)),
+    );
+    by_identity.sort_unstable();
+    number.clear();
+    number.resize(terms.len(), 0);
+    let mut identities = 0;
+    for (i, &(identity, place)) in by_identity.iter().enumerate() {
+        if i > 0 && by_identity[i - 1].0 != identity {
+            identities += 1;
+        }
+        number[place as usize] = identities;
+    }
+    counted_for.clear();
+    counted_for.resize(terms.len(), 0);
     let mut best: Option<((usize, u8, usize), &T)> = None;
     let mut field_from = 0;
     for (i, anchor) in terms.iter().enumerate() {
@@ -495,18 +532,20 @@ fn best_anchor<'t, T: Located>(terms: &'t [T], nearby: &mut Vec<usize>) -> Optio
         if supporting && anchor.role() != Role::Supporting {
             continue;
         }
-        nearby.clear();
-        for t in &terms[field_from..] {
+        // Marks of earlier anchors are other numbers: no slot needs clearing.
+        let mark = i as u32 + 1;
+        let mut nearby = 0;
+        for (t, &identity) in terms[field_from..].iter().zip(&number[field_from..]) {
             if t.field() != anchor.field() || t.start() > anchor.end() + reach {
                 break;
             }
-            let identity = t.identity();
-            if t.end() + reach >= anchor.start() && !nearby.contains(&identity) {
-                nearby.push(identity);
-            }
+            let slot = &mut counted_for[identity as usize];
+            let counts = t.end() + reach >= anchor.start() && *slot != mark;
+            nearby += usize::from(counts);
+            *slot = if counts { mark } else { *slot };
         }
         let key = (
-            nearby.len(),
+            nearby,
             u8::MAX - field_preference(anchor.field()),
             usize::MAX - anchor.start(),
         );
@@ -858,6 +897,72 @@ mod tests {
         }
     }
 
+    /// The anchor as its definition reads: for each candidate, the distinct terms within
+    /// reach, counted by searching the ones already counted; the most, then the preferred
+    /// field, then the earliest start, and of equals the last.
+    fn plain_anchor<T: Located>(terms: &[T]) -> Option<usize> {
+        let reach = SNIPPET_CHARS / 2;
+        let supporting = terms.iter().any(|t| t.role() == Role::Supporting);
+        let mut best: Option<((usize, u8, usize), usize)> = None;
+        for (i, anchor) in terms.iter().enumerate() {
+            if supporting && anchor.role() != Role::Supporting {
+                continue;
+            }
+            let mut nearby: Vec<usize> = Vec::new();
+            for t in terms {
+                let near = t.field() == anchor.field()
+                    && t.start() <= anchor.end() + reach
+                    && t.end() + reach >= anchor.start();
+                if near && !nearby.contains(&t.identity()) {
+                    nearby.push(t.identity());
+                }
+            }
+            let key = (
+                nearby.len(),
+                u8::MAX - field_preference(anchor.field()),
+                usize::MAX - anchor.start(),
+            );
+            if best.is_none_or(|(best_key, _)| key >= best_key) {
+                best = Some((key, i));
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
+    #[test]
+    fn the_snippet_anchor_is_the_match_with_most_distinct_terms_in_reach() {
+        let title = "North Korea satellite launch window opens as officials watch ".repeat(20);
+        let summary = "위성 발사 북한 спутник запуск, and a satellite again. ".repeat(30);
+        let item = ItemText {
+            title: &title,
+            summary: &summary,
+            ..ItemText::default()
+        };
+        let mut random = Random(0x2545_F491_4F6C_DD1D);
+        let mut scratch = AnchorScratch::default();
+        let mut compared = 0;
+        for len in 0..=48 {
+            for spread in [1, 4, 20, 60, 170] {
+                for _ in 0..10 {
+                    let mut found = crowded(&mut random, len, spread, &item);
+                    // Identities from a wider range than `crowded` gives: up to one a term.
+                    for f in &mut found {
+                        f.term = random.below(len.max(1) * 2) as u32;
+                    }
+                    found.sort_unstable_by_key(|f| (f.field, f.start, f.end, f.term, f.role));
+                    // The scratch is kept between calls, as between hits.
+                    let chosen = best_anchor(&found, &mut scratch)
+                        .map(|anchor| std::ptr::from_ref(anchor) as usize);
+                    let plain =
+                        plain_anchor(&found).map(|i| std::ptr::from_ref(&found[i]) as usize);
+                    assert_eq!(chosen, plain, "{len} terms, spread {spread}: {found:?}");
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, 49 * 5 * 10);
+    }
+
     #[test]
     fn found_terms_make_the_evidence_their_matched_terms_make() {
         let labels = labels();
@@ -870,7 +975,7 @@ mod tests {
             ..ItemText::default()
         };
         let mut random = Random(0x9E37_79B9_7F4A_7C15);
-        let mut nearby = Vec::new();
+        let mut nearby = AnchorScratch::default();
         let (mut short, mut undecided) = (0, 0);
         for len in 0..=(2 * FIRST_KEPT_UP_TO) {
             for spread in [1, 3, 8, 30, 70] {
