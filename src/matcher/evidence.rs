@@ -291,8 +291,8 @@ impl Evidence {
     /// Evidence without a score breakdown; the matcher adds it.
     pub fn new(mut terms: Vec<MatchedTerm>, item: &ItemText<'_>) -> Self {
         sort_and_dedup(&mut terms);
-        let snippet = best_anchor(&terms, &mut AnchorScratch::default())
-            .map(|anchor| snippet(item, &terms, anchor));
+        let mut nearby = Vec::with_capacity(terms.len());
+        let snippet = best_anchor(&terms, &mut nearby).map(|anchor| snippet(item, &terms, anchor));
         Evidence {
             version: EVIDENCE_VERSION,
             terms,
@@ -308,9 +308,9 @@ impl Evidence {
         found: &[FoundTerm],
         label: impl Fn(u32) -> &'l Arc<str>,
         item: &ItemText<'_>,
-        anchor: &mut AnchorScratch,
+        nearby: &mut Vec<usize>,
     ) -> Self {
-        let snippet = best_anchor(found, anchor).map(|anchor| snippet(item, found, anchor));
+        let snippet = best_anchor(found, nearby).map(|anchor| snippet(item, found, anchor));
         let terms = found
             .iter()
             .map(|f| {
@@ -476,53 +476,16 @@ fn field_preference(field: Field) -> u8 {
     }
 }
 
-/// Buffers for [`best_anchor`], kept between hits.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct AnchorScratch {
-    /// The terms' identities with their places, sorted to number the identities.
-    by_identity: Vec<(usize, u32)>,
-    /// Per term, the number of its identity.
-    number: Vec<u32>,
-    /// Per identity number, the last anchor that counted it.
-    counted_for: Vec<u32>,
-}
-
 /// The match with the most distinct terms around it (within half a snippet); of equals, the
-/// last.
+/// last. `nearby` is a buffer, kept between hits.
 ///
 /// Terms arrive sorted by field and start, so an anchor's neighbours are in its field's run
-/// and end before the first term that starts out of reach. Each identity is numbered first,
-/// so that counting an anchor's distinct neighbours marks a slot per identity instead of
-/// searching the ones already counted.
-fn best_anchor<'t, T: Located>(terms: &'t [T], scratch: &mut AnchorScratch) -> Option<&'t T> {
+/// and end before the first term that starts out of reach.
+fn best_anchor<'t, T: Located>(terms: &'t [T], nearby: &mut Vec<usize>) -> Option<&'t T> {
     let reach = SNIPPET_CHARS / 2;
     // The snippet shows why the indicator fired: a demoting term anchors it only when
     // nothing else matched.
     let supporting = terms.iter().any(|t| t.role() == Role::Supporting);
-    let AnchorScratch {
-        by_identity,
-        number,
-        counted_for,
-    } = scratch;
-    by_identity.clear();
-    by_identity.extend(
-        terms
-            .iter()
-            .zip(0..)
-            .map(|(t, place)| (t.identity(), place)),
-    );
-    by_identity.sort_unstable();
-    number.clear();
-    number.resize(terms.len(), 0);
-    let mut identities = 0;
-    for (i, &(identity, place)) in by_identity.iter().enumerate() {
-        if i > 0 && by_identity[i - 1].0 != identity {
-            identities += 1;
-        }
-        number[place as usize] = identities;
-    }
-    counted_for.clear();
-    counted_for.resize(terms.len(), 0);
     let mut best: Option<((usize, u8, usize), &T)> = None;
     let mut field_from = 0;
     for (i, anchor) in terms.iter().enumerate() {
@@ -532,20 +495,18 @@ fn best_anchor<'t, T: Located>(terms: &'t [T], scratch: &mut AnchorScratch) -> O
         if supporting && anchor.role() != Role::Supporting {
             continue;
         }
-        // Marks of earlier anchors are other numbers: no slot needs clearing.
-        let mark = i as u32 + 1;
-        let mut nearby = 0;
-        for (t, &identity) in terms[field_from..].iter().zip(&number[field_from..]) {
+        nearby.clear();
+        for t in &terms[field_from..] {
             if t.field() != anchor.field() || t.start() > anchor.end() + reach {
                 break;
             }
-            let slot = &mut counted_for[identity as usize];
-            let counts = t.end() + reach >= anchor.start() && *slot != mark;
-            nearby += usize::from(counts);
-            *slot = if counts { mark } else { *slot };
+            let identity = t.identity();
+            if t.end() + reach >= anchor.start() && !nearby.contains(&identity) {
+                nearby.push(identity);
+            }
         }
         let key = (
-            nearby,
+            nearby.len(),
             u8::MAX - field_preference(anchor.field()),
             usize::MAX - anchor.start(),
         );
@@ -939,7 +900,7 @@ mod tests {
             ..ItemText::default()
         };
         let mut random = Random(0x2545_F491_4F6C_DD1D);
-        let mut scratch = AnchorScratch::default();
+        let mut nearby = Vec::new();
         let mut compared = 0;
         for len in 0..=48 {
             for spread in [1, 4, 20, 60, 170] {
@@ -950,8 +911,8 @@ mod tests {
                         f.term = random.below(len.max(1) * 2) as u32;
                     }
                     found.sort_unstable_by_key(|f| (f.field, f.start, f.end, f.term, f.role));
-                    // The scratch is kept between calls, as between hits.
-                    let chosen = best_anchor(&found, &mut scratch)
+                    // The buffer is kept between calls, as between hits.
+                    let chosen = best_anchor(&found, &mut nearby)
                         .map(|anchor| std::ptr::from_ref(anchor) as usize);
                     let plain =
                         plain_anchor(&found).map(|i| std::ptr::from_ref(&found[i]) as usize);
@@ -975,7 +936,7 @@ mod tests {
             ..ItemText::default()
         };
         let mut random = Random(0x9E37_79B9_7F4A_7C15);
-        let mut nearby = AnchorScratch::default();
+        let mut nearby = Vec::new();
         let (mut short, mut undecided) = (0, 0);
         for len in 0..=(2 * FIRST_KEPT_UP_TO) {
             for spread in [1, 3, 8, 30, 70] {

@@ -601,7 +601,7 @@ pub struct Scratch {
     evidence_hit: u32,
     /// The current hit's found terms, and the terms near a snippet anchor; kept between hits.
     evidence_found: Vec<evidence::FoundTerm>,
-    evidence_anchor: evidence::AnchorScratch,
+    evidence_nearby: Vec<usize>,
     /// Emptied buffers for the two sides of a `NEAR`, so that evaluating one allocates
     /// nothing; a pool because `NEAR` nests.
     span_buffers: Vec<Vec<Occurrence>>,
@@ -1238,7 +1238,7 @@ impl Matcher {
             plain_len <= evidence::FIRST_KEPT_UP_TO,
         );
         let evidence =
-            known.then(|| Evidence::from_found(&found, label, item, &mut scratch.evidence_anchor));
+            known.then(|| Evidence::from_found(&found, label, item, &mut scratch.evidence_nearby));
         scratch.evidence_found = found;
         evidence
     }
