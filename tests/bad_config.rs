@@ -181,6 +181,64 @@ const CASES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Rule files too large for a fixture, written into `dir`, with what their messages must
+/// contain: search terms past the matcher's 4 MiB cap (refused as the list is compiled,
+/// naming the query that uses it), and a file past 16 MiB (refused before it is parsed).
+fn oversized_rules(dir: &Path) -> Vec<(String, PathBuf, &'static [&'static str])> {
+    use std::fmt::Write;
+    let terms = dir.join("rules-terms-past-the-cap.yaml");
+    let mut text = String::from("lists:\n  big:\n");
+    // Distinct 21-byte phrases, 4.25 MiB of them.
+    for i in 0..(17usize << 20) / 4 / 21 {
+        writeln!(text, "    - zq{i:08x} yx{i:08x}").expect("write to a string");
+    }
+    text.push_str(
+        "indicators:\n  - id: big\n    title: Big\n    insight: Too many terms.\n    \
+         severity: low\n    query: '@big'\n",
+    );
+    std::fs::write(&terms, text).expect("write");
+    let long = dir.join("rules-file-past-16-mib.yaml");
+    std::fs::write(&long, "# padding\n".repeat((17 << 20) / 10)).expect("write");
+    vec![
+        (
+            "search terms past 4 MiB".to_owned(),
+            terms,
+            &["indicator 'big'", "search terms pass 4 MiB"],
+        ),
+        (
+            "a rules file past 16 MiB".to_owned(),
+            long,
+            &["longer than 16 MiB"],
+        ),
+    ]
+}
+
+#[test]
+fn rule_files_too_large_exit_78_naming_the_file_and_the_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wrong = Vec::new();
+    for (name, file, wants) in oversized_rules(dir.path()) {
+        let output = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+            .env_remove("RUST_LOG")
+            .current_dir(dir.path())
+            .args(["check", "--indicators", &file.display().to_string()])
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&output.stderr);
+        if output.status.code() != Some(78) {
+            wrong.push(format!(
+                "{name}: exit {:?}, not 78: {err}",
+                output.status.code()
+            ));
+        }
+        if err.contains("panicked") {
+            wrong.push(format!("{name}: panicked: {err}"));
+        }
+        wrong.extend(check_message(&name, &file, &err, wants));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+}
+
 fn fixture(name: &str) -> PathBuf {
     root().join("tests/data/bad-config").join(name)
 }
@@ -341,17 +399,20 @@ async fn every_broken_file_sent_by_sighup_leaves_the_running_config_in_force() {
     let mut wrong = Vec::new();
     // The daemon's listener is set by WATCHFLOOR_LISTEN, which wins over the file, so a bad
     // `http.listen` in the file is never read (and the listener only moves at a restart).
-    let cases: Vec<_> = CASES
+    let oversized = tempfile::tempdir().expect("tempdir");
+    let cases: Vec<(String, PathBuf, &[&str])> = CASES
         .iter()
         .filter(|(name, _)| *name != "settings-bad-listen.yaml")
+        .map(|(name, wants)| ((*name).to_owned(), fixture(name), *wants))
+        .chain(oversized_rules(oversized.path()))
         .collect();
-    for (n, (name, wants)) in cases.iter().enumerate() {
+    for (n, (name, source, wants)) in cases.iter().enumerate() {
         let target = if is_settings(name) {
             &settings
         } else {
             &indicators
         };
-        std::fs::copy(fixture(name), target).expect("copy the fixture");
+        std::fs::copy(source, target).expect("copy the fixture");
         let before = daemon.log_len();
         daemon.signal("HUP");
         daemon.wait_for_log_after(before, "reload failed", Duration::from_secs(15));
@@ -372,7 +433,7 @@ async fn every_broken_file_sent_by_sighup_leaves_the_running_config_in_force() {
         {
             wrong.push(format!("{name}: /healthz {status}: {body}"));
         }
-        wrong.extend(health_leaks(name, &fixture(name), &body));
+        wrong.extend(health_leaks(name, source, &body));
         // The old rules still poll and match: a new story on the feed becomes a hit.
         serve(n + 2);
         wait_for_hits(&db, n as u64 + 2, &daemon);

@@ -11,6 +11,8 @@ use super::values::redact_url_passwords;
 pub enum ProblemKind {
     /// Not UTF-8 text.
     NotText,
+    /// Longer than a file of its kind may be.
+    TooLarge,
     /// Not YAML, or YAML of the wrong shape (a value of the wrong type, a missing key).
     Yaml,
     /// A key the file may not have.
@@ -32,6 +34,7 @@ impl fmt::Display for ProblemKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ProblemKind::NotText => "not UTF-8 text",
+            ProblemKind::TooLarge => "a file too large",
             ProblemKind::Yaml => "invalid YAML or a value of the wrong type",
             ProblemKind::UnknownKey => "an unknown key",
             ProblemKind::DuplicateKey => "a duplicate key",

@@ -32,9 +32,11 @@ pub struct CompileError {
 /// A regex term may not compile to more than this many bytes: regexes run on every item.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// The most search-term text the rules may hold: the shipped rules hold about 60 KB, and the
-/// trie's cells are counted in 32 bits; far below either limit, a file past it is a mistake.
-const MAX_PATTERN_BYTES: usize = 64 << 20;
+/// The most search-term text the rules may hold. The shipped rules hold about 60 KB; building
+/// the matcher takes about 160 bytes of memory a byte of terms that share no prefix (4 MiB of
+/// them peaked at 650 MB in `check`), and a daemon builds new rules beside the running ones,
+/// so a cap of 64 MiB let one mistaken file ask for ten gigabytes before it was refused.
+const MAX_PATTERN_BYTES: usize = 4 << 20;
 
 /// Collects lists and indicators, then builds one [`Matcher`].
 #[derive(Debug, Default)]

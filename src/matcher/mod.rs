@@ -559,7 +559,7 @@ const NO_HEAD: u32 = u32::MAX;
 
 /// In [`Matcher::term_heads`], a list: it can occur only where the scan found the first
 /// pattern of one of its members, as [`Scratch::list_positions`] records. Pattern ids stay
-/// far below it ([`compile`] caps the rules' search text at 64 MiB).
+/// far below it ([`compile`] caps the rules' search text at 4 MiB).
 const LIST_HEAD: u32 = u32::MAX - 1;
 
 /// Reusable per-thread buffers, so matching an item allocates little.
