@@ -224,17 +224,7 @@ fn rule_files_too_large_exit_78_naming_the_file_and_the_limit() {
             .args(["check", "--indicators", &file.display().to_string()])
             .output()
             .expect("runs");
-        let err = String::from_utf8_lossy(&output.stderr);
-        if output.status.code() != Some(78) {
-            wrong.push(format!(
-                "{name}: exit {:?}, not 78: {err}",
-                output.status.code()
-            ));
-        }
-        if err.contains("panicked") {
-            wrong.push(format!("{name}: panicked: {err}"));
-        }
-        wrong.extend(check_message(&name, &file, &err, wants));
+        wrong.extend(refused(&name, &file, &output, wants));
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }
@@ -286,6 +276,24 @@ fn check_message(name: &str, file: &Path, message: &str, wants: &[&str]) -> Vec<
     wrong
 }
 
+/// What is wrong with how a command refused a broken file: it must exit 78, without a panic,
+/// with a message [`check_message`] accepts.
+fn refused(name: &str, file: &Path, output: &std::process::Output, wants: &[&str]) -> Vec<String> {
+    let err = String::from_utf8_lossy(&output.stderr);
+    let mut wrong = Vec::new();
+    if output.status.code() != Some(78) {
+        wrong.push(format!(
+            "{name}: exit {:?}, not 78: {err}",
+            output.status.code()
+        ));
+    }
+    if err.contains("panicked") {
+        wrong.push(format!("{name}: panicked: {err}"));
+    }
+    wrong.extend(check_message(name, file, &err, wants));
+    wrong
+}
+
 #[test]
 fn every_broken_file_exits_78_naming_its_place_without_a_panic() {
     assert!(CASES.len() >= 20);
@@ -317,17 +325,7 @@ fn every_broken_file_exits_78_naming_its_place_without_a_panic() {
             command.args(["check", "--indicators", &file.display().to_string()]);
         }
         let output = command.output().expect("runs");
-        let err = String::from_utf8_lossy(&output.stderr);
-        if output.status.code() != Some(78) {
-            wrong.push(format!(
-                "{name}: exit {:?}, not 78: {err}",
-                output.status.code()
-            ));
-        }
-        if err.contains("panicked") {
-            wrong.push(format!("{name}: panicked: {err}"));
-        }
-        wrong.extend(check_message(name, &file, &err, wants));
+        wrong.extend(refused(name, &file, &output, wants));
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }

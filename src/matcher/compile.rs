@@ -32,18 +32,27 @@ pub struct CompileError {
 /// A regex term may not compile to more than this many bytes: regexes run on every item.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// The most search-term text the rules may hold. The shipped rules hold about 60 KB; building
-/// the matcher takes about 160 bytes of memory a byte of terms that share no prefix (4 MiB of
-/// them peaked at 650 MB in `check`), and a daemon builds new rules beside the running ones,
-/// so a cap of 64 MiB let one mistaken file ask for ten gigabytes before it was refused.
+/// The most search-term text the rules may hold, each distinct term once. The shipped rules
+/// hold about 60 KB; building the matcher takes about 160 bytes of memory a byte of terms that
+/// share no prefix (4 MiB of them peaked at 650 MB in `check`), and a daemon builds new rules
+/// beside the running ones, so the 64 MiB that once bounded this let one mistaken file ask
+/// for ten gigabytes before it was refused.
 const MAX_PATTERN_BYTES: usize = 4 << 20;
+
+/// The most search-term text compiled, counted at every use: a list is compiled again for
+/// each query that names it (in that query's fields), so a short file could ask for endless
+/// work; the repeats cost time, not memory, and `bench match`'s 200 indicators over the
+/// shipped lists compile about 8 MB.
+const MAX_COMPILED_BYTES: usize = 64 << 20;
 
 /// Collects lists and indicators, then builds one [`Matcher`].
 #[derive(Debug, Default)]
 pub struct MatcherBuilder {
     pattern_ids: HashMap<(String, bool), u32>,
     /// Bytes of search terms compiled so far, repeats included, held under
-    /// [`MAX_PATTERN_BYTES`].
+    /// [`MAX_COMPILED_BYTES`].
+    compiled_bytes: usize,
+    /// Bytes of the distinct patterns, held under [`MAX_PATTERN_BYTES`].
     pattern_bytes: usize,
     pattern_texts: Vec<String>,
     patterns: Vec<Pattern>,
@@ -462,7 +471,18 @@ impl MatcherBuilder {
             current.push(&word.text);
             if word.prefix || i == words.len() - 1 {
                 let text = current.join(" ");
-                self.pattern_bytes += text.len();
+                self.compiled_bytes += text.len();
+                if self.compiled_bytes > MAX_COMPILED_BYTES {
+                    return Err(QueryError::new(
+                        span,
+                        format!(
+                            "the rules' search terms, counted at every use of their lists, pass \
+                             {} MiB: shorten the lists or name them in fewer queries",
+                            MAX_COMPILED_BYTES >> 20
+                        ),
+                    ));
+                }
+                segments.push(self.pattern(&text, word.prefix, current.len()));
                 if self.pattern_bytes > MAX_PATTERN_BYTES {
                     return Err(QueryError::new(
                         span,
@@ -473,7 +493,6 @@ impl MatcherBuilder {
                         ),
                     ));
                 }
-                segments.push(self.pattern(&text, word.prefix, current.len()));
                 current.clear();
             }
         }
@@ -495,6 +514,7 @@ impl MatcherBuilder {
             return id;
         }
         let id = self.patterns.len() as u32;
+        self.pattern_bytes += text.len();
         self.pattern_ids.insert((text.to_owned(), prefix), id);
         self.pattern_texts.push(text.to_owned());
         self.patterns.push(Pattern {
