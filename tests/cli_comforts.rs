@@ -309,14 +309,16 @@ fn config_prints_each_setting_in_force_with_its_source_and_no_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feeds_are_fetched_through_the_proxy_the_environment_names() {
     let proxy = FeedServer::empty().await;
-    let feed = "http://feeds.invalid/wire.xml";
+    let host = support::ports::unresolvable_host("feeds");
+    let feed = format!("http://{host}/wire.xml");
+    let feed = feed.as_str();
     proxy.set(feed, launch_feed());
     let dir = tempfile::tempdir().unwrap();
     let indicators = indicators_with_feeds(
         dir.path(),
         &[
             ("plain", feed.to_owned()),
-            ("tls", "https://feeds.invalid/secure.xml".to_owned()),
+            ("tls", format!("https://{host}/secure.xml")),
         ],
     );
     let db = dir.path().join("w.db");
@@ -340,16 +342,16 @@ async fn feeds_are_fetched_through_the_proxy_the_environment_names() {
     let through = proxy.requests(feed);
     assert_eq!(through.len(), 1, "{:?}", proxy.requests(""));
     assert_eq!(through[0].method, "GET");
-    assert_eq!(through[0].header("host"), Some("feeds.invalid"));
+    assert_eq!(through[0].header("host"), Some(host.as_str()));
     // https: the proxy is asked for a tunnel to the feed's host; this one refuses, and the
     // feed fails on its own.
     assert!(text.contains("FAIL tls"), "{text}");
-    let tunnels = proxy.requests("feeds.invalid:443");
+    let tunnels = proxy.requests(&format!("{host}:443"));
     assert_eq!(tunnels.len(), 1);
     assert_eq!(tunnels[0].method, "CONNECT");
 
     // NO_PROXY: fetched directly, so the name must resolve, and here it cannot.
-    let out = poll(vec![("NO_PROXY", "feeds.invalid".to_owned())]).await;
+    let out = poll(vec![("NO_PROXY", host.clone())]).await;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(text.contains("FAIL plain"), "{text}");
     assert_eq!(
@@ -435,10 +437,13 @@ async fn a_poll_cycle_is_summed_up_and_a_dead_network_is_said_once() {
     assert!(line.contains(": 1 ok; 1 new items, 1 hits"), "{line}");
     assert!(!log.contains("no feed could be reached"), "{log}");
 
-    // Hosts that cannot resolve (.invalid is reserved for that): each feed fails on DNS.
+    // Hosts that cannot resolve: each feed fails on DNS.
     let feeds: Vec<(&str, String)> = ["a", "b", "c", "d"]
         .iter()
-        .map(|id| (*id, format!("http://{id}.watchfloor-test.invalid/feed.xml")))
+        .map(|id| {
+            let host = support::ports::unresolvable_host(id);
+            (*id, format!("http://{host}/feed.xml"))
+        })
         .collect();
     let offline = tempfile::tempdir().unwrap();
     let indicators = indicators_with_feeds(offline.path(), &feeds);

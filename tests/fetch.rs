@@ -538,8 +538,8 @@ async fn a_server_that_does_not_speak_tls_is_a_tls_failure() {
 
 #[tokio::test]
 async fn a_name_that_does_not_resolve_is_a_dns_failure() {
-    // `.invalid` never resolves (RFC 6761); resolvers answer so without asking the network.
-    let error = failure(&fetcher(), "http://watchfloor-test.invalid/feed.xml").await;
+    let host = support::ports::unresolvable_host("watchfloor-test");
+    let error = failure(&fetcher(), &format!("http://{host}/feed.xml")).await;
     assert!(matches!(error, FetchError::Dns(_)), "{error:?}");
     assert_eq!(error.kind().as_str(), "dns");
     assert!(

@@ -48,3 +48,12 @@ impl RefusedPort {
         }
     }
 }
+
+/// A host name that fails to resolve without a query leaving the machine: its first label,
+/// `tag` and 64 more letters, is longer than DNS allows (63 bytes), so the system resolver
+/// refuses the name itself. A plain `.invalid` name is still asked of the configured
+/// nameserver: traffic off the loopback, and on a busy machine an answer slower than a test's
+/// timeout.
+pub fn unresolvable_host(tag: &str) -> String {
+    format!("{tag}{}.invalid", "x".repeat(64))
+}
