@@ -181,12 +181,13 @@ const CASES: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Rule files too large for a fixture, written into `dir`, with what their messages must
-/// contain: search terms past the matcher's 4 MiB cap (refused as the list is compiled,
-/// naming the query that uses it), and a file past 16 MiB (refused before it is parsed).
-fn oversized_rules(dir: &Path) -> Vec<(String, PathBuf, &'static [&'static str])> {
+/// Files too large for fixtures, written into `dir` under names of the fixtures' pattern,
+/// with what their messages must contain: search terms past the matcher's 4 MiB cap
+/// (refused as the list is compiled, naming the query that uses it), a rules file past 16
+/// MiB and a settings file past 1 MiB (both refused before they are parsed).
+fn oversized_files(dir: &Path) -> Vec<(String, PathBuf, &'static [&'static str])> {
     use std::fmt::Write;
-    let terms = dir.join("rules-terms-past-the-cap.yaml");
+    let terms = dir.join("indicators-terms-past-the-cap.yaml");
     let mut text = String::from("lists:\n  big:\n");
     // Distinct 21-byte phrases, 4.25 MiB of them.
     for i in 0..(17usize << 20) / 4 / 21 {
@@ -197,36 +198,30 @@ fn oversized_rules(dir: &Path) -> Vec<(String, PathBuf, &'static [&'static str])
          severity: low\n    query: '@big'\n",
     );
     std::fs::write(&terms, text).expect("write");
-    let long = dir.join("rules-file-past-16-mib.yaml");
-    std::fs::write(&long, "# padding\n".repeat((17 << 20) / 10)).expect("write");
+    let padding = |mib: usize| "# padding\n".repeat((mib << 20) / 10 + 1);
+    let rules = dir.join("indicators-past-16-mib.yaml");
+    std::fs::write(&rules, padding(16)).expect("write");
+    let settings = dir.join("settings-past-1-mib.yaml");
+    std::fs::write(&settings, padding(1)).expect("write");
+    let name = |path: &Path| {
+        path.file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned()
+    };
     vec![
         (
-            "search terms past 4 MiB".to_owned(),
+            name(&terms),
             terms,
             &["indicator 'big'", "search terms pass 4 MiB"],
         ),
+        (name(&rules), rules, &["longer than 16 MiB", "rule files"]),
         (
-            "a rules file past 16 MiB".to_owned(),
-            long,
-            &["longer than 16 MiB"],
+            name(&settings),
+            settings,
+            &["longer than 1 MiB", "settings files"],
         ),
     ]
-}
-
-#[test]
-fn rule_files_too_large_exit_78_naming_the_file_and_the_limit() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut wrong = Vec::new();
-    for (name, file, wants) in oversized_rules(dir.path()) {
-        let output = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
-            .env_remove("RUST_LOG")
-            .current_dir(dir.path())
-            .args(["check", "--indicators", &file.display().to_string()])
-            .output()
-            .expect("runs");
-        wrong.extend(refused(&name, &file, &output, wants));
-    }
-    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -310,9 +305,13 @@ fn every_broken_file_exits_78_naming_its_place_without_a_panic() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("watchfloor.db");
     let good_rules = root().join("tests/data/eval-small.yaml");
+    let cases = CASES
+        .iter()
+        .map(|(name, wants)| ((*name).to_owned(), fixture(name), *wants))
+        .chain(oversized_files(dir.path()));
     let mut wrong = Vec::new();
-    for (name, wants) in CASES {
-        let file = fixture(name);
+    for (name, file, wants) in cases {
+        let name = name.as_str();
         let mut command = Command::new(env!("CARGO_BIN_EXE_watchfloor"));
         command.env_remove("RUST_LOG").current_dir(dir.path());
         if is_settings(name) {
@@ -402,7 +401,7 @@ async fn every_broken_file_sent_by_sighup_leaves_the_running_config_in_force() {
         .iter()
         .filter(|(name, _)| *name != "settings-bad-listen.yaml")
         .map(|(name, wants)| ((*name).to_owned(), fixture(name), *wants))
-        .chain(oversized_rules(oversized.path()))
+        .chain(oversized_files(oversized.path()))
         .collect();
     for (n, (name, source, wants)) in cases.iter().enumerate() {
         let target = if is_settings(name) {

@@ -137,6 +137,43 @@ impl ConfigError {
     }
 }
 
+/// Reads a configuration file no further than `limit` bytes: a longer one is refused before
+/// it is parsed, so a wrong file (a log, a dump) cannot take the memory of the daemon that
+/// reloads it. `files` names the kind of file in the message, `room` what the limit leaves.
+pub(super) fn read_bounded(
+    path: &Path,
+    limit: u64,
+    files: &str,
+    room: &str,
+) -> Result<Vec<u8>, ConfigError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    if bytes.len() as u64 > limit {
+        return Err(ConfigError::Invalid {
+            problems: vec![Problem {
+                path: path.to_owned(),
+                line: 0,
+                column: 0,
+                context: None,
+                kind: ProblemKind::TooLarge,
+                message: format!(
+                    "longer than {} MiB: {files} are refused past that ({room}); is this the \
+                     right file?",
+                    limit >> 20
+                ),
+                detail: None,
+            }],
+        });
+    }
+    Ok(bytes)
+}
+
 /// A YAML syntax or schema error, with the library's snippet under our one-line message.
 pub(super) fn yaml_error(path: &Path, error: &serde_saphyr::Error) -> ConfigError {
     {

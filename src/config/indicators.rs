@@ -159,34 +159,12 @@ const MAX_RULES_FILE_BYTES: u64 = 16 << 20;
 impl Indicators {
     /// Reads, validates and compiles a file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        use std::io::Read;
-        let read_error = |source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        };
-        let mut bytes = Vec::new();
-        // Read no further than the limit: a file past it is refused before it is parsed, and
-        // the running rules keep their memory.
-        std::fs::File::open(path)
-            .and_then(|file| file.take(MAX_RULES_FILE_BYTES + 1).read_to_end(&mut bytes))
-            .map_err(read_error)?;
-        if bytes.len() as u64 > MAX_RULES_FILE_BYTES {
-            return Err(ConfigError::Invalid {
-                problems: vec![Problem {
-                    path: path.to_owned(),
-                    line: 0,
-                    column: 0,
-                    context: None,
-                    kind: ProblemKind::TooLarge,
-                    message: format!(
-                        "longer than {} MiB: rule files are refused past that (their search \
-                         terms may hold 4 MiB); is this the right file?",
-                        MAX_RULES_FILE_BYTES >> 20
-                    ),
-                    detail: None,
-                }],
-            });
-        }
+        let bytes = super::error::read_bounded(
+            path,
+            MAX_RULES_FILE_BYTES,
+            "rule files",
+            "their search terms may hold 4 MiB",
+        )?;
         let text = String::from_utf8(bytes).map_err(|e| ConfigError::Invalid {
             problems: vec![Problem {
                 path: path.to_owned(),

@@ -21,6 +21,10 @@ use crate::schedule::Schedule;
 /// The settings file read when `--config` is not given, if it exists.
 pub const SYSTEM_SETTINGS: &str = "/etc/watchfloor/watchfloor.yaml";
 
+/// The longest settings file read: every setting written out with comments is a few
+/// kilobytes.
+const MAX_SETTINGS_FILE_BYTES: u64 = 1 << 20;
+
 /// How feeds are fetched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FetchSettings {
@@ -252,9 +256,15 @@ impl Settings {
         };
         let raw = match &source {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                let bytes = super::error::read_bounded(
+                    path,
+                    MAX_SETTINGS_FILE_BYTES,
+                    "settings files",
+                    "a full one is a few kilobytes",
+                )?;
+                let text = String::from_utf8(bytes).map_err(|e| ConfigError::Read {
                     path: path.clone(),
-                    source,
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
                 })?;
                 if text.trim().is_empty() {
                     RawSettings::default()
