@@ -151,9 +151,9 @@ pub struct Indicators {
     pub warnings: Vec<Problem>,
 }
 
-/// The longest rules file read. The search terms themselves may hold 4 MiB (`matcher`'s cap);
-/// the YAML around them (keys, indentation, examples, comments) takes room too, but not three
-/// times as much.
+/// The longest rules file read. The search terms themselves may hold
+/// [`crate::matcher::MAX_PATTERN_BYTES`]; the YAML around them (keys, indentation, examples,
+/// comments) takes room too, but not three times as much.
 const MAX_RULES_FILE_BYTES: u64 = 16 << 20;
 
 impl Indicators {
@@ -163,7 +163,10 @@ impl Indicators {
             path,
             MAX_RULES_FILE_BYTES,
             "rule files",
-            "their search terms may hold 4 MiB",
+            &format!(
+                "their search terms may hold {} MiB",
+                crate::matcher::MAX_PATTERN_BYTES >> 20
+            ),
         )?;
         let text = String::from_utf8(bytes).map_err(|e| ConfigError::Invalid {
             problems: vec![Problem {

@@ -8,7 +8,8 @@
 //! The files import each other in one direction only (a test in `tests/invariants.rs` holds
 //! them to it): `settings` assembles `mail`, `web` and `webhooks`, and checks that the
 //! webhooks indicators name exist; `indicators` uses `coverage` and
-//! `mail`'s address check; `error` (located problems) and `values` (where a value came from,
+//! `mail`'s address check; `error` (located problems, and the bounded read that refuses an
+//! oversized file with one) and `values` (where a value came from,
 //! secrets) are leaves that everything may use.
 
 pub mod coverage;

@@ -37,7 +37,7 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// share no prefix (4 MiB of them peaked at 650 MB in `check`), and a daemon builds new rules
 /// beside the running ones, so the 64 MiB that once bounded this let one mistaken file ask
 /// for ten gigabytes before it was refused.
-const MAX_PATTERN_BYTES: usize = 4 << 20;
+pub(crate) const MAX_PATTERN_BYTES: usize = 4 << 20;
 
 /// The most search-term text compiled, counted at every use: a list is compiled again for
 /// each query that names it (in that query's fields), so a short file could ask for endless

@@ -21,6 +21,7 @@ mod trie;
 
 use regex::Regex;
 
+pub(crate) use compile::MAX_PATTERN_BYTES;
 pub use compile::{Clause, CompileError, ListEntry, MatcherBuilder};
 pub use evidence::{
     BoostOutcome, EVIDENCE_VERSION, Evidence, EvidenceError, MatchedTerm, Role, ScoreBreakdown,
