@@ -935,6 +935,11 @@ mod commands {
                 &[("WATCHFLOOR_SMTP_PASSWORD_FILE", "/nonexistent/secret")],
                 "smtp.password_file",
             ),
+            // Named by mistake, a device that never ends is refused, not read.
+            (
+                &[("WATCHFLOOR_SMTP_PASSWORD_FILE", "/dev/zero")],
+                "/dev/zero is not a regular file",
+            ),
         ];
         for (vars, want) in cases {
             let env = vars.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();

@@ -901,6 +901,38 @@ impl Drop for Daemon {
     }
 }
 
+/// A credential file named by mistake (a device that never ends, a file that is not a
+/// secret) is refused with the key and the file, before anything is read past its limit.
+#[test]
+fn a_credential_file_that_is_no_secret_refuses_to_start_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let indicators = indicators_with_feeds(dir.path(), &[]);
+    let db = dir.path().join("watchfloor.db");
+    let dump = dir.path().join("dump.log");
+    std::fs::write(&dump, "log line\n".repeat(4096)).unwrap();
+    let cases = [
+        ("/dev/zero".to_owned(), "/dev/zero is not a regular file"),
+        (dump.display().to_string(), "is longer than 16384 bytes"),
+    ];
+    for (file, want) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_watchfloor"))
+            .args(["--indicators", &indicators.display().to_string()])
+            .args(["--db", &db.display().to_string()])
+            .arg("run")
+            .env("WATCHFLOOR_LISTEN", "0.0.0.0:0")
+            .env("WATCHFLOOR_WEB_TOKEN_FILE", &file)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(78), "{file}: {stderr}");
+        assert!(
+            stderr.contains("web.token_file") && stderr.contains(want),
+            "{file}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn a_non_loopback_listen_without_access_configured_refuses_to_start() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -235,19 +235,14 @@ pub(super) fn resolve(
         Some(p) if !p.is_empty() => Some(Secret::new(p)),
         _ => match &password_file {
             None => None,
-            Some(path) => match std::fs::read_to_string(path) {
+            Some(path) => match super::values::read_secret_file(path) {
                 // An empty secret (the unit's fallback credential) means no password: a relay
                 // that takes mail without login.
                 Ok(text) => Some(text.trim_end_matches(['\r', '\n']).to_owned())
                     .filter(|p| !p.is_empty())
                     .map(Secret::new),
-                Err(e) => {
-                    report(
-                        "smtp.password_file",
-                        0,
-                        0,
-                        format!("cannot read {}: {e}", path.display()),
-                    );
+                Err(message) => {
+                    report("smtp.password_file", 0, 0, message);
                     None
                 }
             },

@@ -60,6 +60,37 @@ pub fn redact_url_passwords(text: &str) -> String {
     out
 }
 
+/// A secret file longer than this holds no password, key or token: it is the wrong file.
+pub(super) const SECRET_FILE_MAX: u64 = 16 * 1024;
+
+/// The text of a secret file (a password, a token, a webhook key), read no further than
+/// [`SECRET_FILE_MAX`] bytes. Anything but a regular file is refused before it is opened:
+/// `/dev/zero` named by mistake would never end, and a FIFO would hold the reload that opened
+/// it. The message names the file and says what is wrong; it never quotes the file.
+pub(super) fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let metadata = std::fs::metadata(path).map_err(cannot)?;
+    if !metadata.is_file() {
+        return Err(format!(
+            "{} is not a regular file: a secret is read from a file",
+            path.display()
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(SECRET_FILE_MAX + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > SECRET_FILE_MAX {
+        return Err(format!(
+            "{} is longer than {SECRET_FILE_MAX} bytes: a secret file holds one password, key \
+             or token; is this the right file?",
+            path.display()
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))
+}
+
 /// A setting's text and where it came from, for messages: a line and column in the file, or
 /// the environment variable that set it.
 pub(super) struct Sourced {
@@ -106,6 +137,41 @@ pub(super) fn pick(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_file_is_read_whole_up_to_its_limit_and_refused_past_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let at_limit = dir.path().join("at-limit");
+        std::fs::write(&at_limit, "k".repeat(SECRET_FILE_MAX as usize)).unwrap();
+        assert_eq!(
+            read_secret_file(&at_limit).map(|text| text.len()),
+            Ok(SECRET_FILE_MAX as usize)
+        );
+
+        let past = dir.path().join("past-limit");
+        std::fs::write(&past, "k".repeat(SECRET_FILE_MAX as usize + 1)).unwrap();
+        let refused = read_secret_file(&past).unwrap_err();
+        assert!(
+            refused.contains(&past.display().to_string())
+                && refused.contains("longer than 16384 bytes"),
+            "{refused}"
+        );
+
+        // Neither a device nor a folder is opened and read.
+        for path in [std::path::Path::new("/dev/zero"), dir.path()] {
+            let refused = read_secret_file(path).unwrap_err();
+            assert!(refused.contains("is not a regular file"), "{refused}");
+        }
+
+        let binary = dir.path().join("binary");
+        std::fs::write(&binary, [0xFF, 0xFE, b'k']).unwrap();
+        let refused = read_secret_file(&binary).unwrap_err();
+        assert!(refused.ends_with("is not UTF-8 text"), "{refused}");
+
+        let missing = dir.path().join("missing");
+        let refused = read_secret_file(&missing).unwrap_err();
+        assert!(refused.starts_with(&format!("cannot read {}", missing.display())));
+    }
 
     #[test]
     fn passwords_in_urls_are_redacted_wherever_the_text_quotes_them() {

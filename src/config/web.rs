@@ -128,7 +128,7 @@ pub(super) fn resolve(
             set.column,
             set.origin(var),
         );
-        match std::fs::read_to_string(&path) {
+        match super::values::read_secret_file(&path) {
             Ok(text) => {
                 let secret = text.trim().to_owned();
                 if secret.is_empty() {
@@ -142,13 +142,8 @@ pub(super) fn resolve(
                 }
                 Some((secret, line, column, from, path))
             }
-            Err(e) => {
-                problem(
-                    key,
-                    line,
-                    column,
-                    format!("{from}cannot read {}: {e}", path.display()),
-                );
+            Err(message) => {
+                problem(key, line, column, format!("{from}{message}"));
                 None
             }
         }

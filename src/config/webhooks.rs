@@ -27,8 +27,6 @@ use super::values::Secret;
 
 /// The longest webhook name: it is shown in `watchfloor alerts` and stored in every row.
 const NAME_MAX: usize = 64;
-/// A secret longer than this is not a key or a token but the wrong file.
-const SECRET_MAX: u64 = 16 * 1024;
 
 /// The body a receiver reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -177,14 +175,7 @@ fn read_secret(path: &Path) -> Result<Secret, String> {
             ));
         }
     }
-    if !metadata.is_file() || metadata.len() > SECRET_MAX {
-        return Err(format!(
-            "{} is not a file of at most {SECRET_MAX} bytes",
-            path.display()
-        ));
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = super::values::read_secret_file(path)?;
     let secret = text.trim_end_matches(['\r', '\n']);
     if secret.trim().is_empty() {
         return Err(format!("{} is empty", path.display()));
