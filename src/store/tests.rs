@@ -597,3 +597,85 @@ fn the_search_migration_indexes_the_hit_items_already_stored() {
         .expect("schema");
     assert_eq!(old, 0, "the old index and its triggers are gone");
 }
+
+/// The bundled SQLite compiled `copy_of`'s lookup again at every new binding while it read
+/// `ORDER BY id LIMIT 1`: half of every new item's write. Statements compiled once are what
+/// the statement cache is for; this holds the lookup to it over many new items.
+#[test]
+fn looking_for_an_identical_copy_compiles_its_statement_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open_with_feeds(&dir);
+    for round in 0..20 {
+        let items = (0..5)
+            .map(|i| ItemWrite::New {
+                item: item(
+                    &format!("k{round}-{i}"),
+                    Some(&format!("https://news.example/{round}/{i}")),
+                    &format!("Story {round} {i}"),
+                ),
+                hits: Vec::new(),
+            })
+            .collect();
+        store.write_poll(&poll("a", items)).expect("write");
+    }
+    let statement = store.conn.prepare_cached(COPY_OF_TEXT).expect("cached");
+    assert_eq!(
+        statement.get_status(rusqlite::StatementStatus::RePrepare),
+        0,
+        "the lookup was compiled again for new values"
+    );
+}
+
+/// Of identical copies (one text two feeds published under one link, kept apart by a
+/// rewrite), a new listing joins the oldest row.
+#[test]
+fn a_new_listing_of_a_text_joins_its_oldest_identical_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open_with_feeds(&dir);
+    let text = item("k1", Some("https://news.example/story"), "Same words");
+    store
+        .write_poll(&poll(
+            "a",
+            vec![ItemWrite::New {
+                item: text.clone(),
+                hits: Vec::new(),
+            }],
+        ))
+        .expect("write");
+    let oldest: i64 = store
+        .conn
+        .query_row("SELECT MIN(id) FROM items", [], |row| row.get(0))
+        .expect("a row");
+    // A second row with the very same identity and text, newer than the first.
+    store
+        .conn
+        .execute(
+            "INSERT INTO items (identity, title, summary, content, authors, categories,
+               first_seen, content_hash)
+             SELECT identity, title, summary, content, authors, categories, first_seen,
+                    content_hash FROM items WHERE id = ?1",
+            [oldest],
+        )
+        .expect("copy");
+    store
+        .write_poll(&poll(
+            "b",
+            vec![ItemWrite::New {
+                item: ItemRecord {
+                    key: "k2".into(),
+                    ..text
+                },
+                hits: Vec::new(),
+            }],
+        ))
+        .expect("write");
+    let joined: i64 = store
+        .conn
+        .query_row(
+            "SELECT item_id FROM item_sources WHERE feed_id = 'b'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("b's source");
+    assert_eq!(joined, oldest);
+}
