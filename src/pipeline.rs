@@ -227,11 +227,12 @@ pub async fn ingest(
         off_the_runtime(move || parse_feed(&body, content_type.as_deref(), &url)),
         ctx.db.read(move |store| store.known_items(&feed_id)),
     );
-    let parsed = match parsed {
+    let mut parsed = match parsed {
         Ok(Ok(parsed)) => parsed,
         Ok(Err(error)) => return fail(error.into()).await,
         Err(error) => return fail(error).await,
     };
+    parsed.keep_first_of_each_key();
     // Never a silent "ok": what the document held that did not become items is logged and
     // recorded on the feed (shown by `feeds`, the feeds page and /metrics).
     let warning = parsed.warnings.first().map(|w| {

@@ -137,3 +137,46 @@ async fn a_feed_whose_entries_give_no_items_shows_a_warning_everywhere() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A feed that lists one id twice with two texts: before, both became rows under one key,
+/// and every later poll found one of them "changed" and wrote it over the other, so the hit
+/// on the satellite story pointed at the weather half the time. Now the first entry is the
+/// item, every poll says why the second is left out, and nothing changes after the first.
+#[test]
+fn an_id_listed_twice_with_two_texts_is_one_item_that_keeps_its_text() {
+    use support::app::{build_app, feeds, ingest_rss, settings, shipped_rules};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = build_app(
+        settings(dir.path(), &[]),
+        shipped_rules(),
+        feeds(&["twice"]),
+    );
+    let document = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title>\
+        <item><guid>story-1</guid><title>North Korea launches reconnaissance satellite from \
+        Sohae</title><description>KCNA said the satellite launch succeeded.</description></item>\
+        <item><guid>story-1</guid><title>Weekend weather</title><description>Rain in the \
+        south.</description></item></channel></rss>";
+    let start = chrono::Utc::now();
+    for poll in 0..4 {
+        let now = start + chrono::Duration::minutes(20 * poll);
+        let done = ingest_rss(&app, "twice", document.to_owned(), now);
+        assert_eq!(done.items, 1, "poll {poll}");
+        assert_eq!(
+            (done.counts.new_items, done.counts.changed_items),
+            (u64::from(poll == 0), 0),
+            "poll {poll}"
+        );
+        assert_eq!(done.counts.new_hits, u64::from(poll == 0), "poll {poll}");
+        let warning = done.warning.expect("the repeat is reported");
+        assert!(warning.starts_with("repeated_keys: 1 entry"), "{warning}");
+    }
+    let db = rusqlite::Connection::open(dir.path().join("watchfloor.db")).expect("open");
+    let titles: Vec<String> = db
+        .prepare("SELECT title FROM items")
+        .and_then(|mut rows| rows.query_map([], |row| row.get(0))?.collect())
+        .expect("the items");
+    assert_eq!(
+        titles,
+        ["North Korea launches reconnaissance satellite from Sohae"]
+    );
+}

@@ -89,6 +89,35 @@ pub struct ParsedFeed {
     pub warnings: Vec<ParseWarning>,
 }
 
+impl ParsedFeed {
+    /// Keeps the first item of each key, in document order, and warns
+    /// ([`ParseWarning::RepeatedKeys`]) of later ones with other text; a later copy with the
+    /// same text goes without a word, since it loses nothing. The parse itself gives every
+    /// entry, as the document has them; the pipeline calls this before anything is stored,
+    /// because one key is one stored item: were both kept, each poll would find the other
+    /// text changed and write it over the row, and the row's hits would point at whichever
+    /// text came last. A feed lists its newest version first.
+    pub fn keep_first_of_each_key(&mut self) {
+        let mut hashes: std::collections::HashMap<String, String> =
+            std::collections::HashMap::with_capacity(self.items.len());
+        let mut repeated = 0;
+        self.items.retain(|item| match hashes.get(&item.key) {
+            Some(hash) => {
+                repeated += usize::from(*hash != item.content_hash);
+                false
+            }
+            None => {
+                hashes.insert(item.key.clone(), item.content_hash.clone());
+                true
+            }
+        });
+        if repeated > 0 {
+            self.warnings
+                .push(ParseWarning::RepeatedKeys { items: repeated });
+        }
+    }
+}
+
 /// A document that parsed, but not whole.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParseWarning {
@@ -102,15 +131,20 @@ pub enum ParseWarning {
     /// More entries than a document may give ([`repair::MAX_ENTRIES`]): the first `kept`
     /// were read, `cut` more never were.
     TooManyEntries { kept: usize, cut: usize },
+    /// Entries that gave the key of an earlier entry of the document (its id, else its link)
+    /// with other text: each was left out for the first, since one key is one stored item
+    /// (kept, the two would take turns as its text at every poll).
+    RepeatedKeys { items: usize },
 }
 
 impl ParseWarning {
     /// Every kind, for gauges that report zero as well.
-    pub const KINDS: [&'static str; 4] = [
+    pub const KINDS: [&'static str; 5] = [
         "no_items",
         "entries_dropped",
         "items_cut",
         "too_many_entries",
+        "repeated_keys",
     ];
 
     /// A stable name for the kind, as stored and as a metrics label.
@@ -120,6 +154,7 @@ impl ParseWarning {
             ParseWarning::EntriesDropped { .. } => "entries_dropped",
             ParseWarning::ItemsCut { .. } => "items_cut",
             ParseWarning::TooManyEntries { .. } => "too_many_entries",
+            ParseWarning::RepeatedKeys { .. } => "repeated_keys",
         }
     }
 }
@@ -151,6 +186,16 @@ impl std::fmt::Display for ParseWarning {
                 f,
                 "{} entries in one document: the first {kept} read, {cut} more left out",
                 kept + cut
+            ),
+            ParseWarning::RepeatedKeys { items } => write!(
+                f,
+                "{items} {} the id (or link) of an earlier entry with other text: the \
+                 first of each kept",
+                if *items == 1 {
+                    "entry gives"
+                } else {
+                    "entries give"
+                }
             ),
         }
     }

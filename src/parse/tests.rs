@@ -995,3 +995,66 @@ fn a_google_alert_and_the_outlets_own_item_share_one_link() {
     );
     assert_eq!(alert.link, direct.link);
 }
+
+/// One key is one stored item: an entry repeating an earlier entry's id with other text is
+/// left out, with a warning; one repeating it word for word is left out without one. A
+/// repeated link keys entries without ids the same way; distinct ids sharing a link stay two.
+#[test]
+fn entries_repeating_an_earlier_key_give_the_first_item_only() {
+    let mut feed = parse(&rss_items(
+        "<item><guid>g1</guid><title>Satellite launched from Sohae</title></item>\
+         <item><guid>g2</guid><title>Talks resume</title></item>\
+         <item><guid>g1</guid><title>Weekend weather</title></item>\
+         <item><guid>g2</guid><title>Talks resume</title></item>\
+         <item><link>https://news.example.org/a</link><title>First words</title></item>\
+         <item><link>https://news.example.org/a</link><title>Other words</title></item>\
+         <item><guid>g3</guid><link>https://news.example.org/b</link><title>B one</title></item>\
+         <item><guid>g4</guid><link>https://news.example.org/b</link><title>B two</title></item>",
+    ))
+    .expect("parses");
+    // The parse gives every entry; one item a key is the pipeline's rule.
+    assert_eq!(feed.items.len(), 8);
+    assert!(feed.warnings.is_empty(), "{:?}", feed.warnings);
+    feed.keep_first_of_each_key();
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "Satellite launched from Sohae",
+            "Talks resume",
+            "First words",
+            "B one",
+            "B two"
+        ]
+    );
+    assert_eq!(feed.warnings, [ParseWarning::RepeatedKeys { items: 2 }]);
+    assert_eq!(
+        feed.warnings[0].to_string(),
+        "2 entries give the id (or link) of an earlier entry with other text: the first of \
+         each kept"
+    );
+
+    // Only word-for-word repeats: nothing lost, nothing to say.
+    let mut feed = parse(&rss_items(
+        "<item><guid>g1</guid><title>Same</title></item>\
+         <item><guid>g1</guid><title>Same</title></item>",
+    ))
+    .expect("parses");
+    feed.keep_first_of_each_key();
+    assert_eq!(feed.items.len(), 1);
+    assert!(feed.warnings.is_empty(), "{:?}", feed.warnings);
+}
+
+/// Ten thousand entries under one id, the most a document gives: the first stays, each
+/// other one is counted (a look-up each, in a map of the keys seen).
+#[test]
+fn a_document_of_one_repeated_key_gives_its_first_entry() {
+    let entries: String = (0..10_000)
+        .map(|i| format!("<item><guid>same</guid><title>Version {i}</title></item>"))
+        .collect();
+    let mut feed = parse(&rss_items(&entries)).expect("parses");
+    feed.keep_first_of_each_key();
+    assert_eq!(feed.items.len(), 1);
+    assert_eq!(feed.items[0].title, "Version 0");
+    assert_eq!(feed.warnings, [ParseWarning::RepeatedKeys { items: 9_999 }]);
+}
