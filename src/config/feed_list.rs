@@ -379,7 +379,8 @@ pub fn add_to_file(path: &Path, feeds: &[NewFeed]) -> Result<(), FeedListError> 
         path: path.to_owned(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| not_written(e.to_string()))?;
+    // Read as the daemon reads it: a rules file past its limit is refused, not held whole.
+    let text = Indicators::read_text(path).map_err(|e| not_written(format!("{e}")))?;
     let before = Indicators::parse(&text, path).map_err(|e| not_written(format!("{e}")))?;
     let edited = insert_feeds(&text, feeds).map_err(&not_written)?;
     let after = Indicators::parse(&edited, path)

@@ -159,6 +159,13 @@ const MAX_RULES_FILE_BYTES: u64 = 16 << 20;
 impl Indicators {
     /// Reads, validates and compiles a file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = Self::read_text(path)?;
+        Self::parse(&text, path)
+    }
+
+    /// The text of a rules file, read no further than [`MAX_RULES_FILE_BYTES`] and refused
+    /// when it is not UTF-8: for whatever reads one, to load it or to edit it.
+    pub(super) fn read_text(path: &Path) -> Result<String, ConfigError> {
         let bytes = super::error::read_bounded(
             path,
             MAX_RULES_FILE_BYTES,
@@ -182,7 +189,7 @@ impl Indicators {
                 detail: None,
             }],
         })?;
-        Self::parse(&text, path)
+        Ok(text)
     }
 
     /// Validates and compiles file contents; `path` is only used in messages.

@@ -131,6 +131,13 @@ fn the_file_is_replaced_only_when_it_loads_with_exactly_the_new_feeds() {
     let error = add_to_file(&path, &[new_feed("x", "https://x.example/", None)]).unwrap_err();
     assert!(error.to_string().contains("block list"), "{error}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), tagged);
+    // A rules file past the daemon's limit (here a valid one, padded with comments) is
+    // refused as the daemon refuses it, before it is read whole; it stays as it was.
+    let padded = format!("{RULES}{}", "# padding\n".repeat((16 << 20) / 10 + 1));
+    std::fs::write(&path, &padded).unwrap();
+    let error = add_to_file(&path, &[new_feed("x", "https://x.example/", None)]).unwrap_err();
+    assert!(error.to_string().contains("longer than 16 MiB"), "{error}");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), padded.len() as u64);
 }
 
 #[test]
