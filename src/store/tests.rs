@@ -626,6 +626,18 @@ fn looking_for_an_identical_copy_compiles_its_statement_once() {
     );
 }
 
+/// Writes one poll of `feed` that lists `item` as new, with no hits.
+fn write_new(store: &mut Store, feed: &str, item: ItemRecord) {
+    let write = poll(
+        feed,
+        vec![ItemWrite::New {
+            item,
+            hits: Vec::new(),
+        }],
+    );
+    store.write_poll(&write).expect("write");
+}
+
 /// Of identical copies (one text two feeds published under one link, kept apart by a
 /// rewrite), a new listing joins the oldest row.
 #[test]
@@ -633,19 +645,11 @@ fn a_new_listing_of_a_text_joins_its_oldest_identical_row() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = open_with_feeds(&dir);
     let text = item("k1", Some("https://news.example/story"), "Same words");
-    store
-        .write_poll(&poll(
-            "a",
-            vec![ItemWrite::New {
-                item: text.clone(),
-                hits: Vec::new(),
-            }],
-        ))
-        .expect("write");
-    let oldest: i64 = store
-        .conn
-        .query_row("SELECT MIN(id) FROM items", [], |row| row.get(0))
-        .expect("a row");
+    write_new(&mut store, "a", text.clone());
+    let first_row = |store: &Store, sql: &str| -> i64 {
+        store.conn.query_row(sql, [], |row| row.get(0)).expect(sql)
+    };
+    let oldest = first_row(&store, "SELECT MIN(id) FROM items");
     // A second row with the very same identity and text, newer than the first.
     store
         .conn
@@ -657,25 +661,14 @@ fn a_new_listing_of_a_text_joins_its_oldest_identical_row() {
             [oldest],
         )
         .expect("copy");
-    store
-        .write_poll(&poll(
-            "b",
-            vec![ItemWrite::New {
-                item: ItemRecord {
-                    key: "k2".into(),
-                    ..text
-                },
-                hits: Vec::new(),
-            }],
-        ))
-        .expect("write");
-    let joined: i64 = store
-        .conn
-        .query_row(
-            "SELECT item_id FROM item_sources WHERE feed_id = 'b'",
-            [],
-            |row| row.get(0),
-        )
-        .expect("b's source");
+    let listing = ItemRecord {
+        key: "k2".into(),
+        ..text
+    };
+    write_new(&mut store, "b", listing);
+    let joined = first_row(
+        &store,
+        "SELECT item_id FROM item_sources WHERE feed_id = 'b'",
+    );
     assert_eq!(joined, oldest);
 }
