@@ -981,19 +981,8 @@ fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
          chromium (scripts/test does it as root)"
     );
     Command::new(binary)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            // Even so it looks up Google's account and update hosts at start: every name
-            // but the loopback's is answered "not found" here, with no query to a nameserver.
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-            "--no-first-run",
-            "--disable-component-update",
-            "--disable-sync",
-            &format!("--user-data-dir={}", profile.display()),
-        ])
+        .args(support::CHROMIUM_OFFLINE)
+        .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .stdin(Stdio::null())
         .output()

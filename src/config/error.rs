@@ -146,15 +146,11 @@ pub(super) fn read_bounded(
     files: &str,
     room: &str,
 ) -> Result<Vec<u8>, ConfigError> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(limit + 1).read_to_end(&mut bytes))
-        .map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-    if bytes.len() as u64 > limit {
+    let read = super::values::read_at_most(path, limit).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let Some(bytes) = read else {
         return Err(ConfigError::Invalid {
             problems: vec![Problem {
                 path: path.to_owned(),
@@ -170,7 +166,7 @@ pub(super) fn read_bounded(
                 detail: None,
             }],
         });
-    }
+    };
     Ok(bytes)
 }
 

@@ -60,6 +60,17 @@ pub fn redact_url_passwords(text: &str) -> String {
     out
 }
 
+/// The bytes of the file at `path` when it holds at most `limit`, or `None` when it holds
+/// more: no more than `limit + 1` bytes are ever read, whatever the file is.
+pub(super) fn read_at_most(path: &std::path::Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 /// A secret file longer than this holds no password, key or token: it is the wrong file.
 pub(super) const SECRET_FILE_MAX: u64 = 16 * 1024;
 
@@ -68,7 +79,6 @@ pub(super) const SECRET_FILE_MAX: u64 = 16 * 1024;
 /// `/dev/zero` named by mistake would never end, and a FIFO would hold the reload that opened
 /// it. The message names the file and says what is wrong; it never quotes the file.
 pub(super) fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
-    use std::io::Read;
     let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
     let metadata = std::fs::metadata(path).map_err(cannot)?;
     if !metadata.is_file() {
@@ -77,17 +87,13 @@ pub(super) fn read_secret_file(path: &std::path::Path) -> Result<String, String>
             path.display()
         ));
     }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(SECRET_FILE_MAX + 1).read_to_end(&mut bytes))
-        .map_err(cannot)?;
-    if bytes.len() as u64 > SECRET_FILE_MAX {
+    let Some(bytes) = read_at_most(path, SECRET_FILE_MAX).map_err(cannot)? else {
         return Err(format!(
             "{} is longer than {SECRET_FILE_MAX} bytes: a secret file holds one password, key \
              or token; is this the right file?",
             path.display()
         ));
-    }
+    };
     String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))
 }
 

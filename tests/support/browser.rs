@@ -76,17 +76,8 @@ impl Browser {
         let (answers_read, answers_write) = pipe();
         let mut command = Command::new(CHROMIUM);
         command
+            .args(crate::support::CHROMIUM_OFFLINE)
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                // Even so it looks up Google's account and update hosts at start: every name
-                // but the loopback's is answered "not found" here, with no query to a nameserver.
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
                 "--hide-scrollbars",
                 "--remote-debugging-pipe",
                 &format!("--window-size={width},{height}"),
