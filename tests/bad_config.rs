@@ -105,7 +105,10 @@ const CASES: &[(&str, &[&str])] = &[
         ],
     ),
     ("indicators-empty.yaml", &["file is empty"]),
-    ("indicators-binary.yaml", &["not UTF-8 text"]),
+    (
+        "indicators-binary.yaml",
+        &["not UTF-8 text (invalid byte at offset"],
+    ),
     ("settings-yaml-syntax.yaml", &[":3:13:"]),
     (
         "settings-unknown-key.yaml",
@@ -174,7 +177,10 @@ const CASES: &[(&str, &[&str])] = &[
         "settings-bad-digest-schedule.yaml",
         &[":2:20:", "setting 'mail.digest_schedule'"],
     ),
-    ("settings-binary.yaml", &["cannot read"]),
+    (
+        "settings-binary.yaml",
+        &["not UTF-8 text (invalid byte at offset"],
+    ),
     (
         "settings-group-wait-too-long.yaml",
         &[":2:15:", "setting 'mail.group_wait'", "a day"],

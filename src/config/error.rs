@@ -170,6 +170,31 @@ pub(super) fn read_bounded(
     Ok(bytes)
 }
 
+/// [`read_bounded`], the bytes refused with a located `not UTF-8 text` problem when they are
+/// not UTF-8: the settings and the rules alike, so that the same mistake (a binary or a
+/// Latin-1 file named by accident) reads the same whichever file it is.
+pub(super) fn read_text_bounded(
+    path: &Path,
+    limit: u64,
+    files: &str,
+    room: &str,
+) -> Result<String, ConfigError> {
+    String::from_utf8(read_bounded(path, limit, files, room)?).map_err(|e| ConfigError::Invalid {
+        problems: vec![Problem {
+            path: path.to_owned(),
+            line: 0,
+            column: 0,
+            context: None,
+            kind: ProblemKind::NotText,
+            message: format!(
+                "not UTF-8 text (invalid byte at offset {}); is this the right file?",
+                e.utf8_error().valid_up_to()
+            ),
+            detail: None,
+        }],
+    })
+}
+
 /// A YAML syntax or schema error, with the library's snippet under our one-line message.
 pub(super) fn yaml_error(path: &Path, error: &serde_saphyr::Error) -> ConfigError {
     {

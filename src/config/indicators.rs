@@ -166,7 +166,7 @@ impl Indicators {
     /// The text of a rules file, read no further than [`MAX_RULES_FILE_BYTES`] and refused
     /// when it is not UTF-8: for whatever reads one, to load it or to edit it.
     pub(super) fn read_text(path: &Path) -> Result<String, ConfigError> {
-        let bytes = super::error::read_bounded(
+        super::error::read_text_bounded(
             path,
             MAX_RULES_FILE_BYTES,
             "rule files",
@@ -174,22 +174,7 @@ impl Indicators {
                 "their search terms may hold {} MiB",
                 crate::matcher::MAX_PATTERN_BYTES >> 20
             ),
-        )?;
-        let text = String::from_utf8(bytes).map_err(|e| ConfigError::Invalid {
-            problems: vec![Problem {
-                path: path.to_owned(),
-                line: 0,
-                column: 0,
-                context: None,
-                kind: ProblemKind::NotText,
-                message: format!(
-                    "not UTF-8 text (invalid byte at offset {}); is this the right file?",
-                    e.utf8_error().valid_up_to()
-                ),
-                detail: None,
-            }],
-        })?;
-        Ok(text)
+        )
     }
 
     /// Validates and compiles file contents; `path` is only used in messages.

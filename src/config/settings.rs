@@ -256,16 +256,12 @@ impl Settings {
         };
         let raw = match &source {
             Some(path) => {
-                let bytes = super::error::read_bounded(
+                let text = super::error::read_text_bounded(
                     path,
                     MAX_SETTINGS_FILE_BYTES,
                     "settings files",
                     "a full one is a few kilobytes",
                 )?;
-                let text = String::from_utf8(bytes).map_err(|e| ConfigError::Read {
-                    path: path.clone(),
-                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-                })?;
                 if text.trim().is_empty() {
                     RawSettings::default()
                 } else {
