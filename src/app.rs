@@ -22,7 +22,7 @@ use crate::alert::webhook::{WebhookSetupError, WebhookTransport};
 use crate::config::{ConfigError, Feed, Indicators, Settings};
 use crate::daemon::Live;
 use crate::fetch::FetchError;
-use crate::ops::health::Health;
+use crate::ops::health::{Health, Heartbeat};
 use crate::ops::notify;
 use crate::pipeline::{Context, PollReport};
 use crate::store::{Db, FeedDef, StoreError};
@@ -250,6 +250,10 @@ impl App {
             .watch("scheduler", self.health.heartbeat.clone());
         self.health.watch("writer", self.db.writer_heartbeat());
         self.health.watch("dispatcher", self.dispatcher.heartbeat());
+        let housekeeping = Arc::new(Heartbeat::new(crate::housekeeping::LONGEST_GAP));
+        self.health.watch("housekeeping", housekeeping.clone());
+        let feed_health = Arc::new(Heartbeat::new(crate::alert::feed_health::LONGEST_GAP));
+        self.health.watch("feed health", feed_health.clone());
         self.health.started();
         if let Some(listener) = listener {
             self.serve(listener, &shutdown)?;
@@ -258,6 +262,7 @@ impl App {
         tokio::spawn(crate::housekeeping::run_housekeeping(
             self.db.clone(),
             self.settings.retention.items_days,
+            housekeeping,
             shutdown.clone(),
         ));
         let mail = self.dispatcher.clone();
@@ -268,7 +273,7 @@ impl App {
             self.db.clone(),
             shutdown.clone(),
         ));
-        let watching = tokio::spawn(watch_feeds(watch, watches, shutdown.clone()));
+        let watching = tokio::spawn(watch_feeds(watch, watches, feed_health, shutdown.clone()));
         // The database is open and migrated, the configuration valid, the listener bound.
         notify::ready();
         let polling = crate::daemon::run(

@@ -7,12 +7,14 @@
 //! The work goes one batch (one transaction) at a time on the database's writer, so polls and
 //! the dispatcher wait for one batch at most.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info};
 
+use crate::ops::health::Heartbeat;
 use crate::schedule::Schedule;
 use crate::store::{Db, PRUNE_BATCH, PruneReport, StoreError};
 
@@ -23,6 +25,11 @@ pub const NIGHTLY: &str = "30 3 * * *";
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// How long to wait after a failed prune before trying again.
 const RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// The longest housekeeping goes without a heartbeat when it works: it sleeps a minute at
+/// most between beats, and a prune batch is one write, which may wait behind the writer's
+/// other work (the writer beats a heartbeat of its own, so a stuck writer is not charged to
+/// housekeeping). Stalled after three of these.
+pub const LONGEST_GAP: Duration = Duration::from_secs(300);
 
 /// When the next prune is due, given the last completed one: the first nightly slot after it,
 /// which is already past (so due now) when a night was missed; now if it never ran.
@@ -41,16 +48,23 @@ pub fn next_prune(
 
 /// Runs retention pruning nightly until `shutdown` is cancelled; `items_days` is
 /// `retention.items_days`. Errors are logged and retried an hour later: housekeeping never
-/// stops the daemon.
-pub async fn run_housekeeping(db: Db, items_days: u32, shutdown: CancellationToken) {
+/// stops the daemon. `heartbeat` beats at least every [`LONGEST_GAP`] while it works, so
+/// liveness sees a housekeeping task that hangs.
+pub async fn run_housekeeping(
+    db: Db,
+    items_days: u32,
+    heartbeat: Arc<Heartbeat>,
+    shutdown: CancellationToken,
+) {
     let nightly = Schedule::parse(NIGHTLY).expect("the nightly schedule is valid");
     loop {
+        heartbeat.beat();
         let last = db.read(|store| store.last_prune()).await;
         let due = match last {
             Ok(last) => next_prune(last, &nightly, Utc::now()),
             Err(e) => {
                 error!("housekeeping: cannot read when pruning last ran: {e}");
-                if !pause(RETRY_AFTER, &shutdown).await {
+                if !pause(RETRY_AFTER, &heartbeat, &shutdown).await {
                     return;
                 }
                 continue;
@@ -62,11 +76,11 @@ pub async fn run_housekeeping(db: Db, items_days: u32, shutdown: CancellationTok
             if left.is_zero() {
                 break;
             }
-            if !pause(left.min(MAX_SLEEP), &shutdown).await {
+            if !pause(left, &heartbeat, &shutdown).await {
                 return;
             }
         }
-        match prune_now(&db, items_days, &shutdown).await {
+        match prune_now(&db, items_days, &heartbeat, &shutdown).await {
             Ok(Some(_)) => {}
             Ok(None) => return,
             Err(e) => {
@@ -74,7 +88,7 @@ pub async fn run_housekeeping(db: Db, items_days: u32, shutdown: CancellationTok
                     "housekeeping: pruning failed, trying again in an hour: {}",
                     crate::error::error_chain(&e)
                 );
-                if !pause(RETRY_AFTER, &shutdown).await {
+                if !pause(RETRY_AFTER, &heartbeat, &shutdown).await {
                     return;
                 }
             }
@@ -87,6 +101,7 @@ pub async fn run_housekeeping(db: Db, items_days: u32, shutdown: CancellationTok
 pub async fn prune_now(
     db: &Db,
     items_days: u32,
+    heartbeat: &Heartbeat,
     shutdown: &CancellationToken,
 ) -> Result<Option<PruneReport>, StoreError> {
     let now = Utc::now();
@@ -100,6 +115,7 @@ pub async fn prune_now(
         let step = db
             .write(move |store| store.prune_step(older_than, now, PRUNE_BATCH))
             .await?;
+        heartbeat.beat();
         total.add(&step);
         if step.is_empty() {
             break;
@@ -121,11 +137,20 @@ pub async fn prune_now(
     Ok(Some(total))
 }
 
-/// Sleeps for `duration`; false if `shutdown` came first.
-async fn pause(duration: Duration, shutdown: &CancellationToken) -> bool {
-    tokio::select! {
-        _ = shutdown.cancelled() => false,
-        _ = tokio::time::sleep(duration) => true,
+/// Sleeps for `duration`, a minute at most at a time with a heartbeat between, so that a
+/// long wait is not taken for a hang; false if `shutdown` came first.
+async fn pause(duration: Duration, heartbeat: &Heartbeat, shutdown: &CancellationToken) -> bool {
+    let until = tokio::time::Instant::now() + duration;
+    loop {
+        heartbeat.beat();
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(left.min(MAX_SLEEP)) => {}
+        }
     }
 }
 
@@ -170,7 +195,14 @@ mod tests {
             .expect("joined")
             .expect("open");
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run_housekeeping(db.clone(), 30, shutdown.clone()));
+        let heartbeat = Arc::new(Heartbeat::new(LONGEST_GAP));
+        heartbeat.set_back(Duration::from_secs(3600));
+        let task = tokio::spawn(run_housekeeping(
+            db.clone(),
+            30,
+            heartbeat.clone(),
+            shutdown.clone(),
+        ));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while db
             .read(|store| store.last_prune())
@@ -181,6 +213,11 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "never pruned");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        assert!(
+            heartbeat.age() < Duration::from_secs(60),
+            "housekeeping did not beat its heartbeat: {:?}",
+            heartbeat.age()
+        );
         shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(5), task)
             .await

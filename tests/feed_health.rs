@@ -390,3 +390,46 @@ fn without_ops_recipients_a_notice_is_logged_once() {
         .unwrap_or(0);
     assert_eq!(eml, 0, "nothing written as mail");
 }
+
+/// The watcher's heartbeat is what liveness reads: it must beat as the task turns, or a hung
+/// watcher would go unseen. One that has not beaten for a while beats once the task runs;
+/// the task stops on shutdown.
+#[test]
+fn the_watcher_beats_its_heartbeat_as_it_turns() {
+    use std::sync::Arc;
+    use watchfloor::alert::feed_health::{LONGEST_GAP, watch_feeds};
+    use watchfloor::ops::health::Heartbeat;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = settings(dir.path(), None, "");
+    let feeds = feeds(&["a"]);
+    let (_store, watch) = watch(&settings, &feeds);
+    let rt = rt();
+    rt.block_on(async {
+        let heartbeat = Arc::new(Heartbeat::new(LONGEST_GAP));
+        let quiet = Duration::from_millis(600);
+        tokio::time::sleep(quiet).await;
+        assert!(heartbeat.age() >= quiet);
+        let (_reload, reloads) = tokio::sync::mpsc::unbounded_channel();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(watch_feeds(
+            watch,
+            reloads,
+            heartbeat.clone(),
+            shutdown.clone(),
+        ));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while heartbeat.age() >= quiet / 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the watcher never beat"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("stops on shutdown")
+            .expect("joined");
+    });
+}

@@ -732,7 +732,13 @@ async fn liveness_holds_while_every_feed_fails_and_a_reload_fails_and_readiness_
     let (status, live) = get(&format!("{base}/livez")).await;
     assert_eq!(status, 200, "{live}");
     assert!(live.starts_with("live\n"), "{live}");
-    for name in ["scheduler", "writer", "dispatcher"] {
+    for name in [
+        "scheduler",
+        "writer",
+        "dispatcher",
+        "housekeeping",
+        "feed health",
+    ] {
         assert!(
             live.contains(&format!("\n{name}: turned ")),
             "{name} in {live}"

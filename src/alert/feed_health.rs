@@ -25,8 +25,9 @@ use lettre::message::{Mailbox, SinglePart};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::transport::Transport;
+use super::transport::{SMTP_TIMEOUT, Transport};
 use crate::config::{Feed, MailSettings, Settings};
+use crate::ops::health::Heartbeat;
 use crate::store::{Db, FeedHealthRow, NoticeKind, NoticePhase, NoticeState, StoreError};
 use crate::text::safe::header_text;
 
@@ -574,6 +575,18 @@ impl FeedWatch {
     /// Checks at `now` and sends what is due over one connection; a notice is recorded only
     /// once the server took it (or, with `mail.ops` empty, once it is logged).
     pub async fn check_and_send(&self, now: DateTime<Utc>) -> Result<HealthReport, StoreError> {
+        self.check_and_send_beating(now, &Heartbeat::new(LONGEST_GAP))
+            .await
+    }
+
+    /// [`FeedWatch::check_and_send`], beating `heartbeat` after each notice: a batch of many
+    /// notices to a slow server takes longer than one gap, each notice no more than two
+    /// [`SMTP_TIMEOUT`]s.
+    async fn check_and_send_beating(
+        &self,
+        now: DateTime<Utc>,
+        heartbeat: &Heartbeat,
+    ) -> Result<HealthReport, StoreError> {
         let notices = self.due(now).await?;
         let mut report = HealthReport::default();
         if notices.is_empty() {
@@ -581,6 +594,7 @@ impl FeedWatch {
         }
         let mut batch = self.transport.batch();
         for notice in &notices {
+            heartbeat.beat();
             if self.mail.ops.is_empty() {
                 warn!(
                     feed = %notice.feed_id,
@@ -656,11 +670,17 @@ impl FeedWatch {
     }
 }
 
-/// The daemon's feed health task: a check every [`TICK`] until `shutdown`. The first check
-/// waits one tick, so the polls the daemon runs at start refresh stale state first.
+/// The longest the feed health task goes without a heartbeat when it works: a [`TICK`]
+/// between checks, and one notice's connect and send within a check. Stalled after three.
+pub const LONGEST_GAP: Duration = Duration::from_secs(TICK.as_secs() + 2 * SMTP_TIMEOUT.as_secs());
+
+/// The daemon's feed health task: a check every [`TICK`] until `shutdown`, beating
+/// `heartbeat` at each turn and each notice. The first check waits one tick, so the polls the
+/// daemon runs at start refresh stale state first.
 pub async fn watch_feeds(
     mut watch: FeedWatch,
     mut reloaded: tokio::sync::mpsc::UnboundedReceiver<FeedWatch>,
+    heartbeat: std::sync::Arc<Heartbeat>,
     shutdown: CancellationToken,
 ) {
     info!(
@@ -673,6 +693,7 @@ pub async fn watch_feeds(
         span_text(watch.rules.alert_after)
     );
     loop {
+        heartbeat.beat();
         tokio::select! {
             _ = shutdown.cancelled() => break,
             // A reload brings new feeds, recipients and thresholds; the episodes already
@@ -683,7 +704,8 @@ pub async fn watch_feeds(
             }
             _ = tokio::time::sleep(TICK) => {}
         }
-        if let Err(e) = watch.check_and_send(Utc::now()).await {
+        heartbeat.beat();
+        if let Err(e) = watch.check_and_send_beating(Utc::now(), &heartbeat).await {
             error!("feed health: {}", crate::error::error_chain(&e));
         }
     }

@@ -2,8 +2,9 @@
 //! different consumers.
 //!
 //! - **Alive** ([`liveness`]): the process and its loops are turning. Each long-running loop
-//!   (the scheduler, the database writer, the dispatcher) beats a [`Heartbeat`] at least once
-//!   per its longest normal gap; one that has not beaten for [`STALE_FACTOR`] gaps is stalled.
+//!   (the scheduler, the database writer, the dispatcher, housekeeping, the feed health
+//!   watcher) beats a [`Heartbeat`] at least once per its longest normal gap; one that has
+//!   not beaten for [`STALE_FACTOR`] gaps is stalled.
 //!   Only this decides the systemd watchdog and `/livez`: a restart cures a hung loop and
 //!   nothing else. A full disk, a failed reload or the network being down are not cured by a
 //!   restart, so they never make the daemon "dead".
@@ -68,6 +69,15 @@ impl Heartbeat {
     /// How long without a beat makes the loop stalled.
     pub fn stale_after(&self) -> Duration {
         self.longest_gap * STALE_FACTOR
+    }
+
+    /// Moves the last beat `ago` into the past, for tests that would otherwise sleep (before
+    /// the clock's base is fine).
+    #[cfg(test)]
+    pub(crate) fn set_back(&self, ago: Duration) {
+        let back = i64::try_from(ago.as_millis()).expect("a short time");
+        self.last
+            .store(monotonic_millis() - back, Ordering::Relaxed);
     }
 }
 
@@ -392,13 +402,8 @@ pub fn assess(
 mod tests {
     use super::*;
 
-    /// Moves a heartbeat's last beat `ago` into the past rather than sleeping (before the
-    /// clock's base is fine).
     fn set_back(heartbeat: &Heartbeat, ago: Duration) {
-        let back = i64::try_from(ago.as_millis()).expect("a short time");
-        heartbeat
-            .last
-            .store(monotonic_millis() - back, Ordering::Relaxed);
+        heartbeat.set_back(ago);
     }
 
     fn started() -> Health {
