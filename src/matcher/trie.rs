@@ -7,11 +7,6 @@
 //! at `base + byte` in one array of 8-byte cells, each cell naming its parent (by the cell
 //! that leads to the parent), so a step is one load and one comparison, and the whole trie is
 //! a few hundred kilobytes that stay in the nearer caches.
-//!
-//! A step's load depends on the one before it, so a walk costs a cache round trip a byte. Most
-//! of a word's bytes after its first few lie on a path where the trie does not branch and no
-//! pattern ends ("satell" → "ite"): such a path is a [`Chain`], up to 16 bytes compared at once
-//! against the text, with the cell of the node it leads to kept in it, one load for the path.
 
 /// One slot of the double array: the transition into a node from its parent.
 #[derive(Clone, Copy, Debug)]
@@ -29,16 +24,6 @@ const FREE: u32 = u32::MAX;
 const ROOT: u32 = u32::MAX - 1;
 /// In [`Cell::next`]: some pattern ends at the node.
 const ENDS_HERE: u32 = 1 << 31;
-/// In [`Cell::next`] (and a [`Position`]'s base): the node's one way on is a [`Chain`], whose
-/// index the other bits hold, rather than children at a base.
-const CHAIN: u32 = 1 << 30;
-/// The check of the cell of a node reached only through a chain: no node is named so, so no
-/// byte looked up from another node's base takes it for a child.
-const CHAINED: u32 = u32::MAX - 2;
-/// Bytes a chain compares at once; a longer path is chains one after another.
-const CHAIN_BYTES: usize = 16;
-/// Paths shorter than this stay cells: a chain costs one load, as a step does.
-const MIN_CHAIN: usize = 2;
 /// The base of a node without children: no cell names a leaf as its parent, so a walk from a
 /// leaf stops at the next byte wherever that lands.
 const LEAF: u32 = 0;
@@ -54,40 +39,7 @@ pub(super) struct WordTrie {
     /// that end at its node; untouched elsewhere, so it stays out of the cache of a walk.
     end_ranges: Vec<(u32, u32)>,
     ends: Vec<u32>,
-    chains: Vec<Chain>,
     root_base: u32,
-}
-
-/// A path of [`MIN_CHAIN`] to [`CHAIN_BYTES`] bytes from a node with one child, through nodes
-/// where nothing ends and the trie does not branch, to the node where it does (or where a
-/// pattern ends, or where the bytes ran out): that node's cell and what the cell holds. Its
-/// 32 bytes never straddle a cache line.
-#[derive(Clone, Copy, Debug)]
-#[repr(C, align(32))]
-struct Chain {
-    /// The path's bytes, zero past `len`.
-    bytes: [u8; CHAIN_BYTES],
-    len: u32,
-    /// The cell of the node the path leads to, and its [`Cell::next`].
-    target: u32,
-    target_next: u32,
-}
-
-impl Chain {
-    /// Whether `text` starts with the path.
-    #[inline(always)]
-    fn leads_on(&self, text: &[u8]) -> bool {
-        let len = self.len as usize;
-        match text.first_chunk::<CHAIN_BYTES>() {
-            Some(ahead) => {
-                // The path's bytes against the text's next sixteen at once, the bytes past the
-                // path masked off; `len` is at least 2, so the shift stays below 128.
-                let differ = u128::from_le_bytes(*ahead) ^ u128::from_le_bytes(self.bytes);
-                differ & (u128::MAX >> (128 - 8 * len)) == 0
-            }
-            None => text.get(..len) == Some(&self.bytes[..len]),
-        }
-    }
 }
 
 /// Where a walk is: the node reached (the cell that leads to it) and its children's base.
@@ -137,36 +89,26 @@ impl WordTrie {
     #[inline]
     pub(super) fn run_to_end(&self, mut at: Position, bytes: &[u8]) -> (usize, Option<Step>) {
         let cells = &self.cells[..];
-        let mut walked = 0;
-        loop {
-            let (index, next) = if at.base & CHAIN != 0 {
-                let chain = &self.chains[(at.base & !CHAIN) as usize];
-                if !chain.leads_on(&bytes[walked..]) {
-                    return (walked, None);
-                }
-                walked += chain.len as usize;
-                (chain.target, chain.target_next)
-            } else {
-                let Some(&byte) = bytes.get(walked) else {
-                    return (walked, None);
+        for (walked, &byte) in bytes.iter().enumerate() {
+            let index = at.base as usize + byte as usize;
+            // Every base leaves room for 256 cells after it, so the lookup never misses.
+            let cell = cells[index];
+            if cell.check != at.node {
+                return (walked, None);
+            }
+            if cell.next & ENDS_HERE != 0 {
+                let step = Step {
+                    cell: index as u32,
+                    next: cell.next,
                 };
-                let index = at.base as usize + byte as usize;
-                // Every base leaves room for 256 cells after it, so the lookup never misses.
-                let cell = cells[index];
-                if cell.check != at.node {
-                    return (walked, None);
-                }
-                walked += 1;
-                (index as u32, cell.next)
-            };
-            if next & ENDS_HERE != 0 {
-                return (walked, Some(Step { cell: index, next }));
+                return (walked + 1, Some(step));
             }
             at = Position {
-                node: index,
-                base: next,
+                node: index as u32,
+                base: cell.next,
             };
         }
+        (bytes.len(), None)
     }
 
     /// The patterns that end exactly at the node `step` reached.
@@ -178,7 +120,6 @@ impl WordTrie {
     /// Bytes held: what one scan may have to keep in cache.
     pub(super) fn memory_usage(&self) -> usize {
         self.cells.len() * std::mem::size_of::<Cell>()
-            + self.chains.len() * std::mem::size_of::<Chain>()
             + self.end_ranges.len() * std::mem::size_of::<(u32, u32)>()
             + self.ends.len() * std::mem::size_of::<u32>()
     }
@@ -219,22 +160,6 @@ impl Tree {
             tree.ends[node].push(id as u32);
         }
         tree
-    }
-
-    /// The path from `node` down while the trie does not branch and no pattern ends, up to
-    /// [`CHAIN_BYTES`] bytes, and the node it reaches, when it is long enough to be a
-    /// [`Chain`].
-    fn chain_from(&self, node: usize) -> Option<(Vec<u8>, usize)> {
-        let mut path = Vec::new();
-        let mut at = node;
-        while let [(byte, child)] = self.children[at][..] {
-            path.push(byte);
-            at = child as usize;
-            if path.len() == CHAIN_BYTES || !self.ends[at].is_empty() {
-                break;
-            }
-        }
-        (path.len() >= MIN_CHAIN).then_some((path, at))
     }
 }
 
@@ -339,47 +264,14 @@ impl Layout {
         base as u32
     }
 
-    /// A cell for a node reached only through a chain: any free one, as no lookup from a
-    /// base goes to it.
-    fn take_free(&mut self) -> usize {
-        if self.first_free == NONE {
-            self.grow(self.cells.len() + 257);
-        }
-        let cell = self.first_free as usize;
-        self.take(cell);
-        cell
-    }
-
     /// Lays out every node, breadth first from the root.
     fn finish(mut self, tree: &Tree) -> WordTrie {
-        // Per node, its children's base, or `CHAIN` and its chain's index.
         let mut base_of = vec![LEAF; tree.children.len()];
-        // Per node, its cell; nodes inside a chain have none and keep `ROOT`.
         let mut cell_of = vec![ROOT; tree.children.len()];
-        let mut chains = Vec::new();
-        // Per chain, the node it leads to.
-        let mut chain_targets = Vec::new();
         let mut queue = std::collections::VecDeque::from([0usize]);
         while let Some(node) = queue.pop_front() {
             let children = &tree.children[node];
             if children.is_empty() {
-                continue;
-            }
-            if let Some((path, target)) = tree.chain_from(node).filter(|_| node != 0) {
-                let cell = self.take_free();
-                self.cells[cell].check = CHAINED;
-                cell_of[target] = cell as u32;
-                base_of[node] = CHAIN | chains.len() as u32;
-                let mut bytes = [0; CHAIN_BYTES];
-                bytes[..path.len()].copy_from_slice(&path);
-                chains.push(Chain {
-                    bytes,
-                    len: path.len() as u32,
-                    target: cell as u32,
-                    target_next: LEAF,
-                });
-                chain_targets.push(target);
-                queue.push_back(target);
                 continue;
             }
             let base = self.place(children);
@@ -405,19 +297,10 @@ impl Layout {
                 queue.push_back(child as usize);
             }
         }
-        assert!(
-            self.cells.len() < CHAIN as usize && chains.len() < CHAIN as usize,
-            "the trie outgrew its cells' numbering"
-        );
         let mut end_ranges = vec![(0, 0); self.cells.len()];
         let mut ends = Vec::new();
         for node in 1..tree.children.len() {
-            let cell = cell_of[node];
-            if cell == ROOT {
-                // Inside a chain: nothing ends there and nothing leads from it.
-                continue;
-            }
-            let cell = cell as usize;
+            let cell = cell_of[node] as usize;
             let mut next = base_of[node];
             if !tree.ends[node].is_empty() {
                 next |= ENDS_HERE;
@@ -427,14 +310,10 @@ impl Layout {
             }
             self.cells[cell].next = next;
         }
-        for (chain, &target) in chains.iter_mut().zip(&chain_targets) {
-            chain.target_next = self.cells[cell_of[target] as usize].next;
-        }
         WordTrie {
             cells: self.cells,
             end_ranges,
             ends,
-            chains,
             root_base: base_of[0],
         }
     }
@@ -534,9 +413,9 @@ mod tests {
     }
 
     #[test]
-    fn paths_without_branches_are_walked_whole_and_end_where_the_text_does() {
-        // "satellite" hangs from "sa" by a path longer than a chain holds; "sanction" and
-        // "sanctions" share a path that ends at a pattern; "ab" is too short for a chain.
+    fn long_unbranching_paths_are_walked_whole_and_end_where_the_text_does() {
+        // "satellite" hangs from "sa" by a long path where nothing branches; "sanction" and
+        // "sanctions" share a path that ends at a pattern.
         let words = [
             "satellite launch vehicles",
             "sanction",
@@ -547,14 +426,12 @@ mod tests {
             "abcdefghijklmnopqr",
         ];
         let trie = WordTrie::build(&texts(&words));
-        assert!(!trie.chains.is_empty(), "no path was made a chain");
-        assert!(trie.chains.iter().any(|c| c.len as usize == CHAIN_BYTES));
         assert_eq!(
             walk(&trie, "satellite launch vehicles"),
             vec![(3, 2), (0, 25)]
         );
-        // Texts that stop inside a chain, or differ at its last byte, find only what ended
-        // before.
+        // Texts that stop inside such a path, or differ at its last byte, find only what
+        // ended before.
         assert_eq!(walk(&trie, "satellite launch vehicle"), vec![(3, 2)]);
         assert_eq!(walk(&trie, "satellite launch vehiclez"), vec![(3, 2)]);
         assert_eq!(walk(&trie, "satellitX launch vehicles"), vec![(3, 2)]);
@@ -572,9 +449,9 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
-        /// Words over a few letters share long paths and branch at any point, so chains of
-        /// every length start and end everywhere: the walk must still find exactly the
-        /// patterns a plain comparison finds, from every word, whole or cut short.
+        /// Words over a few letters share long paths and branch at any point: the walk must
+        /// find exactly the patterns a plain comparison finds, from every word, whole or cut
+        /// short.
         #[test]
         fn walks_agree_with_a_plain_scan_on_random_words(
             words in proptest::collection::vec("[ab ]{1,40}", 1..40),
