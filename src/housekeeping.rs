@@ -76,7 +76,9 @@ pub async fn run_housekeeping(
             if left.is_zero() {
                 break;
             }
-            if !pause(left, &heartbeat, &shutdown).await {
+            // Cut to a minute here, not only inside the pause: the wall clock is read again
+            // after each, so a machine that was suspended notices the time it lost.
+            if !pause(left.min(MAX_SLEEP), &heartbeat, &shutdown).await {
                 return;
             }
         }
