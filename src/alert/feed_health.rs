@@ -579,7 +579,7 @@ impl FeedWatch {
             .await
     }
 
-    /// [`FeedWatch::check_and_send`], beating `heartbeat` after each notice: a batch of many
+    /// [`FeedWatch::check_and_send`], beating `heartbeat` before each notice: a batch of many
     /// notices to a slow server takes longer than one gap, each notice no more than two
     /// [`SMTP_TIMEOUT`]s.
     async fn check_and_send_beating(

@@ -98,19 +98,26 @@ impl ParsedFeed {
     /// text changed and write it over the row, and the row's hits would point at whichever
     /// text came last. A feed lists its newest version first.
     pub fn keep_first_of_each_key(&mut self) {
-        let mut hashes: std::collections::HashMap<String, String> =
+        // Decided on borrowed keys first, then applied: no key or hash is copied.
+        let mut first_hash: std::collections::HashMap<&str, &str> =
             std::collections::HashMap::with_capacity(self.items.len());
         let mut repeated = 0;
-        self.items.retain(|item| match hashes.get(&item.key) {
-            Some(hash) => {
-                repeated += usize::from(*hash != item.content_hash);
-                false
-            }
-            None => {
-                hashes.insert(item.key.clone(), item.content_hash.clone());
-                true
-            }
-        });
+        let keep: Vec<bool> = self
+            .items
+            .iter()
+            .map(|item| match first_hash.get(item.key.as_str()) {
+                Some(hash) => {
+                    repeated += usize::from(*hash != item.content_hash);
+                    false
+                }
+                None => {
+                    first_hash.insert(&item.key, &item.content_hash);
+                    true
+                }
+            })
+            .collect();
+        let mut keep = keep.into_iter();
+        self.items.retain(|_| keep.next().unwrap_or(true));
         if repeated > 0 {
             self.warnings
                 .push(ParseWarning::RepeatedKeys { items: repeated });
