@@ -18,7 +18,8 @@ use serde::Serialize;
 use super::evidence::{BoostOutcome, ScoreBreakdown};
 use super::query::{self, Expr, Span};
 use super::{
-    ItemText, MAX_OCCURRENCES_PER_TERM, Matcher, Occurrence, Scratch, TermKind, push_near_spans,
+    ItemText, MAX_OCCURRENCES_PER_TERM, Matcher, Occurrence, Scratch, TermKind, WordUnits,
+    prepare_word_units, push_near_spans, word_units,
 };
 use crate::text::Field;
 use crate::text::safe::header_text;
@@ -480,7 +481,8 @@ impl Walk<'_, '_, '_> {
                 }
                 let mut rights = Vec::new();
                 self.spans(right, &mut rights);
-                within(&lefts, &rights, *distance)
+                prepare_word_units(self.scratch);
+                within(&lefts, &rights, *distance, word_units(self.scratch))
             }
         }
     }
@@ -504,7 +506,8 @@ impl Walk<'_, '_, '_> {
                 let mut rights = Vec::new();
                 self.spans(left, &mut lefts);
                 self.spans(right, &mut rights);
-                push_near_spans(&lefts, &rights, *distance, out);
+                prepare_word_units(self.scratch);
+                push_near_spans(&lefts, &rights, *distance, word_units(self.scratch), out);
             }
             ShapeKind::Field(_, inner) => self.spans(inner, out),
             ShapeKind::Not(_) => {}
@@ -589,11 +592,16 @@ impl Walk<'_, '_, '_> {
     }
 }
 
-fn within(lefts: &[Occurrence], rights: &[Occurrence], distance: u32) -> bool {
+fn within(
+    lefts: &[Occurrence],
+    rights: &[Occurrence],
+    distance: u32,
+    units: WordUnits<'_>,
+) -> bool {
     lefts.iter().any(|a| {
         rights
             .iter()
-            .any(|b| a.distance(b).is_some_and(|d| d <= distance))
+            .any(|b| a.distance(b, units).is_some_and(|d| d <= distance))
     })
 }
 

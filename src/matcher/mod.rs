@@ -123,11 +123,12 @@ fn push_near_spans(
     lefts: &[Occurrence],
     rights: &[Occurrence],
     distance: u32,
+    units: WordUnits<'_>,
     out: &mut Vec<Occurrence>,
 ) {
     for a in lefts {
         for b in rights {
-            if a.distance(b).is_some_and(|d| d <= distance) {
+            if a.distance(b, units).is_some_and(|d| d <= distance) {
                 out.push(Occurrence {
                     field: a.field,
                     first_token: a.first_token.min(b.first_token),
@@ -141,12 +142,53 @@ fn push_near_spans(
 }
 
 /// Whether some occurrence of `lefts` lies within `distance` words of one of `rights`.
-fn any_within(lefts: &[Occurrence], rights: &[Occurrence], distance: u32) -> bool {
+fn any_within(
+    lefts: &[Occurrence],
+    rights: &[Occurrence],
+    distance: u32,
+    units: WordUnits<'_>,
+) -> bool {
     lefts.iter().any(|a| {
         rights
             .iter()
-            .any(|b| a.distance(b).is_some_and(|d| d <= distance))
+            .any(|b| a.distance(b, units).is_some_and(|d| d <= distance))
     })
+}
+
+/// Where each word of an item stands, counted in half words, for `NEAR`: `None` when every
+/// word counts one (the item has no Chinese or Japanese), else, per token, the half words
+/// before it. A Chinese or Japanese character is a word of the stream but about half a word
+/// of its language (most words there are two characters), so it counts half: `NEAR/4` reaches
+/// about as far in "朝鲜当天凌晨发射" as in "North Korea on Tuesday launched".
+type WordUnits<'a> = Option<&'a [u32]>;
+
+/// Fills `scratch.word_units` for this item when it has Chinese or Japanese words, once.
+fn prepare_word_units(scratch: &mut Scratch) {
+    if !scratch.analyzed.unspaced_words || scratch.word_units_generation == scratch.generation {
+        return;
+    }
+    let analyzed = &scratch.analyzed;
+    let units = &mut scratch.word_units;
+    units.clear();
+    let mut before = 0u32;
+    for token in &analyzed.tokens {
+        units.push(before);
+        let word = &analyzed.norm[token.norm_start as usize..token.norm_end as usize];
+        before += if crate::text::is_unspaced_word(word) {
+            1
+        } else {
+            2
+        };
+    }
+    scratch.word_units_generation = scratch.generation;
+}
+
+/// The item's [`WordUnits`], once [`prepare_word_units`] has run for it.
+fn word_units(scratch: &Scratch) -> WordUnits<'_> {
+    scratch
+        .analyzed
+        .unspaced_words
+        .then_some(&scratch.word_units[..])
 }
 
 /// The terms whose occurrences are a `NEAR` operand's spans, when the operand is a term or
@@ -161,17 +203,19 @@ fn term_operands(node: &Node) -> Option<&[Node]> {
 }
 
 impl Occurrence {
-    /// Words between two occurrences in the same field; 0 when they overlap.
-    fn distance(&self, other: &Occurrence) -> Option<u32> {
+    /// How far apart two occurrences in the same field are, in words: 1 when adjacent, one
+    /// more for each word between (a Chinese or Japanese character counting half, rounded
+    /// up: see [`WordUnits`]); 0 when they overlap.
+    fn distance(&self, other: &Occurrence, units: WordUnits<'_>) -> Option<u32> {
         if self.field != other.field {
             return None;
         }
-        Some(
-            other
-                .first_token
-                .saturating_sub(self.last_token)
-                .max(self.first_token.saturating_sub(other.last_token)),
-        )
+        let gap = |last: u32, first: u32| match units {
+            _ if first <= last => 0,
+            None => first - last,
+            Some(units) => (units[first as usize] - units[last as usize + 1]).div_ceil(2) + 1,
+        };
+        Some(gap(self.last_token, other.first_token).max(gap(other.last_token, self.first_token)))
     }
 }
 
@@ -608,6 +652,9 @@ pub struct Scratch {
     span_buffers: Vec<Vec<Occurrence>>,
     /// Which boosts of the indicator being evaluated applied.
     boosts_applied: Vec<bool>,
+    /// The item's [`WordUnits`], valid when `word_units_generation` says so.
+    word_units: Vec<u32>,
+    word_units_generation: u32,
     generation: u32,
 }
 
@@ -734,6 +781,7 @@ impl Matcher {
             scratch.regex_generation.fill(0);
             scratch.candidate_generation.fill(0);
             scratch.shared_generation.fill(0);
+            scratch.word_units_generation = 0;
             scratch.generation = 1;
         }
 
@@ -1067,6 +1115,7 @@ impl Matcher {
                 if !self.eval_operand(right, item, scratch) {
                     return false;
                 }
+                prepare_word_units(scratch);
                 if let (Some(lefts), Some(rights)) = (term_operands(left), term_operands(right)) {
                     return self.terms_near(lefts, rights, *distance, item, scratch);
                 }
@@ -1076,7 +1125,7 @@ impl Matcher {
                 if !lefts.is_empty() {
                     self.spans(right, item, scratch, &mut rights);
                 }
-                let near = any_within(&lefts, &rights, *distance);
+                let near = any_within(&lefts, &rights, *distance, word_units(scratch));
                 lefts.clear();
                 rights.clear();
                 scratch.span_buffers.push(lefts);
@@ -1128,7 +1177,7 @@ impl Matcher {
             !found.is_empty()
                 && rights
                     .iter()
-                    .any(|right| any_within(found, kept(right), distance))
+                    .any(|right| any_within(found, kept(right), distance, word_units(scratch)))
         })
     }
 
@@ -1163,7 +1212,8 @@ impl Matcher {
                 let mut rights = scratch.span_buffers.pop().unwrap_or_default();
                 self.spans(left, item, scratch, &mut lefts);
                 self.spans(right, item, scratch, &mut rights);
-                push_near_spans(&lefts, &rights, *distance, out);
+                prepare_word_units(scratch);
+                push_near_spans(&lefts, &rights, *distance, word_units(scratch), out);
                 lefts.clear();
                 rights.clear();
                 scratch.span_buffers.push(lefts);

@@ -141,6 +141,39 @@ fn every_operator_behaves_as_documented() {
             "",
             true,
         ),
+        // Chinese and Japanese characters count half a word between NEAR's sides, rounded
+        // up: four characters are two words, five are three.
+        ("朝鲜 NEAR/3 发射", "朝鲜当天凌晨发射卫星", "", true),
+        ("朝鲜 NEAR/2 发射", "朝鲜当天凌晨发射卫星", "", false),
+        ("朝鲜 NEAR/3 发射", "朝鲜当天凌晨再发射卫星", "", false),
+        ("朝鲜 NEAR/4 发射", "朝鲜当天凌晨再发射卫星", "", true),
+        ("朝鲜 NEAR/1 发射", "朝鲜发射卫星", "", true),
+        (
+            "北朝鮮 NEAR/3 打ち上げ",
+            "北朝鮮が偵察衛星を打ち上げ",
+            "",
+            false,
+        ),
+        (
+            "北朝鮮 NEAR/4 打ち上げ",
+            "北朝鮮が偵察衛星を打ち上げ",
+            "",
+            true,
+        ),
+        // Beside other words, each of those still counts one.
+        (
+            "@dprk NEAR/2 satellite",
+            "North Korea 的 satellite",
+            "",
+            true,
+        ),
+        (
+            "@dprk NEAR/2 satellite",
+            "North Korea said its satellite",
+            "",
+            false,
+        ),
+        ("@dprk NEAR/3 卫星", "North Korea says 新卫星", "", true),
         // fields
         ("title:satellite", "satellite", "", true),
         ("title:satellite", "", "satellite", false),
@@ -908,10 +941,37 @@ fn plain_hits(m: &Matcher, item: &ItemText<'_>) -> Vec<Hit> {
                 lefts.iter().any(|a| {
                     rights
                         .iter()
-                        .any(|b| a.distance(b).is_some_and(|d| d <= *distance))
+                        .any(|b| plain_distance(scratch, a, b).is_some_and(|d| d <= *distance))
                 })
             }
         }
+    }
+    /// Words between two occurrences, counted word by word: a Chinese or Japanese
+    /// character half a word, the halves rounded up; 1 when adjacent, 0 when they overlap.
+    fn plain_distance(scratch: &Scratch, a: &Occurrence, b: &Occurrence) -> Option<u32> {
+        if a.field != b.field {
+            return None;
+        }
+        let (before, after) = if a.last_token < b.first_token {
+            (a, b)
+        } else if b.last_token < a.first_token {
+            (b, a)
+        } else {
+            return Some(0);
+        };
+        let analyzed = &scratch.analyzed;
+        let halves: u32 = (before.last_token + 1..after.first_token)
+            .map(|t| {
+                let token = &analyzed.tokens[t as usize];
+                let word = &analyzed.norm[token.norm_start as usize..token.norm_end as usize];
+                if crate::text::is_unspaced_word(word) {
+                    1
+                } else {
+                    2
+                }
+            })
+            .sum();
+        Some(halves.div_ceil(2) + 1)
     }
     fn spans(
         m: &Matcher,
@@ -945,7 +1005,19 @@ fn plain_hits(m: &Matcher, item: &ItemText<'_>) -> Vec<Hit> {
                 let (mut lefts, mut rights) = (Vec::new(), Vec::new());
                 spans(m, left, item, scratch, &mut lefts);
                 spans(m, right, item, scratch, &mut rights);
-                push_near_spans(&lefts, &rights, *distance, out);
+                for a in &lefts {
+                    for b in &rights {
+                        if plain_distance(scratch, a, b).is_some_and(|d| d <= *distance) {
+                            out.push(Occurrence {
+                                field: a.field,
+                                first_token: a.first_token.min(b.first_token),
+                                last_token: a.last_token.max(b.last_token),
+                                disp_start: a.disp_start.min(b.disp_start),
+                                disp_end: a.disp_end.max(b.disp_end),
+                            });
+                        }
+                    }
+                }
             }
             Node::Shared(_, inner) => spans(m, inner, item, scratch, out),
             Node::Not(_) => {}

@@ -8,7 +8,7 @@ pub mod normalize;
 pub mod safe;
 
 pub use html::{html_to_text, html_to_text_into, plain_to_text};
-pub use normalize::{Analyzed, FieldRun, Token, normalize_words};
+pub use normalize::{Analyzed, FieldRun, Token, is_unspaced_word, normalize_words};
 
 use std::fmt;
 use std::str::FromStr;

@@ -53,6 +53,9 @@ pub struct Analyzed {
     pub norm: Vec<u8>,
     pub tokens: Vec<Token>,
     pub fields: Vec<FieldRun>,
+    /// Whether some word is a single Chinese or Japanese character: only then does a word's
+    /// place in the stream differ from its count of words (see [`is_unspaced_word`]).
+    pub unspaced_words: bool,
 }
 
 impl Analyzed {
@@ -60,6 +63,7 @@ impl Analyzed {
         self.norm.clear();
         self.tokens.clear();
         self.fields.clear();
+        self.unspaced_words = false;
     }
 
     /// Index of the field run that holds `token`.
@@ -688,6 +692,14 @@ fn is_hangul_syllable(c: char) -> bool {
     ('\u{AC00}'..='\u{D7A3}').contains(&c)
 }
 
+/// Whether a normalised word is one character of a script written without spaces (Chinese,
+/// Japanese), which the normaliser makes a word of its own: such a character is about half a
+/// word of the language, which is how `NEAR` counts it.
+pub fn is_unspaced_word(word: &[u8]) -> bool {
+    let mut chars = std::str::from_utf8(word).unwrap_or("").chars();
+    matches!((chars.next(), chars.next()), (Some(c), None) if is_unspaced_script(c))
+}
+
 /// Scripts written without spaces between words: each character is a word of its own.
 fn is_unspaced_script(c: char) -> bool {
     matches!(c as u32,
@@ -734,6 +746,7 @@ fn fold_char(c: char, words: &mut WordWriter<'_>, table: &FoldTable, start: usiz
         words.separator();
         words.letter(start, end, c);
         words.separator();
+        words.out.unspaced_words = true;
         return;
     }
     if is_ignorable(c) {
