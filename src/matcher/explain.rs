@@ -19,7 +19,7 @@ use super::evidence::{BoostOutcome, ScoreBreakdown};
 use super::query::{self, Expr, Span};
 use super::{
     ItemText, MAX_OCCURRENCES_PER_TERM, Matcher, Occurrence, Scratch, TermKind, WordUnits,
-    prepare_word_units, push_near_spans, word_units,
+    push_near_spans, word_units,
 };
 use crate::text::Field;
 use crate::text::safe::header_text;
@@ -481,7 +481,6 @@ impl Walk<'_, '_, '_> {
                 }
                 let mut rights = Vec::new();
                 self.spans(right, &mut rights);
-                prepare_word_units(self.scratch);
                 within(&lefts, &rights, *distance, word_units(self.scratch))
             }
         }
@@ -506,7 +505,6 @@ impl Walk<'_, '_, '_> {
                 let mut rights = Vec::new();
                 self.spans(left, &mut lefts);
                 self.spans(right, &mut rights);
-                prepare_word_units(self.scratch);
                 push_near_spans(&lefts, &rights, *distance, word_units(self.scratch), out);
             }
             ShapeKind::Field(_, inner) => self.spans(inner, out),

@@ -155,40 +155,18 @@ fn any_within(
     })
 }
 
-/// Where each word of an item stands, counted in half words, for `NEAR`: `None` when every
-/// word counts one (the item has no Chinese or Japanese), else, per token, the half words
-/// before it. A Chinese or Japanese character is a word of the stream but about half a word
-/// of its language (most words there are two characters), so it counts half: `NEAR/4` reaches
-/// about as far in "朝鲜当天凌晨发射" as in "North Korea on Tuesday launched".
-type WordUnits<'a> = Option<&'a [u32]>;
+/// The tokens of an item that are one Chinese or Japanese character, in order
+/// ([`Analyzed::unspaced_tokens`]): such a character is a word of the stream but about half a
+/// word of its language (most words there are two characters), so `NEAR` counts it half, and
+/// `NEAR/4` reaches about as far in "朝鲜当天凌晨发射" as in "North Korea on Tuesday
+/// launched". Empty for most items, which then count every token one word.
+///
+/// [`Analyzed::unspaced_tokens`]: crate::text::Analyzed::unspaced_tokens
+type WordUnits<'a> = &'a [u32];
 
-/// Fills `scratch.word_units` for this item when it has Chinese or Japanese words, once.
-fn prepare_word_units(scratch: &mut Scratch) {
-    if !scratch.analyzed.unspaced_words || scratch.word_units_generation == scratch.generation {
-        return;
-    }
-    let analyzed = &scratch.analyzed;
-    let units = &mut scratch.word_units;
-    units.clear();
-    let mut before = 0u32;
-    for token in &analyzed.tokens {
-        units.push(before);
-        let word = &analyzed.norm[token.norm_start as usize..token.norm_end as usize];
-        before += if crate::text::is_unspaced_word(word) {
-            1
-        } else {
-            2
-        };
-    }
-    scratch.word_units_generation = scratch.generation;
-}
-
-/// The item's [`WordUnits`], once [`prepare_word_units`] has run for it.
+/// The item's [`WordUnits`].
 fn word_units(scratch: &Scratch) -> WordUnits<'_> {
-    scratch
-        .analyzed
-        .unspaced_words
-        .then_some(&scratch.word_units[..])
+    &scratch.analyzed.unspaced_tokens
 }
 
 /// The terms whose occurrences are a `NEAR` operand's spans, when the operand is a term or
@@ -210,10 +188,18 @@ impl Occurrence {
         if self.field != other.field {
             return None;
         }
-        let gap = |last: u32, first: u32| match units {
-            _ if first <= last => 0,
-            None => first - last,
-            Some(units) => (units[first as usize] - units[last as usize + 1]).div_ceil(2) + 1,
+        let gap = |last: u32, first: u32| {
+            if first <= last {
+                return 0;
+            }
+            let between = first - last - 1;
+            if units.is_empty() {
+                return between + 1;
+            }
+            // Half words between: two for each token, less one for each character among them.
+            let unspaced =
+                units.partition_point(|&t| t < first) - units.partition_point(|&t| t <= last);
+            (2 * between - unspaced as u32).div_ceil(2) + 1
         };
         Some(gap(self.last_token, other.first_token).max(gap(other.last_token, self.first_token)))
     }
@@ -652,9 +638,6 @@ pub struct Scratch {
     span_buffers: Vec<Vec<Occurrence>>,
     /// Which boosts of the indicator being evaluated applied.
     boosts_applied: Vec<bool>,
-    /// The item's [`WordUnits`], valid when `word_units_generation` says so.
-    word_units: Vec<u32>,
-    word_units_generation: u32,
     generation: u32,
 }
 
@@ -781,7 +764,6 @@ impl Matcher {
             scratch.regex_generation.fill(0);
             scratch.candidate_generation.fill(0);
             scratch.shared_generation.fill(0);
-            scratch.word_units_generation = 0;
             scratch.generation = 1;
         }
 
@@ -1115,7 +1097,6 @@ impl Matcher {
                 if !self.eval_operand(right, item, scratch) {
                     return false;
                 }
-                prepare_word_units(scratch);
                 if let (Some(lefts), Some(rights)) = (term_operands(left), term_operands(right)) {
                     return self.terms_near(lefts, rights, *distance, item, scratch);
                 }
@@ -1212,7 +1193,6 @@ impl Matcher {
                 let mut rights = scratch.span_buffers.pop().unwrap_or_default();
                 self.spans(left, item, scratch, &mut lefts);
                 self.spans(right, item, scratch, &mut rights);
-                prepare_word_units(scratch);
                 push_near_spans(&lefts, &rights, *distance, word_units(scratch), out);
                 lefts.clear();
                 rights.clear();

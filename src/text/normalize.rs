@@ -53,9 +53,10 @@ pub struct Analyzed {
     pub norm: Vec<u8>,
     pub tokens: Vec<Token>,
     pub fields: Vec<FieldRun>,
-    /// Whether some word is a single Chinese or Japanese character: only then does a word's
-    /// place in the stream differ from its count of words (see [`is_unspaced_word`]).
-    pub unspaced_words: bool,
+    /// The tokens that are one Chinese or Japanese character, in order: about half a word of
+    /// their language each, which is how `NEAR` counts them (see [`is_unspaced_word`]). Kept
+    /// as the folding makes them, so that an item without them costs `NEAR` nothing.
+    pub unspaced_tokens: Vec<u32>,
 }
 
 impl Analyzed {
@@ -63,7 +64,7 @@ impl Analyzed {
         self.norm.clear();
         self.tokens.clear();
         self.fields.clear();
-        self.unspaced_words = false;
+        self.unspaced_tokens.clear();
     }
 
     /// Index of the field run that holds `token`.
@@ -746,7 +747,9 @@ fn fold_char(c: char, words: &mut WordWriter<'_>, table: &FoldTable, start: usiz
         words.separator();
         words.letter(start, end, c);
         words.separator();
-        words.out.unspaced_words = true;
+        // The character is the token just closed.
+        let token = words.out.tokens.len() as u32 - 1;
+        words.out.unspaced_tokens.push(token);
         return;
     }
     if is_ignorable(c) {
