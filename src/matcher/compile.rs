@@ -542,8 +542,10 @@ impl MatcherBuilder {
                     })?;
                 let id = self.regexes.len() as u32;
                 self.regexes.push(regex);
-                self.regex_needles
-                    .push(literal_needle(pattern).as_deref().and_then(Needle::new));
+                self.regex_needles.push(
+                    literal_needle(pattern)
+                        .and_then(|(needle, caseless)| Needle::new(&needle, caseless)),
+                );
                 self.regex_ids.insert(pattern.to_owned(), id);
                 id
             }
@@ -662,10 +664,33 @@ fn static_eval(node: &Node) -> bool {
 
 /// A search for text that every match of the regex contains, when there is such text: a regex
 /// scans the whole field, while a literal is found with memchr, and the regex need not run on
-/// a field without it. Letters are compared ignoring ASCII case, which covers `(?i)`.
-fn literal_needle(pattern: &str) -> Option<Vec<u8>> {
+/// a field without it. With it, whether its letters are compared ignoring ASCII case: only
+/// when the regex folds case somewhere (`(?i)`, `[Aa]`), since a caseless search costs more.
+fn literal_needle(pattern: &str) -> Option<(Vec<u8>, bool)> {
     let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
-    Some(required_text(&hir).longest).filter(|needle| !needle.is_empty())
+    Some(required_text(&hir).longest)
+        .filter(|needle| !needle.is_empty())
+        .map(|needle| (needle, folds_case(&hir)))
+}
+
+/// Whether some class of the regex is one ASCII letter in either case, which is how `(?i)`
+/// and `[Aa]` write a letter: [`required_text`] then gives that letter small.
+fn folds_case(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Class(class) => class_text(class).is_some_and(|text| {
+            // A one-character class gives its character as written; a folded pair gives the
+            // small letter of an uppercase-lowercase pair.
+            let one_char = match class {
+                Class::Unicode(class) => class.ranges().len() == 1,
+                Class::Bytes(class) => class.ranges().len() == 1,
+            };
+            !one_char && text.iter().any(u8::is_ascii_alphabetic)
+        }),
+        HirKind::Capture(capture) => folds_case(&capture.sub),
+        HirKind::Repetition(repetition) => folds_case(&repetition.sub),
+        HirKind::Concat(items) | HirKind::Alternation(items) => items.iter().any(folds_case),
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Look(_) => false,
+    }
 }
 
 /// What a regex says about the text of its matches.
@@ -841,6 +866,22 @@ mod prefilter_tests {
     fn needle(pattern: &str) -> String {
         let hir = regex_syntax::Parser::new().parse(pattern).unwrap();
         String::from_utf8(required_text(&hir).longest).unwrap()
+    }
+
+    #[test]
+    fn a_needle_is_caseless_only_when_the_regex_folds_case() {
+        let cases = [
+            (r"(?:^|[^A-Za-z])the North(?:[^A-Za-z]|$)", Some(false)),
+            (r"(?i)malligyong", Some(true)),
+            (r"[Aa]b", Some(true)),
+            (r"\d+호기", Some(false)),
+            (r"(?i)ab|cd", None),
+            (r"Sohae(?i:x)", Some(true)),
+        ];
+        for (pattern, want) in cases {
+            let got = literal_needle(pattern).map(|(_, caseless)| caseless);
+            assert_eq!(got, want, "pattern {pattern}");
+        }
     }
 
     #[test]

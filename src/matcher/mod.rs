@@ -557,15 +557,17 @@ pub struct Matcher {
 /// fields lack it, and finding that out costs a fraction of what the regex would.
 #[derive(Debug)]
 enum Needle {
-    /// Searched as written: the needle has no ASCII letter whose case could differ.
+    /// Searched as written: the regex folds no case, or the needle has no ASCII letter whose
+    /// case could differ.
     Exact(Box<memchr::memmem::Finder<'static>>),
     /// Searched up to ASCII case.
     Caseless(aho_corasick::AhoCorasick),
 }
 
 impl Needle {
-    fn new(needle: &[u8]) -> Option<Needle> {
-        if !needle.iter().any(u8::is_ascii_alphabetic) {
+    /// A search for `needle`, up to ASCII case when `caseless` (the regex folds case).
+    fn new(needle: &[u8], caseless: bool) -> Option<Needle> {
+        if !caseless || !needle.iter().any(u8::is_ascii_alphabetic) {
             return Some(Needle::Exact(Box::new(
                 memchr::memmem::Finder::new(needle).into_owned(),
             )));
