@@ -744,12 +744,7 @@ fn fold_char(c: char, words: &mut WordWriter<'_>, table: &FoldTable, start: usiz
         return;
     }
     if is_unspaced_script(c) {
-        words.separator();
-        words.letter(start, end, c);
-        words.separator();
-        // The character is the token just closed.
-        let token = words.out.tokens.len() as u32 - 1;
-        words.out.unspaced_tokens.push(token);
+        unspaced_word(c, words, start, end);
         return;
     }
     if is_ignorable(c) {
@@ -772,8 +767,22 @@ fn fold_char(c: char, words: &mut WordWriter<'_>, table: &FoldTable, start: usiz
     }
 }
 
+/// A Chinese or Japanese character, from display bytes `start..end`: a word of its own, listed
+/// in [`Analyzed::unspaced_tokens`].
+fn unspaced_word(c: char, words: &mut WordWriter<'_>, start: usize, end: usize) {
+    words.separator();
+    words.letter(start, end, c);
+    words.separator();
+    // The character is the token just closed.
+    let token = words.out.tokens.len() as u32 - 1;
+    words.out.unspaced_tokens.push(token);
+}
+
 fn classify_folded(f: char, words: &mut WordWriter<'_>, start: usize, end: usize) {
-    if f.is_alphanumeric() || (words.current.is_some() && is_mark(f)) {
+    if is_unspaced_script(f) {
+        // A compatibility form that folds to one ("㈫" to "(火)"), a word like the others.
+        unspaced_word(f, words, start, end);
+    } else if f.is_alphanumeric() || (words.current.is_some() && is_mark(f)) {
         words.letter(start, end, f);
     } else {
         words.separator();

@@ -121,6 +121,22 @@ mod tests {
                 shown()
             );
         }
+        // The fast pass lists its one-character Chinese and Japanese words as it makes them:
+        // exactly the tokens that are such a character.
+        let unspaced: Vec<u32> = (0..fast.tokens.len() as u32)
+            .filter(|&t| {
+                let token = fast.tokens[t as usize];
+                super::super::is_unspaced_word(
+                    &fast.norm[token.norm_start as usize..token.norm_end as usize],
+                )
+            })
+            .collect();
+        assert_eq!(
+            fast.unspaced_tokens,
+            unspaced,
+            "unspaced tokens for {}",
+            shown()
+        );
         if fast.tokens != plain.tokens {
             let at = fast
                 .tokens
