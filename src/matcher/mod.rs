@@ -129,13 +129,7 @@ fn push_near_spans(
     for a in lefts {
         for b in rights {
             if a.distance(b, units).is_some_and(|d| d <= distance) {
-                out.push(Occurrence {
-                    field: a.field,
-                    first_token: a.first_token.min(b.first_token),
-                    last_token: a.last_token.max(b.last_token),
-                    disp_start: a.disp_start.min(b.disp_start),
-                    disp_end: a.disp_end.max(b.disp_end),
-                });
+                out.push(a.joined(b));
             }
         }
     }
@@ -181,6 +175,17 @@ fn term_operands(node: &Node) -> Option<&[Node]> {
 }
 
 impl Occurrence {
+    /// The span from the first of two occurrences in one field to the end of the last.
+    fn joined(&self, other: &Occurrence) -> Occurrence {
+        Occurrence {
+            field: self.field,
+            first_token: self.first_token.min(other.first_token),
+            last_token: self.last_token.max(other.last_token),
+            disp_start: self.disp_start.min(other.disp_start),
+            disp_end: self.disp_end.max(other.disp_end),
+        }
+    }
+
     /// How far apart two occurrences in the same field are, in words: 1 when adjacent, one
     /// more for each word between (a Chinese or Japanese character counting half, rounded
     /// up: see [`WordUnits`]); 0 when they overlap.

@@ -1008,13 +1008,7 @@ fn plain_hits(m: &Matcher, item: &ItemText<'_>) -> Vec<Hit> {
                 for a in &lefts {
                     for b in &rights {
                         if plain_distance(scratch, a, b).is_some_and(|d| d <= *distance) {
-                            out.push(Occurrence {
-                                field: a.field,
-                                first_token: a.first_token.min(b.first_token),
-                                last_token: a.last_token.max(b.last_token),
-                                disp_start: a.disp_start.min(b.disp_start),
-                                disp_end: a.disp_end.max(b.disp_end),
-                            });
+                            out.push(a.joined(b));
                         }
                     }
                 }
