@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::evidence::{BoostOutcome, ScoreBreakdown};
 use super::query::{self, Expr, Span};
 use super::{
-    ItemText, MAX_OCCURRENCES_PER_TERM, Matcher, Occurrence, Scratch, TermKind, WordUnits,
+    ItemText, MAX_OCCURRENCES_PER_TERM, Matcher, Occurrence, Scratch, TermKind, any_within,
     push_near_spans, word_units,
 };
 use crate::text::Field;
@@ -481,7 +481,7 @@ impl Walk<'_, '_, '_> {
                 }
                 let mut rights = Vec::new();
                 self.spans(right, &mut rights);
-                within(&lefts, &rights, *distance, word_units(self.scratch))
+                any_within(&lefts, &rights, *distance, word_units(self.scratch))
             }
         }
     }
@@ -588,19 +588,6 @@ impl Walk<'_, '_, '_> {
         }
         node
     }
-}
-
-fn within(
-    lefts: &[Occurrence],
-    rights: &[Occurrence],
-    distance: u32,
-    units: WordUnits<'_>,
-) -> bool {
-    lefts.iter().any(|a| {
-        rights
-            .iter()
-            .any(|b| a.distance(b, units).is_some_and(|d| d <= distance))
-    })
 }
 
 impl Matcher {

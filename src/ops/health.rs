@@ -402,10 +402,6 @@ pub fn assess(
 mod tests {
     use super::*;
 
-    fn set_back(heartbeat: &Heartbeat, ago: Duration) {
-        heartbeat.set_back(ago);
-    }
-
     fn started() -> Health {
         let health = Health::default();
         health.started();
@@ -419,17 +415,17 @@ mod tests {
             Arc::new(Heartbeat::new(Duration::from_millis(200))),
             Arc::new(Heartbeat::new(Duration::from_millis(200))),
         );
-        set_back(&dispatcher, Duration::from_secs(3600));
+        dispatcher.set_back(Duration::from_secs(3600));
         // Watching starts its first gap now, however long ago it last beat.
         health.watch("writer", writer.clone());
         health.watch("dispatcher", dispatcher.clone());
         assert!(liveness(&health).is_live());
-        set_back(&dispatcher, Duration::from_millis(500));
+        dispatcher.set_back(Duration::from_millis(500));
         let alive = liveness(&health);
         assert!(alive.is_live(), "{:?}", alive.reasons);
         assert_eq!(alive.loops.len(), 2);
 
-        set_back(&dispatcher, Duration::from_millis(700));
+        dispatcher.set_back(Duration::from_millis(700));
         let alive = liveness(&health);
         assert!(!alive.is_live());
         assert_eq!(alive.reasons.len(), 1);
