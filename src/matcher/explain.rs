@@ -19,7 +19,7 @@ use super::evidence::{BoostOutcome, ScoreBreakdown};
 use super::query::{self, Expr, Span};
 use super::{
     ItemText, MAX_OCCURRENCES_PER_TERM, Matcher, Occurrence, Scratch, TermKind, any_within,
-    push_near_spans, word_units,
+    find_segments, push_near_spans, spacing,
 };
 use crate::text::Field;
 use crate::text::safe::header_text;
@@ -481,7 +481,11 @@ impl Walk<'_, '_, '_> {
                 }
                 let mut rights = Vec::new();
                 self.spans(right, &mut rights);
-                any_within(&lefts, &rights, *distance, word_units(self.scratch))
+                if rights.is_empty() {
+                    return false;
+                }
+                find_segments(self.item, self.scratch);
+                any_within(&lefts, &rights, *distance, spacing(self.scratch))
             }
         }
     }
@@ -505,7 +509,10 @@ impl Walk<'_, '_, '_> {
                 let mut rights = Vec::new();
                 self.spans(left, &mut lefts);
                 self.spans(right, &mut rights);
-                push_near_spans(&lefts, &rights, *distance, word_units(self.scratch), out);
+                if !lefts.is_empty() && !rights.is_empty() {
+                    find_segments(self.item, self.scratch);
+                    push_near_spans(&lefts, &rights, *distance, spacing(self.scratch), out);
+                }
             }
             ShapeKind::Field(_, inner) => self.spans(inner, out),
             ShapeKind::Not(_) => {}

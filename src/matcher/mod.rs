@@ -123,12 +123,12 @@ fn push_near_spans(
     lefts: &[Occurrence],
     rights: &[Occurrence],
     distance: u32,
-    units: WordUnits<'_>,
+    spacing: Spacing<'_>,
     out: &mut Vec<Occurrence>,
 ) {
     for a in lefts {
         for b in rights {
-            if a.distance(b, units).is_some_and(|d| d <= distance) {
+            if a.distance(b, spacing).is_some_and(|d| d <= distance) {
                 out.push(a.joined(b));
             }
         }
@@ -140,27 +140,58 @@ fn any_within(
     lefts: &[Occurrence],
     rights: &[Occurrence],
     distance: u32,
-    units: WordUnits<'_>,
+    spacing: Spacing<'_>,
 ) -> bool {
     lefts.iter().any(|a| {
         rights
             .iter()
-            .any(|b| a.distance(b, units).is_some_and(|d| d <= distance))
+            .any(|b| a.distance(b, spacing).is_some_and(|d| d <= distance))
     })
 }
 
-/// The tokens of an item that are one Chinese or Japanese character, in order
-/// ([`Analyzed::unspaced_tokens`]): such a character is a word of the stream but about half a
-/// word of its language (most words there are two characters), so `NEAR` counts it half, and
-/// `NEAR/4` reaches about as far in "朝鲜当天凌晨发射" as in "North Korea on Tuesday
-/// launched". Empty for most items, which then count every token one word.
-///
-/// [`Analyzed::unspaced_tokens`]: crate::text::Analyzed::unspaced_tokens
-type WordUnits<'a> = &'a [u32];
+/// What `NEAR` reads of an item besides the occurrences it compares.
+#[derive(Clone, Copy)]
+struct Spacing<'a> {
+    /// The tokens that are one Chinese or Japanese character, in order
+    /// ([`Analyzed::unspaced_tokens`]): such a character is a word of the stream but about
+    /// half a word of its language (most words there are two characters), so `NEAR` counts
+    /// it half, and `NEAR/4` reaches about as far in "朝鲜当天凌晨发射" as in "North Korea on
+    /// Tuesday launched". Empty for most items, which then count every token one word.
+    unspaced: &'a [u32],
+    /// The tokens that start a sentence or a list entry of their field, in order
+    /// ([`segments::segment_starts`]): `NEAR` does not reach across one, so that two stories
+    /// of a briefing are never near each other.
+    ///
+    /// [`Analyzed::unspaced_tokens`]: crate::text::Analyzed::unspaced_tokens
+    /// [`segments::segment_starts`]: crate::text::segments::segment_starts
+    segment_starts: &'a [u32],
+}
 
-/// The item's [`WordUnits`].
-fn word_units(scratch: &Scratch) -> WordUnits<'_> {
-    &scratch.analyzed.unspaced_tokens
+/// Finds the item's sentence and list breaks, once per item and only for an item whose
+/// `NEAR` has something on both sides: most items never need them.
+fn find_segments(item: &ItemText<'_>, scratch: &mut Scratch) {
+    if scratch.segments_generation == scratch.generation {
+        return;
+    }
+    scratch.segment_starts.clear();
+    crate::text::segments::segment_starts(
+        &scratch.analyzed,
+        |field| item.get(field),
+        &mut scratch.segment_starts,
+    );
+    scratch.segments_generation = scratch.generation;
+}
+
+/// The item's [`Spacing`], its breaks found by [`find_segments`] first.
+fn spacing(scratch: &Scratch) -> Spacing<'_> {
+    debug_assert_eq!(
+        scratch.segments_generation, scratch.generation,
+        "find_segments runs for the item before its spacing is read"
+    );
+    Spacing {
+        unspaced: &scratch.analyzed.unspaced_tokens,
+        segment_starts: &scratch.segment_starts,
+    }
 }
 
 /// The terms whose occurrences are a `NEAR` operand's spans, when the operand is a term or
@@ -186,27 +217,36 @@ impl Occurrence {
         }
     }
 
-    /// How far apart two occurrences in the same field are, in words: 1 when adjacent, one
-    /// more for each word between (a Chinese or Japanese character counting half, rounded
-    /// up: see [`WordUnits`]); 0 when they overlap.
-    fn distance(&self, other: &Occurrence, units: WordUnits<'_>) -> Option<u32> {
+    /// How far apart two occurrences in the same field and the same sentence or list entry
+    /// are, in words: 1 when adjacent, one more for each word between (a Chinese or Japanese
+    /// character counting half, rounded up: see [`Spacing`]); 0 when they overlap; `None`
+    /// across fields or segments.
+    fn distance(&self, other: &Occurrence, spacing: Spacing<'_>) -> Option<u32> {
         if self.field != other.field {
             return None;
         }
-        let gap = |last: u32, first: u32| {
-            if first <= last {
-                return 0;
-            }
-            let between = first - last - 1;
-            if units.is_empty() {
-                return between + 1;
-            }
-            // Half words between: two for each token, less one for each character among them.
-            let unspaced =
-                units.partition_point(|&t| t < first) - units.partition_point(|&t| t <= last);
-            (2 * between - unspaced as u32).div_ceil(2) + 1
+        let (last, first) = if self.last_token < other.first_token {
+            (self.last_token, other.first_token)
+        } else if other.last_token < self.first_token {
+            (other.last_token, self.first_token)
+        } else {
+            return Some(0);
         };
-        Some(gap(self.last_token, other.first_token).max(gap(other.last_token, self.first_token)))
+        let starts = spacing.segment_starts;
+        if !starts.is_empty()
+            && starts.partition_point(|&t| t <= last) != starts.partition_point(|&t| t <= first)
+        {
+            return None;
+        }
+        let between = first - last - 1;
+        let units = spacing.unspaced;
+        if units.is_empty() {
+            return Some(between + 1);
+        }
+        // Half words between: two for each token, less one for each character among them.
+        let unspaced =
+            units.partition_point(|&t| t < first) - units.partition_point(|&t| t <= last);
+        Some((2 * between - unspaced as u32).div_ceil(2) + 1)
     }
 }
 
@@ -645,6 +685,10 @@ pub struct Scratch {
     span_buffers: Vec<Vec<Occurrence>>,
     /// Which boosts of the indicator being evaluated applied.
     boosts_applied: Vec<bool>,
+    /// The tokens that start a sentence or list entry ([`Spacing::segment_starts`]), valid
+    /// for this item when `segments_generation` says so.
+    segment_starts: Vec<u32>,
+    segments_generation: u32,
     generation: u32,
 }
 
@@ -771,6 +815,7 @@ impl Matcher {
             scratch.regex_generation.fill(0);
             scratch.candidate_generation.fill(0);
             scratch.shared_generation.fill(0);
+            scratch.segments_generation = 0;
             scratch.generation = 1;
         }
 
@@ -1113,7 +1158,10 @@ impl Matcher {
                 if !lefts.is_empty() {
                     self.spans(right, item, scratch, &mut rights);
                 }
-                let near = any_within(&lefts, &rights, *distance, word_units(scratch));
+                let near = !lefts.is_empty() && !rights.is_empty() && {
+                    find_segments(item, scratch);
+                    any_within(&lefts, &rights, *distance, spacing(scratch))
+                };
                 lefts.clear();
                 rights.clear();
                 scratch.span_buffers.push(lefts);
@@ -1153,6 +1201,7 @@ impl Matcher {
         if !collect(lefts, scratch) || !collect(rights, scratch) {
             return false;
         }
+        find_segments(item, scratch);
         let kept = |node: &Node| match node {
             Node::Term(term) if scratch.term_generation[*term as usize] == scratch.generation => {
                 &scratch.term_occurrences[*term as usize][..]
@@ -1165,7 +1214,7 @@ impl Matcher {
             !found.is_empty()
                 && rights
                     .iter()
-                    .any(|right| any_within(found, kept(right), distance, word_units(scratch)))
+                    .any(|right| any_within(found, kept(right), distance, spacing(scratch)))
         })
     }
 
@@ -1200,7 +1249,10 @@ impl Matcher {
                 let mut rights = scratch.span_buffers.pop().unwrap_or_default();
                 self.spans(left, item, scratch, &mut lefts);
                 self.spans(right, item, scratch, &mut rights);
-                push_near_spans(&lefts, &rights, *distance, word_units(scratch), out);
+                if !lefts.is_empty() && !rights.is_empty() {
+                    find_segments(item, scratch);
+                    push_near_spans(&lefts, &rights, *distance, spacing(scratch), out);
+                }
                 lefts.clear();
                 rights.clear();
                 scratch.span_buffers.push(lefts);

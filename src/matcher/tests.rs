@@ -141,6 +141,43 @@ fn every_operator_behaves_as_documented() {
             "",
             true,
         ),
+        // NEAR keeps to one sentence or list entry of a headline.
+        (
+            "grain NEAR/3 Russia",
+            "Missiles fired. Russia sends grain",
+            "",
+            true,
+        ),
+        (
+            "grain NEAR/3 Russia",
+            "Tests of grain. Russia sends",
+            "",
+            false,
+        ),
+        (
+            "grain NEAR/3 Russia",
+            "Tests of grain; Russia sends",
+            "",
+            false,
+        ),
+        (
+            "grain NEAR/3 Russia",
+            "Tests of grain / Russia sends",
+            "",
+            false,
+        ),
+        (
+            "grain NEAR/3 Russia",
+            "Tests of grain ▲Russia sends",
+            "",
+            false,
+        ),
+        ("粮食 NEAR/3 俄罗斯", "朝鲜粮食。俄罗斯", "", false),
+        ("粮食 NEAR/3 俄罗斯", "朝鲜粮食，俄罗斯", "", true),
+        // A stop after an initial or an abbreviation is not a sentence end.
+        ("Korea NEAR/2 launch", "N. Korea launch", "", true),
+        ("Kim NEAR/2 Gen", "Gen. Kim said", "", true),
+        ("Korea NEAR/2 Kim", "in Korea. Kim said", "", false),
         // Chinese and Japanese characters count half a word between NEAR's sides, rounded
         // up: four characters are two words, five are three.
         ("朝鲜 NEAR/3 发射", "朝鲜当天凌晨发射卫星", "", true),
@@ -939,16 +976,22 @@ fn plain_hits(m: &Matcher, item: &ItemText<'_>) -> Vec<Hit> {
                 spans(m, left, item, scratch, &mut lefts);
                 spans(m, right, item, scratch, &mut rights);
                 lefts.iter().any(|a| {
-                    rights
-                        .iter()
-                        .any(|b| plain_distance(scratch, a, b).is_some_and(|d| d <= *distance))
+                    rights.iter().any(|b| {
+                        plain_distance(scratch, item, a, b).is_some_and(|d| d <= *distance)
+                    })
                 })
             }
         }
     }
     /// Words between two occurrences, counted word by word: a Chinese or Japanese
-    /// character half a word, the halves rounded up; 1 when adjacent, 0 when they overlap.
-    fn plain_distance(scratch: &Scratch, a: &Occurrence, b: &Occurrence) -> Option<u32> {
+    /// character half a word, the halves rounded up; 1 when adjacent, 0 when they overlap;
+    /// none when the display text between two of the words ends a sentence or list entry.
+    fn plain_distance(
+        scratch: &Scratch,
+        item: &ItemText<'_>,
+        a: &Occurrence,
+        b: &Occurrence,
+    ) -> Option<u32> {
         if a.field != b.field {
             return None;
         }
@@ -960,6 +1003,20 @@ fn plain_hits(m: &Matcher, item: &ItemText<'_>) -> Vec<Hit> {
             return Some(0);
         };
         let analyzed = &scratch.analyzed;
+        let text = item.get(before.field);
+        let broken = (before.last_token..after.first_token).any(|t| {
+            let (word, next) = (
+                &analyzed.tokens[t as usize],
+                &analyzed.tokens[t as usize + 1],
+            );
+            crate::text::segments::ends_segment(
+                &text[word.disp_start as usize..word.disp_end as usize],
+                &text[word.disp_end as usize..next.disp_start as usize],
+            )
+        });
+        if broken {
+            return None;
+        }
         let halves: u32 = (before.last_token + 1..after.first_token)
             .map(|t| {
                 let token = &analyzed.tokens[t as usize];
@@ -1007,7 +1064,7 @@ fn plain_hits(m: &Matcher, item: &ItemText<'_>) -> Vec<Hit> {
                 spans(m, right, item, scratch, &mut rights);
                 for a in &lefts {
                     for b in &rights {
-                        if plain_distance(scratch, a, b).is_some_and(|d| d <= *distance) {
+                        if plain_distance(scratch, item, a, b).is_some_and(|d| d <= *distance) {
                             out.push(a.joined(b));
                         }
                     }

@@ -6,6 +6,7 @@ pub mod html;
 pub mod lang;
 pub mod normalize;
 pub mod safe;
+pub mod segments;
 
 pub use html::{html_to_text, html_to_text_into, plain_to_text};
 pub use normalize::{Analyzed, FieldRun, Token, is_unspaced_word, normalize_words};
