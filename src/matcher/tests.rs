@@ -174,6 +174,19 @@ fn every_operator_behaves_as_documented() {
         ),
         ("粮食 NEAR/3 俄罗斯", "朝鲜粮食。俄罗斯", "", false),
         ("粮食 NEAR/3 俄罗斯", "朝鲜粮食，俄罗斯", "", true),
+        // A headline's commas are breaks when it lists three stories or more.
+        (
+            "grain NEAR/3 Korea",
+            "Tests by North Korea, grain for Africa, aid",
+            "",
+            false,
+        ),
+        (
+            "grain NEAR/3 Korea",
+            "Tests by North Korea, grain for Africa",
+            "",
+            true,
+        ),
         // A stop after an initial or an abbreviation is not a sentence end.
         ("Korea NEAR/2 launch", "N. Korea launch", "", true),
         ("Kim NEAR/2 Gen", "Gen. Kim said", "", true),

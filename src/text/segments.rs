@@ -10,7 +10,8 @@
 use super::{Analyzed, Field};
 
 /// Appends to `out`, in order, every token of `analyzed` that starts a new sentence or list
-/// entry of its field (a field's first token starts one anyway and is not listed). `display`
+/// entry of its field (see [`ends_segment`]; in a title, also each comma of a list of three
+/// or more) (a field's first token starts one anyway and is not listed). `display`
 /// gives each field's display text, the one its tokens' display offsets refer to.
 ///
 /// Linear in the fields' text: each gap between two words is read once.
@@ -21,6 +22,10 @@ pub fn segment_starts<'a>(
 ) {
     for run in &analyzed.fields {
         let text = display(run.field);
+        // A headline with two commas or more lists stories ("Missile test in the North,
+        // wheat for Africa, aid from Seoul"); one comma is most often a clause, or the
+        // subject set off as Korean headlines do ("北, 러시아에 …").
+        let comma_list = run.field == Field::Title && list_commas(text) >= 2;
         for t in run.first_token + 1..run.end_token {
             let before = &analyzed.tokens[t as usize - 1];
             let after = &analyzed.tokens[t as usize];
@@ -31,7 +36,7 @@ pub fn segment_starts<'a>(
             }
             let word = text.get(before.disp_start as usize..word_end).unwrap_or("");
             let gap = text.get(word_end..next_start).unwrap_or("");
-            if ends_segment(word, gap) {
+            if ends_segment(word, gap) || (comma_list && is_list_comma(gap)) {
                 out.push(t);
             }
         }
@@ -87,6 +92,17 @@ pub fn ends_segment(word: &str, gap: &str) -> bool {
         }
     }
     false
+}
+
+/// The commas of `text` that can separate entries of a list: followed by a space (not
+/// inside a number, "1,000"), or full-width. The Japanese enumeration comma "、" is left
+/// out: headlines set their subject off with it and list nouns with it.
+fn list_commas(text: &str) -> usize {
+    text.matches(", ").count() + text.matches('，').count()
+}
+
+fn is_list_comma(gap: &str) -> bool {
+    list_commas(gap) > 0
 }
 
 fn ends_with_digit(word: &str) -> bool {
@@ -199,7 +215,37 @@ mod tests {
             })
             .map(|w| std::str::from_utf8(w).expect("utf-8"))
             .collect();
-        // The summary's first word starts its field, not a segment of the list.
+        // The summary's first word starts its field, not a segment of the list. The title's
+        // one comma is a clause's.
         assert_eq!(words, ["hilfe", "russland", "gen"]);
+    }
+
+    #[test]
+    fn a_headline_with_two_commas_lists_stories_and_one_comma_does_not() {
+        let starts_of = |title: &str| {
+            let mut analyzed = Analyzed::default();
+            analyzed.push_field(Field::Title, title);
+            let mut starts = Vec::new();
+            segment_starts(&analyzed, |_| title, &mut starts);
+            starts
+        };
+        // "briefing: missile test in the North | wheat for Africa | aid from Seoul"
+        assert_eq!(
+            starts_of("Briefing: missile test in the North, wheat for Africa, aid from Seoul"),
+            [6, 9]
+        );
+        assert_eq!(
+            starts_of("【要闻】朝鲜试射导弹，俄罗斯小麦运往埃及，韩国援助"),
+            [8, 17]
+        );
+        assert!(starts_of("北, 러시아에 노동자 파견").is_empty());
+        assert!(starts_of("Russia ships 1,000,000 tonnes of oil, report says").is_empty());
+        // A summary is prose: its commas are never breaks.
+        let mut analyzed = Analyzed::default();
+        let summary = "Missiles, wheat, aid and more";
+        analyzed.push_field(Field::Summary, summary);
+        let mut starts = Vec::new();
+        segment_starts(&analyzed, |_| summary, &mut starts);
+        assert!(starts.is_empty());
     }
 }
