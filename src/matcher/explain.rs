@@ -484,8 +484,8 @@ impl Walk<'_, '_, '_> {
                 if rights.is_empty() {
                     return false;
                 }
-                find_segments(self.item, self.scratch);
-                any_within(&lefts, &rights, *distance, spacing(self.scratch))
+                find_segments(self.scratch);
+                any_within(&lefts, &rights, *distance, spacing(self.item, self.scratch))
             }
         }
     }
@@ -510,8 +510,14 @@ impl Walk<'_, '_, '_> {
                 self.spans(left, &mut lefts);
                 self.spans(right, &mut rights);
                 if !lefts.is_empty() && !rights.is_empty() {
-                    find_segments(self.item, self.scratch);
-                    push_near_spans(&lefts, &rights, *distance, spacing(self.scratch), out);
+                    find_segments(self.scratch);
+                    push_near_spans(
+                        &lefts,
+                        &rights,
+                        *distance,
+                        spacing(self.item, self.scratch),
+                        out,
+                    );
                 }
             }
             ShapeKind::Field(_, inner) => self.spans(inner, out),

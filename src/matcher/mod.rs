@@ -31,6 +31,7 @@ pub use explain::{Explanation, Verdict};
 
 use explain::{BASE_SCORE, SCORE_EPSILON, Written};
 
+use crate::text::segments::Breaks;
 use crate::text::{Analyzed, Field, FieldMask};
 use trie::WordTrie;
 
@@ -128,7 +129,7 @@ fn push_near_spans(
 ) {
     for a in lefts {
         for b in rights {
-            if a.distance(b, spacing).is_some_and(|d| d <= distance) {
+            if a.within(b, distance, spacing) {
                 out.push(a.joined(b));
             }
         }
@@ -142,11 +143,9 @@ fn any_within(
     distance: u32,
     spacing: Spacing<'_>,
 ) -> bool {
-    lefts.iter().any(|a| {
-        rights
-            .iter()
-            .any(|b| a.distance(b, spacing).is_some_and(|d| d <= distance))
-    })
+    lefts
+        .iter()
+        .any(|a| rights.iter().any(|b| a.within(b, distance, spacing)))
 }
 
 /// What `NEAR` reads of an item besides the occurrences it compares.
@@ -157,40 +156,37 @@ struct Spacing<'a> {
     /// half a word of its language (most words there are two characters), so `NEAR` counts
     /// it half, and `NEAR/4` reaches about as far in "朝鲜当天凌晨发射" as in "North Korea on
     /// Tuesday launched". Empty for most items, which then count every token one word.
-    unspaced: &'a [u32],
-    /// The tokens that start a sentence or a list entry of their field, in order
-    /// ([`segments::segment_starts`]): `NEAR` does not reach across one, so that two stories
-    /// of a briefing are never near each other.
     ///
     /// [`Analyzed::unspaced_tokens`]: crate::text::Analyzed::unspaced_tokens
-    /// [`segments::segment_starts`]: crate::text::segments::segment_starts
-    segment_starts: &'a [u32],
+    unspaced: &'a [u32],
+    /// Where the item's sentences and headline list entries end, read as asked: `NEAR` does
+    /// not reach across one, so that two stories of a briefing are never near each other.
+    breaks: &'a Breaks,
+    analyzed: &'a Analyzed,
+    item: &'a ItemText<'a>,
 }
 
-/// Finds the item's sentence and list breaks, once per item and only for an item whose
-/// `NEAR` has something on both sides: most items never need them.
-fn find_segments(item: &ItemText<'_>, scratch: &mut Scratch) {
+/// Readies the item's [`Breaks`], once per item and only for an item whose `NEAR` has
+/// something on both sides: most items never need them.
+fn find_segments(scratch: &mut Scratch) {
     if scratch.segments_generation == scratch.generation {
         return;
     }
-    scratch.segment_starts.clear();
-    crate::text::segments::segment_starts(
-        &scratch.analyzed,
-        |field| item.get(field),
-        &mut scratch.segment_starts,
-    );
+    scratch.breaks.reset(scratch.analyzed.tokens.len());
     scratch.segments_generation = scratch.generation;
 }
 
-/// The item's [`Spacing`], its breaks found by [`find_segments`] first.
-fn spacing(scratch: &Scratch) -> Spacing<'_> {
+/// The item's [`Spacing`], its breaks readied by [`find_segments`] first.
+fn spacing<'a>(item: &'a ItemText<'a>, scratch: &'a Scratch) -> Spacing<'a> {
     debug_assert_eq!(
         scratch.segments_generation, scratch.generation,
         "find_segments runs for the item before its spacing is read"
     );
     Spacing {
         unspaced: &scratch.analyzed.unspaced_tokens,
-        segment_starts: &scratch.segment_starts,
+        breaks: &scratch.breaks,
+        analyzed: &scratch.analyzed,
+        item,
     }
 }
 
@@ -217,36 +213,55 @@ impl Occurrence {
         }
     }
 
-    /// How far apart two occurrences in the same field and the same sentence or list entry
-    /// are, in words: 1 when adjacent, one more for each word between (a Chinese or Japanese
-    /// character counting half, rounded up: see [`Spacing`]); 0 when they overlap; `None`
-    /// across fields or segments.
-    fn distance(&self, other: &Occurrence, spacing: Spacing<'_>) -> Option<u32> {
+    /// How far apart two occurrences in the same field are, in words: 1 when adjacent, one
+    /// more for each word between (a Chinese or Japanese character counting half, rounded
+    /// up: see [`Spacing::unspaced`]); 0 when they overlap; `None` across fields.
+    fn distance(&self, other: &Occurrence, unspaced: &[u32]) -> Option<u32> {
         if self.field != other.field {
             return None;
         }
-        let (last, first) = if self.last_token < other.first_token {
-            (self.last_token, other.first_token)
-        } else if other.last_token < self.first_token {
-            (other.last_token, self.first_token)
-        } else {
-            return Some(0);
-        };
-        let starts = spacing.segment_starts;
-        if !starts.is_empty()
-            && starts.partition_point(|&t| t <= last) != starts.partition_point(|&t| t <= first)
-        {
-            return None;
-        }
+        let (last, first) = self.gap_to(other)?;
         let between = first - last - 1;
-        let units = spacing.unspaced;
-        if units.is_empty() {
+        if unspaced.is_empty() {
             return Some(between + 1);
         }
         // Half words between: two for each token, less one for each character among them.
-        let unspaced =
-            units.partition_point(|&t| t < first) - units.partition_point(|&t| t <= last);
-        Some((2 * between - unspaced as u32).div_ceil(2) + 1)
+        let halves =
+            unspaced.partition_point(|&t| t < first) - unspaced.partition_point(|&t| t <= last);
+        Some((2 * between - halves as u32).div_ceil(2) + 1)
+    }
+
+    /// The last token of the earlier occurrence and the first of the later; `None` (distance
+    /// 0) when they overlap.
+    fn gap_to(&self, other: &Occurrence) -> Option<(u32, u32)> {
+        if self.last_token < other.first_token {
+            Some((self.last_token, other.first_token))
+        } else if other.last_token < self.first_token {
+            Some((other.last_token, self.first_token))
+        } else {
+            None
+        }
+    }
+
+    /// Whether two occurrences lie within `limit` words of each other in one sentence or
+    /// headline list entry of one field: what `NEAR/limit` asks of a pair. The breaks are
+    /// read last, for the few pairs close enough.
+    fn within(&self, other: &Occurrence, limit: u32, spacing: Spacing<'_>) -> bool {
+        if self.field != other.field {
+            return false;
+        }
+        let Some((last, first)) = self.gap_to(other) else {
+            return true;
+        };
+        self.distance(other, spacing.unspaced)
+            .is_some_and(|d| d <= limit)
+            && !spacing.breaks.between(
+                spacing.analyzed,
+                self.field,
+                spacing.item.get(self.field),
+                last,
+                first,
+            )
     }
 }
 
@@ -685,9 +700,9 @@ pub struct Scratch {
     span_buffers: Vec<Vec<Occurrence>>,
     /// Which boosts of the indicator being evaluated applied.
     boosts_applied: Vec<bool>,
-    /// The tokens that start a sentence or list entry ([`Spacing::segment_starts`]), valid
-    /// for this item when `segments_generation` says so.
-    segment_starts: Vec<u32>,
+    /// Where the item's sentences end ([`Spacing::breaks`]), valid for this item when
+    /// `segments_generation` says so.
+    breaks: Breaks,
     segments_generation: u32,
     generation: u32,
 }
@@ -1159,8 +1174,8 @@ impl Matcher {
                     self.spans(right, item, scratch, &mut rights);
                 }
                 let near = !lefts.is_empty() && !rights.is_empty() && {
-                    find_segments(item, scratch);
-                    any_within(&lefts, &rights, *distance, spacing(scratch))
+                    find_segments(scratch);
+                    any_within(&lefts, &rights, *distance, spacing(item, scratch))
                 };
                 lefts.clear();
                 rights.clear();
@@ -1201,7 +1216,7 @@ impl Matcher {
         if !collect(lefts, scratch) || !collect(rights, scratch) {
             return false;
         }
-        find_segments(item, scratch);
+        find_segments(scratch);
         let kept = |node: &Node| match node {
             Node::Term(term) if scratch.term_generation[*term as usize] == scratch.generation => {
                 &scratch.term_occurrences[*term as usize][..]
@@ -1214,7 +1229,7 @@ impl Matcher {
             !found.is_empty()
                 && rights
                     .iter()
-                    .any(|right| any_within(found, kept(right), distance, spacing(scratch)))
+                    .any(|right| any_within(found, kept(right), distance, spacing(item, scratch)))
         })
     }
 
@@ -1250,8 +1265,8 @@ impl Matcher {
                 self.spans(left, item, scratch, &mut lefts);
                 self.spans(right, item, scratch, &mut rights);
                 if !lefts.is_empty() && !rights.is_empty() {
-                    find_segments(item, scratch);
-                    push_near_spans(&lefts, &rights, *distance, spacing(scratch), out);
+                    find_segments(scratch);
+                    push_near_spans(&lefts, &rights, *distance, spacing(item, scratch), out);
                 }
                 lefts.clear();
                 rights.clear();

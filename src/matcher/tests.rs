@@ -989,47 +989,35 @@ fn plain_hits(m: &Matcher, item: &ItemText<'_>) -> Vec<Hit> {
                 spans(m, left, item, scratch, &mut lefts);
                 spans(m, right, item, scratch, &mut rights);
                 lefts.iter().any(|a| {
-                    rights.iter().any(|b| {
-                        plain_distance(scratch, item, a, b).is_some_and(|d| d <= *distance)
-                    })
+                    rights
+                        .iter()
+                        .any(|b| plain_within(scratch, item, a, b, *distance))
                 })
             }
         }
     }
-    /// Words between two occurrences, counted word by word: a Chinese or Japanese
-    /// character half a word, the halves rounded up; 1 when adjacent, 0 when they overlap;
-    /// none when the display text between two of the words ends a sentence or list entry.
-    fn plain_distance(
+    /// Whether two occurrences are within `limit` words, counted word by word (a Chinese or
+    /// Japanese character half a word, the halves rounded up; 1 when adjacent, 0 when they
+    /// overlap), in one field, with no gap between their words ending a sentence or a list
+    /// entry.
+    fn plain_within(
         scratch: &Scratch,
         item: &ItemText<'_>,
         a: &Occurrence,
         b: &Occurrence,
-    ) -> Option<u32> {
+        limit: u32,
+    ) -> bool {
         if a.field != b.field {
-            return None;
+            return false;
         }
         let (before, after) = if a.last_token < b.first_token {
             (a, b)
         } else if b.last_token < a.first_token {
             (b, a)
         } else {
-            return Some(0);
+            return true;
         };
         let analyzed = &scratch.analyzed;
-        let text = item.get(before.field);
-        let broken = (before.last_token..after.first_token).any(|t| {
-            let (word, next) = (
-                &analyzed.tokens[t as usize],
-                &analyzed.tokens[t as usize + 1],
-            );
-            crate::text::segments::ends_segment(
-                &text[word.disp_start as usize..word.disp_end as usize],
-                &text[word.disp_end as usize..next.disp_start as usize],
-            )
-        });
-        if broken {
-            return None;
-        }
         let halves: u32 = (before.last_token + 1..after.first_token)
             .map(|t| {
                 let token = &analyzed.tokens[t as usize];
@@ -1041,7 +1029,22 @@ fn plain_hits(m: &Matcher, item: &ItemText<'_>) -> Vec<Hit> {
                 }
             })
             .sum();
-        Some(halves.div_ceil(2) + 1)
+        if halves.div_ceil(2) + 1 > limit {
+            return false;
+        }
+        let text = item.get(before.field);
+        !(before.last_token..after.first_token).any(|t| {
+            let (word, next) = (
+                &analyzed.tokens[t as usize],
+                &analyzed.tokens[t as usize + 1],
+            );
+            crate::text::segments::gap_ends_segment(
+                before.field,
+                text,
+                &text[word.disp_start as usize..word.disp_end as usize],
+                &text[word.disp_end as usize..next.disp_start as usize],
+            )
+        })
     }
     fn spans(
         m: &Matcher,
@@ -1077,7 +1080,7 @@ fn plain_hits(m: &Matcher, item: &ItemText<'_>) -> Vec<Hit> {
                 spans(m, right, item, scratch, &mut rights);
                 for a in &lefts {
                     for b in &rights {
-                        if plain_distance(scratch, item, a, b).is_some_and(|d| d <= *distance) {
+                        if plain_within(scratch, item, a, b, *distance) {
                             out.push(a.joined(b));
                         }
                     }

@@ -3,45 +3,105 @@
 //! A wire briefing strings unrelated stories together ("Missile test in the North. Russia
 //! ships grain to Africa."), and a headline may list several ("… / … / …", "▲… ▲…"): words
 //! of two stories are often a few words apart, and a `NEAR` that reached across would join
-//! them. The breaks are found only for an item that needs them (a `NEAR` with both sides
-//! present), from the display text between consecutive words, since the normaliser's stream
-//! keeps no punctuation.
+//! them. The normaliser's stream keeps no punctuation, so a break is read from the display
+//! text between two words, and only for the words a `NEAR` found within its distance: most
+//! items never need one, and an item's gaps are each read once at most.
+
+use std::cell::Cell;
 
 use super::{Analyzed, Field};
 
-/// Appends to `out`, in order, every token of `analyzed` that starts a new sentence or list
-/// entry of its field (see [`ends_segment`]; in a title, also each comma of a list of three
-/// or more) (a field's first token starts one anyway and is not listed). `display`
-/// gives each field's display text, the one its tokens' display offsets refer to.
-///
-/// Linear in the fields' text: each gap between two words is read once.
-pub fn segment_starts<'a>(
-    analyzed: &Analyzed,
-    display: impl Fn(Field) -> &'a str,
-    out: &mut Vec<u32>,
-) {
-    for run in &analyzed.fields {
-        let text = display(run.field);
-        // A headline with two commas or more lists stories ("Missile test in the North,
-        // wheat for Africa, aid from Seoul"); one comma is most often a clause, or the
-        // subject set off as Korean headlines do ("北, 러시아에 …").
-        let comma_list = run.field == Field::Title && list_commas(text) >= 2;
-        for t in run.first_token + 1..run.end_token {
-            let before = &analyzed.tokens[t as usize - 1];
-            let after = &analyzed.tokens[t as usize];
-            let (word_end, next_start) = (before.disp_end as usize, after.disp_start as usize);
-            // Most gaps are one space: nothing to read.
-            if next_start == word_end + 1 && text.as_bytes().get(word_end) == Some(&b' ') {
-                continue;
-            }
-            let word = text.get(before.disp_start as usize..word_end).unwrap_or("");
-            let gap = text.get(word_end..next_start).unwrap_or("");
-            if ends_segment(word, gap) || (comma_list && is_list_comma(gap)) {
-                out.push(t);
-            }
+/// The breaks between an item's words, read a gap at a time as `NEAR` asks and kept for the
+/// item. Reused between items.
+#[derive(Clone, Debug, Default)]
+pub struct Breaks {
+    /// Per token, whether a break follows it: [`UNREAD`], [`NO_BREAK`] or [`BREAK`]. Cells,
+    /// since the answers are filled in while the matcher holds the item's text shared.
+    after: Vec<Cell<u8>>,
+    /// Whether the title's commas separate a list: [`UNREAD`], [`NO_BREAK`] or [`BREAK`].
+    title_list: Cell<u8>,
+}
+
+const UNREAD: u8 = 0;
+const NO_BREAK: u8 = 1;
+const BREAK: u8 = 2;
+
+impl Breaks {
+    /// Forgets the previous item's answers, for an item of `tokens` words.
+    pub fn reset(&mut self, tokens: usize) {
+        self.after.clear();
+        self.after.resize(tokens, Cell::new(UNREAD));
+        self.title_list.set(UNREAD);
+    }
+
+    /// Whether a sentence or list entry ends anywhere between token `last` and token `first`
+    /// (`last < first`, both in `field`, whose display text is `text`).
+    pub fn between(
+        &self,
+        analyzed: &Analyzed,
+        field: Field,
+        text: &str,
+        last: u32,
+        first: u32,
+    ) -> bool {
+        (last..first).any(|t| self.after_token(analyzed, field, text, t))
+    }
+
+    fn after_token(&self, analyzed: &Analyzed, field: Field, text: &str, t: u32) -> bool {
+        let Some(known) = self.after.get(t as usize) else {
+            return false;
+        };
+        match known.get() {
+            NO_BREAK => return false,
+            BREAK => return true,
+            _ => {}
         }
+        let (Some(word), Some(next)) = (
+            analyzed.tokens.get(t as usize),
+            analyzed.tokens.get(t as usize + 1),
+        ) else {
+            return false;
+        };
+        let (word_end, next_start) = (word.disp_end as usize, next.disp_start as usize);
+        let gap = text.get(word_end..next_start).unwrap_or("");
+        // Most gaps are empty (between two Chinese characters), a space, or a comma and a
+        // space: a byte no break starts with rules them out without decoding them.
+        let breaks = gap.bytes().any(|b| GAP_BYTES[b as usize] != 0) && {
+            let word = text.get(word.disp_start as usize..word_end).unwrap_or("");
+            ends_segment(word, gap)
+                || (field == Field::Title && is_list_comma(gap) && self.title_is_list(text))
+        };
+        known.set(if breaks { BREAK } else { NO_BREAK });
+        breaks
+    }
+
+    /// Whether the title `text` lists stories with its commas, read once per item.
+    fn title_is_list(&self, text: &str) -> bool {
+        if self.title_list.get() == UNREAD {
+            let list = list_commas(text) >= 2;
+            self.title_list.set(if list { BREAK } else { NO_BREAK });
+        }
+        self.title_list.get() == BREAK
     }
 }
+
+/// The bytes a break between two words can start with: the ASCII breaks, the comma of a
+/// headline's list, and any byte of a character outside ASCII (decoded to be told).
+const GAP_BYTES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let breaks = b".!?;|/\n,";
+    let mut i = 0;
+    while i < breaks.len() {
+        table[breaks[i] as usize] = 1;
+        i += 1;
+    }
+    let mut b = 0x80;
+    while b < 256 {
+        table[b] = 1;
+        b += 1;
+    }
+    table
+};
 
 /// Whether the text `gap`, between the word `word` and the next, ends a sentence or a list
 /// entry.
@@ -94,11 +154,27 @@ pub fn ends_segment(word: &str, gap: &str) -> bool {
     false
 }
 
+/// Whether the gap `gap` after the word `word`, in the display text `text` of a `field`,
+/// ends a sentence or a list entry: what [`Breaks`] decides, without its shortcuts or its
+/// memory (the plain reference it is checked against).
+pub fn gap_ends_segment(field: Field, text: &str, word: &str, gap: &str) -> bool {
+    ends_segment(word, gap)
+        || (field == Field::Title && list_commas(text) >= 2 && is_list_comma(gap))
+}
+
 /// The commas of `text` that can separate entries of a list: followed by a space (not
 /// inside a number, "1,000"), or full-width. The Japanese enumeration comma "、" is left
 /// out: headlines set their subject off with it and list nouns with it.
 fn list_commas(text: &str) -> usize {
-    text.matches(", ").count() + text.matches('，').count()
+    let bytes = text.as_bytes();
+    (0..bytes.len())
+        .filter(|&i| match bytes[i] {
+            b',' => bytes.get(i + 1) == Some(&b' '),
+            // "，" is EF BC 8C in UTF-8.
+            0xEF => bytes.get(i + 1..i + 3) == Some(&[0xBC, 0x8C]),
+            _ => false,
+        })
+        .count()
 }
 
 fn is_list_comma(gap: &str) -> bool {
@@ -113,18 +189,6 @@ fn ends_with_digit(word: &str) -> bool {
 /// abbreviations of the languages the rules are written in. Kept short on purpose: a missed
 /// abbreviation only narrows a `NEAR` that spans it.
 fn abbreviation(word: &str) -> bool {
-    const ABBREVIATIONS: &[&str] = &[
-        // English
-        "mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "sgt", "capt", "adm", "gov", "sen",
-        "rep", "prof", "st", "jr", "sr", "vs", "no", "nos", "co", "corp", "inc", "ltd", "dept",
-        "approx", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
-        "dec", // German
-        "nr", "bzw", "vgl", "ca", "mio", "mrd", "abs", "str", "evtl", "inkl",
-        // French, Spanish, Portuguese, Italian
-        "mme", "mlle", "ee", "uu", "sra", "srta", "núm", "sig", "dott", "av",
-        // Russian and Ukrainian
-        "тыс", "млн", "млрд", "руб", "ул", "им", "див", "тис", "грн", "гг", "рр",
-    ];
     let mut chars = word.chars();
     match (chars.next(), chars.next()) {
         (None, _) => return true,
@@ -135,13 +199,56 @@ fn abbreviation(word: &str) -> bool {
     if word.len() <= 2 && word.bytes().all(|b| b.is_ascii_digit()) {
         return true;
     }
-    let lower = word.to_lowercase();
-    ABBREVIATIONS.contains(&lower.as_str())
+    if word.len() > 8 {
+        return false;
+    }
+    // The longest abbreviation is eight bytes ("млрд"); lowered in place, no allocation.
+    let mut lower = [0u8; 8];
+    let mut len = 0;
+    for c in word.chars().flat_map(char::to_lowercase) {
+        let width = c.len_utf8();
+        if len + width > lower.len() {
+            return false;
+        }
+        c.encode_utf8(&mut lower[len..]);
+        len += width;
+    }
+    let lower = std::str::from_utf8(&lower[..len]).unwrap_or("");
+    matches!(
+        lower,
+        // English
+        "mr" | "mrs" | "ms" | "dr" | "gen" | "lt" | "col" | "maj" | "sgt" | "capt" | "adm"
+            | "gov" | "sen" | "rep" | "prof" | "st" | "jr" | "sr" | "vs" | "no" | "nos" | "co"
+            | "corp" | "inc" | "ltd" | "dept" | "approx" | "jan" | "feb" | "mar" | "apr"
+            | "jun" | "jul" | "aug" | "sep" | "sept" | "oct" | "nov" | "dec"
+            // German
+            | "nr" | "bzw" | "vgl" | "ca" | "mio" | "mrd" | "abs" | "str" | "evtl" | "inkl"
+            // French, Spanish, Portuguese, Italian
+            | "mme" | "mlle" | "ee" | "uu" | "sra" | "srta" | "núm" | "sig" | "dott" | "av"
+            // Russian and Ukrainian
+            | "тыс" | "млн" | "млрд" | "руб" | "ул" | "им" | "див" | "тис" | "грн" | "гг" | "рр"
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every token that starts a sentence or list entry after its field's first, as
+    /// [`Breaks`] answers gap by gap.
+    fn segment_starts<'a>(analyzed: &Analyzed, display: impl Fn(Field) -> &'a str) -> Vec<u32> {
+        let mut breaks = Breaks::default();
+        breaks.reset(analyzed.tokens.len());
+        let mut starts = Vec::new();
+        for run in &analyzed.fields {
+            for t in run.first_token + 1..run.end_token {
+                if breaks.between(analyzed, run.field, display(run.field), t - 1, t) {
+                    starts.push(t);
+                }
+            }
+        }
+        starts
+    }
 
     #[test]
     fn sentence_ends_and_list_separators_break_and_the_rest_does_not() {
@@ -195,18 +302,10 @@ mod tests {
             "Pjöngjang feuerte am 5. Mai. Russland liefert Weizen... nach Afrika. Gen. Kim";
         analyzed.push_field(Field::Title, title);
         analyzed.push_field(Field::Summary, summary);
-        let mut starts = Vec::new();
-        segment_starts(
-            &analyzed,
-            |field| {
-                if field == Field::Title {
-                    title
-                } else {
-                    summary
-                }
-            },
-            &mut starts,
-        );
+        let starts = segment_starts(&analyzed, |field| match field {
+            Field::Title => title,
+            _ => summary,
+        });
         let words: Vec<&str> = starts
             .iter()
             .map(|&t| {
@@ -225,9 +324,7 @@ mod tests {
         let starts_of = |title: &str| {
             let mut analyzed = Analyzed::default();
             analyzed.push_field(Field::Title, title);
-            let mut starts = Vec::new();
-            segment_starts(&analyzed, |_| title, &mut starts);
-            starts
+            segment_starts(&analyzed, |_| title)
         };
         // "briefing: missile test in the North | wheat for Africa | aid from Seoul"
         assert_eq!(
@@ -244,8 +341,6 @@ mod tests {
         let mut analyzed = Analyzed::default();
         let summary = "Missiles, wheat, aid and more";
         analyzed.push_field(Field::Summary, summary);
-        let mut starts = Vec::new();
-        segment_starts(&analyzed, |_| summary, &mut starts);
-        assert!(starts.is_empty());
+        assert!(segment_starts(&analyzed, |_| summary).is_empty());
     }
 }
