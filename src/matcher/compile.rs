@@ -210,6 +210,14 @@ impl MatcherBuilder {
         .map(Box::new);
         let mut pattern_users = vec![Vec::new(); self.patterns.len()];
         let mut regex_users = vec![Vec::new(); self.regexes.len()];
+        // The fields some term reads each regex in: a regex only under `title:` (a headline's
+        // shape) never runs over a summary or a body.
+        let mut regex_fields = vec![FieldMask(0); self.regexes.len()];
+        for term in &self.terms {
+            if let TermKind::Regex(r) = term.kind {
+                regex_fields[r as usize].0 |= term.fields.0;
+            }
+        }
         for (indicator, terms) in self.query_terms.iter().enumerate() {
             for &term in terms {
                 match &self.terms[term as usize].kind {
@@ -274,6 +282,7 @@ impl MatcherBuilder {
             patterns: self.patterns,
             regexes: self.regexes,
             regex_needles: self.regex_needles,
+            regex_fields,
             terms: self.terms,
             pattern_users,
             regex_users,

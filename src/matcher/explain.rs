@@ -215,7 +215,8 @@ impl NodeExplanation {
                 if false_children.is_empty() {
                     let (left, right) = (&self.children[0], &self.children[1]);
                     out.push(fail(format!(
-                        "is false: '{}' and '{}' both occur, but not within {} words",
+                        "is false: '{}' and '{}' both occur, but not within {} words in one \
+                         sentence",
                         left.text,
                         right.text,
                         self.distance.unwrap_or(0)

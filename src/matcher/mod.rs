@@ -594,6 +594,8 @@ pub struct Matcher {
     regexes: Vec<Regex>,
     /// Per regex, text all its matches contain, looked for first on each field.
     regex_needles: Vec<Option<Needle>>,
+    /// Per regex, the fields a term reads it in; it runs over no other.
+    regex_fields: Vec<FieldMask>,
     terms: Vec<TermDef>,
     /// Per term, the pattern its first segment starts with, [`LIST_HEAD`] for a list, or
     /// [`NO_HEAD`] for a regex.
@@ -906,7 +908,12 @@ impl Matcher {
         found_list.clear();
         let analyzed = &scratch.analyzed;
         let needle = self.regex_needles[regex_id].as_ref();
-        for run in &analyzed.fields {
+        let fields = self.regex_fields[regex_id];
+        for run in analyzed
+            .fields
+            .iter()
+            .filter(|run| fields.contains(run.field))
+        {
             let text = item.get(run.field);
             if needle.is_some_and(|needle| !needle.is_in(text)) {
                 continue;

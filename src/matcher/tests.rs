@@ -785,7 +785,7 @@ fn near_not_and_field_nodes_explain_what_made_them_false() {
         (
             "satellite went far away before the launch",
             "query false: 'title:(satellite) NEAR/2 launch*' is false: 'title:(satellite)' and \
-             'launch*' both occur, but not within 2 words",
+             'launch*' both occur, but not within 2 words in one sentence",
         ),
         (
             "launch day",
