@@ -19,7 +19,7 @@ use super::evidence::{BoostOutcome, ScoreBreakdown};
 use super::query::{self, Expr, Span};
 use super::{
     ItemText, MAX_OCCURRENCES_PER_TERM, Matcher, Occurrence, Scratch, TermKind, any_within,
-    find_segments, push_near_spans, spacing,
+    ready_breaks, push_near_spans, spacing,
 };
 use crate::text::Field;
 use crate::text::safe::header_text;
@@ -485,7 +485,7 @@ impl Walk<'_, '_, '_> {
                 if rights.is_empty() {
                     return false;
                 }
-                find_segments(self.scratch);
+                ready_breaks(self.scratch);
                 any_within(&lefts, &rights, *distance, spacing(self.item, self.scratch))
             }
         }
@@ -511,7 +511,7 @@ impl Walk<'_, '_, '_> {
                 self.spans(left, &mut lefts);
                 self.spans(right, &mut rights);
                 if !lefts.is_empty() && !rights.is_empty() {
-                    find_segments(self.scratch);
+                    ready_breaks(self.scratch);
                     push_near_spans(
                         &lefts,
                         &rights,

@@ -168,19 +168,19 @@ struct Spacing<'a> {
 
 /// Readies the item's [`Breaks`], once per item and only for an item whose `NEAR` has
 /// something on both sides: most items never need them.
-fn find_segments(scratch: &mut Scratch) {
-    if scratch.segments_generation == scratch.generation {
+fn ready_breaks(scratch: &mut Scratch) {
+    if scratch.breaks_generation == scratch.generation {
         return;
     }
     scratch.breaks.reset(scratch.analyzed.tokens.len());
-    scratch.segments_generation = scratch.generation;
+    scratch.breaks_generation = scratch.generation;
 }
 
-/// The item's [`Spacing`], its breaks readied by [`find_segments`] first.
+/// The item's [`Spacing`], its breaks readied by [`ready_breaks`] first.
 fn spacing<'a>(item: &'a ItemText<'a>, scratch: &'a Scratch) -> Spacing<'a> {
     debug_assert_eq!(
-        scratch.segments_generation, scratch.generation,
-        "find_segments runs for the item before its spacing is read"
+        scratch.breaks_generation, scratch.generation,
+        "ready_breaks runs for the item before its spacing is read"
     );
     Spacing {
         unspaced: &scratch.analyzed.unspaced_tokens,
@@ -703,9 +703,9 @@ pub struct Scratch {
     /// Which boosts of the indicator being evaluated applied.
     boosts_applied: Vec<bool>,
     /// Where the item's sentences end ([`Spacing::breaks`]), valid for this item when
-    /// `segments_generation` says so.
+    /// `breaks_generation` says so.
     breaks: Breaks,
-    segments_generation: u32,
+    breaks_generation: u32,
     generation: u32,
 }
 
@@ -832,7 +832,7 @@ impl Matcher {
             scratch.regex_generation.fill(0);
             scratch.candidate_generation.fill(0);
             scratch.shared_generation.fill(0);
-            scratch.segments_generation = 0;
+            scratch.breaks_generation = 0;
             scratch.generation = 1;
         }
 
@@ -1181,7 +1181,7 @@ impl Matcher {
                     self.spans(right, item, scratch, &mut rights);
                 }
                 let near = !lefts.is_empty() && !rights.is_empty() && {
-                    find_segments(scratch);
+                    ready_breaks(scratch);
                     any_within(&lefts, &rights, *distance, spacing(item, scratch))
                 };
                 lefts.clear();
@@ -1223,7 +1223,7 @@ impl Matcher {
         if !collect(lefts, scratch) || !collect(rights, scratch) {
             return false;
         }
-        find_segments(scratch);
+        ready_breaks(scratch);
         let kept = |node: &Node| match node {
             Node::Term(term) if scratch.term_generation[*term as usize] == scratch.generation => {
                 &scratch.term_occurrences[*term as usize][..]
@@ -1272,7 +1272,7 @@ impl Matcher {
                 self.spans(left, item, scratch, &mut lefts);
                 self.spans(right, item, scratch, &mut rights);
                 if !lefts.is_empty() && !rights.is_empty() {
-                    find_segments(scratch);
+                    ready_breaks(scratch);
                     push_near_spans(&lefts, &rights, *distance, spacing(item, scratch), out);
                 }
                 lefts.clear();
