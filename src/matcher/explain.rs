@@ -19,7 +19,7 @@ use super::evidence::{BoostOutcome, ScoreBreakdown};
 use super::query::{self, Expr, Span};
 use super::{
     ItemText, MAX_OCCURRENCES_PER_TERM, Matcher, Occurrence, Scratch, TermKind, any_within,
-    ready_breaks, push_near_spans, spacing,
+    push_near_spans, ready_breaks, spacing,
 };
 use crate::text::Field;
 use crate::text::safe::header_text;

@@ -343,4 +343,27 @@ mod tests {
         analyzed.push_field(Field::Summary, summary);
         assert!(segment_starts(&analyzed, |_| summary).is_empty());
     }
+
+    #[test]
+    fn hostile_gaps_are_read_once_and_answered() {
+        // Long gaps of quotes, stops and newlines between many words: every gap is read at
+        // most once per item, and a pair far apart reads only the gaps between its words.
+        let gap = format!(".{}\n{}", "'".repeat(10_000), " ".repeat(10_000));
+        let title: String = (0..200).map(|i| format!("w{i}{gap}")).collect();
+        let mut analyzed = Analyzed::default();
+        analyzed.push_field(Field::Title, &title);
+        assert_eq!(analyzed.tokens.len(), 200);
+        let mut breaks = Breaks::default();
+        breaks.reset(analyzed.tokens.len());
+        // A stop after quotes, then a space: each is a sentence end.
+        for t in 1..200 {
+            assert!(breaks.between(&analyzed, Field::Title, &title, t - 1, t));
+        }
+        assert!(breaks.between(&analyzed, Field::Title, &title, 0, 199));
+        let repeated = "word ".repeat(100_000) + &"，".repeat(100_000);
+        let mut analyzed = Analyzed::default();
+        analyzed.push_field(Field::Title, &repeated);
+        breaks.reset(analyzed.tokens.len());
+        assert!(!breaks.between(&analyzed, Field::Title, &repeated, 0, 99_999));
+    }
 }
