@@ -151,14 +151,6 @@ fn any_within(
 /// What `NEAR` reads of an item besides the occurrences it compares.
 #[derive(Clone, Copy)]
 struct Spacing<'a> {
-    /// The tokens that are one Chinese or Japanese character, in order
-    /// ([`Analyzed::unspaced_tokens`]): such a character is a word of the stream but about
-    /// half a word of its language (most words there are two characters), so `NEAR` counts
-    /// it half, and `NEAR/4` reaches about as far in "朝鲜当天凌晨发射" as in "North Korea on
-    /// Tuesday launched". Empty for most items, which then count every token one word.
-    ///
-    /// [`Analyzed::unspaced_tokens`]: crate::text::Analyzed::unspaced_tokens
-    unspaced: &'a [u32],
     /// Where the item's sentences and headline list entries end, read as asked: `NEAR` does
     /// not reach across one, so that two stories of a briefing are never near each other.
     breaks: &'a Breaks,
@@ -183,11 +175,31 @@ fn spacing<'a>(item: &'a ItemText<'a>, scratch: &'a Scratch) -> Spacing<'a> {
         "ready_breaks runs for the item before its spacing is read"
     );
     Spacing {
-        unspaced: &scratch.analyzed.unspaced_tokens,
         breaks: &scratch.breaks,
         analyzed: &scratch.analyzed,
         item,
     }
+}
+
+/// How far apart two occurrences are whose facing tokens are `last` and `first`
+/// (`last < first`), in words: 1 when adjacent, one more for each word between.
+///
+/// `unspaced` lists the tokens that are one Chinese or Japanese character
+/// ([`Analyzed::unspaced_tokens`]): such a character is a word of the stream but about half a
+/// word of its language (most words there are two characters), so it counts half, rounded up,
+/// and `NEAR/4` reaches about as far in "朝鲜当天凌晨发射" as in "North Korea on Tuesday
+/// launched". Empty for most items, which then count every token one word.
+///
+/// [`Analyzed::unspaced_tokens`]: crate::text::Analyzed::unspaced_tokens
+fn words_apart(last: u32, first: u32, unspaced: &[u32]) -> u32 {
+    let between = first - last - 1;
+    if unspaced.is_empty() {
+        return between + 1;
+    }
+    // Half words between: two for each token, less one for each character among them.
+    let halves =
+        unspaced.partition_point(|&t| t < first) - unspaced.partition_point(|&t| t <= last);
+    (2 * between - halves as u32).div_ceil(2) + 1
 }
 
 /// The terms whose occurrences are a `NEAR` operand's spans, when the operand is a term or
@@ -213,26 +225,8 @@ impl Occurrence {
         }
     }
 
-    /// How far apart two occurrences in the same field are, in words: 1 when adjacent, one
-    /// more for each word between (a Chinese or Japanese character counting half, rounded
-    /// up: see [`Spacing::unspaced`]); 0 when they overlap; `None` across fields.
-    fn distance(&self, other: &Occurrence, unspaced: &[u32]) -> Option<u32> {
-        if self.field != other.field {
-            return None;
-        }
-        let (last, first) = self.gap_to(other)?;
-        let between = first - last - 1;
-        if unspaced.is_empty() {
-            return Some(between + 1);
-        }
-        // Half words between: two for each token, less one for each character among them.
-        let halves =
-            unspaced.partition_point(|&t| t < first) - unspaced.partition_point(|&t| t <= last);
-        Some((2 * between - halves as u32).div_ceil(2) + 1)
-    }
-
-    /// The last token of the earlier occurrence and the first of the later; `None` (distance
-    /// 0) when they overlap.
+    /// The last token of the earlier occurrence and the first of the later; `None` when they
+    /// overlap.
     fn gap_to(&self, other: &Occurrence) -> Option<(u32, u32)> {
         if self.last_token < other.first_token {
             Some((self.last_token, other.first_token))
@@ -253,8 +247,7 @@ impl Occurrence {
         let Some((last, first)) = self.gap_to(other) else {
             return true;
         };
-        self.distance(other, spacing.unspaced)
-            .is_some_and(|d| d <= limit)
+        words_apart(last, first, &spacing.analyzed.unspaced_tokens) <= limit
             && !spacing.breaks.between(
                 spacing.analyzed,
                 self.field,

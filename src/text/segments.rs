@@ -112,7 +112,7 @@ const GAP_BYTES: [u8; 256] = {
 /// followed by a space, unless the word before it is an initial ("N. Korea"), a number of one
 /// or two digits (the German ordinal "am 5. Mai") or a common abbreviation ("Gen.", "млн.").
 /// A run of full stops is an ellipsis, which joins as often as it separates: no break.
-pub fn ends_segment(word: &str, gap: &str) -> bool {
+fn ends_segment(word: &str, gap: &str) -> bool {
     let bytes = gap.as_bytes();
     let mut chars = gap.char_indices().peekable();
     while let Some((at, c)) = chars.next() {
@@ -135,16 +135,12 @@ pub fn ends_segment(word: &str, gap: &str) -> bool {
                     continue;
                 }
                 let rest = &gap[at + 1..];
-                let spaced = rest.starts_with(char::is_whitespace)
-                    || rest
-                        .trim_start_matches(['"', '\'', '”', '’', '»', ')', ']'])
-                        .starts_with(char::is_whitespace);
-                if spaced && at == 0 && !abbreviation(word) {
-                    return true;
-                }
-                if spaced && at > 0 {
-                    // A full stop after a closing quote or bracket ends the sentence whatever
-                    // the word was.
+                let spaced = rest
+                    .trim_start_matches(['"', '\'', '”', '’', '»', ')', ']'])
+                    .starts_with(char::is_whitespace);
+                // After a closing quote or bracket (`at > 0`) a full stop ends the sentence
+                // whatever the word was.
+                if spaced && (at > 0 || !abbreviation(word)) {
                     return true;
                 }
             }
@@ -157,7 +153,8 @@ pub fn ends_segment(word: &str, gap: &str) -> bool {
 /// Whether the gap `gap` after the word `word`, in the display text `text` of a `field`,
 /// ends a sentence or a list entry: what [`Breaks`] decides, without its shortcuts or its
 /// memory (the plain reference it is checked against).
-pub fn gap_ends_segment(field: Field, text: &str, word: &str, gap: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn gap_ends_segment(field: Field, text: &str, word: &str, gap: &str) -> bool {
     ends_segment(word, gap)
         || (field == Field::Title && list_commas(text) >= 2 && is_list_comma(gap))
 }
