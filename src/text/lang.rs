@@ -13,8 +13,8 @@
 //! Indonesian): words that no other language writes as words, so that a text dense with one
 //! list's words, with next to none of the other lists' and no letter foreign to that
 //! language, is in it. A Latin or Cyrillic text that neither its words nor its letters
-//! settle, beside a passage in another script, is in several languages too: nothing is
-//! claimed. Everything else (a Latin text too short or too mixed to say, other
+//! settle, beside a passage in another script or with two languages' words (or Russian's
+//! and Ukrainian's letters) side by side, is in several languages too: nothing is claimed. Everything else (a Latin text too short or too mixed to say, other
 //! Latin languages, the rest of Cyrillic, Arabic, Devanagari, Hebrew, ...) goes to
 //! [whatlang]'s trigram models, which cost 60–100 µs an item against well under 1 µs for the
 //! paths above: hence the paths. On real news the paths were never wrong (`tests/langid.rs`
@@ -116,6 +116,11 @@ pub enum Route {
     /// Latin or Cyrillic text that neither its words nor its letters settle, beside a
     /// passage in another script ([`SECOND_SCRIPT_LETTERS`]): several languages too.
     SecondScript,
+    /// Latin text with the function words of two languages, or Cyrillic text with the letters
+    /// of both Russian and Ukrainian, each in numbers no quoted name brings
+    /// ([`SEVERAL_LISTS_WORDS`], [`SEVERAL_ALPHABETS_LETTERS`]): several languages in one
+    /// script, where the models would name one of them or a third.
+    SeveralLanguages,
     /// The script alone (Hangul, kana, Han, Greek, ...).
     Script,
     /// Letters only one language writes: Russian or Ukrainian among the Cyrillic
@@ -134,6 +139,7 @@ impl Route {
             Route::TooShort => "too short",
             Route::Mixed => "mixed scripts",
             Route::SecondScript => "second script",
+            Route::SeveralLanguages => "several languages",
             Route::Script => "script",
             Route::Letters(lang) => match lang.as_str() {
                 "ru" => "Russian letters",
@@ -215,6 +221,7 @@ fn decide(
             match census.cyrillic_by_letters() {
                 Some(lang) => (Some(lang), Route::Letters(lang)),
                 None if census.has_second_script(main) => (None, Route::SecondScript),
+                None if census.has_both_alphabets() => (None, Route::SeveralLanguages),
                 None => (models(title, body, &census), Route::Models),
             }
         }
@@ -225,6 +232,7 @@ fn decide(
             match words.language(census.latin) {
                 Some(lang) => (Some(lang), Route::Words(lang)),
                 None if census.has_second_script(main) => (None, Route::SecondScript),
+                None if words.has_several_lists() => (None, Route::SeveralLanguages),
                 None => (models(title, body, &census), Route::Models),
             }
         }
@@ -894,6 +902,15 @@ impl Census {
         second >= SECOND_SCRIPT_LETTERS && second * SECOND_SCRIPT_SHARE >= self.letters()
     }
 
+    /// Whether both the letters only Ukrainian writes and those only Russian writes come
+    /// [`SEVERAL_ALPHABETS_LETTERS`] times or more: a Ukrainian text names a Russian place in
+    /// its own spelling, so that many of each is two languages side by side.
+    fn has_both_alphabets(&self) -> bool {
+        self.cyrillic_other == 0
+            && self.ukrainian_only + self.cyrillic_i >= SEVERAL_ALPHABETS_LETTERS
+            && self.russian_marks + self.yo + self.hard_sign >= SEVERAL_ALPHABETS_LETTERS
+    }
+
     /// Russian or Ukrainian when the letters leave no doubt; `None` leaves it to the models.
     /// Of the languages written in Cyrillic, only Russian and Bulgarian use no letter beyond
     /// the 32 of the Russian alphabet and ё, and Bulgarian text is full of ъ: so a longer text
@@ -929,6 +946,14 @@ const SECOND_SCRIPT_SHARE: usize = 10;
 /// taken for Russian: about fifteen words: a Bulgarian text shows its first ъ well before, a
 /// Ukrainian one its first і.
 const RUSSIAN_LETTERS: usize = 80;
+
+/// Letters only Ukrainian writes (є, ї, ґ) and letters only Russian writes (ы, э, ё, ъ) from
+/// which a Cyrillic text holds both languages: more than a name or two of the other.
+const SEVERAL_ALPHABETS_LETTERS: usize = 4;
+
+/// Distinct function words of a second list from which a Latin text the lists do not settle
+/// holds two languages: more than a quoted title or a name ("Le Monde", "De Gaulle") brings.
+const SEVERAL_LISTS_WORDS: u32 = 3;
 
 /// A language's function words, for [`WordCounts`].
 struct WordList {
@@ -1582,6 +1607,15 @@ impl WordCounts {
     /// beside three distinct shared ones. "the", English's commonest word (about one in
     /// seventeen of running text) and no other language's, twice and one word in
     /// thirty-three, is English however few other function words a headline-like text has.
+    /// Whether two lists' words each came [`SEVERAL_LISTS_WORDS`] distinct times or more.
+    fn has_several_lists(&self) -> bool {
+        self.seen
+            .iter()
+            .filter(|seen| seen.count_ones() >= SEVERAL_LISTS_WORDS)
+            .count()
+            >= 2
+    }
+
     fn language(&self, latin: usize) -> Option<Lang> {
         let top = *self.hits.iter().max()?;
         if top == 0 || self.hits.iter().filter(|hits| **hits == top).count() > 1 {
@@ -2267,6 +2301,33 @@ mod tests {
             assert_scans_alike(&text);
             assert_scans_alike(&String::from_utf8_lossy(&bytes));
         }
+    }
+
+    /// Two languages of one script side by side, each with more of its own words or letters
+    /// than a quotation brings, are several languages; a name or a title of the other
+    /// language inside a text its words settle is not.
+    #[test]
+    fn two_languages_of_one_script_side_by_side_are_undetermined() {
+        let english = "Officials said the plan, which had been delayed, would go ahead.";
+        let german = "Die Regierung hat sich mit den Ländern auf eine Reform geeinigt.";
+        assert_eq!(detect_how(english, german), (None, Route::SeveralLanguages));
+        let ukrainian = "Уряд погодив нову програму підтримки для її регіонів і громад.";
+        let russian = "Правительство обсудило меры поддержки малых предприятий в этом году и вынесло решение.";
+        assert_eq!(
+            detect_how(ukrainian, russian),
+            (None, Route::SeveralLanguages)
+        );
+        // A German title quoted in an English report: the English words settle it.
+        let report = "The ministry said that the law, known as \"Gesetz über die Reform\", \
+                      would be debated after the summer, and that the opposition had \
+                      rejected it because of its costs.";
+        assert_eq!(
+            detect_how(report, ""),
+            (Lang::parse("en"), Route::Words(Lang::parse("en").unwrap()))
+        );
+        // A Russian name spelled with ы in a Ukrainian sentence is one letter, not a language.
+        let with_name = "Уряд погодив нову програму для її регіонів, заявив Рыков.";
+        assert_eq!(detect_how(with_name, "").0, Lang::parse("uk"));
     }
 
     /// A Latin text its words cannot settle, beside a sentence in another script, is in
