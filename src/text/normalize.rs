@@ -215,6 +215,12 @@ fn fold_span<C: LetterCount>(
             i = run;
             continue;
         }
+        if unspaced_run_char(&bytes[i..]).is_some() {
+            // Chinese and Japanese: every character a word of its own, kept as written, a
+            // whole run at once.
+            i = words.unspaced_run(bytes, i, count);
+            continue;
+        }
         if let Some(folded) = table.word(c) {
             // Cyrillic, Greek and accented Latin words: fold a whole run of table letters
             // at once.
@@ -617,6 +623,39 @@ impl WordWriter<'_> {
         len
     }
 
+    /// Makes a word of each character of the run of [`unspaced_run_char`]s at display byte
+    /// `start` of `bytes`, counting them into `count`, and returns where the run ends: what
+    /// [`unspaced_word`] does for each, without its open-word bookkeeping per character.
+    #[inline(always)]
+    fn unspaced_run<C: LetterCount>(&mut self, bytes: &[u8], start: usize, count: &mut C) -> usize {
+        self.separator();
+        let Analyzed {
+            norm,
+            tokens,
+            unspaced_tokens,
+            ..
+        } = &mut *self.out;
+        let mut i = start;
+        while let Some(code) = unspaced_run_char(&bytes[i..]) {
+            let end = i + 3;
+            count.char(end, code);
+            if tokens.len() as u32 > self.first_token {
+                norm.push(b' ');
+            }
+            let norm_start = norm.len() as u32;
+            norm.extend_from_slice(&bytes[i..end]);
+            unspaced_tokens.push(tokens.len() as u32);
+            tokens.push(Token {
+                norm_start,
+                norm_end: norm_start + 3,
+                disp_start: i as u32,
+                disp_end: end as u32,
+            });
+            i = end;
+        }
+        i
+    }
+
     /// Adds folded text that belongs to a word, from display bytes `start..end`.
     fn letters(&mut self, start: usize, end: usize, folded: &str) {
         self.open(start, end);
@@ -687,6 +726,31 @@ fn hangul_run_len(bytes: &[u8]) -> usize {
         len += 3;
     }
     len
+}
+
+/// The code point of the character `bytes` starts with when it is one of the three-byte
+/// characters of [`is_unspaced_script`] (kana, Han and its extension A and compatibility
+/// ideographs: all of Chinese and Japanese text but the rare ideographs of the supplementary
+/// planes), which fold to themselves. UTF-8 keeps code point order, so each block is one
+/// range of three-byte values.
+#[inline(always)]
+fn unspaced_run_char(bytes: &[u8]) -> Option<u32> {
+    const BLOCKS: [(u32, u32); 4] = [
+        (0xE3_81_80, 0xE3_83_BF), // U+3040..=U+30FF, kana
+        (0xE3_90_80, 0xE4_B6_BF), // U+3400..=U+4DBF, Han extension A
+        (0xE4_B8_80, 0xE9_BF_BF), // U+4E00..=U+9FFF, Han
+        (0xEF_A4_80, 0xEF_AB_BF), // U+F900..=U+FAFF, compatibility ideographs
+    ];
+    let [lead, second, third, ..] = *bytes else {
+        return None;
+    };
+    let encoded = u32::from_be_bytes([0, lead, second, third]);
+    BLOCKS
+        .iter()
+        .any(|(first, last)| encoded.wrapping_sub(*first) <= last - first)
+        .then(|| {
+            u32::from(lead & 0x0F) << 12 | u32::from(second & 0x3F) << 6 | u32::from(third & 0x3F)
+        })
 }
 
 fn is_hangul_syllable(c: char) -> bool {

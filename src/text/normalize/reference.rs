@@ -450,6 +450,23 @@ mod tests {
     }
 
     #[test]
+    fn every_three_byte_character_beside_chinese_and_japanese_normalises_as_the_plain_pass_does() {
+        // Runs of Chinese and Japanese characters are taken by a range test on their UTF-8
+        // bytes: every character of three bytes, inside such a run, at its edges, after an
+        // open word and alone, so that no range is a character too wide or too narrow.
+        for code in 0x800..0x10000u32 {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            assert_same(&format!("朝{c}鲜{c}{c}ы{c}x {c}"), usize::MAX);
+            assert_same(&format!("の{c}"), 4);
+        }
+        let run: String = "北朝鮮が衛星を打ち上げ、发射侦察卫星ｶﾀｶﾅ豈更".repeat(30);
+        assert_same_at_limits(&run);
+        assert_same_at_limits(&format!("ab{run}cd 한국 {run}"));
+    }
+
+    #[test]
     fn runs_of_two_byte_letters_of_every_length_normalise_as_the_plain_pass_does() {
         // The run loop gathers its folds in a buffer of its own and empties it when full:
         // runs of every length around that size, of letters whose folds are one, two and
