@@ -14,8 +14,9 @@
 //! list's words, with next to none of the other lists' and no letter foreign to that
 //! language, is in it. A Latin or Cyrillic text that neither its words nor its letters
 //! settle, beside a passage in another script or with two languages' words (or Russian's
-//! and Ukrainian's letters) side by side, is in several languages too: nothing is claimed. Everything else (a Latin text too short or too mixed to say, other
-//! Latin languages, the rest of Cyrillic, Arabic, Devanagari, Hebrew, ...) goes to
+//! and Ukrainian's letters) side by side, is in several languages too: nothing is claimed.
+//! Everything else (a Latin text too short or too mixed to say, other Latin languages, the
+//! rest of Cyrillic, Arabic, Devanagari, Hebrew, ...) goes to
 //! [whatlang]'s trigram models, which cost 60–100 µs an item against well under 1 µs for the
 //! paths above: hence the paths. On real news the paths were never wrong (`tests/langid.rs`
 //! checks it); every wrong answer was the models'.
@@ -1598,15 +1599,6 @@ impl WordCounts {
         }
     }
 
-    /// The language whose words the text is full of, if one clearly is; `latin` is the
-    /// census's count of Latin letters. Its words must outnumber all the other lists' words
-    /// together [`MARGIN`] times, be two distinct words at least and one word in
-    /// [`DENSITY`], and the text must have next to no letter foreign to it ([`FOREIGN_SHARE`]).
-    /// For English, the words it shares with other languages ([`ENGLISH_SHARED`]) count too
-    /// once two of its own have shown, or in a text of [`REPORT_WORDS`] words once one has
-    /// beside three distinct shared ones. "the", English's commonest word (about one in
-    /// seventeen of running text) and no other language's, twice and one word in
-    /// thirty-three, is English however few other function words a headline-like text has.
     /// Whether two lists' words each came [`SEVERAL_LISTS_WORDS`] distinct times or more.
     fn has_several_lists(&self) -> bool {
         self.seen
@@ -1616,6 +1608,15 @@ impl WordCounts {
             >= 2
     }
 
+    /// The language whose words the text is full of, if one clearly is; `latin` is the
+    /// census's count of Latin letters. Its words must outnumber all the other lists' words
+    /// together [`MARGIN`] times, be two distinct words at least and one word in
+    /// [`DENSITY`], and the text must have next to no letter foreign to it ([`FOREIGN_SHARE`]).
+    /// For English, the words it shares with other languages ([`ENGLISH_SHARED`]) count too
+    /// once two of its own have shown, or in a text of [`REPORT_WORDS`] words once one has
+    /// beside three distinct shared ones. "the", English's commonest word (about one in
+    /// seventeen of running text) and no other language's, twice and one word in
+    /// thirty-three, is English however few other function words a headline-like text has.
     fn language(&self, latin: usize) -> Option<Lang> {
         let top = *self.hits.iter().max()?;
         if top == 0 || self.hits.iter().filter(|hits| **hits == top).count() > 1 {
