@@ -163,15 +163,7 @@ pub(crate) fn gap_ends_segment(field: Field, text: &str, word: &str, gap: &str) 
 /// inside a number, "1,000"), or full-width. The Japanese enumeration comma "、" is left
 /// out: headlines set their subject off with it and list nouns with it.
 fn list_commas(text: &str) -> usize {
-    let bytes = text.as_bytes();
-    (0..bytes.len())
-        .filter(|&i| match bytes[i] {
-            b',' => bytes.get(i + 1) == Some(&b' '),
-            // "，" is EF BC 8C in UTF-8.
-            0xEF => bytes.get(i + 1..i + 3) == Some(&[0xBC, 0x8C]),
-            _ => false,
-        })
-        .count()
+    text.matches(", ").count() + text.matches('，').count()
 }
 
 fn is_list_comma(gap: &str) -> bool {
@@ -196,23 +188,13 @@ fn abbreviation(word: &str) -> bool {
     if word.len() <= 2 && word.bytes().all(|b| b.is_ascii_digit()) {
         return true;
     }
+    // The longest abbreviation is eight bytes ("млрд"): a longer word is none, and is not
+    // lowered.
     if word.len() > 8 {
         return false;
     }
-    // The longest abbreviation is eight bytes ("млрд"); lowered in place, no allocation.
-    let mut lower = [0u8; 8];
-    let mut len = 0;
-    for c in word.chars().flat_map(char::to_lowercase) {
-        let width = c.len_utf8();
-        if len + width > lower.len() {
-            return false;
-        }
-        c.encode_utf8(&mut lower[len..]);
-        len += width;
-    }
-    let lower = std::str::from_utf8(&lower[..len]).unwrap_or("");
     matches!(
-        lower,
+        word.to_lowercase().as_str(),
         // English
         "mr" | "mrs" | "ms" | "dr" | "gen" | "lt" | "col" | "maj" | "sgt" | "capt" | "adm"
             | "gov" | "sen" | "rep" | "prof" | "st" | "jr" | "sr" | "vs" | "no" | "nos" | "co"
