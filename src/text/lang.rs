@@ -220,6 +220,15 @@ fn decide(
                 census.count_cyrillic_letters(body);
             }
             match census.cyrillic_by_letters() {
+                // Taken for Russian by its length alone: a Bulgarian sample may end before its
+                // first ъ, but not before its own function words.
+                Some(lang)
+                    if lang.as_str() == "ru"
+                        && census.russian_by_length_alone()
+                        && (has_bulgarian_word(title) || has_bulgarian_word(body)) =>
+                {
+                    (models(title, body, &census), Route::Models)
+                }
                 Some(lang) => (Some(lang), Route::Letters(lang)),
                 None if census.has_second_script(main) => (None, Route::SecondScript),
                 None if census.has_both_alphabets() => (None, Route::SeveralLanguages),
@@ -912,6 +921,12 @@ impl Census {
             && self.russian_marks + self.yo + self.hard_sign >= SEVERAL_ALPHABETS_LETTERS
     }
 
+    /// Whether [`Census::cyrillic_by_letters`] says Russian from the text's length alone,
+    /// without a letter only Russian (or Russian and Belarusian) writes.
+    fn russian_by_length_alone(&self) -> bool {
+        self.russian_marks == 0 && self.yo == 0 && self.hard_sign == 0
+    }
+
     /// Russian or Ukrainian when the letters leave no doubt; `None` leaves it to the models.
     /// Of the languages written in Cyrillic, only Russian and Bulgarian use no letter beyond
     /// the 32 of the Russian alphabet and ё, and Bulgarian text is full of ъ: so a longer text
@@ -942,6 +957,31 @@ const SECOND_SCRIPT_LETTERS: usize = 20;
 
 /// ... when they are also at least one letter in this many.
 const SECOND_SCRIPT_SHARE: usize = 10;
+
+/// Frequent Bulgarian words that Russian does not write as words ("която" where Russian writes
+/// "которая", "според" for "по словам"), lowercase.
+const BULGARIAN_WORDS: [&str; 12] = [
+    "която",
+    "които",
+    "който",
+    "което",
+    "според",
+    "това",
+    "тази",
+    "този",
+    "беше",
+    "бяха",
+    "са",
+    "ще",
+];
+
+/// Whether `text` (a sample, at most a few hundred bytes) holds a word of [`BULGARIAN_WORDS`].
+fn has_bulgarian_word(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphabetic())
+        // The longest listed word is six letters, twelve bytes.
+        .filter(|word| !word.is_empty() && word.len() <= 12)
+        .any(|word| BULGARIAN_WORDS.contains(&word.to_lowercase().as_str()))
+}
 
 /// Cyrillic letters after which a text with no ы, э, ъ and no letter of another language is
 /// taken for Russian: about fifteen words: a Bulgarian text shows its first ъ well before, a
@@ -1832,6 +1872,28 @@ mod tests {
                 "{text}: {got:?} by {route:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_bulgarian_sample_without_a_hard_sign_is_not_taken_for_russian() {
+        // Long enough for the length rule, and no ъ among the bytes looked at: Bulgarian's
+        // own words must still keep it from the Russian answer.
+        let bulgarian = "Нови снимки на корабостроителницата показват активност около \
+                         подводница, която според анализатори е готова за изпитание на ракета.";
+        let (got, route) = detect_how(bulgarian, "");
+        assert_ne!(got, Some(Lang::of(b"ru")), "{route:?}");
+        assert_eq!(route, Route::Models);
+        // A Russian sentence of the same length with no ы, э, ё or ъ stays Russian by its
+        // letters, and so does a Ukrainian one that says "ще" (still).
+        let russian = "Новая верфь на побережье показала активность около подводной лодки, \
+                       как сообщили аналитики агентства в понедельник утром.";
+        assert_eq!(
+            detect_how(russian, ""),
+            (Some(Lang::of(b"ru")), Route::Letters(Lang::of(b"ru")))
+        );
+        let ukrainian = "Нові знімки верфі показали, що підводний човен ще готують до \
+                         випробування ракети, кажуть аналітики.";
+        assert_eq!(detect_how(ukrainian, "").0, Some(Lang::of(b"uk")));
     }
 
     /// The census as it was first written, a character at a time: the tables and the
