@@ -984,8 +984,9 @@ fn has_bulgarian_word(text: &str) -> bool {
 }
 
 /// Cyrillic letters after which a text with no ы, э, ъ and no letter of another language is
-/// taken for Russian: about fifteen words: a Bulgarian text shows its first ъ well before, a
-/// Ukrainian one its first і.
+/// taken for Russian: about fifteen words: a Bulgarian text mostly shows its first ъ well
+/// before (when it does not, its function words send it to the models), a Ukrainian one its
+/// first і.
 const RUSSIAN_LETTERS: usize = 80;
 
 /// Letters only Ukrainian writes (є, ї, ґ) and letters only Russian writes (ы, э, ё, ъ) from
